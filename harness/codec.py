@@ -1,0 +1,287 @@
+"""Scenario <-> JSON.  The JSON form is the one exchange format between engines and machines.
+
+Bytes are written as JSON strings holding one character per byte (latin-1), so ``b"hello"``
+reads as ``"hello"`` and a NUL byte as ``"\\u0000"``.  Flag sets are sorted lists of names.
+Every tagged value carries ``"op"`` (steps) or ``"cmsg"`` (control messages).  Decoding is
+strict: an unknown key, a wrong type or an invalid value raises :class:`CodecError` naming
+where it is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import fields
+from typing import Any, TypeVar, cast
+
+from harness.model import (
+    ClosedFd,
+    Close,
+    Cmsg,
+    FdKind,
+    FdRef,
+    FdSpec,
+    GetSockOpt,
+    InvalidScenario,
+    Listen,
+    Named,
+    PairKind,
+    RawCmsg,
+    RawFd,
+    Recv,
+    Reopen,
+    Scenario,
+    ScmCredentials,
+    ScmRights,
+    Send,
+    SetSockOpt,
+    Shutdown,
+    Step,
+)
+
+SCHEMA = "scm-harness/scenario/1"
+
+JSON: Any = Any  # what json.loads returns; narrowed by the readers below
+
+
+class CodecError(ValueError):
+    """A JSON document that is not a valid scenario; the message names the place."""
+
+
+STEP_TAGS: dict[str, type[Step]] = {
+    "send": Send,
+    "recv": Recv,
+    "setsockopt": SetSockOpt,
+    "getsockopt": GetSockOpt,
+    "shutdown": Shutdown,
+    "close": Close,
+    "listen": Listen,
+    "reopen": Reopen,
+}
+_TAG_OF_STEP = {cls: tag for tag, cls in STEP_TAGS.items()}
+
+
+def encode_bytes(data: bytes) -> str:
+    return data.decode("latin-1")
+
+
+def decode_bytes(text: object, where: str) -> bytes:
+    if not isinstance(text, str):
+        raise CodecError(f"{where}: expected a string of bytes, got {type(text).__name__}")
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        raise CodecError(f"{where}: characters above U+00FF cannot stand for bytes") from None
+
+
+def encode_fdref(ref: FdRef) -> dict[str, object]:
+    if isinstance(ref, Named):
+        return {"fd": ref.name}
+    if isinstance(ref, RawFd):
+        return {"raw": ref.number}
+    return {"closed": True}
+
+
+def encode_cmsg(cmsg: Cmsg) -> dict[str, object]:
+    if isinstance(cmsg, ScmRights):
+        return {"cmsg": "SCM_RIGHTS", "fds": [encode_fdref(ref) for ref in cmsg.fds]}
+    if isinstance(cmsg, ScmCredentials):
+        return {"cmsg": "SCM_CREDENTIALS", "pid": cmsg.pid, "uid": cmsg.uid, "gid": cmsg.gid}
+    out: dict[str, object] = {"cmsg": "raw", "level": cmsg.level, "type": cmsg.type}
+    out["data"] = encode_bytes(cmsg.data)
+    if cmsg.length is not None:
+        out["length"] = cmsg.length
+    if cmsg.space is not None:
+        out["space"] = cmsg.space
+    return out
+
+
+def encode_step(step: Step) -> dict[str, object]:
+    out: dict[str, object] = {"op": _TAG_OF_STEP[type(step)]}
+    for f in fields(step):
+        value = getattr(step, f.name)
+        if f.default == value:
+            continue  # keep corpora short: defaults are omitted
+        if f.name == "iov":
+            out["iov"] = [encode_bytes(part) for part in value]
+        elif f.name == "cmsgs":
+            out["cmsgs"] = [encode_cmsg(c) for c in value]
+        elif isinstance(value, frozenset):
+            out[f.name] = sorted(value)
+        elif isinstance(value, tuple):
+            out[f.name] = list(value)
+        else:
+            out[f.name] = value
+    return out
+
+
+def encode_scenario(scenario: Scenario) -> dict[str, object]:
+    out: dict[str, object] = {"schema": SCHEMA, "kind": scenario.kind.name}
+    if scenario.fds:
+        out["fds"] = [_encode_fdspec(spec) for spec in scenario.fds]
+    out["steps"] = [encode_step(step) for step in scenario.steps]
+    if scenario.note:
+        out["note"] = scenario.note
+    return out
+
+
+def _encode_fdspec(spec: FdSpec) -> dict[str, object]:
+    out: dict[str, object] = {"name": spec.name, "kind": spec.kind.value}
+    for flag in ("cloexec", "nonblock", "append"):
+        if getattr(spec, flag):
+            out[flag] = True
+    return out
+
+
+def dumps(scenario: Scenario) -> str:
+    return json.dumps(encode_scenario(scenario), indent=2, sort_keys=False) + "\n"
+
+
+# ----------------------------------------------------------------------------------------------
+# decoding
+
+T = TypeVar("T")
+
+
+def _expect(value: object, kind: type[T], where: str) -> T:
+    if kind is int and isinstance(value, bool):
+        raise CodecError(f"{where}: expected int, got bool")
+    if not isinstance(value, kind):
+        raise CodecError(f"{where}: expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _object(value: object, where: str, allowed: set[str], required: set[str] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
+    obj = cast("dict[str, Any]", _expect(value, dict, where))
+    unknown = set(obj) - allowed
+    if unknown:
+        raise CodecError(f"{where}: unknown key(s) {sorted(unknown)}")
+    missing = set(required) - set(obj)
+    if missing:
+        raise CodecError(f"{where}: missing key(s) {sorted(missing)}")
+    return obj
+
+
+def _name_or_int(value: object, where: str) -> str | int:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise CodecError(f"{where}: expected a name or an int")
+    return value
+
+
+def _cred(value: object, where: str) -> int | str:
+    if value == "self":
+        return "self"
+    return _expect(value, int, where)
+
+
+def decode_fdref(value: object, where: str) -> FdRef:
+    obj = _object(value, where, {"fd", "raw", "closed"})
+    if len(obj) != 1:
+        raise CodecError(f"{where}: an fd reference has exactly one of 'fd', 'raw', 'closed'")
+    if "fd" in obj:
+        return Named(_expect(obj["fd"], str, f"{where}.fd"))
+    if "raw" in obj:
+        return RawFd(_expect(obj["raw"], int, f"{where}.raw"))
+    if obj["closed"] is not True:
+        raise CodecError(f"{where}.closed: must be true")
+    return ClosedFd()
+
+
+def decode_cmsg(value: object, where: str) -> Cmsg:
+    tag = _expect(_expect(value, dict, where).get("cmsg"), str, f"{where}.cmsg")
+    if tag == "SCM_RIGHTS":
+        obj = _object(value, where, {"cmsg", "fds"}, {"fds"})
+        refs = _expect(obj["fds"], list, f"{where}.fds")
+        return ScmRights(tuple(decode_fdref(r, f"{where}.fds[{i}]") for i, r in enumerate(refs)))
+    if tag == "SCM_CREDENTIALS":
+        obj = _object(value, where, {"cmsg", "pid", "uid", "gid"})
+        pid, uid, gid = (_cred(obj.get(k, "self"), f"{where}.{k}") for k in ("pid", "uid", "gid"))
+        return ScmCredentials(pid=pid, uid=uid, gid=gid)  # type: ignore[arg-type]
+    if tag == "raw":
+        obj = _object(value, where, {"cmsg", "level", "type", "data", "length", "space"}, {"level", "type"})
+        length = obj.get("length")
+        space = obj.get("space")
+        return RawCmsg(
+            level=_name_or_int(obj["level"], f"{where}.level"),
+            type=_name_or_int(obj["type"], f"{where}.type"),
+            data=decode_bytes(obj.get("data", ""), f"{where}.data"),
+            length=None if length is None else _expect(length, int, f"{where}.length"),
+            space=None if space is None else _expect(space, int, f"{where}.space"),
+        )
+    raise CodecError(f"{where}.cmsg: unknown control message {tag!r}")
+
+
+_FIELD_READERS: dict[str, Callable[[object, str], object]] = {
+    "on": lambda v, w: _expect(v, str, w),
+    "target": lambda v, w: _expect(v, str, w),
+    "option": lambda v, w: _expect(v, str, w),
+    "mode": lambda v, w: _expect(v, str, w),
+    "control_pointer": lambda v, w: _expect(v, str, w),
+    "fault": lambda v, w: None if v is None else _expect(v, str, w),
+    "value": lambda v, w: _expect(v, int, w),
+    "backlog": lambda v, w: _expect(v, int, w),
+    "control": lambda v, w: v if isinstance(v, str) else _expect(v, int, w),
+    "controllen": lambda v, w: None if v is None else _expect(v, int, w),
+    "how": _name_or_int,
+    "flags": lambda v, w: frozenset(_expect(f, str, f"{w}[]") for f in _expect(v, list, w)),
+    "buffers": lambda v, w: tuple(_expect(n, int, f"{w}[]") for n in _expect(v, list, w)),
+    "iov": lambda v, w: tuple(decode_bytes(p, f"{w}[{i}]") for i, p in enumerate(_expect(v, list, w))),
+    "cmsgs": lambda v, w: tuple(decode_cmsg(c, f"{w}[{i}]") for i, c in enumerate(_expect(v, list, w))),
+}
+
+
+def decode_step(value: object, where: str) -> Step:
+    obj = _expect(value, dict, where)
+    tag = _expect(obj.get("op"), str, f"{where}.op")
+    cls = STEP_TAGS.get(tag)
+    if cls is None:
+        raise CodecError(f"{where}.op: unknown step {tag!r} (known: {', '.join(STEP_TAGS)})")
+    allowed = {f.name for f in fields(cls)}
+    unknown = set(obj) - allowed - {"op"}
+    if unknown:
+        raise CodecError(f"{where}: unknown key(s) {sorted(unknown)} for {tag!r}")
+    kwargs = {key: _FIELD_READERS[key](val, f"{where}.{key}") for key, val in obj.items() if key != "op"}
+    try:
+        return cls(**kwargs)
+    except (TypeError, InvalidScenario) as exc:
+        raise CodecError(f"{where}: {exc}") from None
+
+
+def decode_scenario(value: object, where: str = "scenario") -> Scenario:
+    obj = _object(value, where, {"schema", "kind", "fds", "steps", "note"}, {"kind", "steps"})
+    schema = obj.get("schema", SCHEMA)
+    if schema != SCHEMA:
+        raise CodecError(f"{where}.schema: {schema!r} is not {SCHEMA!r}")
+    try:
+        kind = PairKind.from_name(_expect(obj["kind"], str, f"{where}.kind"))
+        specs = []
+        for i, raw in enumerate(_expect(obj.get("fds", []), list, f"{where}.fds")):
+            spec = _object(raw, f"{where}.fds[{i}]", {"name", "kind", "cloexec", "nonblock", "append"}, {"name", "kind"})
+            try:
+                fd_kind = FdKind(spec["kind"])
+            except ValueError:
+                raise CodecError(f"{where}.fds[{i}].kind: unknown fd kind {spec['kind']!r}") from None
+            specs.append(
+                FdSpec(
+                    name=_expect(spec["name"], str, f"{where}.fds[{i}].name"),
+                    kind=fd_kind,
+                    **{k: _expect(spec[k], bool, f"{where}.fds[{i}].{k}") for k in ("cloexec", "nonblock", "append") if k in spec},
+                )
+            )
+        steps = tuple(decode_step(s, f"{where}.steps[{i}]") for i, s in enumerate(_expect(obj["steps"], list, f"{where}.steps")))
+        return Scenario(kind=kind, fds=tuple(specs), steps=steps, note=_expect(obj.get("note", ""), str, f"{where}.note"))
+    except InvalidScenario as exc:
+        raise CodecError(f"{where}: {exc}") from None
+
+
+def loads(text: str, where: str = "scenario") -> Scenario:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CodecError(f"{where}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    return decode_scenario(value, where)
+
+
+def scenario_mapping(scenario: Scenario) -> Mapping[str, object]:
+    """The canonical JSON object of a scenario (for embedding in reports)."""
+    return encode_scenario(scenario)

@@ -1,0 +1,1 @@
+"""Execution: the only stage that touches the kernel.  ``run.execute`` is the entry point."""

@@ -1,0 +1,146 @@
+"""The pysock back end: Python's socket module, the way applications pass fds and credentials.
+
+``socket.sendmsg`` builds the control buffer itself (CMSG_SPACE per item, cmsg_len from the data
+length), so malformed lengths, NULL or bad pointers and faults cannot be expressed here: such a
+step raises :class:`CannotExpress` and the result is ``unsupported`` for this back end.
+``recvmsg`` is used for one buffer, ``recvmsg_into`` for several or when ``MSG_TRUNC`` is asked
+(only ``recvmsg_into`` returns the real length then).  ``msg_controllen`` and ``msg_flags`` after a
+failure are not visible through this API.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+import warnings
+
+from harness.execute.backend import Backend, CannotExpress
+from harness.execute.inspect import open_fds
+from harness.model import RECV_FILL, GetSockOpt, PairKind, RawCmsg, Recv, ScmRights, Send, SetSockOpt
+from harness.native import cmsg as cmsg_abi
+from harness.native import libc
+from harness.native.constants import errno_name
+from harness.observation import Failed, Outcome, Returned, StepObservation
+
+_ABI = cmsg_abi.CmsgAbi(libc.WORD)
+
+
+class PySockBackend(Backend):
+    name = "pysock"
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.socks: dict[str, socket.socket] = {}
+
+    def _socketpair(self, kind: PairKind) -> tuple[int, int]:
+        type_ = getattr(socket, kind.sock_type.value) | socket.SOCK_CLOEXEC
+        if kind.nonblocking:
+            type_ |= socket.SOCK_NONBLOCK
+        first, second = socket.socketpair(socket.AF_UNIX, type_)
+        a, b = (second, first) if kind.reversed else (first, second)
+        self.socks = {"a": a, "b": b}
+        return first.fileno(), second.fileno()
+
+    def sock(self, side: str) -> socket.socket:
+        if not self.table.is_live(side):
+            raise CannotExpress(f"pysock: pair end {side!r} is closed; socket objects refuse closed fds")
+        return self.socks[side]
+
+    def before_close(self, name: str) -> None:
+        sock = self.socks.get(name)
+        if sock is not None and self.table.is_live(name):
+            sock.detach()  # the fd table closes the descriptor itself
+
+    def finish(self) -> None:
+        for sock in self.socks.values():
+            sock.detach()
+
+    # -- sendmsg ------------------------------------------------------------------------------
+
+    def ancillary(self, step: Send) -> list[tuple[int, int, bytes]]:
+        if step.controllen is not None or step.control != "buffer" or step.fault is not None:
+            raise CannotExpress("pysock: socket.sendmsg cannot override msg_controllen, msg_control or pointers")
+        items = []
+        for c in step.cmsgs:
+            if isinstance(c, ScmRights):
+                data = struct.pack(f"={len(c.fds)}i", *(self.resolve_fd(ref) for ref in c.fds))
+                items.append((self.sol_socket, self.c.scm["SCM_RIGHTS"], data))
+            elif isinstance(c, RawCmsg):
+                if c.length is not None or c.space is not None:
+                    raise CannotExpress("pysock: socket.sendmsg derives cmsg_len and padding itself")
+                level = self.c.level(c.level)
+                items.append((level, self.c.cmsg_type(level, c.type), c.data))
+            else:
+                items.append((self.sol_socket, self.c.scm["SCM_CREDENTIALS"], self.resolve_creds(c)))
+        return items
+
+    def send(self, index: int, step: Send) -> StepObservation:
+        ancillary = self.ancillary(step)
+        sock = self.sock(step.on)
+        started = time.monotonic()
+        try:
+            value, err = sock.sendmsg(list(step.iov), ancillary, self.c.msg_flags(step.flags)), 0
+        except OSError as exc:
+            value, err = -1, exc.errno or 0
+        return StepObservation(index=index, op="send", outcome=self.outcome(value, err, started, self.may_block(step.flags)))
+
+    # -- recvmsg ------------------------------------------------------------------------------
+
+    def recv(self, index: int, step: Recv) -> StepObservation:
+        if step.control_pointer != "buffer" or step.fault is not None:
+            raise CannotExpress("pysock: socket.recvmsg cannot pass a NULL or bad pointer")
+        sock = self.sock(step.on)
+        flags = self.c.msg_flags(step.flags)
+        into = len(step.buffers) != 1 or "MSG_TRUNC" in step.flags
+        buffers = [bytearray([RECV_FILL]) * size for size in step.buffers]
+        before = open_fds()
+        started = time.monotonic()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                if into:
+                    value, ancdata, msg_flags, _ = sock.recvmsg_into(buffers, step.control, flags)
+                    data = b"".join(buffers)[:value]
+                else:
+                    data, ancdata, msg_flags, _ = sock.recvmsg(step.buffers[0], step.control, flags)
+                    value = len(data)
+                err = 0
+            except OSError as exc:
+                value, err, data, ancdata, msg_flags = -1, exc.errno or 0, b"", [], None
+        outcome = self.outcome(value, err, started, self.may_block(step.flags))
+        found = [(level, type_, _ABI.length(len(payload)), bytes(payload), False) for level, type_, payload in ancdata]
+        cmsgs = self.observe_cmsgs(found)
+        note = "; ".join(str(w.message) for w in caught)
+        return StepObservation(
+            index=index,
+            op="recv",
+            outcome=outcome,
+            data=data,
+            buffers=tuple(bytes(b) for b in buffers) if into else None,
+            msg_flags=None if msg_flags is None else self.c.msg_flag_names(msg_flags),
+            cmsgs=cmsgs,
+            unreported_fds=self.new_fds(before, cmsgs),
+            note=f"python warned: {note}" if note else "",
+        )
+
+    # -- the rest -----------------------------------------------------------------------------
+
+    def _call(self, fn: object, *args: object) -> Outcome:
+        try:
+            result = fn(*args)  # type: ignore[operator]
+        except OSError as exc:
+            return Failed(errno_name(exc.errno or 0))
+        return Returned(result if isinstance(result, int) else 0)
+
+    def setsockopt(self, step: SetSockOpt) -> Outcome:
+        return self._call(self.sock(step.on).setsockopt, self.sol_socket, self.c.sockopt(step.option), step.value)
+
+    def getsockopt(self, step: GetSockOpt) -> Outcome:
+        return self._call(self.sock(step.on).getsockopt, self.sol_socket, self.c.sockopt(step.option))
+
+    def shutdown(self, side: str, how: int) -> Outcome:
+        return self._call(self.sock(side).shutdown, how)
+
+    def listen(self, side: str, backlog: int) -> Outcome:
+        return self._call(self.sock(side).listen, backlog)

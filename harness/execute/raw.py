@@ -1,0 +1,151 @@
+"""The raw back end: libc sendmsg/recvmsg through ctypes, with every pointer and length under control."""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+import time
+
+from harness.execute.backend import Backend
+from harness.execute.inspect import open_fds
+from harness.model import RECV_FILL, RECV_FLAGS_SEED, GetSockOpt, PairKind, RawCmsg, Recv, ScmRights, Send, SetSockOpt
+from harness.native import cmsg, libc
+from harness.native.constants import errno_name
+from harness.observation import Failed, Outcome, Returned, StepObservation
+
+_ABI = cmsg.CmsgAbi(libc.WORD)
+
+
+def _address(buf: ctypes.Array[ctypes.c_char]) -> int:
+    return ctypes.addressof(buf)
+
+
+class RawBackend(Backend):
+    name = "raw"
+
+    def _socketpair(self, kind: PairKind) -> tuple[int, int]:
+        type_ = self.c.sock[kind.sock_type.value] | self.c.sock_cloexec
+        if kind.nonblocking:
+            type_ |= self.c.sock_nonblock
+        r, (first, second) = libc.socketpair(1, type_, 0)  # AF_UNIX
+        if not r.ok:
+            raise OSError(r.errno, f"socketpair({kind.name})")
+        return first, second
+
+    # -- sendmsg ------------------------------------------------------------------------------
+
+    def control_bytes(self, step: Send) -> bytes:
+        encoded = []
+        sol = self.sol_socket
+        for c in step.cmsgs:
+            if isinstance(c, ScmRights):
+                data = struct.pack(f"={len(c.fds)}i", *(self.resolve_fd(ref) for ref in c.fds))
+                encoded.append(cmsg.encode(_ABI, sol, self.c.scm["SCM_RIGHTS"], data, None, None))
+            elif isinstance(c, RawCmsg):
+                level = self.c.level(c.level)
+                encoded.append(cmsg.encode(_ABI, level, self.c.cmsg_type(level, c.type), c.data, c.length, c.space))
+            else:
+                encoded.append(cmsg.encode(_ABI, sol, self.c.scm["SCM_CREDENTIALS"], self.resolve_creds(c), None, None))
+        return cmsg.build_control(_ABI, encoded)
+
+    def send(self, index: int, step: Send) -> StepObservation:
+        keep: list[object] = []  # buffers that must outlive the call
+        iov = (libc.iovec * max(1, len(step.iov)))()
+        for i, part in enumerate(step.iov):
+            buf = ctypes.create_string_buffer(part, len(part))
+            keep.append(buf)
+            iov[i].iov_base = _address(buf)
+            iov[i].iov_len = len(part)
+        if step.fault == "iov_base":
+            nonempty = [i for i, part in enumerate(step.iov) if part] or [0]
+            iov[nonempty[0]].iov_base = libc.BAD_ADDRESS
+        control = self.control_bytes(step)
+        controllen = len(control) if step.controllen is None else step.controllen
+        ctl = ctypes.create_string_buffer(control.ljust(controllen, b"\0"), max(len(control), controllen))
+        msg = libc.msghdr()
+        msg.msg_iov = libc.BAD_ADDRESS if step.fault == "iov" else ctypes.addressof(iov)
+        msg.msg_iovlen = len(step.iov)
+        msg.msg_control = {"buffer": _address(ctl), "null": None, "bad": libc.BAD_ADDRESS}[step.control]
+        msg.msg_controllen = controllen
+        flags = self.c.msg_flags(step.flags)
+        fd = self.table.fd(step.on)
+        started = time.monotonic()
+        if step.fault == "msghdr":
+            r = libc.sendmsg_at(fd, libc.BAD_ADDRESS, flags)
+        else:
+            r = libc.sendmsg(fd, msg, flags)
+        return StepObservation(index=index, op="send", outcome=self.outcome(r.value, r.errno, started, self.may_block(step.flags)))
+
+    # -- recvmsg ------------------------------------------------------------------------------
+
+    def recv(self, index: int, step: Recv) -> StepObservation:
+        buffers = [ctypes.create_string_buffer(bytes([RECV_FILL]) * size, size) for size in step.buffers]
+        iov = (libc.iovec * max(1, len(buffers)))()
+        for i, buf in enumerate(buffers):
+            iov[i].iov_base = _address(buf)
+            iov[i].iov_len = len(buf)
+        if step.fault == "iov_base" and buffers:
+            iov[0].iov_base = libc.BAD_ADDRESS
+        ctl = ctypes.create_string_buffer(bytes([RECV_FILL]) * step.control, max(step.control, 1))
+        msg = libc.msghdr()
+        msg.msg_iov = libc.BAD_ADDRESS if step.fault == "iov" else ctypes.addressof(iov)
+        msg.msg_iovlen = len(buffers)
+        msg.msg_control = {"buffer": _address(ctl), "null": None, "bad": libc.BAD_ADDRESS}[step.control_pointer]
+        msg.msg_controllen = step.control
+        msg.msg_flags = RECV_FLAGS_SEED
+        flags = self.c.msg_flags(step.flags)
+        fd = self.table.fd(step.on)
+        before = open_fds()
+        started = time.monotonic()
+        address = libc.BAD_ADDRESS if step.fault == "msghdr" else ctypes.addressof(msg)
+        r = libc.recvmsg(fd, address, flags)
+        outcome = self.outcome(r.value, r.errno, started, self.may_block(step.flags))
+        contents = tuple(buf.raw for buf in buffers)
+        found: list[tuple[int, int, int, bytes, bool]] = []
+        stray: int | None = None
+        if r.ok and step.control_pointer == "buffer":
+            parsed = cmsg.parse_control(_ABI, ctl.raw[: step.control], msg.msg_controllen)
+            found = [(p.level, p.type, p.length, p.data, p.truncated) for p in parsed.cmsgs]
+            stray = _stray_bytes(ctl.raw[: step.control], [(p.offset, p.offset + _ABI.header + len(p.data)) for p in parsed.cmsgs])
+        elif step.control_pointer == "buffer":
+            stray = _stray_bytes(ctl.raw[: step.control], [])
+        cmsgs = self.observe_cmsgs(found)
+        received = b"".join(contents)[: r.value] if r.ok else b""
+        return StepObservation(
+            index=index,
+            op="recv",
+            outcome=outcome,
+            data=received,
+            buffers=contents,
+            msg_flags=self.c.msg_flag_names(msg.msg_flags & 0xFFFFFFFF),
+            controllen=msg.msg_controllen,
+            control_stray=stray,
+            cmsgs=cmsgs,
+            unreported_fds=self.new_fds(before, cmsgs),
+        )
+
+    # -- the rest -----------------------------------------------------------------------------
+
+    def setsockopt(self, step: SetSockOpt) -> Outcome:
+        r = libc.setsockopt_int(self.table.fd(step.on), self.sol_socket, self.c.sockopt(step.option), step.value)
+        return Returned(0) if r.ok else Failed(errno_name(r.errno))
+
+    def getsockopt(self, step: GetSockOpt) -> Outcome:
+        r = libc.getsockopt_int(self.table.fd(step.on), self.sol_socket, self.c.sockopt(step.option))
+        return Returned(r.value) if r.ok else Failed(errno_name(r.errno))
+
+    def shutdown(self, side: str, how: int) -> Outcome:
+        r = libc.shutdown(self.table.fd(side), how)
+        return Returned(0) if r.ok else Failed(errno_name(r.errno))
+
+    def listen(self, side: str, backlog: int) -> Outcome:
+        r = libc.listen(self.table.fd(side), backlog)
+        return Returned(0) if r.ok else Failed(errno_name(r.errno))
+
+
+def _stray_bytes(buffer: bytes, written: list[tuple[int, int]]) -> int:
+    """How many bytes outside the reported cmsgs are no longer the fill byte."""
+    mask = bytearray(len(buffer))
+    for start, end in written:
+        mask[start:end] = b"\1" * (min(end, len(buffer)) - start)
+    return sum(1 for byte, covered in zip(buffer, mask, strict=True) if not covered and byte != RECV_FILL)

@@ -1,0 +1,51 @@
+"""execute(scenario, backend) -> Observation: runs one scenario on fresh descriptors, closes them all."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import replace
+
+from harness.execute import signals
+from harness.execute.backend import Backend, CannotExpress, ExecConfig
+from harness.execute.fdtable import FdTable
+from harness.execute.inspect import describe, open_fds
+from harness.execute.pysock import PySockBackend
+from harness.execute.raw import RawBackend
+from harness.host import host_constants
+from harness.model import Scenario
+from harness.observation import Observation, ProcessContext, StepObservation
+
+BACKENDS: dict[str, type[Backend]] = {"raw": RawBackend, "pysock": PySockBackend}
+
+__all__ = ["BACKENDS", "CannotExpress", "ExecConfig", "execute"]
+
+
+def execute(scenario: Scenario, backend: str, config: ExecConfig = ExecConfig()) -> Observation:
+    """Run ``scenario`` through ``backend``.  Kernel refusals are data; harness bugs propagate.
+
+    Raises :class:`CannotExpress` when the back end cannot say what a step asks.
+    """
+    consts = host_constants()
+    baseline = open_fds()
+    observed: list[StepObservation] = []
+    with signals.watched():
+        with contextlib.ExitStack() as stack:
+            table = FdTable(stack)
+            impl = BACKENDS[backend](consts, table, config)
+            if isinstance(impl, PySockBackend):
+                stack.callback(impl.finish)
+            impl.create_pair(scenario.kind)
+            for spec in scenario.fds:
+                table.open(spec)
+            for index, step in enumerate(scenario.steps):
+                step_observation = impl.run_step(index, step)
+                observed.append(replace(step_observation, signals=signals.take()))
+    leaked = tuple(describe(fd) for fd in sorted(open_fds() - baseline))
+    return Observation(
+        backend=backend,
+        kind=scenario.kind.name,
+        steps=tuple(observed),
+        leaked_fds=leaked,
+        context=ProcessContext(pid=os.getpid(), uid=os.getuid(), gid=os.getgid()),
+    )

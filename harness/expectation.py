@@ -1,0 +1,62 @@
+"""What the oracle says the kernel must do: the frozen counterpart of an Observation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+from harness.observation import Blocked, Outcome
+
+# Symbolic credential values, resolved against the Observation's ProcessContext by the checker.
+CredExpect: TypeAlias = int | str  # an int, or "pid" / "uid" / "gid" of the scenario's process
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExpectedCmsg:
+    level: str
+    type: str
+    length: int
+    fds: tuple[str, ...] = ()  # SCM_RIGHTS: names of the sent fds, in order
+    creds: tuple[CredExpect, CredExpect, CredExpect] | None = None
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepExpectation:
+    op: str
+    outcome: Outcome
+    also: tuple[Outcome, ...] = ()  # other outcomes Linux documents as correct (e.g. ENOBUFS or EAGAIN)
+    data: bytes = b""
+    buffers: tuple[bytes, ...] | None = None
+    msg_flags: frozenset[str] | None = None
+    controllen: int | None = None
+    cmsgs: tuple[ExpectedCmsg, ...] = ()
+    cloexec: bool = False  # every received fd has FD_CLOEXEC
+    signals: tuple[str, ...] = ()
+    why: str = field(default="", compare=False)  # the rule that decided, for reports
+
+    @property
+    def blocks(self) -> bool:
+        return isinstance(self.outcome, Blocked)
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    steps: tuple[StepExpectation, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Unmodelled:
+    """The oracle does not model this scenario; it never guesses."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unsupported:
+    """The platform lacks a feature the scenario needs (recorded, not a failure)."""
+
+    reason: str
+
+
+Verdictable: TypeAlias = Expectation | Unmodelled | Unsupported

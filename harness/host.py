@@ -1,0 +1,190 @@
+"""The Platform: the only module that inspects the running system.  Probed once, then data.
+
+The oracle receives a :class:`Platform` as an argument and never looks at the host itself, so
+an expectation can be computed for a platform other than the one at hand (a report from another
+kernel, an emulator).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import functools
+import os
+import platform as _platform
+import resource
+import socket
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness import __version__
+from harness.native import constants, libc
+
+# CAP_* bit numbers (include/uapi/linux/capability.h)
+_CAPS = {"CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_NET_ADMIN": 12, "CAP_SYS_ADMIN": 21, "CAP_SYS_RESOURCE": 24}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Platform:
+    system: str  # "linux"
+    release: str  # uname -r
+    version: str = ""  # uname -v
+    arch: str  # uname -m
+    word: int = 8  # sizeof(size_t): the cmsg ABI
+    libc: str = "unknown"
+    python: str = ""
+    harness: str = __version__
+    label: str = "native"  # "native", or a name given with --platform-label (e.g. "gvisor")
+    euid: int = 0
+    capabilities: frozenset[str] = frozenset()
+    features: frozenset[str] = frozenset()  # probed: "kcmp", "SO_PASSPIDFD", "MSG_OOB", ...
+    sndbuf: Mapping[str, int] = field(default_factory=dict)  # default SO_SNDBUF per socket type
+    limits: Mapping[str, int] = field(default_factory=dict)  # wmem_max, optmem_max, nofile ...
+
+    def has(self, feature: str) -> bool:
+        return feature in self.features
+
+    @property
+    def privileged(self) -> bool:
+        return "CAP_SYS_ADMIN" in self.capabilities
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "system": self.system,
+            "release": self.release,
+            "version": self.version,
+            "arch": self.arch,
+            "word": self.word,
+            "libc": self.libc,
+            "python": self.python,
+            "harness": self.harness,
+            "label": self.label,
+            "euid": self.euid,
+            "capabilities": sorted(self.capabilities),
+            "features": sorted(self.features),
+            "sndbuf": dict(sorted(self.sndbuf.items())),
+            "limits": dict(sorted(self.limits.items())),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Platform:
+        return cls(
+            system=str(data["system"]),
+            release=str(data["release"]),
+            version=str(data.get("version", "")),
+            arch=str(data["arch"]),
+            word=int(data.get("word", 8)),
+            libc=str(data.get("libc", "unknown")),
+            python=str(data.get("python", "")),
+            harness=str(data.get("harness", "")),
+            label=str(data.get("label", "native")),
+            euid=int(data.get("euid", 0)),
+            capabilities=frozenset(data.get("capabilities", ())),
+            features=frozenset(data.get("features", ())),
+            sndbuf={str(k): int(v) for k, v in dict(data.get("sndbuf", {})).items()},
+            limits={str(k): int(v) for k, v in dict(data.get("limits", {})).items()},
+        )
+
+
+def _capabilities() -> frozenset[str]:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("CapEff:"):
+                    mask = int(line.split()[1], 16)
+                    return frozenset(name for name, bit in _CAPS.items() if mask >> bit & 1)
+    except OSError:
+        pass
+    return frozenset()
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _probe_features(consts: constants.Constants) -> frozenset[str]:
+    found: set[str] = set()
+    sol = consts.sol["SOL_SOCKET"]
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    d1, d2 = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        for option in ("SO_PASSCRED", "SO_PASSPIDFD", "SO_PEEK_OFF", "SO_INQ"):
+            sock = a if option == "SO_INQ" else d1
+            if libc.setsockopt_int(sock.fileno(), sol, consts.so[option], 0).ok:
+                found.add(option)
+        for option in ("SO_PASSRIGHTS", "SO_PEERPIDFD"):
+            if libc.getsockopt_bytes(a.fileno(), sol, consts.so[option], 8)[0].ok:
+                found.add(option)
+        try:
+            a.send(b"!", socket.MSG_OOB)
+            found.add("MSG_OOB")
+        except OSError as exc:
+            if exc.errno != errno.EOPNOTSUPP:
+                raise
+        nr = consts.syscalls.get("kcmp")
+        if nr is not None and libc.syscall(nr, os.getpid(), os.getpid(), 0, a.fileno(), a.fileno()).value == 0:
+            found.add("kcmp")
+        nr = consts.syscalls.get("pidfd_open")
+        if nr is not None:
+            r = libc.syscall(nr, os.getpid(), 0)
+            if r.ok:
+                os.close(r.value)
+                found.add("pidfd")
+    finally:
+        for s in (a, b, d1, d2):
+            s.close()
+    if hasattr(os, "memfd_create"):
+        found.add("memfd")
+    if hasattr(os, "eventfd"):
+        found.add("eventfd")
+    return frozenset(found)
+
+
+def _default_sndbuf() -> dict[str, int]:
+    out = {}
+    for kind in ("SOCK_STREAM", "SOCK_DGRAM", "SOCK_SEQPACKET"):
+        a, b = socket.socketpair(socket.AF_UNIX, getattr(socket, kind))
+        try:
+            out[kind] = a.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+        finally:
+            a.close()
+            b.close()
+    return out
+
+
+@functools.cache
+def probe(label: str = "native") -> Platform:
+    """Probe the running system once (cached per label)."""
+    uname = os.uname()
+    if uname.sysname != "Linux":
+        raise NotImplementedError(f"no executor for {uname.sysname!r} yet: scm-harness runs on Linux")
+    consts = constants.linux(uname.machine)
+    limits = {name: v for name in ("wmem_max", "wmem_default", "rmem_max", "optmem_max") if (v := _read_int(f"/proc/sys/net/core/{name}")) is not None}
+    limits["nofile"] = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if (v := _read_int("/proc/sys/net/unix/max_dgram_qlen")) is not None:
+        limits["max_dgram_qlen"] = v
+    return Platform(
+        system="linux",
+        release=uname.release,
+        version=uname.version,
+        arch=uname.machine,
+        word=ctypes.sizeof(ctypes.c_size_t),
+        libc=libc.libc_version(),
+        python=_platform.python_version() + ("" if sys.implementation.name == "cpython" else f" ({sys.implementation.name})"),
+        label=label,
+        euid=os.geteuid(),
+        capabilities=_capabilities(),
+        features=_probe_features(consts),
+        sndbuf=_default_sndbuf(),
+        limits=limits,
+    )
+
+
+def host_constants() -> constants.Constants:
+    return constants.linux(os.uname().machine)

@@ -1,0 +1,382 @@
+"""The scenario model: pure, frozen, platform-neutral values.
+
+A :class:`Scenario` says which socket pair to create (:class:`PairKind`), which other files to
+open (:class:`FdSpec`), and which steps to run on the pair.  Flags, levels, options and cmsg
+types are stored **by name** (``"MSG_PEEK"``, ``"SCM_RIGHTS"``) and resolved to numbers only
+when a scenario is executed, so that corpora replay on any platform.
+
+Nothing here touches the kernel.  :mod:`harness.codec` turns these values into JSON and back.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+# Linux limits that shape what a scenario may say (include/net/scm.h, include/uapi/linux/uio.h).
+SCM_MAX_FD = 253
+UIO_MAXIOV = 1024
+# Upper bounds that keep a scenario cheap to execute; they are not kernel limits.
+MAX_STEPS = 64
+MAX_BUFFER = 1 << 22
+MAX_CONTROL = 1 << 17
+# Executor conventions the oracle relies on: every receive and control buffer is filled with
+# RECV_FILL before the call, and the raw back end seeds msg_flags with RECV_FLAGS_SEED (a bit
+# with no meaning on Linux), so that bytes and flags the kernel did not write can be told apart.
+RECV_FILL = 0xA5
+RECV_FLAGS_SEED = 0x00800000
+
+
+class InvalidScenario(ValueError):
+    """A scenario value that cannot be executed as written (not a kernel outcome)."""
+
+
+class SockType(enum.Enum):
+    STREAM = "SOCK_STREAM"
+    DGRAM = "SOCK_DGRAM"
+    SEQPACKET = "SOCK_SEQPACKET"
+
+    @property
+    def short(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def from_short(cls, text: str) -> SockType:
+        for member in cls:
+            if text in (member.short, member.value):
+                return member
+        raise InvalidScenario(f"unknown socket type {text!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class PairKind:
+    """One kind of socket pair: type x {blocking, SOCK_NONBLOCK} x {as created, reversed}.
+
+    *Reversed* swaps the two fds that socketpair() returned, so side ``a`` is ``sv[1]``
+    (gVisor's ``ReversedSocketPair``).
+    """
+
+    sock_type: SockType
+    nonblocking: bool = False
+    reversed: bool = False
+
+    @property
+    def name(self) -> str:
+        blocking = "nonblocking" if self.nonblocking else "blocking"
+        order = "reversed" if self.reversed else "as-created"
+        return f"{self.sock_type.short}/{blocking}/{order}"
+
+    @classmethod
+    def from_name(cls, name: str) -> PairKind:
+        parts = name.split("/")
+        if len(parts) != 3 or parts[1] not in ("blocking", "nonblocking") or parts[2] not in (
+            "as-created",
+            "reversed",
+        ):
+            raise InvalidScenario(f"unknown pair kind {name!r} (want e.g. 'stream/blocking/as-created')")
+        return cls(SockType.from_short(parts[0]), parts[1] == "nonblocking", parts[2] == "reversed")
+
+
+ALL_KINDS: tuple[PairKind, ...] = tuple(
+    PairKind(t, nb, rev) for t in SockType for nb in (False, True) for rev in (False, True)
+)
+
+
+class FdKind(enum.Enum):
+    """What the executor opens for an entry of the scenario's fd table."""
+
+    REGULAR_FILE = "regular-file"  # a file in a private temporary directory
+    MEMFD = "memfd"
+    PIPE_READ = "pipe-read"  # the read end of a fresh pipe (its write end is kept private)
+    PIPE_WRITE = "pipe-write"
+    SOCKET = "socket"  # one end of a second AF_UNIX SOCK_STREAM pair
+    DEV_NULL = "dev-null"
+    OPATH_DIR = "opath-dir"  # O_PATH descriptor of a private directory
+    EVENTFD = "eventfd"
+
+
+SEEKABLE_KINDS = frozenset({FdKind.REGULAR_FILE, FdKind.MEMFD})
+SIDES = ("a", "b")
+Side: TypeAlias = Literal["a", "b"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FdSpec:
+    """An entry of the fd table, opened before the first step and closed after the last."""
+
+    name: str
+    kind: FdKind
+    cloexec: bool = False
+    nonblock: bool = False
+    append: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier() or self.name in SIDES:
+            raise InvalidScenario(f"fd name {self.name!r} must be an identifier other than 'a' and 'b'")
+        if self.append and self.kind not in SEEKABLE_KINDS:
+            raise InvalidScenario(f"fd {self.name!r}: append applies to regular files and memfds only")
+
+
+# ----------------------------------------------------------------------------------------------
+# References to file descriptors inside SCM_RIGHTS
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """An fd of the table by name, or a pair end (``"a"``/``"b"``)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class RawFd:
+    """A raw number put into the fd array as is: ``-1``, or a number that cannot be open."""
+
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedFd:
+    """A descriptor number that was open and has been closed: the executor reserves one."""
+
+
+FdRef: TypeAlias = Named | RawFd | ClosedFd
+
+
+# ----------------------------------------------------------------------------------------------
+# Control messages
+
+
+CredValue: TypeAlias = int | Literal["self"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScmRights:
+    fds: tuple[FdRef, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScmCredentials:
+    """``struct ucred``: ``"self"`` is resolved to the sending process's own id at execution."""
+
+    pid: CredValue = "self"
+    uid: CredValue = "self"
+    gid: CredValue = "self"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RawCmsg:
+    """A control message written byte for byte; it may be malformed on purpose.
+
+    ``level`` and ``type`` are names (``"SOL_SOCKET"``, ``"SCM_RIGHTS"``) or plain numbers.
+    ``length`` overrides ``cmsg_len`` (default ``CMSG_LEN(len(data))``); ``space`` overrides
+    the distance to the next header (default ``CMSG_SPACE(len(data))``).
+    """
+
+    level: str | int
+    type: str | int
+    data: bytes = b""
+    length: int | None = None
+    space: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.space is not None and self.space < 0:
+            raise InvalidScenario("RawCmsg.space must not be negative")
+        if self.length is not None and not 0 <= self.length < 1 << 32:
+            raise InvalidScenario("RawCmsg.length must fit in cmsg_len")
+
+
+Cmsg: TypeAlias = ScmRights | ScmCredentials | RawCmsg
+
+# Where a pointer argument points: at a real buffer, NULL, or an unmapped address.
+Pointer: TypeAlias = Literal["buffer", "null", "bad"]
+Fault: TypeAlias = Literal["msghdr", "iov", "iov_base"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Steps
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Send:
+    """sendmsg() on pair end ``on``.
+
+    ``controllen`` overrides ``msg_controllen`` (default: the size of the built control
+    buffer); ``control`` says where ``msg_control`` points; ``fault`` puts an unmapped address
+    into one pointer (raw back end only).
+    """
+
+    on: Side
+    iov: tuple[bytes, ...] = (b"x",)
+    cmsgs: tuple[Cmsg, ...] = ()
+    flags: frozenset[str] = frozenset()
+    controllen: int | None = None
+    control: Pointer = "buffer"
+    fault: Fault | None = None
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+        _check_flags(self.flags)
+        if len(self.iov) > UIO_MAXIOV + 1:
+            raise InvalidScenario(f"len(iov)={len(self.iov)} exceeds UIO_MAXIOV+1={UIO_MAXIOV + 1}")
+        if sum(map(len, self.iov)) > MAX_BUFFER:
+            raise InvalidScenario(f"send of more than {MAX_BUFFER} bytes")
+        if self.controllen is not None and not 0 <= self.controllen <= MAX_CONTROL:
+            raise InvalidScenario(f"controllen={self.controllen} outside 0..{MAX_CONTROL}")
+
+    @property
+    def length(self) -> int:
+        return sum(map(len, self.iov))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Recv:
+    """recvmsg() on pair end ``on`` with scatter buffers of the given sizes.
+
+    ``control`` is ``msg_controllen``; ``control_pointer`` says where ``msg_control`` points
+    (``"null"`` with a non-zero ``control`` is the NULL-with-length case).
+    """
+
+    on: Side
+    buffers: tuple[int, ...] = (64,)
+    control: int = 0
+    flags: frozenset[str] = frozenset()
+    control_pointer: Pointer = "buffer"
+    fault: Fault | None = None
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+        _check_flags(self.flags)
+        if len(self.buffers) > UIO_MAXIOV + 1:
+            raise InvalidScenario(f"{len(self.buffers)} receive buffers exceed UIO_MAXIOV+1")
+        if any(not 0 <= size <= MAX_BUFFER for size in self.buffers):
+            raise InvalidScenario(f"receive buffer sizes must be within 0..{MAX_BUFFER}")
+        if not 0 <= self.control <= MAX_CONTROL:
+            raise InvalidScenario(f"control={self.control} outside 0..{MAX_CONTROL}")
+
+    @property
+    def capacity(self) -> int:
+        return sum(self.buffers)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetSockOpt:
+    on: Side
+    option: str  # "SO_PASSCRED", "SO_PASSPIDFD", "SO_PEEK_OFF", "SO_SNDBUF", "SO_RCVBUF", ...
+    value: int
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+        _check_name(self.option, "SO_")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetSockOpt:
+    on: Side
+    option: str
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+        _check_name(self.option, "SO_")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Shutdown:
+    on: Side
+    how: str | int  # "SHUT_RD" / "SHUT_WR" / "SHUT_RDWR", or a raw (invalid) number
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+        if isinstance(self.how, str) and self.how not in ("SHUT_RD", "SHUT_WR", "SHUT_RDWR"):
+            raise InvalidScenario(f"unknown shutdown mode {self.how!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Close:
+    """close() a pair end or an fd of the table; later references to it are stale."""
+
+    target: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Listen:
+    on: Side
+    backlog: int = 1
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reopen:
+    """open("/proc/self/fd/N") on a pair end."""
+
+    on: Side
+    mode: Literal["O_RDONLY", "O_RDWR"] = "O_RDWR"
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+
+
+Step: TypeAlias = Send | Recv | SetSockOpt | GetSockOpt | Shutdown | Close | Listen | Reopen
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario:
+    """One pair, an fd table, and the steps to run on them, in order."""
+
+    kind: PairKind
+    fds: tuple[FdSpec, ...] = ()
+    steps: tuple[Step, ...] = ()
+    note: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.steps) > MAX_STEPS:
+            raise InvalidScenario(f"{len(self.steps)} steps exceed MAX_STEPS={MAX_STEPS}")
+        names = [spec.name for spec in self.fds]
+        if len(set(names)) != len(names):
+            raise InvalidScenario(f"duplicate fd names in {names}")
+        known = set(names) | set(SIDES)
+        for index, step in enumerate(self.steps):
+            for name in _names_used(step):
+                if name not in known:
+                    raise InvalidScenario(f"step {index}: unknown fd {name!r}")
+
+    def fd(self, name: str) -> FdSpec:
+        for spec in self.fds:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+
+def _names_used(step: Step) -> Iterator[str]:
+    if isinstance(step, Close):
+        yield step.target
+    elif isinstance(step, Send):
+        for cmsg in step.cmsgs:
+            if isinstance(cmsg, ScmRights):
+                yield from (ref.name for ref in cmsg.fds if isinstance(ref, Named))
+
+
+def _check_side(side: str) -> None:
+    if side not in SIDES:
+        raise InvalidScenario(f"pair end must be 'a' or 'b', not {side!r}")
+
+
+def _check_name(name: str, prefix: str) -> None:
+    if not (name.startswith(prefix) and name[len(prefix) :].replace("_", "").isalnum()):
+        raise InvalidScenario(f"{name!r} is not a {prefix}* name")
+
+
+def _check_flags(flags: frozenset[str]) -> None:
+    for flag in flags:
+        _check_name(flag, "MSG_")
+
+
+def flags(*names: str) -> frozenset[str]:
+    """``flags("MSG_PEEK", "MSG_TRUNC")``: a flag set, checked for shape."""
+    result = frozenset(names)
+    _check_flags(result)
+    return result

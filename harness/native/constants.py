@@ -1,0 +1,210 @@
+"""Names to numbers, per operating system and architecture (pure data).
+
+Python's :mod:`socket` lags the kernel (3.11 has no ``SO_PASSPIDFD``, ``SCM_PIDFD``, ``SO_PEEK_OFF``
+...), and the numbers differ between Linux architectures (``SOL_SOCKET`` is 0xffff on
+alpha/mips/parisc/sparc, ``SO_PASSCRED`` is 20 on powerpc) and between Linux and the BSDs
+(``MSG_TRUNC`` 0x20 vs 0x10).  So the harness keeps its own tables and resolves names only when
+it executes.  ``tests/test_constants.py`` checks them against the C headers of the build machine.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+
+class UnknownName(KeyError):
+    """A flag, option or cmsg name this platform's table does not have."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+# include/linux/socket.h: the MSG_* values are the same on every Linux architecture.
+_LINUX_MSG = {
+    "MSG_OOB": 0x1,
+    "MSG_PEEK": 0x2,
+    "MSG_DONTROUTE": 0x4,
+    "MSG_CTRUNC": 0x8,
+    "MSG_PROBE": 0x10,
+    "MSG_TRUNC": 0x20,
+    "MSG_DONTWAIT": 0x40,
+    "MSG_EOR": 0x80,
+    "MSG_WAITALL": 0x100,
+    "MSG_FIN": 0x200,
+    "MSG_SYN": 0x400,
+    "MSG_CONFIRM": 0x800,
+    "MSG_RST": 0x1000,
+    "MSG_ERRQUEUE": 0x2000,
+    "MSG_NOSIGNAL": 0x4000,
+    "MSG_MORE": 0x8000,
+    "MSG_WAITFORONE": 0x10000,
+    "MSG_BATCH": 0x40000,
+    "MSG_ZEROCOPY": 0x4000000,
+    "MSG_FASTOPEN": 0x20000000,
+    "MSG_CMSG_CLOEXEC": 0x40000000,
+}
+
+# include/uapi/asm-generic/socket.h (x86, arm, arm64, riscv, s390, loongarch ...).
+_LINUX_GENERIC_SO = {
+    "SO_DEBUG": 1,
+    "SO_REUSEADDR": 2,
+    "SO_TYPE": 3,
+    "SO_ERROR": 4,
+    "SO_DONTROUTE": 5,
+    "SO_BROADCAST": 6,
+    "SO_SNDBUF": 7,
+    "SO_RCVBUF": 8,
+    "SO_KEEPALIVE": 9,
+    "SO_OOBINLINE": 10,
+    "SO_PRIORITY": 12,
+    "SO_LINGER": 13,
+    "SO_REUSEPORT": 15,
+    "SO_PASSCRED": 16,
+    "SO_PEERCRED": 17,
+    "SO_RCVLOWAT": 18,
+    "SO_SNDLOWAT": 19,
+    "SO_RCVTIMEO_OLD": 20,
+    "SO_SNDTIMEO_OLD": 21,
+    "SO_ACCEPTCONN": 30,
+    "SO_PEERSEC": 31,
+    "SO_SNDBUFFORCE": 32,
+    "SO_RCVBUFFORCE": 33,
+    "SO_PASSSEC": 34,
+    "SO_PROTOCOL": 38,
+    "SO_DOMAIN": 39,
+    "SO_PEEK_OFF": 42,
+    "SO_PEERGROUPS": 59,
+    "SO_PASSPIDFD": 76,
+    "SO_PEERPIDFD": 77,
+    "SO_PASSRIGHTS": 83,
+    "SO_INQ": 84,
+}
+_LINUX_POWERPC_SO = {
+    **_LINUX_GENERIC_SO,
+    "SO_RCVLOWAT": 16,
+    "SO_SNDLOWAT": 17,
+    "SO_RCVTIMEO_OLD": 18,
+    "SO_SNDTIMEO_OLD": 19,
+    "SO_PASSCRED": 20,
+    "SO_PEERCRED": 21,
+}
+
+_LINUX_SCM = {"SCM_RIGHTS": 1, "SCM_CREDENTIALS": 2, "SCM_SECURITY": 3, "SCM_PIDFD": 4, "SCM_INQ": 84}
+_LINUX_SOL = {"SOL_IP": 0, "SOL_SOCKET": 1, "SOL_TCP": 6, "SOL_UDP": 17, "SOL_IPV6": 41}
+_LINUX_SHUT = {"SHUT_RD": 0, "SHUT_WR": 1, "SHUT_RDWR": 2}
+_LINUX_SOCK = {"SOCK_STREAM": 1, "SOCK_DGRAM": 2, "SOCK_SEQPACKET": 5}
+
+# arch/*/include/uapi/asm/unistd*.h; kcmp differs per architecture, the pidfd calls do not.
+_LINUX_SYSCALLS = {
+    "x86_64": {"kcmp": 312, "pidfd_open": 434, "pidfd_getfd": 438, "io_uring_setup": 425},
+    "aarch64": {"kcmp": 272, "pidfd_open": 434, "pidfd_getfd": 438, "io_uring_setup": 425},
+    "riscv64": {"kcmp": 272, "pidfd_open": 434, "pidfd_getfd": 438, "io_uring_setup": 425},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Constants:
+    """The numbers behind the names, for one operating system and architecture."""
+
+    system: str
+    arch: str
+    msg: Mapping[str, int]
+    so: Mapping[str, int]
+    scm: Mapping[str, int]
+    sol: Mapping[str, int]
+    shut: Mapping[str, int]
+    sock: Mapping[str, int]
+    syscalls: Mapping[str, int]
+    sock_nonblock: int = 0o4000
+    sock_cloexec: int = 0o2000000
+    _msg_bits: tuple[tuple[int, str], ...] = field(default=(), repr=False)
+
+    def msg_flags(self, names: frozenset[str] | set[str]) -> int:
+        value = 0
+        for name in names:
+            try:
+                value |= self.msg[name]
+            except KeyError:
+                raise UnknownName(f"unknown flag {name!r} on {self.system}/{self.arch}") from None
+        return value
+
+    def msg_flag_names(self, value: int) -> frozenset[str]:
+        """Names of the bits set in ``value``; bits without a name appear as ``"0x..."``."""
+        names = set()
+        rest = value
+        for bit, name in self.msg_bits:
+            if value & bit:
+                names.add(name)
+                rest &= ~bit
+        if rest:
+            names.add(hex(rest))
+        return frozenset(names)
+
+    @property
+    def msg_bits(self) -> tuple[tuple[int, str], ...]:
+        return self._msg_bits
+
+    def level(self, name: str | int) -> int:
+        return _lookup(self.sol, name, "level", self)
+
+    def cmsg_type(self, level: int, name: str | int) -> int:
+        if isinstance(name, str) and level == self.sol["SOL_SOCKET"]:
+            return _lookup(self.scm, name, "cmsg type", self)
+        return _lookup({}, name, "cmsg type", self)
+
+    def sockopt(self, name: str) -> int:
+        return _lookup(self.so, name, "socket option", self)
+
+    def level_name(self, value: int) -> str:
+        return _reverse(self.sol, value)
+
+    def cmsg_type_name(self, level: int, value: int) -> str:
+        return _reverse(self.scm, value) if level == self.sol["SOL_SOCKET"] else str(value)
+
+
+def _lookup(table: Mapping[str, int], name: str | int, what: str, consts: Constants) -> int:
+    if isinstance(name, int):
+        return name
+    try:
+        return table[name]
+    except KeyError:
+        if name.lstrip("-").isdigit():
+            return int(name)
+        raise UnknownName(f"unknown {what} {name!r} on {consts.system}/{consts.arch}") from None
+
+
+def _reverse(table: Mapping[str, int], value: int) -> str:
+    for name, number in table.items():
+        if number == value:
+            return name
+    return str(value)
+
+
+def linux(arch: str) -> Constants:
+    """The table for Linux on ``arch`` (``platform.machine()`` spelling)."""
+    if arch in ("alpha", "mips", "mips64", "parisc", "parisc64", "sparc", "sparc64"):
+        raise UnknownName(f"no constant table for Linux/{arch} yet (SOL_SOCKET and SO_* differ there)")
+    so = _LINUX_POWERPC_SO if arch.startswith("ppc") else _LINUX_GENERIC_SO
+    bits = tuple(sorted(((v, k) for k, v in _LINUX_MSG.items()), reverse=True))
+    return Constants(
+        system="linux",
+        arch=arch,
+        msg=MappingProxyType(_LINUX_MSG),
+        so=MappingProxyType(so),
+        scm=MappingProxyType(_LINUX_SCM),
+        sol=MappingProxyType(_LINUX_SOL),
+        shut=MappingProxyType(_LINUX_SHUT),
+        sock=MappingProxyType(_LINUX_SOCK),
+        syscalls=MappingProxyType(_LINUX_SYSCALLS.get(arch, {})),
+        _msg_bits=bits,
+    )
+
+
+def errno_name(number: int) -> str:
+    """``errno.errorcode`` with EAGAIN preferred over EWOULDBLOCK (they are one value on Linux)."""
+    if number == _errno.EAGAIN:
+        return "EAGAIN"
+    return _errno.errorcode.get(number, f"errno{number}")

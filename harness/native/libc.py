@@ -1,0 +1,150 @@
+"""libc through ctypes: sendmsg/recvmsg with byte-exact msghdr, cmsghdr and iovec, and syscall().
+
+Every call returns its errno as a value (``Result``); nothing here raises for a kernel refusal.
+The structs follow the C layout of the running machine (ctypes applies the same alignment
+rules as the C compiler), which ``tests/test_native.py`` checks against a compiled C program.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+from dataclasses import dataclass
+
+from harness.model import RECV_FILL as SENTINEL  # fill byte of receive and control buffers
+BAD_ADDRESS = 0x10  # inside page 0, never mapped (vm.mmap_min_addr >= 4096): copies fault
+
+
+class iovec(ctypes.Structure):  # noqa: N801 - the C name
+    _fields_ = (("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t))
+
+
+class msghdr(ctypes.Structure):  # noqa: N801
+    _fields_ = (
+        ("msg_name", ctypes.c_void_p),
+        ("msg_namelen", ctypes.c_uint32),
+        ("msg_iov", ctypes.c_void_p),
+        ("msg_iovlen", ctypes.c_size_t),
+        ("msg_control", ctypes.c_void_p),
+        ("msg_controllen", ctypes.c_size_t),
+        ("msg_flags", ctypes.c_int),
+    )
+
+
+class cmsghdr(ctypes.Structure):  # noqa: N801
+    _fields_ = (("cmsg_len", ctypes.c_size_t), ("cmsg_level", ctypes.c_int), ("cmsg_type", ctypes.c_int))
+
+
+WORD = ctypes.sizeof(ctypes.c_size_t)
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+_sendmsg = _libc.sendmsg
+_sendmsg.argtypes = (ctypes.c_int, ctypes.POINTER(msghdr), ctypes.c_int)
+_sendmsg.restype = ctypes.c_ssize_t
+_recvmsg = _libc.recvmsg
+_recvmsg.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_int)
+_recvmsg.restype = ctypes.c_ssize_t
+_socketpair = _libc.socketpair
+_socketpair.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
+_socketpair.restype = ctypes.c_int
+_setsockopt = _libc.setsockopt
+_setsockopt.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_uint32)
+_getsockopt = _libc.getsockopt
+_getsockopt.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32))
+_shutdown = _libc.shutdown
+_shutdown.argtypes = (ctypes.c_int, ctypes.c_int)
+_listen = _libc.listen
+_listen.argtypes = (ctypes.c_int, ctypes.c_int)
+_syscall = _libc.syscall
+_syscall.restype = ctypes.c_long
+_gnu_get_libc_version = getattr(_libc, "gnu_get_libc_version", None)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """A system call's return value, or -1 and the errno it left."""
+
+    value: int
+    errno: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.value >= 0
+
+
+def _result(value: int) -> Result:
+    return Result(value, ctypes.get_errno() if value < 0 else 0)
+
+
+def sendmsg(fd: int, msg: msghdr, flags: int) -> Result:
+    ctypes.set_errno(0)
+    return _result(_sendmsg(fd, ctypes.byref(msg), flags))
+
+
+def recvmsg(fd: int, msg_address: int, flags: int) -> Result:
+    """recvmsg(fd, (struct msghdr *)msg_address, flags): the address may be a bad one on purpose."""
+    ctypes.set_errno(0)
+    return _result(_recvmsg(fd, msg_address, flags))
+
+
+def sendmsg_at(fd: int, msg_address: int, flags: int) -> Result:
+    ctypes.set_errno(0)
+    return _result(_libc.sendmsg(fd, ctypes.c_void_p(msg_address), flags))
+
+
+def socketpair(domain: int, type_: int, protocol: int = 0) -> tuple[Result, tuple[int, int]]:
+    sv = (ctypes.c_int * 2)(-1, -1)
+    ctypes.set_errno(0)
+    return _result(_socketpair(domain, type_, protocol, sv)), (sv[0], sv[1])
+
+
+def setsockopt_int(fd: int, level: int, option: int, value: int) -> Result:
+    v = ctypes.c_int(value)
+    ctypes.set_errno(0)
+    return _result(_setsockopt(fd, level, option, ctypes.byref(v), ctypes.sizeof(v)))
+
+
+def setsockopt_bytes(fd: int, level: int, option: int, value: bytes) -> Result:
+    buf = ctypes.create_string_buffer(value, len(value))
+    ctypes.set_errno(0)
+    return _result(_setsockopt(fd, level, option, buf, len(value)))
+
+
+def getsockopt_int(fd: int, level: int, option: int) -> Result:
+    """The option's value as a C int in ``value`` (or -1 and errno)."""
+    v = ctypes.c_int(0)
+    size = ctypes.c_uint32(ctypes.sizeof(v))
+    ctypes.set_errno(0)
+    r = _result(_getsockopt(fd, level, option, ctypes.byref(v), ctypes.byref(size)))
+    return Result(v.value, 0) if r.ok else r
+
+
+def getsockopt_bytes(fd: int, level: int, option: int, size: int) -> tuple[Result, bytes]:
+    buf = ctypes.create_string_buffer(size)
+    length = ctypes.c_uint32(size)
+    ctypes.set_errno(0)
+    r = _result(_getsockopt(fd, level, option, buf, ctypes.byref(length)))
+    return r, buf.raw[: length.value] if r.ok else b""
+
+
+def shutdown(fd: int, how: int) -> Result:
+    ctypes.set_errno(0)
+    return _result(_shutdown(fd, how))
+
+
+def listen(fd: int, backlog: int) -> Result:
+    ctypes.set_errno(0)
+    return _result(_listen(fd, backlog))
+
+
+def syscall(number: int, *args: int) -> Result:
+    ctypes.set_errno(0)
+    return _result(_syscall(ctypes.c_long(number), *(ctypes.c_long(a) for a in args)))
+
+
+def libc_version() -> str:
+    if _gnu_get_libc_version is None:
+        return "unknown"
+    _gnu_get_libc_version.restype = ctypes.c_char_p
+    raw = _gnu_get_libc_version()
+    return f"glibc {raw.decode()}" if isinstance(raw, bytes) else "unknown"

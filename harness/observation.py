@@ -1,0 +1,106 @@
+"""What the kernel did: the frozen result of executing a scenario.  Never holds a live fd.
+
+Fields that a back end cannot see (Python's ``socket.recvmsg`` does not show ``msg_flags`` on
+failure, nor the bytes past the returned length) are ``None``; the raw back end sees them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+
+@dataclass(frozen=True, slots=True)
+class Returned:
+    value: int
+
+    def describe(self) -> str:
+        return f"returned {self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    errno: str  # by name: "EINVAL"
+
+    def describe(self) -> str:
+        return f"failed with {self.errno}"
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """The call had not completed when the step timeout expired."""
+
+    seconds: float = field(compare=False, default=0.0)
+
+    def describe(self) -> str:
+        return f"blocked (no completion within {self.seconds:g} s)"
+
+
+Outcome: TypeAlias = Returned | Failed | Blocked
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceivedFd:
+    """A descriptor the kernel installed through SCM_RIGHTS, described by what it refers to.
+
+    ``same_file_as`` names the fd of the scenario (table name, or pair end ``"a"``/``"b"``)
+    that refers to the same open file description according to ``kcmp(KCMP_FILE)``;
+    ``same_inode_as`` is the weaker ``(st_dev, st_ino)`` match.  ``offset_shared`` and
+    ``flags_shared`` say whether a seek or an ``F_SETFL`` on one was seen on the other
+    (``None`` where that cannot be tried: not seekable, O_PATH, or the original is closed).
+    """
+
+    number: int = field(compare=False)
+    valid: bool
+    same_file_as: str | None
+    same_inode_as: str | None
+    file_type: str
+    cloexec: bool
+    status_flags: frozenset[str]
+    offset_shared: bool | None
+    flags_shared: bool | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ObservedCmsg:
+    level: str
+    type: str
+    length: int  # cmsg_len as the kernel wrote it
+    data: bytes = field(compare=False)  # payload bytes within msg_controllen (fd numbers vary per run)
+    truncated: bool = False  # cmsg_len points past the returned msg_controllen
+    fds: tuple[ReceivedFd, ...] = ()  # SCM_RIGHTS: one per int in data
+    creds: tuple[int, int, int] | None = None  # SCM_CREDENTIALS: (pid, uid, gid) when 12 bytes are there
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepObservation:
+    index: int
+    op: str
+    outcome: Outcome
+    data: bytes = b""  # the bytes the call reported as received (at most the buffer capacity)
+    buffers: tuple[bytes, ...] | None = None  # every receive buffer, whole (None: not visible)
+    msg_flags: frozenset[str] | None = None  # after the call (None: not visible)
+    controllen: int | None = None  # msg_controllen after the call (None: not visible)
+    control_stray: int | None = None  # bytes of the control buffer changed outside reported cmsgs
+    cmsgs: tuple[ObservedCmsg, ...] = ()
+    unreported_fds: tuple[str, ...] = ()  # fds that appeared in the table but in no cmsg
+    signals: tuple[str, ...] = ()  # signals raised by this step (SIGPIPE, SIGURG)
+    note: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessContext:
+    """Who ran the scenario, so that symbolic credentials can be resolved by the checkers."""
+
+    pid: int
+    uid: int
+    gid: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Observation:
+    backend: str
+    kind: str
+    steps: tuple[StepObservation, ...]
+    leaked_fds: tuple[str, ...] = ()  # open after clean-up that were not open before the scenario
+    context: ProcessContext
