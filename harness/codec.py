@@ -10,22 +10,23 @@ where it is.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
 from dataclasses import fields
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast, get_args
 
 from harness.model import (
-    ClosedFd,
     Close,
+    ClosedFd,
     Cmsg,
     FdKind,
     FdRef,
     FdSpec,
+    Fault,
     GetSockOpt,
     InvalidScenario,
     Listen,
     Named,
     PairKind,
+    Pointer,
     RawCmsg,
     RawFd,
     Recv,
@@ -38,6 +39,9 @@ from harness.model import (
     Shutdown,
     Step,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 SCHEMA = "scm-harness/scenario/1"
 
@@ -84,7 +88,10 @@ def encode_fdref(ref: FdRef) -> dict[str, object]:
 
 def encode_cmsg(cmsg: Cmsg) -> dict[str, object]:
     if isinstance(cmsg, ScmRights):
-        return {"cmsg": "SCM_RIGHTS", "fds": [encode_fdref(ref) for ref in cmsg.fds]}
+        rights: dict[str, object] = {"cmsg": "SCM_RIGHTS", "fds": [encode_fdref(ref) for ref in cmsg.fds]}
+        if cmsg.length is not None:
+            rights["length"] = cmsg.length
+        return rights
     if isinstance(cmsg, ScmCredentials):
         return {"cmsg": "SCM_CREDENTIALS", "pid": cmsg.pid, "uid": cmsg.uid, "gid": cmsg.gid}
     out: dict[str, object] = {"cmsg": "raw", "level": cmsg.level, "type": cmsg.type}
@@ -188,11 +195,22 @@ def decode_fdref(value: object, where: str) -> FdRef:
 
 
 def decode_cmsg(value: object, where: str) -> Cmsg:
+    try:
+        return _decode_cmsg(value, where)
+    except InvalidScenario as exc:
+        raise CodecError(f"{where}: {exc}") from None
+
+
+def _decode_cmsg(value: object, where: str) -> Cmsg:
     tag = _expect(_expect(value, dict, where).get("cmsg"), str, f"{where}.cmsg")
     if tag == "SCM_RIGHTS":
-        obj = _object(value, where, {"cmsg", "fds"}, {"fds"})
+        obj = _object(value, where, {"cmsg", "fds", "length"}, {"fds"})
         refs = _expect(obj["fds"], list, f"{where}.fds")
-        return ScmRights(tuple(decode_fdref(r, f"{where}.fds[{i}]") for i, r in enumerate(refs)))
+        length = obj.get("length")
+        return ScmRights(
+            tuple(decode_fdref(r, f"{where}.fds[{i}]") for i, r in enumerate(refs)),
+            None if length is None else _expect(length, int, f"{where}.length"),
+        )
     if tag == "SCM_CREDENTIALS":
         obj = _object(value, where, {"cmsg", "pid", "uid", "gid"})
         pid, uid, gid = (_cred(obj.get(k, "self"), f"{where}.{k}") for k in ("pid", "uid", "gid"))
@@ -230,6 +248,14 @@ _FIELD_READERS: dict[str, Callable[[object, str], object]] = {
 }
 
 
+# Step fields typed as a Literal: the dataclasses do not check them, so the decoder does.
+_CHOICES: dict[str, tuple[object, ...]] = {
+    "control_pointer": get_args(Pointer),
+    "fault": (None, *get_args(Fault)),
+    "mode": ("O_RDONLY", "O_RDWR"),
+}
+
+
 def decode_step(value: object, where: str) -> Step:
     obj = _expect(value, dict, where)
     tag = _expect(obj.get("op"), str, f"{where}.op")
@@ -240,7 +266,13 @@ def decode_step(value: object, where: str) -> Step:
     unknown = set(obj) - allowed - {"op"}
     if unknown:
         raise CodecError(f"{where}: unknown key(s) {sorted(unknown)} for {tag!r}")
-    kwargs = {key: _FIELD_READERS[key](val, f"{where}.{key}") for key, val in obj.items() if key != "op"}
+    kwargs: dict[str, Any] = {
+        key: _FIELD_READERS[key](val, f"{where}.{key}") for key, val in obj.items() if key != "op"
+    }
+    choices = {**_CHOICES, "control": get_args(Pointer)} if cls is Send else _CHOICES
+    for key, val in kwargs.items():
+        if key in choices and val not in choices[key]:
+            raise CodecError(f"{where}.{key}: {val!r} is not one of {', '.join(map(repr, choices[key]))}")
     try:
         return cls(**kwargs)
     except (TypeError, InvalidScenario) as exc:
@@ -253,10 +285,15 @@ def decode_scenario(value: object, where: str = "scenario") -> Scenario:
     if schema != SCHEMA:
         raise CodecError(f"{where}.schema: {schema!r} is not {SCHEMA!r}")
     try:
-        kind = PairKind.from_name(_expect(obj["kind"], str, f"{where}.kind"))
+        try:
+            kind = PairKind.from_name(_expect(obj["kind"], str, f"{where}.kind"))
+        except InvalidScenario as exc:
+            raise CodecError(f"{where}.kind: {exc}") from None
         specs = []
         for i, raw in enumerate(_expect(obj.get("fds", []), list, f"{where}.fds")):
-            spec = _object(raw, f"{where}.fds[{i}]", {"name", "kind", "cloexec", "nonblock", "append"}, {"name", "kind"})
+            spec = _object(
+                raw, f"{where}.fds[{i}]", {"name", "kind", "cloexec", "nonblock", "append"}, {"name", "kind"}
+            )
             try:
                 fd_kind = FdKind(spec["kind"])
             except ValueError:
@@ -265,11 +302,19 @@ def decode_scenario(value: object, where: str = "scenario") -> Scenario:
                 FdSpec(
                     name=_expect(spec["name"], str, f"{where}.fds[{i}].name"),
                     kind=fd_kind,
-                    **{k: _expect(spec[k], bool, f"{where}.fds[{i}].{k}") for k in ("cloexec", "nonblock", "append") if k in spec},
+                    **{
+                        k: _expect(spec[k], bool, f"{where}.fds[{i}].{k}")
+                        for k in ("cloexec", "nonblock", "append")
+                        if k in spec
+                    },
                 )
             )
-        steps = tuple(decode_step(s, f"{where}.steps[{i}]") for i, s in enumerate(_expect(obj["steps"], list, f"{where}.steps")))
-        return Scenario(kind=kind, fds=tuple(specs), steps=steps, note=_expect(obj.get("note", ""), str, f"{where}.note"))
+        steps = tuple(
+            decode_step(s, f"{where}.steps[{i}]") for i, s in enumerate(_expect(obj["steps"], list, f"{where}.steps"))
+        )
+        return Scenario(
+            kind=kind, fds=tuple(specs), steps=steps, note=_expect(obj.get("note", ""), str, f"{where}.note")
+        )
     except InvalidScenario as exc:
         raise CodecError(f"{where}: {exc}") from None
 

@@ -12,11 +12,21 @@ CredExpect: TypeAlias = int | str  # an int, or "pid" / "uid" / "gid" of the sce
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ExpectedFd:
+    """A descriptor that must arrive: the same open file description as the scenario's ``name``."""
+
+    name: str
+    file_type: str  # "regular", "fifo", "socket", "char", "directory", "eventfd"
+    status_flags: frozenset[str]  # O_RDWR / O_RDONLY / O_WRONLY, O_APPEND, O_NONBLOCK, O_PATH
+    seekable: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ExpectedCmsg:
     level: str
     type: str
     length: int
-    fds: tuple[str, ...] = ()  # SCM_RIGHTS: names of the sent fds, in order
+    fds: tuple[ExpectedFd, ...] = ()  # SCM_RIGHTS: the sent fds, in order
     creds: tuple[CredExpect, CredExpect, CredExpect] | None = None
     truncated: bool = False
 
@@ -31,6 +41,7 @@ class StepExpectation:
     msg_flags: frozenset[str] | None = None
     controllen: int | None = None
     cmsgs: tuple[ExpectedCmsg, ...] = ()
+    control_stray: int = 0  # control-buffer bytes written although the call reports none (see oracle)
     cloexec: bool = False  # every received fd has FD_CLOEXEC
     signals: tuple[str, ...] = ()
     why: str = field(default="", compare=False)  # the rule that decided, for reports

@@ -15,12 +15,14 @@ import platform as _platform
 import resource
 import socket
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import __version__
 from harness.native import constants, libc
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 # CAP_* bit numbers (include/uapi/linux/capability.h)
 _CAPS = {"CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_NET_ADMIN": 12, "CAP_SYS_ADMIN": 21, "CAP_SYS_RESOURCE": 24}
@@ -165,7 +167,11 @@ def probe(label: str = "native") -> Platform:
     if uname.sysname != "Linux":
         raise NotImplementedError(f"no executor for {uname.sysname!r} yet: scm-harness runs on Linux")
     consts = constants.linux(uname.machine)
-    limits = {name: v for name in ("wmem_max", "wmem_default", "rmem_max", "optmem_max") if (v := _read_int(f"/proc/sys/net/core/{name}")) is not None}
+    limits = {
+        name: v
+        for name in ("wmem_max", "wmem_default", "rmem_max", "optmem_max")
+        if (v := _read_int(f"/proc/sys/net/core/{name}")) is not None
+    }
     limits["nofile"] = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     if (v := _read_int("/proc/sys/net/unix/max_dgram_qlen")) is not None:
         limits["max_dgram_qlen"] = v
@@ -176,7 +182,8 @@ def probe(label: str = "native") -> Platform:
         arch=uname.machine,
         word=ctypes.sizeof(ctypes.c_size_t),
         libc=libc.libc_version(),
-        python=_platform.python_version() + ("" if sys.implementation.name == "cpython" else f" ({sys.implementation.name})"),
+        python=_platform.python_version()
+        + ("" if sys.implementation.name == "cpython" else f" ({sys.implementation.name})"),
         label=label,
         euid=os.geteuid(),
         capabilities=_capabilities(),

@@ -11,9 +11,11 @@ Nothing here touches the kernel.  :mod:`harness.codec` turns these values into J
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 # Linux limits that shape what a scenario may say (include/net/scm.h, include/uapi/linux/uio.h).
 SCM_MAX_FD = 253
@@ -71,9 +73,14 @@ class PairKind:
     @classmethod
     def from_name(cls, name: str) -> PairKind:
         parts = name.split("/")
-        if len(parts) != 3 or parts[1] not in ("blocking", "nonblocking") or parts[2] not in (
-            "as-created",
-            "reversed",
+        if (
+            len(parts) != 3
+            or parts[1] not in ("blocking", "nonblocking")
+            or parts[2]
+            not in (
+                "as-created",
+                "reversed",
+            )
         ):
             raise InvalidScenario(f"unknown pair kind {name!r} (want e.g. 'stream/blocking/as-created')")
         return cls(SockType.from_short(parts[0]), parts[1] == "nonblocking", parts[2] == "reversed")
@@ -154,7 +161,14 @@ CredValue: TypeAlias = int | Literal["self"]
 
 @dataclass(frozen=True, slots=True)
 class ScmRights:
+    """SCM_RIGHTS with the given fds; ``length`` overrides ``cmsg_len`` (e.g. CMSG_LEN(3), a partial int)."""
+
     fds: tuple[FdRef, ...]
+    length: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.length is not None and not 0 <= self.length < 1 << 32:
+            raise InvalidScenario("ScmRights.length must fit in cmsg_len")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

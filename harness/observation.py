@@ -43,17 +43,19 @@ Outcome: TypeAlias = Returned | Failed | Blocked
 class ReceivedFd:
     """A descriptor the kernel installed through SCM_RIGHTS, described by what it refers to.
 
-    ``same_file_as`` names the fd of the scenario (table name, or pair end ``"a"``/``"b"``)
-    that refers to the same open file description according to ``kcmp(KCMP_FILE)``;
-    ``same_inode_as`` is the weaker ``(st_dev, st_ino)`` match.  ``offset_shared`` and
-    ``flags_shared`` say whether a seek or an ``F_SETFL`` on one was seen on the other
-    (``None`` where that cannot be tried: not seekable, O_PATH, or the original is closed).
+    ``same_inode_as`` names every fd of the scenario (table name, or pair end ``"a"``/``"b"``)
+    with the same ``(st_dev, st_ino)``; ``same_file_as`` names the one that refers to the same
+    open file description according to ``kcmp(KCMP_FILE)``, and ``description_checked`` says
+    whether kcmp could be asked at all (it cannot once a sent pair end is closed, or without
+    kcmp).  ``offset_shared`` and ``flags_shared`` say whether a seek or an ``F_SETFL`` on one
+    was seen on the other (``None`` where that cannot be tried: not seekable, O_PATH).
     """
 
     number: int = field(compare=False)
     valid: bool
+    same_inode_as: tuple[str, ...]
     same_file_as: str | None
-    same_inode_as: str | None
+    description_checked: bool
     file_type: str
     cloexec: bool
     status_flags: frozenset[str]

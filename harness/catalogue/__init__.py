@@ -1,0 +1,9 @@
+"""The conformance catalogue: one case per behaviour id of shared/spec/behaviours.md.
+
+Importing this package registers every case in ``CASES``.
+"""
+
+from harness.catalogue import boundaries, credentials, errors, fd_passing, misc, peek, truncation  # noqa: F401
+from harness.catalogue.case import CASES, Case, Variant, select
+
+__all__ = ["CASES", "Case", "Variant", "select"]

@@ -7,12 +7,12 @@ import struct
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from harness.execute.fdtable import FdTable
 from harness.execute.inspect import Identifier, describe, open_fds
 from harness.model import (
-    ClosedFd,
     Close,
+    ClosedFd,
     FdRef,
     GetSockOpt,
     Listen,
@@ -30,6 +30,9 @@ from harness.model import (
 from harness.native import constants, libc
 from harness.native.constants import errno_name
 from harness.observation import Blocked, Failed, ObservedCmsg, Outcome, Returned, StepObservation
+
+if TYPE_CHECKING:
+    from harness.execute.fdtable import FdTable
 
 
 class CannotExpress(Exception):
@@ -94,7 +97,9 @@ class Backend(ABC):
         if isinstance(step, Close):
             self.before_close(step.target)
             err = self.table.close(step.target)
-            return StepObservation(index=index, op="close", outcome=Returned(0) if err is None else Failed(errno_name(err)))
+            return StepObservation(
+                index=index, op="close", outcome=Returned(0) if err is None else Failed(errno_name(err))
+            )
         if isinstance(step, Reopen):
             return StepObservation(index=index, op="reopen", outcome=self.reopen(step))
         raise AssertionError(f"unhandled step {step!r}")
@@ -117,7 +122,7 @@ class Backend(ABC):
     @abstractmethod
     def listen(self, side: str, backlog: int) -> Outcome: ...
 
-    def before_close(self, name: str) -> None:
+    def before_close(self, name: str) -> None:  # noqa: B027 - a hook, empty by default
         """Hook for a back end that wraps the pair ends in objects."""
 
     def reopen(self, step: Reopen) -> Outcome:

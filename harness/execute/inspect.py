@@ -5,11 +5,14 @@ from __future__ import annotations
 import fcntl
 import os
 import stat
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from harness.native import libc
 from harness.observation import ReceivedFd
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 _KCMP_FILE = 0
 
@@ -96,15 +99,28 @@ class Identifier:
             fl = fcntl.fcntl(fd, fcntl.F_GETFL)
         except OSError:
             return ReceivedFd(
-                number=fd, valid=False, same_file_as=None, same_inode_as=None, file_type="none",
-                cloexec=False, status_flags=frozenset(), offset_shared=None, flags_shared=None,
+                number=fd,
+                valid=False,
+                same_inode_as=(),
+                same_file_as=None,
+                description_checked=False,
+                file_type="none",
+                cloexec=False,
+                status_flags=frozenset(),
+                offset_shared=None,
+                flags_shared=None,
             )
         inode_matches = sorted(name for name, k in known.items() if (k.dev, k.ino) == (st.st_dev, st.st_ino))
         same_file = None
+        checked = False
         original: Known | None = None
         for name in inode_matches:
             k = known[name]
-            if k.fd is not None and self.same_description(fd, k.fd):
+            if k.fd is None:
+                continue
+            same = self.same_description(fd, k.fd)
+            checked = checked or same is not None
+            if same:
                 same_file, original = name, k
                 break
         offset_shared = flags_shared = None
@@ -115,8 +131,9 @@ class Identifier:
         return ReceivedFd(
             number=fd,
             valid=True,
+            same_inode_as=tuple(inode_matches),
             same_file_as=same_file,
-            same_inode_as=",".join(inode_matches) or None,
+            description_checked=checked,
             file_type=file_type(fd, st.st_mode),
             cloexec=bool(fd_flags & fcntl.FD_CLOEXEC),
             status_flags=status_flag_names(fl),

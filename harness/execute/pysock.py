@@ -64,6 +64,8 @@ class PySockBackend(Backend):
         items = []
         for c in step.cmsgs:
             if isinstance(c, ScmRights):
+                if c.length is not None:
+                    raise CannotExpress("pysock: socket.sendmsg derives cmsg_len itself")
                 data = struct.pack(f"={len(c.fds)}i", *(self.resolve_fd(ref) for ref in c.fds))
                 items.append((self.sol_socket, self.c.scm["SCM_RIGHTS"], data))
             elif isinstance(c, RawCmsg):
@@ -83,7 +85,9 @@ class PySockBackend(Backend):
             value, err = sock.sendmsg(list(step.iov), ancillary, self.c.msg_flags(step.flags)), 0
         except OSError as exc:
             value, err = -1, exc.errno or 0
-        return StepObservation(index=index, op="send", outcome=self.outcome(value, err, started, self.may_block(step.flags)))
+        return StepObservation(
+            index=index, op="send", outcome=self.outcome(value, err, started, self.may_block(step.flags))
+        )
 
     # -- recvmsg ------------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ class RawBackend(Backend):
         for c in step.cmsgs:
             if isinstance(c, ScmRights):
                 data = struct.pack(f"={len(c.fds)}i", *(self.resolve_fd(ref) for ref in c.fds))
-                encoded.append(cmsg.encode(_ABI, sol, self.c.scm["SCM_RIGHTS"], data, None, None))
+                encoded.append(cmsg.encode(_ABI, sol, self.c.scm["SCM_RIGHTS"], data, c.length, None))
             elif isinstance(c, RawCmsg):
                 level = self.c.level(c.level)
                 encoded.append(cmsg.encode(_ABI, level, self.c.cmsg_type(level, c.type), c.data, c.length, c.space))
@@ -70,11 +70,10 @@ class RawBackend(Backend):
         flags = self.c.msg_flags(step.flags)
         fd = self.table.fd(step.on)
         started = time.monotonic()
-        if step.fault == "msghdr":
-            r = libc.sendmsg_at(fd, libc.BAD_ADDRESS, flags)
-        else:
-            r = libc.sendmsg(fd, msg, flags)
-        return StepObservation(index=index, op="send", outcome=self.outcome(r.value, r.errno, started, self.may_block(step.flags)))
+        r = libc.sendmsg_at(fd, libc.BAD_ADDRESS, flags) if step.fault == "msghdr" else libc.sendmsg(fd, msg, flags)
+        return StepObservation(
+            index=index, op="send", outcome=self.outcome(r.value, r.errno, started, self.may_block(step.flags))
+        )
 
     # -- recvmsg ------------------------------------------------------------------------------
 
@@ -106,7 +105,9 @@ class RawBackend(Backend):
         if r.ok and step.control_pointer == "buffer":
             parsed = cmsg.parse_control(_ABI, ctl.raw[: step.control], msg.msg_controllen)
             found = [(p.level, p.type, p.length, p.data, p.truncated) for p in parsed.cmsgs]
-            stray = _stray_bytes(ctl.raw[: step.control], [(p.offset, p.offset + _ABI.header + len(p.data)) for p in parsed.cmsgs])
+            stray = _stray_bytes(
+                ctl.raw[: step.control], [(p.offset, p.offset + _ABI.header + len(p.data)) for p in parsed.cmsgs]
+            )
         elif step.control_pointer == "buffer":
             stray = _stray_bytes(ctl.raw[: step.control], [])
         cmsgs = self.observe_cmsgs(found)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from harness.execute import signals
 from harness.execute.backend import Backend, CannotExpress, ExecConfig
@@ -13,15 +14,20 @@ from harness.execute.inspect import describe, open_fds
 from harness.execute.pysock import PySockBackend
 from harness.execute.raw import RawBackend
 from harness.host import host_constants
-from harness.model import Scenario
 from harness.observation import Observation, ProcessContext, StepObservation
+
+if TYPE_CHECKING:
+    from harness.model import Scenario
 
 BACKENDS: dict[str, type[Backend]] = {"raw": RawBackend, "pysock": PySockBackend}
 
 __all__ = ["BACKENDS", "CannotExpress", "ExecConfig", "execute"]
 
 
-def execute(scenario: Scenario, backend: str, config: ExecConfig = ExecConfig()) -> Observation:
+DEFAULT_CONFIG = ExecConfig()
+
+
+def execute(scenario: Scenario, backend: str, config: ExecConfig = DEFAULT_CONFIG) -> Observation:
     """Run ``scenario`` through ``backend``.  Kernel refusals are data; harness bugs propagate.
 
     Raises :class:`CannotExpress` when the back end cannot say what a step asks.
@@ -29,18 +35,17 @@ def execute(scenario: Scenario, backend: str, config: ExecConfig = ExecConfig())
     consts = host_constants()
     baseline = open_fds()
     observed: list[StepObservation] = []
-    with signals.watched():
-        with contextlib.ExitStack() as stack:
-            table = FdTable(stack)
-            impl = BACKENDS[backend](consts, table, config)
-            if isinstance(impl, PySockBackend):
-                stack.callback(impl.finish)
-            impl.create_pair(scenario.kind)
-            for spec in scenario.fds:
-                table.open(spec)
-            for index, step in enumerate(scenario.steps):
-                step_observation = impl.run_step(index, step)
-                observed.append(replace(step_observation, signals=signals.take()))
+    with signals.watched(), contextlib.ExitStack() as stack:
+        table = FdTable(stack)
+        impl = BACKENDS[backend](consts, table, config)
+        if isinstance(impl, PySockBackend):
+            stack.callback(impl.finish)
+        impl.create_pair(scenario.kind)
+        for spec in scenario.fds:
+            table.open(spec)
+        for index, step in enumerate(scenario.steps):
+            step_observation = impl.run_step(index, step)
+            observed.append(replace(step_observation, signals=signals.take()))
     leaked = tuple(describe(fd) for fd in sorted(open_fds() - baseline))
     return Observation(
         backend=backend,

@@ -9,8 +9,11 @@ this thread, and each step takes what became pending with sigtimedwait(timeout 0
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 WATCHED = (signal.SIGPIPE, signal.SIGURG)
 

@@ -117,6 +117,8 @@ def parse_control(abi: CmsgAbi, buffer: bytes, controllen: int) -> ParsedControl
         if length < abi.header:
             return ParsedControl(tuple(found), valid - offset, True)
         end = offset + length
-        found.append(ParsedCmsg(offset, level, type_, length, bytes(buffer[offset + abi.header : min(end, valid)]), end > valid))
+        found.append(
+            ParsedCmsg(offset, level, type_, length, bytes(buffer[offset + abi.header : min(end, valid)]), end > valid)
+        )
         offset += abi.align(length)
     return ParsedControl(tuple(found), max(0, valid - offset), False)

@@ -10,9 +10,12 @@ it executes.  ``tests/test_constants.py`` checks them against the C headers of t
 from __future__ import annotations
 
 import errno as _errno
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 class UnknownName(KeyError):
@@ -203,8 +206,10 @@ def linux(arch: str) -> Constants:
     )
 
 
+# Names Linux gives one value twice; reports use the one the kernel source uses.
+_PREFERRED = {_errno.EAGAIN: "EAGAIN", _errno.EOPNOTSUPP: "EOPNOTSUPP", _errno.EDEADLK: "EDEADLK"}
+
+
 def errno_name(number: int) -> str:
-    """``errno.errorcode`` with EAGAIN preferred over EWOULDBLOCK (they are one value on Linux)."""
-    if number == _errno.EAGAIN:
-        return "EAGAIN"
-    return _errno.errorcode.get(number, f"errno{number}")
+    """``errno.errorcode``, but EAGAIN over EWOULDBLOCK and EOPNOTSUPP over ENOTSUP (one value each on Linux)."""
+    return _PREFERRED.get(number) or _errno.errorcode.get(number, f"errno{number}")

@@ -11,15 +11,14 @@ import ctypes
 import ctypes.util
 from dataclasses import dataclass
 
-from harness.model import RECV_FILL as SENTINEL  # fill byte of receive and control buffers
 BAD_ADDRESS = 0x10  # inside page 0, never mapped (vm.mmap_min_addr >= 4096): copies fault
 
 
-class iovec(ctypes.Structure):  # noqa: N801 - the C name
+class iovec(ctypes.Structure):
     _fields_ = (("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t))
 
 
-class msghdr(ctypes.Structure):  # noqa: N801
+class msghdr(ctypes.Structure):
     _fields_ = (
         ("msg_name", ctypes.c_void_p),
         ("msg_namelen", ctypes.c_uint32),
@@ -31,7 +30,7 @@ class msghdr(ctypes.Structure):  # noqa: N801
     )
 
 
-class cmsghdr(ctypes.Structure):  # noqa: N801
+class cmsghdr(ctypes.Structure):
     _fields_ = (("cmsg_len", ctypes.c_size_t), ("cmsg_level", ctypes.c_int), ("cmsg_type", ctypes.c_int))
 
 
@@ -41,6 +40,9 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 _sendmsg = _libc.sendmsg
 _sendmsg.argtypes = (ctypes.c_int, ctypes.POINTER(msghdr), ctypes.c_int)
 _sendmsg.restype = ctypes.c_ssize_t
+_sendmsg_untyped = _libc["sendmsg"]  # a second function object: any address as the msghdr
+_sendmsg_untyped.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_int)
+_sendmsg_untyped.restype = ctypes.c_ssize_t
 _recvmsg = _libc.recvmsg
 _recvmsg.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_int)
 _recvmsg.restype = ctypes.c_ssize_t
@@ -89,7 +91,7 @@ def recvmsg(fd: int, msg_address: int, flags: int) -> Result:
 
 def sendmsg_at(fd: int, msg_address: int, flags: int) -> Result:
     ctypes.set_errno(0)
-    return _result(_libc.sendmsg(fd, ctypes.c_void_p(msg_address), flags))
+    return _result(_sendmsg_untyped(fd, msg_address, flags))
 
 
 def socketpair(domain: int, type_: int, protocol: int = 0) -> tuple[Result, tuple[int, int]]:

@@ -1,0 +1,153 @@
+"""ER rows: argument validation and error paths of sendmsg/recvmsg and friends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from harness.catalogue.build import FDS_SPACE, HEADER, LEN, drain, recv, rights, scenario, send
+from harness.catalogue.case import Variant, case
+from harness.model import Listen, PairKind, RawCmsg, RawFd, Recv, Reopen, Send, Shutdown
+
+
+@case(
+    "ER-01",
+    "cmsg_len smaller than the header (e.g. 1): EINVAL",
+    area="errors",
+    source="GV ShortCmsg; SRC CMSG_OK",
+)
+def er_01(kind: PairKind) -> Iterator[Variant]:
+    for length in (0, 1, HEADER - 1):
+        raw = RawCmsg(level="SOL_SOCKET", type="SCM_RIGHTS", data=b"\xff\xff\xff\xff", length=length)
+        yield Variant(f"cmsg_len {length}", scenario(kind, send(cmsgs=[raw]), drain(), fds=()))
+
+
+@case(
+    "ER-02",
+    "cmsg_len larger than what is left of msg_controllen: EINVAL",
+    area="errors",
+    source="SRC CMSG_OK",
+)
+def er_02(kind: PairKind) -> Iterator[Variant]:
+    raw = RawCmsg(level="SOL_SOCKET", type="SCM_CREDENTIALS", data=bytes(12), length=LEN(12) + 8)
+    yield Variant("past the end", scenario(kind, send(cmsgs=[raw]), drain(), fds=()))
+    yield Variant("second past the end", scenario(kind, send(cmsgs=[rights("f"), raw]), drain()))
+
+
+@case(
+    "ER-03",
+    "msg_controllen smaller than a cmsghdr, with junk: no cmsg is parsed, sendmsg succeeds (measured 6.18)",
+    area="errors",
+    source="SRC-derived: CMSG_FIRSTHDR is NULL",
+)
+def er_03(kind: PairKind) -> Iterator[Variant]:
+    # Measured on Linux 6.18.44: the `?` holds for every length below the 16-byte header.
+    junk = RawCmsg(level=0x7F7F7F7F, type=0x7F7F7F7F, data=b"", length=0xFFFF)
+    for controllen in (1, 8, HEADER - 1):
+        yield Variant(
+            f"controllen {controllen}",
+            scenario(kind, send(b"ok", cmsgs=[junk], controllen=controllen), recv(64), fds=()),
+        )
+
+
+@case(
+    "ER-04",
+    "msg_control set with msg_controllen 0: the control data is ignored, success",
+    area="errors",
+    source="LTP sendmsg01 'invalid cmsg length'",
+)
+def er_04(kind: PairKind) -> Iterator[Variant]:
+    yield Variant(
+        "bad fd ignored",
+        scenario(kind, send(b"ok", fds=[RawFd(-1)], controllen=0), recv(64, control=FDS_SPACE(1)), fds=()),
+    )
+
+
+@case(
+    "ER-05",
+    "msg_control NULL or unmapped with msg_controllen > 0: EFAULT",
+    area="errors",
+    source="LTP sendmsg01 'invalid cmsg pointer'",
+)
+def er_05(kind: PairKind) -> Iterator[Variant]:
+    for pointer in ("bad", "null"):
+        msg = Send(on="a", iov=(b"x",), cmsgs=(rights("f"),), control=pointer)
+        yield Variant(pointer, scenario(kind, msg, drain()))
+
+
+@case(
+    "ER-06",
+    "msg_controllen at or above net.core.optmem_max: ENOBUFS (measured 6.18)",
+    area="errors",
+    source="SRC ____sys_sendmsg / sock_kmalloc",
+)
+def er_06(kind: PairKind) -> Iterator[Variant]:
+    # Measured on Linux 6.18.44 with optmem_max 131072: 131072 gives ENOBUFS before the control
+    # data is even read (so a bad pointer does not matter).
+    yield Variant("131072", scenario(kind, send(b"x", fds=["f"], controllen=131072), drain()))
+
+
+@case(
+    "ER-07",
+    "a bad msghdr or iovec pointer: EFAULT, nothing sent or received",
+    area="errors",
+    source="LTP sendmsg01, recvmsg01",
+)
+def er_07(kind: PairKind) -> Iterator[Variant]:
+    for fault in ("msghdr", "iov"):
+        yield Variant(f"send {fault}", scenario(kind, Send(on="a", iov=(b"x",), fault=fault), drain(), fds=()))
+        yield Variant(f"recv {fault}", scenario(kind, send(b"x"), Recv(on="b", fault=fault), recv(64), fds=()))
+
+
+@case(
+    "ER-11",
+    "MSG_OOB on a datagram or seqpacket socket, send or receive: EOPNOTSUPP",
+    area="oob",
+    source="SRC; LTP sendmsg01",
+    types="DQ",
+)
+def er_11(kind: PairKind) -> Iterator[Variant]:
+    yield Variant("send", scenario(kind, send(b"x", flags=["MSG_OOB"]), drain(), fds=()))
+    yield Variant("recv", scenario(kind, send(b"x"), recv(64, flags=["MSG_OOB"]), recv(64), fds=()))
+
+
+@case(
+    "ER-13",
+    "listen() on a socketpair end: stream/seqpacket EINVAL, datagram EOPNOTSUPP (measured 6.18)",
+    area="errors",
+    source="KS unix_listen; FB listen_unbound",
+)
+def er_13(kind: PairKind) -> Iterator[Variant]:
+    # Measured on Linux 6.18.44: the catalogue's `?` for SOCK_DGRAM is EOPNOTSUPP.
+    yield Variant("listen", scenario(kind, Listen(on="a"), send(b"x"), recv(64), fds=()))
+
+
+@case(
+    "ER-15",
+    "a failed recvmsg leaves msg_flags untouched; a successful one overwrites it",
+    area="errors",
+    source="GV RecvmsgMsghdrFlagsNotClearedOnFailure, RecvmsgMsghdrFlagsCleared",
+)
+def er_15(kind: PairKind) -> Iterator[Variant]:
+    yield Variant("fail then succeed", scenario(kind, drain(), send(b"x"), recv(64), fds=()))
+
+
+@case(
+    "ER-16",
+    "open('/proc/self/fd/N') on a socket: ENXIO",
+    area="errors",
+    source="GV SocketReopenFromProcfs",
+)
+def er_16(kind: PairKind) -> Iterator[Variant]:
+    yield Variant("O_RDWR", scenario(kind, Reopen(on="a"), fds=()))
+    yield Variant("O_RDONLY", scenario(kind, Reopen(on="b", mode="O_RDONLY"), fds=()))
+
+
+@case(
+    "SC-10",
+    "shutdown(how) with how outside 0..2: EINVAL",
+    area="shutdown-close",
+    source="SRC unix_shutdown",
+)
+def sc_10(kind: PairKind) -> Iterator[Variant]:
+    for how in (-1, 3, 1000):
+        yield Variant(f"how {how}", scenario(kind, Shutdown(on="a", how=how), send(b"x"), recv(64), fds=()))

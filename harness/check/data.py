@@ -1,0 +1,44 @@
+"""Bytes and boundaries: what the call reported, and every byte of every receive buffer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from harness.check.registry import Finding, checker, pairs, words
+from harness.expectation import Expectation
+from harness.model import Scenario
+from harness.observation import Observation
+
+
+@checker("bytes")
+def bytes_match(scenario: Scenario, observation: Observation, expectation: Expectation) -> Iterator[Finding]:
+    for seen, want in pairs(observation, expectation):
+        if seen.op != "recv":
+            continue
+        if seen.data != want.data:
+            yield Finding(
+                checker="bytes", step=seen.index, field="data", expected=words(want.data), observed=words(seen.data)
+            )
+        if seen.buffers is None or want.buffers is None:
+            continue  # this back end cannot see past the returned bytes
+        if len(seen.buffers) != len(want.buffers):
+            yield Finding(
+                checker="bytes",
+                step=seen.index,
+                field="buffers",
+                expected=f"{len(want.buffers)} buffers",
+                observed=f"{len(seen.buffers)} buffers",
+            )
+            continue
+        for i, (got, exp) in enumerate(zip(seen.buffers, want.buffers, strict=True)):
+            if got != exp:
+                first = next(
+                    (j for j, (g, e) in enumerate(zip(got, exp, strict=False)) if g != e), min(len(got), len(exp))
+                )
+                yield Finding(
+                    checker="bytes",
+                    step=seen.index,
+                    field=f"buffers[{i}]",
+                    expected=words(exp),
+                    observed=f"{words(got)} (first difference at byte {first})",
+                )

@@ -1,0 +1,28 @@
+"""The return value or errno of every step, and that every step ran."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from harness.check.registry import Finding, checker, pairs
+from harness.expectation import Expectation
+from harness.model import Scenario
+from harness.observation import Observation
+
+
+@checker("outcome")
+def outcomes_match(scenario: Scenario, observation: Observation, expectation: Expectation) -> Iterator[Finding]:
+    if len(observation.steps) != len(expectation.steps):
+        yield Finding(
+            checker="outcome",
+            step=None,
+            field="steps",
+            expected=f"{len(expectation.steps)} steps",
+            observed=f"{len(observation.steps)} steps",
+        )
+    for seen, want in pairs(observation, expectation):
+        if seen.outcome != want.outcome and seen.outcome not in want.also:
+            allowed = " or ".join(o.describe() for o in (want.outcome, *want.also))
+            yield Finding(
+                checker="outcome", step=seen.index, field="outcome", expected=allowed, observed=seen.outcome.describe()
+            )

@@ -1,0 +1,60 @@
+"""The checker registry and the Finding value."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from harness.expectation import Expectation, StepExpectation
+from harness.model import Scenario
+from harness.observation import Observation, StepObservation
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    """One observable that differs from the oracle, in plain words."""
+
+    checker: str
+    step: int | None  # None: about the whole scenario (leaks)
+    field: str  # "outcome", "data", "buffers[1]", "msg_flags", "cmsgs[0].fds[1]", ...
+    expected: str
+    observed: str
+
+    def describe(self) -> str:
+        where = "scenario" if self.step is None else f"step {self.step}"
+        return f"{where} {self.field}: expected {self.expected}, observed {self.observed}"
+
+
+Checker = Callable[[Scenario, Observation, Expectation], Iterable[Finding]]
+CHECKERS: dict[str, Checker] = {}
+
+
+def checker(name: str) -> Callable[[Checker], Checker]:
+    def register(fn: Checker) -> Checker:
+        if name in CHECKERS:
+            raise ValueError(f"checker {name!r} registered twice")
+        CHECKERS[name] = fn
+        return fn
+
+    return register
+
+
+def pairs(observation: Observation, expectation: Expectation) -> Iterable[tuple[StepObservation, StepExpectation]]:
+    """Steps side by side; the outcome checker reports a difference in their number."""
+    return zip(observation.steps, expectation.steps, strict=False)
+
+
+def check(scenario: Scenario, observation: Observation, expectation: Expectation) -> list[Finding]:
+    found: list[Finding] = []
+    for fn in CHECKERS.values():
+        found.extend(fn(scenario, observation, expectation))
+    return found
+
+
+def words(value: object) -> str:
+    """A value in a report: byte strings shown as Python literals, flag sets as sorted names."""
+    if isinstance(value, frozenset | set):
+        return "{" + ", ".join(sorted(map(str, value))) + "}"
+    if isinstance(value, bytes):
+        return repr(value) if len(value) <= 64 else f"{value[:60]!r}... ({len(value)} bytes)"
+    return str(value)

@@ -1,0 +1,23 @@
+"""Signals raised by each step (SIGPIPE, SIGURG)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from harness.check.registry import Finding, checker, pairs, words
+from harness.expectation import Expectation
+from harness.model import Scenario
+from harness.observation import Observation
+
+
+@checker("signals")
+def signals_match(scenario: Scenario, observation: Observation, expectation: Expectation) -> Iterator[Finding]:
+    for seen, want in pairs(observation, expectation):
+        if set(seen.signals) != set(want.signals):
+            yield Finding(
+                checker="signals",
+                step=seen.index,
+                field="signals",
+                expected=words(frozenset(want.signals)),
+                observed=words(frozenset(seen.signals)),
+            )

@@ -1,0 +1,157 @@
+"""Run catalogue cases: every variant, on every pair kind it applies to, through each back end.
+
+A case's result per (kind, back end) is the worst of its variants': error > fail > xpass > known >
+unmodelled > unsupported > pass.  Kernel disagreements are ``fail``; a harness that breaks
+(an exception, a step that hangs where the oracle says it returns) is ``error``, never the
+kernel's fault.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from harness.catalogue.case import Case, Variant
+from harness.check import check
+from harness.describe import expectation_words, observation_words
+from harness.execute.backend import CannotExpress, ExecConfig
+from harness.execute.run import execute
+from harness.expectation import Unmodelled
+from harness.expectations_file import KnownDeviations
+from harness.host import Platform
+from harness.model import PairKind
+from harness.native.constants import UnknownName
+from harness.observation import Blocked
+from harness.oracle import expect
+from harness.report.schema import Finding, Result, Verdict
+
+SEVERITY = (
+    Verdict.ERROR,
+    Verdict.FAIL,
+    Verdict.XPASS,
+    Verdict.KNOWN,
+    Verdict.UNMODELLED,
+    Verdict.UNSUPPORTED,
+    Verdict.PASS,
+)
+
+
+class CaseTimeout(Exception):
+    """The whole scenario took longer than the watchdog allows."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    exec: ExecConfig = field(default_factory=ExecConfig)
+    scenario_timeout: float = 20.0  # watchdog for one scenario, beyond every step timeout
+    known: KnownDeviations = field(default_factory=KnownDeviations)
+
+
+@dataclass(frozen=True, slots=True)
+class VariantResult:
+    label: str
+    verdict: Verdict
+    expected: str = ""
+    observed: str = ""
+    reason: str = ""
+    findings: tuple[Finding, ...] = ()
+
+
+@contextlib.contextmanager
+def watchdog(seconds: float) -> Iterator[None]:
+    """SIGALRM after ``seconds``: a syscall that no step timeout ends is interrupted (main thread only)."""
+    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise CaseTimeout(f"no result within {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_variant(variant: Variant, backend: str, platform: Platform, config: RunConfig) -> VariantResult:
+    label = variant.label
+    expectation = expect(variant.scenario, platform)
+    if isinstance(expectation, Unmodelled):
+        return VariantResult(label, Verdict.UNMODELLED, reason=expectation.reason)
+    expected = expectation_words(expectation)
+    try:
+        with watchdog(config.scenario_timeout):
+            observation = execute(variant.scenario, backend, config.exec)
+    except CannotExpress as exc:
+        return VariantResult(label, Verdict.UNSUPPORTED, expected=expected, reason=str(exc))
+    except UnknownName as exc:
+        return VariantResult(label, Verdict.UNSUPPORTED, expected=expected, reason=f"this platform has no {exc}")
+    except CaseTimeout as exc:
+        return VariantResult(label, Verdict.ERROR, expected=expected, reason=f"timeout: {exc}")
+    observed = observation_words(observation)
+    for seen, want in zip(observation.steps, expectation.steps, strict=False):
+        if isinstance(seen.outcome, Blocked) and not want.blocks:
+            reason = (
+                f"timeout: step {seen.index} ({seen.op}) {seen.outcome.describe()}, expected {want.outcome.describe()}"
+            )
+            return VariantResult(label, Verdict.ERROR, expected=expected, observed=observed, reason=reason)
+    findings = tuple(
+        Finding(checker=f.checker, variant=label, step=f.step, field=f.field, expected=f.expected, observed=f.observed)
+        for f in check(variant.scenario, observation, expectation)
+    )
+    verdict = Verdict.FAIL if findings else Verdict.PASS
+    return VariantResult(label, verdict, expected=expected, observed=observed, findings=findings)
+
+
+def _reasons(parts: list[VariantResult]) -> str:
+    """One entry per distinct reason, naming the variants it applies to."""
+    labels: dict[str, list[str]] = {}
+    for p in parts:
+        labels.setdefault(p.reason, []).append(p.label)
+    return "; ".join(reason if names == ["*"] else f"{reason} [{', '.join(names)}]" for reason, names in labels.items())
+
+
+def run_case(case: Case, kind: PairKind, backend: str, platform: Platform, config: RunConfig) -> Result:
+    started = time.monotonic()
+    parts: list[VariantResult] = []
+    missing = sorted(case.needs - platform.features)
+    if missing:
+        parts.append(VariantResult("*", Verdict.UNSUPPORTED, reason=f"the platform lacks {', '.join(missing)}"))
+    else:
+        try:
+            for variant in case.variants(kind):
+                parts.append(run_variant(variant, backend, platform, config))
+        except Exception as exc:  # a harness bug: recorded as this case's error, the run goes on
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            reason = f"harness error: {type(exc).__name__}: {exc} (at {where.filename}:{where.lineno})"
+            parts.append(VariantResult("*", Verdict.ERROR, reason=reason))
+    verdict = min((p.verdict for p in parts), key=SEVERITY.index, default=Verdict.PASS)
+    known = config.known.find(case.id, kind.name, backend, platform)
+    reason = _reasons([p for p in parts if p.reason and p.verdict is verdict])
+    if known is not None and verdict in (Verdict.FAIL, Verdict.PASS):
+        verdict = Verdict.KNOWN if verdict is Verdict.FAIL else Verdict.XPASS
+        reason = (
+            known.reason if verdict is Verdict.KNOWN else f"listed as a known deviation ({known.reason}) but it passed"
+        )
+    return Result(
+        case=case.id,
+        title=case.title,
+        area=case.area,
+        source=case.source,
+        kind=kind.name,
+        backend=backend,
+        verdict=verdict,
+        expected=" | ".join(f"{p.label}: {p.expected}" for p in parts if p.expected),
+        observed=" | ".join(f"{p.label}: {p.observed}" for p in parts if p.observed),
+        reason=reason,
+        findings=tuple(f for p in parts for f in p.findings),
+        duration_ms=round((time.monotonic() - started) * 1000, 3),
+    )
