@@ -17,10 +17,10 @@ from harness.model import (
     Close,
     ClosedFd,
     Cmsg,
+    Fault,
     FdKind,
     FdRef,
     FdSpec,
-    Fault,
     GetSockOpt,
     InvalidScenario,
     Listen,
@@ -298,17 +298,17 @@ def decode_scenario(value: object, where: str = "scenario") -> Scenario:
                 fd_kind = FdKind(spec["kind"])
             except ValueError:
                 raise CodecError(f"{where}.fds[{i}].kind: unknown fd kind {spec['kind']!r}") from None
-            specs.append(
-                FdSpec(
-                    name=_expect(spec["name"], str, f"{where}.fds[{i}].name"),
-                    kind=fd_kind,
-                    **{
-                        k: _expect(spec[k], bool, f"{where}.fds[{i}].{k}")
-                        for k in ("cloexec", "nonblock", "append")
-                        if k in spec
-                    },
+            flag_values = {
+                k: _expect(spec[k], bool, f"{where}.fds[{i}].{k}")
+                for k in ("cloexec", "nonblock", "append")
+                if k in spec
+            }
+            try:
+                specs.append(
+                    FdSpec(name=_expect(spec["name"], str, f"{where}.fds[{i}].name"), kind=fd_kind, **flag_values)
                 )
-            )
+            except InvalidScenario as exc:
+                raise CodecError(f"{where}.fds[{i}]: {exc}") from None
         steps = tuple(
             decode_step(s, f"{where}.steps[{i}]") for i, s in enumerate(_expect(obj["steps"], list, f"{where}.steps"))
         )

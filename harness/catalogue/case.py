@@ -15,6 +15,8 @@ class Variant:
 
     label: str
     scenario: Scenario
+    # A step that blocks is a timeout (the case's error) unless the case is about blocking.
+    blocking_expected: bool = False
 
 
 Builder = Callable[[PairKind], Iterable[Variant]]

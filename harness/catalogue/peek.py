@@ -88,7 +88,7 @@ def pk_05(kind: PairKind) -> Iterator[Variant]:
         recv(3, flags=[PEEK]),
         recv(8, flags=[PEEK]),
         recv(2),
-        recv(64, flags=[PEEK]),
+        recv(64, flags=[PEEK, "MSG_DONTWAIT"]),
     )
     yield Variant("advance", scenario(kind, *steps, fds=()))
 

@@ -4,7 +4,7 @@ Python's :mod:`socket` lags the kernel (3.11 has no ``SO_PASSPIDFD``, ``SCM_PIDF
 ...), and the numbers differ between Linux architectures (``SOL_SOCKET`` is 0xffff on
 alpha/mips/parisc/sparc, ``SO_PASSCRED`` is 20 on powerpc) and between Linux and the BSDs
 (``MSG_TRUNC`` 0x20 vs 0x10).  So the harness keeps its own tables and resolves names only when
-it executes.  ``tests/test_constants.py`` checks them against the C headers of the build machine.
+it executes.  ``tests/test_native_abi.py`` checks them against the C headers of the build machine.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every call returns its errno as a value (``Result``); nothing here raises for a kernel refusal.
 The structs follow the C layout of the running machine (ctypes applies the same alignment
-rules as the C compiler), which ``tests/test_native.py`` checks against a compiled C program.
+rules as the C compiler), which ``tests/test_native_abi.py`` checks against a compiled C program.
 """
 
 from __future__ import annotations

@@ -1,0 +1,240 @@
+"""Human summaries of a report: ``summary.md`` (one screen of Markdown) and the end-of-run text.
+
+Both are rendered from the canonical report.  Result text can hold payload bytes (latin-1 text),
+so everything shown goes through :func:`visible` first: an ESC in an observed buffer must not
+recolour the terminal, and a ``|`` or ``<`` must not break a Markdown table.  Long values are cut
+(``report.json`` keeps them whole).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from harness.report.schema import Report, Result, Verdict
+
+# Characters a terminal or viewer would act on rather than show: C0/C1 controls (ESC starts
+# terminal escape sequences), DEL, lone surrogates (not even encodable as UTF-8) and U+FFFE/FFFF.
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+# Markdown punctuation that could start markup inside a table cell (GFM allows \-escaping any of it).
+# An underscore inside a word (SO_PASSPIDFD, x86_64) never starts emphasis, so it stays readable.
+_MARKUP = re.compile(r"[\\`*\[\]<>|~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+
+_NEWS = (Verdict.FAIL, Verdict.ERROR, Verdict.XPASS)  # listed first: what a reader must act on
+_GAPS = (Verdict.KNOWN, Verdict.UNSUPPORTED, Verdict.UNMODELLED)
+CELL_LIMIT = 160  # characters of one value shown in a table cell or terminal line
+TERMINAL_NEWS_LINES = 12  # with the gap lines, the end-of-run text stays within 25 lines
+TERMINAL_GAP_LINES = 6
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters spelled ``\\n``, ``\\x1b``, ``\\ud800``: safe on one line."""
+    return _UNSHOWABLE.sub(_spell, text)
+
+
+def _spell(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}")
+
+
+def cut(text: str, limit: int = CELL_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def md_text(text: str, limit: int = CELL_LIMIT) -> str:
+    """Prose for a Markdown table cell: visible, cut, markup characters escaped."""
+    return _MARKUP.sub(lambda m: "\\" + m.group(), visible(cut(text, limit)))
+
+
+def md_code(text: str, limit: int = CELL_LIMIT) -> str:
+    """A value as a code span (nothing inside is markup); ``|`` escaped for GFM tables."""
+    shown = visible(cut(text, limit))
+    if not shown:
+        return ""
+    fence = "`" * (max((len(run) for run in re.findall("`+", shown)), default=0) + 1)
+    pad = " " if shown[0] in "` " or shown[-1] in "` " else ""  # CommonMark strips one space each side
+    return f"{fence}{pad}{shown.replace('|', chr(92) + '|')}{pad}{fence}"
+
+
+def _info(run_info: dict[str, object], key: str) -> str:
+    value = run_info.get(key)
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return "" if value is None else str(value)
+
+
+def describe_platform(run_info: dict[str, object]) -> str:
+    """``linux 6.18.44 x86_64 (native), glibc 2.36, Python 3.11.7``; missing facts are left out."""
+    head = " ".join(part for part in (_info(run_info, k) for k in ("system", "release", "arch")) if part)
+    label = _info(run_info, "label")
+    parts = [f"{head or 'unknown platform'}{f' ({label})' if label else ''}"]
+    if libc := _info(run_info, "libc"):
+        parts.append(libc)
+    if python := _info(run_info, "python"):
+        parts.append(f"Python {python}")
+    return visible(", ".join(parts))
+
+
+def _outcome(report: Report) -> str:
+    summary = report.summary
+    bad = [f"{summary[v.value]} {v.value}" for v in _NEWS if summary[v.value]]
+    return f"FAILED: {', '.join(bad)}" if bad else "OK: no fail, error or xpass"
+
+
+# ----------------------------------------------------------------------------------------------
+# summary.md
+
+
+def render_summary(report: Report) -> str:
+    """One screen of Markdown: the platform, verdict counts, then every result that is not a pass."""
+    info = report.run_info
+    lines = [
+        "# scm-harness report",
+        "",
+        f"**{md_text(_outcome(report))}**",
+        "",
+        f"- platform: {md_text(describe_platform(info))}",
+        f"- features: {md_text(_info(info, 'features') or 'none recorded', limit=400)}",
+        f"- backends: {md_text(_info(info, 'backends'))}; harness {md_text(_info(info, 'harness'))}",
+        f"- command: {md_code(_info(info, 'command'))}",
+        f"- run: {md_text(_info(info, 'started') or '?')} to {md_text(_info(info, 'finished') or '?')}",
+        "",
+        "| verdict | results |",
+        "|---|---:|",
+    ]
+    summary = report.summary
+    lines += [f"| {v.value} | {summary[v.value]} |" for v in Verdict]
+    lines += [f"| **total** | **{summary['total']}** in {summary['cases']} cases |", ""]
+    news = sorted((r for r in report.results if r.verdict in _NEWS), key=lambda r: _NEWS.index(r.verdict))
+    if news:
+        lines += ["## Needs attention (fail, error, xpass)", ""]
+        lines += _table(("case", "kind", "backend", "verdict", "expected", "observed", "findings / reason"))
+        lines += [_news_row(r) for r in news] + [""]
+    gaps = _gap_groups(report.results)
+    if gaps:
+        lines += ["## Recorded gaps and deviations (known, unsupported, unmodelled)", ""]
+        lines += _table(("case", "verdict", "where", "reason", "expected", "observed", "findings"))
+        kinds_of_case = _kinds_of_case(report.results)
+        lines += [_gap_row(group, kinds_of_case[group[0].case]) for group in gaps] + [""]
+    if not news and not gaps:
+        lines += [f"All {summary['total']} results pass.", ""]
+    return "\n".join(lines)
+
+
+def _table(headers: Sequence[str]) -> list[str]:
+    return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+
+
+def _row(cells: Iterable[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _findings_text(result: Result) -> str:
+    return "; ".join(f.describe() for f in result.findings)
+
+
+def _news_row(r: Result) -> str:
+    extra = "; ".join(part for part in (_findings_text(r), r.reason) if part)
+    return _row(
+        (md_text(r.case), md_code(r.kind), md_text(r.backend), f"**{r.verdict.value}**",
+         md_code(r.expected), md_code(r.observed), md_code(extra, limit=2 * CELL_LIMIT))
+    )  # fmt: skip
+
+
+def _gap_groups(results: Iterable[Result]) -> list[list[Result]]:
+    """Results of one case and verdict that read the same, so their kinds can share one row.
+
+    The key holds everything the row shows, so collapsing never hides a difference.
+    """
+    groups: dict[tuple[object, ...], list[Result]] = {}
+    for r in results:
+        if r.verdict in _GAPS:
+            key = (r.case, r.verdict, r.reason, r.expected, r.observed, _findings_text(r))
+            groups.setdefault(key, []).append(r)
+    return sorted(groups.values(), key=lambda group: _GAPS.index(group[0].verdict))
+
+
+def _kinds_of_case(results: Iterable[Result]) -> dict[str, list[str]]:
+    kinds: dict[str, list[str]] = {}
+    for r in results:
+        seen = kinds.setdefault(r.case, [])
+        if r.kind not in seen:
+            seen.append(r.kind)
+    return kinds
+
+
+def collapse_kinds(group: Sequence[Result], case_kinds: Sequence[str]) -> str:
+    """Where a group of results applies: ``all 12 kinds × raw, pysock``, ``stream/blocking/as-is × raw``."""
+    kinds = list(dict.fromkeys(r.kind for r in group))
+    backends = list(dict.fromkeys(r.backend for r in group))
+    if len({(r.kind, r.backend) for r in group}) != len(kinds) * len(backends):
+        # Not every kind with every back end: a product would claim more than happened.
+        pairs = list(dict.fromkeys(f"{r.kind} {r.backend}" for r in group))
+        return ", ".join(pairs) if len(pairs) <= 3 else f"{len(pairs)} kind/backend pairs"
+    if len(kinds) > 1 and set(kinds) == set(case_kinds):
+        kinds_text = f"all {len(kinds)} kinds"
+    elif len(kinds) <= 3:
+        kinds_text = ", ".join(kinds)
+    else:
+        kinds_text = f"{len(kinds)} of {len(case_kinds)} kinds"
+    return f"{kinds_text} × {', '.join(backends)}"
+
+
+def _gap_row(group: Sequence[Result], case_kinds: Sequence[str]) -> str:
+    r = group[0]
+    return _row(
+        (md_text(r.case), r.verdict.value, md_code(collapse_kinds(group, case_kinds)), md_text(r.reason),
+         md_code(r.expected), md_code(r.observed), md_code(_findings_text(r), limit=2 * CELL_LIMIT))
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------
+# end-of-run text
+
+
+def render_terminal(report: Report) -> str:
+    """A few plain lines for the end of a run: platform, counts, each fail/error/xpass, the gaps."""
+    summary = report.summary
+    counts = ", ".join(f"{summary[v.value]} {v.value}" for v in Verdict if summary[v.value])
+    name = " ".join(part for part in ("scm-harness", visible(_info(report.run_info, "harness"))) if part)
+    lines = [
+        f"{name} on {describe_platform(report.run_info)}",
+        f"{summary['total']} results in {summary['cases']} cases: {counts or 'nothing ran'}",
+    ]
+    news = sorted((r for r in report.results if r.verdict in _NEWS), key=lambda r: _NEWS.index(r.verdict))
+    for r in news[:TERMINAL_NEWS_LINES]:
+        lines.append(cut(visible(f"{r.verdict.value.upper():<6} {r.case} [{r.kind}] {r.backend}: {_why(r)}")))
+    if len(news) > TERMINAL_NEWS_LINES:
+        lines.append(f"... and {len(news) - TERMINAL_NEWS_LINES} more (see summary.md)")
+    gaps = _gap_summary(report.results)
+    for line in gaps[:TERMINAL_GAP_LINES]:
+        lines.append(cut(visible(line)))
+    if len(gaps) > TERMINAL_GAP_LINES:
+        lines.append(f"... and {len(gaps) - TERMINAL_GAP_LINES} more reasons (see summary.md)")
+    lines.append(_outcome(report))
+    return "\n".join(lines) + "\n"
+
+
+def _why(r: Result) -> str:
+    if r.verdict is Verdict.FAIL:
+        return r.findings[0].describe() if r.findings else f"expected {r.expected}, observed {r.observed}"
+    if r.verdict is Verdict.XPASS:
+        return f"listed deviation no longer happens ({r.reason})"
+    return r.reason or "harness error"
+
+
+def _gap_summary(results: Iterable[Result]) -> list[str]:
+    """One line per (verdict, reason): ``unsupported x12: no SO_PASSPIDFD (FD-09, FD-10)``."""
+    groups: dict[tuple[Verdict, str], list[Result]] = {}
+    for r in results:
+        if r.verdict in _GAPS:
+            groups.setdefault((r.verdict, r.reason), []).append(r)
+    ordered = sorted(groups.items(), key=lambda item: _GAPS.index(item[0][0]))
+    lines = []
+    for (verdict, reason), group in ordered:
+        cases = list(dict.fromkeys(r.case for r in group))
+        shown = ", ".join(cases[:4]) + (f", +{len(cases) - 4}" if len(cases) > 4 else "")
+        lines.append(f"{verdict.value} x{len(group)}: {reason or 'no reason given'} ({shown})")
+    return lines

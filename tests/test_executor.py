@@ -1,0 +1,117 @@
+"""The executor on real socketpairs: timeouts, signals, leaks, fd identity, and the two back ends agreeing."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from harness.catalogue.build import FDS_SPACE, recv, scenario, send
+from harness.catalogue.case import Case, Variant
+from harness.execute.backend import CannotExpress, ExecConfig
+from harness.execute.inspect import open_fds
+from harness.execute.run import execute
+from harness.host import Platform
+from harness.model import ALL_KINDS, Close, FdKind, FdSpec, PairKind, Recv, Send, SockType
+from harness.observation import Blocked, Failed, Returned
+from harness.report.schema import Verdict
+from harness.runner import RunConfig, run_case
+
+pytestmark = pytest.mark.kernel
+STREAM = PairKind(SockType.STREAM)
+FAST = ExecConfig(step_timeout=0.2)
+
+
+def test_a_hung_step_is_the_case_error_not_a_hang(platform: Platform) -> None:
+    hung = Case(
+        id="HANG-01",
+        title="a blocking recv on an empty stream socket",
+        area="test",
+        source="tests",
+        types=frozenset({SockType.STREAM}),
+        build=lambda kind: [Variant("hang", scenario(kind, send(b"x"), recv(1), recv(1)))],
+    )
+    started = time.monotonic()
+    result = run_case(hung, STREAM, "raw", platform, RunConfig(exec=FAST))
+    assert time.monotonic() - started < 5
+    assert result.verdict is Verdict.ERROR
+    assert "timeout" in result.reason and "step 2 (recv)" in result.reason
+
+
+@pytest.mark.parametrize("backend", ["raw", "pysock"])
+def test_blocking_receive_is_observed_as_blocked(backend: str) -> None:
+    obs = execute(scenario(STREAM, recv(4), fds=()), backend, FAST)
+    assert isinstance(obs.steps[0].outcome, Blocked)
+
+
+@pytest.mark.parametrize("backend", ["raw", "pysock"])
+@pytest.mark.parametrize("nosignal", [False, True])
+def test_sigpipe_is_seen_exactly_when_raised(backend: str, nosignal: bool) -> None:
+    flags = ("MSG_NOSIGNAL",) if nosignal else ()
+    obs = execute(scenario(STREAM, Close(target="b"), send(b"x", flags=flags), fds=()), backend)
+    assert obs.steps[1].outcome == Failed("EPIPE")
+    assert obs.steps[1].signals == (() if nosignal else ("SIGPIPE",))
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS, ids=lambda k: k.name)
+def test_no_descriptor_outlives_a_scenario(kind: PairKind) -> None:
+    before = open_fds()
+    table = tuple(FdSpec(name=f"x{i}", kind=k) for i, k in enumerate(FdKind))
+    names = [spec.name for spec in table]
+    s = scenario(kind, send(fds=names), recv(control=FDS_SPACE(len(names)), flags=("MSG_PEEK",)), recv(0), fds=table)
+    for backend in ("raw", "pysock"):
+        obs = execute(s, backend)
+        assert obs.leaked_fds == ()
+    assert open_fds() == before
+
+
+def test_received_fds_are_identified_by_kcmp_offset_and_flags(platform: Platform) -> None:
+    spec = FdSpec(name="f", kind=FdKind.REGULAR_FILE, append=True)
+    obs = execute(scenario(STREAM, send(fds=["f", "a"]), recv(control=FDS_SPACE(2)), fds=(spec,)), "raw")
+    file_fd, own_end = obs.steps[1].cmsgs[0].fds
+    assert file_fd.same_inode_as == ("f",)
+    if platform.has("kcmp"):
+        assert file_fd.same_file_as == "f" and file_fd.description_checked
+    assert file_fd.offset_shared is True and file_fd.flags_shared is True
+    assert "O_APPEND" in file_fd.status_flags and not file_fd.cloexec
+    assert own_end.file_type == "socket" and own_end.same_inode_as == ("a",)
+
+
+def test_an_fd_installed_but_not_reported_is_seen() -> None:
+    """The fd-table delta of a step names every new descriptor missing from the cmsgs."""
+    from harness.execute import backend as backend_module
+
+    real = backend_module.Backend.observe_cmsgs
+
+    def hide_rights(self: backend_module.Backend, found: list[tuple[int, int, int, bytes, bool]]):  # type: ignore[no-untyped-def]
+        return real(self, [])  # what a buggy cmsg parser would do: drop the SCM_RIGHTS it got
+
+    backend_module.Backend.observe_cmsgs = hide_rights  # type: ignore[method-assign]
+    try:
+        obs = execute(scenario(STREAM, send(fds=["f"]), recv(control=FDS_SPACE(1))), "raw")
+    finally:
+        backend_module.Backend.observe_cmsgs = real  # type: ignore[method-assign]
+    assert len(obs.steps[1].unreported_fds) == 1
+    assert obs.leaked_fds == ()
+
+
+def test_pysock_says_what_it_cannot_express() -> None:
+    with pytest.raises(CannotExpress, match="NULL or bad pointer"):
+        execute(scenario(STREAM, send(fds=["f"]), Recv(on="b", control=24, control_pointer="null")), "pysock")
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS, ids=lambda k: k.name)
+def test_both_back_ends_observe_the_same(kind: PairKind) -> None:
+    steps = (send(b"hello", fds=["f"]), send(b"world"), recv(3, control=FDS_SPACE(1)), recv(64, control=FDS_SPACE(1)))
+    raw, pysock = (execute(scenario(kind, *steps), backend) for backend in ("raw", "pysock"))
+    for a, b in zip(raw.steps, pysock.steps, strict=True):
+        assert (a.outcome, a.data, a.cmsgs, a.signals) == (b.outcome, b.data, b.cmsgs, b.signals)
+        if b.msg_flags is not None:
+            assert a.msg_flags == b.msg_flags
+
+
+def test_send_observation_is_the_return_value() -> None:
+    obs = execute(scenario(PairKind(SockType.DGRAM), Send(on="a", iov=(b"ab", b"", b"c")), fds=()), "raw")
+    assert obs.steps[0].outcome == Returned(3)
+    assert obs.context.pid == os.getpid()

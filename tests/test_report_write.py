@@ -1,0 +1,96 @@
+"""Atomic writes and the report bundle: whole files or the old ones, never a half-written file."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from harness.report.schema import Finding, Report, ReportError, Result, Verdict, load_report
+from harness.report.write import canonical_json, write_atomically, write_report_bundle
+
+
+def report(observed: str = "{}", duration_ms: float = 1.25) -> Report:
+    finding = Finding(checker="msg-flags", variant="", step=None, field="msg_flags", expected="{X}", observed=observed)
+    results = (
+        Result(case="TRN-05", area="truncation", kind="stream/blocking/as-is", backend="raw", verdict=Verdict.PASS),
+        Result(
+            case="TRN-06", area="truncation", kind="dgram/blocking/as-is", backend="raw", verdict=Verdict.FAIL,
+            observed=observed, findings=(finding,), duration_ms=duration_ms,
+        ),
+    )  # fmt: skip
+    return Report(run_info={"release": "6.18.44", "features": ["kcmp"]}, results=results)
+
+
+def test_atomic_write_creates_the_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "out.txt"
+    write_atomically(path, "héllo\n")
+    assert path.read_bytes() == "héllo\n".encode()
+    assert os.listdir(tmp_path) == ["out.txt"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # readable by a CI uploader, unlike mkstemp's 0600
+
+
+def test_existing_file_is_replaced_whole_and_keeps_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "out.txt"
+    path.write_text("a long old content\n" * 1000)
+    path.chmod(0o600)
+    inode = path.stat().st_ino
+    write_atomically(path, "new\r\n")
+    assert path.read_bytes() == b"new\r\n"  # no newline translation, no old tail
+    assert path.stat().st_ino != inode  # a new file was renamed over the old one
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert os.listdir(tmp_path) == ["out.txt"]
+
+
+def test_failed_write_keeps_the_old_file_and_removes_the_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "out.txt"
+    path.write_text("old\n")
+    with pytest.raises(UnicodeEncodeError):
+        write_atomically(path, "half written \ud800 then fails")  # a lone surrogate cannot be UTF-8
+    assert path.read_text() == "old\n"
+    assert os.listdir(tmp_path) == ["out.txt"]
+
+
+def test_canonical_json_is_sorted_indented_ascii_with_a_final_newline() -> None:
+    text = canonical_json(report(observed="\x00\ud800é"))
+    assert text.endswith("}\n")
+    assert text.isascii()
+    assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
+    assert '"observed": "\\u0000\\ud800\\u00e9"' in text
+
+
+def test_bundle_writes_three_files_rendered_from_the_same_report(tmp_path: Path) -> None:
+    out = tmp_path / "reports" / "run-1"
+    paths = write_report_bundle(out, report())
+    assert sorted(os.listdir(out)) == ["junit.xml", "report.json", "summary.md"]
+    assert paths == {name: out / name for name in ("report.json", "junit.xml", "summary.md")}
+    assert load_report(out / "report.json") == report()
+    assert json.loads((out / "report.json").read_text())["summary"]["fail"] == 1
+    root = ET.parse(out / "junit.xml").getroot()
+    assert (root.get("tests"), root.get("failures")) == ("2", "1")
+    assert "| TRN-06 |" in (out / "summary.md").read_text()
+
+
+def test_second_bundle_replaces_the_first(tmp_path: Path) -> None:
+    write_report_bundle(tmp_path, report(observed="first " * 500))
+    write_report_bundle(tmp_path, report(observed="second"))
+    assert load_report(tmp_path / "report.json") == report(observed="second")
+    assert "first" not in (tmp_path / "summary.md").read_text()
+    assert "first" not in (tmp_path / "junit.xml").read_text()
+    assert sorted(os.listdir(tmp_path)) == ["junit.xml", "report.json", "summary.md"]
+
+
+def test_a_report_the_reader_would_reject_is_not_written(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="JSON compliant"):
+        write_report_bundle(tmp_path / "nan", report(duration_ms=math.nan))
+    bad = Report(run_info={}, results=(Result(case="X", area="a", kind="k", backend="raw", verdict=Verdict.PASS),))
+    object.__setattr__(bad.results[0], "title", 7)  # what a buggy runner could hand over
+    with pytest.raises(ReportError, match=r"report\.json: results\[0\]\.title: expected a string, got number"):
+        write_report_bundle(tmp_path / "bad", bad)
+    assert not (tmp_path / "nan").exists()
+    assert not (tmp_path / "bad").exists()
