@@ -50,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--expectations", type=Path, help="JSON file of known deviations (see README)")
     run.add_argument("--platform-label", default="native", help="name of the platform in reports (e.g. gvisor)")
     run.add_argument("--step-timeout", type=float, default=0.5, help="seconds before a blocking step counts as blocked")
+    run.add_argument(
+        "--fail-on-xpass",
+        action="store_true",
+        help="exit 1 also when a listed deviation no longer happens (strict gate)",
+    )
 
     lst = sub.add_parser("list", help="list the catalogue cases")
     lst.add_argument("--ids", default="*")
@@ -163,7 +168,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"scm-harness: report written to {out}/report.json (also junit.xml, summary.md)")
     if interrupted:
         return 130
-    return 1 if any(r.verdict in (Verdict.FAIL, Verdict.ERROR) for r in results) else 0
+    failing = {Verdict.FAIL, Verdict.ERROR} | ({Verdict.XPASS} if args.fail_on_xpass else set())
+    return 1 if any(r.verdict in failing for r in results) else 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -1,0 +1,24 @@
+"""Every catalogue id is a case or is listed as not covered with a reason, and the README says so."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.catalogue import CASES
+from harness.catalogue.coverage import ALL_IDS, NOT_COVERED
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_every_id_is_covered_or_explained() -> None:
+    assert len(ALL_IDS) == 138
+    assert set(CASES) <= set(ALL_IDS)
+    assert not set(CASES) & set(NOT_COVERED)
+    assert set(CASES) | set(NOT_COVERED) == set(ALL_IDS)
+    assert all(reason.strip() for reason in NOT_COVERED.values())
+
+
+def test_readme_lists_every_id_that_is_not_covered() -> None:
+    text = README.read_text()
+    missing = [case_id for case_id in NOT_COVERED if f"`{case_id}`" not in text]
+    assert missing == []

@@ -1,0 +1,148 @@
+"""The Linux oracle as a pure function: rules checked against hand-worked values (no kernel)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from harness.catalogue.build import FDS_SPACE, FILE, FILE2, SPACE, drain, passcred, recv, rights, scenario, send
+from harness.expectation import Expectation, StepExpectation, Unmodelled
+from harness.host import Platform
+from harness.model import ClosedFd, PairKind, RawCmsg, RawFd, Recv, Scenario, ScmRights, SockType
+from harness.observation import Blocked, Failed, Returned
+from harness.oracle import expect
+
+PLATFORM = Platform(
+    system="linux",
+    release="6.18.44",
+    arch="x86_64",
+    sndbuf={"SOCK_STREAM": 212992, "SOCK_DGRAM": 212992, "SOCK_SEQPACKET": 212992},
+    limits={"optmem_max": 131072},
+)
+STREAM, DGRAM, SEQPACKET = (PairKind(t) for t in SockType)
+NONBLOCKING_STREAM = PairKind(SockType.STREAM, nonblocking=True)
+
+
+def steps(s: Scenario, platform: Platform = PLATFORM) -> tuple[StepExpectation, ...]:
+    result = expect(s, platform)
+    assert isinstance(result, Expectation), result
+    return result.steps
+
+
+def test_stream_fd_barrier_stops_a_read_after_the_fd_skb() -> None:
+    s = scenario(
+        STREAM, send(b"ab", fds=["f"]), send(b"cd", fds=["g"]), recv(64, control=FDS_SPACE(2)), fds=(FILE, FILE2)
+    )
+    got = steps(s)[2]
+    assert got.outcome == Returned(2)
+    assert [f.name for f in got.cmsgs[0].fds] == ["f"]
+
+
+def test_plain_data_before_the_fd_skb_is_read_together_with_it() -> None:
+    got = steps(scenario(STREAM, send(b"abc"), send(b"de", fds=["f"]), recv(64, control=FDS_SPACE(1))))[2]
+    assert (got.outcome, got.data, len(got.cmsgs)) == (Returned(5), b"abcde", 1)
+
+
+def test_a_stream_peek_walks_past_a_full_buffer_to_the_next_fds() -> None:
+    got = steps(
+        scenario(STREAM, send(b"ab"), send(b"cd", fds=["f"]), recv(2, control=FDS_SPACE(1), flags=["MSG_PEEK"]))
+    )[2]
+    assert got.data == b"ab"
+    assert [f.name for f in got.cmsgs[0].fds] == ["f"]
+
+
+def test_datagram_trunc_flag_returns_the_real_length() -> None:
+    got = steps(scenario(DGRAM, send(b"0123456789"), recv(4, flags=["MSG_TRUNC"]), fds=()))[1]
+    assert (got.outcome, got.data, got.msg_flags) == (Returned(10), b"0123", frozenset({"MSG_TRUNC"}))
+    assert got.buffers == (b"0123",)
+
+
+def test_control_truncation_keeps_whole_fds_only() -> None:
+    s = scenario(SEQPACKET, send(fds=["f", "f", "f"]), recv(control=SPACE(8)))
+    got = steps(s)[1]
+    assert got.cmsgs[0].length == 16 + 8
+    assert got.controllen == SPACE(8)
+    assert "MSG_CTRUNC" in (got.msg_flags or ())
+
+
+@pytest.mark.parametrize(
+    ("control", "length", "ctrunc"), [(16, 16, True), (20, 20, True), (28, 28, False), (32, 28, False)]
+)
+def test_credentials_are_cut_at_the_control_room(control: int, length: int, ctrunc: bool) -> None:
+    got = steps(scenario(DGRAM, passcred(), send(b"x"), recv(control=control), fds=()))[2]
+    assert got.cmsgs[0].length == length
+    assert ("MSG_CTRUNC" in (got.msg_flags or ())) == ctrunc
+
+
+def test_the_first_bad_control_message_decides_the_errno() -> None:
+    bad_len = RawCmsg(level="SOL_SOCKET", type="SCM_RIGHTS", data=bytes(4), length=1)
+    assert steps(scenario(DGRAM, send(cmsgs=[rights(RawFd(-1)), bad_len])))[0].outcome == Failed("EBADF")
+    assert steps(scenario(DGRAM, send(cmsgs=[bad_len, rights(RawFd(-1))])))[0].outcome == Failed("EINVAL")
+
+
+def test_more_than_scm_max_fd_is_einval_before_any_fd_is_looked_at() -> None:
+    got = steps(scenario(DGRAM, send(cmsgs=[rights(*[ClosedFd()] * 254)])))[0]
+    assert got.outcome == Failed("EINVAL")
+
+
+def test_a_length_override_that_desynchronises_the_walk_is_not_guessed() -> None:
+    # cmsg_len 20 puts the kernel's next header at 24, inside this message's padding (the
+    # SCM_RIGHTS header the sender meant is at 32): what the kernel reads there is not modelled.
+    odd = RawCmsg(level="SOL_IP", type=1, data=bytes(12), length=20)
+    result = expect(scenario(DGRAM, send(cmsgs=[odd, rights("f")])), PLATFORM)
+    assert isinstance(result, Unmodelled)
+    assert "inside another message" in result.reason
+
+
+def test_a_zero_length_stream_send_drops_its_fds() -> None:
+    got = steps(scenario(NONBLOCKING_STREAM, send(b"", fds=["f"]), recv(control=FDS_SPACE(1))))
+    assert got[0].outcome == Returned(0)
+    assert got[1].outcome == Failed("EAGAIN")
+
+
+def test_creds_of_a_message_queued_before_so_passcred_are_the_overflow_ids() -> None:
+    got = steps(scenario(DGRAM, send(b"x"), passcred(), recv(control=SPACE(12)), fds=()))[2]
+    assert got.cmsgs[0].creds == (0, 65534, 65534)
+    got = steps(scenario(DGRAM, passcred(), send(b"x"), recv(control=SPACE(12)), fds=()))[2]
+    assert got.cmsgs[0].creds == ("pid", "uid", "gid")
+
+
+def test_a_failed_stream_recv_with_so_passcred_still_writes_zero_creds() -> None:
+    got = steps(scenario(NONBLOCKING_STREAM, passcred(), recv(control=64), fds=()))[1]
+    assert got.outcome == Failed("EAGAIN")
+    assert got.control_stray == 28
+    assert got.controllen == 64
+
+
+def test_blocking_receive_on_an_empty_queue_blocks() -> None:
+    assert steps(scenario(STREAM, recv(4), fds=()))[0].outcome == Blocked()
+    assert steps(scenario(STREAM, recv(4, flags=["MSG_DONTWAIT"]), fds=()))[0].outcome == Failed("EAGAIN")
+
+
+def test_emsgsize_follows_the_platform_send_buffer() -> None:
+    small = dataclasses.replace(PLATFORM, sndbuf={**PLATFORM.sndbuf, "SOCK_DGRAM": 1000})
+    assert steps(scenario(DGRAM, send(b"x" * 968), fds=()), small)[0].outcome == Returned(968)
+    assert steps(scenario(DGRAM, send(b"x" * 969), fds=()), small)[0].outcome == Failed("EMSGSIZE")
+
+
+def test_the_abi_comes_from_the_platform() -> None:
+    ilp32 = dataclasses.replace(PLATFORM, arch="i686", word=4)
+    got = steps(scenario(DGRAM, send(fds=["f"]), recv(control=64)), ilp32)[1]
+    assert (got.cmsgs[0].length, got.controllen) == (16, 16)
+
+
+def test_unknown_flags_and_systems_are_unmodelled_not_guessed() -> None:
+    assert isinstance(expect(scenario(DGRAM, recv(flags=["MSG_ERRQUEUE"]), fds=()), PLATFORM), Unmodelled)
+    other = dataclasses.replace(PLATFORM, system="freebsd")
+    assert isinstance(expect(scenario(DGRAM, drain(), fds=()), other), Unmodelled)
+
+
+def test_failed_receive_leaves_buffers_flags_and_controllen_alone() -> None:
+    got = steps(scenario(DGRAM, Recv(on="b", buffers=(3,), control=9, flags=frozenset({"MSG_DONTWAIT"})), fds=()))[0]
+    assert (got.buffers, got.controllen, got.msg_flags) == ((b"\xa5\xa5\xa5",), 9, frozenset({"0x800000"}))
+
+
+def test_an_empty_rights_message_is_no_message() -> None:
+    got = steps(scenario(DGRAM, send(cmsgs=[ScmRights(())]), recv(control=64), fds=()))[1]
+    assert got.cmsgs == () and got.msg_flags == frozenset()
