@@ -14,6 +14,7 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any, TypeVar, cast, get_args
 
 from harness.model import (
+    Child,
     Close,
     ClosedFd,
     Cmsg,
@@ -21,20 +22,26 @@ from harness.model import (
     FdKind,
     FdRef,
     FdSpec,
+    Fill,
     GetSockOpt,
+    Identity,
     InvalidScenario,
+    Ioctl,
     Listen,
     Named,
     PairKind,
     Pointer,
+    Poll,
     RawCmsg,
     RawFd,
+    ReadPartner,
     Recv,
     Reopen,
     Scenario,
     ScmCredentials,
     ScmRights,
     Send,
+    SetOwner,
     SetSockOpt,
     Shutdown,
     Step,
@@ -61,6 +68,12 @@ STEP_TAGS: dict[str, type[Step]] = {
     "close": Close,
     "listen": Listen,
     "reopen": Reopen,
+    "poll": Poll,
+    "ioctl": Ioctl,
+    "read_partner": ReadPartner,
+    "set_owner": SetOwner,
+    "fill": Fill,
+    "child": Child,
 }
 _TAG_OF_STEP = {cls: tag for tag, cls in STEP_TAGS.items()}
 
@@ -111,6 +124,10 @@ def encode_step(step: Step) -> dict[str, object]:
             continue  # keep corpora short: defaults are omitted
         if f.name == "iov":
             out["iov"] = [encode_bytes(part) for part in value]
+        elif f.name == "steps":
+            out["steps"] = [encode_step(inner) for inner in value]
+        elif isinstance(value, Identity):
+            out[f.name] = {k.name: getattr(value, k.name) for k in fields(value) if getattr(value, k.name) != k.default}
         elif f.name == "cmsgs":
             out["cmsgs"] = [encode_cmsg(c) for c in value]
         elif isinstance(value, frozenset):
@@ -137,6 +154,8 @@ def _encode_fdspec(spec: FdSpec) -> dict[str, object]:
     for flag in ("cloexec", "nonblock", "append"):
         if getattr(spec, flag):
             out[flag] = True
+    if not spec.tracked:
+        out["tracked"] = False
     return out
 
 
@@ -236,7 +255,15 @@ _FIELD_READERS: dict[str, Callable[[object, str], object]] = {
     "mode": lambda v, w: _expect(v, str, w),
     "control_pointer": lambda v, w: _expect(v, str, w),
     "fault": lambda v, w: None if v is None else _expect(v, str, w),
-    "value": lambda v, w: _expect(v, int, w),
+    "value": lambda v, w: _int_or_pair(v, w),
+    "address": lambda v, w: None if v is None else _expect(v, str, w),
+    "events": lambda v, w: frozenset(_expect(f, str, f"{w}[]") for f in _expect(v, list, w)),
+    "request": lambda v, w: _expect(v, str, w),
+    "wait_ms": lambda v, w: _expect(v, int, w),
+    "chunk": lambda v, w: _expect(v, int, w),
+    "limit": lambda v, w: _expect(v, int, w),
+    "steps": lambda v, w: tuple(decode_step(x, f"{w}[{i}]") for i, x in enumerate(_expect(v, list, w))),
+    "identity": lambda v, w: _identity(v, w),
     "backlog": lambda v, w: _expect(v, int, w),
     "control": lambda v, w: v if isinstance(v, str) else _expect(v, int, w),
     "controllen": lambda v, w: None if v is None else _expect(v, int, w),
@@ -248,11 +275,33 @@ _FIELD_READERS: dict[str, Callable[[object, str], object]] = {
 }
 
 
+def _int_or_pair(value: object, where: str) -> int | tuple[int, int]:
+    if isinstance(value, list):
+        if len(value) != 2:
+            raise CodecError(f"{where}: a timeval is [seconds, microseconds]")
+        return (_expect(value[0], int, f"{where}[0]"), _expect(value[1], int, f"{where}[1]"))
+    return _expect(value, int, where)
+
+
+def _identity(value: object, where: str) -> Identity:
+    obj = _object(value, where, {"user", "userns", "pidns", "nofile"})
+    try:
+        return Identity(
+            user=_expect(obj.get("user", "same"), str, f"{where}.user"),  # type: ignore[arg-type]
+            userns=_expect(obj.get("userns", False), bool, f"{where}.userns"),
+            pidns=_expect(obj.get("pidns", False), bool, f"{where}.pidns"),
+            nofile=None if obj.get("nofile") is None else _expect(obj["nofile"], int, f"{where}.nofile"),
+        )
+    except InvalidScenario as exc:
+        raise CodecError(f"{where}: {exc}") from None
+
+
 # Step fields typed as a Literal: the dataclasses do not check them, so the decoder does.
 _CHOICES: dict[str, tuple[object, ...]] = {
     "control_pointer": get_args(Pointer),
     "fault": (None, *get_args(Fault)),
     "mode": ("O_RDONLY", "O_RDWR"),
+    "request": ("SIOCINQ", "SIOCOUTQ", "SIOCATMARK"),
 }
 
 
@@ -292,7 +341,7 @@ def decode_scenario(value: object, where: str = "scenario") -> Scenario:
         specs = []
         for i, raw in enumerate(_expect(obj.get("fds", []), list, f"{where}.fds")):
             spec = _object(
-                raw, f"{where}.fds[{i}]", {"name", "kind", "cloexec", "nonblock", "append"}, {"name", "kind"}
+                raw, f"{where}.fds[{i}]", {"name", "kind", "cloexec", "nonblock", "append", "tracked"}, {"name", "kind"}
             )
             try:
                 fd_kind = FdKind(spec["kind"])
@@ -300,7 +349,7 @@ def decode_scenario(value: object, where: str = "scenario") -> Scenario:
                 raise CodecError(f"{where}.fds[{i}].kind: unknown fd kind {spec['kind']!r}") from None
             flag_values = {
                 k: _expect(spec[k], bool, f"{where}.fds[{i}].{k}")
-                for k in ("cloexec", "nonblock", "append")
+                for k in ("cloexec", "nonblock", "append", "tracked")
                 if k in spec
             }
             try:

@@ -7,8 +7,9 @@ from typing import TypeAlias
 
 from harness.observation import Blocked, Outcome
 
-# Symbolic credential values, resolved against the Observation's ProcessContext by the checker.
-CredExpect: TypeAlias = int | str  # an int, or "pid" / "uid" / "gid" of the scenario's process
+# Symbolic credential values, resolved against the Observation's contexts by the checker: an int,
+# or "pid" / "uid" / "gid" of the scenario's process, or "child0.pid" ... of its first child.
+CredExpect: TypeAlias = int | str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,6 +29,7 @@ class ExpectedCmsg:
     length: int
     fds: tuple[ExpectedFd, ...] = ()  # SCM_RIGHTS: the sent fds, in order
     creds: tuple[CredExpect, CredExpect, CredExpect] | None = None
+    pidfd: CredExpect | None = None  # SCM_PIDFD: the pid its pidfd refers to
     truncated: bool = False
 
 
@@ -44,6 +46,10 @@ class StepExpectation:
     control_stray: int = 0  # control-buffer bytes written although the call reports none (see oracle)
     cloexec: bool = False  # every received fd has FD_CLOEXEC
     signals: tuple[str, ...] = ()
+    events: frozenset[str] | None = None
+    peercred: tuple[CredExpect, CredExpect, CredExpect] | None = None
+    peer_pid: CredExpect | None = None
+    nested: tuple[StepExpectation, ...] = ()
     why: str = field(default="", compare=False)  # the rule that decided, for reports
 
     @property

@@ -105,6 +105,7 @@ class FdKind(enum.Enum):
 
 
 SEEKABLE_KINDS = frozenset({FdKind.REGULAR_FILE, FdKind.MEMFD})
+PARTNERED_KINDS = frozenset({FdKind.PIPE_WRITE, FdKind.SOCKET})  # their private other end can be read
 SIDES = ("a", "b")
 Side: TypeAlias = Literal["a", "b"]
 
@@ -118,6 +119,10 @@ class FdSpec:
     cloexec: bool = False
     nonblock: bool = False
     append: bool = False
+    # False: the executor keeps no private duplicate, so once the scenario closes it and nothing
+    # holds it in flight, the file is really gone (what ReadPartner shows); identity is then
+    # checked by inode only.
+    tracked: bool = True
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or self.name in SIDES:
@@ -229,9 +234,13 @@ class Send:
     controllen: int | None = None
     control: Pointer = "buffer"
     fault: Fault | None = None
+    # msg_name: "@name" (abstract), "/path", or "hex:<bytes>" for a raw sockaddr (raw back end only)
+    address: str | None = None
 
     def __post_init__(self) -> None:
         _check_side(self.on)
+        if self.address is not None and not self.address.startswith(("@", "/", "hex:")):
+            raise InvalidScenario(f"address {self.address!r} must start with '@', '/' or 'hex:'")
         _check_flags(self.flags)
         if len(self.iov) > UIO_MAXIOV + 1:
             raise InvalidScenario(f"len(iov)={len(self.iov)} exceeds UIO_MAXIOV+1={UIO_MAXIOV + 1}")
@@ -277,13 +286,18 @@ class Recv:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SetSockOpt:
+    """setsockopt(SOL_SOCKET, option): an int, or (seconds, microseconds) for a struct timeval."""
+
     on: Side
-    option: str  # "SO_PASSCRED", "SO_PASSPIDFD", "SO_PEEK_OFF", "SO_SNDBUF", "SO_RCVBUF", ...
-    value: int
+    option: str  # "SO_PASSCRED", "SO_PASSPIDFD", "SO_PEEK_OFF", "SO_SNDBUF", "SO_RCVTIMEO_OLD", ...
+    value: int | tuple[int, int]
 
     def __post_init__(self) -> None:
         _check_side(self.on)
         _check_name(self.option, "SO_")
+        numbers = self.value if isinstance(self.value, tuple) else (self.value,)
+        if not all(-(1 << 63) <= n < 1 << 63 for n in numbers):
+            raise InvalidScenario("setsockopt value out of range")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -334,7 +348,138 @@ class Reopen:
         _check_side(self.on)
 
 
-Step: TypeAlias = Send | Recv | SetSockOpt | GetSockOpt | Shutdown | Close | Listen | Reopen
+POLL_EVENTS = ("POLLIN", "POLLPRI", "POLLOUT", "POLLERR", "POLLHUP", "POLLRDHUP", "POLLRDNORM", "POLLWRNORM")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Poll:
+    """poll() on a pair end with a zero timeout; the observation is the set of revents."""
+
+    on: Side
+    events: frozenset[str] = frozenset({"POLLIN", "POLLOUT", "POLLPRI", "POLLRDHUP"})
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+        unknown = self.events - set(POLL_EVENTS)
+        if unknown:
+            raise InvalidScenario(f"unknown poll events {sorted(unknown)}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ioctl:
+    """ioctl(SIOCINQ / SIOCOUTQ / SIOCATMARK) on a pair end; the int it returns is the outcome."""
+
+    on: Side
+    request: Literal["SIOCINQ", "SIOCOUTQ", "SIOCATMARK"]
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+        if self.request not in ("SIOCINQ", "SIOCOUTQ", "SIOCATMARK"):
+            raise InvalidScenario(f"unknown ioctl {self.request!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadPartner:
+    """A non-blocking read on the private other end of a pipe or socket of the fd table.
+
+    It shows whether every reference to the passed end is gone (end of file: 0) or not (EAGAIN),
+    i.e. whether a file in flight was released.  ``wait_ms`` polls that long for the end of file
+    first, for releases that the kernel does asynchronously (garbage collection).
+    """
+
+    target: str
+    wait_ms: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.wait_ms <= 10_000:
+            raise InvalidScenario("ReadPartner.wait_ms must be within 0..10000")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetOwner:
+    """fcntl(F_SETOWN, getpid()) on a pair end: SIGURG for out-of-band data is sent to this process."""
+
+    on: Side
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fill:
+    """sendmsg(``chunk`` bytes, MSG_DONTWAIT) again and again until it fails (at most ``limit`` times).
+
+    The outcome is the number of sends that succeeded; the last errno is the observation's note.
+    It fills the peer's queue to what SO_SNDBUF allows, whatever the kernel's accounting.
+    """
+
+    on: Side
+    chunk: int = 1024
+    limit: int = 100_000
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+        if not 1 <= self.chunk <= 1 << 20 or not 1 <= self.limit <= 1_000_000:
+            raise InvalidScenario("Fill.chunk must be within 1..2^20 and limit within 1..10^6")
+
+
+UNPRIVILEGED_UID = 54321  # the uid and gid an unprivileged child switches to (unused on test machines)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Identity:
+    """Who a child process is: the same user, or an unprivileged one; in new namespaces or not.
+
+    ``user="unprivileged"``: setgroups([]), setresgid and setresuid to UNPRIVILEGED_UID, which drops
+    every capability.  ``userns``: unshare(CLONE_NEWUSER) mapping uid and gid 0 to the parent's
+    (``unshare -U -r``).  ``pidns``: unshare(CLONE_NEWPID) and fork again, so the steps run as pid 1
+    of a new pid namespace.  ``nofile`` lowers RLIMIT_NOFILE.
+    """
+
+    user: Literal["same", "unprivileged"] = "same"
+    userns: bool = False
+    pidns: bool = False
+    nofile: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.user not in ("same", "unprivileged"):
+            raise InvalidScenario(f"unknown user {self.user!r}")
+        if self.nofile is not None and not 3 <= self.nofile <= 1 << 20:
+            raise InvalidScenario("nofile must be within 3..2^20")
+        if self.user == "unprivileged" and self.userns:
+            raise InvalidScenario("a new user namespace maps only uid 0; an unprivileged user cannot enter it")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Child:
+    """fork(): the child runs ``steps`` on the inherited descriptors as ``identity`` and exits; the
+    parent waits for it (and reaps it) before its next step.  Privilege drops and namespaces happen
+    only in the child."""
+
+    steps: tuple[Step, ...]
+    identity: Identity = Identity()
+
+    def __post_init__(self) -> None:
+        if any(isinstance(step, Child) for step in self.steps):
+            raise InvalidScenario("a child cannot fork again")
+
+
+Step: TypeAlias = (
+    Send
+    | Recv
+    | SetSockOpt
+    | GetSockOpt
+    | Shutdown
+    | Close
+    | Listen
+    | Reopen
+    | Poll
+    | Ioctl
+    | ReadPartner
+    | SetOwner
+    | Fill
+    | Child
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -353,10 +498,16 @@ class Scenario:
         if len(set(names)) != len(names):
             raise InvalidScenario(f"duplicate fd names in {names}")
         known = set(names) | set(SIDES)
+        partnered = {spec.name for spec in self.fds if spec.kind in PARTNERED_KINDS}
         for index, step in enumerate(self.steps):
             for name in _names_used(step):
                 if name not in known:
                     raise InvalidScenario(f"step {index}: unknown fd {name!r}")
+            for inner in _all_steps((step,)):
+                if isinstance(inner, ReadPartner) and inner.target not in partnered:
+                    raise InvalidScenario(
+                        f"step {index}: {inner.target!r} has no readable partner (pipe write end, socket)"
+                    )
 
     def fd(self, name: str) -> FdSpec:
         for spec in self.fds:
@@ -365,8 +516,18 @@ class Scenario:
         raise KeyError(name)
 
 
+def _all_steps(steps: tuple[Step, ...]) -> Iterator[Step]:
+    for step in steps:
+        yield step
+        if isinstance(step, Child):
+            yield from step.steps
+
+
 def _names_used(step: Step) -> Iterator[str]:
-    if isinstance(step, Close):
+    if isinstance(step, Child):
+        for inner in step.steps:
+            yield from _names_used(inner)
+    elif isinstance(step, ReadPartner | Close):
         yield step.target
     elif isinstance(step, Send):
         for cmsg in step.cmsgs:

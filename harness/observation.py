@@ -61,6 +61,7 @@ class ReceivedFd:
     status_flags: frozenset[str]
     offset_shared: bool | None
     flags_shared: bool | None
+    pid: int | None = None  # a pidfd: the "Pid:" line of /proc/self/fdinfo (-1: the process is gone)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,6 +88,10 @@ class StepObservation:
     cmsgs: tuple[ObservedCmsg, ...] = ()
     unreported_fds: tuple[str, ...] = ()  # fds that appeared in the table but in no cmsg
     signals: tuple[str, ...] = ()  # signals raised by this step (SIGPIPE, SIGURG)
+    events: frozenset[str] | None = None  # poll: the revents
+    peercred: tuple[int, int, int] | None = None  # getsockopt(SO_PEERCRED): (pid, uid, gid)
+    peer_pid: int | None = None  # getsockopt(SO_PEERPIDFD): the pid its pidfd refers to
+    nested: tuple[StepObservation, ...] = ()  # a child's steps, observed in the child
     note: str = field(default="", compare=False)
 
 
@@ -106,3 +111,4 @@ class Observation:
     steps: tuple[StepObservation, ...]
     leaked_fds: tuple[str, ...] = ()  # open after clean-up that were not open before the scenario
     context: ProcessContext
+    children: tuple[ProcessContext, ...] = ()  # each Child step's process, as the parent sees it

@@ -49,6 +49,9 @@ def conforming_step(index: int, want: StepExpectation) -> StepObservation:
         control_stray=want.control_stray if want.op == "recv" else None,
         cmsgs=tuple(observed_cmsg(c, want.cloexec) for c in want.cmsgs),
         signals=want.signals,
+        events=want.events,
+        peercred=None if want.peercred is None else (CONTEXT.pid, CONTEXT.uid, CONTEXT.gid),
+        nested=tuple(conforming_step(i, s) for i, s in enumerate(want.nested)),
     )
 
 

@@ -11,7 +11,7 @@ from harness.catalogue.build import FDS_SPACE, FILE, FILE2, SPACE, passcred, rec
 from harness.check import CHECKERS, Finding, check
 from harness.expectation import Expectation
 from harness.host import Platform
-from harness.model import PairKind, SockType
+from harness.model import GetSockOpt, PairKind, Poll, SockType
 from harness.observation import Failed, Observation, ReceivedFd, Returned, StepObservation
 from harness.oracle import expect
 from tests.observe import conforming
@@ -30,6 +30,8 @@ SCENARIO = scenario(
     send(b"hello", fds=["f", "g"], creds=True),
     recv(buffers=(3, 8), control=SPACE(12) + FDS_SPACE(2)),
     send(b"bye", on="b"),
+    Poll(on="a"),
+    GetSockOpt(on="a", option="SO_PEERCRED"),
     fds=(FILE, FILE2),
 )
 
@@ -60,6 +62,12 @@ def test_the_expectation_is_what_linux_documents() -> None:
     assert [c.type for c in recv_step.cmsgs] == ["SCM_CREDENTIALS", "SCM_RIGHTS"]
     assert [f.name for f in recv_step.cmsgs[1].fds] == ["f", "g"]
     assert recv_step.msg_flags == frozenset()
+
+
+def test_state_expectations_are_filled() -> None:
+    steps = expectation().steps
+    assert steps[4].events == frozenset({"POLLIN", "POLLOUT"})
+    assert steps[5].peercred == ("pid", "uid", "gid")
 
 
 def test_a_conforming_observation_has_no_findings() -> None:
@@ -135,6 +143,10 @@ DEVIATIONS: dict[str, list[tuple[str, Deviation]]] = {
     ],
     "signals": [
         ("unexpected SIGPIPE", lambda o: deviate_step(o, 3, signals=("SIGPIPE",))),
+    ],
+    "socket-state": [
+        ("revents", lambda o: deviate_step(o, 4, events=frozenset({"POLLOUT"}))),
+        ("SO_PEERCRED", lambda o: deviate_step(o, 5, peercred=(1, 0, 0))),
     ],
 }
 

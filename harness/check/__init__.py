@@ -7,7 +7,7 @@ findings.  A checker never looks at the kernel and never imports pytest.
 from __future__ import annotations
 
 # importing the modules registers their checkers
-from harness.check import control, data, fds, flags, outcome, signals  # noqa: F401
+from harness.check import control, data, fds, flags, outcome, signals, state  # noqa: F401
 from harness.check.registry import CHECKERS, Checker, Finding, check, checker
 
 __all__ = ["CHECKERS", "Checker", "Finding", "check", "checker"]

@@ -5,32 +5,31 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
-from harness.check.registry import Finding, checker, pairs, words
+from harness.check.registry import Finding, checker, pairs, resolve, words
 from harness.expectation import CredExpect, Expectation, ExpectedCmsg
 from harness.model import Scenario
-from harness.observation import Observation, ObservedCmsg, ProcessContext
+from harness.observation import Observation, ObservedCmsg
 
 
 def _shape(cmsgs: tuple[ObservedCmsg, ...] | tuple[ExpectedCmsg, ...]) -> str:
     return "[" + ", ".join(f"{c.level}/{c.type} len {c.length}" for c in cmsgs) + "]"
 
 
-def resolve_creds(creds: tuple[CredExpect, CredExpect, CredExpect], context: ProcessContext) -> tuple[int, int, int]:
-    symbols = {"pid": context.pid, "uid": context.uid, "gid": context.gid}
-    pid, uid, gid = (symbols[v] if isinstance(v, str) else v for v in creds)
+def resolve_creds(creds: tuple[CredExpect, CredExpect, CredExpect], observation: Observation) -> tuple[int, int, int]:
+    pid, uid, gid = (resolve(v, observation) for v in creds)
     return pid, uid, gid
 
 
 @checker("cmsgs")
 def cmsgs_match(scenario: Scenario, observation: Observation, expectation: Expectation) -> Iterator[Finding]:
-    for seen, want in pairs(observation, expectation):
+    for seen, want, at in pairs(observation, expectation):
         if seen.op != "recv":
             continue
         if seen.controllen is not None and want.controllen is not None and seen.controllen != want.controllen:
             yield Finding(
                 checker="cmsgs",
                 step=seen.index,
-                field="msg_controllen",
+                field=at + "msg_controllen",
                 expected=str(want.controllen),
                 observed=str(seen.controllen),
             )
@@ -38,7 +37,7 @@ def cmsgs_match(scenario: Scenario, observation: Observation, expectation: Expec
             yield Finding(
                 checker="cmsgs",
                 step=seen.index,
-                field="control buffer",
+                field=at + "control buffer",
                 expected=f"{want.control_stray} bytes written outside the reported control messages",
                 observed=f"{seen.control_stray} bytes changed outside them",
             )
@@ -48,21 +47,31 @@ def cmsgs_match(scenario: Scenario, observation: Observation, expectation: Expec
             yield Finding(
                 checker="cmsgs",
                 step=seen.index,
-                field="cmsgs",
+                field=at + "cmsgs",
                 expected=_shape(want.cmsgs),
                 observed=_shape(seen.cmsgs),
             )
             continue
         for i, (got, exp) in enumerate(zip(seen.cmsgs, want.cmsgs, strict=True)):
+            if exp.pidfd is not None:
+                pids = [fd.pid for fd in got.fds]
+                if pids != [resolve(exp.pidfd, observation)]:
+                    yield Finding(
+                        checker="cmsgs",
+                        step=seen.index,
+                        field=at + f"cmsgs[{i}] pidfd",
+                        expected=f"a pidfd of pid {resolve(exp.pidfd, observation)}",
+                        observed=f"pidfds of {pids}",
+                    )
             if exp.creds is None:
                 continue
-            packed = struct.pack("=iII", *resolve_creds(exp.creds, observation.context))
+            packed = struct.pack("=iII", *resolve_creds(exp.creds, observation))
             visible = packed[: len(got.data)]
             if got.data[:12] != visible:
                 yield Finding(
                     checker="cmsgs",
                     step=seen.index,
-                    field=f"cmsgs[{i}] credentials",
-                    expected=f"{resolve_creds(exp.creds, observation.context)} ({words(visible)})",
+                    field=at + f"cmsgs[{i}] credentials",
+                    expected=f"{resolve_creds(exp.creds, observation)} ({words(visible)})",
                     observed=f"{got.creds} ({words(got.data[:12])})",
                 )

@@ -12,12 +12,16 @@ from harness.observation import Observation
 
 @checker("bytes")
 def bytes_match(scenario: Scenario, observation: Observation, expectation: Expectation) -> Iterator[Finding]:
-    for seen, want in pairs(observation, expectation):
+    for seen, want, at in pairs(observation, expectation):
         if seen.op != "recv":
             continue
         if seen.data != want.data:
             yield Finding(
-                checker="bytes", step=seen.index, field="data", expected=words(want.data), observed=words(seen.data)
+                checker="bytes",
+                step=seen.index,
+                field=at + "data",
+                expected=words(want.data),
+                observed=words(seen.data),
             )
         if seen.buffers is None or want.buffers is None:
             continue  # this back end cannot see past the returned bytes
@@ -25,7 +29,7 @@ def bytes_match(scenario: Scenario, observation: Observation, expectation: Expec
             yield Finding(
                 checker="bytes",
                 step=seen.index,
-                field="buffers",
+                field=at + "buffers",
                 expected=f"{len(want.buffers)} buffers",
                 observed=f"{len(seen.buffers)} buffers",
             )
@@ -38,7 +42,7 @@ def bytes_match(scenario: Scenario, observation: Observation, expectation: Expec
                 yield Finding(
                     checker="bytes",
                     step=seen.index,
-                    field=f"buffers[{i}]",
+                    field=at + f"buffers[{i}]",
                     expected=words(exp),
                     observed=f"{words(got)} (first difference at byte {first})",
                 )

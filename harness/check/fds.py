@@ -44,7 +44,7 @@ def _identity_findings(got: ReceivedFd, exp: ExpectedFd, cloexec: bool) -> Itera
 def received_fds_are_the_sent_files(
     scenario: Scenario, observation: Observation, expectation: Expectation
 ) -> Iterator[Finding]:
-    for seen, want in pairs(observation, expectation):
+    for seen, want, at in pairs(observation, expectation):
         if seen.op != "recv" or len(seen.cmsgs) != len(want.cmsgs):
             continue  # a different cmsg list is the cmsgs checker's finding
         for i, (got_cmsg, exp_cmsg) in enumerate(zip(seen.cmsgs, want.cmsgs, strict=True)):
@@ -54,7 +54,7 @@ def received_fds_are_the_sent_files(
                 yield Finding(
                     checker="fd-identity",
                     step=seen.index,
-                    field=f"cmsgs[{i}].fds",
+                    field=at + f"cmsgs[{i}].fds",
                     expected=f"{len(exp_cmsg.fds)} fds {[f.name for f in exp_cmsg.fds]}",
                     observed=f"{len(got_cmsg.fds)} fds",
                 )
@@ -64,7 +64,7 @@ def received_fds_are_the_sent_files(
                     yield Finding(
                         checker="fd-identity",
                         step=seen.index,
-                        field=f"cmsgs[{i}].fds[{j}]{suffix}",
+                        field=at + f"cmsgs[{i}].fds[{j}]{suffix}",
                         expected=expected,
                         observed=observed,
                     )
@@ -72,12 +72,12 @@ def received_fds_are_the_sent_files(
 
 @checker("fd-leaks")
 def no_fd_appears_or_stays(scenario: Scenario, observation: Observation, expectation: Expectation) -> Iterator[Finding]:
-    for seen in observation.steps:
+    for seen, _, at in pairs(observation, expectation):
         if seen.unreported_fds:
             yield Finding(
                 checker="fd-leaks",
                 step=seen.index,
-                field="fd table",
+                field=at + "fd table",
                 expected="only the fds reported in control messages are installed",
                 observed=f"also installed: {', '.join(seen.unreported_fds)}",
             )

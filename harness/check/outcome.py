@@ -20,9 +20,21 @@ def outcomes_match(scenario: Scenario, observation: Observation, expectation: Ex
             expected=f"{len(expectation.steps)} steps",
             observed=f"{len(observation.steps)} steps",
         )
-    for seen, want in pairs(observation, expectation):
+    for seen, want, at in pairs(observation, expectation):
+        if len(seen.nested) != len(want.nested):
+            yield Finding(
+                checker="outcome",
+                step=seen.index,
+                field=at + "child steps",
+                expected=f"{len(want.nested)} steps",
+                observed=f"{len(seen.nested)} steps",
+            )
         if seen.outcome != want.outcome and seen.outcome not in want.also:
             allowed = " or ".join(o.describe() for o in (want.outcome, *want.also))
             yield Finding(
-                checker="outcome", step=seen.index, field="outcome", expected=allowed, observed=seen.outcome.describe()
+                checker="outcome",
+                step=seen.index,
+                field=at + "outcome",
+                expected=allowed,
+                observed=seen.outcome.describe(),
             )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from harness.expectation import Expectation, StepExpectation
+from harness.expectation import CredExpect, Expectation, StepExpectation
 from harness.model import Scenario
 from harness.observation import Observation, StepObservation
 
@@ -39,9 +39,22 @@ def checker(name: str) -> Callable[[Checker], Checker]:
     return register
 
 
-def pairs(observation: Observation, expectation: Expectation) -> Iterable[tuple[StepObservation, StepExpectation]]:
-    """Steps side by side; the outcome checker reports a difference in their number."""
-    return zip(observation.steps, expectation.steps, strict=False)
+def pairs(observation: Observation, expectation: Expectation) -> Iterator[tuple[StepObservation, StepExpectation, str]]:
+    """Steps side by side, a child's steps after their Child step, with a field prefix for those
+    (``"child.steps[1]."``); the outcome checker reports a difference in their number."""
+    for seen, want in zip(observation.steps, expectation.steps, strict=False):
+        yield seen, want, ""
+        for i, (inner_seen, inner_want) in enumerate(zip(seen.nested, want.nested, strict=False)):
+            yield inner_seen, inner_want, f"child.steps[{i}]."
+
+
+def resolve(value: CredExpect, observation: Observation) -> int:
+    """A symbolic id ("pid", "child0.uid") as the number the scenario's processes had."""
+    if isinstance(value, int):
+        return value
+    owner, _, attr = value.rpartition(".")
+    context = observation.context if not owner else observation.children[int(owner.removeprefix("child"))]
+    return int(getattr(context, attr))
 
 
 def check(scenario: Scenario, observation: Observation, expectation: Expectation) -> list[Finding]:

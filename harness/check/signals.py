@@ -12,12 +12,12 @@ from harness.observation import Observation
 
 @checker("signals")
 def signals_match(scenario: Scenario, observation: Observation, expectation: Expectation) -> Iterator[Finding]:
-    for seen, want in pairs(observation, expectation):
+    for seen, want, at in pairs(observation, expectation):
         if set(seen.signals) != set(want.signals):
             yield Finding(
                 checker="signals",
                 step=seen.index,
-                field="signals",
+                field=at + "signals",
                 expected=words(frozenset(want.signals)),
                 observed=words(frozenset(seen.signals)),
             )

@@ -2,37 +2,48 @@
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import os
+import select
+import socket
+import stat
 import struct
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from harness.execute.inspect import Identifier, describe, open_fds
+from harness.execute import signals
+from harness.execute.child import ChildUnsupported, run_child
+from harness.execute.fdtable import FdTable
+from harness.execute.inspect import Identifier, describe, open_fds, pidfd_pid
 from harness.model import (
+    POLL_EVENTS,
+    Child,
     Close,
     ClosedFd,
     FdRef,
+    Fill,
     GetSockOpt,
+    Ioctl,
     Listen,
     Named,
     PairKind,
+    Poll,
     RawFd,
+    ReadPartner,
     Recv,
     Reopen,
     ScmCredentials,
     Send,
+    SetOwner,
     SetSockOpt,
     Shutdown,
     Step,
 )
 from harness.native import constants, libc
 from harness.native.constants import errno_name
-from harness.observation import Blocked, Failed, ObservedCmsg, Outcome, Returned, StepObservation
-
-if TYPE_CHECKING:
-    from harness.execute.fdtable import FdTable
+from harness.observation import Blocked, Failed, ObservedCmsg, Outcome, ProcessContext, Returned, StepObservation
 
 
 class CannotExpress(Exception):
@@ -44,6 +55,7 @@ class ExecConfig:
     # A blocking call that has not completed after this long is a Blocked outcome.  Every step of
     # a scenario finds its data already queued, so a correct call never comes near it.
     step_timeout: float = 0.5
+    child_timeout: float = 10.0  # a Child step that has not reported by then is killed: a harness error
 
 
 class Backend(ABC):
@@ -56,6 +68,7 @@ class Backend(ABC):
         self.sol_socket = consts.sol["SOL_SOCKET"]
         self.identifier = Identifier(consts.syscalls.get("kcmp"))
         self.kind: PairKind | None = None
+        self.children: list[ProcessContext] = []
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -86,9 +99,11 @@ class Backend(ABC):
         if isinstance(step, Recv):
             return self.recv(index, step)
         if isinstance(step, SetSockOpt):
-            return StepObservation(index=index, op="setsockopt", outcome=self.setsockopt(step))
+            value = step.value if isinstance(step.value, int) else struct.pack("@ll", *step.value)
+            outcome = self.setsockopt(step.on, self.c.sockopt(step.option), value)
+            return StepObservation(index=index, op="setsockopt", outcome=outcome)
         if isinstance(step, GetSockOpt):
-            return StepObservation(index=index, op="getsockopt", outcome=self.getsockopt(step))
+            return self.read_option(index, step)
         if isinstance(step, Shutdown):
             how = step.how if isinstance(step.how, int) else self.c.shut[step.how]
             return StepObservation(index=index, op="shutdown", outcome=self.shutdown(step.on, how))
@@ -102,7 +117,86 @@ class Backend(ABC):
             )
         if isinstance(step, Reopen):
             return StepObservation(index=index, op="reopen", outcome=self.reopen(step))
+        if isinstance(step, Poll):
+            return self.poll(index, step)
+        if isinstance(step, Ioctl):
+            return StepObservation(index=index, op="ioctl", outcome=self.ioctl(step))
+        if isinstance(step, ReadPartner):
+            return StepObservation(index=index, op="read_partner", outcome=self.read_partner(step))
+        if isinstance(step, Child):
+            return self.child(index, step)
+        if isinstance(step, SetOwner):
+            fcntl.fcntl(self.table.fd(step.on), fcntl.F_SETOWN, os.getpid())
+            return StepObservation(index=index, op="set_owner", outcome=Returned(0))
+        if isinstance(step, Fill):
+            return self.fill(index, step)
         raise AssertionError(f"unhandled step {step!r}")
+
+    # -- steps both back ends do the same way --------------------------------------------------
+
+    def poll(self, index: int, step: Poll) -> StepObservation:
+        mask = 0
+        for name in step.events:
+            mask |= getattr(select, name)
+        poller = select.poll()
+        poller.register(self.table.fd(step.on), mask)
+        got = poller.poll(0)
+        revents = got[0][1] if got else 0
+        names = frozenset(name for name in POLL_EVENTS if revents & getattr(select, name))
+        return StepObservation(index=index, op="poll", outcome=Returned(len(got)), events=names)
+
+    def ioctl(self, step: Ioctl) -> Outcome:
+        buf = bytearray(4)
+        try:
+            fcntl.ioctl(self.table.fd(step.on), self.c.ioctls[step.request], buf)
+        except OSError as exc:
+            return Failed(errno_name(exc.errno or 0))
+        return Returned(struct.unpack("=i", buf)[0])
+
+    def read_partner(self, step: ReadPartner) -> Outcome:
+        fd = self.table.partners[step.target]
+        if step.wait_ms:
+            poller = select.poll()
+            poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLRDHUP)
+            deadline = time.monotonic() + step.wait_ms / 1000
+            while time.monotonic() < deadline:
+                if any(ev & (select.POLLHUP | select.POLLRDHUP) for _, ev in poller.poll(10)):
+                    break
+        try:
+            data = (
+                os.read(fd, 1)
+                if stat.S_ISFIFO(os.fstat(fd).st_mode)
+                else socket.socket(fileno=os.dup(fd)).recv(1, socket.MSG_DONTWAIT)
+            )
+        except OSError as exc:
+            return Failed(errno_name(exc.errno or 0))
+        return Returned(len(data))
+
+    def fill(self, index: int, step: Fill) -> StepObservation:
+        sent = 0
+        last: Outcome = Returned(0)
+        fill = Send(on=step.on, iov=(b"F" * step.chunk,), flags=frozenset({"MSG_DONTWAIT"}))
+        while sent < step.limit:
+            last = self.send(index, fill).outcome
+            if not isinstance(last, Returned):
+                break
+            sent += 1
+        return StepObservation(index=index, op="fill", outcome=Returned(sent), note=f"then {last.describe()}")
+
+    def child(self, index: int, step: Child) -> StepObservation:
+        def steps() -> tuple[StepObservation, ...]:
+            out = []
+            for i, inner in enumerate(step.steps):
+                observed = self.run_step(i, inner)
+                out.append(dataclasses.replace(observed, signals=signals.take()))
+            return tuple(out)
+
+        try:
+            report = run_child(step.identity, steps, self.identifier.after_fork, self.config.child_timeout)
+        except ChildUnsupported as exc:
+            raise CannotExpress(f"child: {exc}") from None
+        self.children.append(report.context)
+        return StepObservation(index=index, op="child", outcome=Returned(0), nested=report.steps)
 
     @abstractmethod
     def send(self, index: int, step: Send) -> StepObservation: ...
@@ -111,10 +205,27 @@ class Backend(ABC):
     def recv(self, index: int, step: Recv) -> StepObservation: ...
 
     @abstractmethod
-    def setsockopt(self, step: SetSockOpt) -> Outcome: ...
+    def setsockopt(self, side: str, option: int, value: int | bytes) -> Outcome: ...
 
     @abstractmethod
-    def getsockopt(self, step: GetSockOpt) -> Outcome: ...
+    def getsockopt(self, side: str, option: int, size: int) -> tuple[Outcome, bytes]: ...
+
+    def read_option(self, index: int, step: GetSockOpt) -> StepObservation:
+        """getsockopt: an int as the outcome; SO_PEERCRED and SO_PEERPIDFD as what they name."""
+        option = self.c.sockopt(step.option)
+        if step.option == "SO_PEERCRED":
+            outcome, data = self.getsockopt(step.on, option, 12)
+            creds = struct.unpack("=iII", data) if len(data) == 12 else None
+            return StepObservation(index=index, op="getsockopt", outcome=outcome, peercred=creds)
+        outcome, data = self.getsockopt(step.on, option, 4)
+        value = struct.unpack("=i", data.ljust(4, b"\0")[:4])[0] if isinstance(outcome, Returned) else 0
+        if step.option == "SO_PEERPIDFD" and isinstance(outcome, Returned):
+            pid = pidfd_pid(value)
+            os.close(value)
+            return StepObservation(index=index, op="getsockopt", outcome=outcome, peer_pid=pid)
+        return StepObservation(
+            index=index, op="getsockopt", outcome=Returned(value) if isinstance(outcome, Returned) else outcome
+        )
 
     @abstractmethod
     def shutdown(self, side: str, how: int) -> Outcome: ...

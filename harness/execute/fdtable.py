@@ -30,6 +30,7 @@ class FdTable:
         self._live: dict[str, int] = {}
         self.known: dict[str, Known] = {}
         self._private_dir: str | None = None
+        self.partners: dict[str, int] = {}  # the private other end of a pipe write end or a socket
         self.closed_number = self._reserve_closed_number()
 
     # -- set-up -------------------------------------------------------------------------------
@@ -60,11 +61,16 @@ class FdTable:
         fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC if spec.cloexec else 0)
         if spec.kind in SEEKABLE_KINDS:
             os.lseek(fd, 5, os.SEEK_SET)
-        private = self.own(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 0))
+        private = self.own(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 0)) if spec.tracked else None
         st = os.fstat(fd)
         self._live[spec.name] = fd
         self.known[spec.name] = Known(private, st.st_dev, st.st_ino, spec.kind in SEEKABLE_KINDS)
+        if self._last_partner is not None:
+            self.partners[spec.name] = self._last_partner
+            self._last_partner = None
         return fd
+
+    _last_partner: int | None = None
 
     def _directory(self) -> str:
         if self._private_dir is None:
@@ -82,13 +88,14 @@ class FdTable:
             os.write(fd, FILE_CONTENT)
             return fd
         if kind in (FdKind.PIPE_READ, FdKind.PIPE_WRITE):
-            r, w = os.pipe()
+            r, w = os.pipe2(os.O_CLOEXEC)
             keep, other = (r, w) if kind is FdKind.PIPE_READ else (w, r)
-            self.own(other)
+            self._last_partner = self.own(other)
+            os.set_blocking(other, False)
             return keep
         if kind is FdKind.SOCKET:
-            one, two = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.own(two.detach())
+            one, two = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+            self._last_partner = self.own(two.detach())
             return one.detach()
         if kind is FdKind.DEV_NULL:
             return os.open(os.devnull, os.O_RDWR)

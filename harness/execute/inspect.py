@@ -53,7 +53,21 @@ def file_type(fd: int, mode: int) -> str:
         target = os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         return "unknown"
+    if target.startswith("pidfd:") or target == "anon_inode:[pidfd]":
+        return "pidfd"
     return target.split(":", 1)[1].strip("[]") if target.startswith("anon_inode:") else "unknown"
+
+
+def pidfd_pid(fd: int) -> int | None:
+    """The ``Pid:`` of a pidfd in /proc/self/fdinfo (-1 once the process is gone), else None."""
+    try:
+        with open(f"/proc/self/fdinfo/{fd}") as info:
+            for line in info:
+                if line.startswith("Pid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def status_flag_names(flags: int) -> frozenset[str]:
@@ -84,6 +98,9 @@ class Identifier:
 
     def __init__(self, kcmp_nr: int | None) -> None:
         self._kcmp_nr = kcmp_nr
+        self._pid = os.getpid()
+
+    def after_fork(self) -> None:
         self._pid = os.getpid()
 
     def same_description(self, fd1: int, fd2: int) -> bool | None:
@@ -128,17 +145,19 @@ class Identifier:
             if original.seekable:
                 offset_shared = _offset_shared(fd, original.fd)
             flags_shared = _flags_shared(fd, original.fd, fl)
+        kind = file_type(fd, st.st_mode)
         return ReceivedFd(
             number=fd,
             valid=True,
             same_inode_as=tuple(inode_matches),
             same_file_as=same_file,
             description_checked=checked,
-            file_type=file_type(fd, st.st_mode),
+            file_type=kind,
             cloexec=bool(fd_flags & fcntl.FD_CLOEXEC),
             status_flags=status_flag_names(fl),
             offset_shared=offset_shared,
             flags_shared=flags_shared,
+            pid=pidfd_pid(fd) if kind == "pidfd" else None,
         )
 
 

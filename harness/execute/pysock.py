@@ -17,7 +17,7 @@ import warnings
 
 from harness.execute.backend import Backend, CannotExpress
 from harness.execute.inspect import open_fds
-from harness.model import RECV_FILL, GetSockOpt, PairKind, RawCmsg, Recv, ScmRights, Send, SetSockOpt
+from harness.model import RECV_FILL, PairKind, RawCmsg, Recv, ScmRights, Send
 from harness.native import cmsg as cmsg_abi
 from harness.native import libc
 from harness.native.constants import errno_name
@@ -80,9 +80,14 @@ class PySockBackend(Backend):
     def send(self, index: int, step: Send) -> StepObservation:
         ancillary = self.ancillary(step)
         sock = self.sock(step.on)
+        extra: list[str] = []
+        if step.address is not None:
+            if step.address.startswith("hex:"):
+                raise CannotExpress("pysock: socket.sendmsg takes an AF_UNIX address, not raw sockaddr bytes")
+            extra.append("\0" + step.address[1:] if step.address.startswith("@") else step.address)
         started = time.monotonic()
         try:
-            value, err = sock.sendmsg(list(step.iov), ancillary, self.c.msg_flags(step.flags)), 0
+            value, err = sock.sendmsg(list(step.iov), ancillary, self.c.msg_flags(step.flags), *extra), 0
         except OSError as exc:
             value, err = -1, exc.errno or 0
         return StepObservation(
@@ -137,11 +142,15 @@ class PySockBackend(Backend):
             return Failed(errno_name(exc.errno or 0))
         return Returned(result if isinstance(result, int) else 0)
 
-    def setsockopt(self, step: SetSockOpt) -> Outcome:
-        return self._call(self.sock(step.on).setsockopt, self.sol_socket, self.c.sockopt(step.option), step.value)
+    def setsockopt(self, side: str, option: int, value: int | bytes) -> Outcome:
+        return self._call(self.sock(side).setsockopt, self.sol_socket, option, value)
 
-    def getsockopt(self, step: GetSockOpt) -> Outcome:
-        return self._call(self.sock(step.on).getsockopt, self.sol_socket, self.c.sockopt(step.option))
+    def getsockopt(self, side: str, option: int, size: int) -> tuple[Outcome, bytes]:
+        try:
+            data = self.sock(side).getsockopt(self.sol_socket, option, size)
+        except OSError as exc:
+            return Failed(errno_name(exc.errno or 0)), b""
+        return Returned(0), data
 
     def shutdown(self, side: str, how: int) -> Outcome:
         return self._call(self.sock(side).shutdown, how)

@@ -8,7 +8,7 @@ import time
 
 from harness.execute.backend import Backend
 from harness.execute.inspect import open_fds
-from harness.model import RECV_FILL, RECV_FLAGS_SEED, GetSockOpt, PairKind, RawCmsg, Recv, ScmRights, Send, SetSockOpt
+from harness.model import RECV_FILL, RECV_FLAGS_SEED, PairKind, RawCmsg, Recv, ScmRights, Send
 from harness.native import cmsg, libc
 from harness.native.constants import errno_name
 from harness.observation import Failed, Outcome, Returned, StepObservation
@@ -63,6 +63,11 @@ class RawBackend(Backend):
         controllen = len(control) if step.controllen is None else step.controllen
         ctl = ctypes.create_string_buffer(control.ljust(controllen, b"\0"), max(len(control), controllen))
         msg = libc.msghdr()
+        if step.address is not None:
+            name = ctypes.create_string_buffer(sockaddr(step.address), len(sockaddr(step.address)))
+            keep.append(name)
+            msg.msg_name = _address(name)
+            msg.msg_namelen = len(name)
         msg.msg_iov = libc.BAD_ADDRESS if step.fault == "iov" else ctypes.addressof(iov)
         msg.msg_iovlen = len(step.iov)
         msg.msg_control = {"buffer": _address(ctl), "null": None, "bad": libc.BAD_ADDRESS}[step.control]
@@ -127,13 +132,17 @@ class RawBackend(Backend):
 
     # -- the rest -----------------------------------------------------------------------------
 
-    def setsockopt(self, step: SetSockOpt) -> Outcome:
-        r = libc.setsockopt_int(self.table.fd(step.on), self.sol_socket, self.c.sockopt(step.option), step.value)
+    def setsockopt(self, side: str, option: int, value: int | bytes) -> Outcome:
+        fd = self.table.fd(side)
+        if isinstance(value, bytes):
+            r = libc.setsockopt_bytes(fd, self.sol_socket, option, value)
+        else:
+            r = libc.setsockopt_int(fd, self.sol_socket, option, value)
         return Returned(0) if r.ok else Failed(errno_name(r.errno))
 
-    def getsockopt(self, step: GetSockOpt) -> Outcome:
-        r = libc.getsockopt_int(self.table.fd(step.on), self.sol_socket, self.c.sockopt(step.option))
-        return Returned(r.value) if r.ok else Failed(errno_name(r.errno))
+    def getsockopt(self, side: str, option: int, size: int) -> tuple[Outcome, bytes]:
+        r, data = libc.getsockopt_bytes(self.table.fd(side), self.sol_socket, option, size)
+        return (Returned(0), data) if r.ok else (Failed(errno_name(r.errno)), b"")
 
     def shutdown(self, side: str, how: int) -> Outcome:
         r = libc.shutdown(self.table.fd(side), how)
@@ -142,6 +151,16 @@ class RawBackend(Backend):
     def listen(self, side: str, backlog: int) -> Outcome:
         r = libc.listen(self.table.fd(side), backlog)
         return Returned(0) if r.ok else Failed(errno_name(r.errno))
+
+
+def sockaddr(address: str) -> bytes:
+    """struct sockaddr_un for "@abstract", "/path", or the raw bytes of "hex:..."."""
+    if address.startswith("hex:"):
+        return bytes.fromhex(address[4:])
+    family = struct.pack("=H", 1)  # AF_UNIX
+    if address.startswith("@"):
+        return family + b"\0" + address[1:].encode()
+    return family + address.encode() + b"\0"
 
 
 def _stray_bytes(buffer: bytes, written: list[tuple[int, int]]) -> int:

@@ -46,6 +46,7 @@ def execute(scenario: Scenario, backend: str, config: ExecConfig = DEFAULT_CONFI
         for index, step in enumerate(scenario.steps):
             step_observation = impl.run_step(index, step)
             observed.append(replace(step_observation, signals=signals.take()))
+        children = tuple(impl.children)
     leaked = tuple(describe(fd) for fd in sorted(open_fds() - baseline))
     return Observation(
         backend=backend,
@@ -53,4 +54,5 @@ def execute(scenario: Scenario, backend: str, config: ExecConfig = DEFAULT_CONFI
         steps=tuple(observed),
         leaked_fds=leaked,
         context=ProcessContext(pid=os.getpid(), uid=os.getuid(), gid=os.getgid()),
+        children=children,
     )

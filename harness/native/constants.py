@@ -108,6 +108,11 @@ _LINUX_SYSCALLS = {
 }
 
 
+# SIOCINQ is FIONREAD and SIOCOUTQ is TIOCOUTQ (asm-generic/ioctls.h; powerpc has its own).
+_LINUX_GENERIC_IOCTL = {"SIOCINQ": 0x541B, "SIOCOUTQ": 0x5411, "SIOCATMARK": 0x8905}
+_LINUX_POWERPC_IOCTL = {"SIOCINQ": 0x4004667F, "SIOCOUTQ": 0x40047473, "SIOCATMARK": 0x8905}
+
+
 @dataclass(frozen=True, slots=True)
 class Constants:
     """The numbers behind the names, for one operating system and architecture."""
@@ -121,6 +126,7 @@ class Constants:
     shut: Mapping[str, int]
     sock: Mapping[str, int]
     syscalls: Mapping[str, int]
+    ioctls: Mapping[str, int]
     sock_nonblock: int = 0o4000
     sock_cloexec: int = 0o2000000
     _msg_bits: tuple[tuple[int, str], ...] = field(default=(), repr=False)
@@ -202,6 +208,7 @@ def linux(arch: str) -> Constants:
         shut=MappingProxyType(_LINUX_SHUT),
         sock=MappingProxyType(_LINUX_SOCK),
         syscalls=MappingProxyType(_LINUX_SYSCALLS.get(arch, {})),
+        ioctls=MappingProxyType(_LINUX_POWERPC_IOCTL if arch.startswith("ppc") else _LINUX_GENERIC_IOCTL),
         _msg_bits=bits,
     )
 

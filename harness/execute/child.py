@@ -1,0 +1,200 @@
+"""Forked children: a Child step's steps run in another process, as another identity.
+
+Everything that changes who the process is (setresuid, capabilities, user and pid namespaces,
+rlimits) happens only in the child, which then runs its steps on the inherited descriptors,
+sends its observations to the parent through a pipe (pickle: the same program on both ends) and
+exits with ``os._exit``.  The parent waits with a deadline and kills a child that overstays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import pickle
+import resource
+import select
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from harness.model import UNPRIVILEGED_UID, Identity
+from harness.observation import ProcessContext, StepObservation
+
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class ChildUnsupported(Exception):
+    """The child could not become the identity asked for (no privilege, no namespaces here)."""
+
+
+class ChildFailed(Exception):
+    """The child broke (a harness bug in the child) or did not finish in time."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChildReport:
+    context: ProcessContext  # as the parent sees it
+    steps: tuple[StepObservation, ...]
+
+
+def _unshare(flags: int, what: str) -> None:
+    if _libc.unshare(flags) != 0:
+        err = ctypes.get_errno()
+        raise ChildUnsupported(f"unshare({what}) failed: {os.strerror(err)}")
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def become(identity: Identity, outer_uid: int, outer_gid: int) -> None:
+    """Turn this (child) process into ``identity``, apart from the pid namespace."""
+    if identity.nofile is not None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (identity.nofile, identity.nofile))
+    if identity.userns:
+        _unshare(CLONE_NEWUSER, "CLONE_NEWUSER")
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"0 {outer_uid} 1")
+        _write("/proc/self/gid_map", f"0 {outer_gid} 1")
+    if identity.user == "unprivileged":
+        try:
+            os.setgroups([])
+            os.setresgid(UNPRIVILEGED_UID, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
+            os.setresuid(UNPRIVILEGED_UID, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
+        except PermissionError as exc:
+            raise ChildUnsupported(f"cannot switch to uid {UNPRIVILEGED_UID}: {exc.strerror}") from None
+
+
+def outer_view(identity: Identity, pid: int, outer_uid: int, outer_gid: int) -> ProcessContext:
+    """The child's ids as the parent sees them."""
+    if identity.user == "unprivileged":
+        return ProcessContext(pid=pid, uid=UNPRIVILEGED_UID, gid=UNPRIVILEGED_UID)
+    return ProcessContext(pid=pid, uid=outer_uid, gid=outer_gid)
+
+
+def _send(fd: int, payload: object) -> None:
+    data = pickle.dumps(payload)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _receive(fd: int, deadline: float) -> bytes:
+    chunks: list[bytes] = []
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP)
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not poller.poll(int(left * 1000) + 1):
+            raise ChildFailed("the child did not finish in time")
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _kill_and_reap(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def run_child(
+    identity: Identity, steps: Callable[[], tuple[StepObservation, ...]], after_fork: Callable[[], None], timeout: float
+) -> ChildReport:
+    """Fork, become ``identity``, run ``steps()`` there, and bring the observations back."""
+    outer_uid, outer_gid = os.geteuid(), os.getegid()
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        os.close(read_end)
+        status = 0
+        try:
+            _send(write_end, _child_body(identity, steps, after_fork, outer_uid, outer_gid))
+        except BaseException:
+            status = 70
+        os._exit(status)
+    os.close(write_end)
+    try:
+        data = _receive(read_end, time.monotonic() + timeout)
+    finally:
+        os.close(read_end)
+        _kill_and_reap(pid)
+    try:
+        kind, value = pickle.loads(data)
+    except Exception:
+        raise ChildFailed("the child died without a report") from None
+    if kind == "unsupported":
+        raise ChildUnsupported(value)
+    if kind == "error":
+        raise ChildFailed(value)
+    context, observed = value
+    if context.pid == 0:
+        context = ProcessContext(pid=pid, uid=context.uid, gid=context.gid)
+    return ChildReport(context, observed)
+
+
+def _child_body(
+    identity: Identity,
+    steps: Callable[[], tuple[StepObservation, ...]],
+    after_fork: Callable[[], None],
+    outer_uid: int,
+    outer_gid: int,
+) -> tuple[str, object]:
+    try:
+        if identity.pidns:
+            _unshare(CLONE_NEWPID, "CLONE_NEWPID")
+            return _relay_grandchild(identity, steps, after_fork, outer_uid, outer_gid)
+        after_fork()
+        become(identity, outer_uid, outer_gid)
+        return "ok", (outer_view(identity, 0, outer_uid, outer_gid), steps())
+    except ChildUnsupported as exc:
+        return "unsupported", str(exc)
+    except Exception as exc:
+        return "error", f"in the child: {type(exc).__name__}: {exc}"
+
+
+def _relay_grandchild(
+    identity: Identity,
+    steps: Callable[[], tuple[StepObservation, ...]],
+    after_fork: Callable[[], None],
+    outer_uid: int,
+    outer_gid: int,
+) -> tuple[str, object]:
+    """After unshare(CLONE_NEWPID) only the next child is in the new namespace (as its pid 1)."""
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        status = 0
+        try:
+            _send(
+                write_end,
+                _child_body(
+                    Identity(user=identity.user, userns=identity.userns, nofile=identity.nofile),
+                    steps,
+                    after_fork,
+                    outer_uid,
+                    outer_gid,
+                ),
+            )
+        except BaseException:
+            status = 70
+        os._exit(status)
+    os.close(write_end)
+    try:
+        kind, value = pickle.loads(_receive(read_end, time.monotonic() + 30))
+    finally:
+        os.close(read_end)
+        _kill_and_reap(pid)
+    if kind != "ok":
+        return kind, value
+    context, observed = value
+    # pid 0 tells the parent to use the pid it forked; here the grandchild's outer pid is `pid`
+    return "ok", (ProcessContext(pid=pid, uid=context.uid, gid=context.gid), observed)
