@@ -195,8 +195,8 @@ def _name_or_int(value: object, where: str) -> str | int:
 
 
 def _cred(value: object, where: str) -> int | str:
-    if value == "self":
-        return "self"
+    if value in ("self", "parent", "nonexistent"):
+        return str(value)
     return _expect(value, int, where)
 
 

@@ -9,6 +9,8 @@ from harness.observation import Observation, ObservedCmsg, StepObservation
 
 def _cmsg_words(cmsg: ExpectedCmsg | ObservedCmsg) -> str:
     text = f"{cmsg.type} len {cmsg.length}"
+    if isinstance(cmsg, ExpectedCmsg) and cmsg.pidfd is not None:
+        text += f" pidfd of {cmsg.pidfd}"
     if isinstance(cmsg, ExpectedCmsg) and cmsg.fds:
         text += " fds " + ",".join(f.name for f in cmsg.fds)
     elif isinstance(cmsg, ObservedCmsg) and cmsg.fds:
@@ -30,6 +32,12 @@ def step_words(step: StepExpectation | StepObservation) -> str:
             text += " [" + "; ".join(_cmsg_words(c) for c in step.cmsgs) + "]"
     if step.signals:
         text += f" +{','.join(step.signals)}"
+    if step.events is not None:
+        text += f" {words(step.events)}"
+    if step.peercred is not None:
+        text += f" peer {'/'.join(map(str, step.peercred))}"
+    if step.nested:
+        text += " [" + "; ".join(step_words(s) for s in step.nested) + "]"
     return text
 
 

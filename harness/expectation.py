@@ -38,6 +38,7 @@ class StepExpectation:
     op: str
     outcome: Outcome
     also: tuple[Outcome, ...] = ()  # other outcomes Linux documents as correct (e.g. ENOBUFS or EAGAIN)
+    value_range: tuple[int, int] | None = None  # any Returned value within these bounds is right
     data: bytes = b""
     buffers: tuple[bytes, ...] | None = None
     msg_flags: frozenset[str] | None = None

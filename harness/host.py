@@ -148,6 +148,17 @@ def _probe_features(consts: constants.Constants) -> frozenset[str]:
     return frozenset(found)
 
 
+def _minimum_sndbuf() -> int:
+    """SOCK_MIN_SNDBUF: what SO_SNDBUF 0 turns into (2 * (2048 + the skb overhead) on Linux)."""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 0)
+        return a.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    finally:
+        a.close()
+        b.close()
+
+
 def _default_sndbuf() -> dict[str, int]:
     out = {}
     for kind in ("SOCK_STREAM", "SOCK_DGRAM", "SOCK_SEQPACKET"):
@@ -175,6 +186,7 @@ def probe(label: str = "native") -> Platform:
     limits["nofile"] = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     if (v := _read_int("/proc/sys/net/unix/max_dgram_qlen")) is not None:
         limits["max_dgram_qlen"] = v
+    limits["sndbuf_min"] = _minimum_sndbuf()
     return Platform(
         system="linux",
         release=uname.release,

@@ -161,7 +161,9 @@ FdRef: TypeAlias = Named | RawFd | ClosedFd
 # Control messages
 
 
-CredValue: TypeAlias = int | Literal["self"]
+# "self": the sender's own id; "parent": the scenario process's (from a child); "nonexistent":
+# a pid no process has (the executor picks one that is free).
+CredValue: TypeAlias = int | Literal["self", "parent", "nonexistent"]
 
 
 @dataclass(frozen=True, slots=True)

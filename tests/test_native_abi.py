@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.execute.backend import Backend
-from harness.model import ScmCredentials
+from harness.execute.backend import pack_ucred
 from harness.native import constants, libc
 from harness.native.cmsg import LP64, CmsgAbi
 
@@ -193,8 +192,8 @@ def test_ctypes_struct_matches_c(headers: Headers, struct_name: str) -> None:
 
 
 def test_ucred_matches_what_the_harness_packs(headers: Headers) -> None:
-    """The executors pack struct ucred themselves (``Backend.resolve_creds``): same size and order."""
-    packed = Backend.resolve_creds(ScmCredentials(pid=0x01020304, uid=0x05060708, gid=0x090A0B0C))
+    """The executors pack struct ucred themselves (``backend.pack_ucred``): same size and order."""
+    packed = pack_ucred(0x01020304, 0x05060708, 0x090A0B0C)
     assert len(packed) == headers["sizeof:ucred"]
     for name, value in (("pid", 0x01020304), ("uid", 0x05060708), ("gid", 0x090A0B0C)):
         assert headers["sizeof:ucred." + name] == 4

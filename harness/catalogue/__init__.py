@@ -3,7 +3,17 @@
 Importing this package registers every case in ``CASES``.
 """
 
-from harness.catalogue import boundaries, credentials, errors, fd_passing, misc, peek, truncation  # noqa: F401
+from harness.catalogue import (  # noqa: F401
+    boundaries,
+    credentials,
+    errors,
+    fd_passing,
+    misc,
+    peek,
+    processes,
+    shutdown_close,
+    truncation,
+)
 from harness.catalogue.case import CASES, Case, Variant, select
 
 __all__ = ["CASES", "Case", "Variant", "select"]

@@ -54,14 +54,16 @@ def cmsgs_match(scenario: Scenario, observation: Observation, expectation: Expec
             continue
         for i, (got, exp) in enumerate(zip(seen.cmsgs, want.cmsgs, strict=True)):
             if exp.pidfd is not None:
-                pids = [fd.pid for fd in got.fds]
-                if pids != [resolve(exp.pidfd, observation)]:
+                # a pidfd is always O_CLOEXEC (pidfd_prepare), whatever MSG_CMSG_CLOEXEC says
+                seen_pidfds = [(fd.file_type, fd.pid, fd.cloexec) for fd in got.fds]
+                wanted = [("pidfd", resolve(exp.pidfd, observation), True)]
+                if seen_pidfds != wanted:
                     yield Finding(
                         checker="cmsgs",
                         step=seen.index,
                         field=at + f"cmsgs[{i}] pidfd",
-                        expected=f"a pidfd of pid {resolve(exp.pidfd, observation)}",
-                        observed=f"pidfds of {pids}",
+                        expected=f"(type, pid, FD_CLOEXEC) {wanted}",
+                        observed=str(seen_pidfds),
                     )
             if exp.creds is None:
                 continue

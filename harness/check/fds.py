@@ -48,8 +48,8 @@ def received_fds_are_the_sent_files(
         if seen.op != "recv" or len(seen.cmsgs) != len(want.cmsgs):
             continue  # a different cmsg list is the cmsgs checker's finding
         for i, (got_cmsg, exp_cmsg) in enumerate(zip(seen.cmsgs, want.cmsgs, strict=True)):
-            if not exp_cmsg.fds and not got_cmsg.fds:
-                continue
+            if exp_cmsg.pidfd is not None or (not exp_cmsg.fds and not got_cmsg.fds):
+                continue  # SCM_PIDFD: the cmsgs checker compares the process it refers to
             if len(got_cmsg.fds) != len(exp_cmsg.fds):
                 yield Finding(
                     checker="fd-identity",

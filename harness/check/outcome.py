@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from harness.check.registry import Finding, checker, pairs
 from harness.expectation import Expectation
 from harness.model import Scenario
-from harness.observation import Observation
+from harness.observation import Observation, Returned
 
 
 @checker("outcome")
@@ -29,6 +29,17 @@ def outcomes_match(scenario: Scenario, observation: Observation, expectation: Ex
                 expected=f"{len(want.nested)} steps",
                 observed=f"{len(seen.nested)} steps",
             )
+        if want.value_range is not None:
+            lo, hi = want.value_range
+            if not (isinstance(seen.outcome, Returned) and lo <= seen.outcome.value <= hi):
+                yield Finding(
+                    checker="outcome",
+                    step=seen.index,
+                    field=at + "outcome",
+                    expected=f"returned a value within {lo}..{hi}",
+                    observed=seen.outcome.describe(),
+                )
+            continue
         if seen.outcome != want.outcome and seen.outcome not in want.also:
             allowed = " or ".join(o.describe() for o in (want.outcome, *want.also))
             yield Finding(

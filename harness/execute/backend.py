@@ -46,6 +46,23 @@ from harness.native.constants import errno_name
 from harness.observation import Blocked, Failed, ObservedCmsg, Outcome, ProcessContext, Returned, StepObservation
 
 
+def pack_ucred(pid: int, uid: int, gid: int) -> bytes:
+    """struct ucred { pid_t pid; uid_t uid; gid_t gid; } in the machine's byte order."""
+    return struct.pack("=iII", pid, uid & 0xFFFFFFFF, gid & 0xFFFFFFFF)
+
+
+def free_pid() -> int:
+    """A pid no process has now: counting down from pid_max (the kernel allocates upwards)."""
+    try:
+        with open("/proc/sys/kernel/pid_max") as f:
+            pid = int(f.read()) - 1
+    except (OSError, ValueError):
+        pid = 32767
+    while os.path.exists(f"/proc/{pid}"):
+        pid -= 1
+    return pid
+
+
 class CannotExpress(Exception):
     """The back end has no way to say what the step asks (e.g. a NULL msg_control via socket.sendmsg)."""
 
@@ -69,6 +86,7 @@ class Backend(ABC):
         self.identifier = Identifier(consts.syscalls.get("kcmp"))
         self.kind: PairKind | None = None
         self.children: list[ProcessContext] = []
+        self.main_ids = (os.getpid(), os.getuid(), os.getgid())  # "parent" in a child's credentials
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -255,12 +273,19 @@ class Backend(ABC):
         assert isinstance(ref, ClosedFd)
         return self.table.closed_number
 
-    @staticmethod
-    def resolve_creds(creds: ScmCredentials) -> bytes:
-        pid = os.getpid() if creds.pid == "self" else creds.pid
-        uid = os.getuid() if creds.uid == "self" else creds.uid
-        gid = os.getgid() if creds.gid == "self" else creds.gid
-        return struct.pack("=iII", pid, uid & 0xFFFFFFFF, gid & 0xFFFFFFFF)
+    def resolve_creds(self, creds: ScmCredentials) -> bytes:
+        own = (os.getpid(), os.getuid(), os.getgid())
+        values = []
+        for index, value in enumerate((creds.pid, creds.uid, creds.gid)):
+            if value == "self":
+                values.append(own[index])
+            elif value == "parent":
+                values.append(self.main_ids[index])
+            elif value == "nonexistent":
+                values.append(free_pid())
+            else:
+                values.append(value)
+        return pack_ucred(values[0], values[1], values[2])
 
     def may_block(self, flag_names: frozenset[str]) -> bool:
         assert self.kind is not None
@@ -278,10 +303,11 @@ class Backend(ABC):
         out = []
         rights = self.c.scm["SCM_RIGHTS"]
         creds = self.c.scm["SCM_CREDENTIALS"]
+        pidfd = self.c.scm["SCM_PIDFD"]
         for level, type_, length, data, truncated in found:
             fds: tuple[int, ...] = ()
             cred: tuple[int, int, int] | None = None
-            if level == self.sol_socket and type_ == rights:
+            if level == self.sol_socket and type_ in (rights, pidfd):
                 fds = struct.unpack(f"={len(data) // 4}i", data[: len(data) // 4 * 4])
             elif level == self.sol_socket and type_ == creds and len(data) >= 12:
                 pid, uid, gid = struct.unpack_from("=iII", data)

@@ -12,6 +12,7 @@ were marked ``?`` are settled where the rule is written down below.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -22,21 +23,27 @@ from harness.model import (
     SCM_MAX_FD,
     SEEKABLE_KINDS,
     UIO_MAXIOV,
+    Child,
     Close,
     ClosedFd,
     FdKind,
     FdRef,
+    Fill,
     GetSockOpt,
+    Ioctl,
     Listen,
     Named,
+    Poll,
     RawCmsg,
     RawFd,
+    ReadPartner,
     Recv,
     Reopen,
     Scenario,
     ScmCredentials,
     ScmRights,
     Send,
+    SetOwner,
     SetSockOpt,
     Shutdown,
     SockType,
@@ -45,6 +52,7 @@ from harness.model import (
 from harness.native.cmsg import CmsgAbi
 from harness.native.constants import Constants, linux
 from harness.observation import Blocked, Failed, Outcome, Returned
+from harness.oracle.processes import Proc, as_seen_by, check_credentials, sent_credentials
 
 if TYPE_CHECKING:
     from harness.host import Platform
@@ -75,6 +83,9 @@ FILE_TYPES = {
 }
 ACCESS_MODES = {FdKind.PIPE_READ: "O_RDONLY", FdKind.PIPE_WRITE: "O_WRONLY", FdKind.OPATH_DIR: "O_RDONLY"}
 
+# Options whose support the platform probe records; without it the kernel says ENOPROTOOPT.
+PROBED_OPTIONS = frozenset({"SO_PASSPIDFD", "SO_PEERPIDFD", "SO_PASSRIGHTS", "SO_INQ", "SO_PEEK_OFF"})
+ERRNO_VALUES = {"ECONNRESET": errno.ECONNRESET, "EPIPE": errno.EPIPE}
 SEND_FLAGS_MODELLED = frozenset({"MSG_DONTWAIT", "MSG_NOSIGNAL", "MSG_EOR", "MSG_MORE", "MSG_OOB"})
 RECV_FLAGS_MODELLED = frozenset(
     {
@@ -112,9 +123,11 @@ class Laid:
 class Skb:
     data: bytes
     fds: tuple[str, ...] | None  # UNIXCB(skb).fp: names of the files in flight
-    creds: Creds  # what SCM_CREDENTIALS reports for it
+    creds: Creds  # what SCM_CREDENTIALS reports for it (in the scenario process's terms)
     consumed: int = 0  # UNIXCB(skb).consumed (stream)
     big: bool = False  # a stream send longer than STREAM_SPLIT_SAFE: split points unknown
+    sender: str = ""  # the sending process's prefix ("" or "child0.")
+    has_pid: bool = True  # UNIXCB(skb).pid is set (explicit or implicit credentials)
 
     @property
     def remaining(self) -> int:
@@ -132,6 +145,21 @@ class End:
     snd_shutdown: bool = False
     error: str | None = None  # sk_err, reported once by sock_error()
     queue: list[Skb] = field(default_factory=list)  # this end's receive queue
+    passpidfd: bool = False
+    passrights: bool = True  # SO_PASSRIGHTS (6.16+), on by default
+    inq: bool = False  # SO_INQ
+    rcvtimeo: bool = False  # SO_RCVTIMEO set by the scenario: a blocking receive ends in EAGAIN
+    sndtimeo: bool = False
+    released: bool = False  # the socket itself is gone (no descriptor, nothing in flight holds it)
+    peer_dropped: bool = False  # dgram: the dead peer was noticed (ECONNREFUSED given, now ENOTCONN)
+    # A Fill step filled this queue up to the sender's SO_SNDBUF of then (its bytes are not tracked);
+    # ``fill_used`` is what went in after it.
+    full_at: int | None = None
+    fill_used: int = 0
+
+    @property
+    def full(self) -> bool:
+        return self.full_at is not None
 
 
 @dataclass
@@ -154,6 +182,11 @@ class LinuxModel:
         self.ends = {side: End(side, sndbuf=sndbuf) for side in ("a", "b")}
         self.table_open = {spec.name: True for spec in scenario.fds}
         self.kinds = {spec.name: spec for spec in scenario.fds}
+        self.main = Proc("", None, platform)
+        self.proc = self.main
+        self.children = 0
+        self.exited: set[str] = set()  # prefixes of processes that have exited (and were reaped)
+        self.installed: dict[str, int] = {}  # descriptors the scenario's process received, by name
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -211,6 +244,18 @@ class LinuxModel:
             return self.listen(step)
         if isinstance(step, Reopen):
             return self.reopen(step)
+        if isinstance(step, Poll):
+            return self.poll(step)
+        if isinstance(step, Ioctl):
+            return self.ioctl(step)
+        if isinstance(step, ReadPartner):
+            return self.read_partner(step)
+        if isinstance(step, SetOwner):
+            return self.simple("set_owner", Returned(0), "F_SETOWN")
+        if isinstance(step, Fill):
+            return self.fill(step)
+        if isinstance(step, Child):
+            return self.child(step)
         raise Unknown(f"step {step!r}")
 
     def simple(self, op: str, outcome: Outcome, why: str) -> StepExpectation:
@@ -266,44 +311,124 @@ class LinuxModel:
             raise Unknown("MSG_OOB on SOCK_STREAM (out-of-band data is not modelled yet)")
         peer = self.peer(step.on)
         nosignal = "MSG_NOSIGNAL" in step.flags
-        pipe: tuple[Outcome, tuple[str, ...], str] = (Failed("EPIPE"), () if nosignal else ("SIGPIPE",), "")
+        sigpipe: tuple[str, ...] = () if nosignal else ("SIGPIPE",)
+        passing = fds is not None
         if self.t is SockType.STREAM:
+            if step.address is not None:
+                return Failed("EISCONN"), (), "msg_name on a connected stream socket"
             if x.snd_shutdown:
-                return pipe[0], pipe[1], "stream send after SEND_SHUTDOWN: EPIPE (+SIGPIPE)"
+                return Failed("EPIPE"), sigpipe, "stream send after SEND_SHUTDOWN: EPIPE (+SIGPIPE)"
             if step.length == 0:
                 # `while (sent < len)` never runs: nothing is queued, attached fds/creds are dropped
                 return None
-            if not peer.open or peer.rcv_shutdown:
-                return pipe[0], pipe[1], "stream peer closed or shut down for reading: EPIPE (+SIGPIPE)"
+            blocked = self.capacity(step, x, peer)
+            if blocked is not None:
+                return blocked
+            if passing and self.too_many_refs():
+                return Failed("ETOOMANYREFS"), (), "the sender's user has more fds in flight than RLIMIT_NOFILE"
+            if peer.released or peer.rcv_shutdown:
+                return Failed("EPIPE"), sigpipe, "stream peer closed or shut down for reading: EPIPE (+SIGPIPE)"
+            if passing and not peer.passrights:
+                return Failed("EPERM"), (), "the receiver has SO_PASSRIGHTS off"
         else:
+            target_named = step.address is not None and self.t is SockType.DGRAM
+            if target_named:
+                problem = address_problem(step.address or "")
+                if problem:
+                    return Failed("EINVAL"), (), problem
+            elif self.t is SockType.DGRAM and x.peer_dropped:
+                return Failed("ENOTCONN"), (), "the dead peer was dropped by the previous send"
             if step.length > x.sndbuf - 32:
                 return Failed("EMSGSIZE"), (), "datagram longer than SO_SNDBUF - 32"
             if x.snd_shutdown:
-                return Failed("EPIPE"), (), "sock_alloc_send_pskb after SEND_SHUTDOWN (no SIGPIPE on the datagram path)"
-            if not peer.open:
-                raise Unknown("datagram send to a closed peer (ECONNREFUSED then ENOTCONN) is not modelled yet")
+                return Failed("EPIPE"), (), "sock_alloc_send_pskb after SEND_SHUTDOWN (no SIGPIPE on this path)"
+            blocked = None if target_named else self.capacity(step, x, peer)
+            if blocked is not None:
+                return blocked
+            if passing and self.too_many_refs():
+                return Failed("ETOOMANYREFS"), (), "the sender's user has more fds in flight than RLIMIT_NOFILE"
+            if target_named:
+                assert step.address is not None
+                if step.address.startswith("hex:"):
+                    raise Unknown("a raw sockaddr that passes validation")
+                if step.address.startswith("@"):
+                    return Failed("ECONNREFUSED"), (), "no socket is bound to that abstract name"
+                return Failed("ENOENT"), (), "no socket file at that path"
+            if peer.released:
+                # unix_dgram_sendmsg(): forget the dead peer, and unix_dgram_disconnected() purges our
+                # own receive queue ("Messages are lost").
+                x.peer_dropped = True
+                x.queue.clear()
+                self.settle()
+                return Failed("ECONNREFUSED"), (), "the peer is dead: ECONNREFUSED once, then ENOTCONN"
             if peer.rcv_shutdown:
                 return Failed("EPIPE"), (), "peer shut down for reading"
-        self.check_capacity(peer, step.length)
-        if fds is not None:
-            for name in fds:
-                if name in self.ends and not self.ends[name].open:
-                    raise Unknown("passing a pair end that is already closed")
+            if passing and not peer.passrights:
+                return Failed("EPERM"), (), "the receiver has SO_PASSRIGHTS off"
         carried = creds
         if carried is None:
             # maybe_add_creds(): attach the sender's real creds if either end asks for them now
-            carried = SENDER if (x.passcred or peer.passcred) else NO_CREDS
+            asked = x.passcred or x.passpidfd or peer.passcred or peer.passpidfd
+            carried = self.proc.symbols if asked else NO_CREDS
+            has_pid = asked
+        else:
+            has_pid = True
         peer.queue.append(
-            Skb(b"".join(step.iov), fds, carried, big=self.t is SockType.STREAM and step.length > STREAM_SPLIT_SAFE)
+            Skb(
+                b"".join(step.iov),
+                fds,
+                carried,
+                big=self.t is SockType.STREAM and step.length > STREAM_SPLIT_SAFE,
+                sender=self.proc.prefix,
+                has_pid=has_pid,
+            )
         )
         return None
 
-    def check_capacity(self, peer: End, length: int) -> None:
-        queued = sum(skb.remaining + SKB_ALLOWANCE for skb in peer.queue)
-        if peer.queue and queued + length + SKB_ALLOWANCE > ACCOUNTING_LIMIT:
-            raise Unknown("send-buffer accounting (more than 64 KiB in flight)")
-        if self.t is SockType.STREAM and length > ACCOUNTING_LIMIT:
-            raise Unknown("stream send larger than 64 KiB (partial sends under SO_SNDBUF)")
+    def would_block_on_send(self, step: Send, x: End) -> tuple[Outcome, tuple[str, ...], str]:
+        if not self.blocking(step.flags):
+            return Failed("EAGAIN"), (), "the peer's queue is full (SO_SNDBUF), non-blocking"
+        if x.sndtimeo:
+            return Failed("EAGAIN"), (), "the peer's queue is full: SO_SNDTIMEO expires"
+        return Blocked(), (), "the peer's queue is full: a blocking send waits"
+
+    def too_many_refs(self) -> bool:
+        """too_many_unix_fds(): user->unix_inflight > RLIMIT_NOFILE, without CAP_SYS_RESOURCE/ADMIN.
+
+        Only an unprivileged child with a lowered RLIMIT_NOFILE can get there: root has both
+        capabilities.  The in-flight count is the files this process's messages hold in queues.
+        """
+        identity = self.proc.identity
+        if identity is None or identity.user != "unprivileged" or identity.nofile is None:
+            return False
+        mine = sum(
+            len(skb.fds or ()) for end in self.ends.values() for skb in end.queue if skb.sender == self.proc.prefix
+        )
+        return mine > identity.nofile
+
+    def capacity(self, step: Send, x: End, peer: End) -> tuple[Outcome, tuple[str, ...], str] | None:
+        """Send-buffer accounting: None when the message certainly fits, the blocked outcome when it
+        certainly does not, and unmodelled in between (skb truesize is the kernel's business)."""
+        cost = step.length + SKB_ALLOWANCE
+        if peer.full_at is not None:
+            if x.sndbuf <= peer.full_at:
+                return self.would_block_on_send(step, x)
+            headroom = x.sndbuf - peer.full_at * 5 // 4 - peer.fill_used
+            if cost > headroom:
+                raise Unknown("how much more fits after a Fill")
+            peer.fill_used += cost
+            return None
+        queued = peer.queue  # on a socketpair everything in the peer's queue came from this end
+        in_flight = sum(len(skb.data) for skb in queued)
+        if not queued and self.t is not SockType.STREAM:
+            return None  # sock_alloc_send_pskb() only waits while sk_wmem_alloc >= sk_sndbuf
+        if queued and in_flight >= x.sndbuf:
+            return self.would_block_on_send(step, x)  # sk_wmem_alloc >= the bytes >= SO_SNDBUF
+        if sum(skb.remaining + SKB_ALLOWANCE for skb in queued) + cost > x.sndbuf // 3:
+            raise Unknown("send-buffer accounting near SO_SNDBUF")
+        if self.t is SockType.STREAM and step.length > x.sndbuf // 3:
+            raise Unknown("a stream send larger than a third of SO_SNDBUF (partial sends)")
+        return None
 
     def control_layout(self, step: Send) -> tuple[list[Laid], int]:
         """Where each control message of ``step`` starts in the buffer, and the buffer's size."""
@@ -377,9 +502,10 @@ class LinuxModel:
                     return "EINVAL: SCM_CREDENTIALS cmsg_len is not CMSG_LEN(sizeof(struct ucred))"
                 if not isinstance(c, ScmCredentials):
                     raise Unknown("a raw SCM_CREDENTIALS cmsg")
-                if (c.pid, c.uid, c.gid) != ("self", "self", "self"):
-                    raise Unknown("forged credentials (privilege-dependent) are not modelled yet")
-                creds = SENDER
+                refused = check_credentials(self.proc, c.pid, c.uid, c.gid)
+                if refused:
+                    return refused
+                creds = sent_credentials(self.proc, self.main, c.pid, c.uid, c.gid)
             else:
                 return f"EINVAL: SOL_SOCKET cmsg type {laid.type} cannot be sent"
         return (tuple(fds) if fds else None), creds
@@ -417,6 +543,8 @@ class LinuxModel:
             if self.t is SockType.STREAM:
                 raise Unknown("MSG_OOB receive on SOCK_STREAM")
             return self.recv_failed(step, Failed("EOPNOTSUPP"), "MSG_OOB on a datagram/seqpacket socket")
+        if x.full:
+            raise Unknown("receiving from a queue a Fill step filled (its bytes are not tracked)")
         if self.t is SockType.STREAM:
             return self.stream_recv(step, x)
         return self.dgram_recv(step, x)
@@ -442,9 +570,16 @@ class LinuxModel:
         creds: Creds | None,
         fds: tuple[str, ...] | None,
         why: str,
+        pidfd_of: Skb | None = None,
     ) -> StepExpectation:
         x = self.ends[step.on]
-        ctl = self.scm_recv(step, creds if x.passcred else None, fds)
+        seen = None if creds is None else as_seen_by(self.proc, creds, self.main)
+        ctl = self.scm_recv(step, seen if x.passcred else None, fds, pidfd_of)
+        if self.proc.is_main:
+            for cmsg in ctl.cmsgs:
+                for fd in cmsg.fds:
+                    self.installed[fd.name] = self.installed.get(fd.name, 0) + 1
+            self.settle()
         if ctl.ctrunc:
             flags.add("MSG_CTRUNC")
         if "MSG_CMSG_CLOEXEC" in step.flags:
@@ -474,8 +609,8 @@ class LinuxModel:
                 return self.recv_failed(step, Failed(err), "pending socket error (sock_error)", written)
             if x.rcv_shutdown:
                 return eof
-            if not self.blocking(step.flags):
-                return self.recv_failed(step, Failed("EAGAIN"), "empty queue, non-blocking", written)
+            if not self.blocking(step.flags) or x.rcvtimeo:
+                return self.recv_failed(step, Failed("EAGAIN"), "empty queue, non-blocking (or SO_RCVTIMEO)", written)
             return self.recv_failed(step, Blocked(), "empty queue: a blocking receive waits", written)
         eof = self.recv_done(step, 0, b"", set(), None, None, "end of file after shutdown")
         if self.blocking(step.flags):
@@ -485,7 +620,14 @@ class LinuxModel:
                 return self.recv_failed(step, Failed(err), "pending socket error (sock_error)")
             if x.rcv_shutdown:
                 return eof
+            if x.rcvtimeo:
+                return self.recv_failed(step, Failed("EAGAIN"), "empty queue: SO_RCVTIMEO expires")
             return self.recv_failed(step, Blocked(), "empty queue: a blocking receive waits")
+        if x.error is not None:
+            # Measured on Linux 6.18.44: a non-blocking seqpacket receive reports the pending
+            # ECONNRESET (peer closed with unread data) before the end of file.
+            err, x.error = x.error, None
+            return self.recv_failed(step, Failed(err), "pending socket error (sock_error)")
         if self.t is SockType.SEQPACKET and x.rcv_shutdown:
             return eof  # "Signal EOF on disconnected non-blocking SEQPACKET socket."
         return self.recv_failed(step, Failed("EAGAIN"), "empty queue, non-blocking")
@@ -502,6 +644,7 @@ class LinuxModel:
         fds: tuple[str, ...] | None = None
         creds: Creds | None = None
         check_creds = False
+        first: Skb | None = None
         queue = x.queue
         index = 0
         while True:
@@ -514,13 +657,18 @@ class LinuxModel:
                 if copied >= target:
                     break
                 if copied:
+                    # MSG_WAITALL with part of the data: end of file, an error, a non-blocking
+                    # receive or SO_RCVTIMEO return what was copied; otherwise it waits.
+                    if x.rcv_shutdown or x.error is not None or not self.blocking(step.flags) or x.rcvtimeo:
+                        break
                     raise Unknown("MSG_WAITALL waiting for more data than is queued")
                 return self.would_wait(step, x)
             if check_creds:
                 if skb.creds != creds:
                     break  # "Never glue messages from different writers"
-            elif x.passcred:
+            elif x.passcred or x.passpidfd:  # unix_may_passcred()
                 creds = skb.creds
+                first = skb
                 check_creds = True
             chunk = min(skb.remaining - skip, size)
             if skb.big and skb.fds is not None and skb.consumed + skip + chunk > STREAM_SPLIT_SAFE:
@@ -555,7 +703,7 @@ class LinuxModel:
                 if index >= len(queue):
                     break
                 # `goto again`: the peek path walks on even when the buffer is full
-        return self.recv_done(step, copied, bytes(out), set(), creds, fds, "stream receive")
+        return self.recv_done(step, copied, bytes(out), set(), creds, fds, "stream receive", first)
 
     def dgram_recv(self, step: Recv, x: End) -> StepExpectation:
         """__unix_dgram_recvmsg(): one message per call."""
@@ -575,10 +723,15 @@ class LinuxModel:
             flags.add("MSG_TRUNC")
         fds = skb.fds
         value = len(skb.data) if "MSG_TRUNC" in step.flags else size
-        return self.recv_done(step, value, skb.data[:size], flags, skb.creds, fds, "one message")
+        return self.recv_done(step, value, skb.data[:size], flags, skb.creds, fds, "one message", skb)
 
-    def scm_recv(self, step: Recv, creds: Creds | None, fds: tuple[str, ...] | None) -> Controls:
-        """scm_recv_unix(): SCM_CREDENTIALS first (put_cmsg), then SCM_RIGHTS (scm_detach_fds)."""
+    def scm_recv(
+        self, step: Recv, creds: Creds | None, fds: tuple[str, ...] | None, pidfd_of: Skb | None = None
+    ) -> Controls:
+        """scm_recv_unix(): SCM_CREDENTIALS (put_cmsg), SCM_RIGHTS (scm_detach_fds), then SCM_PIDFD."""
+        x = self.ends[step.on]
+        if x.passpidfd and pidfd_of is not None:
+            return self.with_pidfd(step, creds, fds, pidfd_of)
         if creds is None and fds is None:
             return Controls([], 0, False)
         if step.control_pointer == "null":
@@ -621,37 +774,103 @@ class LinuxModel:
                 ctrunc = True  # the files that do not fit are closed, never installed
         return Controls(cmsgs, consumed, ctrunc)
 
+    def with_pidfd(self, step: Recv, creds: Creds | None, fds: tuple[str, ...] | None, skb: Skb) -> Controls:
+        """SO_PASSPIDFD (6.5+): an SCM_PIDFD cmsg after the others, with a pidfd of the sender.
+
+        Modelled only when everything fits: a cut SCM_PIDFD is not.  Since 6.17 a sender that
+        exited and was reaped still gets a pidfd (fdinfo then says Pid: -1).
+        """
+        if step.control_pointer != "buffer" or not skb.has_pid:
+            raise Unknown("SCM_PIDFD without a control buffer or without sender credentials")
+        before = self.scm_recv(step, creds, fds)
+        if before.ctrunc or step.control - before.consumed < self.abi.length(4):
+            raise Unknown("an SCM_PIDFD that does not fit")
+        gone = skb.sender in self.exited
+        pid: CredExpect = -1 if gone else as_seen_by(self.proc, (f"{skb.sender}pid", 0, 0), self.main)[0]
+        pidfd = ExpectedCmsg(level="SOL_SOCKET", type="SCM_PIDFD", length=self.abi.length(4), pidfd=pid)
+        used = min(self.abi.space(4), step.control - before.consumed)
+        return Controls([*before.cmsgs, pidfd], before.consumed + used, False)
+
     # -- the other steps ---------------------------------------------------------------------
 
     def setsockopt(self, step: SetSockOpt) -> StepExpectation:
         x = self.ends[step.on]
         if not x.open:
             return self.simple("setsockopt", Failed("EBADF"), "closed descriptor")
-        if step.option == "SO_PASSCRED":
-            x.passcred = step.value != 0
-        elif step.option == "SO_PEEK_OFF":
-            if step.value < -1:
+        option, value = step.option, step.value
+        if option in PROBED_OPTIONS and option not in self.p.features:
+            return self.simple("setsockopt", Failed("ENOPROTOOPT"), f"this kernel has no {option}")
+        if option in ("SO_RCVTIMEO_OLD", "SO_SNDTIMEO_OLD"):
+            if not isinstance(value, tuple):
+                raise Unknown("a timeout option with an int value")
+            seconds, micros = value
+            if micros < 0 or micros >= 1_000_000:
+                return self.simple("setsockopt", Failed("EDOM"), "tv_usec outside 0..999999 (sock_set_timeout)")
+            if seconds < 0 or (seconds, micros) == (0, 0) or seconds > 1:
+                raise Unknown("a negative, zero or long socket timeout")
+            if option == "SO_RCVTIMEO_OLD":
+                x.rcvtimeo = True
+            else:
+                x.sndtimeo = True
+            return self.simple("setsockopt", Returned(0), f"{option} set")
+        if isinstance(value, tuple):
+            raise Unknown(f"{option} with a timeval")
+        if option == "SO_PASSCRED":
+            x.passcred = value != 0
+        elif option == "SO_PASSPIDFD":
+            x.passpidfd = value != 0
+        elif option == "SO_PASSRIGHTS":
+            x.passrights = value != 0
+        elif option == "SO_INQ":
+            if self.t is not SockType.STREAM:
+                return self.simple("setsockopt", Failed("ENOPROTOOPT"), "SO_INQ is for SOCK_STREAM only")
+            raise Unknown("SO_INQ's SCM_INQ control messages")
+        elif option == "SO_PEEK_OFF":
+            if value < -1:
                 raise Unknown("SO_PEEK_OFF below -1")
-            x.peek_off = step.value
+            x.peek_off = value
+        elif option == "SO_SNDBUF":
+            wmem_max, minimum = self.p.limits.get("wmem_max"), self.p.limits.get("sndbuf_min")
+            if wmem_max is None or minimum is None:
+                raise Unknown("net.core.wmem_max or the minimum SO_SNDBUF is unknown")
+            # sock_setsockopt(): val = min_t(u32, val, wmem_max); sk_sndbuf = max(val * 2, SOCK_MIN_SNDBUF)
+            x.sndbuf = max(min(value & 0xFFFFFFFF, wmem_max) * 2, minimum)
         else:
-            raise Unknown(f"setsockopt {step.option}")
-        return self.simple("setsockopt", Returned(0), f"{step.option} set")
+            raise Unknown(f"setsockopt {option}")
+        return self.simple("setsockopt", Returned(0), f"{option} set")
 
     def getsockopt(self, step: GetSockOpt) -> StepExpectation:
         x = self.ends[step.on]
         if not x.open:
             return self.simple("getsockopt", Failed("EBADF"), "closed descriptor")
+        option = step.option
+        if option in PROBED_OPTIONS and option not in self.p.features:
+            return self.simple("getsockopt", Failed("ENOPROTOOPT"), f"this kernel has no {option}")
+        if option == "SO_PEERCRED":
+            # the socketpair() caller, translated into the reader's namespaces (sk_peer_pid/cred)
+            creds = as_seen_by(self.proc, self.main.symbols, self.main)
+            return StepExpectation(op="getsockopt", outcome=Returned(0), peercred=creds, why="the pair's creator")
+        if option == "SO_PEERPIDFD":
+            if self.proc.pidns:
+                raise Unknown("SO_PEERPIDFD read from another pid namespace")
+            return StepExpectation(op="getsockopt", outcome=Returned(0), peer_pid="pid", why="a pidfd of the creator")
+        if option == "SO_ERROR":
+            err, x.error = x.error, None
+            return self.simple("getsockopt", Returned(ERRNO_VALUES.get(err or "", 0)), "sk_err, then cleared")
         values = {
             "SO_PASSCRED": int(x.passcred),
+            "SO_PASSPIDFD": int(x.passpidfd),
+            "SO_PASSRIGHTS": int(x.passrights),
             "SO_TYPE": self.c.sock[self.t.value],
             "SO_DOMAIN": 1,
             "SO_PROTOCOL": 0,
             "SO_PEEK_OFF": x.peek_off,
             "SO_SNDBUF": x.sndbuf,
+            "SO_ACCEPTCONN": 0,
         }
-        if step.option not in values:
-            raise Unknown(f"getsockopt {step.option}")
-        return self.simple("getsockopt", Returned(values[step.option]), f"{step.option} value")
+        if option not in values:
+            raise Unknown(f"getsockopt {option}")
+        return self.simple("getsockopt", Returned(values[option]), f"{option} value")
 
     def shutdown(self, step: Shutdown) -> StepExpectation:
         x = self.ends[step.on]
@@ -676,20 +895,13 @@ class LinuxModel:
             x = self.ends[name]
             if not x.open:
                 return self.simple("close", Failed("EBADF"), "closed twice")
-            if any(skb.fds and (name in skb.fds) for e in self.ends.values() for skb in e.queue):
-                raise Unknown("closing a pair end that is in flight (garbage collection)")
             x.open = False
-            peer = self.peer(name)
-            if self.t is not SockType.DGRAM:
-                peer.snd_shutdown = peer.rcv_shutdown = True
-                if x.queue:
-                    peer.error = "ECONNRESET"
-            x.queue.clear()
-            return self.simple("close", Returned(0), "pair end closed")
-        if not self.table_open[name]:
-            return self.simple("close", Failed("EBADF"), "closed twice")
-        self.table_open[name] = False
-        return self.simple("close", Returned(0), "closed (a file in flight stays alive)")
+        else:
+            if not self.table_open[name]:
+                return self.simple("close", Failed("EBADF"), "closed twice")
+            self.table_open[name] = False
+        self.settle()
+        return self.simple("close", Returned(0), "closed (what is in flight or received elsewhere stays alive)")
 
     def listen(self, step: Listen) -> StepExpectation:
         x = self.ends[step.on]
@@ -703,6 +915,155 @@ class LinuxModel:
         if not self.ends[step.on].open:
             raise Unknown("reopening a closed pair end through /proc")
         return self.simple("reopen", Failed("ENXIO"), "sockets cannot be opened through /proc/self/fd")
+
+    # -- processes ---------------------------------------------------------------------------
+
+    def child(self, step: Child) -> StepExpectation:
+        if not self.proc.is_main:
+            raise Unknown("a child inside a child")
+        prefix = f"child{self.children}."
+        self.children += 1
+        self.proc = Proc(prefix, step.identity, self.p)
+        nested = []
+        try:
+            for inner in step.steps:
+                if isinstance(inner, Close | ReadPartner):
+                    raise Unknown("closing or watching descriptors inside a child")
+                nested.append(self.step(inner))
+        finally:
+            self.proc = self.main
+        self.exited.add(prefix)
+        self.settle()  # what the child installed is closed when it exits
+        return StepExpectation(op="child", outcome=Returned(0), nested=tuple(nested), why="forked, ran, reaped")
+
+    # -- lifetimes: descriptors, files in flight, garbage collection --------------------------
+
+    def inflight(self, name: str) -> int:
+        return sum(skb.fds.count(name) for end in self.ends.values() for skb in end.queue if skb.fds)
+
+    def held(self, name: str) -> int:
+        """References to the file ``name`` that keep it alive, apart from in-flight ones."""
+        if name in self.ends:
+            return int(self.ends[name].open) + self.installed.get(name, 0)
+        tracked = self.kinds[name].tracked
+        return int(self.table_open[name]) + int(tracked) + self.installed.get(name, 0)
+
+    def settle(self) -> None:
+        """Release every socket nothing holds (and collect unreachable cycles, like unix_gc())."""
+        while True:
+            live = {side for side in self.ends if not self.ends[side].released}
+            roots = {side for side in live if self.held(side) > 0}
+            reachable = set(roots)
+            frontier = list(roots)
+            while frontier:
+                side = frontier.pop()
+                for skb in self.ends[side].queue:
+                    for name in skb.fds or ():
+                        if name in self.ends and name not in reachable:
+                            reachable.add(name)
+                            frontier.append(name)
+            dead = live - reachable
+            if not dead:
+                return
+            for side in dead:
+                self.release(side)
+
+    def release(self, side: str) -> None:
+        """unix_release_sock(): the socket is gone; its queue (and the files in it) go with it."""
+        x = self.ends[side]
+        x.released = True
+        peer = self.peer(side)
+        if self.t is not SockType.DGRAM and not peer.released:
+            peer.snd_shutdown = peer.rcv_shutdown = True
+            if x.queue:
+                peer.error = "ECONNRESET"
+        x.queue.clear()
+
+    def file_released(self, name: str) -> bool:
+        if name in self.ends:
+            return self.ends[name].released
+        return self.held(name) == 0 and self.inflight(name) == 0
+
+    def read_partner(self, step: ReadPartner) -> StepExpectation:
+        gone = self.file_released(step.target)
+        if not gone and step.wait_ms:
+            pass  # nothing to wait for: the model's releases are immediate
+        if gone:
+            return self.simple("read_partner", Returned(0), "every reference is gone: end of file")
+        return self.simple("read_partner", Failed("EAGAIN"), "the file is still referenced (open or in flight)")
+
+    # -- poll and ioctl ------------------------------------------------------------------------
+
+    def poll(self, step: Poll) -> StepExpectation:
+        x = self.ends[step.on]
+        if not x.open:
+            raise Unknown("poll on a closed descriptor (POLLNVAL)")
+        mask: set[str] = set()
+        if x.error is not None:
+            mask.add("POLLERR")
+        if x.rcv_shutdown:
+            mask |= {"POLLRDHUP", "POLLIN", "POLLRDNORM"}
+        if x.rcv_shutdown and x.snd_shutdown:
+            mask.add("POLLHUP")
+        if x.queue:
+            mask |= {"POLLIN", "POLLRDNORM"}
+        peer = self.peer(step.on)
+        if not peer.full or (self.t is SockType.DGRAM and peer.released):
+            # unix_writable(): sk_wmem_alloc * 4 <= sk_sndbuf; far from it unless a Fill filled it
+            mask |= {"POLLOUT", "POLLWRNORM"}
+        elif self.t is not SockType.STREAM and peer.full:
+            pass
+        revents = frozenset(mask & (set(step.events) | {"POLLERR", "POLLHUP"}))
+        return StepExpectation(op="poll", outcome=Returned(1 if revents else 0), events=revents, why="unix_poll")
+
+    def ioctl(self, step: Ioctl) -> StepExpectation:
+        x = self.ends[step.on]
+        if not x.open:
+            return self.simple("ioctl", Failed("EBADF"), "closed descriptor")
+        if x.full or self.peer(step.on).full:
+            raise Unknown("queue sizes after a Fill")
+        if step.request == "SIOCINQ":
+            if self.t is SockType.DGRAM:
+                value = len(x.queue[0].data) if x.queue else 0  # the next datagram only
+            else:
+                value = sum(skb.remaining for skb in x.queue)
+            return self.simple("ioctl", Returned(value), "unix_inq_len")
+        if step.request == "SIOCOUTQ":
+            queued = self.peer(step.on).queue
+            sent = sum(len(skb.data) for skb in queued)
+            if not queued:
+                return self.simple("ioctl", Returned(0), "nothing in flight from this end")
+            # sk_wmem_alloc counts skb truesize, not bytes: at least the bytes, at most a page per skb more
+            hi = sent + (len(queued)) * 4096 + 1024
+            return StepExpectation(op="ioctl", outcome=Returned(sent), value_range=(sent, hi), why="sk_wmem_alloc")
+        return self.simple("ioctl", Returned(0), "no out-of-band mark")
+
+    # -- filling the send buffer ---------------------------------------------------------------
+
+    def fill(self, step: Fill) -> StepExpectation:
+        x = self.ends[step.on]
+        peer = self.peer(step.on)
+        if not x.open or x.snd_shutdown or peer.released or peer.rcv_shutdown:
+            raise Unknown("filling a queue that cannot take data")
+        if self.t is not SockType.STREAM and step.chunk > x.sndbuf - 32:
+            return self.simple("fill", Returned(0), "every datagram is too long (EMSGSIZE)")
+        peer.full_at = x.sndbuf
+        peer.fill_used = 0
+        return StepExpectation(
+            op="fill", outcome=Returned(1), value_range=(1, step.limit - 1), why="sends until SO_SNDBUF is reached"
+        )
+
+
+def address_problem(address: str) -> str:
+    """unix_validate_addr(): the EINVAL cases of a raw sockaddr ("" when it is acceptable)."""
+    if not address.startswith("hex:"):
+        return ""
+    raw = bytes.fromhex(address[4:])
+    if len(raw) <= 2 or len(raw) > 110:
+        return "address length <= offsetof(sun_path) or > sizeof(struct sockaddr_un)"
+    if raw[:2] != b"\x01\x00":
+        return "sun_family is not AF_UNIX"
+    return ""
 
 
 def scatter(data: bytes, sizes: tuple[int, ...]) -> tuple[bytes, ...]:

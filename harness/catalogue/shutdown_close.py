@@ -1,0 +1,173 @@
+"""SC rows: end of file, EPIPE and SIGPIPE, ECONNREFUSED/ENOTCONN/ECONNRESET, shutdown, poll, in-flight files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from harness.catalogue.build import FDS_SPACE, drain, recv, scenario, send
+from harness.catalogue.case import Variant, case
+from harness.model import Close, FdKind, FdSpec, PairKind, Poll, ReadPartner, Shutdown, Step
+
+UNTRACKED_PIPE = FdSpec(name="w", kind=FdKind.PIPE_WRITE, tracked=False)
+UNTRACKED_SOCKET = FdSpec(name="s", kind=FdKind.SOCKET, tracked=False)
+
+
+@case(
+    "SC-01",
+    "peer closed: recv returns queued data, then 0 (EOF); seqpacket 0 even non-blocking",
+    area="shutdown-close",
+    source="GV ReadOneSideClosed, RecvmsgOneSideClosed; KS unix_connreset eof",
+    types="SQ",
+)
+def sc_01(kind: PairKind) -> Iterator[Variant]:
+    yield Variant(
+        "queued then EOF", scenario(kind, send(b"ab"), Close(target="a"), recv(64), recv(64), recv(64), fds=())
+    )
+    yield Variant("EOF at once", scenario(kind, Close(target="a"), recv(64), fds=()))
+
+
+@case(
+    "SC-02",
+    "datagram peer closed: recv never reports EOF (non-blocking EAGAIN, blocking waits)",
+    area="shutdown-close",
+    source="GV NonBlockingDgramUnixSocketPairTest.ReadOneSideClosed; KS unix_connreset",
+    types="D",
+)
+def sc_02(kind: PairKind) -> Iterator[Variant]:
+    yield Variant("queued then nothing", scenario(kind, send(b"ab"), Close(target="a"), recv(64), drain(), fds=()))
+    if not kind.nonblocking:
+        yield Variant("blocking waits", scenario(kind, Close(target="a"), recv(64), fds=()), blocking_expected=True)
+
+
+@case(
+    "SC-03",
+    "send after the peer closed: EPIPE; stream raises SIGPIPE unless MSG_NOSIGNAL (seqpacket measured: no SIGPIPE)",
+    area="shutdown-close",
+    source="GV WriteOneSideClosed; FB send_to_closed; SRC",
+    types="SQ",
+)
+def sc_03(kind: PairKind) -> Iterator[Variant]:
+    # Measured on Linux 6.18.44: SOCK_SEQPACKET returns EPIPE from the datagram send path, which
+    # raises no SIGPIPE (FreeBSD raises one).
+    yield Variant("EPIPE", scenario(kind, Close(target="b"), send(b"x"), fds=()))
+    yield Variant("MSG_NOSIGNAL", scenario(kind, Close(target="b"), send(b"x", flags=["MSG_NOSIGNAL"]), fds=()))
+
+
+@case(
+    "SC-04",
+    "datagram send after the peer closed: ECONNREFUSED once (own queue purged), then ENOTCONN; no SIGPIPE",
+    area="shutdown-close",
+    source="GV DgramUnixSocketPairTest.WriteOneSideClosed; SRC unix_dgram_disconnected",
+    types="D",
+)
+def sc_04(kind: PairKind) -> Iterator[Variant]:
+    steps = (send(b"to a", on="b"), Close(target="b"), send(b"x"), send(b"y"), drain(on="a"))
+    yield Variant("refused, then not connected", scenario(kind, *steps, fds=()))
+
+
+@case(
+    "SC-05",
+    "peer closed with unread data in its queue: ECONNRESET, then EOF",
+    area="shutdown-close",
+    source="KS unix_connreset reset_unread_behavior; GV ReadOneSideClosedWithUnreadData",
+    types="SQ",
+)
+def sc_05(kind: PairKind) -> Iterator[Variant]:
+    yield Variant(
+        "recv", scenario(kind, send(b"unread"), Close(target="b"), recv(64, on="a"), recv(64, on="a"), fds=())
+    )
+    yield Variant(
+        "send", scenario(kind, send(b"unread"), Close(target="b"), send(b"x", flags=["MSG_NOSIGNAL"]), fds=())
+    )
+
+
+@case(
+    "SC-06",
+    "shutdown(A, SHUT_WR): A's send EPIPE (stream with SIGPIPE); B can still send to A and A reads it",
+    area="shutdown-close",
+    source="GV ShutdownWrite; FB shutdown_send, shutdown_send_sigpipe",
+)
+def sc_06(kind: PairKind) -> Iterator[Variant]:
+    steps = (Shutdown(on="a", how="SHUT_WR"), send(b"x"), send(b"back", on="b"), recv(64, on="a"))
+    yield Variant("write side", scenario(kind, *steps, fds=()))
+
+
+@case(
+    "SC-07",
+    "after shutdown(B, SHUT_WR): A reads queued data then EOF (stream, seqpacket); datagram: no propagation",
+    area="shutdown-close",
+    source="GV PeerWriteShutdown, ZeroLengthRecvPeerShutdown",
+)
+def sc_07(kind: PairKind) -> Iterator[Variant]:
+    steps = (
+        send(b"ab", on="b"),
+        Shutdown(on="b", how="SHUT_WR"),
+        recv(64, on="a"),
+        recv(64, on="a", flags=["MSG_DONTWAIT"]),
+    )
+    yield Variant("peer write shutdown", scenario(kind, *steps, fds=()))
+
+
+@case(
+    "SC-08",
+    "shutdown(A, SHUT_RD): B's send EPIPE (all types); A can still send; B can still read",
+    area="shutdown-close",
+    source="GV ShutdownRead; SRC other->sk_shutdown & RCV_SHUTDOWN",
+)
+def sc_08(kind: PairKind) -> Iterator[Variant]:
+    steps = (Shutdown(on="a", how="SHUT_RD"), send(b"x", on="b", flags=["MSG_NOSIGNAL"]), send(b"still"), recv(64))
+    yield Variant("read side", scenario(kind, *steps, fds=()))
+
+
+@case(
+    "SC-09",
+    "shutdown does not drop queued data: after SHUT_RDWR on both ends queued bytes are still readable",
+    area="shutdown-close",
+    source="GV Shutdown; FB differs for rights",
+)
+def sc_09(kind: PairKind) -> Iterator[Variant]:
+    steps = (
+        send(b"kept", fds=["f"]),
+        Shutdown(on="a", how="SHUT_RDWR"),
+        Shutdown(on="b", how="SHUT_RDWR"),
+        recv(64, control=FDS_SPACE(1)),
+    )
+    yield Variant("both shut", scenario(kind, *steps))
+
+
+@case(
+    "SC-11",
+    "closing both ends with fds in flight releases the in-flight files",
+    area="gc-inflight",
+    source="FB send_and_cancel, devfs_orphan; KS scm_rights",
+)
+def sc_11(kind: PairKind) -> Iterator[Variant]:
+    table = (UNTRACKED_PIPE, UNTRACKED_SOCKET)
+    steps: tuple[Step, ...] = (
+        send(fds=["w", "s"]),
+        Close(target="w"),
+        Close(target="s"),
+        ReadPartner(target="w"),
+        ReadPartner(target="s"),
+    )
+    steps += (
+        Close(target="b"),
+        ReadPartner(target="w", wait_ms=2000),
+        ReadPartner(target="s", wait_ms=2000),
+        Close(target="a"),
+    )
+    yield Variant("receiver closed", scenario(kind, *steps, fds=table))
+
+
+@case(
+    "SC-12",
+    "poll: SHUT_RDWR gives POLLHUP; SHUT_RD gives POLLRDHUP|POLLIN; queued data POLLIN; otherwise POLLOUT",
+    area="shutdown-close",
+    source="GV PollAfterFullShutdown, *WakesHangupOnlyPoller, PollOutAfterWriteShutdownIsCapacityBased",
+)
+def sc_12(kind: PairKind) -> Iterator[Variant]:
+    yield Variant("idle", scenario(kind, Poll(on="a"), fds=()))
+    yield Variant("data", scenario(kind, send(b"x"), Poll(on="b"), fds=()))
+    yield Variant("SHUT_RD", scenario(kind, Shutdown(on="a", how="SHUT_RD"), Poll(on="a"), Poll(on="b"), fds=()))
+    yield Variant("SHUT_RDWR", scenario(kind, Shutdown(on="a", how="SHUT_RDWR"), Poll(on="a"), Poll(on="b"), fds=()))
+    yield Variant("peer closed", scenario(kind, send(b"x", on="b"), Close(target="b"), Poll(on="a"), fds=()))
