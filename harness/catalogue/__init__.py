@@ -8,6 +8,8 @@ from harness.catalogue import (  # noqa: F401
     credentials,
     errors,
     fd_passing,
+    gc,
+    limits_flags,
     misc,
     peek,
     processes,

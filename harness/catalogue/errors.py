@@ -151,3 +151,47 @@ def er_16(kind: PairKind) -> Iterator[Variant]:
 def sc_10(kind: PairKind) -> Iterator[Variant]:
     for how in (-1, 3, 1000):
         yield Variant(f"how {how}", scenario(kind, Shutdown(on="a", how=how), send(b"x"), recv(64), fds=()))
+
+
+@case(
+    "ER-08",
+    "sendmsg with msg_name on a connected stream pair: EISCONN",
+    area="errors",
+    source="GV StreamUnixSocketPairTest.Sendto; SRC",
+    types="S",
+)
+def er_08(kind: PairKind) -> Iterator[Variant]:
+    yield Variant(
+        "abstract name", scenario(kind, Send(on="a", iov=(b"x",), address="@scm-harness-nobody"), drain(), fds=())
+    )
+
+
+@case(
+    "ER-09",
+    "sendmsg with msg_name on a seqpacket pair: the name is ignored, the message goes to the peer",
+    area="errors",
+    source="GV SeqpacketUnixSocketPairTest.Sendto; SRC",
+    types="Q",
+)
+def er_09(kind: PairKind) -> Iterator[Variant]:
+    yield Variant(
+        "abstract name", scenario(kind, Send(on="a", iov=(b"x",), address="@scm-harness-nobody"), recv(64), fds=())
+    )
+
+
+@case(
+    "ER-10",
+    "datagram sendto a bad address: EINVAL; to an unused abstract name: ECONNREFUSED; to a missing path: ENOENT",
+    area="errors",
+    source="SRC unix_validate_addr, unix_find_other",
+    types="D",
+)
+def er_10(kind: PairKind) -> Iterator[Variant]:
+    for label, address in (
+        ("family only", "hex:0100"),
+        ("too long", "hex:0100" + "61" * 120),
+        ("AF_INET", "hex:0200" + "00" * 14),
+        ("unused abstract name", "@scm-harness-nobody-listens"),
+        ("missing path", "/nonexistent/scm-harness/socket"),
+    ):
+        yield Variant(label, scenario(kind, Send(on="a", iov=(b"x",), address=address), drain(), fds=()))

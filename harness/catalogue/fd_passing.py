@@ -27,9 +27,11 @@ from harness.model import (
     ClosedFd,
     FdKind,
     FdSpec,
+    GetSockOpt,
     PairKind,
     RawFd,
     ScmRights,
+    SetSockOpt,
     Step,
 )
 
@@ -273,3 +275,22 @@ def fd_24(kind: PairKind) -> Iterator[Variant]:
     else:
         steps = (passcred(), send(payload, fds=["f", "g"], creds=True), recv(size + 1, control=control))
     yield Variant("48 KiB", scenario(kind, *steps, fds=(FILE, FILE2)))
+
+
+@case(
+    "FD-19",
+    "receiver with SO_PASSRIGHTS off (6.16+): sendmsg with SCM_RIGHTS fails EPERM; plain data still flows",
+    area="fd-passing",
+    source="KS scm_rights *_disabled variants",
+    needs=("SO_PASSRIGHTS",),
+)
+def fd_19(kind: PairKind) -> Iterator[Variant]:
+    off = SetSockOpt(on="b", option="SO_PASSRIGHTS", value=0)
+    steps = (
+        off,
+        GetSockOpt(on="b", option="SO_PASSRIGHTS"),
+        send(b"x", fds=["f"]),
+        send(b"y"),
+        recv(64, control=FDS_SPACE(1)),
+    )
+    yield Variant("off", scenario(kind, *steps))

@@ -1,0 +1,181 @@
+"""LM and FL rows: send-buffer limits, timeouts, and the MSG_* flags of the blocking paths."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from harness.catalogue.build import drain, recv, scenario, send
+from harness.catalogue.case import Variant, case
+from harness.model import Close, Fill, GetSockOpt, PairKind, Poll, SetSockOpt, Shutdown
+
+DONTWAIT = "MSG_DONTWAIT"
+
+
+@case(
+    "LM-01",
+    "datagram longer than SO_SNDBUF - 32: EMSGSIZE; exactly that long: sent",
+    area="limits",
+    source="GV NonStreamSocketPairTest.SendMsgTooLarge; SRC; FB unix_dgram basic",
+    types="DQ",
+)
+def lm_01(kind: PairKind) -> Iterator[Variant]:
+    small = SetSockOpt(on="a", option="SO_SNDBUF", value=4096)  # SO_SNDBUF becomes 8192
+    yield Variant("8160 fits", scenario(kind, small, send(b"z" * 8160), recv(9000), fds=()))
+    yield Variant("8161 too long", scenario(kind, small, send(b"z" * 8161), drain(), fds=()))
+
+
+@case(
+    "LM-03",
+    "setsockopt(SO_SNDBUF, v) reads back 2v, clamped to [SOCK_MIN_SNDBUF, 2 * wmem_max]",
+    area="limits",
+    source="GV SetSocketSendBuf",
+)
+def lm_03(kind: PairKind) -> Iterator[Variant]:
+    for value in (0, 1, 4096, 100_000, 1 << 30):
+        steps = (SetSockOpt(on="a", option="SO_SNDBUF", value=value), GetSockOpt(on="a", option="SO_SNDBUF"))
+        yield Variant(f"SO_SNDBUF {value}", scenario(kind, *steps, fds=()))
+
+
+@case(
+    "LM-04",
+    "filling the send side gives EAGAIN; raising SO_SNDBUF lets the next send through",
+    area="limits",
+    source="GV IncreasedSocketSendBufUnblocksWrites; FB eagain_*",
+)
+def lm_04(kind: PairKind) -> Iterator[Variant]:
+    steps = (
+        SetSockOpt(on="a", option="SO_SNDBUF", value=16384),
+        Fill(on="a", chunk=512),
+        send(b"more", flags=[DONTWAIT]),
+        Poll(on="a"),
+        SetSockOpt(on="a", option="SO_SNDBUF", value=1 << 20),
+        send(b"more", flags=[DONTWAIT]),
+    )
+    yield Variant("fill, raise, send", scenario(kind, *steps, fds=()))
+
+
+@case(
+    "LM-05",
+    "shrinking SO_SNDBUF below the data in flight: the next MSG_DONTWAIT send gets EAGAIN",
+    area="limits",
+    source="GV SendBufferOverflow",
+    types="S",
+)
+def lm_05(kind: PairKind) -> Iterator[Variant]:
+    steps = (send(b"q" * 16384), SetSockOpt(on="a", option="SO_SNDBUF", value=1024), send(b"x", flags=[DONTWAIT]))
+    yield Variant("shrink", scenario(kind, *steps, fds=()))
+
+
+@case(
+    "LM-06",
+    "socketpair datagrams: only SO_SNDBUF accounting limits them, not net.unix.max_dgram_qlen",
+    area="limits",
+    source="SRC unix_peer(other) != sk && unix_recvq_full; FB one2many",
+    types="D",
+)
+def lm_06(kind: PairKind) -> Iterator[Variant]:
+    # 600 datagrams is more than the default max_dgram_qlen (512); with 8 MiB of SO_SNDBUF they fit.
+    raise_buffer = SetSockOpt(on="a", option="SO_SNDBUF", value=4 << 20)
+    steps = (raise_buffer, Fill(on="a", chunk=1, limit=600), send(b"last", flags=[DONTWAIT]), recv(8), Poll(on="a"))
+    yield Variant("600 datagrams", scenario(kind, *steps, fds=()))
+
+
+@case(
+    "LM-07",
+    "SO_RCVTIMEO / SO_SNDTIMEO expiry gives EAGAIN; tv_usec >= 1000000 or < 0: EDOM",
+    area="limits",
+    source="GV SendTimeout, RecvTimeout*, *UsecTooLarge/Neg",
+)
+def lm_07(kind: PairKind) -> Iterator[Variant]:
+    for usec in (1_000_000, -1):
+        bad = SetSockOpt(on="a", option="SO_RCVTIMEO_OLD", value=(0, usec))
+        yield Variant(
+            f"tv_usec {usec}",
+            scenario(kind, bad, SetSockOpt(on="a", option="SO_SNDTIMEO_OLD", value=(0, usec)), fds=()),
+        )
+    if not kind.nonblocking:
+        timeout = (0, 50_000)
+        yield Variant(
+            "receive timeout",
+            scenario(kind, SetSockOpt(on="b", option="SO_RCVTIMEO_OLD", value=timeout), recv(8), fds=()),
+        )
+        steps = (
+            SetSockOpt(on="a", option="SO_SNDBUF", value=16384),
+            Fill(on="a", chunk=512),
+            SetSockOpt(on="a", option="SO_SNDTIMEO_OLD", value=timeout),
+            send(b"late"),
+        )
+        yield Variant("send timeout", scenario(kind, *steps, fds=()))
+
+
+@case(
+    "FL-01",
+    "MSG_DONTWAIT on an empty queue: EAGAIN even on a blocking socket; MSG_WAITALL|MSG_DONTWAIT too",
+    area="flags",
+    source="GV RecvWaitAllDontWait; FB unix_dgram basic",
+)
+def fl_01(kind: PairKind) -> Iterator[Variant]:
+    yield Variant("dontwait", scenario(kind, recv(8, flags=[DONTWAIT]), fds=()))
+    yield Variant("waitall dontwait", scenario(kind, recv(8, flags=[DONTWAIT, "MSG_WAITALL"]), fds=()))
+
+
+@case(
+    "FL-02",
+    "stream MSG_WAITALL waits for the full count; returns less at EOF or when SO_RCVTIMEO expires",
+    area="flags",
+    source="GV RecvLessThanBufferWaitAll, RecvTimeoutWaitAll, RecvmsgOneSideClosed",
+    types="S",
+)
+def fl_02(kind: PairKind) -> Iterator[Variant]:
+    yield Variant("all there", scenario(kind, send(b"abc"), send(b"def"), recv(6, flags=["MSG_WAITALL"]), fds=()))
+    yield Variant(
+        "EOF", scenario(kind, send(b"abc"), Shutdown(on="a", how="SHUT_WR"), recv(6, flags=["MSG_WAITALL"]), fds=())
+    )
+    yield Variant(
+        "peer closed", scenario(kind, send(b"abc"), Close(target="a"), recv(6, flags=["MSG_WAITALL"]), fds=())
+    )
+    if not kind.nonblocking:
+        steps = (
+            SetSockOpt(on="b", option="SO_RCVTIMEO_OLD", value=(0, 50_000)),
+            send(b"abc"),
+            recv(6, flags=["MSG_WAITALL"]),
+        )
+        yield Variant("SO_RCVTIMEO", scenario(kind, *steps, fds=()))
+
+
+@case(
+    "FL-03",
+    "MSG_NOSIGNAL suppresses SIGPIPE; the errno stays EPIPE",
+    area="flags",
+    source="GV PeerWriteShutdown; FB shutdown_send",
+    types="SQ",
+)
+def fl_03(kind: PairKind) -> Iterator[Variant]:
+    yield Variant(
+        "peer shut down reading",
+        scenario(kind, Shutdown(on="b", how="SHUT_RD"), send(b"x", flags=["MSG_NOSIGNAL"]), send(b"y"), fds=()),
+    )
+
+
+@case(
+    "FL-04",
+    "MSG_EOR is accepted on send and never reported on receive (measured 6.18: no MSG_EOR in msg_flags)",
+    area="flags",
+    source="FB random_eor_and_waitall; PY checkFlags(eor=...)",
+    types="Q",
+)
+def fl_04(kind: PairKind) -> Iterator[Variant]:
+    # Measured on Linux 6.18.44: the `?` holds, seqpacket records are per send() and MSG_EOR is
+    # ignored on send and absent from msg_flags.
+    steps = (send(b"rec1", flags=["MSG_EOR"]), send(b"rec2"), recv(64), recv(64))
+    yield Variant("eor", scenario(kind, *steps, fds=()))
+
+
+@case(
+    "FL-05",
+    "SOCK_NONBLOCK: a receive that would wait gets EAGAIN; without it the receive blocks",
+    area="flags",
+    source="GV every suite over {0, SOCK_NONBLOCK}; LTP socketpair02",
+)
+def fl_05(kind: PairKind) -> Iterator[Variant]:
+    yield Variant("empty queue", scenario(kind, recv(8), fds=()), blocking_expected=not kind.nonblocking)
