@@ -21,8 +21,10 @@ from harness.model import (
     Fault,
     FdKind,
     FdRef,
+    DiagUid,
     FdSpec,
     Fill,
+    GetSockName,
     GetSockOpt,
     Identity,
     InvalidScenario,
@@ -41,9 +43,11 @@ from harness.model import (
     ScmCredentials,
     ScmRights,
     Send,
+    SendMany,
     SetOwner,
     SetSockOpt,
     Shutdown,
+    SocketPair,
     Step,
 )
 
@@ -73,6 +77,10 @@ STEP_TAGS: dict[str, type[Step]] = {
     "read_partner": ReadPartner,
     "set_owner": SetOwner,
     "fill": Fill,
+    "getsockname": GetSockName,
+    "socketpair": SocketPair,
+    "sendmany": SendMany,
+    "diag_uid": DiagUid,
     "child": Child,
 }
 _TAG_OF_STEP = {cls: tag for tag, cls in STEP_TAGS.items()}
@@ -124,6 +132,8 @@ def encode_step(step: Step) -> dict[str, object]:
             continue  # keep corpora short: defaults are omitted
         if f.name == "iov":
             out["iov"] = [encode_bytes(part) for part in value]
+        elif isinstance(value, bytes):
+            out[f.name] = encode_bytes(value)
         elif f.name == "steps":
             out["steps"] = [encode_step(inner) for inner in value]
         elif isinstance(value, Identity):
@@ -261,6 +271,13 @@ _FIELD_READERS: dict[str, Callable[[object, str], object]] = {
     "request": lambda v, w: _expect(v, str, w),
     "wait_ms": lambda v, w: _expect(v, int, w),
     "chunk": lambda v, w: _expect(v, int, w),
+    "count": lambda v, w: _expect(v, int, w),
+    "data": lambda v, w: decode_bytes(v, w),
+    "domain": _name_or_int,
+    "type": _name_or_int,
+    "cloexec": lambda v, w: _expect(v, bool, w),
+    "nonblock": lambda v, w: _expect(v, bool, w),
+    "sv": lambda v, w: _expect(v, str, w),
     "limit": lambda v, w: _expect(v, int, w),
     "steps": lambda v, w: tuple(decode_step(x, f"{w}[{i}]") for i, x in enumerate(_expect(v, list, w))),
     "identity": lambda v, w: _identity(v, w),
@@ -284,13 +301,16 @@ def _int_or_pair(value: object, where: str) -> int | tuple[int, int]:
 
 
 def _identity(value: object, where: str) -> Identity:
-    obj = _object(value, where, {"user", "userns", "pidns", "nofile"})
+    obj = _object(value, where, {"user", "userns", "pidns", "nofile", "fd_headroom"})
     try:
         return Identity(
             user=_expect(obj.get("user", "same"), str, f"{where}.user"),  # type: ignore[arg-type]
             userns=_expect(obj.get("userns", False), bool, f"{where}.userns"),
             pidns=_expect(obj.get("pidns", False), bool, f"{where}.pidns"),
             nofile=None if obj.get("nofile") is None else _expect(obj["nofile"], int, f"{where}.nofile"),
+            fd_headroom=None
+            if obj.get("fd_headroom") is None
+            else _expect(obj["fd_headroom"], int, f"{where}.fd_headroom"),
         )
     except InvalidScenario as exc:
         raise CodecError(f"{where}: {exc}") from None
@@ -302,6 +322,7 @@ _CHOICES: dict[str, tuple[object, ...]] = {
     "fault": (None, *get_args(Fault)),
     "mode": ("O_RDONLY", "O_RDWR"),
     "request": ("SIOCINQ", "SIOCOUTQ", "SIOCATMARK"),
+    "sv": ("buffer", "bad"),
 }
 
 

@@ -102,6 +102,7 @@ class FdKind(enum.Enum):
     DEV_NULL = "dev-null"
     OPATH_DIR = "opath-dir"  # O_PATH descriptor of a private directory
     EVENTFD = "eventfd"
+    IO_URING = "io-uring"  # an io_uring instance (io_uring_setup with one entry)
 
 
 SEEKABLE_KINDS = frozenset({FdKind.REGULAR_FILE, FdKind.MEMFD})
@@ -425,6 +426,55 @@ class Fill:
             raise InvalidScenario("Fill.chunk must be within 1..2^20 and limit within 1..10^6")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetSockName:
+    """getsockname() on a pair end; the outcome is the address length (2: unbound)."""
+
+    on: Side
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SocketPair:
+    """A second socketpair() call, with the given arguments; its fds are closed at once.
+
+    The outcome of a success encodes the descriptor flags it saw: bit 0 and 1 FD_CLOEXEC on the
+    first and second fd, bit 2 and 3 O_NONBLOCK on them.
+    """
+
+    domain: str | int = "AF_UNIX"
+    type: str | int = "SOCK_STREAM"
+    cloexec: bool = False
+    nonblock: bool = False
+    sv: Literal["buffer", "bad"] = "buffer"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendMany:
+    """sendmmsg() of ``count`` messages of ``data`` (raw back end: Python has no sendmmsg)."""
+
+    on: Side
+    count: int
+    data: bytes = b"m"
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+        if not 1 <= self.count <= 2 * UIO_MAXIOV:
+            raise InvalidScenario("SendMany.count must be within 1..2048")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiagUid:
+    """sock_diag (NETLINK_SOCK_DIAG, UDIAG_SHOW_UID) for a pair end: the outcome is the owner uid."""
+
+    on: Side
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+
+
 UNPRIVILEGED_UID = 54321  # the uid and gid an unprivileged child switches to (unused on test machines)
 
 
@@ -442,12 +492,19 @@ class Identity:
     userns: bool = False
     pidns: bool = False
     nofile: int | None = None
+    # RLIMIT_NOFILE set so that exactly this many more descriptors can be opened (the child counts
+    # its free slots below the limit); for a receiver at its limit
+    fd_headroom: int | None = None
 
     def __post_init__(self) -> None:
         if self.user not in ("same", "unprivileged"):
             raise InvalidScenario(f"unknown user {self.user!r}")
         if self.nofile is not None and not 3 <= self.nofile <= 1 << 20:
             raise InvalidScenario("nofile must be within 3..2^20")
+        if self.fd_headroom is not None and not 0 <= self.fd_headroom <= 64:
+            raise InvalidScenario("fd_headroom must be within 0..64")
+        if self.fd_headroom is not None and self.nofile is not None:
+            raise InvalidScenario("nofile and fd_headroom both set RLIMIT_NOFILE: give one")
         if self.user == "unprivileged" and self.userns:
             raise InvalidScenario("a new user namespace maps only uid 0; an unprivileged user cannot enter it")
 
@@ -480,6 +537,10 @@ Step: TypeAlias = (
     | ReadPartner
     | SetOwner
     | Fill
+    | GetSockName
+    | SocketPair
+    | SendMany
+    | DiagUid
     | Child
 )
 

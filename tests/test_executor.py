@@ -57,7 +57,7 @@ def test_sigpipe_is_seen_exactly_when_raised(backend: str, nosignal: bool) -> No
 @pytest.mark.parametrize("kind", ALL_KINDS, ids=lambda k: k.name)
 def test_no_descriptor_outlives_a_scenario(kind: PairKind) -> None:
     before = open_fds()
-    table = tuple(FdSpec(name=f"x{i}", kind=k) for i, k in enumerate(FdKind))
+    table = tuple(FdSpec(name=f"x{i}", kind=k) for i, k in enumerate(FdKind) if k is not FdKind.IO_URING)
     names = [spec.name for spec in table]
     s = scenario(kind, send(fds=names), recv(control=FDS_SPACE(len(names)), flags=("MSG_PEEK",)), recv(0), fds=table)
     for backend in ("raw", "pysock"):

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import FDS_SPACE, HEADER, LEN, drain, recv, rights, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import Listen, PairKind, RawCmsg, RawFd, Recv, Reopen, Send, Shutdown
+from harness.model import Listen, PairKind, RawCmsg, RawFd, Recv, Reopen, Send, Shutdown, SocketPair
 
 
 @case(
@@ -195,3 +195,23 @@ def er_10(kind: PairKind) -> Iterator[Variant]:
         ("missing path", "/nonexistent/scm-harness/socket"),
     ):
         yield Variant(label, scenario(kind, Send(on="a", iov=(b"x",), address=address), drain(), fds=()))
+
+
+@case(
+    "ER-14",
+    "socketpair(): bad domain EAFNOSUPPORT, bad type EINVAL, bad sv EFAULT; SOCK_CLOEXEC / SOCK_NONBLOCK on both fds",
+    area="errors",
+    source="LTP socketpair01, socketpair02",
+)
+def er_14(kind: PairKind) -> Iterator[Variant]:
+    t = kind.sock_type.value
+    for label, step in (
+        ("plain", SocketPair(type=t)),
+        ("SOCK_CLOEXEC", SocketPair(type=t, cloexec=True)),
+        ("SOCK_NONBLOCK", SocketPair(type=t, nonblock=True)),
+        ("both", SocketPair(type=t, cloexec=True, nonblock=True)),
+        ("domain 999", SocketPair(domain=999, type=t)),
+        ("type 99", SocketPair(type=99)),
+        ("bad sv", SocketPair(type=t, sv="bad")),
+    ):
+        yield Variant(label, scenario(kind, step, fds=()))

@@ -23,11 +23,13 @@ from harness.catalogue.build import (
 from harness.catalogue.case import Variant, case
 from harness.model import (
     SCM_MAX_FD,
+    Child,
     Close,
     ClosedFd,
     FdKind,
     FdSpec,
     GetSockOpt,
+    Identity,
     PairKind,
     RawFd,
     ScmRights,
@@ -35,7 +37,10 @@ from harness.model import (
     Step,
 )
 
-ALL_KINDS_TABLE = tuple(FdSpec(name=f"k_{kind.name.lower()}", kind=kind) for kind in FdKind)
+# every kind of file that can be passed (an io_uring fd cannot: FD-18)
+ALL_KINDS_TABLE = tuple(
+    FdSpec(name=f"k_{kind.name.lower()}", kind=kind) for kind in FdKind if kind is not FdKind.IO_URING
+)
 
 
 @case(
@@ -294,3 +299,31 @@ def fd_19(kind: PairKind) -> Iterator[Variant]:
         recv(64, control=FDS_SPACE(1)),
     )
     yield Variant("off", scenario(kind, *steps))
+
+
+@case(
+    "FD-18",
+    "an io_uring fd in SCM_RIGHTS: EINVAL (since 6.7 and its stable backports); nothing queued",
+    area="errors",
+    source="io_uring/af_unix: disable sending io_uring over sockets (705318a99a13)",
+)
+def fd_18(kind: PairKind) -> Iterator[Variant]:
+    ring = FdSpec(name="ring", kind=FdKind.IO_URING)
+    yield Variant("ring", scenario(kind, send(fds=["ring"]), drain(), fds=(ring,)))
+    yield Variant("bad fd first", scenario(kind, send(fds=[RawFd(-1), "ring"]), drain(), fds=(ring,)))
+    yield Variant("after a file", scenario(kind, send(fds=["f", "ring"]), drain(), fds=(FILE, ring)))
+
+
+@case(
+    "FD-21",
+    "receiver at RLIMIT_NOFILE: recvmsg returns the data, installs the fds that fit, MSG_CTRUNC, closes the rest",
+    area="limits",
+    source="SRC scm_detach_fds; FB send_a_lot (FreeBSD: EMFILE); ISS rr #3870, freeunit #264, systemd #42043",
+)
+def fd_21(kind: PairKind) -> Iterator[Variant]:
+    for headroom in (0, 1, 2):
+        receiver = Child(steps=(recv(64, control=FDS_SPACE(3)),), identity=Identity(fd_headroom=headroom))
+        yield Variant(
+            f"{headroom} free slots",
+            scenario(kind, send(b"data", fds=["f", "g", "h"]), receiver, fds=(FILE, FILE2, FILE3)),
+        )

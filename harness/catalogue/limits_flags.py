@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import drain, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import Close, Fill, GetSockOpt, PairKind, Poll, SetSockOpt, Shutdown
+from harness.model import Close, Fill, GetSockOpt, PairKind, Poll, SendMany, SetSockOpt, Shutdown
 
 DONTWAIT = "MSG_DONTWAIT"
 
@@ -179,3 +179,28 @@ def fl_04(kind: PairKind) -> Iterator[Variant]:
 )
 def fl_05(kind: PairKind) -> Iterator[Variant]:
     yield Variant("empty queue", scenario(kind, recv(8), fds=()), blocking_expected=not kind.nonblocking)
+
+
+@case(
+    "LM-02",
+    "a non-blocking stream write larger than SO_SNDBUF sends part of it, then EAGAIN",
+    area="limits",
+    source="GV NonBlockingStreamSocketPairTest.SendMsgTooLarge",
+    types="S",
+)
+def lm_02(kind: PairKind) -> Iterator[Variant]:
+    big = b"B" * (1 << 20)
+    yield Variant(
+        "1 MiB", scenario(kind, send(big, flags=[DONTWAIT]), send(b"x", flags=[DONTWAIT]), Poll(on="a"), fds=())
+    )
+
+
+@case(
+    "LM-08",
+    "sendmmsg with vlen > UIO_MAXIOV sends at most 1024 messages",
+    area="limits",
+    source="GV SendmmsgIsLimitedByMAXIOV",
+)
+def lm_08(kind: PairKind) -> Iterator[Variant]:
+    raise_buffer = SetSockOpt(on="a", option="SO_SNDBUF", value=4 << 20)
+    yield Variant("1030", scenario(kind, raise_buffer, SendMany(on="a", count=1030), recv(8), fds=()))

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import GetSockOpt, Ioctl, PairKind, SetSockOpt
+from harness.model import DiagUid, GetSockOpt, Ioctl, PairKind, SetSockOpt
 
 
 @case(
@@ -52,3 +52,13 @@ def ms_01(kind: PairKind) -> Iterator[Variant]:
 )
 def ms_02(kind: PairKind) -> Iterator[Variant]:
     yield Variant("refused", scenario(kind, SetSockOpt(on="b", option="SO_INQ", value=1), fds=()))
+
+
+@case(
+    "MS-04",
+    "sock_diag (UNIX_DIAG_UID) reports the socket's owner uid",
+    area="misc",
+    source="KS diag_uid",
+)
+def ms_04(kind: PairKind) -> Iterator[Variant]:
+    yield Variant("both ends", scenario(kind, DiagUid(on="a"), DiagUid(on="b"), fds=()))

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import FDS_SPACE, SPACE, passcred, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import Child, CredValue, GetSockOpt, Identity, PairKind, ScmCredentials, SetSockOpt
+from harness.model import Child, CredValue, GetSockName, GetSockOpt, Identity, PairKind, ScmCredentials, SetSockOpt
 
 CREDS = SPACE(12)
 UNPRIVILEGED = Identity(user="unprivileged")
@@ -172,3 +172,24 @@ def cr_17(kind: PairKind) -> Iterator[Variant]:
     yield Variant(
         "reaped sender", scenario(kind, pidfd, passcred(), sender, recv(64, control=CREDS + SPACE(4)), fds=())
     )
+
+
+@case(
+    "CR-19",
+    "SO_PASSCRED on an unbound datagram sender autobinds it on send (getsockname: an abstract name)",
+    area="credentials",
+    source="SRC unix_dgram_sendmsg unix_autobind",
+    types="DQ",
+)
+def cr_19(kind: PairKind) -> Iterator[Variant]:
+    # Measured on Linux 6.18.44: seqpacket sends go through unix_dgram_sendmsg and autobind too.
+    steps = (
+        GetSockName(on="a"),
+        passcred("a"),
+        GetSockName(on="a"),
+        send(b"x"),
+        GetSockName(on="a"),
+        GetSockName(on="b"),
+    )
+    yield Variant("sender asks for credentials", scenario(kind, *steps, fds=()))
+    yield Variant("receiver asks", scenario(kind, passcred("b"), send(b"x"), GetSockName(on="a"), fds=()))

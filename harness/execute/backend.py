@@ -22,8 +22,10 @@ from harness.model import (
     Child,
     Close,
     ClosedFd,
+    DiagUid,
     FdRef,
     Fill,
+    GetSockName,
     GetSockOpt,
     Ioctl,
     Listen,
@@ -36,14 +38,48 @@ from harness.model import (
     Reopen,
     ScmCredentials,
     Send,
+    SendMany,
     SetOwner,
     SetSockOpt,
     Shutdown,
+    SocketPair,
     Step,
 )
 from harness.native import constants, libc
 from harness.native.constants import errno_name
 from harness.observation import Blocked, Failed, ObservedCmsg, Outcome, ProcessContext, Returned, StepObservation
+
+
+def diag_uid(fd: int) -> Outcome:
+    """The owner uid of a unix socket by sock_diag: NETLINK_SOCK_DIAG, unix_diag_req, UNIX_DIAG_UID.
+
+    struct unix_diag_req { u8 family, protocol; u16 pad; u32 states, ino, show; u32 cookie[2]; }
+    after a struct nlmsghdr { u32 len; u16 type (SOCK_DIAG_BY_FAMILY 20), flags; u32 seq, pid; }.
+    The answer's unix_diag_msg is followed by rtattrs; UNIX_DIAG_UID (7) carries a u32.
+    """
+    ino = os.fstat(fd).st_ino
+    request = struct.pack("=BBHIII2I", 1, 0, 0, 0xFFFFFFFF, ino, 0x40, 0xFFFFFFFF, 0xFFFFFFFF)
+    header = struct.pack("=IHHII", 16 + len(request), 20, 0x1, 1, 0)  # NLM_F_REQUEST
+    try:
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 4) as nl:
+            nl.settimeout(2)
+            nl.send(header + request)
+            answer = nl.recv(8192)
+    except OSError as exc:
+        raise CannotExpress(f"sock_diag: {exc.strerror}") from None
+    length, kind = struct.unpack_from("=IH", answer)
+    if kind == 2:  # NLMSG_ERROR
+        err = -struct.unpack_from("=i", answer, 16)[0]
+        raise CannotExpress(f"sock_diag: {os.strerror(err)} (is unix_diag available?)")
+    offset = 16 + 16  # nlmsghdr + unix_diag_msg
+    while offset + 4 <= length:
+        rta_len, rta_type = struct.unpack_from("=HH", answer, offset)
+        if rta_len < 4:
+            break
+        if rta_type == 7:
+            return Returned(struct.unpack_from("=I", answer, offset + 4)[0])
+        offset += (rta_len + 3) & ~3
+    return Failed("ENOENT")
 
 
 def pack_ucred(pid: int, uid: int, gid: int) -> bytes:
@@ -148,6 +184,14 @@ class Backend(ABC):
             return StepObservation(index=index, op="set_owner", outcome=Returned(0))
         if isinstance(step, Fill):
             return self.fill(index, step)
+        if isinstance(step, GetSockName):
+            return StepObservation(index=index, op="getsockname", outcome=self.getsockname(step.on))
+        if isinstance(step, SocketPair):
+            return StepObservation(index=index, op="socketpair", outcome=self.make_pair(step))
+        if isinstance(step, SendMany):
+            return StepObservation(index=index, op="sendmany", outcome=self.send_many(step))
+        if isinstance(step, DiagUid):
+            return StepObservation(index=index, op="diag_uid", outcome=diag_uid(self.table.fd(step.on)))
         raise AssertionError(f"unhandled step {step!r}")
 
     # -- steps both back ends do the same way --------------------------------------------------
@@ -189,6 +233,27 @@ class Backend(ABC):
         except OSError as exc:
             return Failed(errno_name(exc.errno or 0))
         return Returned(len(data))
+
+    def getsockname(self, side: str) -> Outcome:
+        r, name = libc.getsockname(self.table.fd(side))
+        return Returned(len(name)) if r.ok else Failed(errno_name(r.errno))
+
+    def make_pair(self, step: SocketPair) -> Outcome:
+        domain = step.domain if isinstance(step.domain, int) else {"AF_UNIX": 1, "AF_INET": 2}[step.domain]
+        type_ = step.type if isinstance(step.type, int) else self.c.sock[step.type]
+        type_ |= (self.c.sock_cloexec if step.cloexec else 0) | (self.c.sock_nonblock if step.nonblock else 0)
+        r, (first, second) = libc.socketpair(domain, type_, 0, bad_sv=step.sv == "bad")
+        if not r.ok:
+            return Failed(errno_name(r.errno))
+        bits = 0
+        for i, fd in enumerate((first, second)):
+            bits |= (1 << i) if fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC else 0
+            bits |= (4 << i) if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK else 0
+            os.close(fd)
+        return Returned(bits)
+
+    def send_many(self, step: SendMany) -> Outcome:
+        raise CannotExpress(f"{self.name}: no sendmmsg through this back end")
 
     def fill(self, index: int, step: Fill) -> StepObservation:
         sent = 0

@@ -56,6 +56,9 @@ def become(identity: Identity, outer_uid: int, outer_gid: int) -> None:
     """Turn this (child) process into ``identity``, apart from the pid namespace."""
     if identity.nofile is not None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (identity.nofile, identity.nofile))
+    if identity.fd_headroom is not None:
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit_with_headroom(identity.fd_headroom), hard))
     if identity.userns:
         _unshare(CLONE_NEWUSER, "CLONE_NEWUSER")
         _write("/proc/self/setgroups", "deny")
@@ -68,6 +71,20 @@ def become(identity: Identity, outer_uid: int, outer_gid: int) -> None:
             os.setresuid(UNPRIVILEGED_UID, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
         except PermissionError as exc:
             raise ChildUnsupported(f"cannot switch to uid {UNPRIVILEGED_UID}: {exc.strerror}") from None
+
+
+def limit_with_headroom(headroom: int) -> int:
+    """The RLIMIT_NOFILE under which exactly ``headroom`` more descriptors can be opened."""
+    free = 0
+    fd = 0
+    while True:
+        try:
+            os.fstat(fd)
+        except OSError:
+            if free == headroom:
+                return fd
+            free += 1
+        fd += 1
 
 
 def outer_view(identity: Identity, pid: int, outer_uid: int, outer_gid: int) -> ProcessContext:

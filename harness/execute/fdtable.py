@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import os
 import resource
@@ -103,6 +104,8 @@ class FdTable:
             return os.open(self._directory(), os.O_PATH | os.O_DIRECTORY)
         if kind is FdKind.EVENTFD:
             return os.eventfd(0)
+        if kind is FdKind.IO_URING:
+            return io_uring_fd()
         raise AssertionError(f"unhandled fd kind {kind}")
 
     @staticmethod
@@ -141,6 +144,25 @@ class FdTable:
         except OSError as exc:
             return exc.errno
         return None
+
+
+class FdUnavailable(Exception):
+    """This platform cannot open an fd of that kind (io_uring disabled, no memfd ...)."""
+
+
+def io_uring_fd() -> int:
+    """io_uring_setup(1, &params) with zeroed params (struct io_uring_params is 120 bytes)."""
+    from harness.host import host_constants
+    from harness.native import libc
+
+    number = host_constants().syscalls.get("io_uring_setup")
+    if number is None:
+        raise FdUnavailable("no io_uring_setup syscall number for this architecture")
+    params = ctypes.create_string_buffer(120)
+    r = libc.syscall(number, 1, ctypes.addressof(params))
+    if not r.ok:
+        raise FdUnavailable(f"io_uring_setup failed: {os.strerror(r.errno)}")
+    return r.value
 
 
 def _close_quietly(fd: int) -> None:

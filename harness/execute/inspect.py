@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import resource
 import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -18,8 +20,19 @@ _KCMP_FILE = 0
 
 
 def open_fds() -> frozenset[int]:
-    """The descriptors open in this process now (the listing's own descriptor excluded)."""
-    return frozenset(fd for fd in map(int, os.listdir("/proc/self/fd")) if is_open(fd))
+    """The descriptors open in this process now (the listing's own descriptor excluded).
+
+    At RLIMIT_NOFILE (a receiver the scenario put at its limit) the listing itself cannot be
+    opened; then every number below the limit is asked with F_GETFD, which allocates nothing.
+    """
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError as exc:
+        if exc.errno != errno.EMFILE:
+            raise
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        return frozenset(fd for fd in range(limit) if is_open(fd))
+    return frozenset(fd for fd in map(int, names) if is_open(fd))
 
 
 def is_open(fd: int) -> bool:

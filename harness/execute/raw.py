@@ -8,7 +8,7 @@ import time
 
 from harness.execute.backend import Backend
 from harness.execute.inspect import open_fds
-from harness.model import RECV_FILL, RECV_FLAGS_SEED, PairKind, RawCmsg, Recv, ScmRights, Send
+from harness.model import RECV_FILL, RECV_FLAGS_SEED, PairKind, RawCmsg, Recv, ScmRights, Send, SendMany
 from harness.native import cmsg, libc
 from harness.native.constants import errno_name
 from harness.observation import Failed, Outcome, Returned, StepObservation
@@ -131,6 +131,16 @@ class RawBackend(Backend):
         )
 
     # -- the rest -----------------------------------------------------------------------------
+
+    def send_many(self, step: SendMany) -> Outcome:
+        payload = ctypes.create_string_buffer(step.data, len(step.data))
+        iov = libc.iovec(_address(payload), len(step.data))
+        messages = (libc.mmsghdr * step.count)()
+        for m in messages:
+            m.msg_hdr.msg_iov = ctypes.addressof(iov)
+            m.msg_hdr.msg_iovlen = 1
+        r = libc.sendmmsg(self.table.fd(step.on), messages, self.c.msg_flags(frozenset({"MSG_DONTWAIT"})))
+        return Returned(r.value) if r.ok else Failed(errno_name(r.errno))
 
     def setsockopt(self, side: str, option: int, value: int | bytes) -> Outcome:
         fd = self.table.fd(side)

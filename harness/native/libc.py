@@ -34,6 +34,10 @@ class cmsghdr(ctypes.Structure):
     _fields_ = (("cmsg_len", ctypes.c_size_t), ("cmsg_level", ctypes.c_int), ("cmsg_type", ctypes.c_int))
 
 
+class mmsghdr(ctypes.Structure):
+    _fields_ = (("msg_hdr", msghdr), ("msg_len", ctypes.c_uint))
+
+
 WORD = ctypes.sizeof(ctypes.c_size_t)
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
@@ -60,6 +64,11 @@ _listen.argtypes = (ctypes.c_int, ctypes.c_int)
 _syscall = _libc.syscall
 _syscall.restype = ctypes.c_long
 _gnu_get_libc_version = getattr(_libc, "gnu_get_libc_version", None)
+_sendmmsg = _libc.sendmmsg
+_sendmmsg.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int)
+_sendmmsg.restype = ctypes.c_int
+_getsockname = _libc.getsockname
+_getsockname.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +103,24 @@ def sendmsg_at(fd: int, msg_address: int, flags: int) -> Result:
     return _result(_sendmsg_untyped(fd, msg_address, flags))
 
 
-def socketpair(domain: int, type_: int, protocol: int = 0) -> tuple[Result, tuple[int, int]]:
+def socketpair(domain: int, type_: int, protocol: int = 0, bad_sv: bool = False) -> tuple[Result, tuple[int, int]]:
     sv = (ctypes.c_int * 2)(-1, -1)
     ctypes.set_errno(0)
-    return _result(_socketpair(domain, type_, protocol, sv)), (sv[0], sv[1])
+    r = _result(_socketpair(domain, type_, protocol, BAD_ADDRESS if bad_sv else ctypes.addressof(sv)))
+    return r, (sv[0], sv[1])
+
+
+def sendmmsg(fd: int, messages: ctypes.Array[mmsghdr], flags: int) -> Result:
+    ctypes.set_errno(0)
+    return _result(_sendmmsg(fd, ctypes.addressof(messages), len(messages), flags))
+
+
+def getsockname(fd: int) -> tuple[Result, bytes]:
+    buf = ctypes.create_string_buffer(128)
+    size = ctypes.c_uint32(128)
+    ctypes.set_errno(0)
+    r = _result(_getsockname(fd, buf, ctypes.byref(size)))
+    return r, buf.raw[: size.value] if r.ok else b""
 
 
 def setsockopt_int(fd: int, level: int, option: int, value: int) -> Result:

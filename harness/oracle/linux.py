@@ -26,9 +26,11 @@ from harness.model import (
     Child,
     Close,
     ClosedFd,
+    DiagUid,
     FdKind,
     FdRef,
     Fill,
+    GetSockName,
     GetSockOpt,
     Ioctl,
     Listen,
@@ -43,9 +45,11 @@ from harness.model import (
     ScmCredentials,
     ScmRights,
     Send,
+    SendMany,
     SetOwner,
     SetSockOpt,
     Shutdown,
+    SocketPair,
     SockType,
     Step,
 )
@@ -60,6 +64,13 @@ if TYPE_CHECKING:
 
 class Unknown(Exception):
     """The model does not cover this; the scenario is unmodelled."""
+
+
+class PartialSend(Exception):
+    """A non-blocking stream send that stops part way: between 1 and length - 1 bytes go."""
+
+    def __init__(self, length: int) -> None:
+        self.length = length
 
 
 Creds = tuple[CredExpect, CredExpect, CredExpect]
@@ -80,6 +91,7 @@ FILE_TYPES = {
     FdKind.DEV_NULL: "char",
     FdKind.OPATH_DIR: "directory",
     FdKind.EVENTFD: "eventfd",
+    FdKind.IO_URING: "io_uring",
 }
 ACCESS_MODES = {FdKind.PIPE_READ: "O_RDONLY", FdKind.PIPE_WRITE: "O_WRONLY", FdKind.OPATH_DIR: "O_RDONLY"}
 
@@ -150,6 +162,7 @@ class End:
     inq: bool = False  # SO_INQ
     rcvtimeo: bool = False  # SO_RCVTIMEO set by the scenario: a blocking receive ends in EAGAIN
     sndtimeo: bool = False
+    bound: bool = False  # autobound by a datagram send with SO_PASSCRED / SO_PASSPIDFD
     released: bool = False  # the socket itself is gone (no descriptor, nothing in flight holds it)
     peer_dropped: bool = False  # dgram: the dead peer was noticed (ECONNREFUSED given, now ENOTCONN)
     # A Fill step filled this queue up to the sender's SO_SNDBUF of then (its bytes are not tracked);
@@ -194,6 +207,7 @@ class LinuxModel:
         # another unix socket is closed.
         self.gc_garbage = False
         self.gc_triggered = False
+        self.used_headroom = 0  # descriptors a child at its RLIMIT_NOFILE has received
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -265,7 +279,54 @@ class LinuxModel:
             return self.fill(step)
         if isinstance(step, Child):
             return self.child(step)
+        if isinstance(step, GetSockName):
+            if not self.ends[step.on].open:
+                return self.simple("getsockname", Failed("EBADF"), "closed descriptor")
+            # unix_autobind() names the socket "\0" + 5 hex digits: offsetof(sun_path) + 6 bytes
+            bound = self.ends[step.on].bound
+            return self.simple("getsockname", Returned(8 if bound else 2), "autobound" if bound else "unnamed")
+        if isinstance(step, SocketPair):
+            return self.make_pair(step)
+        if isinstance(step, SendMany):
+            return self.send_many(step)
+        if isinstance(step, DiagUid):
+            if not self.ends[step.on].open:
+                raise Unknown("sock_diag of a closed socket")
+            return self.simple("diag_uid", Returned(self.p.euid), "the socket's owner (sock_i_uid): its creator")
         raise Unknown(f"step {step!r}")
+
+    def make_pair(self, step: SocketPair) -> StepExpectation:
+        """socketpair(): __sys_socketpair -> sock_create (EINVAL, EAFNOSUPPORT) -> unix_create."""
+        domain = (
+            {"AF_UNIX": 1, "AF_INET": 2}.get(step.domain, step.domain) if isinstance(step.domain, str) else step.domain
+        )
+        type_ = self.c.sock.get(step.type, -99) if isinstance(step.type, str) else step.type
+        if not isinstance(domain, int):
+            raise Unknown(f"domain {step.domain}")
+        if type_ < 0 or type_ >= 11:
+            return self.simple("socketpair", Failed("EINVAL"), "type outside 0..SOCK_MAX")
+        if domain < 0 or domain >= 46:
+            return self.simple("socketpair", Failed("EAFNOSUPPORT"), "domain >= AF_MAX")
+        if domain != 1:
+            raise Unknown("socketpair() of another address family")
+        if type_ not in (1, 2, 3, 5):
+            return self.simple("socketpair", Failed("ESOCKTNOSUPPORT"), "unix_create: no such socket type")
+        if step.sv == "bad":
+            return self.simple("socketpair", Failed("EFAULT"), "the sv array cannot be written (fds released)")
+        bits = (3 if step.cloexec else 0) | (12 if step.nonblock else 0)
+        return self.simple("socketpair", Returned(bits), "SOCK_CLOEXEC and SOCK_NONBLOCK apply to both fds")
+
+    def send_many(self, step: SendMany) -> StepExpectation:
+        """sendmmsg(): at most UIO_MAXIOV messages; the count sent, or the first one's error."""
+        sent = 0
+        for _ in range(min(step.count, UIO_MAXIOV)):
+            one = self.send(Send(on=step.on, iov=(step.data,), flags=frozenset({"MSG_DONTWAIT"})))
+            if not isinstance(one.outcome, Returned):
+                if sent == 0:
+                    return StepExpectation(op="sendmany", outcome=one.outcome, signals=one.signals, why=one.why)
+                break
+            sent += 1
+        return self.simple("sendmany", Returned(sent), "vlen is capped at UIO_MAXIOV")
 
     def simple(self, op: str, outcome: Outcome, why: str) -> StepExpectation:
         return StepExpectation(op=op, outcome=outcome, why=why)
@@ -279,7 +340,15 @@ class LinuxModel:
         unknown = step.flags - SEND_FLAGS_MODELLED
         if unknown:
             raise Unknown(f"send flags {sorted(unknown)}")
-        fail = self.send_error(step, x)
+        try:
+            fail = self.send_error(step, x)
+        except PartialSend as partial:
+            return StepExpectation(
+                op="send",
+                outcome=Returned(partial.length - 1),
+                value_range=(1, partial.length - 1),
+                why="partial send up to SO_SNDBUF",
+            )
         if fail is not None:
             outcome, signals, why = fail
             return StepExpectation(op="send", outcome=outcome, signals=signals, why=why)
@@ -347,6 +416,8 @@ class LinuxModel:
                     return Failed("EINVAL"), (), problem
             elif self.t is SockType.DGRAM and x.peer_dropped:
                 return Failed("ENOTCONN"), (), "the dead peer was dropped by the previous send"
+            if (x.passcred or x.passpidfd) and not x.bound:
+                x.bound = True  # unix_dgram_sendmsg(): a sender asking for credentials is autobound
             if step.length > x.sndbuf - 32:
                 return Failed("EMSGSIZE"), (), "datagram longer than SO_SNDBUF - 32"
             if x.snd_shutdown:
@@ -428,6 +499,12 @@ class LinuxModel:
             peer.fill_used += cost
             return None
         queued = peer.queue  # on a socketpair everything in the peer's queue came from this end
+        if self.t is SockType.STREAM and not queued and step.length > x.sndbuf and not self.blocking(step.flags):
+            # unix_stream_sendmsg() sends skb after skb until sock_alloc_send_pskb() would wait,
+            # then returns what it sent: some, never all; the queue is full after it.
+            peer.full_at = x.sndbuf
+            peer.fill_used = 0
+            raise PartialSend(step.length)
         in_flight = sum(len(skb.data) for skb in queued)
         if not queued and self.t is not SockType.STREAM:
             return None  # sock_alloc_send_pskb() only waits while sk_wmem_alloc >= sk_sndbuf
@@ -505,6 +582,8 @@ class LinuxModel:
                     name = self.fd_name(ref)
                     if name is None:
                         return "EBADF: an fd in SCM_RIGHTS is not open"
+                    if name in self.kinds and self.kinds[name].kind is FdKind.IO_URING:
+                        return "EINVAL: an io_uring fd cannot be passed (scm_fp_copy, since 6.7)"
                     fds.append(name)
             elif laid.type == "SCM_CREDENTIALS":
                 if length != self.abi.length(12):
@@ -768,7 +847,13 @@ class LinuxModel:
                 remaining -= used
         if fds is not None:
             fit = 0 if remaining <= header else (remaining - header) // 4
+            identity = self.proc.identity
+            if identity is not None and identity.fd_headroom is not None:
+                # receive_fd() fails with EMFILE at RLIMIT_NOFILE: scm_detach_fds stops there
+                fit = min(fit, identity.fd_headroom - self.used_headroom)
             n = min(fit, len(fds))
+            if identity is not None and identity.fd_headroom is not None:
+                self.used_headroom += n
             if n:
                 cmsgs.append(
                     ExpectedCmsg(
@@ -932,6 +1017,7 @@ class LinuxModel:
             raise Unknown("a child inside a child")
         prefix = f"child{self.children}."
         self.children += 1
+        self.used_headroom = 0
         self.proc = Proc(prefix, step.identity, self.p)
         nested = []
         try:
