@@ -18,10 +18,10 @@ from harness.model import (
     Close,
     ClosedFd,
     Cmsg,
+    DiagUid,
     Fault,
     FdKind,
     FdRef,
-    DiagUid,
     FdSpec,
     Fill,
     GetSockName,
@@ -48,6 +48,7 @@ from harness.model import (
     SetSockOpt,
     Shutdown,
     SocketPair,
+    Splice,
     Step,
 )
 
@@ -81,6 +82,7 @@ STEP_TAGS: dict[str, type[Step]] = {
     "socketpair": SocketPair,
     "sendmany": SendMany,
     "diag_uid": DiagUid,
+    "splice": Splice,
     "child": Child,
 }
 _TAG_OF_STEP = {cls: tag for tag, cls in STEP_TAGS.items()}
@@ -278,6 +280,9 @@ _FIELD_READERS: dict[str, Callable[[object, str], object]] = {
     "cloexec": lambda v, w: _expect(v, bool, w),
     "nonblock": lambda v, w: _expect(v, bool, w),
     "sv": lambda v, w: _expect(v, str, w),
+    "background": lambda v, w: _expect(v, bool, w),
+    "delay_ms": lambda v, w: _expect(v, int, w),
+    "length": lambda v, w: _expect(v, int, w),
     "limit": lambda v, w: _expect(v, int, w),
     "steps": lambda v, w: tuple(decode_step(x, f"{w}[{i}]") for i, x in enumerate(_expect(v, list, w))),
     "identity": lambda v, w: _identity(v, w),

@@ -244,6 +244,11 @@ class Send:
         _check_side(self.on)
         if self.address is not None and not self.address.startswith(("@", "/", "hex:")):
             raise InvalidScenario(f"address {self.address!r} must start with '@', '/' or 'hex:'")
+        if self.address is not None and self.address.startswith("hex:"):
+            try:
+                bytes.fromhex(self.address[4:])
+            except ValueError:
+                raise InvalidScenario(f"address {self.address!r}: not hex bytes after 'hex:'") from None
         _check_flags(self.flags)
         if len(self.iov) > UIO_MAXIOV + 1:
             raise InvalidScenario(f"len(iov)={len(self.iov)} exceeds UIO_MAXIOV+1={UIO_MAXIOV + 1}")
@@ -277,8 +282,8 @@ class Recv:
         _check_flags(self.flags)
         if len(self.buffers) > UIO_MAXIOV + 1:
             raise InvalidScenario(f"{len(self.buffers)} receive buffers exceed UIO_MAXIOV+1")
-        if any(not 0 <= size <= MAX_BUFFER for size in self.buffers):
-            raise InvalidScenario(f"receive buffer sizes must be within 0..{MAX_BUFFER}")
+        if any(not 0 <= size <= MAX_BUFFER for size in self.buffers) or sum(self.buffers) > MAX_BUFFER:
+            raise InvalidScenario(f"receive buffers must be within 0..{MAX_BUFFER} bytes in all")
         if not 0 <= self.control <= MAX_CONTROL:
             raise InvalidScenario(f"control={self.control} outside 0..{MAX_CONTROL}")
 
@@ -475,7 +480,23 @@ class DiagUid:
         _check_side(self.on)
 
 
-UNPRIVILEGED_UID = 54321  # the uid and gid an unprivileged child switches to (unused on test machines)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Splice:
+    """splice() up to ``length`` bytes from a pair end into a private pipe (SPLICE_F_NONBLOCK)."""
+
+    on: Side
+    length: int = 64
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+        if not 1 <= self.length <= 65536:
+            raise InvalidScenario("Splice.length must be within 1..65536")
+
+
+# An unprivileged child switches to uid = gid = UNPRIVILEGED_UID + (the harness process's pid % 10000):
+# per-user kernel counters (user->unix_inflight) must not be shared by harness processes that
+# run at the same time (pytest-xdist workers).  The oracle refers to it only symbolically.
+UNPRIVILEGED_UID = 54321
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -517,10 +538,17 @@ class Child:
 
     steps: tuple[Step, ...]
     identity: Identity = Identity()
+    # True: the parent does not wait; the child sleeps ``delay_ms`` and then runs its steps while
+    # the parent goes on with its next step (which should block until the child acts), and the
+    # parent reaps it right after that step.
+    background: bool = False
+    delay_ms: int = 200
 
     def __post_init__(self) -> None:
         if any(isinstance(step, Child) for step in self.steps):
             raise InvalidScenario("a child cannot fork again")
+        if not 0 <= self.delay_ms <= 5000:
+            raise InvalidScenario("Child.delay_ms must be within 0..5000")
 
 
 Step: TypeAlias = (
@@ -541,6 +569,7 @@ Step: TypeAlias = (
     | SocketPair
     | SendMany
     | DiagUid
+    | Splice
     | Child
 )
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from harness.catalogue.case import Case, Variant
 from harness.check import check
 from harness.describe import expectation_words, observation_words
-from harness.execute.backend import CannotExpress, ExecConfig
+from harness.execute.backend import ExecConfig
+from harness.execute.errors import CannotExpress
 from harness.execute.run import execute
 from harness.expectation import Unmodelled
 from harness.expectations_file import KnownDeviations

@@ -35,7 +35,7 @@ def test_twelve_kinds_with_unique_names_that_parse_back() -> None:
     [
         (lambda: Send(on="c"), "pair end"),  # type: ignore[arg-type]
         (lambda: Send(on="a", flags=frozenset({"PEEK"})), "MSG_"),
-        (lambda: Recv(on="a", buffers=(-1,)), "buffer sizes"),
+        (lambda: Recv(on="a", buffers=(-1,)), "receive buffers"),
         (lambda: Recv(on="a", control=-2), "control"),
         (lambda: SetSockOpt(on="a", option="PASSCRED", value=1), "SO_"),
         (lambda: Shutdown(on="a", how="SHUT_SIDEWAYS"), "shutdown"),

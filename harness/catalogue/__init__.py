@@ -11,8 +11,11 @@ from harness.catalogue import (  # noqa: F401
     gc,
     limits_flags,
     misc,
+    oob,
     peek,
     processes,
+    regressions,
+    regressions_without_oob,
     shutdown_close,
     truncation,
 )

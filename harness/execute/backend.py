@@ -9,12 +9,14 @@ import select
 import socket
 import stat
 import struct
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from harness.execute import signals
-from harness.execute.child import ChildUnsupported, run_child
+from harness.execute.child import ChildReport, ChildUnsupported, Running, finish_child, start_child
+from harness.execute.errors import CannotExpress as CannotExpress  # re-exported
 from harness.execute.fdtable import FdTable
 from harness.execute.inspect import Identifier, describe, open_fds, pidfd_pid
 from harness.model import (
@@ -43,6 +45,7 @@ from harness.model import (
     SetSockOpt,
     Shutdown,
     SocketPair,
+    Splice,
     Step,
 )
 from harness.native import constants, libc
@@ -99,8 +102,6 @@ def free_pid() -> int:
     return pid
 
 
-class CannotExpress(Exception):
-    """The back end has no way to say what the step asks (e.g. a NULL msg_control via socket.sendmsg)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,7 @@ class Backend(ABC):
         self.identifier = Identifier(consts.syscalls.get("kcmp"))
         self.kind: PairKind | None = None
         self.children: list[ProcessContext] = []
+        self.background: tuple[int, Running] | None = None
         self.main_ids = (os.getpid(), os.getuid(), os.getgid())  # "parent" in a child's credentials
 
     # -- set-up -------------------------------------------------------------------------------
@@ -180,7 +182,13 @@ class Backend(ABC):
         if isinstance(step, Child):
             return self.child(index, step)
         if isinstance(step, SetOwner):
-            fcntl.fcntl(self.table.fd(step.on), fcntl.F_SETOWN, os.getpid())
+            # F_SETOWN_EX(F_OWNER_TID, this thread) rather than F_SETOWN(getpid()): a process-directed SIGURG
+            # goes to any thread that does not block it and is ignored there (pytest-xdist workers have one)
+            owner = struct.pack("ii", 0, threading.get_native_id())  # struct f_owner_ex {F_OWNER_TID, tid}
+            try:
+                fcntl.fcntl(self.table.fd(step.on), getattr(fcntl, "F_SETOWN_EX", 15), owner)
+            except OSError as exc:
+                return StepObservation(index=index, op="set_owner", outcome=Failed(errno_name(exc.errno or 0)))
             return StepObservation(index=index, op="set_owner", outcome=Returned(0))
         if isinstance(step, Fill):
             return self.fill(index, step)
@@ -190,6 +198,8 @@ class Backend(ABC):
             return StepObservation(index=index, op="socketpair", outcome=self.make_pair(step))
         if isinstance(step, SendMany):
             return StepObservation(index=index, op="sendmany", outcome=self.send_many(step))
+        if isinstance(step, Splice):
+            return self.splice(index, step)
         if isinstance(step, DiagUid):
             return StepObservation(index=index, op="diag_uid", outcome=diag_uid(self.table.fd(step.on)))
         raise AssertionError(f"unhandled step {step!r}")
@@ -275,11 +285,50 @@ class Backend(ABC):
             return tuple(out)
 
         try:
-            report = run_child(step.identity, steps, self.identifier.after_fork, self.config.child_timeout)
+            running = start_child(
+                step.identity,
+                steps,
+                self.identifier.after_fork,
+                self.config.child_timeout,
+                step.delay_ms / 1000 if step.background else 0.0,
+            )
+            if step.background:
+                self.background = (index, running)
+                return StepObservation(index=index, op="child", outcome=Returned(0))
+            report = finish_child(running)
         except ChildUnsupported as exc:
             raise CannotExpress(f"child: {exc}") from None
+        return self.child_observation(index, report)
+
+    def child_observation(self, index: int, report: ChildReport) -> StepObservation:
         self.children.append(report.context)
-        return StepObservation(index=index, op="child", outcome=Returned(0), nested=report.steps)
+        outcome: Outcome = Returned(0) if report.died is None else Failed(f"killed by {report.died}")
+        return StepObservation(index=index, op="child", outcome=outcome, nested=report.steps)
+
+    def join_background(self) -> StepObservation | None:
+        """Reap a background child (after the step it was meant to race with)."""
+        if self.background is None:
+            return None
+        index, running = self.background
+        self.background = None
+        try:
+            report = finish_child(running)
+        except ChildUnsupported as exc:
+            raise CannotExpress(f"child: {exc}") from None
+        return self.child_observation(index, report)
+
+    def splice(self, index: int, step: Splice) -> StepObservation:
+        read_end, write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        try:
+            try:
+                n = os.splice(self.table.fd(step.on), write_end, step.length, flags=os.SPLICE_F_NONBLOCK)
+            except OSError as exc:
+                return StepObservation(index=index, op="splice", outcome=Failed(errno_name(exc.errno or 0)))
+            data = os.read(read_end, n) if n else b""
+        finally:
+            os.close(read_end)
+            os.close(write_end)
+        return StepObservation(index=index, op="splice", outcome=Returned(n), data=data)
 
     @abstractmethod
     def send(self, index: int, step: Send) -> StepObservation: ...

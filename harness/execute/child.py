@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from harness.execute.errors import CannotExpress
 from harness.model import UNPRIVILEGED_UID, Identity
 from harness.observation import ProcessContext, StepObservation
 
@@ -39,6 +40,7 @@ class ChildFailed(Exception):
 class ChildReport:
     context: ProcessContext  # as the parent sees it
     steps: tuple[StepObservation, ...]
+    died: str | None = None  # the signal that killed the child before it reported (a kernel oops, ...)
 
 
 def _unshare(flags: int, what: str) -> None:
@@ -65,12 +67,13 @@ def become(identity: Identity, outer_uid: int, outer_gid: int) -> None:
         _write("/proc/self/uid_map", f"0 {outer_uid} 1")
         _write("/proc/self/gid_map", f"0 {outer_gid} 1")
     if identity.user == "unprivileged":
+        uid = unprivileged_uid()
         try:
             os.setgroups([])
-            os.setresgid(UNPRIVILEGED_UID, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
-            os.setresuid(UNPRIVILEGED_UID, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
         except PermissionError as exc:
-            raise ChildUnsupported(f"cannot switch to uid {UNPRIVILEGED_UID}: {exc.strerror}") from None
+            raise ChildUnsupported(f"cannot switch to uid {uid}: {exc.strerror}") from None
 
 
 def limit_with_headroom(headroom: int) -> int:
@@ -87,10 +90,19 @@ def limit_with_headroom(headroom: int) -> int:
         fd += 1
 
 
+_HARNESS_PID = os.getpid()
+
+
+def unprivileged_uid() -> int:
+    """The uid and gid of an unprivileged child: distinct for each harness process."""
+    return UNPRIVILEGED_UID + _HARNESS_PID % 10000
+
+
 def outer_view(identity: Identity, pid: int, outer_uid: int, outer_gid: int) -> ProcessContext:
     """The child's ids as the parent sees them."""
     if identity.user == "unprivileged":
-        return ProcessContext(pid=pid, uid=UNPRIVILEGED_UID, gid=UNPRIVILEGED_UID)
+        uid = unprivileged_uid()
+        return ProcessContext(pid=pid, uid=uid, gid=uid)
     return ProcessContext(pid=pid, uid=outer_uid, gid=outer_gid)
 
 
@@ -115,17 +127,30 @@ def _receive(fd: int, deadline: float) -> bytes:
         chunks.append(chunk)
 
 
-def _kill_and_reap(pid: int) -> None:
+def kill_and_reap(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
 
 
-def run_child(
-    identity: Identity, steps: Callable[[], tuple[StepObservation, ...]], after_fork: Callable[[], None], timeout: float
-) -> ChildReport:
-    """Fork, become ``identity``, run ``steps()`` there, and bring the observations back."""
+@dataclass(frozen=True, slots=True)
+class Running:
+    """A forked child that has not reported yet."""
+
+    pid: int
+    read_end: int
+    deadline: float
+
+
+def start_child(
+    identity: Identity,
+    steps: Callable[[], tuple[StepObservation, ...]],
+    after_fork: Callable[[], None],
+    timeout: float,
+    delay: float = 0.0,
+) -> Running:
+    """Fork; the child becomes ``identity``, waits ``delay`` seconds and runs ``steps()``."""
     outer_uid, outer_gid = os.geteuid(), os.getegid()
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
@@ -133,28 +158,64 @@ def run_child(
         os.close(read_end)
         status = 0
         try:
+            if delay:
+                time.sleep(delay)
             _send(write_end, _child_body(identity, steps, after_fork, outer_uid, outer_gid))
         except BaseException:
             status = 70
         os._exit(status)
     os.close(write_end)
+    return Running(pid, read_end, time.monotonic() + timeout + delay)
+
+
+def finish_child(running: Running) -> ChildReport:
+    """Wait for the child's report (or its death), reap it, and decode what it saw."""
+    pid = running.pid
     try:
-        data = _receive(read_end, time.monotonic() + timeout)
-    finally:
-        os.close(read_end)
-        _kill_and_reap(pid)
+        data = _receive(running.read_end, running.deadline)
+    except ChildFailed:
+        os.close(running.read_end)
+        kill_and_reap(pid)
+        raise
+    os.close(running.read_end)
+    status = _reap(pid, running.deadline)
+    if not data:
+        if os.WIFSIGNALED(status):
+            name = signal.Signals(os.WTERMSIG(status)).name
+            return ChildReport(ProcessContext(pid=pid, uid=-1, gid=-1), (), died=name)
+        raise ChildFailed("the child exited without a report")
     try:
         kind, value = pickle.loads(data)
     except Exception:
-        raise ChildFailed("the child died without a report") from None
+        raise ChildFailed("the child's report cannot be read") from None
     if kind == "unsupported":
         raise ChildUnsupported(value)
     if kind == "error":
         raise ChildFailed(value)
+    if kind == "died":
+        return ChildReport(ProcessContext(pid=pid, uid=-1, gid=-1), (), died=value)
     context, observed = value
     if context.pid == 0:
         context = ProcessContext(pid=pid, uid=context.uid, gid=context.gid)
     return ChildReport(context, observed)
+
+
+def run_child(
+    identity: Identity, steps: Callable[[], tuple[StepObservation, ...]], after_fork: Callable[[], None], timeout: float
+) -> ChildReport:
+    """Fork, become ``identity``, run ``steps()`` there, and bring the observations back."""
+    return finish_child(start_child(identity, steps, after_fork, timeout))
+
+
+def _reap(pid: int, deadline: float) -> int:
+    """waitpid with a deadline (the child closed its pipe, so it is exiting); SIGKILL after it."""
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.001)
+    kill_and_reap(pid)
+    raise ChildFailed("the child did not exit in time")
 
 
 def _child_body(
@@ -171,7 +232,7 @@ def _child_body(
         after_fork()
         become(identity, outer_uid, outer_gid)
         return "ok", (outer_view(identity, 0, outer_uid, outer_gid), steps())
-    except ChildUnsupported as exc:
+    except (ChildUnsupported, CannotExpress) as exc:
         return "unsupported", str(exc)
     except Exception as exc:
         return "error", f"in the child: {type(exc).__name__}: {exc}"
@@ -206,10 +267,15 @@ def _relay_grandchild(
         os._exit(status)
     os.close(write_end)
     try:
-        kind, value = pickle.loads(_receive(read_end, time.monotonic() + 30))
+        data = _receive(read_end, time.monotonic() + 30)
     finally:
         os.close(read_end)
-        _kill_and_reap(pid)
+    status = _reap(pid, time.monotonic() + 30)
+    if not data:
+        if os.WIFSIGNALED(status):
+            return "died", signal.Signals(os.WTERMSIG(status)).name
+        return "error", "the child in the new pid namespace exited without a report"
+    kind, value = pickle.loads(data)
     if kind != "ok":
         return kind, value
     context, observed = value

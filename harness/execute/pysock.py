@@ -15,7 +15,8 @@ import struct
 import time
 import warnings
 
-from harness.execute.backend import Backend, CannotExpress
+from harness.execute.backend import Backend
+from harness.execute.errors import CannotExpress
 from harness.execute.inspect import open_fds
 from harness.model import RECV_FILL, PairKind, RawCmsg, Recv, ScmRights, Send
 from harness.native import cmsg as cmsg_abi

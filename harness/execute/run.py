@@ -8,8 +8,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from harness.execute import signals
-from harness.execute.backend import Backend, CannotExpress, ExecConfig
-from harness.execute.fdtable import FdTable
+from harness.execute.backend import Backend, ExecConfig
+from harness.execute.child import kill_and_reap
+from harness.execute.errors import CannotExpress
+from harness.execute.fdtable import FdTable, FdUnavailable
 from harness.execute.inspect import describe, open_fds
 from harness.execute.pysock import PySockBackend
 from harness.execute.raw import RawBackend
@@ -42,10 +44,27 @@ def execute(scenario: Scenario, backend: str, config: ExecConfig = DEFAULT_CONFI
             stack.callback(impl.finish)
         impl.create_pair(scenario.kind)
         for spec in scenario.fds:
-            table.open(spec)
-        for index, step in enumerate(scenario.steps):
-            step_observation = impl.run_step(index, step)
-            observed.append(replace(step_observation, signals=signals.take()))
+            try:
+                table.open(spec)
+            except FdUnavailable as exc:
+                raise CannotExpress(str(exc)) from None
+        try:
+            for index, step in enumerate(scenario.steps):
+                pending = impl.background
+                step_observation = impl.run_step(index, step)
+                observed.append(replace(step_observation, signals=signals.take()))
+                if pending is not None:  # a background child races the step after its Child step
+                    joined = impl.join_background()
+                    if joined is not None:
+                        observed[joined.index] = joined
+            last = impl.join_background()
+            if last is not None:
+                observed[last.index] = last
+        finally:
+            if impl.background is not None:
+                _, running = impl.background
+                kill_and_reap(running.pid)
+                os.close(running.read_end)
         children = tuple(impl.children)
     leaked = tuple(describe(fd) for fd in sorted(open_fds() - baseline))
     return Observation(

@@ -12,6 +12,7 @@ were marked ``?`` are settled where the rule is written down below.
 
 from __future__ import annotations
 
+import copy
 import errno
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -51,11 +52,13 @@ from harness.model import (
     Shutdown,
     SocketPair,
     SockType,
+    Splice,
     Step,
 )
 from harness.native.cmsg import CmsgAbi
 from harness.native.constants import Constants, linux
 from harness.observation import Blocked, Failed, Outcome, Returned
+from harness.oracle import oob
 from harness.oracle.processes import Proc, as_seen_by, check_credentials, sent_credentials
 
 if TYPE_CHECKING:
@@ -169,6 +172,10 @@ class End:
     # ``fill_used`` is what went in after it.
     full_at: int | None = None
     fill_used: int = 0
+    oob_skb: Skb | None = None  # u->oob_skb: the pending out-of-band byte (harness/oracle/oob.py)
+    oobinline: bool = False  # SO_OOBINLINE
+    owner: str | None = None  # F_SETOWN: the prefix of the process SIGURG goes to
+    inq_stale: int = 0  # dropped OOB bytes SIOCINQ still counts (oob.inq_extra)
 
     @property
     def full(self) -> bool:
@@ -208,6 +215,7 @@ class LinuxModel:
         self.gc_garbage = False
         self.gc_triggered = False
         self.used_headroom = 0  # descriptors a child at its RLIMIT_NOFILE has received
+        self.background: Child | None = None  # a background child not yet run
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -240,13 +248,33 @@ class LinuxModel:
     # -- steps -------------------------------------------------------------------------------
 
     def run(self) -> Expectation:
-        out = []
+        out: list[StepExpectation] = []
         for index, step in enumerate(self.s.steps):
             try:
-                out.append(self.step(step))
+                if self.background is not None and not isinstance(step, Child):
+                    out.append(self.raced(step, out))
+                else:
+                    out.append(self.step(step))
             except Unknown as exc:
                 raise Unknown(f"step {index} ({type(step).__name__.lower()}): {exc}") from None
+        if self.background is not None:
+            raise Unknown("a background child with no step to race")
         return Expectation(tuple(out))
+
+    def raced(self, step: Step, out: list[StepExpectation]) -> StepExpectation:
+        """The step after a background Child: it must wait for the child, which then acts."""
+        child = self.background
+        assert child is not None
+        shared = (self.c, self.p, self.s, self.abi)  # immutable: shared, not copied
+        trial = copy.deepcopy(self, {id(obj): obj for obj in shared})
+        trial.background = None
+        if not trial.step(step).blocks:
+            raise Unknown("a background child racing a step that does not wait for it")
+        self.background = None
+        done = self.child(Child(steps=child.steps, identity=child.identity))
+        index = max(i for i, e in enumerate(out) if e.op == "child")
+        out[index] = done
+        return self.step(step)
 
     def step(self, step: Step) -> StepExpectation:
         if self.gc_garbage and not isinstance(step, ReadPartner | Close):
@@ -274,7 +302,7 @@ class LinuxModel:
         if isinstance(step, ReadPartner):
             return self.read_partner(step)
         if isinstance(step, SetOwner):
-            return self.simple("set_owner", Returned(0), "F_SETOWN")
+            return oob.set_owner(self, step)
         if isinstance(step, Fill):
             return self.fill(step)
         if isinstance(step, Child):
@@ -289,11 +317,34 @@ class LinuxModel:
             return self.make_pair(step)
         if isinstance(step, SendMany):
             return self.send_many(step)
+        if isinstance(step, Splice):
+            return self.splice(step)
         if isinstance(step, DiagUid):
             if not self.ends[step.on].open:
                 raise Unknown("sock_diag of a closed socket")
             return self.simple("diag_uid", Returned(self.p.euid), "the socket's owner (sock_i_uid): its creator")
         raise Unknown(f"step {step!r}")
+
+    def splice(self, step: Splice) -> StepExpectation:
+        """unix_stream_splice_read(): unix_stream_read_generic() with no msghdr (SPLICE_F_NONBLOCK).
+
+        Without a msghdr the scm cookie is destroyed: fds of what was read are closed, credentials
+        go nowhere.  (CVE-2026-22983 dereferenced that missing msghdr with SO_INQ set.)
+        """
+        if self.t is not SockType.STREAM:
+            raise Unknown("splice from a datagram or seqpacket socket")
+        x = self.ends[step.on]
+        if not x.open:
+            return self.simple("splice", Failed("EBADF"), "closed descriptor")
+        if x.full:
+            raise Unknown("splicing from a queue a Fill step filled")
+        probe = Recv(on=step.on, buffers=(step.length,), control=0, flags=frozenset({"MSG_DONTWAIT"}))
+        got = self.stream_recv(probe, x)
+        if got.outcome == Failed("EAGAIN") or got.outcome == Blocked():
+            return StepExpectation(op="splice", outcome=Failed("EAGAIN"), why="nothing queued (SPLICE_F_NONBLOCK)")
+        if isinstance(got.outcome, Failed):
+            return StepExpectation(op="splice", outcome=got.outcome, why=got.why)
+        return StepExpectation(op="splice", outcome=got.outcome, data=got.data, why="spliced into a pipe")
 
     def make_pair(self, step: SocketPair) -> StepExpectation:
         """socketpair(): __sys_socketpair -> sock_create (EINVAL, EAFNOSUPPORT) -> unix_create."""
@@ -386,7 +437,7 @@ class LinuxModel:
         if "MSG_OOB" in step.flags:
             if self.t is not SockType.STREAM:
                 return Failed("EOPNOTSUPP"), (), "MSG_OOB on a datagram/seqpacket socket"
-            raise Unknown("MSG_OOB on SOCK_STREAM (out-of-band data is not modelled yet)")
+            return oob.send(self, step, x, fds, creds)
         peer = self.peer(step.on)
         nosignal = "MSG_NOSIGNAL" in step.flags
         sigpipe: tuple[str, ...] = () if nosignal else ("SIGPIPE",)
@@ -629,10 +680,12 @@ class LinuxModel:
             raise Unknown("recvmsg into a faulting iov_base")
         if "MSG_OOB" in step.flags:
             if self.t is SockType.STREAM:
-                raise Unknown("MSG_OOB receive on SOCK_STREAM")
+                return oob.recv_urg(self, step, x)
             return self.recv_failed(step, Failed("EOPNOTSUPP"), "MSG_OOB on a datagram/seqpacket socket")
         if x.full:
             raise Unknown("receiving from a queue a Fill step filled (its bytes are not tracked)")
+        if x.inq:
+            raise Unknown("SO_INQ's SCM_INQ control messages")
         if self.t is SockType.STREAM:
             return self.stream_recv(step, x)
         return self.dgram_recv(step, x)
@@ -722,6 +775,8 @@ class LinuxModel:
 
     def stream_recv(self, step: Recv, x: End) -> StepExpectation:
         """unix_stream_read_generic(), loop for loop."""
+        if oob.involved(x):
+            return oob.stream_recv(self, step, x)
         size = step.capacity
         peek = "MSG_PEEK" in step.flags
         lowat = size if "MSG_WAITALL" in step.flags else min(1, size)
@@ -918,7 +973,9 @@ class LinuxModel:
         elif option == "SO_INQ":
             if self.t is not SockType.STREAM:
                 return self.simple("setsockopt", Failed("ENOPROTOOPT"), "SO_INQ is for SOCK_STREAM only")
-            raise Unknown("SO_INQ's SCM_INQ control messages")
+            x.inq = value != 0
+        elif option == "SO_OOBINLINE":
+            x.oobinline = value != 0
         elif option == "SO_PEEK_OFF":
             if value < -1:
                 raise Unknown("SO_PEEK_OFF below -1")
@@ -961,6 +1018,7 @@ class LinuxModel:
             "SO_PEEK_OFF": x.peek_off,
             "SO_SNDBUF": x.sndbuf,
             "SO_ACCEPTCONN": 0,
+            "SO_OOBINLINE": int(x.oobinline),
         }
         if option not in values:
             raise Unknown(f"getsockopt {option}")
@@ -1015,6 +1073,11 @@ class LinuxModel:
     def child(self, step: Child) -> StepExpectation:
         if not self.proc.is_main:
             raise Unknown("a child inside a child")
+        if step.background:
+            if self.background is not None:
+                raise Unknown("two background children at once")
+            self.background = step
+            return StepExpectation(op="child", outcome=Returned(0), why="started; runs while the next step waits")
         prefix = f"child{self.children}."
         self.children += 1
         self.used_headroom = 0
@@ -1076,7 +1139,7 @@ class LinuxModel:
         peer = self.peer(side)
         if self.t is not SockType.DGRAM and not peer.released:
             peer.snd_shutdown = peer.rcv_shutdown = True
-            if x.queue:
+            if oob.resets_peer(x):
                 peer.error = "ECONNRESET"
         x.queue.clear()
 
@@ -1115,6 +1178,7 @@ class LinuxModel:
             mask.add("POLLHUP")
         if x.queue:
             mask |= {"POLLIN", "POLLRDNORM"}
+        mask |= oob.poll_bits(x)
         peer = self.peer(step.on)
         if not peer.full or (self.t is SockType.DGRAM and peer.released):
             # unix_writable(): sk_wmem_alloc * 4 <= sk_sndbuf; far from it unless a Fill filled it
@@ -1134,7 +1198,7 @@ class LinuxModel:
             if self.t is SockType.DGRAM:
                 value = len(x.queue[0].data) if x.queue else 0  # the next datagram only
             else:
-                value = sum(skb.remaining for skb in x.queue)
+                value = sum(skb.remaining for skb in x.queue) + oob.inq_extra(self, x)
             return self.simple("ioctl", Returned(value), "unix_inq_len")
         if step.request == "SIOCOUTQ":
             queued = self.peer(step.on).queue
@@ -1144,7 +1208,7 @@ class LinuxModel:
             # sk_wmem_alloc counts skb truesize, not bytes: at least the bytes, at most a page per skb more
             hi = sent + (len(queued)) * 4096 + 1024
             return StepExpectation(op="ioctl", outcome=Returned(sent), value_range=(sent, hi), why="sk_wmem_alloc")
-        return self.simple("ioctl", Returned(0), "no out-of-band mark")
+        return oob.atmark(self, step, x)
 
     # -- filling the send buffer ---------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from harness.expectation import CredExpect
 from harness.host import Platform
-from harness.model import UNPRIVILEGED_UID, CredValue, Identity
+from harness.model import CredValue, Identity
 
 OVERFLOW_ID = 65534  # from_kuid_munged() of an id the reader's user namespace cannot map
 NONEXISTENT_PID = "nonexistent"
@@ -56,7 +56,7 @@ class Proc:
         if self.userns and field in ("uid", "gid"):
             return 0
         if self.unprivileged and field in ("uid", "gid"):
-            return UNPRIVILEGED_UID
+            return None  # per harness process (see model.UNPRIVILEGED_UID): known only by symbol
         if field == "uid" and self.platform.euid is not None and not self.unprivileged:
             return self.platform.euid
         return None

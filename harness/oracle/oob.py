@@ -1,0 +1,358 @@
+"""Out-of-band data on SOCK_STREAM (CONFIG_AF_UNIX_OOB), the way Linux 6.18 does it.
+
+A pure part of the Linux oracle (:mod:`harness.oracle.linux` calls in here through small hooks and
+keeps no OOB logic of its own).  It follows net/unix/af_unix.c after the 2024-2025 fixes:
+
+- ``send(MSG_OOB)`` (unix_stream_sendmsg + queue_oob): all bytes but the last go out as ordinary
+  data, with the fds on that first skb; the last byte becomes an skb of its own that
+  ``u->oob_skb`` of the receiver points at, and the receiver's owner (F_SETOWN) gets SIGURG.
+  A newer OOB byte replaces the pointer: the older one becomes ordinary in-band data.
+- ``recv(MSG_OOB)`` (unix_stream_recv_urg): EINVAL without a pending OOB byte or with SO_OOBINLINE;
+  otherwise that byte with MSG_OOB in msg_flags and no control messages.  The byte's skb stays in
+  the queue, consumed, as a mark that stops the next normal read ("Don't leave consecutive
+  consumed OOB skbs": a consumed skb right before it is freed then).
+- the normal read path (unix_stream_read_generic with manage_oob() for every skb: "Call
+  manage_oob() for every skb", "Don't peek OOB data without MSG_PEEK", "Read with MSG_PEEK loops
+  if the first unread byte is OOB", "Stop recv(MSG_PEEK) at consumed OOB skb", "Don't stop
+  recv(MSG_DONTWAIT) if consumed OOB skb is at the head", "Don't stop recv() at consumed ex-OOB
+  skb"): a read stops before the OOB byte once it copied something; with nothing copied it steps
+  over (peek) or drops (read) an unread OOB byte, unless SO_OOBINLINE reads it in line.
+- ``SIOCATMARK`` ("Fix wrong ioctl(SIOCATMARK) when consumed OOB skb is at the head"), POLLPRI,
+  ECONNRESET for the peer on close ("Don't set -ECONNRESET for consumed OOB skb").
+
+The skbs are the oracle's :class:`~harness.oracle.linux.Skb` objects in ``End.queue``; a consumed
+OOB skb is one whose ``remaining`` is 0 (no other stream skb ever is: empty sends queue nothing and
+reads unlink what they used up).  Skbs compare by value, so everything here compares them by
+identity.  A kernel without CONFIG_AF_UNIX_OOB (platform feature ``"MSG_OOB"`` missing) answers
+every MSG_OOB with EOPNOTSUPP.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from harness.expectation import StepExpectation
+from harness.model import Ioctl, Recv, Send, SetOwner, SockType
+from harness.observation import Failed, Outcome, Returned
+from harness.oracle import linux
+
+if TYPE_CHECKING:
+    from harness.oracle.linux import Creds, End, LinuxModel, Skb
+
+FEATURE = "MSG_OOB"  # the platform probe's name for CONFIG_AF_UNIX_OOB
+
+SendResult = tuple[Outcome, tuple[str, ...], str]
+
+
+def supported(m: LinuxModel) -> bool:
+    return FEATURE in m.p.features
+
+
+def involved(x: End) -> bool:
+    """Whether manage_oob() can change a normal read of ``x``: an OOB byte is pending or a consumed
+    OOB skb is still queued.  Otherwise it returns every skb as it is, and the oracle's ordinary
+    stream path is exact."""
+    return x.oob_skb is not None or any(skb.remaining == 0 for skb in x.queue)
+
+
+def _index(queue: list[Skb], skb: Skb) -> int:
+    for i, item in enumerate(queue):
+        if item is skb:
+            return i
+    raise AssertionError("skb not in its queue")
+
+
+def _next(queue: list[Skb], skb: Skb) -> Skb | None:
+    """skb_peek_next()."""
+    i = _index(queue, skb) + 1
+    return queue[i] if i < len(queue) else None
+
+
+def _unlink(m: LinuxModel, queue: list[Skb], skb: Skb) -> None:
+    """__skb_unlink() and free: files still attached to the skb are released with it."""
+    queue.pop(_index(queue, skb))
+    if skb.fds and m.proc.is_main:
+        m.settle()
+
+
+# -- sendmsg ------------------------------------------------------------------------------------
+
+
+def send(m: LinuxModel, step: Send, x: End, fds: tuple[str, ...] | None, creds: Creds | None) -> SendResult:
+    """unix_stream_sendmsg() with MSG_OOB, after scm_send() accepted the control messages.
+
+    Always returns the step's outcome (a success too, so that SIGURG can go with it).
+    """
+    if not supported(m):
+        return Failed("EOPNOTSUPP"), (), "MSG_OOB on a kernel without CONFIG_AF_UNIX_OOB"
+    if step.length == 0:
+        # checked before msg_name and SEND_SHUTDOWN: no SIGPIPE even after shutdown(SHUT_WR)
+        return Failed("EOPNOTSUPP"), (), "MSG_OOB with nothing to send"
+    peer = m.peer(step.on)
+    sigpipe: tuple[str, ...] = () if "MSG_NOSIGNAL" in step.flags else ("SIGPIPE",)
+    if step.address is not None:
+        return Failed("EISCONN"), (), "msg_name on a connected stream socket"
+    if x.snd_shutdown:
+        return Failed("EPIPE"), sigpipe, "stream send after SEND_SHUTDOWN: EPIPE (+SIGPIPE)"
+    blocked = m.capacity(step, x, peer)
+    if blocked is not None:
+        return blocked
+    passing = fds is not None
+    if passing and m.too_many_refs():
+        return Failed("ETOOMANYREFS"), (), "the sender's user has more fds in flight than RLIMIT_NOFILE"
+    if peer.released or peer.rcv_shutdown:
+        # The loop over the first len-1 bytes meets a dead peer with SIGPIPE; a one-byte send meets
+        # it only in queue_oob(), which raises none.
+        return Failed("EPIPE"), sigpipe if step.length > 1 else (), "stream peer closed or shut down for reading"
+    if passing and not peer.passrights:
+        # Measured on Linux 6.18.44: EPERM before anything is queued, for a one-byte and a longer send.
+        return Failed("EPERM"), (), "the receiver has SO_PASSRIGHTS off"
+    if peer.owner is not None and peer.owner != m.proc.prefix:
+        raise linux.Unknown("SIGURG for a process other than the sender")
+    carried = creds
+    if carried is None:
+        # maybe_add_creds(): both skbs of the send carry the same credentials
+        asked = x.passcred or x.passpidfd or peer.passcred or peer.passpidfd
+        carried = m.proc.symbols if asked else linux.NO_CREDS
+        has_pid = asked
+    else:
+        has_pid = True
+    data = b"".join(step.iov)
+    if len(data) > 1:
+        peer.queue.append(
+            linux.Skb(
+                data[:-1],
+                fds,
+                carried,
+                big=len(data) - 1 > linux.STREAM_SPLIT_SAFE,
+                sender=m.proc.prefix,
+                has_pid=has_pid,
+            )
+        )
+        fds = None  # "Only send the fds in the first buffer"
+    # queue_oob(): unix_scm_to_skb(scm, skb, !fds_sent), so a one-byte send puts its fds here
+    oob_skb = linux.Skb(data[-1:], fds, carried, sender=m.proc.prefix, has_pid=has_pid)
+    peer.queue.append(oob_skb)
+    peer.oob_skb = oob_skb  # an older OOB byte, if any, is ordinary data from now on
+    # sk_send_sigurg(): to the owner of the receiving socket's file, if F_SETOWN named one; also
+    # with SO_OOBINLINE (measured on Linux 6.18.44)
+    signals = ("SIGURG",) if peer.owner is not None else ()
+    return Returned(step.length), signals, "queued; the last byte is the out-of-band byte (queue_oob)"
+
+
+def set_owner(m: LinuxModel, step: SetOwner) -> StepExpectation:
+    """fcntl(F_SETOWN, getpid()): SIGURG for this end's OOB data goes to this process."""
+    x = m.ends[step.on]
+    if not x.open:
+        raise linux.Unknown("F_SETOWN on a closed descriptor")
+    if not m.proc.is_main:
+        raise linux.Unknown("F_SETOWN in a child (SIGURG would go to a process that exits)")
+    x.owner = m.proc.prefix
+    return m.simple("set_owner", Returned(0), "F_SETOWN")
+
+
+# -- recvmsg ------------------------------------------------------------------------------------
+
+
+def recv_urg(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
+    """recvmsg(MSG_OOB) on SOCK_STREAM: unix_stream_recv_urg()."""
+    if not supported(m):
+        return m.recv_failed(step, Failed("EOPNOTSUPP"), "MSG_OOB on a kernel without CONFIG_AF_UNIX_OOB")
+    skb = x.oob_skb
+    if x.oobinline or skb is None:
+        return m.recv_failed(step, Failed("EINVAL"), "no out-of-band byte pending, or SO_OOBINLINE")
+    peek = "MSG_PEEK" in step.flags
+    if not peek:
+        x.oob_skb = None
+        # "Don't leave consecutive consumed OOB skbs" (32ca245464e1): a consumed OOB skb right
+        # before this one is freed now
+        i = _index(x.queue, skb)
+        if i > 0 and x.queue[i - 1].remaining == 0:
+            _unlink(m, x.queue, x.queue[i - 1])
+    byte = skb.data[skb.consumed : skb.consumed + 1]
+    if not peek:
+        skb.consumed += 1  # the skb stays queued: the mark that stops the next normal read
+    # recv_actor() copies one byte whatever the buffer; with no room it copies nothing and still
+    # returns 1.  Measured on Linux 6.18.44: recv(fd, buf, 0, MSG_OOB) returns 1 and consumes the byte.
+    # No control messages: the path never reaches scm_recv_unix(), not even for SO_PASSCRED.
+    return m.recv_done(step, 1, byte[: step.capacity], {"MSG_OOB"}, None, None, "the out-of-band byte")
+
+
+def manage_oob(m: LinuxModel, x: End, skb: Skb, peek: bool, copied: int) -> Skb | None:
+    """manage_oob(): the skb a normal read goes on with (None: stop, or nothing to read)."""
+    queue = x.queue
+    if skb.remaining and skb is not x.oob_skb:
+        return skb
+    if not skb.remaining:
+        # a consumed OOB skb
+        if copied and (x.oob_skb is None or skb is x.oob_skb):
+            return None
+        following = _next(queue, skb)
+        if not peek:
+            _unlink(m, queue, skb)
+        if following is None:
+            return None
+        skb = following
+    if skb is not x.oob_skb:
+        return skb
+    if copied:
+        return None  # stop before the out-of-band byte
+    if not peek:
+        x.oob_skb = None
+        if not x.oobinline:
+            # The unread OOB byte is dropped.  Measured on Linux 6.18.44: SIOCINQ keeps counting
+            # it (u->inq_len is not decremented on this path), for as long as the socket lives.
+            _unlink(m, queue, skb)
+            x.inq_stale += 1
+            return queue[0] if queue else None
+        return skb  # SO_OOBINLINE: read in line
+    if not x.oobinline:
+        return _next(queue, skb)  # a peek steps over it
+    return skb
+
+
+def stream_recv(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
+    """unix_stream_read_generic() with manage_oob() at every skb, label for label.
+
+    Used while :func:`involved` holds; SO_PEEK_OFF is modelled as the kernel does it: its skip loop
+    steps over consumed OOB skbs (length 0) without asking manage_oob().  Measured on Linux
+    6.18.44: with SO_PEEK_OFF 0, "hello" (MSG_OOB) then "world", recv(1, MSG_OOB), recv(4, MSG_PEEK)
+    "hell", recv(4, MSG_PEEK) "worl", recv(10) "hell", recv(10, MSG_PEEK) "d" (offset 5).
+    """
+    size = step.capacity
+    peek = "MSG_PEEK" in step.flags
+    lowat = size if "MSG_WAITALL" in step.flags else min(1, size)
+    target = lowat or 1  # sock_rcvlowat()
+    skip = max(x.peek_off, 0) if peek else 0
+    copied = 0
+    out = bytearray()
+    fds: tuple[str, ...] | None = None
+    creds: Creds | None = None
+    check_creds = False
+    first: Skb | None = None
+    queue = x.queue
+    done = False
+    while not done:  # do { ... } while (size)
+        skb: Skb | None = queue[0] if queue else None  # redo:
+        while True:  # again:
+            if skb is not None:
+                skb = manage_oob(m, x, skb, peek, copied)
+                if skb is None and copied:
+                    done = True
+                    break
+            if skb is None:
+                if copied >= target:
+                    done = True
+                    break
+                if not copied:
+                    return m.would_wait(step, x)
+                # MSG_WAITALL with part of the data: sock_error() (consumed), end of file, a
+                # non-blocking receive or SO_RCVTIMEO return what was copied; otherwise it waits.
+                if x.error is not None:
+                    x.error = None
+                elif not (x.rcv_shutdown or not m.blocking(step.flags) or x.rcvtimeo):
+                    raise linux.Unknown("MSG_WAITALL waiting for more data than is queued")
+                done = True
+                break
+            while skb is not None and skip >= skb.remaining:
+                skip -= skb.remaining
+                skb = _next(queue, skb)
+            if skb is None:
+                continue  # `goto again` with nothing: the empty-queue handling above
+            if check_creds:
+                if skb.creds != creds:
+                    done = True  # "Never glue messages from different writers"
+                    break
+            elif x.passcred or x.passpidfd:
+                creds = skb.creds
+                first = skb
+                check_creds = True
+            chunk = min(skb.remaining - skip, size)
+            if skb.big and skb.fds is not None and skb.consumed + skip + chunk > linux.STREAM_SPLIT_SAFE:
+                raise linux.Unknown("where a large stream send with fds was split into skbs")
+            start = skb.consumed + skip
+            out += skb.data[start : start + chunk]
+            copied += chunk
+            size -= chunk
+            if not peek:
+                skb.consumed += chunk
+                if x.peek_off >= 0:
+                    x.peek_off = max(0, x.peek_off - chunk)
+                if skb.fds is not None:
+                    fds, skb.fds = skb.fds, None
+                if skb.remaining:
+                    done = True
+                    break
+                _unlink(m, queue, skb)
+                if fds is not None:
+                    done = True  # the fd barrier
+                break
+            if skb.fds is not None:
+                fds = skb.fds  # unix_peek_fds(): installed again as new descriptors
+            if x.peek_off >= 0:
+                x.peek_off += chunk
+            if skb.fds is not None:
+                done = True
+                break
+            skip = 0
+            skb = _next(queue, skb)
+            if skb is None:
+                done = True
+                break
+            # `goto again`: the peek walks on (through manage_oob) even with a full buffer
+        if not size:
+            done = True
+    return m.recv_done(step, copied, bytes(out), set(), creds, fds, "stream receive (manage_oob)", first)
+
+
+# -- ioctl, poll, close ---------------------------------------------------------------------------
+
+
+def atmark(m: LinuxModel, step: Ioctl, x: End) -> StepExpectation:
+    """ioctl(SIOCATMARK): 1 when the next byte a read returns is the out-of-band mark."""
+    if not supported(m):
+        raise linux.Unknown("SIOCATMARK on a kernel without CONFIG_AF_UNIX_OOB")
+    if m.t is not SockType.STREAM:
+        # Measured on Linux 6.18.44: EOPNOTSUPP on SOCK_DGRAM and SOCK_SEQPACKET, queue empty or not.
+        return m.simple("ioctl", Failed("EOPNOTSUPP"), "SIOCATMARK is for SOCK_STREAM only")
+    queue = x.queue
+    answer = 0
+    if queue:
+        head = queue[0]
+        following = queue[1] if len(queue) > 1 else None
+        if head is x.oob_skb or (not head.remaining and (x.oob_skb is None or following is x.oob_skb)):
+            answer = 1
+    return m.simple("ioctl", Returned(answer), "SIOCATMARK: the OOB skb, or a consumed one before it, is at the head")
+
+
+def poll_bits(x: End) -> set[str]:
+    """unix_poll(): EPOLLPRI while an OOB byte is pending (a queue holding only a consumed OOB skb is
+    still POLLIN: the queue is not empty)."""
+    return {"POLLPRI"} if x.oob_skb is not None else set()
+
+
+def inq_extra(m: LinuxModel, x: End) -> int:
+    """What SIOCINQ counts on top of the queued bytes: OOB bytes a normal read dropped.
+
+    Measured on Linux 6.18.44 (stream inq_len cache of the SO_INQ series, 6.17): "x" (MSG_OOB),
+    recv(5, MSG_DONTWAIT) -> EAGAIN, then SIOCINQ 1, and 1 more than the queue holds from then on.
+    """
+    if not x.inq_stale:
+        return 0
+    if "SO_INQ" not in m.p.features:
+        raise linux.Unknown("SIOCINQ after a dropped OOB byte on a kernel without the inq_len cache")
+    return x.inq_stale
+
+
+def resets_peer(x: End) -> bool:
+    """unix_release_sock(): the peer gets ECONNRESET if unread data is left, not counting a
+    zero-length skb at the head ("Don't set -ECONNRESET for consumed OOB skb", 2a5a4841846b).
+
+    The check looks at the length of any skb.  Measured on Linux 6.18.44: a SOCK_SEQPACKET end
+    closed with only a zero-length record queued leaves its peer EOF, not ECONNRESET; with one more
+    record, ECONNRESET.
+    """
+    queue = x.queue
+    if queue and not queue[0].remaining:
+        return len(queue) > 1
+    return bool(queue)
