@@ -69,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=Path, help="directory for comparison.json and comparison.md")
 
     sub.add_parser("probe", help="print what this platform is and supports (the run_info of a report)")
+
+    bench = sub.add_parser("bench", help="measure scenarios per second (C loop, raw, pysock, full verdict)")
+    bench.add_argument("--iterations", type=int, default=300, help="scenarios per round (default 300)")
+    bench.add_argument("--rounds", type=int, default=5, help="rounds; the median is reported (default 5)")
+    bench.add_argument("--json", type=Path, help="also write the result as JSON to this file")
     return parser
 
 
@@ -77,7 +82,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         words = list(sys.argv[1:] if argv is None else argv)
         args = _parser().parse_args(words)
         args.command_line = shlex.join(["scm-harness", *words])
-        handler = {"run": cmd_run, "list": cmd_list, "render": cmd_render, "compare": cmd_compare, "probe": cmd_probe}
+        handler = {
+            "run": cmd_run,
+            "list": cmd_list,
+            "render": cmd_render,
+            "compare": cmd_compare,
+            "probe": cmd_probe,
+            "bench": cmd_bench,
+        }
         return handler[args.command](args)
     except UsageError as exc:
         print(f"scm-harness: {exc}", file=sys.stderr)
@@ -223,6 +235,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
         write_atomically(out / "comparison.md", markdown)
     print(markdown)
     return 1 if comparison.differences else 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from harness.bench import render, run_bench, to_json
+    from harness.report.write import write_atomically
+
+    if args.iterations < 1 or args.rounds < 1:
+        raise UsageError("--iterations and --rounds must be positive")
+    result = run_bench(args.iterations, args.rounds)
+    print(render(result))
+    if args.json is not None:
+        _writable_directory(args.json.parent, "--json")
+        write_atomically(args.json, to_json(result))
+    return 0
 
 
 def cmd_probe(args: argparse.Namespace) -> int:

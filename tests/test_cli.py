@@ -105,3 +105,15 @@ def test_python_dash_m_harness_is_the_same_program(tmp_path: Path) -> None:
     )
     assert done.returncode == 0
     assert done.stdout.startswith("FD-01")
+
+
+@pytest.mark.kernel
+def test_bench_reports_every_measurement_and_writes_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    code, text, _ = run_cli(capsys, "bench", "--iterations", "2", "--rounds", "1", "--json", str(out))
+    assert code == 0
+    result = json.loads(out.read_text())
+    names = [m["name"] for m in result["measurements"]]
+    assert names[-3:] == ["raw", "pysock", "verdict"]
+    assert all(m["us_per_scenario"] > 0 for m in result["measurements"])
+    assert "us/scenario" in text
