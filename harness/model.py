@@ -405,7 +405,8 @@ class ReadPartner:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SetOwner:
-    """fcntl(F_SETOWN, getpid()) on a pair end: SIGURG for out-of-band data is sent to this process."""
+    """fcntl(F_SETOWN_EX, {F_OWNER_TID, this thread}) on a pair end: SIGURG for out-of-band data is sent
+    to this thread (a process-directed one can land on another thread, e.g. of pytest-xdist, and be lost)."""
 
     on: Side
 

@@ -305,3 +305,7 @@ def test_so_peek_off_steps_over_a_consumed_oob_skb() -> None:
 def test_oobinline_is_read_back() -> None:
     got = run(SetSockOpt(on="b", option="SO_OOBINLINE", value=7), GetSockOpt(on="b", option="SO_OOBINLINE"))
     assert got[1].outcome == Returned(1)
+
+
+def test_set_owner_on_a_closed_end_is_ebadf() -> None:
+    assert run(Close(target="b"), SetOwner(on="b"))[1].outcome == Failed("EBADF")

@@ -3,8 +3,8 @@
 ``socket.sendmsg`` builds the control buffer itself (CMSG_SPACE per item, cmsg_len from the data
 length), so malformed lengths, NULL or bad pointers and faults cannot be expressed here: such a
 step raises :class:`CannotExpress` and the result is ``unsupported`` for this back end.
-``recvmsg`` is used for one buffer, ``recvmsg_into`` for several or when ``MSG_TRUNC`` is asked
-(only ``recvmsg_into`` returns the real length then).  ``msg_controllen`` and ``msg_flags`` after a
+``recvmsg`` is used for one buffer, ``recvmsg_into`` for several or when ``MSG_TRUNC`` or ``MSG_OOB``
+is asked (only ``recvmsg_into`` returns the real length then).  ``msg_controllen`` and ``msg_flags`` after a
 failure are not visible through this API.
 """
 
@@ -102,7 +102,9 @@ class PySockBackend(Backend):
             raise CannotExpress("pysock: socket.recvmsg cannot pass a NULL or bad pointer")
         sock = self.sock(step.on)
         flags = self.c.msg_flags(step.flags)
-        into = len(step.buffers) != 1 or "MSG_TRUNC" in step.flags
+        # recvmsg() returns the bytes it got; recvmsg_into() the kernel's count, which differs for
+        # MSG_TRUNC and for MSG_OOB (one byte reported even with no room for it)
+        into = len(step.buffers) != 1 or "MSG_TRUNC" in step.flags or "MSG_OOB" in step.flags
         buffers = [bytearray([RECV_FILL]) * size for size in step.buffers]
         before = open_fds()
         started = time.monotonic()
