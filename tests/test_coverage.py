@@ -23,3 +23,13 @@ def test_readme_lists_every_id_that_is_not_covered() -> None:
     text = README.read_text()
     missing = [case_id for case_id in NOT_COVERED if f"`{case_id}`" not in text]
     assert missing == []
+
+
+def test_every_regression_target_has_its_case() -> None:
+    from harness.catalogue.coverage import REGRESSIONS, REGRESSIONS_NOT_EXPRESSIBLE
+
+    assert all(case_id in CASES for case_id in REGRESSIONS.values())
+    assert {c for c in CASES if c.startswith("REG-")} == set(REGRESSIONS.values())
+    assert not set(REGRESSIONS) & set(REGRESSIONS_NOT_EXPRESSIBLE)
+    text = README.read_text()
+    assert all(name in text for name in [*REGRESSIONS, *REGRESSIONS_NOT_EXPRESSIBLE])

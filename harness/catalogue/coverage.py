@@ -7,6 +7,28 @@ the README's table in step.
 
 from __future__ import annotations
 
+# The regression targets of shared/spec/fuzzing.md table (a) that a userspace oracle can see, and
+# their cases (REG-...), or why a socketpair harness cannot express them.
+REGRESSIONS: dict[str, str] = {
+    "CVE-2025-38236": "REG-CVE-2025-38236",
+    "OOB peek, Apr 2024": "REG-OOB-PEEK-2024-04",
+    "OOB peek loop": "REG-OOB-PEEK-LOOP",
+    "OOB series, Jun 2024": "REG-OOB-SERIES-2024-06",
+    "SO_PEEK_OFF after sleep": "REG-SO_PEEK_OFF-SLEEP",
+    "GC + OOB fds, Feb 2024": "REG-GC-OOB-2024-02",
+    "CVE-2026-22983": "REG-CVE-2026-22983",
+    "io_uring over SCM_RIGHTS": "REG-IO_URING-SCM_RIGHTS",
+    "SCM_PIDFD reaped sender": "REG-SCM_PIDFD-REAPED",
+}
+REGRESSIONS_NOT_EXPRESSIBLE: dict[str, str] = {
+    "CVE-2025-40214": "needs an embryo socket (listen/connect/accept) in the staged GC cycles",
+    "CVE-2026-23394": "a race between MSG_PEEK, close() and the collector; needs repeated concurrent runs",
+    "SO_INQ cmsg leak": "the trigger is io_uring recvmsg (msg_get_inq); plain recvmsg never asks for SCM_INQ",
+    "6.16 creds regression": "needs listen() before SO_PASSCRED; the socketpair form of its symptom is CR-05",
+    "SO_PASSSEC MSG_CTRUNC": "needs an LSM that provides a security context (SELinux, Smack)",
+    "SO_PEERPIDFD reaped peer": "the peer of a socketpair is the harness itself, which does not exit",
+}
+
 ALL_IDS: tuple[str, ...] = tuple(
     [f"FD-{i:02}" for i in range(1, 25)]
     + [f"BND-{i:02}" for i in range(1, 14)]

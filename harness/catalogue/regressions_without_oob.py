@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import FDS_SPACE, SPACE, drain, passcred, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import Child, FdKind, FdSpec, Identity, PairKind, SetSockOpt, Splice
+from harness.model import Child, Close, FdKind, FdSpec, Identity, PairKind, ReadPartner, SetSockOpt, Splice
 
 PEEK = "MSG_PEEK"
 
@@ -80,3 +80,23 @@ def reg_scm_pidfd_reaped(kind: PairKind) -> Iterator[Variant]:
     yield Variant(
         "reaped", scenario(kind, pidfd, passcred(), sender, recv(64, control=SPACE(12) + FDS_SPACE(1) + SPACE(4)))
     )
+
+
+@case(
+    "REG-GC-OOB-2024-02",
+    "a socket in its own queue inside an OOB skb, with a file: the garbage collector frees both and does not hang",
+    area="regression",
+    source="aa82ac51d633 af_unix: Drop oob_skb ref before purging queue in GC; Fix task hung while purging oob_skb",
+    types="S",
+    needs=("MSG_OOB",),
+)
+def reg_gc_oob(kind: PairKind) -> Iterator[Variant]:
+    witness = FdSpec(name="w", kind=FdKind.PIPE_WRITE, tracked=False)
+    steps = (
+        send(b"x", fds=["b", "w"], flags=["MSG_OOB"]),  # b rides in its own queue, on the OOB skb
+        Close(target="w"),
+        Close(target="b"),
+        Close(target="a"),  # a unix socket release: the collector runs
+        ReadPartner(target="w", wait_ms=3000),
+    )
+    yield Variant("self reference in the OOB skb", scenario(kind, *steps, fds=(witness,)))
