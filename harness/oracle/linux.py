@@ -58,7 +58,7 @@ from harness.model import (
 from harness.native.cmsg import CmsgAbi
 from harness.native.constants import Constants, linux
 from harness.observation import Blocked, Failed, Outcome, Returned
-from harness.oracle import oob
+from harness.oracle import oob, stream
 from harness.oracle.processes import Proc, as_seen_by, check_credentials, sent_credentials
 
 if TYPE_CHECKING:
@@ -774,79 +774,7 @@ class LinuxModel:
         return self.recv_failed(step, Failed("EAGAIN"), "empty queue, non-blocking")
 
     def stream_recv(self, step: Recv, x: End) -> StepExpectation:
-        """unix_stream_read_generic(), loop for loop."""
-        if oob.involved(x):
-            return oob.stream_recv(self, step, x)
-        size = step.capacity
-        peek = "MSG_PEEK" in step.flags
-        lowat = size if "MSG_WAITALL" in step.flags else min(1, size)
-        target = lowat or 1  # sock_rcvlowat()
-        skip = max(x.peek_off, 0) if peek else 0
-        copied = 0
-        out = bytearray()
-        fds: tuple[str, ...] | None = None
-        creds: Creds | None = None
-        check_creds = False
-        first: Skb | None = None
-        queue = x.queue
-        index = 0
-        while True:
-            skb = queue[index] if index < len(queue) else None
-            while skb is not None and skip >= skb.remaining:
-                skip -= skb.remaining
-                index += 1
-                skb = queue[index] if index < len(queue) else None
-            if skb is None:
-                if copied >= target:
-                    break
-                if copied:
-                    # MSG_WAITALL with part of the data: end of file, an error, a non-blocking
-                    # receive or SO_RCVTIMEO return what was copied; otherwise it waits.
-                    if x.rcv_shutdown or x.error is not None or not self.blocking(step.flags) or x.rcvtimeo:
-                        break
-                    raise Unknown("MSG_WAITALL waiting for more data than is queued")
-                return self.would_wait(step, x)
-            if check_creds:
-                if skb.creds != creds:
-                    break  # "Never glue messages from different writers"
-            elif x.passcred or x.passpidfd:  # unix_may_passcred()
-                creds = skb.creds
-                first = skb
-                check_creds = True
-            chunk = min(skb.remaining - skip, size)
-            if skb.big and skb.fds is not None and skb.consumed + skip + chunk > STREAM_SPLIT_SAFE:
-                # every chunk of one send carries the same credentials, only the fds stop a read
-                raise Unknown("where a large stream send with fds was split into skbs")
-            start = skb.consumed + skip
-            out += skb.data[start : start + chunk]
-            copied += chunk
-            size -= chunk
-            if not peek:
-                skb.consumed += chunk
-                if x.peek_off >= 0:
-                    x.peek_off = max(0, x.peek_off - chunk)
-                if skb.fds is not None:
-                    fds, skb.fds = skb.fds, None
-                if skb.remaining:
-                    break
-                queue.pop(index)
-                if fds is not None:
-                    break  # the fd barrier: a recv never reads past the skb that carried fds
-                if not size:
-                    break
-            else:
-                if skb.fds is not None:
-                    fds = skb.fds  # unix_peek_fds(): the files are installed again, as new fds
-                if x.peek_off >= 0:
-                    x.peek_off += chunk
-                if skb.fds is not None:
-                    break
-                skip = 0
-                index += 1
-                if index >= len(queue):
-                    break
-                # `goto again`: the peek path walks on even when the buffer is full
-        return self.recv_done(step, copied, bytes(out), set(), creds, fds, "stream receive", first)
+        return stream.read_generic(self, step, x)
 
     def dgram_recv(self, step: Recv, x: End) -> StepExpectation:
         """__unix_dgram_recvmsg(): one message per call."""

@@ -35,6 +35,7 @@ from harness.expectation import StepExpectation
 from harness.model import Ioctl, Recv, Send, SetOwner, SockType
 from harness.observation import Failed, Outcome, Returned
 from harness.oracle import linux
+from harness.oracle.queue import index_of, next_skb, unlink
 
 if TYPE_CHECKING:
     from harness.oracle.linux import Creds, End, LinuxModel, Skb
@@ -46,36 +47,6 @@ SendResult = tuple[Outcome, tuple[str, ...], str]
 
 def supported(m: LinuxModel) -> bool:
     return FEATURE in m.p.features
-
-
-def involved(x: End) -> bool:
-    """Whether manage_oob() can change a normal read of ``x``: an OOB byte is pending or a consumed
-    OOB skb is still queued.  Otherwise it returns every skb as it is, and the oracle's ordinary
-    stream path is exact."""
-    return x.oob_skb is not None or any(skb.remaining == 0 for skb in x.queue)
-
-
-def _index(queue: list[Skb], skb: Skb) -> int:
-    for i, item in enumerate(queue):
-        if item is skb:
-            return i
-    raise AssertionError("skb not in its queue")
-
-
-def _next(queue: list[Skb], skb: Skb) -> Skb | None:
-    """skb_peek_next()."""
-    i = _index(queue, skb) + 1
-    return queue[i] if i < len(queue) else None
-
-
-def _unlink(m: LinuxModel, queue: list[Skb], skb: Skb) -> None:
-    """__skb_unlink() and free: files still attached to the skb are released with it."""
-    queue.pop(_index(queue, skb))
-    if skb.fds and m.proc.is_main:
-        m.settle()
-
-
-# -- sendmsg ------------------------------------------------------------------------------------
 
 
 def send(m: LinuxModel, step: Send, x: End, fds: tuple[str, ...] | None, creds: Creds | None) -> SendResult:
@@ -166,9 +137,9 @@ def recv_urg(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
         x.oob_skb = None
         # "Don't leave consecutive consumed OOB skbs" (32ca245464e1): a consumed OOB skb right
         # before this one is freed now
-        i = _index(x.queue, skb)
+        i = index_of(x.queue, skb)
         if i > 0 and x.queue[i - 1].remaining == 0:
-            _unlink(m, x.queue, x.queue[i - 1])
+            unlink(m, x.queue, x.queue[i - 1])
     byte = skb.data[skb.consumed : skb.consumed + 1]
     if not peek:
         skb.consumed += 1  # the skb stays queued: the mark that stops the next normal read
@@ -187,9 +158,9 @@ def manage_oob(m: LinuxModel, x: End, skb: Skb, peek: bool, copied: int) -> Skb 
         # a consumed OOB skb
         if copied and (x.oob_skb is None or skb is x.oob_skb):
             return None
-        following = _next(queue, skb)
+        following = next_skb(queue, skb)
         if not peek:
-            _unlink(m, queue, skb)
+            unlink(m, queue, skb)
         if following is None:
             return None
         skb = following
@@ -202,107 +173,13 @@ def manage_oob(m: LinuxModel, x: End, skb: Skb, peek: bool, copied: int) -> Skb 
         if not x.oobinline:
             # The unread OOB byte is dropped.  Measured on Linux 6.18.44: SIOCINQ keeps counting
             # it (u->inq_len is not decremented on this path), for as long as the socket lives.
-            _unlink(m, queue, skb)
+            unlink(m, queue, skb)
             x.inq_stale += 1
             return queue[0] if queue else None
         return skb  # SO_OOBINLINE: read in line
     if not x.oobinline:
-        return _next(queue, skb)  # a peek steps over it
+        return next_skb(queue, skb)  # a peek steps over it
     return skb
-
-
-def stream_recv(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
-    """unix_stream_read_generic() with manage_oob() at every skb, label for label.
-
-    Used while :func:`involved` holds; SO_PEEK_OFF is modelled as the kernel does it: its skip loop
-    steps over consumed OOB skbs (length 0) without asking manage_oob().  Measured on Linux
-    6.18.44: with SO_PEEK_OFF 0, "hello" (MSG_OOB) then "world", recv(1, MSG_OOB), recv(4, MSG_PEEK)
-    "hell", recv(4, MSG_PEEK) "worl", recv(10) "hell", recv(10, MSG_PEEK) "d" (offset 5).
-    """
-    size = step.capacity
-    peek = "MSG_PEEK" in step.flags
-    lowat = size if "MSG_WAITALL" in step.flags else min(1, size)
-    target = lowat or 1  # sock_rcvlowat()
-    skip = max(x.peek_off, 0) if peek else 0
-    copied = 0
-    out = bytearray()
-    fds: tuple[str, ...] | None = None
-    creds: Creds | None = None
-    check_creds = False
-    first: Skb | None = None
-    queue = x.queue
-    done = False
-    while not done:  # do { ... } while (size)
-        skb: Skb | None = queue[0] if queue else None  # redo:
-        while True:  # again:
-            if skb is not None:
-                skb = manage_oob(m, x, skb, peek, copied)
-                if skb is None and copied:
-                    done = True
-                    break
-            if skb is None:
-                if copied >= target:
-                    done = True
-                    break
-                if not copied:
-                    return m.would_wait(step, x)
-                # MSG_WAITALL with part of the data: sock_error() (consumed), end of file, a
-                # non-blocking receive or SO_RCVTIMEO return what was copied; otherwise it waits.
-                if x.error is not None:
-                    x.error = None
-                elif not (x.rcv_shutdown or not m.blocking(step.flags) or x.rcvtimeo):
-                    raise linux.Unknown("MSG_WAITALL waiting for more data than is queued")
-                done = True
-                break
-            while skb is not None and skip >= skb.remaining:
-                skip -= skb.remaining
-                skb = _next(queue, skb)
-            if skb is None:
-                continue  # `goto again` with nothing: the empty-queue handling above
-            if check_creds:
-                if skb.creds != creds:
-                    done = True  # "Never glue messages from different writers"
-                    break
-            elif x.passcred or x.passpidfd:
-                creds = skb.creds
-                first = skb
-                check_creds = True
-            chunk = min(skb.remaining - skip, size)
-            if skb.big and skb.fds is not None and skb.consumed + skip + chunk > linux.STREAM_SPLIT_SAFE:
-                raise linux.Unknown("where a large stream send with fds was split into skbs")
-            start = skb.consumed + skip
-            out += skb.data[start : start + chunk]
-            copied += chunk
-            size -= chunk
-            if not peek:
-                skb.consumed += chunk
-                if x.peek_off >= 0:
-                    x.peek_off = max(0, x.peek_off - chunk)
-                if skb.fds is not None:
-                    fds, skb.fds = skb.fds, None
-                if skb.remaining:
-                    done = True
-                    break
-                _unlink(m, queue, skb)
-                if fds is not None:
-                    done = True  # the fd barrier
-                break
-            if skb.fds is not None:
-                fds = skb.fds  # unix_peek_fds(): installed again as new descriptors
-            if x.peek_off >= 0:
-                x.peek_off += chunk
-            if skb.fds is not None:
-                done = True
-                break
-            skip = 0
-            skb = _next(queue, skb)
-            if skb is None:
-                done = True
-                break
-            # `goto again`: the peek walks on (through manage_oob) even with a full buffer
-        if not size:
-            done = True
-    return m.recv_done(step, copied, bytes(out), set(), creds, fds, "stream receive (manage_oob)", first)
 
 
 # -- ioctl, poll, close ---------------------------------------------------------------------------

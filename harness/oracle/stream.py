@@ -1,0 +1,112 @@
+"""The stream receive path: unix_stream_read_generic(), loop for loop (pure).
+
+One implementation for every stream receive and splice.  ``manage_oob()`` is asked about every
+skb as the kernel does; without out-of-band data queued it returns each skb unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from harness.expectation import StepExpectation
+from harness.oracle import linux
+from harness.oracle.oob import manage_oob
+from harness.oracle.queue import next_skb, unlink
+
+if TYPE_CHECKING:
+    from harness.model import Recv
+    from harness.oracle.linux import Creds, End, LinuxModel, Skb
+
+
+def read_generic(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
+    """unix_stream_read_generic() with manage_oob() at every skb, label for label.
+
+    SO_PEEK_OFF is modelled as the kernel does it: its skip loop
+    steps over consumed OOB skbs (length 0) without asking manage_oob().  Measured on Linux
+    6.18.44: with SO_PEEK_OFF 0, "hello" (MSG_OOB) then "world", recv(1, MSG_OOB), recv(4, MSG_PEEK)
+    "hell", recv(4, MSG_PEEK) "worl", recv(10) "hell", recv(10, MSG_PEEK) "d" (offset 5).
+    """
+    size = step.capacity
+    peek = "MSG_PEEK" in step.flags
+    lowat = size if "MSG_WAITALL" in step.flags else min(1, size)
+    target = lowat or 1  # sock_rcvlowat()
+    skip = max(x.peek_off, 0) if peek else 0
+    copied = 0
+    out = bytearray()
+    fds: tuple[str, ...] | None = None
+    creds: Creds | None = None
+    check_creds = False
+    first: Skb | None = None
+    queue = x.queue
+    done = False
+    while not done:  # do { ... } while (size)
+        skb: Skb | None = queue[0] if queue else None  # redo:
+        while True:  # again:
+            if skb is not None:
+                skb = manage_oob(m, x, skb, peek, copied)
+                if skb is None and copied:
+                    done = True
+                    break
+            if skb is None:
+                if copied >= target:
+                    done = True
+                    break
+                if not copied:
+                    return m.would_wait(step, x)
+                # MSG_WAITALL with part of the data: sock_error() (consumed), end of file, a
+                # non-blocking receive or SO_RCVTIMEO return what was copied; otherwise it waits.
+                if x.error is not None:
+                    x.error = None
+                elif not (x.rcv_shutdown or not m.blocking(step.flags) or x.rcvtimeo):
+                    raise linux.Unknown("MSG_WAITALL waiting for more data than is queued")
+                done = True
+                break
+            while skb is not None and skip >= skb.remaining:
+                skip -= skb.remaining
+                skb = next_skb(queue, skb)
+            if skb is None:
+                continue  # `goto again` with nothing: the empty-queue handling above
+            if check_creds:
+                if skb.creds != creds:
+                    done = True  # "Never glue messages from different writers"
+                    break
+            elif x.passcred or x.passpidfd:
+                creds = skb.creds
+                first = skb
+                check_creds = True
+            chunk = min(skb.remaining - skip, size)
+            if skb.big and skb.fds is not None and skb.consumed + skip + chunk > linux.STREAM_SPLIT_SAFE:
+                raise linux.Unknown("where a large stream send with fds was split into skbs")
+            start = skb.consumed + skip
+            out += skb.data[start : start + chunk]
+            copied += chunk
+            size -= chunk
+            if not peek:
+                skb.consumed += chunk
+                if x.peek_off >= 0:
+                    x.peek_off = max(0, x.peek_off - chunk)
+                if skb.fds is not None:
+                    fds, skb.fds = skb.fds, None
+                if skb.remaining:
+                    done = True
+                    break
+                unlink(m, queue, skb)
+                if fds is not None:
+                    done = True  # the fd barrier
+                break
+            if skb.fds is not None:
+                fds = skb.fds  # unix_peek_fds(): installed again as new descriptors
+            if x.peek_off >= 0:
+                x.peek_off += chunk
+            if skb.fds is not None:
+                done = True
+                break
+            skip = 0
+            skb = next_skb(queue, skb)
+            if skb is None:
+                done = True
+                break
+            # `goto again`: the peek walks on (through manage_oob) even with a full buffer
+        if not size:
+            done = True
+    return m.recv_done(step, copied, bytes(out), set(), creds, fds, "stream receive (manage_oob)", first)
