@@ -57,6 +57,10 @@ def cr_04(kind: PairKind) -> Iterator[Variant]:
     yield Variant("receiver set before", scenario(kind, passcred("b"), send(b"x"), recv(64, control=CREDS), fds=()))
     steps = (passcred("a"), send(b"x"), passcred("b"), recv(64, control=CREDS))
     yield Variant("sender set at send, receiver later", scenario(kind, *steps, fds=()))
+    both = (passcred("a"), passcred("b"), send(b"x"), recv(64, control=CREDS))
+    yield Variant("both set before", scenario(kind, *both, fds=()))
+    late = (send(b"x"), passcred("a"), passcred("b"), recv(64, control=CREDS))
+    yield Variant("both set after the send", scenario(kind, *late, fds=()))
 
 
 @case(
