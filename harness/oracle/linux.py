@@ -59,7 +59,7 @@ from harness.native.cmsg import CmsgAbi
 from harness.native.constants import Constants, linux
 from harness.observation import Blocked, Failed, Outcome, Returned
 from harness.oracle import oob, stream
-from harness.oracle.processes import Proc, as_seen_by, check_credentials, sent_credentials
+from harness.oracle.processes import UNKNOWN_PID, Proc, as_seen_by, check_credentials, sent_credentials
 
 if TYPE_CHECKING:
     from harness.host import Platform
@@ -172,6 +172,7 @@ class End:
     # ``fill_used`` is what went in after it.
     full_at: int | None = None
     fill_used: int = 0
+    fill_unknown: bool = False  # the Fill may have stopped at its limit: whether the queue is full is unknown
     oob_skb: Skb | None = None  # u->oob_skb: the pending out-of-band byte (harness/oracle/oob.py)
     oobinline: bool = False  # SO_OOBINLINE
     owner: str | None = None  # F_SETOWN: the prefix of the process SIGURG goes to
@@ -443,7 +444,7 @@ class LinuxModel:
         sigpipe: tuple[str, ...] = () if nosignal else ("SIGPIPE",)
         passing = fds is not None
         if self.t is SockType.STREAM:
-            if step.address is not None:
+            if named(step):
                 return Failed("EISCONN"), (), "msg_name on a connected stream socket"
             if x.snd_shutdown:
                 return Failed("EPIPE"), sigpipe, "stream send after SEND_SHUTDOWN: EPIPE (+SIGPIPE)"
@@ -460,7 +461,7 @@ class LinuxModel:
             if passing and not peer.passrights:
                 return Failed("EPERM"), (), "the receiver has SO_PASSRIGHTS off"
         else:
-            target_named = step.address is not None and self.t is SockType.DGRAM
+            target_named = named(step) and self.t is SockType.DGRAM
             if target_named:
                 problem = address_problem(step.address or "")
                 if problem:
@@ -541,6 +542,8 @@ class LinuxModel:
         """Send-buffer accounting: None when the message certainly fits, the blocked outcome when it
         certainly does not, and unmodelled in between (skb truesize is the kernel's business)."""
         cost = step.length + SKB_ALLOWANCE
+        if peer.fill_unknown:
+            raise Unknown("sending after a Fill that may have stopped at its limit")
         if peer.full_at is not None:
             if x.sndbuf <= peer.full_at:
                 return self.would_block_on_send(step, x)
@@ -642,6 +645,8 @@ class LinuxModel:
                 if not isinstance(c, ScmCredentials):
                     raise Unknown("a raw SCM_CREDENTIALS cmsg")
                 refused = check_credentials(self.proc, c.pid, c.uid, c.gid)
+                if refused == UNKNOWN_PID:
+                    raise Unknown(refused)
                 if refused:
                     return refused
                 creds = sent_credentials(self.proc, self.main, c.pid, c.uid, c.gid)
@@ -901,6 +906,8 @@ class LinuxModel:
         elif option == "SO_INQ":
             if self.t is not SockType.STREAM:
                 return self.simple("setsockopt", Failed("ENOPROTOOPT"), "SO_INQ is for SOCK_STREAM only")
+            if value not in (0, 1):
+                return self.simple("setsockopt", Failed("EINVAL"), "SO_INQ takes 0 or 1 (unix_setsockopt)")
             x.inq = value != 0
         elif option == "SO_OOBINLINE":
             x.oobinline = value != 0
@@ -1107,14 +1114,28 @@ class LinuxModel:
         if x.queue:
             mask |= {"POLLIN", "POLLRDNORM"}
         mask |= oob.poll_bits(x)
-        peer = self.peer(step.on)
-        if not peer.full or (self.t is SockType.DGRAM and peer.released):
-            # unix_writable(): sk_wmem_alloc * 4 <= sk_sndbuf; far from it unless a Fill filled it
+        if self.writable(step.on):
             mask |= {"POLLOUT", "POLLWRNORM"}
-        elif self.t is not SockType.STREAM and peer.full:
-            pass
         revents = frozenset(mask & (set(step.events) | {"POLLERR", "POLLHUP"}))
         return StepExpectation(op="poll", outcome=Returned(1 if revents else 0), events=revents, why="unix_poll")
+
+    def writable(self, side: str) -> bool:
+        """unix_writable(): sk_wmem_alloc * 4 <= sk_sndbuf, where sk_wmem_alloc is the truesize of
+        what this end has in flight: at least its bytes, at most SKB_ALLOWANCE more per skb."""
+        x, peer = self.ends[side], self.peer(side)
+        if peer.released:
+            return True  # the peer's queue, and with it everything this end had in flight, is gone
+        if peer.fill_unknown:
+            raise Unknown("POLLOUT after a Fill that may have stopped at its limit")
+        if peer.full:
+            return False
+        low = sum(len(skb.data) for skb in peer.queue)
+        high = low + SKB_ALLOWANCE * len(peer.queue)
+        if high * 4 <= x.sndbuf:
+            return True
+        if low * 4 > x.sndbuf:
+            return False
+        raise Unknown("whether the in-flight truesize is under a quarter of SO_SNDBUF (POLLOUT)")
 
     def ioctl(self, step: Ioctl) -> StepExpectation:
         x = self.ends[step.on]
@@ -1155,11 +1176,22 @@ class LinuxModel:
             if x.passcred or peer.passcred or x.passpidfd or peer.passpidfd:
                 raise Unknown("credentials of filled messages")
             return self.simple("fill", Returned(step.limit), "every send fits in SO_SNDBUF")
+        if step.limit * step.chunk <= 2 * x.sndbuf:
+            # it may have stopped at the limit with room left, or at EAGAIN: nothing after it is known
+            peer.full_at = x.sndbuf
+            peer.fill_used = 0
+            peer.fill_unknown = True
+            return StepExpectation(op="fill", outcome=Returned(1), value_range=(1, step.limit), why="sends")
         peer.full_at = x.sndbuf
         peer.fill_used = 0
         return StepExpectation(
             op="fill", outcome=Returned(1), value_range=(1, step.limit - 1), why="sends until SO_SNDBUF is reached"
         )
+
+
+def named(step: Send) -> bool:
+    """msg_namelen > 0: an address that is not the empty raw sockaddr ("hex:")."""
+    return step.address is not None and step.address != "hex:"
 
 
 def address_problem(address: str) -> str:

@@ -61,7 +61,7 @@ def send(m: LinuxModel, step: Send, x: End, fds: tuple[str, ...] | None, creds: 
         return Failed("EOPNOTSUPP"), (), "MSG_OOB with nothing to send"
     peer = m.peer(step.on)
     sigpipe: tuple[str, ...] = () if "MSG_NOSIGNAL" in step.flags else ("SIGPIPE",)
-    if step.address is not None:
+    if linux.named(step):
         return Failed("EISCONN"), (), "msg_name on a connected stream socket"
     if x.snd_shutdown:
         return Failed("EPIPE"), sigpipe, "stream send after SEND_SHUTDOWN: EPIPE (+SIGPIPE)"

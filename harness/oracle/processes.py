@@ -15,6 +15,7 @@ from harness.model import CredValue, Identity
 
 OVERFLOW_ID = 65534  # from_kuid_munged() of an id the reader's user namespace cannot map
 NONEXISTENT_PID = "nonexistent"
+UNKNOWN_PID = "unknown: whether some process has that pid"
 
 Creds = tuple[CredExpect, CredExpect, CredExpect]
 
@@ -80,6 +81,8 @@ def check_credentials(proc: Proc, pid: CredValue, uid: CredValue, gid: CredValue
         return "EPERM: forged credentials without CAP_SYS_ADMIN / CAP_SETUID / CAP_SETGID"
     if pid in (0, NONEXISTENT_PID):
         return "ESRCH: no process has that pid"
+    if isinstance(pid, int) and pid != 1:
+        return UNKNOWN_PID  # find_get_pid() of an arbitrary number: the model cannot know
     return None
 
 
