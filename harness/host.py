@@ -148,12 +148,21 @@ def _probe_features(consts: constants.Constants) -> frozenset[str]:
     return frozenset(found)
 
 
-def _minimum_sndbuf() -> int:
-    """SOCK_MIN_SNDBUF: what SO_SNDBUF 0 turns into (2 * (2048 + the skb overhead) on Linux)."""
+def _minimum_buffer(option: int) -> int:
+    """SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF: what a buffer size of 0 turns into (they hold skb overhead)."""
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
     try:
-        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 0)
-        return a.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+        a.setsockopt(socket.SOL_SOCKET, option, 0)
+        return a.getsockopt(socket.SOL_SOCKET, option)
+    finally:
+        a.close()
+        b.close()
+
+
+def _default_rcvbuf() -> int:
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        return a.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
     finally:
         a.close()
         b.close()
@@ -186,7 +195,9 @@ def probe(label: str = "native") -> Platform:
     limits["nofile"] = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     if (v := _read_int("/proc/sys/net/unix/max_dgram_qlen")) is not None:
         limits["max_dgram_qlen"] = v
-    limits["sndbuf_min"] = _minimum_sndbuf()
+    limits["sndbuf_min"] = _minimum_buffer(socket.SO_SNDBUF)
+    limits["rcvbuf_min"] = _minimum_buffer(socket.SO_RCVBUF)
+    limits["rcvbuf_default"] = _default_rcvbuf()
     return Platform(
         system="linux",
         release=uname.release,

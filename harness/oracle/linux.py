@@ -165,6 +165,7 @@ class End:
     inq: bool = False  # SO_INQ
     rcvtimeo: bool = False  # SO_RCVTIMEO set by the scenario: a blocking receive ends in EAGAIN
     sndtimeo: bool = False
+    rcvbuf: int = 0  # SO_RCVBUF (no effect on AF_UNIX queues, only read back)
     bound: bool = False  # autobound by a datagram send with SO_PASSCRED / SO_PASSPIDFD
     released: bool = False  # the socket itself is gone (no descriptor, nothing in flight holds it)
     peer_dropped: bool = False  # dgram: the dead peer was noticed (ECONNREFUSED given, now ENOTCONN)
@@ -200,7 +201,8 @@ class LinuxModel:
         sndbuf = platform.sndbuf.get(self.t.value)
         if sndbuf is None:
             raise Unknown("the platform record has no default SO_SNDBUF")
-        self.ends = {side: End(side, sndbuf=sndbuf) for side in ("a", "b")}
+        rcvbuf = platform.limits.get("rcvbuf_default", 0)
+        self.ends = {side: End(side, sndbuf=sndbuf, rcvbuf=rcvbuf) for side in ("a", "b")}
         self.table_open = {spec.name: True for spec in scenario.fds}
         self.kinds = {spec.name: spec for spec in scenario.fds}
         self.main = Proc("", None, platform)
@@ -915,15 +917,37 @@ class LinuxModel:
             if value < -1:
                 raise Unknown("SO_PEEK_OFF below -1")
             x.peek_off = value
-        elif option == "SO_SNDBUF":
-            wmem_max, minimum = self.p.limits.get("wmem_max"), self.p.limits.get("sndbuf_min")
-            if wmem_max is None or minimum is None:
-                raise Unknown("net.core.wmem_max or the minimum SO_SNDBUF is unknown")
-            # sock_setsockopt(): val = min_t(u32, val, wmem_max); sk_sndbuf = max(val * 2, SOCK_MIN_SNDBUF)
-            x.sndbuf = max(min(value & 0xFFFFFFFF, wmem_max) * 2, minimum)
+        elif option in ("SO_SNDBUF", "SO_SNDBUFFORCE", "SO_RCVBUF", "SO_RCVBUFFORCE"):
+            size = self.buffer_size(option, value)
+            if isinstance(size, Failed):
+                return self.simple("setsockopt", size, f"{option} needs CAP_NET_ADMIN")
+            if option.startswith("SO_SNDBUF"):
+                x.sndbuf = size
+            else:
+                x.rcvbuf = size
         else:
             raise Unknown(f"setsockopt {option}")
         return self.simple("setsockopt", Returned(0), f"{option} set")
+
+    def buffer_size(self, option: str, value: int) -> int | Failed:
+        """sock_setsockopt(): SO_SNDBUF/SO_RCVBUF cap at net.core.[wr]mem_max (as u32), the FORCE
+        variants need CAP_NET_ADMIN and take any value >= 0 up to INT_MAX / 2; then the size is doubled
+        and raised to SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF."""
+        send = option.startswith("SO_SNDBUF")
+        cap = self.p.limits.get("wmem_max" if send else "rmem_max")
+        minimum = self.p.limits.get("sndbuf_min" if send else "rcvbuf_min")
+        if cap is None or minimum is None:
+            raise Unknown(f"net.core limits for {option} are unknown")
+        if option.endswith("FORCE"):
+            if not (self.proc.root or (self.proc.identity is not None and self.proc.identity.user == "same")):
+                raise Unknown(f"{option} in a process without CAP_NET_ADMIN in the initial namespace")
+            if "CAP_NET_ADMIN" not in self.p.capabilities:
+                return Failed("EPERM")
+            val = max(value, 0)
+        else:
+            val = min(value & 0xFFFFFFFF, cap)
+        val = min(val, 0x7FFFFFFF // 2)  # INT_MAX / 2: val * 2 must not overflow
+        return max(val * 2, minimum)
 
     def getsockopt(self, step: GetSockOpt) -> StepExpectation:
         x = self.ends[step.on]
@@ -952,6 +976,7 @@ class LinuxModel:
             "SO_PROTOCOL": 0,
             "SO_PEEK_OFF": x.peek_off,
             "SO_SNDBUF": x.sndbuf,
+            "SO_RCVBUF": x.rcvbuf,
             "SO_ACCEPTCONN": 0,
             "SO_OOBINLINE": int(x.oobinline),
         }
