@@ -13,6 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from harness.report.html import render_html
 from harness.report.junit import render_junit
 from harness.report.markdown import render_summary
 from harness.report.schema import Report, parse_report, report_to_json
@@ -69,7 +70,7 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def write_report_bundle(directory: str | Path, report: Report) -> dict[str, Path]:
-    """Write ``report.json``, ``junit.xml`` and ``summary.md`` into ``directory`` (created if needed).
+    """Write ``report.json``, ``junit.xml``, ``summary.md`` and ``report.html`` into ``directory``.
 
     The other files are rendered from the JSON text read back through the strict reader, so they
     show exactly what ``report.json`` holds, and a report the reader would reject (a non-string
@@ -82,6 +83,7 @@ def write_report_bundle(directory: str | Path, report: Report) -> dict[str, Path
         "report.json": text,
         "junit.xml": render_junit(canonical),
         "summary.md": render_summary(canonical),
+        "report.html": render_html(canonical),
     }
     directory.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
