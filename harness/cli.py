@@ -6,6 +6,9 @@ scm-harness list     [--ids GLOBS]
 scm-harness render   REPORT.json [--out DIR]
 scm-harness compare  REPORT.json REPORT.json ... [--labels A,B,...] [--out DIR]
 scm-harness probe
+scm-harness fuzz     --engine hypothesis|atheris [--time S | --runs N] [-j N] [--corpus DIR] [--out DIR] [--seed N]
+scm-harness replay   PATH... [--out DIR] [--backend raw|pysock|both]
+scm-harness corpus   --sync | --check [--atheris]
 """
 
 from __future__ import annotations
@@ -74,6 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--iterations", type=int, default=300, help="scenarios per round (default 300)")
     bench.add_argument("--rounds", type=int, default=5, help="rounds; the median is reported (default 5)")
     bench.add_argument("--json", type=Path, help="also write the result as JSON to this file")
+
+    from harness.fuzz.cli import add_parsers
+
+    add_parsers(sub)  # fuzz, replay, corpus
     return parser
 
 
@@ -90,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "probe": cmd_probe,
             "bench": cmd_bench,
         }
+        from harness.fuzz.cli import HANDLERS
+
+        handler.update(HANDLERS)
         return handler[args.command](args)
     except UsageError as exc:
         print(f"scm-harness: {exc}", file=sys.stderr)

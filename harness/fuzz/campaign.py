@@ -1,0 +1,629 @@
+"""``scm-harness fuzz``: the supervisor of a fuzzing campaign.
+
+It starts ``-j`` worker processes (forked Hypothesis workers, or atheris/libFuzzer processes
+running :mod:`harness.fuzz.scenario_fuzzer`), and every half second it reads their statistics,
+prints one progress line, and watches them: a worker that dies, or whose current input has run
+far past the per-scenario timeout (its :mod:`~harness.fuzz.slot` says since when), is a finding
+(the input it was running is minimised in forked children by :mod:`harness.fuzz.triage`) and is
+restarted.  The time limit, the run budget, Ctrl-C and SIGTERM all end the same way: workers are
+asked to stop (SIGTERM), given time to store what they found, then killed; the campaign summary
+(``campaign.json`` and ``campaign.md``) is written atomically.  Exit status 1 when the campaign
+has findings, 0 when not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import math
+import multiprocessing
+import os
+import pickle
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO
+
+from harness import codec
+from harness.fuzz import corpus, findings, triage
+from harness.fuzz.evaluate import FuzzConfig
+from harness.fuzz.slot import FUZZER_BYTES, PICKLED_SCENARIO, Slot
+from harness.fuzz.target import ENV_WORKER, spec_to_environment
+from harness.fuzz.worker import WorkerSpec
+from harness.generate.decode import decode, write_dictionary
+from harness.host import Platform, probe
+from harness.model import Scenario
+from harness.report.write import write_atomically
+
+FUZZER = Path(__file__).with_name("scenario_fuzzer.py")
+POLL_SECONDS = 0.5
+STOP_GRACE = 20.0  # seconds a stopping worker gets to store what it has
+MAX_RESTARTS = 50
+ARTIFACT_PREFIXES = ("crash-", "timeout-", "oom-", "leak-", "slow-unit-")
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignOptions:
+    engine: str  # "hypothesis" or "atheris"
+    out: Path
+    corpus: Path
+    seconds: float | None = None
+    runs: int | None = None
+    jobs: int = 1
+    seed: int = 0
+    fault: str | None = None
+    backend: str = "raw"
+    scenario_timeout: float = 5.0
+    seeds: tuple[Path, ...] = ()  # JSON scenario files/dirs every campaign starts with
+    byte_seeds: tuple[Path, ...] = ()  # read-only libFuzzer corpora (corpora/atheris)
+    minimise_seconds: float = 60.0
+    max_len: int = 8192
+    command: str = ""
+    progress: bool = True
+
+    @property
+    def hard_timeout(self) -> float:
+        """How long one input may run before the supervisor kills the worker."""
+        return max(3 * self.scenario_timeout, self.scenario_timeout + 10.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# workers
+
+
+class Handle(ABC):
+    def __init__(self, spec: WorkerSpec, options: CampaignOptions) -> None:
+        self.spec = spec
+        self.options = options
+        spec.directory.mkdir(parents=True, exist_ok=True)
+        self.slot = Slot(spec.directory / "slot", create=True)
+        self.restarts = 0
+        self.finished = False  # ended on its own (time or runs): not restarted
+        self.carried: dict[str, int] = {"execs": 0, "ran": 0}  # from earlier incarnations
+        self.cpu_seconds = 0.0
+        self.cpu_carried = 0.0
+        self.signatures_offset = 0
+        self.killed_for_hang = False
+
+    @property
+    @abstractmethod
+    def pid(self) -> int | None: ...
+
+    @abstractmethod
+    def start(self) -> None: ...
+
+    @abstractmethod
+    def poll(self) -> int | None:
+        """The exit status once the worker is gone (negative: killed by that signal)."""
+
+    def signal(self, sig: int) -> None:
+        if self.pid is not None and self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def stats(self) -> dict[str, object]:
+        try:
+            data = json.loads((self.spec.directory / "stats.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def sample_cpu(self) -> None:
+        pid = self.pid
+        if pid is None:
+            return
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return
+        ticks = os.sysconf("SC_CLK_TCK")
+        self.cpu_seconds = self.cpu_carried + (int(fields[11]) + int(fields[12])) / ticks
+
+    def new_incarnation(self, spec: WorkerSpec) -> None:
+        stats = self.stats()
+        for key in self.carried:
+            value = stats.get(key)
+            self.carried[key] += value if isinstance(value, int) else 0
+        with contextlib.suppress(OSError):
+            (self.spec.directory / "stats.json").unlink()
+        self.cpu_carried = self.cpu_seconds
+        self.spec = spec
+        self.restarts += 1
+        self.killed_for_hang = False
+
+
+def _hypothesis_entry(spec: WorkerSpec, platform: Platform, initial: list[Scenario]) -> None:
+    log = os.open(spec.directory / "log.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    from harness.fuzz.hypothesis_engine import worker_main
+
+    worker_main(spec, platform, initial)
+
+
+class HypothesisHandle(Handle):
+    def __init__(self, spec: WorkerSpec, options: CampaignOptions, platform: Platform, initial: list[Scenario]) -> None:
+        super().__init__(spec, options)
+        self.platform = platform
+        self.initial = initial
+        self.process: multiprocessing.process.BaseProcess | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    def start(self) -> None:
+        context = multiprocessing.get_context("fork")  # the worker inherits the probed platform and seeds
+        initial, self.initial = self.initial, []  # the seeds run once, not after every restart
+        self.process = context.Process(target=_hypothesis_entry, args=(self.spec, self.platform, initial))
+        self.process.start()
+
+    def poll(self) -> int | None:
+        return None if self.process is None else self.process.exitcode
+
+
+class AtherisHandle(Handle):
+    def __init__(self, spec: WorkerSpec, options: CampaignOptions, byte_corpus: Path, initial: list[Scenario]) -> None:
+        super().__init__(spec, options)
+        self.byte_corpus = byte_corpus
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log: IO[bytes] | None = None
+        seeds = [codec.dumps(s) for s in initial]
+        write_atomically(spec.directory / "seeds.json", json.dumps(seeds))
+        self.known_artifacts: set[str] = set()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    def command(self) -> list[str]:
+        o = self.options
+        argv = [sys.executable, str(FUZZER), str(self.byte_corpus), *(str(p) for p in o.byte_seeds if p.is_dir())]
+        if self.spec.deadline is not None:
+            argv.append(f"-max_total_time={max(1, int(self.spec.deadline - time.monotonic()))}")
+        if self.spec.runs is not None:
+            argv.append(f"-runs={self.spec.runs}")
+        argv += [
+            f"-timeout={max(1, math.ceil(o.scenario_timeout))}",
+            f"-dict={o.out / 'scm.dict'}",
+            f"-artifact_prefix={self.spec.directory}/",
+            f"-seed={self.spec.seed + 1}",  # libFuzzer treats -seed=0 as "pick one"
+            f"-max_len={o.max_len}",
+            "-rss_limit_mb=4096",
+            "-print_final_stats=1",
+        ]
+        return argv
+
+    def start(self) -> None:
+        env = dict(os.environ)
+        env[ENV_WORKER] = spec_to_environment(self.spec)
+        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+        env["PYTHONUNBUFFERED"] = "1"
+        if self.log is not None:
+            self.log.close()
+        self.log = open(self.spec.directory / "log.txt", "ab")  # noqa: SIM115 - lives as long as the worker
+        self.known_artifacts |= set(self.artifacts())
+        self.process = subprocess.Popen(
+            self.command(), env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def poll(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def artifacts(self) -> list[str]:
+        return sorted(p.name for p in self.spec.directory.iterdir() if p.name.startswith(ARTIFACT_PREFIXES))
+
+
+# ----------------------------------------------------------------------------------------------
+# the supervisor
+
+
+@dataclass
+class Totals:
+    started: float = field(default_factory=time.monotonic)
+    signatures: set[str] = field(default_factory=set)
+    triaged: int = 0
+    rate: float = 0.0
+    last: tuple[float, int] = (0.0, 0)
+
+
+class Campaign:
+    def __init__(self, options: CampaignOptions, platform: Platform) -> None:
+        self.o = options
+        self.platform = platform
+        self.totals = Totals()
+        self.handles: list[Handle] = []
+        self.triage_queue: queue.Queue[tuple[str, Scenario, dict[str, object], bool] | None] = queue.Queue()
+        self.triage_stop = False
+        self.triage_thread = threading.Thread(target=self.triage_loop, name="triage", daemon=True)
+        self.deadline = None if options.seconds is None else self.totals.started + options.seconds
+        self.config = FuzzConfig(
+            backend=options.backend, fault=options.fault, scenario_timeout=options.scenario_timeout
+        )
+        self.findings_root = options.out / "findings"
+        self.errors: list[str] = []
+        self.started_at = datetime.datetime.now(datetime.UTC)
+        self.stopped_by = ""
+        self._last_line = 0.0
+
+    # -- set-up -------------------------------------------------------------------------------
+
+    def load_seeds(self) -> list[Scenario]:
+        paths = [p for p in (*self.o.seeds, self.o.corpus) if p.exists()]
+        if self.o.engine == "atheris":
+            paths = [p for p in self.o.seeds if p.exists()]  # its corpus directory holds bytes
+        loaded, errors = corpus.load(paths)
+        for error in errors:
+            print(f"scm-harness fuzz: {error}", file=sys.stderr)  # one line per file; the rest goes on
+        self.errors += [str(e) for e in errors]
+        return [item.scenario for item in loaded]
+
+    def spec(self, index: int, restarts: int = 0) -> WorkerSpec:
+        share = None if self.o.runs is None else max(1, math.ceil(self.o.runs / self.o.jobs))
+        return WorkerSpec(
+            index=index,
+            engine=self.o.engine,
+            out=self.o.out,
+            corpus=self.o.corpus if self.o.engine == "hypothesis" else self.o.out / "scenarios",
+            config=self.config,
+            seed=self.o.seed * 7919 + index + 1000 * restarts,
+            deadline=self.deadline,
+            runs=share,
+            minimise_seconds=self.o.minimise_seconds,
+        )
+
+    def start(self) -> None:
+        for path in (self.o.out, self.o.corpus, self.findings_root):
+            path.mkdir(parents=True, exist_ok=True)
+        seeds = self.load_seeds()
+        if self.o.engine == "atheris":
+            write_dictionary(self.o.out / "scm.dict")
+        for index in range(self.o.jobs):
+            share = seeds[index :: self.o.jobs]
+            handle: Handle
+            if self.o.engine == "hypothesis":
+                handle = HypothesisHandle(self.spec(index), self.o, self.platform, share)
+            else:
+                handle = AtherisHandle(self.spec(index), self.o, self.o.corpus, share)
+            self.handles.append(handle)
+        for handle in self.handles:
+            handle.start()
+        self.triage_thread.start()
+
+    # -- watching -----------------------------------------------------------------------------
+
+    def time_left(self) -> float:
+        return math.inf if self.deadline is None else self.deadline - time.monotonic()
+
+    def watch(self, handle: Handle) -> None:
+        handle.sample_cpu()
+        self.collect_handed_over(handle)
+        status = handle.poll()
+        if status is None:
+            reading = handle.slot.read()
+            if reading.busy_since and time.monotonic() - reading.busy_since > self.o.hard_timeout:
+                handle.killed_for_hang = True
+                handle.signal(signal.SIGKILL)
+                self.queue_dead_input(handle, triage.HANG, f"no completion within {self.o.hard_timeout:g} s")
+            return
+        if handle.finished:
+            return
+        if status == 0 and not handle.killed_for_hang:
+            handle.finished = True  # its time or its runs are over
+            return
+        if not handle.killed_for_hang:
+            self.report_death(handle, status)
+        spec = self.spec(handle.spec.index, handle.restarts + 1)
+        if spec.runs is not None:  # the run budget is the worker's, across its incarnations
+            done = handle.carried["execs"] + _int(handle.stats().get("execs"))
+            spec = replace(spec, runs=spec.runs - done)
+        if self.time_left() > 1 and handle.restarts < MAX_RESTARTS and (spec.runs is None or spec.runs > 0):
+            handle.new_incarnation(spec)
+            handle.start()
+        else:
+            handle.finished = True
+
+    def report_death(self, handle: Handle, status: int) -> None:
+        how = signal.Signals(-status).name if status < 0 else f"exit-{status}"
+        if isinstance(handle, AtherisHandle):
+            fresh = [a for a in handle.artifacts() if a not in handle.known_artifacts]
+            handle.known_artifacts |= set(fresh)
+            for name in fresh:
+                scenario = decode((handle.spec.directory / name).read_bytes())
+                if scenario is None:
+                    continue
+                signature = triage.HANG if name.startswith("timeout-") else triage.crash_signature(name.split("-")[0])
+                self.triage_queue.put((signature, scenario, self.meta(handle, f"libFuzzer artifact {name}"), False))
+            if fresh:
+                return
+        self.queue_dead_input(handle, triage.crash_signature(how), f"the worker died ({how})")
+
+    def queue_dead_input(self, handle: Handle, signature: str, what: str) -> None:
+        reading = handle.slot.read()
+        scenario: Scenario | None = None
+        if reading.kind == PICKLED_SCENARIO:
+            with contextlib.suppress(Exception):
+                scenario = pickle.loads(reading.payload)  # our own worker wrote it
+        elif reading.kind == FUZZER_BYTES:
+            scenario = decode(reading.payload)
+        if isinstance(scenario, Scenario):
+            self.triage_queue.put((signature, scenario, self.meta(handle, what), False))
+        else:
+            self.errors.append(f"worker {handle.spec.index}: {what}, and its input could not be recovered")
+
+    def meta(self, handle: Handle, how: str) -> dict[str, object]:
+        return {
+            "engine": self.o.engine,
+            "worker": handle.spec.index,
+            "backend": self.o.backend,
+            "fault": self.o.fault,
+            "shrunk_by": "delta debugging in isolated children",
+            "how_found": how,
+        }
+
+    def collect_handed_over(self, handle: Handle) -> None:
+        """Findings an atheris worker claimed and left for the supervisor to minimise and store."""
+        pending = handle.spec.directory / "pending"
+        if not pending.is_dir():
+            return
+        for path in sorted(pending.glob("*.json")):
+            try:
+                item = json.loads(path.read_text())
+                scenario = codec.loads(item["scenario"], str(path))
+            except (OSError, ValueError, KeyError) as exc:
+                self.errors.append(f"{path}: {exc}")
+                continue
+            finally:
+                path.unlink(missing_ok=True)
+            self.triage_queue.put((str(item["signature"]), scenario, self.meta(handle, "oracle or invariant"), True))
+
+    def triage_loop(self) -> None:
+        isolated = replace(self.config, scenario_timeout=0.0)  # the child's deadline is the timeout
+        while True:
+            item = self.triage_queue.get()
+            if item is None:
+                return
+            signature, scenario, meta, claimed = item
+            try:
+                triage.store_triaged(
+                    self.findings_root,
+                    signature,
+                    scenario,
+                    self.platform,
+                    isolated,
+                    meta=meta,
+                    timeout=min(self.o.scenario_timeout, 3.0),
+                    max_seconds=self.o.minimise_seconds,
+                    claimed=claimed,
+                    stop=lambda: self.triage_stop,
+                )
+            except Exception as exc:  # the campaign goes on; the summary says what was lost
+                self.errors.append(f"triage of {signature}: {type(exc).__name__}: {exc}")
+            self.totals.triaged += 1
+
+    # -- progress -----------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        execs = ran = 0
+        for handle in self.handles:
+            stats = handle.stats()
+            execs += handle.carried["execs"] + _int(stats.get("execs"))
+            ran += handle.carried["ran"] + _int(stats.get("ran"))
+            path = handle.spec.directory / "signatures.txt"
+            with contextlib.suppress(OSError), open(path, encoding="utf-8") as lines:
+                lines.seek(handle.signatures_offset)
+                chunk = lines.read()
+                complete = chunk[: chunk.rfind("\n") + 1]
+                handle.signatures_offset += len(complete.encode())
+                self.totals.signatures.update(line for line in complete.splitlines() if line)
+        corpus_dir = self.o.corpus
+        size = sum(1 for p in corpus_dir.iterdir() if p.is_file()) if corpus_dir.is_dir() else 0
+        return {
+            "execs": execs,
+            "ran": ran,
+            "corpus": size,
+            "signatures": len(self.totals.signatures),
+            "findings": len(findings.finding_dirs(self.findings_root)),
+        }
+
+    def progress(self, final: bool = False) -> None:
+        if not self.o.progress:
+            return
+        now = time.monotonic()
+        c = self.counts()
+        elapsed = now - self.totals.started
+        then, before = self.totals.last
+        if now - then >= 2.0:
+            self.totals.rate = (c["execs"] - before) / (now - then) if then else c["execs"] / max(elapsed, 1e-9)
+            self.totals.last = (now, c["execs"])
+        alive = sum(1 for h in self.handles if h.poll() is None)
+        line = (
+            f"fuzz {self.o.engine} {int(elapsed) // 60:02d}:{int(elapsed) % 60:02d} | {c['execs']} execs "
+            f"({self.totals.rate:.0f}/s now, {c['execs'] / max(elapsed, 1e-9):.0f}/s avg) | corpus {c['corpus']} | "
+            f"signatures {c['signatures']} | findings {c['findings']} | workers {alive}/{len(self.handles)}"
+        )
+        if sys.stderr.isatty():
+            print("\r\033[K" + line, end="\n" if final else "", file=sys.stderr, flush=True)
+        elif final or now - self._last_line >= 5.0:
+            self._last_line = now
+            print(line, file=sys.stderr, flush=True)
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        self.start()
+        try:
+            while True:
+                time.sleep(POLL_SECONDS)
+                for handle in self.handles:
+                    self.watch(handle)
+                self.progress()
+                if all(h.finished for h in self.handles):
+                    self.stopped_by = "runs" if self.o.runs is not None and self.time_left() > 0 else "time"
+                    break
+                if self.time_left() < -STOP_GRACE:
+                    self.stopped_by = "time"
+                    break
+        except KeyboardInterrupt:
+            self.stopped_by = "interrupt"
+        self.stop()
+        return self.finish()
+
+    def stop(self) -> None:
+        # Minimising stops now (the best scenario so far is stored); storing and the reproducers'
+        # one run still happen, within the grace time.
+        self.triage_stop = True
+        for handle in self.handles:
+            handle.signal(signal.SIGTERM)
+        end = time.monotonic() + STOP_GRACE
+        while time.monotonic() < end and any(h.poll() is None for h in self.handles):
+            time.sleep(0.1)
+        for handle in self.handles:
+            handle.signal(signal.SIGKILL)
+        for handle in self.handles:
+            if isinstance(handle, HypothesisHandle) and handle.process is not None:
+                handle.process.join(5)
+            if isinstance(handle, AtherisHandle) and handle.process is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    handle.process.wait(5)
+            self.collect_handed_over(handle)
+        self.triage_queue.put(None)
+        self.triage_thread.join(STOP_GRACE)
+
+    def finish(self) -> int:
+        self.progress(final=True)
+        summary = self.summary()
+        write_atomically(self.o.out / "campaign.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        write_atomically(self.o.out / "campaign.md", render_markdown(summary))
+        stored = summary["findings"]
+        assert isinstance(stored, list)
+        print(
+            f"scm-harness fuzz: {summary['execs']} execs in {summary['elapsed_s']} s "
+            f"({summary['execs_per_s']}/s), {len(stored)} findings; summary in {self.o.out}/campaign.md",
+            file=sys.stderr,
+        )
+        for item in stored:
+            if isinstance(item, dict):
+                print(f"  finding {item.get('signature')}: {item.get('dir')}", file=sys.stderr)
+        return 1 if stored else 0
+
+    def summary(self) -> dict[str, object]:
+        c = self.counts()
+        elapsed = time.monotonic() - self.totals.started
+        stored = []
+        for directory in findings.finding_dirs(self.findings_root):
+            info = findings.read_finding(directory)
+            stored.append(
+                {
+                    "signature": info.get("signature", directory.name),
+                    "dir": str(directory),
+                    "steps": info.get("steps"),
+                    "steps_before_minimising": info.get("steps_before_minimising"),
+                    "findings": info.get("findings", []),
+                    "reproducers": info.get("reproducers", {}),
+                    "shrunk_by": info.get("shrunk_by"),
+                    "worker": info.get("worker"),
+                }
+            )
+        return {
+            "schema": "scm-harness/campaign/1",
+            "command": self.o.command,
+            "engine": self.o.engine,
+            "jobs": self.o.jobs,
+            "seed": self.o.seed,
+            "backend": self.o.backend,
+            "fault": self.o.fault,
+            "platform": {"system": self.platform.system, "release": self.platform.release, "arch": self.platform.arch},
+            "started": self.started_at.isoformat(timespec="seconds"),
+            "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "stopped_by": self.stopped_by,
+            "elapsed_s": round(elapsed, 1),
+            "execs": c["execs"],
+            "checked": c["ran"],
+            "execs_per_s": round(c["execs"] / max(elapsed, 1e-9), 1),
+            "corpus": {"dir": str(self.o.corpus), "size": c["corpus"]},
+            "signatures": c["signatures"],
+            "workers": [
+                {
+                    "index": h.spec.index,
+                    "restarts": h.restarts,
+                    "cpu_s": round(h.cpu_seconds, 1),
+                    "log": str(h.spec.directory / "log.txt"),
+                }
+                for h in self.handles
+            ],
+            "errors": self.errors,
+            "findings": stored,
+        }
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def render_markdown(summary: dict[str, object]) -> str:
+    platform = summary.get("platform")
+    release = platform.get("release") if isinstance(platform, dict) else "?"
+    lines = [
+        f"# scm-harness fuzz campaign ({summary['engine']})",
+        "",
+        f"- command: `{summary['command']}`",
+        f"- platform: linux {release}; back end {summary['backend']}"
+        + (f"; **injected fault {summary['fault']}** (test only)" if summary.get("fault") else ""),
+        f"- {summary['started']} to {summary['finished']} ({summary['elapsed_s']} s), "
+        f"stopped by {summary['stopped_by']}",
+        f"- {summary['execs']} executions ({summary['execs_per_s']}/s), {summary['checked']} checked against the "
+        f"oracle, {summary['signatures']} distinct kernel-outcome signatures",
+        f"- corpus: {summary['corpus']}",
+        "",
+        "| worker | restarts | CPU s |",
+        "|---:|---:|---:|",
+    ]
+    workers = summary.get("workers")
+    for w in workers if isinstance(workers, list) else []:
+        lines.append(f"| {w['index']} | {w['restarts']} | {w['cpu_s']} |")
+    stored = summary.get("findings")
+    stored = stored if isinstance(stored, list) else []
+    lines += ["", f"## Findings ({len(stored)})", ""]
+    if not stored:
+        lines.append("None: every checked scenario agreed with the oracle and the invariants.")
+    else:
+        lines += ["| signature | steps | repro.py | repro.c | directory |", "|---|---:|---|---|---|"]
+        for item in stored:
+            repro = item.get("reproducers") or {}
+            py = (repro.get("repro.py") or {}).get("reproduced")
+            cc = (repro.get("repro.c") or {}).get("reproduced")
+            lines.append(
+                f"| `{item['signature']}` | {item.get('steps')} (from {item.get('steps_before_minimising')}) "
+                f"| {_repro_word(py)} | {_repro_word(cc)} | `{item['dir']}` |"
+            )
+    errors = summary.get("errors")
+    if isinstance(errors, list) and errors:
+        lines += ["", "## Problems", "", *(f"- {e}" for e in errors)]
+    return "\n".join(lines) + "\n"
+
+
+def _repro_word(value: object) -> str:
+    if value is True:
+        return "reproduces"
+    return "conforms" if value is False else "cannot tell"
+
+
+def run_campaign(options: CampaignOptions) -> int:
+    platform = probe()
+
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM ends the campaign the way Ctrl-C does
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        return Campaign(options, platform).run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,226 @@
+"""The ``fuzz``, ``replay`` and ``corpus`` subcommands: their parsers and handlers (wiring only).
+
+:mod:`harness.cli` registers them with :func:`add_parsers` and dispatches through
+:data:`HANDLERS`; bad usage raises :class:`harness.cli.UsageError` (imported late: that module
+imports this one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import random
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import harness
+
+PROJECT_CORPORA = Path(harness.__file__).resolve().parents[1] / "corpora"
+
+
+def _corpora() -> Path:
+    """``corpora/`` of this checkout (next to the package), else of the working directory."""
+    return PROJECT_CORPORA if PROJECT_CORPORA.is_dir() else Path("corpora")
+
+
+def _usage(message: str) -> Exception:
+    from harness.cli import UsageError
+
+    return UsageError(message)
+
+
+def add_parsers(sub: Any) -> None:
+    fuzz = sub.add_parser("fuzz", help="run a fuzzing campaign (Hypothesis or atheris) against the oracle")
+    fuzz.add_argument("--engine", choices=("hypothesis", "atheris"), default="hypothesis")
+    budget = fuzz.add_mutually_exclusive_group()
+    budget.add_argument("--time", type=float, metavar="S", help="stop after S seconds (default: 60)")
+    budget.add_argument("--runs", type=int, metavar="N", help="stop after N executions in total")
+    fuzz.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="worker processes (default: 1)")
+    fuzz.add_argument("--corpus", type=Path, metavar="DIR", help="corpus directory (default: OUT/corpus)")
+    fuzz.add_argument("--out", type=Path, metavar="DIR", help="campaign directory (default: reports/fuzz-<UTC time>/)")
+    fuzz.add_argument("--seed", type=int, help="seed for the workers (default: random, recorded in the summary)")
+    fuzz.add_argument("--backend", choices=("raw", "pysock"), default="raw")
+    fuzz.add_argument("--scenario-timeout", type=float, default=5.0, metavar="S", help="per-scenario timeout")
+    fuzz.add_argument("--minimise-seconds", type=float, default=60.0, metavar="S", help="budget per finding")
+    fuzz.add_argument("--no-seeds", action="store_true", help="do not start from corpora/seeds and regressions")
+    fuzz.add_argument("--inject-fault", help=argparse.SUPPRESS)  # test only: harness.execute.faults
+
+    replay = sub.add_parser("replay", help="re-run scenario files, corpus directories or findings and report")
+    replay.add_argument("paths", type=Path, nargs="+", metavar="PATH")
+    replay.add_argument("--out", type=Path, help="report directory (default: reports/replay-<UTC time>/)")
+    replay.add_argument("--backend", choices=("raw", "pysock", "both"), default="both")
+    replay.add_argument("--step-timeout", type=float, default=0.5, help="seconds before a step counts as blocked")
+
+    corpus = sub.add_parser("corpus", help="keep corpora/ in sync with the catalogue")
+    corpus.add_argument("--sync", action="store_true", help="write corpora/seeds from the catalogue")
+    corpus.add_argument("--check", action="store_true", help="exit 1 when corpora/seeds is out of sync")
+    corpus.add_argument("--atheris", action="store_true", help="also regenerate corpora/atheris byte seeds")
+    corpus.add_argument("--atheris-budget", type=int, default=20_000, help="random inputs to search (with --atheris)")
+    corpus.add_argument(
+        "--atheris-seconds", type=int, default=60, help="libFuzzer time on top of them (with --atheris)"
+    )
+    corpus.add_argument("--corpora", type=Path, help="the corpora directory (default: the project's corpora/)")
+
+
+def _timestamp() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    from harness.execute.faults import FAULTS
+    from harness.fuzz.campaign import CampaignOptions, run_campaign
+
+    if args.jobs < 1:
+        raise _usage("-j must be at least 1")
+    if args.time is not None and args.time <= 0:
+        raise _usage("--time must be positive")
+    if args.runs is not None and args.runs < 1:
+        raise _usage("--runs must be at least 1")
+    if args.scenario_timeout <= 0:
+        raise _usage("--scenario-timeout must be positive")
+    if args.inject_fault is not None and args.inject_fault not in FAULTS:
+        raise _usage(f"--inject-fault: unknown fault {args.inject_fault!r} (known: {', '.join(FAULTS)})")
+    out = args.out or Path("reports") / f"fuzz-{_timestamp()}"
+    corpora = _corpora()
+    seeds = () if args.no_seeds else (corpora / "seeds", corpora / "regressions")
+    options = CampaignOptions(
+        engine=args.engine,
+        out=out,
+        corpus=args.corpus or out / "corpus",
+        seconds=60.0 if args.time is None and args.runs is None else args.time,
+        runs=args.runs,
+        jobs=args.jobs,
+        seed=random.randrange(1 << 31) if args.seed is None else args.seed,
+        fault=args.inject_fault,
+        backend=args.backend,
+        scenario_timeout=args.scenario_timeout,
+        seeds=seeds,
+        byte_seeds=() if args.no_seeds else (corpora / "atheris",),
+        minimise_seconds=args.minimise_seconds,
+        command=args.command_line,
+    )
+    print(
+        f"scm-harness fuzz: {options.engine}, {options.jobs} worker(s), "
+        + (f"{options.seconds:g} s" if options.seconds is not None else f"{options.runs} runs")
+        + f", seed {options.seed}, out {out}"
+        + (f", injected fault {options.fault} (test only)" if options.fault else ""),
+        file=sys.stderr,
+    )
+    return run_campaign(options)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from harness.execute.backend import ExecConfig
+    from harness.fuzz.replay import replay, write_replay_report
+    from harness.host import probe
+    from harness.report.markdown import render_terminal
+    from harness.report.schema import Verdict
+    from harness.runner import RunConfig
+
+    if args.step_timeout <= 0:
+        raise _usage("--step-timeout must be positive")
+    started = datetime.datetime.now(datetime.UTC)
+    out = args.out or Path("reports") / f"replay-{_timestamp()}"
+    backends = ("raw", "pysock") if args.backend == "both" else (args.backend,)
+    platform = probe()
+    results, _ = replay(args.paths, backends, platform, RunConfig(exec=ExecConfig(step_timeout=args.step_timeout)))
+    report = write_replay_report(out, results, platform, command=args.command_line, started=started)
+    print(render_terminal(report))
+    print(f"scm-harness replay: report written to {out}/report.json (also junit.xml, summary.md)")
+    return 1 if any(r.verdict in (Verdict.FAIL, Verdict.ERROR) for r in results) else 0
+
+
+def cmd_corpus(args: argparse.Namespace) -> int:
+    from harness.fuzz import corpus
+
+    corpora = args.corpora or _corpora()
+    if not (args.sync or args.check):
+        raise _usage("corpus: say --sync (write) or --check (compare)")
+    changes = corpus.sync_seeds(corpora, check=args.check)
+    for change in changes:
+        print(f"scm-harness corpus: {change}")
+    if args.atheris and args.sync:
+        _sync_atheris(corpora / corpus.ATHERIS, args.atheris_budget, args.atheris_seconds)
+    if args.check:
+        return 1 if changes else 0
+    print(f"scm-harness corpus: {corpora / corpus.SEEDS} in sync with the catalogue ({len(changes)} changes)")
+    return 0
+
+
+def _sync_atheris(directory: Path, budget: int, seconds: int) -> None:
+    """Byte seeds: a random search for distinct kernel behaviour, grown by libFuzzer, then merged.
+
+    The search needs no knowledge of the decoder's tables; libFuzzer (with the outcome-signature
+    counters) then reaches what random bytes rarely do; ``-merge=1`` keeps the inputs that cover
+    every feature either found, and of those the ones that add a kernel-outcome signature are kept.
+    """
+    import os
+    import subprocess
+    import tempfile
+
+    from harness.fuzz.campaign import FUZZER
+    from harness.fuzz.corpus import select_atheris_seeds
+    from harness.fuzz.evaluate import FuzzConfig, evaluate
+    from harness.fuzz.target import ENV_WORKER, spec_to_environment
+    from harness.fuzz.worker import WorkerSpec
+    from harness.generate.decode import decode, write_dictionary
+    from harness.host import probe
+
+    platform, config = probe(), FuzzConfig()
+    seeds = select_atheris_seeds(lambda s: evaluate(s, platform, config), budget=budget, seed=4)
+    with tempfile.TemporaryDirectory(prefix="scm-harness-seeds-") as work:
+        root = Path(work)
+        searched, grown = root / "searched", root / "grown"
+        searched.mkdir()
+        grown.mkdir()
+        for name, data in seeds.items():
+            (searched / name).write_bytes(data)
+        # campaign mode, so that findings on the way are handed over (and dropped), not crashes
+        spec = WorkerSpec(index=0, engine="atheris", out=root / "campaign", corpus=root / "scenarios")
+        spec.directory.mkdir(parents=True)
+        env = {**os.environ, ENV_WORKER: spec_to_environment(spec)}
+        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+        dictionary = write_dictionary(root / "scm.dict")
+        fuzzer = [sys.executable, str(FUZZER)]
+        common = [f"-dict={dictionary}", f"-artifact_prefix={spec.directory}/", "-seed=4"]
+        subprocess.run(
+            [*fuzzer, str(grown), str(searched), f"-max_total_time={seconds}", *common],
+            env=env,
+            capture_output=True,
+            check=False,
+        )
+        directory.mkdir(parents=True, exist_ok=True)
+        for old in directory.iterdir():
+            if old.is_file() and not old.name.upper().startswith("README"):
+                old.unlink()
+        merged = root / "merged"
+        merged.mkdir()
+        subprocess.run(
+            [*fuzzer, "-merge=1", str(merged), str(searched), str(grown), *common],
+            env=env,
+            capture_output=True,
+            check=False,
+        )
+        # The checked-in set: the merged inputs that each add a kernel-outcome signature (smallest
+        # first), so that the corpus stays small enough to replay on every test run.
+        kept: set[str] = set()
+        for path in sorted(merged.iterdir(), key=lambda p: (p.stat().st_size, p.name)):
+            scenario = decode(path.read_bytes())
+            if scenario is None:
+                continue
+            evaluation = evaluate(scenario, platform, config)
+            fresh = set(evaluation.outcomes) - kept
+            if fresh and not evaluation.findings and not evaluation.skipped:
+                kept |= fresh
+                (directory / path.name).write_bytes(path.read_bytes())
+    count = sum(1 for p in directory.iterdir() if p.is_file())
+    print(f"scm-harness corpus: {count} atheris seeds in {directory} ({len(seeds)} from the search, then libFuzzer)")
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "fuzz": cmd_fuzz,
+    "replay": cmd_replay,
+    "corpus": cmd_corpus,
+}

@@ -1,0 +1,135 @@
+"""Invariants of a socket pair, checked on the observation alone, whatever the oracle says.
+
+* every received fd is a file that was sent to that end, and the fds a receive consumes arrive
+  in the order they were sent (a truncated control buffer may drop some, never reorder them);
+* SOCK_STREAM: the bytes received (not peeked) are a prefix of the bytes sent, in order (until
+  a MSG_OOB send takes a byte out of the stream);
+* SOCK_DGRAM / SOCK_SEQPACKET: every receive that returns while messages are queued takes the
+  next message whole or truncated, never a mix of two and never a reordered one.
+
+A child's steps count in line with the parent's; after a Fill step, a background child or a
+step kind this module does not follow, only the membership of received fds is checked.
+(Leaks, the fourth invariant of the issue, are the ``fd-leaks`` checker's.)  They are a second
+opinion next to the oracle: a bug that the oracle models wrongly still breaks one of these.
+Violations are :class:`~harness.check.registry.Finding` values with checker ``invariant``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from harness.check.registry import Finding
+from harness.model import Child, Fill, Named, Recv, Scenario, ScmRights, Send, SockType, Step
+from harness.observation import Observation, Returned, StepObservation
+
+
+def _sent(step: Step, seen: StepObservation) -> tuple[bytes, tuple[str, ...]] | None:
+    """What a successful send queued: (bytes, names of the fds it carried)."""
+    if not isinstance(step, Send) or not isinstance(seen.outcome, Returned):
+        return None
+    names = tuple(ref.name for c in step.cmsgs if isinstance(c, ScmRights) for ref in c.fds if isinstance(ref, Named))
+    return b"".join(step.iov)[: seen.outcome.value], names
+
+
+def _received_names(seen: StepObservation) -> list[str | None]:
+    names: list[str | None] = []
+    for cmsg in seen.cmsgs:
+        for fd in cmsg.fds:
+            if fd.pid is not None:
+                continue  # a pidfd (SCM_PIDFD) was never sent
+            if not fd.valid:
+                names.append(None)
+            elif fd.description_checked:
+                names.append(fd.same_file_as)
+            else:
+                names.append(fd.same_inode_as[0] if fd.same_inode_as else None)
+    return names
+
+
+def _is_subsequence(short: list[str | None], long: list[str]) -> bool:
+    it = iter(long)
+    return all(any(name == other for other in it) for name in short)
+
+
+def _violation(name: str, index: int, expected: str, observed: str) -> Finding:
+    return Finding(checker="invariant", step=index, field=name, expected=expected, observed=observed)
+
+
+# Step kinds whose effect on the queues is known here (anything else stops the order checks).
+_FOLLOWED = frozenset(
+    {"Send", "Recv", "SetSockOpt", "GetSockOpt", "Shutdown", "Close", "Listen", "Reopen", "Poll", "Ioctl"}
+    | {"SetOwner", "ReadPartner", "Child"}
+)
+
+
+def _flat(scenario: Scenario, observation: Observation) -> Iterator[tuple[int, Step, StepObservation, bool]]:
+    """(index, step, observation, ordered): a child's steps in line with the parent's.
+
+    A background child runs whenever it runs, and a Fill step sends bytes the scenario does not
+    spell out: after either, order and content can no longer be followed (``ordered`` False).
+    """
+    ordered = True
+    for index, (step, seen) in enumerate(zip(scenario.steps, observation.steps, strict=False)):
+        if isinstance(step, Fill) or type(step).__name__ not in _FOLLOWED:
+            ordered = False  # bytes this module cannot follow (Fill, sendmmsg, steps added later)
+        if isinstance(step, Child):
+            ordered = ordered and not getattr(step, "background", False)
+            for inner, inner_seen in zip(step.steps, seen.nested, strict=False):
+                yield index, inner, inner_seen, ordered
+            continue
+        yield index, step, seen, ordered
+
+
+def invariants(scenario: Scenario, observation: Observation) -> Iterator[Finding]:
+    stream = scenario.kind.sock_type is SockType.STREAM
+    for receiver in ("a", "b"):
+        sent_bytes = b""
+        messages: list[bytes] = []
+        sent_fds: list[str] = []
+        consumed_bytes = b""
+        next_message = 0
+        consumed_fds: list[str | None] = []
+        out_of_band = False  # after MSG_OOB the byte stream has a hole: byte order is not checked
+        broken: set[str] = set()  # each invariant is reported once per receiver, where it first broke
+        for index, step, seen, ordered in _flat(scenario, observation):
+            queued = _sent(step, seen)
+            if queued is not None and isinstance(step, Send) and step.on != receiver:
+                out_of_band = out_of_band or "MSG_OOB" in step.flags
+                sent_bytes += queued[0]
+                messages.append(queued[0])
+                sent_fds.extend(queued[1])
+                continue
+            if not isinstance(step, Recv) or step.on != receiver or not isinstance(seen.outcome, Returned):
+                continue
+            if "MSG_OOB" in step.flags:
+                continue
+            names = _received_names(seen)
+            if any(name is None or name not in sent_fds for name in names):
+                yield _violation("fd-is-sent-file", index, f"one of the fds sent here {sent_fds}", f"{names}")
+            if "MSG_PEEK" in step.flags or not ordered:
+                continue
+            consumed_fds.extend(names)
+            if "fd-order" not in broken and not _is_subsequence(consumed_fds, sent_fds):
+                broken.add("fd-order")
+                yield _violation("fd-order", index, f"in the order sent {sent_fds}", f"received {consumed_fds}")
+            if stream and out_of_band:
+                continue
+            if stream:
+                consumed_bytes += seen.data
+                if "stream-order" not in broken and not sent_bytes.startswith(consumed_bytes):
+                    broken.add("stream-order")
+                    yield _violation(
+                        "stream-order", index, "a prefix of the bytes sent", f"{len(consumed_bytes)} bytes that are not"
+                    )
+            elif next_message < len(messages):
+                message = messages[next_message]
+                next_message += 1
+                if seen.data != message[: len(seen.data)] or len(seen.data) != min(len(message), step.capacity):
+                    yield _violation(
+                        "boundaries",
+                        index,
+                        f"the start of the next message ({len(message)} bytes, buffers {step.capacity})",
+                        f"{len(seen.data)} bytes that are not",
+                    )
+            elif seen.data:
+                yield _violation("boundaries", index, "no data (nothing queued)", f"{len(seen.data)} bytes")

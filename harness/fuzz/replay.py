@@ -1,0 +1,118 @@
+"""``scm-harness replay PATH...``: scenario files, corpus directories and findings, as a conformance run.
+
+Each scenario becomes the case ``REPLAY:<file stem>`` (a finding's directory name for
+``findings/<sig>/scenario.json``), run on its own pair kind through each back end with exactly
+the evaluation ``scm-harness run`` uses (:func:`harness.runner.run_variant`, in a forked child per
+scenario and back end so that no scenario's leftovers reach the next), and the results are
+written with the same report bundle (``report.json``, ``junit.xml``, ``summary.md``).  A file that
+is not a scenario gives one line on stderr naming it, an ``error`` result, and the rest goes on.
+"""
+
+from __future__ import annotations
+
+import datetime
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.catalogue.case import Variant
+from harness.fuzz import corpus
+from harness.fuzz.corpus import LoadError
+from harness.fuzz.isolate import call_in_child
+from harness.host import Platform
+from harness.report.schema import Finding, Report, Result, Verdict
+from harness.report.write import write_report_bundle
+from harness.runner import RunConfig, VariantResult, run_variant
+
+
+def _unique(label: str, used: set[str]) -> str:
+    name, n = label, 1
+    while name in used:
+        n += 1
+        name = f"{label}~{n}"
+    used.add(name)
+    return name
+
+
+def _isolated(variant: Variant, backend: str, platform: Platform, config: RunConfig) -> VariantResult:
+    """run_variant in a forked child: one file's leftovers cannot change the next one's verdict."""
+    ended = call_in_child(lambda: run_variant(variant, backend, platform, config), config.scenario_timeout + 10)
+    if isinstance(ended.value, VariantResult):
+        return ended.value
+    how = "hung" if ended.hang else f"was killed by {ended.signal}" if ended.signal else "exited early"
+    return VariantResult(variant.label, Verdict.ERROR, reason=f"the scenario's process {how}")
+
+
+def replay(
+    paths: Sequence[Path], backends: Sequence[str], platform: Platform, config: RunConfig
+) -> tuple[list[Result], list[LoadError]]:
+    loaded, errors = corpus.load(paths)
+    results: list[Result] = []
+    used: set[str] = set()
+    for error in errors:
+        print(f"scm-harness replay: {error}", file=sys.stderr)
+        results.append(
+            Result(
+                case=f"REPLAY:{_unique(error.path.stem, used)}",
+                area="replay",
+                kind="unknown",
+                backend="none",
+                verdict=Verdict.ERROR,
+                source=str(error.path),
+                reason=error.message,
+            )
+        )
+    for item in loaded:
+        case = f"REPLAY:{_unique(item.label, used)}"
+        # A replayed file says nothing about intent: where the oracle itself expects a step to
+        # block, blocking is conformance, not a harness timeout (the runner still checks it).
+        variant = Variant(item.label, item.scenario, blocking_expected=True)
+        for backend in backends:
+            started = time.monotonic()
+            outcome = _isolated(variant, backend, platform, config)
+            results.append(
+                Result(
+                    case=case,
+                    title=item.scenario.note or item.label,
+                    area="replay",
+                    source=str(item.path),
+                    kind=item.scenario.kind.name,
+                    backend=backend,
+                    verdict=outcome.verdict,
+                    expected=outcome.expected,
+                    observed=outcome.observed,
+                    reason=outcome.reason,
+                    findings=tuple(
+                        Finding(
+                            checker=f.checker,
+                            variant=f.variant,
+                            step=f.step,
+                            field=f.field,
+                            expected=f.expected,
+                            observed=f.observed,
+                        )
+                        for f in outcome.findings
+                    ),
+                    duration_ms=round((time.monotonic() - started) * 1000, 3),
+                )
+            )
+    return results, errors
+
+
+def write_replay_report(
+    out: Path, results: list[Result], platform: Platform, *, command: str, started: datetime.datetime
+) -> Report:
+    run_info: dict[str, object] = {
+        **platform.as_json(),
+        "command": command,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "backends": sorted({r.backend for r in results if r.backend != "none"}),
+        "ids": "REPLAY:*",
+        "kinds": "*",
+        "interrupted": False,
+    }
+    report = Report(run_info=run_info, results=tuple(results))
+    write_report_bundle(out, report)
+    return report

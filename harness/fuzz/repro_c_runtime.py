@@ -1,0 +1,895 @@
+# ruff: noqa: E501  (the C source keeps its own line lengths)
+"""The C interpreter every generated ``repro.c`` carries: plain libc, builds with ``cc repro.c``.
+
+It mirrors :mod:`harness.fuzz.repro_runtime` (the Python one) call for call, so both reproducers
+observe what the raw back end observes and compare it the way the checkers do.  The generated
+``main()`` (see :mod:`harness.fuzz.repro_c`) is a list of builder calls (``send_begin``,
+``iov_add``, ``cmsg_rights``, ``expect_*``) followed by ``do_send``/``do_recv``/... per step.
+Kept as a string so that it is installed with the package (no package data needed).
+"""
+
+from __future__ import annotations
+
+import errno
+
+_ERRNO_TABLE = "\n".join(
+    f'#ifdef {name}\n    {{{name}, "{name}"}},\n#endif' for name in sorted(set(errno.errorcode.values()))
+)
+
+RUNTIME = r"""
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FILL 0xA5
+#define FLAGS_SEED 0x00800000
+#define STEP_TIMEOUT_US 500000L /* SO_RCVTIMEO / SO_SNDTIMEO on blocking pairs, as the harness sets them */
+#define HANG_SECONDS 20
+#define BAD_ADDRESS ((void *)0x10) /* inside page 0, never mapped: the kernel's copy faults */
+#define HEADER CMSG_ALIGN(sizeof(struct cmsghdr))
+#define MAX_NAMES 16
+#define MAX_FDS 8192
+#define MAX_LIST 2048
+#define SCM_MAX_FD_PLUS 1024 /* ints of one SCM_RIGHTS message the reproducer looks at */
+
+enum { PTR_BUFFER, PTR_NULL, PTR_BAD };
+enum { FAULT_NONE, FAULT_MSGHDR, FAULT_IOV, FAULT_IOV_BASE };
+enum { OUT_RETURNED, OUT_FAILED, OUT_BLOCKED };
+
+struct seg { const char *lit; size_t n; int rep; };
+#define LIT(s) {s, sizeof(s) - 1, 0}
+#define REP(b, k) {NULL, (k), (b)}
+#define SEGS(...) (const struct seg[]){__VA_ARGS__}, (int)(sizeof((const struct seg[]){__VA_ARGS__}) / sizeof(struct seg))
+#define NOSEGS NULL, 0
+struct ref { int kind; const char *name; int number; };
+enum { REF_NAMED, REF_RAWNUM, REF_CLOSEDFD };
+#define REF_FD(n) {REF_NAMED, n, 0}
+#define REF_RAW(v) {REF_RAWNUM, NULL, v}
+#define REF_CLOSED {REF_CLOSEDFD, NULL, 0}
+#define REFS(...) (const struct ref[]){__VA_ARGS__}, (int)(sizeof((const struct ref[]){__VA_ARGS__}) / sizeof(struct ref))
+#define NOREFS NULL, 0
+#define SIZES(...) (const size_t[]){__VA_ARGS__}, (int)(sizeof((const size_t[]){__VA_ARGS__}) / sizeof(size_t))
+#define NOSIZES NULL, 0
+
+static const struct { int number; const char *name; } errnames[] = {
+@ERRNO_TABLE@
+    {0, NULL}};
+
+static const char *errname(int e) {
+    static char other[32];
+    if (e == EAGAIN) return "EAGAIN";
+    if (e == EOPNOTSUPP) return "EOPNOTSUPP";
+    for (int i = 0; errnames[i].name; i++)
+        if (errnames[i].number == e) return errnames[i].name;
+    snprintf(other, sizeof other, "errno%d", e);
+    return other;
+}
+
+static struct known { const char *name; int fd; int live; int private_fd; dev_t dev; ino_t ino; int seekable; } known[MAX_NAMES];
+static int nknown, closed_number, nonblocking, deviations;
+static char owned[MAX_FDS];
+static char tmpdir[] = "/tmp/scm-repro-XXXXXX";
+static int table_files;
+
+static void own(int fd) { if (fd >= 0 && fd < MAX_FDS) owned[fd] = 1; }
+
+static struct known *lookup(const char *name) {
+    for (int i = 0; i < nknown; i++)
+        if (!strcmp(known[i].name, name)) return &known[i];
+    return NULL;
+}
+
+static int fd_of(const char *name) {
+    struct known *k = lookup(name);
+    return k && k->live ? k->fd : closed_number;
+}
+
+static void die(const char *what) {
+    printf("cannot run: %s: %s\n", what, strerror(errno));
+    exit(2);
+}
+
+static unsigned char *segs_bytes(const struct seg *s, int n, size_t *len) {
+    size_t total = 0, off = 0;
+    for (int i = 0; i < n; i++) total += s[i].n;
+    unsigned char *out = malloc(total ? total : 1);
+    if (!out) die("malloc");
+    for (int i = 0; i < n; i++) {
+        if (s[i].lit) memcpy(out + off, s[i].lit, s[i].n);
+        else memset(out + off, s[i].rep, s[i].n);
+        off += s[i].n;
+    }
+    *len = total;
+    return out;
+}
+
+static int open_fds(int *out) {
+    int n = 0, tmp[MAX_LIST], m = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) die("opendir /proc/self/fd");
+    struct dirent *e;
+    while ((e = readdir(d)) && m < MAX_LIST)
+        if (e->d_name[0] != '.') tmp[m++] = atoi(e->d_name);
+    closedir(d);
+    for (int i = 0; i < m; i++)
+        if (fcntl(tmp[i], F_GETFD) >= 0) out[n++] = tmp[i];
+    return n;
+}
+
+static int contains(const int *list, int n, int v) {
+    for (int i = 0; i < n; i++) if (list[i] == v) return 1;
+    return 0;
+}
+
+static void print_bytes(const unsigned char *p, size_t n) {
+    printf("b'");
+    for (size_t i = 0; i < n && i < 64; i++) {
+        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\'' && p[i] != '\\') putchar(p[i]);
+        else printf("\\x%02x", p[i]);
+    }
+    printf(n > 64 ? "'... (%zu bytes)" : "'", n);
+}
+
+static void differ_start(int step, const char *field) {
+    deviations++;
+    printf("  DEVIATION step %d %s: ", step, field);
+}
+
+/* -- set-up ------------------------------------------------------------------------------ */
+
+static void reserve_closed_number(void) {
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    long soft = (long)rl.rlim_cur, floor = soft - 8 < 4000 ? soft - 8 : 4000;
+    if (floor < 64) floor = 64;
+    int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    closed_number = fcntl(probe, F_DUPFD_CLOEXEC, (int)floor);
+    close(probe);
+    close(closed_number);
+}
+
+static void add_known(const char *name, int fd, int private_fd, int seekable) {
+    struct stat st;
+    if (fstat(fd, &st)) die("fstat");
+    known[nknown++] = (struct known){name, fd, 1, private_fd, st.st_dev, st.st_ino, seekable};
+}
+
+static void pair(int type, int nb, int reversed) {
+    int sv[2];
+    nonblocking = nb;
+    if (socketpair(AF_UNIX, type | SOCK_CLOEXEC | (nb ? SOCK_NONBLOCK : 0), 0, sv)) die("socketpair");
+    own(sv[0]);
+    own(sv[1]);
+    int a = reversed ? sv[1] : sv[0], b = reversed ? sv[0] : sv[1];
+    add_known("a", a, a, 0);
+    add_known("b", b, b, 0);
+    if (!nb) {
+        struct timeval tv = {STEP_TIMEOUT_US / 1000000, STEP_TIMEOUT_US % 1000000};
+        for (int i = 0; i < 2; i++) {
+            setsockopt(i ? b : a, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            setsockopt(i ? b : a, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        }
+    }
+}
+
+static const char file_content[] =
+    "scm-harness regular file\nscm-harness regular file\nscm-harness regular file\nscm-harness regular file\n";
+
+static void open_fd(const char *name, const char *kind, int cloexec, int nb, int append, int tracked) {
+    int fd = -1, p[2], sv[2], seekable = 0;
+    char path[256];
+    if (!strcmp(kind, "regular-file")) {
+        snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+        if (fd < 0 || write(fd, file_content, sizeof file_content - 1) < 0) die("regular file");
+        table_files++;
+        seekable = 1;
+    } else if (!strcmp(kind, "memfd")) {
+        snprintf(path, sizeof path, "scm-harness-%s", name);
+        fd = memfd_create(path, 0);
+        if (fd < 0 || write(fd, file_content, sizeof file_content - 1) < 0) die("memfd");
+        seekable = 1;
+    } else if (!strcmp(kind, "pipe-read") || !strcmp(kind, "pipe-write")) {
+        if (pipe(p)) die("pipe");
+        int keep = kind[5] == 'r' ? 0 : 1;
+        fd = p[keep];
+        own(p[1 - keep]);
+    } else if (!strcmp(kind, "socket")) {
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) die("socketpair");
+        fd = sv[0];
+        own(sv[1]);
+    } else if (!strcmp(kind, "dev-null")) {
+        fd = open("/dev/null", O_RDWR);
+    } else if (!strcmp(kind, "opath-dir")) {
+        fd = open(tmpdir, O_PATH | O_DIRECTORY);
+    } else if (!strcmp(kind, "eventfd")) {
+        fd = eventfd(0, 0);
+    } else if (!strcmp(kind, "io-uring")) {
+#ifdef __NR_io_uring_setup
+        static unsigned char params[120]; /* struct io_uring_params, zeroed */
+        memset(params, 0, sizeof params);
+        fd = (int)syscall(__NR_io_uring_setup, 1, params);
+#else
+        printf("cannot run: no io_uring_setup on this architecture\n");
+        exit(2);
+#endif
+    } else {
+        printf("cannot run: unknown fd kind %s\n", kind);
+        exit(2);
+    }
+    if (fd < 0) die(kind);
+    own(fd);
+    int flags = fcntl(fd, F_GETFL) | (nb ? O_NONBLOCK : 0) | (append ? O_APPEND : 0);
+    if (strcmp(kind, "opath-dir")) fcntl(fd, F_SETFL, flags);
+    fcntl(fd, F_SETFD, cloexec ? FD_CLOEXEC : 0);
+    if (seekable) lseek(fd, 5, SEEK_SET);
+    /* an untracked entry keeps no private duplicate: once closed, it is identified by inode only */
+    int private_fd = tracked ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+    own(private_fd);
+    add_known(name, fd, private_fd, seekable);
+}
+
+/* -- expectations of the next step ------------------------------------------------------ */
+
+#define MAX_EXP 8
+#define MAX_CMSGS 64
+#define MAX_EFDS 300
+static struct {
+    int nout, kinds[MAX_EXP]; long values[MAX_EXP]; const char *names[MAX_EXP];
+    int sigpipe, sigurg;
+    int has_data; unsigned char *data; size_t data_len;
+    int nbufs, has_bufs; unsigned char *bufs[MAX_LIST]; size_t buf_lens[MAX_LIST];
+    int has_flags; long flags; int has_controllen; long controllen; long stray; int cloexec;
+    int ncmsgs; int levels[MAX_CMSGS], types[MAX_CMSGS]; size_t lengths[MAX_CMSGS];
+    int has_creds[MAX_CMSGS]; long creds[MAX_CMSGS][3]; int creds_self[MAX_CMSGS][3];
+    int nfds[MAX_CMSGS]; int fd_cmsg[MAX_EFDS]; const char *fd_names[MAX_EFDS], *fd_types[MAX_EFDS], *fd_flags[MAX_EFDS];
+    int nefds;
+    int has_range; long range_lo, range_hi;
+    int has_events; long events;
+    int has_peercred; long peercred[3]; int peercred_self[3];
+} want;
+
+static void expect_begin(void) {
+    free(want.data);
+    for (int i = 0; i < want.nbufs; i++) free(want.bufs[i]);
+    memset(&want, 0, sizeof want);
+}
+static void expect_returned(long v) { want.kinds[want.nout] = OUT_RETURNED; want.values[want.nout++] = v; }
+static void expect_failed(int e, const char *name) {
+    want.kinds[want.nout] = OUT_FAILED; want.values[want.nout] = e; want.names[want.nout++] = name;
+}
+static void expect_blocked(void) { want.kinds[want.nout++] = OUT_BLOCKED; }
+static void expect_range(long lo, long hi) { want.has_range = 1; want.range_lo = lo; want.range_hi = hi; }
+static void expect_events(long mask) { want.has_events = 1; want.events = mask; }
+static void expect_peercred(int pid_self, long pid, int uid_self, long uid, int gid_self, long gid) {
+    want.has_peercred = 1;
+    want.peercred_self[0] = pid_self; want.peercred[0] = pid;
+    want.peercred_self[1] = uid_self; want.peercred[1] = uid;
+    want.peercred_self[2] = gid_self; want.peercred[2] = gid;
+}
+static void expect_signal(int sig) { if (sig == SIGPIPE) want.sigpipe = 1; else want.sigurg = 1; }
+static void expect_data(const struct seg *s, int n) { want.has_data = 1; want.data = segs_bytes(s, n, &want.data_len); }
+static void expect_buffers_known(void) { want.has_bufs = 1; }
+static void expect_buffer(const struct seg *s, int n) {
+    want.has_bufs = 1;
+    want.bufs[want.nbufs] = segs_bytes(s, n, &want.buf_lens[want.nbufs]);
+    want.nbufs++;
+}
+static void expect_msg_flags(long f) { want.has_flags = 1; want.flags = f; }
+static void expect_controllen(long n) { want.has_controllen = 1; want.controllen = n; }
+static void expect_stray(long n) { want.stray = n; }
+static void expect_cloexec(int c) { want.cloexec = c; }
+static void expect_cmsg(int level, int type, size_t length) {
+    want.levels[want.ncmsgs] = level; want.types[want.ncmsgs] = type; want.lengths[want.ncmsgs] = length;
+    want.ncmsgs++;
+}
+/* self: 1 = the process's own pid/uid/gid, resolved at run time */
+static void expect_creds(int pid_self, long pid, int uid_self, long uid, int gid_self, long gid) {
+    int i = want.ncmsgs - 1;
+    want.has_creds[i] = 1;
+    want.creds_self[i][0] = pid_self; want.creds[i][0] = pid;
+    want.creds_self[i][1] = uid_self; want.creds[i][1] = uid;
+    want.creds_self[i][2] = gid_self; want.creds[i][2] = gid;
+}
+static void expect_fd(const char *name, const char *type, const char *flags) {
+    int i = want.nefds++;
+    want.fd_cmsg[i] = want.ncmsgs - 1; want.fd_names[i] = name; want.fd_types[i] = type; want.fd_flags[i] = flags;
+    want.nfds[want.ncmsgs - 1]++;
+}
+
+/* -- observing ---------------------------------------------------------------------------- */
+
+struct outcome { int kind; long value; };
+
+static void print_outcome(int kind, long value, const char *name) {
+    if (kind == OUT_RETURNED) printf("returned %ld", value);
+    else if (kind == OUT_FAILED) printf("failed with %s", name ? name : errname((int)value));
+    else printf("blocked");
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static struct outcome outcome(long value, int err, double started, int may_block) {
+    if (value >= 0) return (struct outcome){OUT_RETURNED, value};
+    if (err == EAGAIN && may_block && now() - started >= STEP_TIMEOUT_US / 1e6 * 0.9) return (struct outcome){OUT_BLOCKED, 0};
+    return (struct outcome){OUT_FAILED, err};
+}
+
+static void take_signals(int *pipe_seen, int *urg_seen) {
+    sigset_t pending, one;
+    struct timespec zero = {0, 0};
+    int sigs[2] = {SIGPIPE, SIGURG};
+    sigpending(&pending);
+    for (int i = 0; i < 2; i++) {
+        int seen = sigismember(&pending, sigs[i]);
+        if (seen) {
+            sigemptyset(&one);
+            sigaddset(&one, sigs[i]);
+            while (sigtimedwait(&one, NULL, &zero) > 0) {}
+        }
+        if (i == 0 && pipe_seen) *pipe_seen = seen;
+        if (i == 1 && urg_seen) *urg_seen = seen;
+    }
+}
+
+static void check_common(int step, const char *op, struct outcome got) {
+    int sp = 0, su = 0, ok = 0;
+    take_signals(&sp, &su);
+    printf("step %d %s: expected ", step, op);
+    if (want.has_range) {
+        printf("returned a value within %ld..%ld", want.range_lo, want.range_hi);
+        ok = got.kind == OUT_RETURNED && want.range_lo <= got.value && got.value <= want.range_hi;
+    } else for (int i = 0; i < want.nout; i++) {
+        if (i) printf(" or ");
+        print_outcome(want.kinds[i], want.values[i], want.names[i]);
+        if (want.kinds[i] == got.kind && (got.kind == OUT_BLOCKED || want.values[i] == got.value)) ok = 1;
+    }
+    printf("; observed ");
+    print_outcome(got.kind, got.value, NULL);
+    printf("\n");
+    if (!ok) {
+        differ_start(step, "outcome");
+        if (want.has_range) printf("a value within %ld..%ld", want.range_lo, want.range_hi);
+        else print_outcome(want.kinds[0], want.values[0], want.names[0]);
+        printf(" expected, observed ");
+        print_outcome(got.kind, got.value, NULL);
+        printf("\n");
+    }
+    if (sp != want.sigpipe || su != want.sigurg) {
+        differ_start(step, "signals");
+        printf("expected SIGPIPE=%d SIGURG=%d, observed SIGPIPE=%d SIGURG=%d\n", want.sigpipe, want.sigurg, sp, su);
+    }
+}
+
+/* -- sendmsg ------------------------------------------------------------------------------ */
+
+static struct iovec send_iov[MAX_LIST];
+static unsigned char *send_parts[MAX_LIST];
+static int send_niov;
+static unsigned char *send_name;
+static size_t send_namelen;
+static unsigned char send_ctl[1 << 18];
+static size_t send_ctl_len;
+
+static void send_begin(void) {
+    for (int i = 0; i < send_niov; i++) free(send_parts[i]);
+    free(send_name);
+    send_name = NULL;
+    send_namelen = 0;
+    send_niov = 0;
+    send_ctl_len = 0;
+    memset(send_ctl, 0, sizeof send_ctl);
+}
+
+static void iov_add(const struct seg *s, int n) {
+    size_t len;
+    send_parts[send_niov] = segs_bytes(s, n, &len);
+    send_iov[send_niov].iov_base = send_parts[send_niov];
+    send_iov[send_niov].iov_len = len;
+    send_niov++;
+}
+
+/* msg_name: a sockaddr_un, or any bytes */
+static void msg_name(const struct seg *s, int n) { send_name = segs_bytes(s, n, &send_namelen); }
+
+static void iov_empty(int count) {
+    for (int i = 0; i < count; i++) iov_add(NOSEGS);
+}
+
+/* One control message: header (cmsg_len may be a lie) + data, cut or padded to `space` bytes. */
+static void cmsg_put(long length, int level, int type, const unsigned char *data, size_t n, long space) {
+    struct cmsghdr h;
+    size_t sp = space < 0 ? CMSG_SPACE(n) : (size_t)space;
+    unsigned char *body = calloc(HEADER + n, 1);
+    if (!body) die("calloc");
+    memset(&h, 0, sizeof h);
+    h.cmsg_len = length < 0 ? CMSG_LEN(n) : (size_t)length;
+    h.cmsg_level = level;
+    h.cmsg_type = type;
+    memcpy(body, &h, sizeof h);
+    memcpy(body + HEADER, data, n);
+    if (send_ctl_len + sp > sizeof send_ctl) { printf("cannot run: control buffer too large\n"); exit(2); }
+    memcpy(send_ctl + send_ctl_len, body, sp < HEADER + n ? sp : HEADER + n);
+    send_ctl_len += sp;
+    free(body);
+}
+
+static void cmsg_rights(long length, const struct ref *refs, int n) {
+    int fds[SCM_MAX_FD_PLUS];
+    for (int i = 0; i < n; i++)
+        fds[i] = refs[i].kind == REF_NAMED ? fd_of(refs[i].name) : refs[i].kind == REF_RAWNUM ? refs[i].number : closed_number;
+    cmsg_put(length, SOL_SOCKET, SCM_RIGHTS, (unsigned char *)fds, sizeof(int) * n, -1);
+}
+
+static void cmsg_creds(int pid_self, long pid, int uid_self, long uid, int gid_self, long gid) {
+    struct ucred c;
+    c.pid = pid_self ? getpid() : (pid_t)pid;
+    c.uid = uid_self ? getuid() : (uid_t)uid;
+    c.gid = gid_self ? getgid() : (gid_t)gid;
+    cmsg_put(-1, SOL_SOCKET, SCM_CREDENTIALS, (unsigned char *)&c, sizeof c, -1);
+}
+
+static void cmsg_raw(int level, int type, const struct seg *s, int n, long length, long space) {
+    size_t len;
+    unsigned char *data = segs_bytes(s, n, &len);
+    cmsg_put(length, level, type, data, len, space);
+    free(data);
+}
+
+static int may_block(int flags) { return !nonblocking && !(flags & MSG_DONTWAIT); }
+
+static void do_send(int step, const char *on, int flags, long controllen, int control, int fault) {
+    struct msghdr msg;
+    size_t cl = controllen < 0 ? send_ctl_len : (size_t)controllen;
+    static unsigned char ctl[1 << 18];
+    memset(ctl, 0, sizeof ctl);
+    memcpy(ctl, send_ctl, send_ctl_len);
+    if (fault == FAULT_IOV_BASE) {
+        int first = 0;
+        for (int i = 0; i < send_niov; i++) if (send_iov[i].iov_len) { first = i; break; }
+        send_iov[first].iov_base = BAD_ADDRESS;
+    }
+    memset(&msg, 0, sizeof msg);
+    msg.msg_name = send_name;
+    msg.msg_namelen = send_namelen;
+    msg.msg_iov = fault == FAULT_IOV ? BAD_ADDRESS : send_iov;
+    msg.msg_iovlen = send_niov;
+    msg.msg_control = control == PTR_BUFFER ? (void *)ctl : control == PTR_NULL ? NULL : BAD_ADDRESS;
+    msg.msg_controllen = cl;
+    double started = now();
+    errno = 0;
+    long r = sendmsg(fd_of(on), fault == FAULT_MSGHDR ? BAD_ADDRESS : &msg, flags);
+    check_common(step, "sendmsg", outcome(r, errno, started, may_block(flags)));
+}
+
+/* -- recvmsg ------------------------------------------------------------------------------ */
+
+static void file_type(int fd, mode_t mode, char *out, size_t size) {
+    char link[256], path[64];
+    if (S_ISREG(mode)) snprintf(out, size, "regular");
+    else if (S_ISFIFO(mode)) snprintf(out, size, "fifo");
+    else if (S_ISSOCK(mode)) snprintf(out, size, "socket");
+    else if (S_ISCHR(mode)) snprintf(out, size, "char");
+    else if (S_ISDIR(mode)) snprintf(out, size, "directory");
+    else {
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(path, link, sizeof link - 1);
+        link[n < 0 ? 0 : n] = 0;
+        if (!strncmp(link, "anon_inode:", 11)) {
+            char *name = link + 11;
+            if (*name == '[') name++;
+            size_t len = strlen(name);
+            if (len && name[len - 1] == ']') name[len - 1] = 0;
+            snprintf(out, size, "%s", name);
+        } else snprintf(out, size, "unknown");
+    }
+}
+
+static void status_names(int fl, char *out, size_t size) {
+    static const char *modes[] = {"O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE"};
+    const char *mode = modes[fl & O_ACCMODE];
+    out[0] = 0;
+    /* alphabetical, like sorted() in the harness */
+#define ADD(name) snprintf(out + strlen(out), size - strlen(out), "%s%s", out[0] ? " " : "", name)
+    if (mode == modes[3]) ADD("O_ACCMODE");
+    if (fl & O_APPEND) ADD("O_APPEND");
+    if (fl & O_DIRECT) ADD("O_DIRECT");
+    if (fl & O_NOATIME) ADD("O_NOATIME");
+    if (fl & O_NONBLOCK) ADD("O_NONBLOCK");
+    if (fl & O_PATH) ADD("O_PATH");
+    if (mode == modes[0]) ADD("O_RDONLY");
+    if (mode == modes[2]) ADD("O_RDWR");
+    if (mode == modes[1]) ADD("O_WRONLY");
+#undef ADD
+}
+
+static int kcmp_file(int a, int b) {
+#ifdef SYS_kcmp
+    long r = syscall(SYS_kcmp, (long)getpid(), (long)getpid(), 0L /* KCMP_FILE */, (long)a, (long)b);
+    return r < 0 ? -1 : r == 0;
+#else
+    (void)a; (void)b;
+    return -1;
+#endif
+}
+
+static void check_fd(int step, int ci, int j, int fd, int e) {
+    char where[96], ftype[64], flags[160];
+    struct stat st;
+    snprintf(where, sizeof where, "cmsgs[%d].fds[%d]", ci, j);
+    int fdfl = fcntl(fd, F_GETFD), fl = fcntl(fd, F_GETFL);
+    if (fdfl < 0 || fl < 0 || fstat(fd, &st)) {
+        differ_start(step, where);
+        printf("expected an open descriptor for '%s', observed %d is not open\n", want.fd_names[e], fd);
+        return;
+    }
+    struct known *k = lookup(want.fd_names[e]);
+    if (!k || k->dev != st.st_dev || k->ino != st.st_ino) {
+        differ_start(step, where);
+        printf("expected the file of '%s', observed another file\n", want.fd_names[e]);
+        return;
+    }
+    int original = -1;
+    if (k->private_fd >= 0 && (k->live || (strcmp(k->name, "a") && strcmp(k->name, "b")))) {
+        int same = kcmp_file(fd, k->private_fd);
+        if (same == 0) {
+            differ_start(step, where);
+            printf("expected the open file description of '%s' (kcmp), observed another one\n", want.fd_names[e]);
+        } else if (same == 1) original = k->private_fd;
+    }
+    file_type(fd, st.st_mode, ftype, sizeof ftype);
+    if (strcmp(ftype, want.fd_types[e])) {
+        differ_start(step, where);
+        printf(".type: expected %s, observed %s\n", want.fd_types[e], ftype);
+    }
+    status_names(fl, flags, sizeof flags);
+    if (strcmp(flags, want.fd_flags[e])) {
+        differ_start(step, where);
+        printf(".status_flags: expected {%s}, observed {%s}\n", want.fd_flags[e], flags);
+    }
+    if (original >= 0 && k->seekable) {
+        off_t start = lseek(original, 0, SEEK_CUR);
+        lseek(fd, start + 7, SEEK_SET);
+        int shared = lseek(original, 0, SEEK_CUR) == start + 7;
+        lseek(fd, start, SEEK_SET);
+        if (!shared) { differ_start(step, where); printf(".offset: expected shared with the sent fd, observed not shared\n"); }
+    }
+    if (original >= 0 && !(fl & O_PATH) && fcntl(fd, F_SETFL, fl ^ O_NONBLOCK) == 0) {
+        int shared = ((fcntl(original, F_GETFL) ^ fl) & O_NONBLOCK) != 0;
+        fcntl(fd, F_SETFL, fl);
+        if (!shared) { differ_start(step, where); printf(".status_flags: expected shared with the sent fd (F_SETFL), observed not shared\n"); }
+    }
+    if (((fdfl & FD_CLOEXEC) != 0) != want.cloexec) {
+        differ_start(step, where);
+        printf(".FD_CLOEXEC: expected %d, observed %d\n", want.cloexec, (fdfl & FD_CLOEXEC) != 0);
+    }
+}
+
+static void do_recv(int step, const char *on, const size_t *sizes, int nbufs, size_t control, int flags, int pointer, int fault) {
+    static struct iovec iov[MAX_LIST];
+    unsigned char *bufs[MAX_LIST];
+    unsigned char *ctl = malloc(control ? control : 1);
+    struct msghdr msg;
+    int before[MAX_LIST], nbefore, after[MAX_LIST], nafter;
+    if (!ctl) die("malloc");
+    memset(ctl, FILL, control ? control : 1);
+    for (int i = 0; i < nbufs; i++) {
+        bufs[i] = malloc(sizes[i] ? sizes[i] : 1);
+        if (!bufs[i]) die("malloc");
+        memset(bufs[i], FILL, sizes[i]);
+        iov[i].iov_base = bufs[i];
+        iov[i].iov_len = sizes[i];
+    }
+    if (fault == FAULT_IOV_BASE && nbufs) iov[0].iov_base = BAD_ADDRESS;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = fault == FAULT_IOV ? BAD_ADDRESS : iov;
+    msg.msg_iovlen = nbufs;
+    msg.msg_control = pointer == PTR_BUFFER ? (void *)ctl : pointer == PTR_NULL ? NULL : BAD_ADDRESS;
+    msg.msg_controllen = control;
+    msg.msg_flags = FLAGS_SEED;
+    nbefore = open_fds(before);
+    double started = now();
+    errno = 0;
+    long r = recvmsg(fd_of(on), fault == FAULT_MSGHDR ? BAD_ADDRESS : &msg, flags);
+    int err = errno;
+    struct outcome got = outcome(r, err, started, may_block(flags));
+    /* the control messages, walked the way CMSG_FIRSTHDR / CMSG_NXTHDR do */
+    int nfound = 0, levels[MAX_CMSGS], types[MAX_CMSGS];
+    size_t lens[MAX_CMSGS], offs[MAX_CMSGS], plens[MAX_CMSGS];
+    long stray = -1;
+    int received[MAX_CMSGS][SCM_MAX_FD_PLUS], nreceived[MAX_CMSGS];
+    if (pointer == PTR_BUFFER) {
+        char *covered = calloc(control ? control : 1, 1);
+        if (r >= 0) {
+            size_t valid = msg.msg_controllen < control ? msg.msg_controllen : control, off = 0;
+            while (off + HEADER <= valid && nfound < MAX_CMSGS) {
+                struct cmsghdr h;
+                memcpy(&h, ctl + off, sizeof h);
+                if (h.cmsg_len < HEADER) break;
+                size_t end = off + h.cmsg_len, stop = end < valid ? end : valid;
+                levels[nfound] = h.cmsg_level; types[nfound] = h.cmsg_type; lens[nfound] = h.cmsg_len;
+                offs[nfound] = off; plens[nfound] = stop - off - HEADER;
+                for (size_t i = off; i < off + HEADER + plens[nfound] && i < control; i++) covered[i] = 1;
+                nfound++;
+                off += CMSG_ALIGN(h.cmsg_len);
+            }
+        }
+        stray = 0;
+        for (size_t i = 0; i < control; i++) if (!covered[i] && ctl[i] != FILL) stray++;
+        free(covered);
+    }
+    for (int c = 0; c < nfound; c++) {
+        nreceived[c] = 0;
+        if (levels[c] == SOL_SOCKET && types[c] == SCM_RIGHTS)
+            for (size_t i = 0; i + 4 <= plens[c] && nreceived[c] < SCM_MAX_FD_PLUS; i += 4) {
+                memcpy(&received[c][nreceived[c]], ctl + offs[c] + HEADER + i, 4);
+                own(received[c][nreceived[c]]);
+                nreceived[c]++;
+            }
+    }
+    nafter = open_fds(after);
+    check_common(step, "recvmsg", got);
+    /* bytes */
+    size_t total = 0;
+    for (int i = 0; i < nbufs; i++) total += sizes[i];
+    size_t got_len = r < 0 ? 0 : (size_t)r < total ? (size_t)r : total;
+    unsigned char *flat = malloc(total ? total : 1);
+    for (int i = 0, off = 0; i < nbufs; off += sizes[i], i++) memcpy(flat + off, bufs[i], sizes[i]);
+    if (want.has_data && (got_len != want.data_len || memcmp(flat, want.data, got_len))) {
+        differ_start(step, "data");
+        printf("expected "); print_bytes(want.data, want.data_len); printf(", observed "); print_bytes(flat, got_len); printf("\n");
+    }
+    if (want.has_bufs) {
+        if (want.nbufs != nbufs) { differ_start(step, "buffers"); printf("expected %d buffers, observed %d\n", want.nbufs, nbufs); }
+        else for (int i = 0; i < nbufs; i++)
+            if (want.buf_lens[i] != sizes[i] || memcmp(want.bufs[i], bufs[i], sizes[i])) {
+                differ_start(step, "buffers");
+                printf("[%d] expected ", i); print_bytes(want.bufs[i], want.buf_lens[i]);
+                printf(", observed "); print_bytes(bufs[i], sizes[i]); printf("\n");
+            }
+    }
+    unsigned int fl = (unsigned int)msg.msg_flags;
+    if (want.has_flags && fl != (unsigned long)want.flags) {
+        differ_start(step, "msg_flags");
+        printf("expected %#lx, observed %#x\n", want.flags, fl);
+    }
+    if (want.has_controllen && (long)msg.msg_controllen != want.controllen) {
+        differ_start(step, "msg_controllen");
+        printf("expected %ld, observed %zu\n", want.controllen, (size_t)msg.msg_controllen);
+    }
+    if (stray >= 0 && stray != want.stray) {
+        differ_start(step, "control buffer");
+        printf("expected %ld stray bytes, observed %ld\n", want.stray, stray);
+    }
+    int same = nfound == want.ncmsgs;
+    for (int c = 0; same && c < nfound; c++)
+        same = levels[c] == want.levels[c] && types[c] == want.types[c] && lens[c] == want.lengths[c];
+    if (!same) {
+        differ_start(step, "cmsgs");
+        printf("expected [");
+        for (int c = 0; c < want.ncmsgs; c++) printf("%s%d/%d len %zu", c ? ", " : "", want.levels[c], want.types[c], want.lengths[c]);
+        printf("], observed [");
+        for (int c = 0; c < nfound; c++) printf("%s%d/%d len %zu", c ? ", " : "", levels[c], types[c], lens[c]);
+        printf("]\n");
+    } else {
+        int e = 0;
+        for (int c = 0; c < nfound; c++) {
+            if (want.has_creds[c]) {
+                long v[3];
+                v[0] = want.creds_self[c][0] ? getpid() : want.creds[c][0];
+                v[1] = want.creds_self[c][1] ? (long)getuid() : want.creds[c][1];
+                v[2] = want.creds_self[c][2] ? (long)getgid() : want.creds[c][2];
+                struct { int32_t pid; uint32_t uid, gid; } packed = {(int32_t)v[0], (uint32_t)v[1], (uint32_t)v[2]};
+                size_t n = plens[c] < 12 ? plens[c] : 12;
+                if (memcmp(ctl + offs[c] + HEADER, &packed, n)) {
+                    differ_start(step, "credentials");
+                    printf("expected %ld/%ld/%ld, observed ", v[0], v[1], v[2]);
+                    print_bytes(ctl + offs[c] + HEADER, n);
+                    printf("\n");
+                }
+            }
+            if (nreceived[c] != want.nfds[c] && (nreceived[c] || want.nfds[c])) {
+                differ_start(step, "fds");
+                printf("cmsgs[%d]: expected %d fds, observed %d\n", c, want.nfds[c], nreceived[c]);
+                e += want.nfds[c];
+                continue;
+            }
+            for (int j = 0; j < nreceived[c]; j++, e++) check_fd(step, c, j, received[c][j], e);
+        }
+    }
+    for (int i = 0; i < nafter; i++) {
+        int reported = 0;
+        for (int c = 0; c < nfound; c++) reported |= contains(received[c], nreceived[c], after[i]);
+        if (!contains(before, nbefore, after[i]) && !reported) {
+            own(after[i]);
+            differ_start(step, "fd table");
+            printf("expected only the fds reported in control messages, observed also %d\n", after[i]);
+        }
+    }
+    for (int i = 0; i < nbufs; i++) free(bufs[i]);
+    free(flat);
+    free(ctl);
+}
+
+/* -- the other steps ---------------------------------------------------------------------- */
+
+static void simple(int step, const char *op, long r) {
+    check_common(step, op, outcome(r, errno, 0, 0));
+}
+
+static void do_setsockopt(int step, const char *on, int option, int value) {
+    errno = 0;
+    simple(step, "setsockopt", setsockopt(fd_of(on), SOL_SOCKET, option, &value, sizeof value));
+}
+
+static void do_setsockopt_timeval(int step, const char *on, int option, long seconds, long microseconds) {
+    struct { long s, us; } tv = {seconds, microseconds}; /* struct timeval, any values */
+    errno = 0;
+    simple(step, "setsockopt", setsockopt(fd_of(on), SOL_SOCKET, option, &tv, sizeof tv));
+}
+
+static void do_getsockopt(int step, const char *on, int option, int peercred) {
+    int value[3] = {0, 0, 0};
+    socklen_t size = peercred ? 12 : 4;
+    errno = 0;
+    int r = getsockopt(fd_of(on), SOL_SOCKET, option, value, &size);
+    int err = errno;
+    check_common(step, "getsockopt", r == 0 ? (struct outcome){OUT_RETURNED, peercred ? 0 : value[0]} : (struct outcome){OUT_FAILED, err});
+    if (r == 0 && want.has_peercred) {
+        long v[3];
+        v[0] = want.peercred_self[0] ? getpid() : want.peercred[0];
+        v[1] = want.peercred_self[1] ? (long)getuid() : want.peercred[1];
+        v[2] = want.peercred_self[2] ? (long)getgid() : want.peercred[2];
+        if ((long)value[0] != v[0] || (unsigned)value[1] != (unsigned long)v[1] || (unsigned)value[2] != (unsigned long)v[2]) {
+            differ_start(step, "SO_PEERCRED");
+            printf("expected %ld/%ld/%ld, observed %d/%u/%u\n", v[0], v[1], v[2], value[0], (unsigned)value[1], (unsigned)value[2]);
+        }
+    }
+}
+
+#define ALL_POLL_BITS (POLLIN | POLLPRI | POLLOUT | POLLERR | POLLHUP | POLLRDNORM | POLLWRNORM | POLLRDHUP)
+
+static void do_poll(int step, const char *on, int events) {
+    struct pollfd p = {fd_of(on), (short)events, 0};
+    errno = 0;
+    int r = poll(&p, 1, 0);
+    check_common(step, "poll", r >= 0 ? (struct outcome){OUT_RETURNED, r} : (struct outcome){OUT_FAILED, errno});
+    if (want.has_events && (p.revents & ALL_POLL_BITS) != want.events) {
+        differ_start(step, "revents");
+        printf("expected %#lx, observed %#x\n", want.events, p.revents & ALL_POLL_BITS);
+    }
+}
+
+static void do_ioctl(int step, const char *on, unsigned long request) {
+    int value = 0;
+    errno = 0;
+    int r = ioctl(fd_of(on), request, &value);
+    check_common(step, "ioctl", r >= 0 ? (struct outcome){OUT_RETURNED, value} : (struct outcome){OUT_FAILED, errno});
+}
+
+static void do_set_owner(int step, const char *on) {
+    struct { int type; int pid; } owner = {0 /* F_OWNER_TID */, (int)syscall(SYS_gettid)};
+    errno = 0;
+    simple(step, "set_owner", fcntl(fd_of(on), 15 /* F_SETOWN_EX */, &owner));
+}
+
+static void do_fill(int step, const char *on, size_t chunk, long limit) {
+    char *data = malloc(chunk);
+    struct iovec iov = {data, chunk};
+    struct msghdr msg;
+    long sent = 0;
+    if (!data) die("malloc");
+    memset(data, 'F', chunk);
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    while (sent < limit && sendmsg(fd_of(on), &msg, MSG_DONTWAIT) >= 0) sent++;
+    free(data);
+    check_common(step, "fill", (struct outcome){OUT_RETURNED, sent});
+}
+
+static void do_shutdown(int step, const char *on, int how) {
+    errno = 0;
+    simple(step, "shutdown", shutdown(fd_of(on), how));
+}
+
+static void do_listen(int step, const char *on, int backlog) {
+    errno = 0;
+    simple(step, "listen", listen(fd_of(on), backlog));
+}
+
+static void do_close(int step, const char *name) {
+    struct known *k = lookup(name);
+    if (!k || !k->live) { check_common(step, "close", (struct outcome){OUT_FAILED, EBADF}); return; }
+    k->live = 0;
+    if (k->fd < MAX_FDS) owned[k->fd] = 0;
+    errno = 0;
+    simple(step, "close", close(k->fd));
+}
+
+static void do_reopen(int step, const char *on, int mode) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd_of(on));
+    errno = 0;
+    int fd = open(path, mode | O_CLOEXEC);
+    if (fd >= 0) close(fd);
+    check_common(step, "reopen", fd >= 0 ? (struct outcome){OUT_RETURNED, 0} : (struct outcome){OUT_FAILED, errno});
+}
+
+/* -- start and finish --------------------------------------------------------------------- */
+
+static int baseline[MAX_LIST], nbaseline;
+
+static void on_alarm(int sig) {
+    (void)sig;
+    static const char text[] = "DEVIATION: the scenario did not complete in time (hang)\n";
+    fflush(stdout);
+    if (write(1, text, sizeof text - 1) < 0) {}
+    _exit(1);
+}
+
+static void start(void) {
+    struct utsname u;
+    sigset_t set;
+    uname(&u);
+    printf("kernel: %s %s (%s)\n", u.sysname, u.release, u.machine);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGALRM, on_alarm);
+    alarm(HANG_SECONDS);
+    nbaseline = open_fds(baseline);
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigaddset(&set, SIGURG);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    if (!mkdtemp(tmpdir)) die("mkdtemp");
+    reserve_closed_number();
+}
+
+static int finish(void) {
+    int now_open[MAX_LIST], n;
+    char path[300];
+    for (int fd = 0; fd < MAX_FDS; fd++) if (owned[fd]) close(fd);
+    for (int i = 0; i < nknown; i++) {
+        snprintf(path, sizeof path, "%s/%s", tmpdir, known[i].name);
+        unlink(path);
+    }
+    rmdir(tmpdir);
+    n = open_fds(now_open);
+    for (int i = 0; i < n; i++)
+        if (!contains(baseline, nbaseline, now_open[i])) {
+            differ_start(-1, "fd table");
+            printf("expected every descriptor closed after the scenario, observed %d still open\n", now_open[i]);
+        }
+    alarm(0);
+    if (deviations) {
+        printf("REPRODUCED: %d deviation(s) from the expected behaviour\n", deviations);
+        return 1;
+    }
+    printf("CONFORMS: every step behaved as expected\n");
+    return 0;
+}
+""".replace("@ERRNO_TABLE@", _ERRNO_TABLE)

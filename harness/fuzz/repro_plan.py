@@ -1,0 +1,300 @@
+"""Scenario + Expectation -> a reproducer plan: every name resolved to this platform's numbers.
+
+Both reproducer writers (:mod:`harness.fuzz.repro_py`, :mod:`harness.fuzz.repro_c`) render the
+same plan, so they run the same system calls with the same arguments and expect the same
+results.  Anything that cannot be expressed (a name this platform's table lacks, an expectation
+the plan does not know how to state) raises :class:`Inexpressible`; the writers then emit a
+reproducer that says why and exits 2, never wrong code.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+from typing import Any
+
+from harness.check.registry import words
+from harness.execute.raw import sockaddr
+from harness.expectation import Expectation, ExpectedCmsg, StepExpectation
+from harness.host import Platform
+from harness.model import (
+    POLL_EVENTS,
+    Close,
+    ClosedFd,
+    Cmsg,
+    FdRef,
+    Fill,
+    GetSockOpt,
+    Ioctl,
+    Listen,
+    Named,
+    Poll,
+    RawFd,
+    Recv,
+    Reopen,
+    Scenario,
+    ScmCredentials,
+    ScmRights,
+    Send,
+    SetOwner,
+    SetSockOpt,
+    Shutdown,
+    Step,
+)
+from harness.native.constants import Constants, UnknownName, linux
+from harness.observation import Blocked, Failed, Outcome, Returned
+
+SUPPORTED_FD_KINDS = frozenset(
+    {"regular-file", "memfd", "pipe-read", "pipe-write", "socket", "dev-null", "opath-dir", "eventfd", "io-uring"}
+)
+
+
+# poll(2) bits on Linux (asm-generic/poll.h; the harness lists the same names in POLL_EVENTS)
+POLL_BITS = {
+    "POLLIN": 0x1,
+    "POLLPRI": 0x2,
+    "POLLOUT": 0x4,
+    "POLLERR": 0x8,
+    "POLLHUP": 0x10,
+    "POLLRDNORM": 0x40,
+    "POLLWRNORM": 0x100,
+    "POLLRDHUP": 0x2000,
+}
+
+
+def poll_mask(names: frozenset[str]) -> int:
+    return sum(POLL_BITS[name] for name in names)
+
+
+class Inexpressible(Exception):
+    """The reproducer cannot state this scenario or expectation; the message says what."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStep:
+    op: str  # the runtime's method: send, recv, setsockopt, getsockopt, shutdown, close, listen, reopen
+    args: dict[str, Any]
+    want: dict[str, Any]
+    words: str  # a one-line comment: what the step does
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    consts: dict[str, int]
+    pair: tuple[int, bool, bool]  # socket type number, nonblocking, reversed
+    pair_words: str
+    fds: tuple[tuple[str, str, bool, bool, bool, bool], ...]  # name, kind, cloexec, nonblock, append, tracked
+    steps: tuple[PlanStep, ...]
+
+
+def _ref(ref: FdRef) -> tuple[Any, ...]:
+    if isinstance(ref, Named):
+        return ("fd", ref.name)
+    if isinstance(ref, RawFd):
+        return ("raw", ref.number)
+    assert isinstance(ref, ClosedFd)
+    return ("closed",)
+
+
+def _cmsg(c: Cmsg, consts: Constants) -> tuple[Any, ...]:
+    if isinstance(c, ScmRights):
+        return ("rights", c.length, [_ref(r) for r in c.fds])
+    if isinstance(c, ScmCredentials):
+        return ("creds", c.pid, c.uid, c.gid)
+    level = consts.level(c.level)
+    return ("raw", level, consts.cmsg_type(level, c.type), c.data, c.length, c.space)
+
+
+def _outcome(o: Outcome) -> tuple[Any, ...]:
+    if isinstance(o, Returned):
+        return ("returned", o.value)
+    if isinstance(o, Failed):
+        return ("failed", o.errno)
+    assert isinstance(o, Blocked)
+    return ("blocked",)
+
+
+def flag_bits(names: frozenset[str], consts: Constants) -> int:
+    """msg_flags names back to the number (unnamed bits are written as ``0x...``)."""
+    value = 0
+    for name in names:
+        value |= int(name, 16) if name.startswith("0x") else consts.msg_flags({name})
+    return value
+
+
+def _expected_cmsg(c: ExpectedCmsg, consts: Constants) -> tuple[Any, ...]:
+    level = consts.level(c.level)
+    fds = [(fd.name, fd.file_type, sorted(fd.status_flags), fd.seekable) for fd in c.fds]
+    creds = None if c.creds is None else list(c.creds)
+    return (level, consts.cmsg_type(level, c.type), c.length, fds, creds)
+
+
+_BASIC_SYMBOLS = ("pid", "uid", "gid")
+
+
+def _refuse_unknown_parts(step: Step, want: StepExpectation) -> None:
+    """What the reproducer runtimes do not do yet: said plainly, so the reproducer exits 2."""
+    if want.peer_pid is not None or want.nested:
+        raise Inexpressible("expectations of SO_PEERPIDFD or of a child's steps")
+    if want.peercred is not None and any(isinstance(v, str) and v not in _BASIC_SYMBOLS for v in want.peercred):
+        raise Inexpressible(f"SO_PEERCRED of another process {want.peercred}")
+    for c in want.cmsgs:
+        if c.pidfd is not None:
+            raise Inexpressible("an expected SCM_PIDFD")
+        if c.creds is not None and any(isinstance(v, str) and v not in _BASIC_SYMBOLS for v in c.creds):
+            raise Inexpressible(f"credentials of another process {c.creds}")
+    if isinstance(step, Send):
+        for cmsg in step.cmsgs:
+            if isinstance(cmsg, ScmCredentials) and any(v in ("parent", "nonexistent") for v in cmsg_ids(cmsg)):
+                raise Inexpressible("credentials naming another process")
+
+
+def cmsg_ids(c: ScmCredentials) -> tuple[object, object, object]:
+    return (c.pid, c.uid, c.gid)
+
+
+def _want(step: Step, want: StepExpectation, consts: Constants) -> dict[str, Any]:
+    _refuse_unknown_parts(step, want)
+    out: dict[str, Any] = {
+        "outcome": [_outcome(o) for o in (want.outcome, *want.also)],
+        "range": None if want.value_range is None else list(want.value_range),
+        "signals": sorted(want.signals),
+    }
+    if want.events is not None:
+        out["events"] = poll_mask(want.events & frozenset(POLL_EVENTS))
+    if want.peercred is not None:
+        out["peercred"] = list(want.peercred)
+    for o in (want.outcome, *want.also):
+        if isinstance(o, Failed) and not hasattr(errno, o.errno):
+            raise Inexpressible(f"errno {o.errno!r} has no number on this platform")
+    if isinstance(step, Recv):
+        out.update(
+            data=want.data,
+            buffers=None if want.buffers is None else list(want.buffers),
+            msg_flags=None if want.msg_flags is None else flag_bits(want.msg_flags, consts),
+            controllen=want.controllen,
+            stray=want.control_stray,
+            cloexec=want.cloexec,
+            cmsgs=[_expected_cmsg(c, consts) for c in want.cmsgs],
+        )
+    return out
+
+
+def _send_words(step: Send) -> str:
+    parts = [f"sendmsg on {step.on}: {len(step.iov)} iovec(s), {step.length} bytes"]
+    for c in step.cmsgs:
+        if isinstance(c, ScmRights):
+            refs = ", ".join(r.name if isinstance(r, Named) else str(_ref(r)) for r in c.fds)
+            parts.append(f"SCM_RIGHTS [{refs}]" + ("" if c.length is None else f" cmsg_len {c.length}"))
+        elif isinstance(c, ScmCredentials):
+            parts.append(f"SCM_CREDENTIALS pid {c.pid} uid {c.uid} gid {c.gid}")
+        else:
+            parts.append(f"raw cmsg {c.level}/{c.type} ({len(c.data)} bytes, len {c.length}, space {c.space})")
+    if step.flags:
+        parts.append(f"flags {words(step.flags)}")
+    if step.controllen is not None:
+        parts.append(f"msg_controllen {step.controllen}")
+    if step.control != "buffer":
+        parts.append(f"msg_control {step.control}")
+    if step.fault:
+        parts.append(f"fault {step.fault}")
+    return "; ".join(parts)
+
+
+def _step(step: Step, want: StepExpectation, consts: Constants) -> PlanStep:
+    wanted = _want(step, want, consts)
+    args: dict[str, Any]
+    if isinstance(step, Send):
+        args = {
+            "on": step.on,
+            "iov": list(step.iov),
+            "cmsgs": [_cmsg(c, consts) for c in step.cmsgs],
+            "flags": consts.msg_flags(step.flags),
+            "controllen": step.controllen,
+            "control": step.control,
+            "fault": step.fault,
+            "address": None if step.address is None else sockaddr(step.address),
+        }
+        return PlanStep("send", args, wanted, _send_words(step))
+    if isinstance(step, Recv):
+        args = {
+            "on": step.on,
+            "buffers": list(step.buffers),
+            "control": step.control,
+            "flags": consts.msg_flags(step.flags),
+            "control_pointer": step.control_pointer,
+            "fault": step.fault,
+        }
+        text = f"recvmsg on {step.on}: buffers {list(step.buffers)}, control {step.control}"
+        if step.flags:
+            text += f", flags {words(step.flags)}"
+        if step.control_pointer != "buffer":
+            text += f", msg_control {step.control_pointer}"
+        if step.fault:
+            text += f", fault {step.fault}"
+        return PlanStep("recv", args, wanted, text)
+    if isinstance(step, SetSockOpt):
+        value: Any = step.value if isinstance(step.value, int) else ["timeval", *step.value]
+        args = {"on": step.on, "option": consts.sockopt(step.option), "value": value}
+        return PlanStep("setsockopt", args, wanted, f"setsockopt({step.on}, {step.option}, {step.value})")
+    if isinstance(step, GetSockOpt):
+        args = {"on": step.on, "option": consts.sockopt(step.option), "peercred": step.option == "SO_PEERCRED"}
+        if step.option == "SO_PEERPIDFD":
+            raise Inexpressible("getsockopt(SO_PEERPIDFD): the pid behind a pidfd")
+        return PlanStep("getsockopt", args, wanted, f"getsockopt({step.on}, {step.option})")
+    if isinstance(step, Poll):
+        args = {"on": step.on, "events": poll_mask(step.events)}
+        return PlanStep("poll", args, wanted, f"poll({step.on}, {{{', '.join(sorted(step.events))}}}, timeout 0)")
+    if isinstance(step, Ioctl):
+        args = {"on": step.on, "request": consts.ioctls[step.request]}
+        return PlanStep("ioctl", args, wanted, f"ioctl({step.on}, {step.request})")
+    if isinstance(step, SetOwner):
+        return PlanStep("set_owner", {"on": step.on}, wanted, f"fcntl({step.on}, F_SETOWN_EX, this thread)")
+    if isinstance(step, Fill):
+        args = {"on": step.on, "chunk": step.chunk, "limit": step.limit}
+        text = f"sendmsg({step.chunk} bytes, MSG_DONTWAIT) on {step.on} until it fails, at most {step.limit} times"
+        return PlanStep("fill", args, wanted, text)
+    if isinstance(step, Shutdown):
+        how = step.how if isinstance(step.how, int) else consts.shut[step.how]
+        return PlanStep("shutdown", {"on": step.on, "how": how}, wanted, f"shutdown({step.on}, {step.how})")
+    if isinstance(step, Close):
+        return PlanStep("close", {"target": step.target}, wanted, f"close({step.target})")
+    if isinstance(step, Listen):
+        args = {"on": step.on, "backlog": step.backlog}
+        return PlanStep("listen", args, wanted, f"listen({step.on}, {step.backlog})")
+    if isinstance(step, Reopen):
+        return PlanStep("reopen", {"on": step.on, "mode": step.mode}, wanted, f"open(/proc/self/fd/<{step.on}>)")
+    raise Inexpressible(f"no reproducer for step {type(step).__name__}")
+
+
+def make_plan(scenario: Scenario, expectation: Expectation, platform: Platform) -> Plan:
+    if platform.system != "linux":
+        raise Inexpressible(f"reproducers drive Linux system calls, not {platform.system}")
+    if len(expectation.steps) != len(scenario.steps):
+        raise Inexpressible("the expectation does not cover every step")
+    unknown = {spec.kind.value for spec in scenario.fds} - SUPPORTED_FD_KINDS
+    if unknown:
+        raise Inexpressible(f"fd kinds the reproducers cannot open: {sorted(unknown)}")
+    try:
+        consts = linux(platform.arch)
+        numbers = {
+            "SOL_SOCKET": consts.sol["SOL_SOCKET"],
+            "SCM_RIGHTS": consts.scm["SCM_RIGHTS"],
+            "SCM_CREDENTIALS": consts.scm["SCM_CREDENTIALS"],
+            "MSG_DONTWAIT": consts.msg["MSG_DONTWAIT"],
+            "SO_RCVTIMEO_OLD": consts.so["SO_RCVTIMEO_OLD"],
+            "SO_SNDTIMEO_OLD": consts.so["SO_SNDTIMEO_OLD"],
+            "kcmp": consts.syscalls.get("kcmp", -1),
+            "io_uring_setup": consts.syscalls.get("io_uring_setup", -1),
+        }
+        steps = tuple(_step(s, w, consts) for s, w in zip(scenario.steps, expectation.steps, strict=True))
+    except UnknownName as exc:
+        raise Inexpressible(str(exc)) from None
+    kind = scenario.kind
+    return Plan(
+        consts=numbers,
+        pair=(consts.sock[kind.sock_type.value], kind.nonblocking, kind.reversed),
+        pair_words=f"socketpair(AF_UNIX, {kind.sock_type.value}) as {kind.name}",
+        fds=tuple((s.name, s.kind.value, s.cloexec, s.nonblock, s.append, s.tracked) for s in scenario.fds),
+        steps=steps,
+    )

@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""libFuzzer/atheris target for scm-harness: bytes -> scenario -> kernel vs oracle.
+
+Laid out the way OSS-Fuzz and ClusterFuzzLite build Python fuzzers (an executable
+``*_fuzzer.py`` for ``compile_python_fuzzer``); it also runs as a plain libFuzzer binary::
+
+    ./scenario_fuzzer.py corpus/ corpora/atheris -dict=scm.dict -max_total_time=60
+    ./scenario_fuzzer.py -runs=10000 -jobs=2 -workers=2 corpus/
+    ./scenario_fuzzer.py -fork=2 -ignore_crashes=1 corpus/
+
+Every libFuzzer flag passes through.  ``-fork``/``-jobs`` re-execute ``argv[0]``, which is why
+this file is executable with a shebang and ``argv[0]`` is made absolute below (atheris issue
+#50).  ``scm-harness fuzz --engine atheris`` runs it as its workers; standalone, a deviation
+from the oracle is a crash (the input is saved as ``crash-<sha1>``).  ``SCM_HARNESS_FAULT``
+injects a test-only fault (:mod:`harness.execute.faults`).
+"""
+
+import os
+import sys
+from pathlib import Path
+
+# Standalone from a checkout: make `harness` importable without installing the project.
+_ROOT = Path(__file__).resolve().parents[2]
+if (_ROOT / "harness" / "__init__.py").exists() and str(_ROOT) not in sys.path:
+    sys.path.insert(0, str(_ROOT))
+
+import atheris  # noqa: E402 - after the path set-up
+
+# Python coverage of the decoder (input structure) and the oracle (modelled behaviour); the
+# kernel's behaviour comes in through the outcome-signature counters of harness.fuzz.target.
+with atheris.instrument_imports(include=["harness.generate.decode", "harness.oracle"]):
+    import harness.generate.decode
+    import harness.oracle.linux  # noqa: F401
+
+from harness.fuzz.target import Feedback, Target  # noqa: E402
+
+TARGET: Target | None = None
+
+
+def TestOneInput(data: bytes) -> None:
+    assert TARGET is not None
+    TARGET.one_input(data)
+
+
+def main() -> None:
+    global TARGET
+    TARGET = Target.from_environment(Feedback.atheris())
+    argv = [os.path.abspath(sys.argv[0]), *sys.argv[1:]]
+    atheris.Setup(argv, TestOneInput)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""The atheris target's per-input work, importable (and testable) without atheris running.
+
+``one_input(data)``: decode the bytes into a scenario (``None``: ignore the input), evaluate it,
+and turn every outcome signature into extra coverage: a stable counter index per signature (and
+per pair of consecutive signatures, so that a new *sequence* of kernel behaviours counts too)
+passed to ``atheris._trace_branch``.  libFuzzer then keeps an input because the kernel did
+something new, not only because new Python lines ran.
+
+In a campaign (the supervisor sets ``SCM_HARNESS_WORKER``) new findings are handed to the
+supervisor, which minimises and stores them, and fuzzing goes on.  Standalone, as OSS-Fuzz runs
+it, a deviation is raised as an exception, which libFuzzer reports as a crash with the input
+saved.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import codec
+from harness.fuzz import findings
+from harness.fuzz.evaluate import FuzzConfig
+from harness.fuzz.signature import counter_index, slug
+from harness.fuzz.slot import FUZZER_BYTES, Slot
+from harness.fuzz.worker import WorkerSpec, WorkerState
+from harness.generate.decode import decode
+from harness.host import Platform, probe
+from harness.model import Scenario
+from harness.report.write import write_atomically
+
+COUNTERS = 1 << 14  # extra coverage counters reserved for outcome signatures
+ENV_WORKER = "SCM_HARNESS_WORKER"  # JSON of the WorkerSpec fields (set by the campaign)
+
+
+class Deviation(Exception):
+    """Standalone mode: the kernel disagreed with the oracle (libFuzzer saves the input)."""
+
+
+@dataclass
+class Feedback:
+    """Where counter hits go: atheris' extra counters, or nowhere (tests, replays)."""
+
+    base: int
+    trace: Callable[[int], None]
+
+    @classmethod
+    def atheris(cls) -> Feedback:
+        import atheris
+
+        base = atheris._reserve_counter()
+        for _ in range(COUNTERS - 1):
+            atheris._reserve_counter()  # consecutive indices: base .. base + COUNTERS - 1
+        return cls(base, atheris._trace_branch)
+
+    @classmethod
+    def none(cls) -> Feedback:
+        return cls(0, lambda index: None)
+
+    def signatures(self, signatures: tuple[str, ...]) -> None:
+        previous = "start"
+        for signature in signatures:
+            self.trace(self.base + counter_index(signature, COUNTERS))
+            self.trace(self.base + counter_index(previous + ">" + signature, COUNTERS))
+            previous = signature
+
+
+def spec_from_environment() -> WorkerSpec | None:
+    text = os.environ.get(ENV_WORKER)
+    if not text:
+        return None
+    raw = json.loads(text)
+    config = FuzzConfig(backend=raw["backend"], fault=raw["fault"], scenario_timeout=0.0)
+    return WorkerSpec(
+        index=int(raw["index"]),
+        engine="atheris",
+        out=Path(raw["out"]),
+        corpus=Path(raw["scenarios"]),
+        config=config,
+        seed=int(raw["seed"]),
+        minimise_seconds=float(raw.get("minimise_seconds", 60.0)),
+    )
+
+
+def spec_to_environment(spec: WorkerSpec) -> str:
+    return json.dumps(
+        {
+            "index": spec.index,
+            "out": str(spec.out),
+            "scenarios": str(spec.corpus),
+            "backend": spec.config.backend,
+            "fault": spec.config.fault,
+            "seed": spec.seed,
+            "minimise_seconds": spec.minimise_seconds,
+        }
+    )
+
+
+class Target:
+    def __init__(self, platform: Platform, feedback: Feedback, spec: WorkerSpec | None) -> None:
+        self.platform = platform
+        self.feedback = feedback
+        self.spec = spec
+        # Standalone runs have no campaign directory; they keep nothing and raise on findings.
+        slot = None if spec is None else spec.directory / "slot"
+        self.slot = Slot(slot, create=not slot.exists()) if slot is not None else None
+        self.state = WorkerState(spec, platform, slot=self.slot) if spec is not None else None
+        fault = os.environ.get("SCM_HARNESS_FAULT") or None
+        self.config = spec.config if spec is not None else FuzzConfig(fault=fault, scenario_timeout=0.0)
+
+    @classmethod
+    def from_environment(cls, feedback: Feedback) -> Target:
+        target = cls(probe(), feedback, spec_from_environment())
+        target.replay_seeds()
+        return target
+
+    def replay_seeds(self) -> None:
+        """The campaign's JSON seeds for this worker (bytes cannot carry them), before fuzzing starts."""
+        if self.state is None or self.spec is None:
+            return
+        try:
+            texts = json.loads((self.spec.directory / "seeds.json").read_text())
+        except (OSError, ValueError):
+            return
+        (self.spec.directory / "seeds.json").unlink()  # once: not again after a restart
+        for text in texts:
+            scenario = codec.loads(text, "seed")
+            evaluation = self.state.evaluate(scenario)
+            self.state.record(evaluation)
+            self.hand_over(evaluation.scenario, self.state.new_findings(evaluation))
+
+    def one_input(self, data: bytes) -> None:
+        scenario = decode(data)
+        if scenario is None:
+            return
+        if self.slot is not None:
+            self.slot.begin(FUZZER_BYTES, data)
+        if self.state is not None:
+            evaluation = self.state.evaluate(scenario)
+        else:
+            from harness.fuzz.evaluate import evaluate
+
+            evaluation = evaluate(scenario, self.platform, self.config)
+        if self.slot is not None:
+            self.slot.end()
+        self.feedback.signatures(evaluation.outcomes)
+        if self.state is None:
+            if evaluation.findings:
+                raise Deviation("; ".join(f.describe() for f in evaluation.findings[:5]))
+            return
+        if self.state.record(evaluation):
+            self.state.save_corpus(scenario)
+        self.hand_over(scenario, self.state.new_findings(evaluation))
+
+    def hand_over(self, scenario: Scenario, signatures: list[str]) -> None:
+        """New findings go to the supervisor, which minimises them in isolated children.
+
+        Minimising here, inside one libFuzzer input, would run into libFuzzer's -timeout.
+        """
+        if self.state is None or self.spec is None:
+            return
+        for signature in signatures:
+            self.state.known.add(signature)
+            if findings.claim(self.spec.findings, signature):
+                pending = self.spec.directory / "pending"
+                pending.mkdir(exist_ok=True)
+                item = {"signature": signature, "scenario": codec.dumps(scenario)}
+                write_atomically(pending / f"{slug(signature)}.json", json.dumps(item))

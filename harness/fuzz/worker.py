@@ -1,0 +1,213 @@
+"""What every fuzzing worker shares, whichever engine drives it: statistics, signatures, findings.
+
+A worker evaluates inputs, keeps the ones that make the kernel do something new (new outcome
+signatures), and hands each *new finding signature* to :meth:`WorkerState.sink`, which minimises
+the scenario (delta debugging; a Hypothesis finding arrives already shrunk) and stores it under
+``findings/<signature>/``.  Statistics go to ``workers/<n>/stats.json`` about once a second and
+new outcome signatures to ``workers/<n>/signatures.txt``, which the supervisor reads for its
+progress line and the campaign summary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import codec
+from harness.fuzz import findings
+from harness.fuzz.evaluate import Evaluation, FuzzConfig, evaluate
+from harness.fuzz.minimise import minimise
+from harness.fuzz.signature import slug
+from harness.fuzz.slot import Slot
+from harness.host import Platform
+from harness.model import Scenario
+from harness.report.write import write_atomically
+
+FLUSH_EVERY = 1.0  # seconds between statistics files
+REFRESH_KNOWN_EVERY = 2.0  # seconds between looks at findings/ (what other workers stored)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSpec:
+    index: int
+    engine: str
+    out: Path  # the campaign directory
+    corpus: Path
+    config: FuzzConfig = field(default_factory=FuzzConfig)
+    seed: int = 0
+    deadline: float | None = None  # time.monotonic() value (CLOCK_MONOTONIC is system-wide)
+    runs: int | None = None
+    minimise_seconds: float = 60.0
+    run_repros: bool = True  # run each reproducer once after writing it (tests may skip it)
+
+    @property
+    def directory(self) -> Path:
+        return self.out / "workers" / str(self.index)
+
+    @property
+    def findings(self) -> Path:
+        return self.out / "findings"
+
+
+class Found(Exception):
+    """A new finding signature, raised inside a Hypothesis test so that Hypothesis shrinks it.
+
+    Hypothesis tells failures apart by exception type and place, so every signature gets its own
+    subclass (:func:`found`): the shrinker then keeps exactly this signature, not any failure.
+    """
+
+    signature: str = ""
+
+    def __init__(self, scenario: Scenario, evaluation: Evaluation | None) -> None:
+        super().__init__(f"{self.signature}: {scenario.kind.name}, {len(scenario.steps)} steps")
+        self.scenario = scenario
+        self.evaluation = evaluation
+
+
+_FOUND_CLASSES: dict[str, type[Found]] = {}
+
+
+def found(signature: str, scenario: Scenario, evaluation: Evaluation | None = None) -> Found:
+    cls = _FOUND_CLASSES.get(signature)
+    if cls is None:
+        cls = type(f"Found_{slug(signature).replace('-', '_').replace('.', '_')}", (Found,), {"signature": signature})
+        _FOUND_CLASSES[signature] = cls
+    return cls(scenario, evaluation)
+
+
+class WorkerState:
+    def __init__(self, spec: WorkerSpec, platform: Platform, *, slot: Slot | None = None) -> None:
+        self.spec = spec
+        self.platform = platform
+        spec.directory.mkdir(parents=True, exist_ok=True)
+        spec.findings.mkdir(parents=True, exist_ok=True)
+        self.slot = slot
+        self.started = time.monotonic()
+        self.execs = 0
+        self.ran = 0
+        self.skipped: Counter[str] = Counter()
+        self.outcomes: set[str] = set()
+        self._new_outcomes: list[str] = []
+        self.corpus_written = 0
+        self.stored: list[str] = []  # signatures this worker stored
+        self.known: set[str] = set()
+        self._last_flush = 0.0
+        self._last_refresh = 0.0
+        self.refresh_known(force=True)
+
+    # -- bookkeeping --------------------------------------------------------------------------
+
+    def refresh_known(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_refresh < REFRESH_KNOWN_EVERY:
+            return
+        self._last_refresh = now
+        for directory in findings.finding_dirs(self.spec.findings):
+            signature = findings.read_finding(directory).get("signature")
+            if isinstance(signature, str):
+                self.known.add(signature)
+
+    def time_left(self) -> float:
+        if self.spec.deadline is None:
+            return float("inf")
+        return self.spec.deadline - time.monotonic()
+
+    def runs_left(self) -> bool:
+        return self.spec.runs is None or self.execs < self.spec.runs
+
+    def record(self, evaluation: Evaluation) -> list[str]:
+        """Count ``evaluation``; returns the outcome signatures never seen by this worker."""
+        self.execs += 1
+        if evaluation.skipped:
+            self.skipped[evaluation.skipped.split(":", 1)[0]] += 1
+        else:
+            self.ran += 1
+        fresh = [sig for sig in evaluation.outcomes if sig not in self.outcomes]
+        if fresh:
+            self.outcomes.update(fresh)
+            self._new_outcomes.extend(fresh)
+        self.flush()
+        return fresh
+
+    def new_findings(self, evaluation: Evaluation) -> list[str]:
+        self.refresh_known()
+        return [sig for sig in evaluation.signatures if sig not in self.known]
+
+    def save_corpus(self, scenario: Scenario) -> None:
+        """Keep a scenario that showed new kernel behaviour (JSON: the one exchange format)."""
+        text = codec.dumps(scenario)
+        name = hashlib.sha1(text.encode()).hexdigest()[:16] + ".json"
+        path = self.spec.corpus / name
+        if not path.exists():
+            self.spec.corpus.mkdir(parents=True, exist_ok=True)
+            write_atomically(path, text)
+            self.corpus_written += 1
+
+    def flush(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_flush < FLUSH_EVERY:
+            return
+        self._last_flush = now
+        if self._new_outcomes:
+            with open(self.spec.directory / "signatures.txt", "a", encoding="utf-8") as out:
+                out.write("".join(sig + "\n" for sig in self._new_outcomes))
+            self._new_outcomes.clear()
+        stats = {
+            "pid": os.getpid(),
+            "execs": self.execs,
+            "ran": self.ran,
+            "skipped": dict(self.skipped),
+            "signatures": len(self.outcomes),
+            "corpus_written": self.corpus_written,
+            "stored": self.stored,
+            "elapsed": now - self.started,
+        }
+        write_atomically(self.spec.directory / "stats.json", json.dumps(stats, sort_keys=True) + "\n")
+
+    # -- findings -----------------------------------------------------------------------------
+
+    def evaluate(self, scenario: Scenario) -> Evaluation:
+        return evaluate(scenario, self.platform, self.spec.config)
+
+    def sink(
+        self, signature: str, scenario: Scenario, *, shrunk_by: str, stop: Callable[[], bool] | None = None
+    ) -> None:
+        """Minimise and store one new finding (unless another worker has it already)."""
+        self.known.add(signature)
+        if not findings.claim(self.spec.findings, signature):
+            return
+
+        def beat() -> None:
+            if self.slot is not None:
+                self.slot.beat()
+
+        def still(candidate: Scenario) -> bool:
+            return signature in self.evaluate(candidate).signatures
+
+        first = self.evaluate(scenario)
+        reproducible = signature in first.signatures
+        minimal = scenario
+        if reproducible:
+            minimal = minimise(scenario, still, max_seconds=self.spec.minimise_seconds, on_check=beat, stop=stop)
+        final = self.evaluate(minimal) if minimal is not scenario else first
+        meta = {
+            "engine": self.spec.engine,
+            "worker": self.spec.index,
+            "backend": self.spec.config.backend,
+            "fault": self.spec.config.fault,
+            "shrunk_by": shrunk_by,
+            "steps_before_minimising": len(scenario.steps),
+            "reproducible_in_harness": reproducible,
+        }
+        stored = findings.store_finding(
+            self.spec.findings, signature, final, self.platform, meta=meta, run_repros=self.spec.run_repros
+        )
+        if stored is not None:
+            self.stored.append(signature)
+        self.flush(force=True)

@@ -1,0 +1,128 @@
+"""``scm-harness fuzz`` end to end: workers, findings on disk, reproducers run, summaries, stopping.
+
+Campaigns here are bounded by ``--runs`` (the checked-in seeds are about 145 scenarios), so
+each takes seconds.  Injected faults make findings whose reproducers must say the kernel
+*conforms*: the deviation was planted in the harness, not in the kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.fuzz import corpus
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = len(corpus.load([ROOT / "corpora" / "seeds", ROOT / "corpora" / "regressions"])[0])
+
+
+def _summary(out: Path) -> dict[str, object]:
+    data = json.loads((out / "campaign.json").read_text())
+    assert isinstance(data, dict)
+    assert (out / "campaign.md").read_text().startswith("# scm-harness fuzz campaign")
+    return data
+
+
+def _findings(summary: dict[str, object]) -> dict[str, dict[str, object]]:
+    found = summary["findings"]
+    assert isinstance(found, list)
+    return {str(f["signature"]): f for f in found}
+
+
+def _conforms(finding: dict[str, object]) -> None:
+    directory = Path(str(finding["dir"]))
+    for name in ("scenario.json", "observed.json", "repro.py", "repro.c", "finding.json"):
+        assert (directory / name).is_file(), name
+    reproducers = finding["reproducers"]
+    assert isinstance(reproducers, dict)
+    # the fault lives in the harness: a reproducer that knows nothing of it sees a conforming kernel
+    assert reproducers["repro.py"] == {"exit": 0, "reproduced": False}
+    if shutil.which("cc"):
+        assert reproducers["repro.c"] == {"exit": 0, "reproduced": False}
+
+
+def test_the_seeds_alone_give_a_clean_campaign_and_exit_0(tmp_path: Path) -> None:
+    out = tmp_path / "campaign"
+    code = main(["fuzz", "--engine", "hypothesis", "--runs", str(SEEDS), "--seed", "1", "--out", str(out)])
+    summary = _summary(out)
+    assert code == 0, summary["findings"]
+    assert summary["execs"] == SEEDS and summary["stopped_by"] == "runs"
+    assert isinstance(summary["signatures"], int) and summary["signatures"] > 50
+
+
+@pytest.mark.parametrize("engine", ["hypothesis", "atheris"])
+def test_an_injected_fault_is_a_finding_with_reproducers_that_conform(engine: str, tmp_path: Path) -> None:
+    if engine == "atheris":
+        pytest.importorskip("atheris")
+    out = tmp_path / "campaign"
+    budget = ["--runs", str(SEEDS + 100), "--seed", "2", "--out", str(out)]
+    code = main(["fuzz", "--engine", engine, *budget, "--inject-fault", "drop-msg-trunc"])
+    assert code == 1
+    finding = _findings(_summary(out))["msg-flags/msg_flags/recv"]
+    _conforms(finding)
+    assert isinstance(finding["steps"], int) and finding["steps"] <= 3
+
+
+@pytest.mark.parametrize(("fault", "signature"), [("hang-on-listen", "hang"), ("killed-on-reopen", "crash/SIGKILL")])
+def test_a_hang_or_a_killed_worker_is_a_finding_not_a_stuck_campaign(
+    fault: str, signature: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "campaign"
+    started = time.monotonic()
+    budget = ["--runs", str(SEEDS), "--seed", "3", "--out", str(out), "--scenario-timeout", "1"]
+    code = main(["fuzz", "--engine", "hypothesis", *budget, "--inject-fault", fault])
+    assert code == 1 and time.monotonic() - started < 60
+    summary = _summary(out)
+    finding = _findings(summary)[f"{signature}/scenario/scenario" if signature == "hang" else f"{signature}/scenario"]
+    assert finding["steps"] == 1  # just the listen() or the reopen
+    _conforms(finding)
+    if fault == "killed-on-reopen":
+        workers = summary["workers"]
+        assert isinstance(workers, list) and workers[0]["restarts"] >= 1
+
+
+def test_a_corrupt_corpus_file_is_one_line_and_the_campaign_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeds = tmp_path / "corpus"
+    seeds.mkdir()
+    shutil.copy(ROOT / "corpora" / "seeds" / "BND-01__coalesced.json", seeds / "good.json")
+    (seeds / "bad.json").write_text('{"kind": "stream/blocking/as-created", "steps": [{"op": "send", "iov": 7}]}')
+    out = tmp_path / "campaign"
+    main(["fuzz", "--runs", "20", "--seed", "4", "--no-seeds", "--corpus", str(seeds), "--out", str(out)])
+    errors = [line for line in capsys.readouterr().err.splitlines() if "bad.json" in line]
+    assert len(errors) == 1 and "steps[0].iov" in errors[0]
+    summary = _summary(out)
+    problems = summary["errors"]
+    assert summary["execs"] == 20 and isinstance(problems, list) and any("bad.json" in e for e in problems)
+
+
+def test_ctrl_c_stops_both_workers_cleanly_with_a_summary(tmp_path: Path) -> None:
+    out = tmp_path / "campaign"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness", "fuzz", "--time", "300", "-j", "2", "--seed", "5", "--out", str(out)],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(6)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode in (0, 1), err
+    summary = _summary(out)
+    assert summary["stopped_by"] == "interrupt"
+    workers = summary["workers"]
+    assert isinstance(workers, list) and len(workers) == 2
+    assert all(w["cpu_s"] > 1 for w in workers), workers  # both worked, in parallel
+    assert "execs" in err and "/s" in err and "signatures" in err  # the progress line
+    assert not [p for p in (out / "findings").iterdir() if p.name.startswith(".") and p.name != ".claims"]
+    assert os.listdir(out / "corpus")

@@ -1,0 +1,195 @@
+"""Reproducers: repro.py and repro.c conform where the kernel conforms and fail where it does not.
+
+The oracle's expectation of a catalogue scenario holds on the machine running the tests (the
+conformance run says so), so a reproducer generated from it must exit 0; the same reproducer
+with one expected value changed must see the deviation and exit 1; and a step the reproducers
+cannot express must give a reproducer that says so and exits 2.  Compiling C is the slow part, so
+the C side runs on a few scenarios that between them use every step type and cmsg variant the
+runtimes express.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness.catalogue import CASES
+from harness.expectation import Expectation
+from harness.fuzz import repro_c, repro_py
+from harness.fuzz.findings import run_c_repro, run_python_repro
+from harness.fuzz.repro_plan import Inexpressible, make_plan
+from harness.host import Platform
+from harness.model import (
+    Child,
+    Close,
+    ClosedFd,
+    FdKind,
+    FdSpec,
+    Fill,
+    GetSockOpt,
+    Ioctl,
+    Listen,
+    Named,
+    PairKind,
+    Poll,
+    RawCmsg,
+    RawFd,
+    Recv,
+    Reopen,
+    Scenario,
+    ScmCredentials,
+    ScmRights,
+    Send,
+    SetOwner,
+    SetSockOpt,
+    Shutdown,
+    SockType,
+)
+from harness.observation import Returned
+from harness.oracle import expect
+
+KINDS = (FdKind.REGULAR_FILE, FdKind.MEMFD, FdKind.PIPE_READ, FdKind.PIPE_WRITE, FdKind.SOCKET, FdKind.EVENTFD)
+TABLE = (*(FdSpec(name=f"f{i}", kind=k) for i, k in enumerate(KINDS)), FdSpec(name="d", kind=FdKind.OPATH_DIR))
+
+# Every step type and cmsg variant of the reproducers, in scenarios the oracle models.
+EVERYTHING = (
+    Scenario(
+        kind=PairKind(SockType.STREAM),
+        fds=TABLE,
+        steps=(
+            SetSockOpt(on="b", option="SO_PASSCRED", value=1),
+            Send(
+                on="a",
+                iov=(b"he", b"", b"llo\x00\xff" * 9),
+                cmsgs=(ScmCredentials(), ScmRights(tuple(Named(s.name) for s in TABLE))),
+                flags=frozenset({"MSG_NOSIGNAL"}),
+            ),
+            Recv(on="b", buffers=(3, 0, 64), control=256, flags=frozenset({"MSG_CMSG_CLOEXEC"})),
+            GetSockOpt(on="b", option="SO_PASSCRED"),
+            Send(on="a", iov=(b"x",), cmsgs=(ScmRights((RawFd(-1),)),)),
+            Send(on="a", iov=(b"x",), cmsgs=(ScmRights((ClosedFd(),)),)),
+            Send(on="a", iov=(b"x",), cmsgs=(RawCmsg(level="SOL_SOCKET", type="SCM_RIGHTS", data=b"", length=1),)),
+            Send(on="a", iov=(b"x",), controllen=8),
+            Close(target="f0"),
+            Listen(on="a"),
+            Reopen(on="a"),
+            Shutdown(on="a", how="SHUT_WR"),
+            Recv(on="b", buffers=(8,), control=20, flags=frozenset({"MSG_DONTWAIT"}), control_pointer="null"),
+            Send(on="a", iov=(b"late",)),
+        ),
+    ),
+    Scenario(
+        kind=PairKind(SockType.STREAM),
+        fds=(FdSpec(name="u", kind=FdKind.PIPE_WRITE, tracked=False),),
+        steps=(
+            SetSockOpt(on="a", option="SO_SNDTIMEO_OLD", value=(0, 250_000)),
+            SetOwner(on="b"),
+            Send(on="a", iov=(b"abc",), cmsgs=(ScmRights((Named("u"),)),), address="hex:"),
+            Poll(on="b"),
+            Ioctl(on="b", request="SIOCINQ"),
+            GetSockOpt(on="b", option="SO_PEERCRED"),
+            Close(target="u"),
+            Recv(on="b", buffers=(8,), control=24),
+            Fill(on="a", chunk=65536, limit=1),
+        ),
+    ),
+    Scenario(
+        kind=PairKind(SockType.DGRAM, nonblocking=True, reversed=True),
+        fds=TABLE[:2],
+        steps=(
+            Send(on="b", iov=(b"datagram",), cmsgs=(ScmRights((Named("f0"), Named("f1"), Named("a"))),)),
+            Recv(on="a", buffers=(4,), control=24, flags=frozenset({"MSG_TRUNC"})),
+            Recv(on="a", buffers=(4,), fault="iov"),
+            Send(on="b", fault="msghdr"),
+            Shutdown(on="a", how=7),
+        ),
+    ),
+)
+
+
+def _modelled(scenario: Scenario, platform: Platform) -> Expectation:
+    expectation = expect(scenario, platform)
+    assert isinstance(expectation, Expectation), expectation
+    return expectation
+
+
+def _write(tmp_path: Path, scenario: Scenario, expectation: Expectation, platform: Platform) -> Path:
+    plan = make_plan(scenario, expectation, platform)
+    (tmp_path / "repro.py").write_text(repro_py.render(plan, "test", ["a test reproducer"]))
+    (tmp_path / "repro.c").write_text(repro_c.render(plan, "test", ["a test reproducer"]))
+    return tmp_path
+
+
+def _catalogue_sample(platform: Platform) -> list[tuple[str, Scenario]]:
+    sample = []
+    for case_id in ("BND-01", "TRN-01", "CR-01", "FD-01", "FD-07", "ER-01", "ER-05", "PK-01"):
+        case = CASES.get(case_id)
+        if case is None:
+            continue
+        for variant in case.variants(case.kinds()[0]):
+            expectation = expect(variant.scenario, platform)
+            if isinstance(expectation, Expectation) and not any(s.blocks for s in expectation.steps):
+                try:
+                    make_plan(variant.scenario, expectation, platform)
+                except Inexpressible:
+                    continue
+                sample.append((f"{case_id}:{variant.label}", variant.scenario))
+    return sample
+
+
+def test_python_reproducers_conform_on_catalogue_scenarios(tmp_path: Path, platform: Platform) -> None:
+    sample = _catalogue_sample(platform)
+    assert len(sample) >= 5
+    for index, (name, scenario) in enumerate(sample):
+        directory = tmp_path / str(index)
+        directory.mkdir()
+        _write(directory, scenario, _modelled(scenario, platform), platform)
+        result = run_python_repro(directory / "repro.py")
+        assert result.exit == 0, f"{name}:\n{result.output}"
+        assert "kernel:" in result.output and "CONFORMS" in result.output
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+@pytest.mark.parametrize("index", range(len(EVERYTHING)))
+def test_both_reproducers_cover_every_step_and_conform(tmp_path: Path, platform: Platform, index: int) -> None:
+    scenario = EVERYTHING[index]
+    _write(tmp_path, scenario, _modelled(scenario, platform), platform)
+    for result in (run_python_repro(tmp_path / "repro.py"), run_c_repro(tmp_path / "repro.c")):
+        assert result.exit == 0, f"{result.name}:\n{result.output}"
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_both_reproducers_see_a_deviation(tmp_path: Path, platform: Platform) -> None:
+    scenario = EVERYTHING[-1]
+    expectation = _modelled(scenario, platform)
+    recv = expectation.steps[1]
+    assert isinstance(recv.outcome, Returned)
+    # claim the kernel returns one byte less, without MSG_TRUNC: both must disagree
+    wrong = replace(recv, outcome=Returned(recv.outcome.value - 1), msg_flags=frozenset())
+    lying = Expectation((expectation.steps[0], wrong, *expectation.steps[2:]))
+    _write(tmp_path, scenario, lying, platform)
+    for result in (run_python_repro(tmp_path / "repro.py"), run_c_repro(tmp_path / "repro.c")):
+        assert result.exit == 1 and result.reproduced, f"{result.name}:\n{result.output}"
+        assert "DEVIATION step 1 outcome" in result.output and "DEVIATION step 1 msg_flags" in result.output
+
+
+def test_unsupported_scenarios_give_reproducers_that_exit_2(tmp_path: Path, platform: Platform) -> None:
+    scenario = Scenario(kind=PairKind(SockType.STREAM), steps=(Child(steps=(Send(on="a"),)),))
+    with pytest.raises(Inexpressible, match="child"):
+        make_plan(scenario, _modelled(scenario, platform), platform)
+    (tmp_path / "repro.py").write_text(repro_py.render_unsupported("t", [], "a child's steps"))
+    result = run_python_repro(tmp_path / "repro.py")
+    assert result.exit == 2 and result.reproduced is None and "child" in result.output
+    if shutil.which("cc"):
+        (tmp_path / "repro.c").write_text(repro_c.render_unsupported("t", [], 'a "quoted" reason'))
+        assert run_c_repro(tmp_path / "repro.c").exit == 2
+
+
+def test_byte_literals_are_compact_and_exact() -> None:
+    data = b"ab" + b"\xa5" * 1000 + b"\x00\x01?\\\"'" + bytes(range(200, 256))
+    assert eval(repro_py.py_bytes(data)) == data  # our own literal
+    assert len(repro_py.py_bytes(data)) < 400
+    assert repro_c.c_string(b'?"\\\xbd').encode().isascii()

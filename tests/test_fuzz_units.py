@@ -1,0 +1,203 @@
+"""The pure parts of harness.fuzz: signatures, minimisation, invariants, isolation, the slot."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import hypothesis.strategies as st
+import pytest
+from hypothesis import given
+
+from harness.check.registry import Finding
+from harness.execute.run import execute
+from harness.fuzz.invariants import invariants
+from harness.fuzz.isolate import call_in_child
+from harness.fuzz.minimise import cost, minimise
+from harness.fuzz.signature import counter_index, finding_signature, outcome_signatures, slug
+from harness.fuzz.slot import FUZZER_BYTES, Slot
+from harness.generate.strategies import scenarios
+from harness.model import (
+    FdKind,
+    FdSpec,
+    Named,
+    PairKind,
+    Recv,
+    Scenario,
+    ScmCredentials,
+    ScmRights,
+    Send,
+    SetSockOpt,
+    SockType,
+    Step,
+)
+from harness.observation import Returned
+
+STREAM = PairKind(SockType.STREAM)
+DGRAM = PairKind(SockType.DGRAM)
+FILES = (FdSpec(name="f", kind=FdKind.REGULAR_FILE), FdSpec(name="g", kind=FdKind.MEMFD))
+
+
+def test_signatures_are_stable_and_readable() -> None:
+    assert counter_index("stream|recv|all||||", 1 << 14) == counter_index("stream|recv|all||||", 1 << 14)
+    assert 0 <= counter_index("x", 7) < 7
+    finding = Finding(checker="fd-identity", step=1, field="cmsgs[0].fds[12].status_flags", expected="", observed="")
+    assert finding_signature(finding, None) == "fd-identity/cmsgs.fds.status_flags/scenario"
+    assert slug("fd-identity/cmsgs.fds.status_flags/recv") == "fd-identity__cmsgs.fds.status_flags__recv"
+    assert slug("cmsgs/cmsgs credentials/recv") == "cmsgs__cmsgs-credentials__recv"
+
+
+def test_outcome_signatures_describe_what_the_kernel_did() -> None:
+    scenario = Scenario(
+        kind=DGRAM,
+        fds=FILES,
+        steps=(
+            Send(on="a", iov=(b"hello",), cmsgs=(ScmRights((Named("f"), Named("g"))),)),
+            Recv(on="b", buffers=(2,), control=64, flags=frozenset({"MSG_DONTWAIT"})),
+            Recv(on="b", buffers=(2,), flags=frozenset({"MSG_DONTWAIT"})),
+        ),
+    )
+    sigs = outcome_signatures(scenario, execute(scenario, "raw"))
+    assert sigs == ("dgram|send|all||||", "dgram|recv|all|MSG_TRUNC|R2||", "dgram|recv|EAGAIN||||")
+
+
+def _has_rights_send(s: Scenario) -> bool:
+    return any(isinstance(st, Send) and any(isinstance(c, ScmRights) for c in st.cmsgs) for st in s.steps)
+
+
+def test_minimise_keeps_only_what_the_predicate_needs() -> None:
+    big = Scenario(
+        kind=PairKind(SockType.STREAM, nonblocking=True, reversed=True),
+        fds=FILES,
+        steps=(
+            SetSockOpt(on="b", option="SO_PASSCRED", value=1),
+            Send(on="a", iov=(b"ab", b"cd"), cmsgs=(ScmCredentials(), ScmRights((Named("f"), Named("g"))))),
+            Recv(on="b", buffers=(8, 8), control=64, flags=frozenset({"MSG_PEEK"})),
+            Send(on="b", iov=(b"zz",), flags=frozenset({"MSG_DONTWAIT"})),
+        ),
+    )
+    small = minimise(big, _has_rights_send)
+    assert small.steps == (Send(on="a", iov=(), cmsgs=(ScmRights(()),)),)
+    assert small.fds == () and not small.kind.nonblocking and not small.kind.reversed
+
+
+@given(scenarios(max_steps=6))
+def test_minimise_is_one_minimal_and_never_costlier(scenario: Scenario) -> None:
+    def predicate(s: Scenario) -> bool:
+        return len([x for x in s.steps if isinstance(x, Recv)]) >= 1
+
+    if not predicate(scenario):
+        return
+    small = minimise(scenario, predicate, max_seconds=5)
+    assert predicate(small) and cost(small) <= cost(scenario)
+    assert len(small.steps) == 1  # no step can be removed without losing the (only) recv
+
+
+def _stream(*steps: Step) -> Scenario:
+    return Scenario(kind=STREAM, fds=FILES, steps=steps)
+
+
+def test_invariants_hold_on_the_real_kernel_and_catch_tampering() -> None:
+    scenario = _stream(
+        Send(on="a", iov=(b"abc",), cmsgs=(ScmRights((Named("f"), Named("g"))),)),
+        Recv(on="b", buffers=(2,), control=64),
+        Recv(on="b", buffers=(8,), flags=frozenset({"MSG_DONTWAIT"})),
+    )
+    observation = execute(scenario, "raw")
+    assert list(invariants(scenario, observation)) == []
+    step = observation.steps[1]
+    cmsg = step.cmsgs[0]
+    swapped = replace(step, cmsgs=(replace(cmsg, fds=(cmsg.fds[1], cmsg.fds[0])),))
+    tampered = replace(observation, steps=(observation.steps[0], swapped, observation.steps[2]))
+    assert [f.field for f in invariants(scenario, tampered)] == ["fd-order"]
+    reordered = replace(observation.steps[2], data=b"x")
+    tampered = replace(observation, steps=(*observation.steps[:2], reordered))
+    assert [f.field for f in invariants(scenario, tampered)] == ["stream-order"]
+
+
+def test_invariants_follow_datagram_boundaries() -> None:
+    scenario = Scenario(
+        kind=DGRAM,
+        steps=(
+            Send(on="a", iov=(b"one",)),
+            Send(on="a", iov=(b"two!",)),
+            Recv(on="b", buffers=(0,)),  # takes "one" whole, shows none of it (MSG_TRUNC)
+            Recv(on="b", buffers=(8,)),
+        ),
+    )
+    observation = execute(scenario, "raw")
+    assert isinstance(observation.steps[3].outcome, Returned)
+    assert list(invariants(scenario, observation)) == []
+    short = replace(observation.steps[3], data=b"two")
+    tampered = replace(observation, steps=(*observation.steps[:3], short))
+    assert [f.field for f in invariants(scenario, tampered)] == ["boundaries"]
+
+
+def test_call_in_child_reports_values_hangs_and_deaths() -> None:
+    assert call_in_child(lambda: 6 * 7, 5).value == 42
+    assert call_in_child(lambda: time.sleep(30), 0.3).hang
+
+    def die() -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    assert call_in_child(die, 5).signal == "SIGKILL"
+
+
+def test_slot_keeps_the_last_input_for_the_supervisor(tmp_path: Path) -> None:
+    writer = Slot(tmp_path / "slot", create=True)
+    reader = Slot(tmp_path / "slot")
+    writer.begin(FUZZER_BYTES, b"\x01\x02")
+    seen = reader.read()
+    assert (seen.kind, seen.payload) == (FUZZER_BYTES, b"\x01\x02") and seen.busy_since > 0
+    writer.end()
+    assert reader.read().busy_since == 0 and reader.read().payload == b"\x01\x02"
+
+
+@pytest.mark.parametrize("size", [0, 1, 5000])
+def test_slot_payload_sizes(tmp_path: Path, size: int) -> None:
+    slot = Slot(tmp_path / "slot", create=True)
+    slot.begin(FUZZER_BYTES, bytes(range(256)) * (size // 256) + bytes(size % 256))
+    assert len(slot.read().payload) == size
+
+
+@given(st.binary(max_size=64))
+def test_slot_round_trips_any_bytes(data: bytes) -> None:
+    path = Path(f"/tmp/scm-harness-slot-{os.getpid()}")
+    try:
+        slot = Slot(path, create=True)
+        slot.begin(FUZZER_BYTES, data)
+        assert slot.read().payload == data
+        slot.close()
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def test_the_atheris_target_turns_kernel_outcomes_into_counters(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.fuzz.target import COUNTERS, Deviation, Feedback, Target
+    from harness.host import probe
+
+    seeds = sorted((Path(__file__).resolve().parents[1] / "corpora" / "atheris").iterdir())
+    hits: list[int] = []
+    target = Target(probe(), Feedback(1000, hits.append), None)
+    for path in seeds[:20]:
+        target.one_input(path.read_bytes())
+    target.one_input(b"")  # does not decode: ignored
+    assert hits and all(1000 <= index < 1000 + COUNTERS for index in hits)
+    first = list(hits)
+    hits.clear()
+    for path in seeds[:20]:
+        target.one_input(path.read_bytes())
+    assert hits == first  # the same kernel behaviour gives the same counters, run after run
+
+    monkeypatch.setenv("SCM_HARNESS_FAULT", "wrong-errno")
+    faulty = Target(probe(), Feedback.none(), None)
+
+    def run_all() -> None:
+        for path in seeds:
+            faulty.one_input(path.read_bytes())
+
+    with pytest.raises(Deviation, match="EIO"):  # standalone, a deviation is a libFuzzer crash
+        run_all()
