@@ -476,7 +476,7 @@ class LinuxModel:
                 return Failed("EMSGSIZE"), (), "datagram longer than SO_SNDBUF - 32"
             if x.snd_shutdown:
                 return Failed("EPIPE"), (), "sock_alloc_send_pskb after SEND_SHUTDOWN (no SIGPIPE on this path)"
-            blocked = None if target_named else self.capacity(step, x, peer)
+            blocked = self.capacity(step, x, peer)  # sk_wmem_alloc is the sender's, named or not
             if blocked is not None:
                 return blocked
             if passing and self.too_many_refs():
@@ -1204,6 +1204,12 @@ class LinuxModel:
             raise Unknown("filling a queue that cannot take data")
         if self.t is not SockType.STREAM and step.chunk > x.sndbuf - 32:
             return self.simple("fill", Returned(0), "every datagram is too long (EMSGSIZE)")
+        if peer.fill_unknown:
+            raise Unknown("filling after a Fill that may have stopped at its limit")
+        if peer.full and x.sndbuf <= (peer.full_at or 0):
+            return self.simple("fill", Returned(0), "the queue is already full: the first send gets EAGAIN")
+        if peer.full:
+            raise Unknown("filling after SO_SNDBUF grew")
         queued = sum(skb.remaining + SKB_ALLOWANCE for skb in peer.queue)
         if not peer.full and queued + step.limit * (step.chunk + SKB_ALLOWANCE) <= x.sndbuf // 2:
             # it all fits: `limit` sends, each its own skb (a stream coalesces nothing on send)
