@@ -75,6 +75,8 @@ def _flat(scenario: Scenario, observation: Observation) -> Iterator[tuple[int, S
         if isinstance(step, Child):
             ordered = ordered and not getattr(step, "background", False)
             for inner, inner_seen in zip(step.steps, seen.nested, strict=False):
+                if isinstance(inner, Fill) or type(inner).__name__ not in _FOLLOWED:
+                    ordered = False  # a child's Fill sends bytes nobody spelled out, too
                 yield index, inner, inner_seen, ordered
             continue
         yield index, step, seen, ordered

@@ -872,6 +872,9 @@ class LinuxModel:
         Modelled only when everything fits: a cut SCM_PIDFD is not.  Since 6.17 a sender that
         exited and was reaped still gets a pidfd (fdinfo then says Pid: -1).
         """
+        identity = self.proc.identity
+        if identity is not None and (identity.nofile is not None or identity.fd_headroom is not None):
+            raise Unknown("an SCM_PIDFD at a lowered RLIMIT_NOFILE")
         if step.control_pointer != "buffer" or not skb.has_pid:
             raise Unknown("SCM_PIDFD without a control buffer or without sender credentials")
         before = self.scm_recv(step, creds, fds)
@@ -969,6 +972,9 @@ class LinuxModel:
             creds = as_seen_by(self.proc, self.main.symbols, self.main)
             return StepExpectation(op="getsockopt", outcome=Returned(0), peercred=creds, why="the pair's creator")
         if option == "SO_PEERPIDFD":
+            identity = self.proc.identity
+            if identity is not None and (identity.nofile is not None or identity.fd_headroom is not None):
+                raise Unknown("a pidfd at a lowered RLIMIT_NOFILE (EMFILE)")
             if self.proc.pidns:
                 raise Unknown("SO_PEERPIDFD read from another pid namespace")
             return StepExpectation(op="getsockopt", outcome=Returned(0), peer_pid="pid", why="a pidfd of the creator")
