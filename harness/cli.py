@@ -187,7 +187,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     report = Report(run_info=run_info, results=tuple(results))
     write_report_bundle(out, report)
     print(render_terminal(report))
-    print(f"scm-harness: report written to {out}/report.json (also junit.xml, summary.md)")
+    print(f"scm-harness: report written to {out}/report.json (also junit.xml, summary.md, report.html)")
     if interrupted:
         return 130
     failing = {Verdict.FAIL, Verdict.ERROR} | ({Verdict.XPASS} if args.fail_on_xpass else set())
