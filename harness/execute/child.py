@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import os
 import pickle
 import resource
@@ -228,7 +229,7 @@ def _child_body(
     try:
         if identity.pidns:
             _unshare(CLONE_NEWPID, "CLONE_NEWPID")
-            return _relay_grandchild(identity, steps, after_fork, outer_uid, outer_gid)
+            return _relay_grandchild(identity, steps, after_fork)
         after_fork()
         become(identity, outer_uid, outer_gid)
         return "ok", (outer_view(identity, 0, outer_uid, outer_gid), steps())
@@ -239,45 +240,16 @@ def _child_body(
 
 
 def _relay_grandchild(
-    identity: Identity,
-    steps: Callable[[], tuple[StepObservation, ...]],
-    after_fork: Callable[[], None],
-    outer_uid: int,
-    outer_gid: int,
+    identity: Identity, steps: Callable[[], tuple[StepObservation, ...]], after_fork: Callable[[], None]
 ) -> tuple[str, object]:
-    """After unshare(CLONE_NEWPID) only the next child is in the new namespace (as its pid 1)."""
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_end)
-        status = 0
-        try:
-            _send(
-                write_end,
-                _child_body(
-                    Identity(user=identity.user, userns=identity.userns, nofile=identity.nofile),
-                    steps,
-                    after_fork,
-                    outer_uid,
-                    outer_gid,
-                ),
-            )
-        except BaseException:
-            status = 70
-        os._exit(status)
-    os.close(write_end)
-    try:
-        data = _receive(read_end, time.monotonic() + 30)
-    finally:
-        os.close(read_end)
-    status = _reap(pid, time.monotonic() + 30)
-    if not data:
-        if os.WIFSIGNALED(status):
-            return "died", signal.Signals(os.WTERMSIG(status)).name
-        return "error", "the child in the new pid namespace exited without a report"
-    kind, value = pickle.loads(data)
-    if kind != "ok":
-        return kind, value
-    context, observed = value
-    # pid 0 tells the parent to use the pid it forked; here the grandchild's outer pid is `pid`
-    return "ok", (ProcessContext(pid=pid, uid=context.uid, gid=context.gid), observed)
+    """After unshare(CLONE_NEWPID) only the next child is in the new namespace (as its pid 1).
+
+    That grandchild is forked, reported and reaped like any child (start_child, finish_child);
+    the pid forked here is its pid as the parent sees it, which finish_child puts in the context.
+    The grandchild reads the uid and gid it maps from this process, which has not changed them.
+    """
+    inner = dataclasses.replace(identity, pidns=False)
+    report = finish_child(start_child(inner, steps, after_fork, timeout=30))
+    if report.died is not None:
+        return "died", report.died
+    return "ok", (report.context, report.steps)
