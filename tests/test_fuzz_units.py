@@ -118,6 +118,45 @@ def test_invariants_hold_on_the_real_kernel_and_catch_tampering() -> None:
     assert [f.field for f in invariants(scenario, tampered)] == ["stream-order"]
 
 
+def test_invariants_without_kcmp_accept_any_entry_with_the_same_inode() -> None:
+    """Untracked entries are identified by inode only: two opens of /dev/null are both candidates."""
+    nulls = (
+        FdSpec(name="null0", kind=FdKind.DEV_NULL, tracked=False),
+        FdSpec(name="null1", kind=FdKind.DEV_NULL, tracked=False),
+        FdSpec(name="f", kind=FdKind.REGULAR_FILE, tracked=False),
+    )
+    scenario = Scenario(
+        kind=PairKind(SockType.SEQPACKET),
+        fds=nulls,
+        steps=(Send(on="a", cmsgs=(ScmRights((Named("null1"),)),)), Recv(on="b", buffers=(4,), control=64)),
+    )
+    observation = execute(scenario, "raw")
+    received = observation.steps[1].cmsgs[0].fds[0]
+    assert not received.description_checked and set(received.same_inode_as) == {"null0", "null1"}
+    assert list(invariants(scenario, observation)) == []
+    step = observation.steps[1]
+    other = replace(received, same_inode_as=("f",))
+    tampered = replace(
+        observation, steps=(observation.steps[0], replace(step, cmsgs=(replace(step.cmsgs[0], fds=(other,)),)))
+    )
+    assert [f.field for f in invariants(scenario, tampered)] == ["fd-is-sent-file", "fd-order"]
+
+
+def test_opath_dir_entries_are_distinct_directories() -> None:
+    dirs = (
+        FdSpec(name="d0", kind=FdKind.OPATH_DIR, tracked=False),
+        FdSpec(name="d1", kind=FdKind.OPATH_DIR, tracked=False),
+    )
+    scenario = Scenario(
+        kind=PairKind(SockType.SEQPACKET),
+        fds=dirs,
+        steps=(Send(on="a", iov=(), cmsgs=(ScmRights((Named("d1"),)),)), Recv(on="b", buffers=(), control=20)),
+    )
+    observation = execute(scenario, "raw")
+    assert observation.steps[1].cmsgs[0].fds[0].same_inode_as == ("d1",)
+    assert list(invariants(scenario, observation)) == []
+
+
 def test_invariants_follow_datagram_boundaries() -> None:
     scenario = Scenario(
         kind=DGRAM,

@@ -102,8 +102,6 @@ def free_pid() -> int:
     return pid
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class ExecConfig:
     # A blocking call that has not completed after this long is a Blocked outcome.  Every step of

@@ -101,7 +101,10 @@ class FdTable:
         if kind is FdKind.DEV_NULL:
             return os.open(os.devnull, os.O_RDWR)
         if kind is FdKind.OPATH_DIR:
-            return os.open(self._directory(), os.O_PATH | os.O_DIRECTORY)
+            # a directory of its own, so that two opath-dir entries are told apart by inode too
+            path = os.path.join(self._directory(), spec.name)
+            os.mkdir(path, 0o700)
+            return os.open(path, os.O_PATH | os.O_DIRECTORY)
         if kind is FdKind.EVENTFD:
             return os.eventfd(0)
         if kind is FdKind.IO_URING:

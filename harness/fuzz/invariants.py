@@ -31,24 +31,34 @@ def _sent(step: Step, seen: StepObservation) -> tuple[bytes, tuple[str, ...]] | 
     return b"".join(step.iov)[: seen.outcome.value], names
 
 
-def _received_names(seen: StepObservation) -> list[str | None]:
-    names: list[str | None] = []
+def _received_names(seen: StepObservation) -> list[frozenset[str]]:
+    """For each received fd, the names of the entries it may be (empty: none known).
+
+    kcmp names exactly one; without it (an untracked entry, no kcmp) every entry with the same
+    inode is a candidate, e.g. two opens of /dev/null.
+    """
+    names: list[frozenset[str]] = []
     for cmsg in seen.cmsgs:
         for fd in cmsg.fds:
             if fd.pid is not None:
                 continue  # a pidfd (SCM_PIDFD) was never sent
             if not fd.valid:
-                names.append(None)
+                names.append(frozenset())
             elif fd.description_checked:
-                names.append(fd.same_file_as)
+                names.append(frozenset((fd.same_file_as,)) if fd.same_file_as else frozenset())
             else:
-                names.append(fd.same_inode_as[0] if fd.same_inode_as else None)
+                names.append(frozenset(fd.same_inode_as))
     return names
 
 
-def _is_subsequence(short: list[str | None], long: list[str]) -> bool:
+def _shown(names: list[frozenset[str]]) -> str:
+    return str(["|".join(sorted(n)) or None for n in names])
+
+
+def _is_subsequence(short: list[frozenset[str]], long: list[str]) -> bool:
+    """Each element of ``short`` matches a later element of ``long`` (earliest match is optimal)."""
     it = iter(long)
-    return all(any(name == other for other in it) for name in short)
+    return all(any(other in names for other in it) for names in short)
 
 
 def _violation(name: str, index: int, expected: str, observed: str) -> Finding:
@@ -90,7 +100,7 @@ def invariants(scenario: Scenario, observation: Observation) -> Iterator[Finding
         sent_fds: list[str] = []
         consumed_bytes = b""
         next_message = 0
-        consumed_fds: list[str | None] = []
+        consumed_fds: list[frozenset[str]] = []
         out_of_band = False  # after MSG_OOB the byte stream has a hole: byte order is not checked
         broken: set[str] = set()  # each invariant is reported once per receiver, where it first broke
         for index, step, seen, ordered in _flat(scenario, observation):
@@ -106,14 +116,14 @@ def invariants(scenario: Scenario, observation: Observation) -> Iterator[Finding
             if "MSG_OOB" in step.flags:
                 continue
             names = _received_names(seen)
-            if any(name is None or name not in sent_fds for name in names):
-                yield _violation("fd-is-sent-file", index, f"one of the fds sent here {sent_fds}", f"{names}")
+            if any(candidates.isdisjoint(sent_fds) for candidates in names):
+                yield _violation("fd-is-sent-file", index, f"one of the fds sent here {sent_fds}", _shown(names))
             if "MSG_PEEK" in step.flags or not ordered:
                 continue
             consumed_fds.extend(names)
             if "fd-order" not in broken and not _is_subsequence(consumed_fds, sent_fds):
                 broken.add("fd-order")
-                yield _violation("fd-order", index, f"in the order sent {sent_fds}", f"received {consumed_fds}")
+                yield _violation("fd-order", index, f"in the order sent {sent_fds}", f"received {_shown(consumed_fds)}")
             if stream and out_of_band:
                 continue
             if stream:

@@ -221,7 +221,9 @@ static void open_fd(const char *name, const char *kind, int cloexec, int nb, int
     } else if (!strcmp(kind, "dev-null")) {
         fd = open("/dev/null", O_RDWR);
     } else if (!strcmp(kind, "opath-dir")) {
-        fd = open(tmpdir, O_PATH | O_DIRECTORY);
+        snprintf(path, sizeof path, "%s/%s", tmpdir, name); /* one directory per entry, as the harness does */
+        if (mkdir(path, 0700)) die("mkdir");
+        fd = open(path, O_PATH | O_DIRECTORY);
     } else if (!strcmp(kind, "eventfd")) {
         fd = eventfd(0, 0);
     } else if (!strcmp(kind, "io-uring")) {
@@ -875,7 +877,7 @@ static int finish(void) {
     for (int fd = 0; fd < MAX_FDS; fd++) if (owned[fd]) close(fd);
     for (int i = 0; i < nknown; i++) {
         snprintf(path, sizeof path, "%s/%s", tmpdir, known[i].name);
-        unlink(path);
+        if (unlink(path)) rmdir(path);
     }
     rmdir(tmpdir);
     n = open_fds(now_open);

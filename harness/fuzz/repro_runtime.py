@@ -22,6 +22,7 @@ import ctypes.util
 import errno
 import fcntl
 import os
+import shutil
 import signal
 import stat
 import struct
@@ -191,7 +192,8 @@ class Repro:
         elif kind == "dev-null":
             fd = os.open(os.devnull, os.O_RDWR)
         elif kind == "opath-dir":
-            fd = os.open(self.tmp, os.O_PATH | os.O_DIRECTORY)
+            os.mkdir(os.path.join(self.tmp, name), 0o700)  # one directory per entry, as the harness does
+            fd = os.open(os.path.join(self.tmp, name), os.O_PATH | os.O_DIRECTORY)
         elif kind == "eventfd":
             fd = os.eventfd(0)
         elif kind == "io-uring":
@@ -619,9 +621,7 @@ class Repro:
         for fd in self.owned:
             with contextlib.suppress(OSError):
                 os.close(fd)
-        for name in os.listdir(self.tmp):
-            os.unlink(os.path.join(self.tmp, name))
-        os.rmdir(self.tmp)
+        shutil.rmtree(self.tmp, ignore_errors=True)
         leaked = sorted(open_fds() - baseline)
         if leaked:
             self.differ(-1, "fd table", "every descriptor closed after the scenario", f"still open: {leaked}")

@@ -183,6 +183,13 @@ class End:
     def full(self) -> bool:
         return self.full_at is not None
 
+    def purge(self) -> None:
+        """The receive queue is freed (release, or a datagram disconnect): whatever a Fill put there too."""
+        self.queue.clear()
+        self.full_at = None
+        self.fill_used = 0
+        self.fill_unknown = False
+
 
 @dataclass
 class Controls:
@@ -468,8 +475,6 @@ class LinuxModel:
                 problem = address_problem(step.address or "")
                 if problem:
                     return Failed("EINVAL"), (), problem
-            elif self.t is SockType.DGRAM and x.peer_dropped:
-                return Failed("ENOTCONN"), (), "the dead peer was dropped by the previous send"
             if (x.passcred or x.passpidfd) and not x.bound:
                 x.bound = True  # unix_dgram_sendmsg(): a sender asking for credentials is autobound
             if step.length > x.sndbuf - 32:
@@ -481,6 +486,10 @@ class LinuxModel:
                 return blocked
             if passing and self.too_many_refs():
                 return Failed("ETOOMANYREFS"), (), "the sender's user has more fds in flight than RLIMIT_NOFILE"
+            if not target_named and x.peer_dropped:
+                # Measured on 6.18.44: EMSGSIZE and a SEND_SHUTDOWN EPIPE come first; unix_dgram_sendmsg()
+                # looks the peer up only after the skb is allocated.
+                return Failed("ENOTCONN"), (), "the dead peer was dropped by an earlier send"
             if target_named:
                 assert step.address is not None
                 if step.address.startswith("hex:"):
@@ -492,7 +501,7 @@ class LinuxModel:
                 # unix_dgram_sendmsg(): forget the dead peer, and unix_dgram_disconnected() purges our
                 # own receive queue ("Messages are lost").
                 x.peer_dropped = True
-                x.queue.clear()
+                x.purge()
                 self.settle()
                 return Failed("ECONNREFUSED"), (), "the peer is dead: ECONNREFUSED once, then ENOTCONN"
             if peer.rcv_shutdown:
@@ -1118,7 +1127,7 @@ class LinuxModel:
             peer.snd_shutdown = peer.rcv_shutdown = True
             if oob.resets_peer(x):
                 peer.error = "ECONNRESET"
-        x.queue.clear()
+        x.purge()
 
     def file_released(self, name: str) -> bool:
         if name in self.ends:
