@@ -74,7 +74,12 @@ def check_credentials(proc: Proc, pid: CredValue, uid: CredValue, gid: CredValue
     for value, what in ((uid, "uid"), (gid, "gid")):
         if isinstance(value, int) and not _maps(proc, value):
             return f"EINVAL: {what} {value} is not mapped in the sender's user namespace"
-    pid_ok = pid == "self" or proc.root or (proc.pidns and not proc.userns and proc.platform.privileged)
+    pid_ok = (
+        pid == "self"
+        or _is_self_pid(proc, pid)
+        or proc.root
+        or (proc.pidns and not proc.userns and proc.platform.privileged)
+    )
     uid_ok = uid == "self" or _same_id(proc, uid, "uid") or proc.root or proc.userns
     gid_ok = gid == "self" or _same_id(proc, gid, "gid") or proc.root or proc.userns
     if not (pid_ok and uid_ok and gid_ok):
@@ -84,6 +89,11 @@ def check_credentials(proc: Proc, pid: CredValue, uid: CredValue, gid: CredValue
     if isinstance(pid, int) and pid != 1:
         return UNKNOWN_PID  # find_get_pid() of an arbitrary number: the model cannot know
     return None
+
+
+def _is_self_pid(proc: Proc, pid: CredValue) -> bool:
+    """A child in a new pid namespace is its init: pid 1 is its own pid (task_tgid_vnr() == 1)."""
+    return pid == 1 and proc.pidns
 
 
 def _maps(proc: Proc, value: int) -> bool:
@@ -103,7 +113,7 @@ def sent_credentials(proc: Proc, main: Proc, pid: CredValue, uid: CredValue, gid
     """What explicit SCM_CREDENTIALS carry, in the scenario process's terms (symbols or numbers)."""
 
     def value(v: CredValue, index: int) -> CredExpect:
-        if v == "self":
+        if v == "self" or (index == 0 and _is_self_pid(proc, v)):
             return proc.symbols[index]
         if v == "parent":
             return main.symbols[index]
