@@ -1225,6 +1225,13 @@ class LinuxModel:
             return self.simple("fill", Returned(0), "the queue is already full: the first send gets EAGAIN")
         if peer.full:
             raise Unknown("filling after SO_SNDBUF grew")
+        in_flight = sum(len(skb.data) for skb in peer.queue)
+        if in_flight >= x.sndbuf:
+            # sock_alloc_send_pskb() waits while sk_wmem_alloc >= sk_sndbuf: after SO_SNDBUF was
+            # lowered under what is in flight, the first send gets EAGAIN (measured 6.18.44, all types)
+            return self.simple("fill", Returned(0), "what is in flight already exceeds SO_SNDBUF: EAGAIN")
+        if in_flight + SKB_ALLOWANCE * len(peer.queue) >= x.sndbuf:
+            raise Unknown("whether the in-flight truesize already reaches SO_SNDBUF")
         queued = sum(skb.remaining + SKB_ALLOWANCE for skb in peer.queue)
         if not peer.full and queued + step.limit * (step.chunk + SKB_ALLOWANCE) <= x.sndbuf // 2:
             # it all fits: `limit` sends, each its own skb (a stream coalesces nothing on send)
