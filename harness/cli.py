@@ -52,7 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--kinds", default="*", help="glob of pair kinds, e.g. 'seqpacket/*' (default: all 12)")
     run.add_argument("--expectations", type=Path, help="JSON file of known deviations (see README)")
     run.add_argument("--platform-label", default="native", help="name of the platform in reports (e.g. gvisor)")
-    run.add_argument("--step-timeout", type=float, default=0.5, help="seconds before a blocking step counts as blocked")
+    run.add_argument(
+        "--step-timeout",
+        type=float,
+        default=0.5,
+        help="seconds before a blocking step counts as blocked (at least 0.25; default 0.5)",
+    )
     run.add_argument(
         "--fail-on-xpass",
         action="store_true",
@@ -135,7 +140,7 @@ def _writable_directory(path: Path, option: str) -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.execute.backend import ExecConfig
+    from harness.execute.backend import MIN_STEP_TIMEOUT, ExecConfig
     from harness.expectations_file import ExpectationsError, KnownDeviations, load
     from harness.host import probe
     from harness.report.markdown import render_terminal
@@ -144,8 +149,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.runner import RunConfig, run_case
 
     cases = _select_cases(args.ids)
-    if args.step_timeout <= 0:
-        raise UsageError("--step-timeout must be positive")
+    if args.step_timeout < MIN_STEP_TIMEOUT:
+        raise UsageError(f"--step-timeout must be at least {MIN_STEP_TIMEOUT} s")
     known = KnownDeviations()
     if args.expectations is not None:
         try:

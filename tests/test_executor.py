@@ -9,7 +9,7 @@ import pytest
 
 from harness.catalogue.build import FDS_SPACE, recv, scenario, send
 from harness.catalogue.case import Case, Variant
-from harness.execute.backend import CannotExpress, ExecConfig
+from harness.execute.backend import MIN_STEP_TIMEOUT, CannotExpress, ExecConfig
 from harness.execute.inspect import open_fds
 from harness.execute.run import execute
 from harness.host import Platform
@@ -20,7 +20,7 @@ from harness.runner import RunConfig, run_case
 
 pytestmark = pytest.mark.kernel
 STREAM = PairKind(SockType.STREAM)
-FAST = ExecConfig(step_timeout=0.2)
+FAST = ExecConfig(step_timeout=MIN_STEP_TIMEOUT)
 
 
 def test_a_hung_step_is_the_case_error_not_a_hang(platform: Platform) -> None:

@@ -102,12 +102,22 @@ def free_pid() -> int:
     return pid
 
 
+# The shortest step timeout the command line accepts: a scenario's own SO_RCVTIMEO/SO_SNDTIMEO of
+# up to 0.1 s (harness.oracle.linux.SHORT_TIMEOUT_US) must expire well before the executor would
+# call the wait blocked.
+MIN_STEP_TIMEOUT = 0.25
+
+
 @dataclass(frozen=True, slots=True)
 class ExecConfig:
     # A blocking call that has not completed after this long is a Blocked outcome.  Every step of
     # a scenario finds its data already queued, so a correct call never comes near it.
     step_timeout: float = 0.5
     child_timeout: float = 10.0  # a Child step that has not reported by then is killed: a harness error
+
+    def __post_init__(self) -> None:
+        if self.step_timeout < MIN_STEP_TIMEOUT:
+            raise ValueError(f"step_timeout {self.step_timeout} is under {MIN_STEP_TIMEOUT} s")
 
 
 class Backend(ABC):

@@ -51,7 +51,12 @@ def add_parsers(sub: Any) -> None:
     replay.add_argument("paths", type=Path, nargs="+", metavar="PATH")
     replay.add_argument("--out", type=Path, help="report directory (default: reports/replay-<UTC time>/)")
     replay.add_argument("--backend", choices=("raw", "pysock", "both"), default="both")
-    replay.add_argument("--step-timeout", type=float, default=0.5, help="seconds before a step counts as blocked")
+    replay.add_argument(
+        "--step-timeout",
+        type=float,
+        default=0.5,
+        help="seconds before a blocking step counts as blocked (at least 0.25; default 0.5)",
+    )
 
     corpus = sub.add_parser("corpus", help="keep corpora/ in sync with the catalogue")
     corpus.add_argument("--sync", action="store_true", help="write corpora/seeds from the catalogue")
@@ -112,15 +117,15 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from harness.execute.backend import ExecConfig
+    from harness.execute.backend import MIN_STEP_TIMEOUT, ExecConfig
     from harness.fuzz.replay import replay, write_replay_report
     from harness.host import probe
     from harness.report.markdown import render_terminal
     from harness.report.schema import Verdict
     from harness.runner import RunConfig
 
-    if args.step_timeout <= 0:
-        raise _usage("--step-timeout must be positive")
+    if args.step_timeout < MIN_STEP_TIMEOUT:
+        raise _usage(f"--step-timeout must be at least {MIN_STEP_TIMEOUT} s")
     started = datetime.datetime.now(datetime.UTC)
     out = args.out or Path("reports") / f"replay-{_timestamp()}"
     backends = ("raw", "pysock") if args.backend == "both" else (args.backend,)

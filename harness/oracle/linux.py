@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import errno
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING
 
 from harness.expectation import CredExpect, Expectation, ExpectedCmsg, ExpectedFd, StepExpectation, Unmodelled
@@ -118,6 +119,20 @@ RECV_FLAGS_MODELLED = frozenset(
 # cannot matter with the default 212992-byte SO_SNDBUF; beyond it the oracle does not guess.
 ACCOUNTING_LIMIT = 64 * 1024
 SKB_ALLOWANCE = 1024
+# The executor bounds every blocking call with SO_RCVTIMEO/SO_SNDTIMEO of its step timeout (0.5 s
+# by default, never under 0.25 s) and reports an EAGAIN that took 90 % of it as blocked.  A
+# scenario's own timeout of up to this many microseconds expires well before: plain EAGAIN.
+SHORT_TIMEOUT_US = 100_000
+
+
+class SocketTimeout(Enum):
+    """What ends a blocking call on a pair end that has nothing to do."""
+
+    HARNESS = "harness"  # the executor's step bound: the call is observed as blocked
+    SHORT = "short"  # the scenario's SO_*TIMEO, at most SHORT_TIMEOUT_US: EAGAIN
+    RACING = "racing"  # the scenario's, longer: EAGAIN near the step bound, or observed as blocked
+
+
 # Stream sends are split into skbs of about 32 KiB + a page (unix_stream_sendmsg); only where
 # the split point decides a result does the exact size matter, and then the oracle says unknown.
 STREAM_SPLIT_SAFE = 2048
@@ -163,8 +178,8 @@ class End:
     passpidfd: bool = False
     passrights: bool = True  # SO_PASSRIGHTS (6.16+), on by default
     inq: bool = False  # SO_INQ
-    rcvtimeo: bool = False  # SO_RCVTIMEO set by the scenario: a blocking receive ends in EAGAIN
-    sndtimeo: bool = False
+    rcvtimeo: SocketTimeout = SocketTimeout.HARNESS  # what ends a blocking receive that waits
+    sndtimeo: SocketTimeout = SocketTimeout.HARNESS
     rcvbuf: int = 0  # SO_RCVBUF (no effect on AF_UNIX queues, only read back)
     bound: bool = False  # autobound by a datagram send with SO_PASSCRED / SO_PASSPIDFD
     released: bool = False  # the socket itself is gone (no descriptor, nothing in flight holds it)
@@ -531,8 +546,10 @@ class LinuxModel:
     def would_block_on_send(self, step: Send, x: End) -> tuple[Outcome, tuple[str, ...], str]:
         if not self.blocking(step.flags):
             return Failed("EAGAIN"), (), "the peer's queue is full (SO_SNDBUF), non-blocking"
-        if x.sndtimeo:
+        if x.sndtimeo is SocketTimeout.SHORT:
             return Failed("EAGAIN"), (), "the peer's queue is full: SO_SNDTIMEO expires"
+        if x.sndtimeo is SocketTimeout.RACING:
+            raise Unknown("a send waiting under an SO_SNDTIMEO close to the executor's step bound")
         return Blocked(), (), "the peer's queue is full: a blocking send waits"
 
     def too_many_refs(self) -> bool:
@@ -731,10 +748,15 @@ class LinuxModel:
         fds: tuple[str, ...] | None,
         why: str,
         pidfd_of: Skb | None = None,
+        *,
+        stream_eof: bool = False,
     ) -> StepExpectation:
         x = self.ends[step.on]
         seen = None if creds is None else as_seen_by(self.proc, creds, self.main)
-        ctl = self.scm_recv(step, seen if x.passcred else None, fds, pidfd_of)
+        if stream_eof and x.passpidfd:
+            ctl = self.pidless_pidfd(step, seen if x.passcred else None)
+        else:
+            ctl = self.scm_recv(step, seen if x.passcred else None, fds, pidfd_of)
         if self.proc.is_main:
             for cmsg in ctl.cmsgs:
                 for fd in cmsg.fds:
@@ -760,7 +782,7 @@ class LinuxModel:
         """The queue is empty: what a receive returns when there is nothing to read."""
         if self.t is SockType.STREAM:
             ghost = ZERO_CREDS if x.passcred else None
-            eof = self.recv_done(step, 0, b"", set(), ghost, None, "end of file after shutdown")
+            eof = self.recv_done(step, 0, b"", set(), ghost, None, "end of file after shutdown", stream_eof=True)
             written = 0
             if ghost and step.control_pointer == "buffer":
                 written = sum(c.length for c in self.scm_recv(step, ghost, None).cmsgs)
@@ -769,8 +791,9 @@ class LinuxModel:
                 return self.recv_failed(step, Failed(err), "pending socket error (sock_error)", written)
             if x.rcv_shutdown:
                 return eof
-            if not self.blocking(step.flags) or x.rcvtimeo:
+            if not self.blocking(step.flags) or x.rcvtimeo is SocketTimeout.SHORT:
                 return self.recv_failed(step, Failed("EAGAIN"), "empty queue, non-blocking (or SO_RCVTIMEO)", written)
+            self.racing_receive(x)
             return self.recv_failed(step, Blocked(), "empty queue: a blocking receive waits", written)
         eof = self.recv_done(step, 0, b"", set(), None, None, "end of file after shutdown")
         if self.blocking(step.flags):
@@ -780,8 +803,9 @@ class LinuxModel:
                 return self.recv_failed(step, Failed(err), "pending socket error (sock_error)")
             if x.rcv_shutdown:
                 return eof
-            if x.rcvtimeo:
+            if x.rcvtimeo is SocketTimeout.SHORT:
                 return self.recv_failed(step, Failed("EAGAIN"), "empty queue: SO_RCVTIMEO expires")
+            self.racing_receive(x)
             return self.recv_failed(step, Blocked(), "empty queue: a blocking receive waits")
         if x.error is not None:
             # Measured on Linux 6.18.44: a non-blocking seqpacket receive reports the pending
@@ -819,6 +843,11 @@ class LinuxModel:
         fds = skb.fds
         value = len(skb.data) if "MSG_TRUNC" in step.flags else size
         return self.recv_done(step, value, skb.data[:size], flags, skb.creds, fds, "one message", skb)
+
+    @staticmethod
+    def racing_receive(x: End) -> None:
+        if x.rcvtimeo is SocketTimeout.RACING:
+            raise Unknown("a receive waiting under an SO_RCVTIMEO close to the executor's step bound")
 
     def scm_recv(
         self, step: Recv, creds: Creds | None, fds: tuple[str, ...] | None, pidfd_of: Skb | None = None
@@ -875,6 +904,21 @@ class LinuxModel:
                 ctrunc = True  # the files that do not fit are closed, never installed
         return Controls(cmsgs, consumed, ctrunc)
 
+    def pidless_pidfd(self, step: Recv, creds: Creds | None) -> Controls:
+        """SO_PASSPIDFD at a stream's end of file: scm_recv_unix() runs with no sender pid.
+
+        scm_pidfd_recv() checks for room for a header and an int before it looks for a pid, so a
+        short control buffer gets MSG_CTRUNC and a long enough one nothing.  Measured on Linux
+        6.18.44: SO_PASSPIDFD alone, 0 or 16 bytes of control -> MSG_CTRUNC, 24 -> no flag, no cmsg;
+        with SO_PASSCRED too, the zero SCM_CREDENTIALS comes first.  SOCK_DGRAM and SOCK_SEQPACKET
+        return at end of file before scm_recv_unix(): no flag.
+        """
+        before = self.scm_recv(step, creds, None)
+        if step.control_pointer == "null":
+            return Controls([], 0, True)  # __scm_recv_common(): sk_scm_pidfd without msg_control
+        short = step.control - before.consumed < self.abi.length(4)
+        return Controls(before.cmsgs, before.consumed, before.ctrunc or short)
+
     def with_pidfd(self, step: Recv, creds: Creds | None, fds: tuple[str, ...] | None, skb: Skb) -> Controls:
         """SO_PASSPIDFD (6.5+): an SCM_PIDFD cmsg after the others, with a pidfd of the sender.
 
@@ -912,10 +956,11 @@ class LinuxModel:
                 return self.simple("setsockopt", Failed("EDOM"), "tv_usec outside 0..999999 (sock_set_timeout)")
             if seconds < 0 or (seconds, micros) == (0, 0) or seconds > 1:
                 raise Unknown("a negative, zero or long socket timeout")
+            timeout = SocketTimeout.SHORT if seconds * 1_000_000 + micros <= SHORT_TIMEOUT_US else SocketTimeout.RACING
             if option == "SO_RCVTIMEO_OLD":
-                x.rcvtimeo = True
+                x.rcvtimeo = timeout
             else:
-                x.sndtimeo = True
+                x.sndtimeo = timeout
             return self.simple("setsockopt", Returned(0), f"{option} set")
         if isinstance(value, tuple):
             raise Unknown(f"{option} with a timeval")

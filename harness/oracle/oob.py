@@ -229,6 +229,8 @@ def resets_peer(x: End) -> bool:
     closed with only a zero-length record queued leaves its peer EOF, not ECONNRESET; with one more
     record, ECONNRESET.
     """
+    if x.full:
+        return True  # a Fill step left unread bytes (its skbs are not tracked, but there is one at least)
     queue = x.queue
     if queue and not queue[0].remaining:
         return len(queue) > 1

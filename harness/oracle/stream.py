@@ -57,7 +57,7 @@ def read_generic(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
                 # non-blocking receive or SO_RCVTIMEO return what was copied; otherwise it waits.
                 if x.error is not None:
                     x.error = None
-                elif not (x.rcv_shutdown or not m.blocking(step.flags) or x.rcvtimeo):
+                elif not (x.rcv_shutdown or not m.blocking(step.flags) or x.rcvtimeo is linux.SocketTimeout.SHORT):
                     raise linux.Unknown("MSG_WAITALL waiting for more data than is queued")
                 done = True
                 break
