@@ -12,15 +12,21 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import given
 
-from harness.check.registry import Finding
+from harness.check.registry import Finding, check
 from harness.execute.run import execute
+from harness.expectation import Expectation
+from harness.fuzz import findings
+from harness.fuzz.evaluate import Evaluation, FuzzConfig
 from harness.fuzz.invariants import invariants
 from harness.fuzz.isolate import call_in_child
 from harness.fuzz.minimise import cost, minimise
 from harness.fuzz.signature import counter_index, finding_signature, outcome_signatures, slug
 from harness.fuzz.slot import FUZZER_BYTES, Slot
+from harness.fuzz.triage import store_triaged
 from harness.generate.strategies import scenarios
+from harness.host import Platform
 from harness.model import (
+    Child,
     FdKind,
     FdSpec,
     Named,
@@ -35,6 +41,7 @@ from harness.model import (
     Step,
 )
 from harness.observation import Returned
+from harness.oracle import expect
 
 STREAM = PairKind(SockType.STREAM)
 DGRAM = PairKind(SockType.DGRAM)
@@ -240,3 +247,43 @@ def test_the_atheris_target_turns_kernel_outcomes_into_counters(monkeypatch: pyt
 
     with pytest.raises(Deviation, match="EIO"):  # standalone, a deviation is a libFuzzer crash
         run_all()
+
+
+def test_a_childs_deviation_names_the_child_step_and_its_own_kind(platform: Platform) -> None:
+    scenario = Scenario(
+        kind=DGRAM,
+        steps=(
+            Send(on="a", iov=(b"hi",)),
+            Child(steps=(Recv(on="b", buffers=(8,), flags=frozenset({"MSG_DONTWAIT"})),)),
+        ),
+    )
+    expectation = expect(scenario, platform)
+    assert isinstance(expectation, Expectation)
+    observation = execute(scenario, "raw")
+    assert check(scenario, observation, expectation) == []
+    child = expectation.steps[1]
+    wrong_recv = replace(child.nested[0], msg_flags=frozenset({"MSG_TRUNC"}))
+    lying = Expectation((expectation.steps[0], replace(child, nested=(wrong_recv,))))
+    found = check(scenario, observation, lying)
+    assert [(f.checker, f.step, f.field) for f in found] == [("msg-flags", 1, "child.steps[0].msg_flags")]
+    assert finding_signature(found[0], observation) == "msg-flags/child.steps.msg_flags/recv"
+
+
+def test_a_stored_finding_takes_its_other_signatures_as_aliases(tmp_path: Path, platform: Platform) -> None:
+    scenario = Scenario(kind=DGRAM, steps=(Send(on="a", iov=(b"hi",)),))
+    expectation = expect(scenario, platform)
+    assert isinstance(expectation, Expectation)
+    first, other = "outcome/outcome/send", "bytes/data/recv"
+    evaluation = Evaluation(
+        scenario, expectation=expectation, observation=execute(scenario, "raw"), signatures=(other, first)
+    )
+    assert findings.claim(tmp_path, first)
+    stored = findings.store_finding(tmp_path, first, evaluation, platform, meta={}, run_repros=False)
+    assert stored is not None and stored.name == slug(first)
+    assert findings.read_finding(stored)["also"] == [other]
+    assert findings.covered(tmp_path, other) and not findings.claim(tmp_path, other)
+    assert findings.finding_dirs(tmp_path) == [stored]  # the alias is no finding of its own
+    # a signature handed over before the alias existed is dropped by triage, claim released
+    assert findings.claim(tmp_path, "fd-identity/cmsgs.fds/recv")
+    assert store_triaged(tmp_path, other, scenario, platform, FuzzConfig(), meta={}, claimed=True) is None
+    assert not (tmp_path / findings.CLAIMS / slug(other)).exists()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness.expectation import CredExpect, Expectation, StepExpectation
 from harness.model import Scenario
@@ -41,11 +41,12 @@ def checker(name: str) -> Callable[[Checker], Checker]:
 
 def pairs(observation: Observation, expectation: Expectation) -> Iterator[tuple[StepObservation, StepExpectation, str]]:
     """Steps side by side, a child's steps after their Child step, with a field prefix for those
-    (``"child.steps[1]."``); the outcome checker reports a difference in their number."""
+    (``"child.steps[1]."``) and the Child step's index (a finding names the scenario's step); the
+    outcome checker reports a difference in their number."""
     for seen, want in zip(observation.steps, expectation.steps, strict=False):
         yield seen, want, ""
         for i, (inner_seen, inner_want) in enumerate(zip(seen.nested, want.nested, strict=False)):
-            yield inner_seen, inner_want, f"child.steps[{i}]."
+            yield replace(inner_seen, index=seen.index), inner_want, f"child.steps[{i}]."
 
 
 def resolve(value: CredExpect, observation: Observation) -> int:

@@ -523,6 +523,7 @@ class Campaign:
             stored.append(
                 {
                     "signature": info.get("signature", directory.name),
+                    "also": info.get("also", []),
                     "dir": str(directory),
                     "steps": info.get("steps"),
                     "steps_before_minimising": info.get("steps_before_minimising"),
@@ -595,13 +596,17 @@ def render_markdown(summary: dict[str, object]) -> str:
     if not stored:
         lines.append("None: every checked scenario agreed with the oracle and the invariants.")
     else:
-        lines += ["| signature | steps | repro.py | repro.c | directory |", "|---|---:|---|---|---|"]
+        lines += [
+            "| signature | also shows | steps | repro.py | repro.c | directory |",
+            "|---|---|---:|---|---|---|",
+        ]
         for item in stored:
             repro = item.get("reproducers") or {}
             py = (repro.get("repro.py") or {}).get("reproduced")
             cc = (repro.get("repro.c") or {}).get("reproduced")
+            also = ", ".join(f"`{s}`" for s in item.get("also") or []) or "-"
             lines.append(
-                f"| `{item['signature']}` | {item.get('steps')} (from {item.get('steps_before_minimising')}) "
+                f"| `{item['signature']}` | {also} | {item.get('steps')} (from {item.get('steps_before_minimising')}) "
                 f"| {_repro_word(py)} | {_repro_word(cc)} | `{item['dir']}` |"
             )
     errors = summary.get("errors")

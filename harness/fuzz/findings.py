@@ -32,6 +32,10 @@ from harness.report.write import write_atomically
 
 REPRO_TIMEOUT = 60.0
 CLAIMS = ".claims"
+# A stored finding's minimal scenario often deviates in more than one field (a lost fd shows as a
+# wrong msg_controllen, a missing cmsg and MSG_CTRUNC).  Its other signatures become aliases of it
+# and are not stored again: one deviation, one directory.
+ALIASES = ".aliases"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +56,19 @@ def finding_dirs(root: Path) -> list[Path]:
         return []
 
 
+def covered(root: Path, signature: str) -> bool:
+    """Stored already, in its own directory or as another finding's alias."""
+    return (root / slug(signature)).exists() or (root / ALIASES / slug(signature)).exists()
+
+
+def release(root: Path, signature: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (root / CLAIMS / slug(signature)).unlink()
+
+
 def claim(root: Path, signature: str) -> bool:
     """Take the signature for this process; False when it is stored or another worker has it."""
-    if (root / slug(signature)).exists():
+    if covered(root, signature):
         return False
     claims = root / CLAIMS
     claims.mkdir(parents=True, exist_ok=True)
@@ -156,6 +170,7 @@ def store_finding(
         write_atomically(work / "observed.json", json.dumps(observed, indent=2, sort_keys=True) + "\n")
         title, details = _words(f"scm-harness reproducer: {signature}", signature, evaluation, platform)
         unsupported = write_reproducers(work, title, details, evaluation, platform)
+        also = sorted(set(evaluation.signatures) - {signature})
         results: dict[str, object] = {}
         if run_repros:
             for result in (run_python_repro(work / "repro.py"), run_c_repro(work / "repro.c")):
@@ -168,6 +183,7 @@ def store_finding(
             "platform": {"system": platform.system, "release": platform.release, "arch": platform.arch},
             "reproducers": results,
             "reproducer_unsupported": unsupported,
+            "also": also,
             **meta,
         }
         write_atomically(work / "finding.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
@@ -176,12 +192,27 @@ def store_finding(
             os.rename(work, target)
         except OSError:
             return None  # stored by someone else in the meantime
+        _alias(root, also, signature)
         return target
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
-        with contextlib.suppress(FileNotFoundError):
-            (root / CLAIMS / slug(signature)).unlink()
+        release(root, signature)
+
+
+def _alias(root: Path, signatures: list[str], of: str) -> None:
+    """Mark ``signatures`` as shown by the finding stored as ``of`` (first one to mark wins)."""
+    aliases = root / ALIASES
+    aliases.mkdir(exist_ok=True)
+    for signature in signatures:
+        if (root / slug(signature)).exists():
+            continue
+        try:
+            fd = os.open(aliases / slug(signature), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "w") as out:
+            out.write(of + "\n")
 
 
 def read_finding(directory: Path) -> dict[str, object]:

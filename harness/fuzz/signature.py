@@ -76,14 +76,22 @@ def counter_index(signature: str, counters: int) -> int:
 
 
 _INDEX = re.compile(r"\[\d*\]")
+_CHILD_STEP = re.compile(r"child\.steps\[(\d+)\]\.")
 
 
 def finding_signature(finding: Finding, observation: Observation | None) -> str:
-    """``checker/field/step-kind``, e.g. ``fd-identity/cmsgs.fds.status_flags/recv``."""
+    """``checker/field/step-kind``, e.g. ``fd-identity/cmsgs.fds.status_flags/recv``.
+
+    A child's step is named by its own kind: ``cmsgs/child.steps.cmsgs/recv``.
+    """
     field = _INDEX.sub("", finding.field).strip()
     op = "scenario"
     if finding.step is not None and observation is not None and finding.step < len(observation.steps):
-        op = observation.steps[finding.step].op
+        step = observation.steps[finding.step]
+        op = step.op
+        inner = _CHILD_STEP.match(finding.field)
+        if inner is not None and int(inner.group(1)) < len(step.nested):
+            op = step.nested[int(inner.group(1))].op
     return f"{finding.checker}/{field}/{op}"
 
 

@@ -66,6 +66,9 @@ def store_triaged(
     """Minimise (every check in a child) and store one finding: a hang, a crash, or any other."""
     if not claimed and not findings.claim(root, signature):
         return None
+    if claimed and findings.covered(root, signature):
+        findings.release(root, signature)  # handed over with another signature that is stored now
+        return None
     first = run_isolated(scenario, platform, config, timeout)
     reproducible = signature in first.signatures
     minimal, final = scenario, first

@@ -109,9 +109,11 @@ class WorkerState:
             return
         self._last_refresh = now
         for directory in findings.finding_dirs(self.spec.findings):
-            signature = findings.read_finding(directory).get("signature")
-            if isinstance(signature, str):
-                self.known.add(signature)
+            info = findings.read_finding(directory)
+            also = info.get("also")
+            for signature in [info.get("signature"), *(also if isinstance(also, list) else [])]:
+                if isinstance(signature, str):
+                    self.known.add(signature)
 
     def time_left(self) -> float:
         if self.spec.deadline is None:

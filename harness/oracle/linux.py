@@ -884,6 +884,10 @@ class LinuxModel:
         if fds is not None:
             fit = 0 if remaining <= header else (remaining - header) // 4
             identity = self.proc.identity
+            if identity is not None and identity.nofile is not None and fit and fds:
+                # receive_fd() fails with EMFILE when no slot below RLIMIT_NOFILE is free, and
+                # which slots a child has free is not tracked (fd_headroom is the modelled way)
+                raise Unknown("receiving fds at a lowered RLIMIT_NOFILE")
             if identity is not None and identity.fd_headroom is not None:
                 # receive_fd() fails with EMFILE at RLIMIT_NOFILE: scm_detach_fds stops there
                 fit = min(fit, identity.fd_headroom - self.used_headroom)
