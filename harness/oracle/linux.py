@@ -115,10 +115,25 @@ RECV_FLAGS_MODELLED = frozenset(
         "MSG_NOSIGNAL",
     }
 )
-# Queued bytes (plus a per-message allowance for skb overhead) up to which send-buffer accounting
-# cannot matter with the default 212992-byte SO_SNDBUF; beyond it the oracle does not guess.
-ACCOUNTING_LIMIT = 64 * 1024
-SKB_ALLOWANCE = 1024
+# Send-buffer accounting counts skb truesize (sk_wmem_alloc), not bytes: kmalloc rounds an skb's
+# linear part up to a power of two.  Measured on Linux 6.18.44 x86_64, one send of 1..140000 bytes
+# on each socket type, read back with SIOCOUTQ: bytes + 578 <= truesize <= 2 * bytes + 892 per skb.
+# The oracle uses bytes as the floor and 2 * bytes + TRUESIZE_SLACK as the ceiling, and says
+# unknown where the answer lies between them.
+TRUESIZE_SLACK = 1024
+
+
+def truesize_ceiling(length: int) -> int:
+    """The most sk_wmem_alloc one skb of ``length`` bytes can add."""
+    return 2 * length + TRUESIZE_SLACK
+
+
+def wmem_bounds(queue: list[Skb]) -> tuple[int, int]:
+    """What the skbs of ``queue`` count in their sender's sk_wmem_alloc: (at least, at most)."""
+    sizes = [len(skb.data) for skb in queue]
+    return sum(sizes), sum(map(truesize_ceiling, sizes))
+
+
 # The executor bounds every blocking call with SO_RCVTIMEO/SO_SNDTIMEO of its step timeout (0.5 s
 # by default, never under 0.25 s) and reports an EAGAIN that took 90 % of it as blocked.  A
 # scenario's own timeout of up to this many microseconds expires well before: plain EAGAIN.
@@ -187,6 +202,7 @@ class End:
     # A Fill step filled this queue up to the sender's SO_SNDBUF of then (its bytes are not tracked);
     # ``fill_used`` is what went in after it.
     full_at: int | None = None
+    fill_excess: int = 0  # how far past full_at the Fill's last skb may have taken sk_wmem_alloc
     fill_used: int = 0
     fill_unknown: bool = False  # the Fill may have stopped at its limit: whether the queue is full is unknown
     oob_skb: Skb | None = None  # u->oob_skb: the pending out-of-band byte (harness/oracle/oob.py)
@@ -202,6 +218,7 @@ class End:
         """The receive queue is freed (release, or a datagram disconnect): whatever a Fill put there too."""
         self.queue.clear()
         self.full_at = None
+        self.fill_excess = 0
         self.fill_used = 0
         self.fill_unknown = False
 
@@ -569,14 +586,14 @@ class LinuxModel:
     def capacity(self, step: Send, x: End, peer: End) -> tuple[Outcome, tuple[str, ...], str] | None:
         """Send-buffer accounting: None when the message certainly fits, the blocked outcome when it
         certainly does not, and unmodelled in between (skb truesize is the kernel's business)."""
-        cost = step.length + SKB_ALLOWANCE
+        cost = truesize_ceiling(step.length)
         if peer.fill_unknown:
             raise Unknown("sending after a Fill that may have stopped at its limit")
         if peer.full_at is not None:
             if x.sndbuf <= peer.full_at:
                 return self.would_block_on_send(step, x)
-            headroom = x.sndbuf - peer.full_at * 5 // 4 - peer.fill_used
-            if cost > headroom:
+            # the Fill stopped once sk_wmem_alloc reached full_at, one skb past it at most
+            if peer.full_at + peer.fill_excess + peer.fill_used + cost > x.sndbuf:
                 raise Unknown("how much more fits after a Fill")
             peer.fill_used += cost
             return None
@@ -588,14 +605,15 @@ class LinuxModel:
             # unix_stream_sendmsg() sends skb after skb until sock_alloc_send_pskb() would wait,
             # then returns what it sent: some, never all; the queue is full after it.
             peer.full_at = x.sndbuf
+            peer.fill_excess = truesize_ceiling(x.sndbuf // 2)  # a stream skb carries at most sk_sndbuf / 2
             peer.fill_used = 0
             raise PartialSend(step.length)
-        in_flight = sum(len(skb.data) for skb in queued)
+        in_flight, most = wmem_bounds(queued)
         if not queued and self.t is not SockType.STREAM:
             return None  # sock_alloc_send_pskb() only waits while sk_wmem_alloc >= sk_sndbuf
         if queued and in_flight >= x.sndbuf:
             return self.would_block_on_send(step, x)  # sk_wmem_alloc >= the bytes >= SO_SNDBUF
-        if sum(skb.remaining + SKB_ALLOWANCE for skb in queued) + cost > x.sndbuf // 3:
+        if most + cost > x.sndbuf:
             raise Unknown("send-buffer accounting near SO_SNDBUF")
         if self.t is SockType.STREAM and step.length > x.sndbuf // 3:
             raise Unknown("a stream send larger than a third of SO_SNDBUF (partial sends)")
@@ -1221,16 +1239,16 @@ class LinuxModel:
 
     def writable(self, side: str) -> bool:
         """unix_writable(): sk_wmem_alloc * 4 <= sk_sndbuf, where sk_wmem_alloc is the truesize of
-        what this end has in flight: at least its bytes, at most SKB_ALLOWANCE more per skb."""
+        what this end has in flight (wmem_bounds)."""
         x, peer = self.ends[side], self.peer(side)
         if peer.released:
             return True  # the peer's queue, and with it everything this end had in flight, is gone
         if peer.fill_unknown:
             raise Unknown("POLLOUT after a Fill that may have stopped at its limit")
-        if peer.full:
-            return False
-        low = sum(len(skb.data) for skb in peer.queue)
-        high = low + SKB_ALLOWANCE * len(peer.queue)
+        if peer.full_at is not None:
+            low, high = peer.full_at, peer.full_at + peer.fill_excess + peer.fill_used
+        else:
+            low, high = wmem_bounds(peer.queue)
         if high * 4 <= x.sndbuf:
             return True
         if low * 4 > x.sndbuf:
@@ -1274,15 +1292,14 @@ class LinuxModel:
             return self.simple("fill", Returned(0), "the queue is already full: the first send gets EAGAIN")
         if peer.full:
             raise Unknown("filling after SO_SNDBUF grew")
-        in_flight = sum(len(skb.data) for skb in peer.queue)
+        in_flight, most = wmem_bounds(peer.queue)
         if in_flight >= x.sndbuf:
             # sock_alloc_send_pskb() waits while sk_wmem_alloc >= sk_sndbuf: after SO_SNDBUF was
             # lowered under what is in flight, the first send gets EAGAIN (measured 6.18.44, all types)
             return self.simple("fill", Returned(0), "what is in flight already exceeds SO_SNDBUF: EAGAIN")
-        if in_flight + SKB_ALLOWANCE * len(peer.queue) >= x.sndbuf:
+        if most >= x.sndbuf:
             raise Unknown("whether the in-flight truesize already reaches SO_SNDBUF")
-        queued = sum(skb.remaining + SKB_ALLOWANCE for skb in peer.queue)
-        if not peer.full and queued + step.limit * (step.chunk + SKB_ALLOWANCE) <= x.sndbuf // 2:
+        if most + step.limit * truesize_ceiling(step.chunk) <= x.sndbuf:
             # it all fits: `limit` sends, each its own skb (a stream coalesces nothing on send)
             for _ in range(step.limit):
                 peer.queue.append(Skb(b"F" * step.chunk, None, NO_CREDS, sender=self.proc.prefix, has_pid=False))
@@ -1296,6 +1313,9 @@ class LinuxModel:
             peer.fill_unknown = True
             return StepExpectation(op="fill", outcome=Returned(1), value_range=(1, step.limit), why="sends")
         peer.full_at = x.sndbuf
+        # the last skb: a datagram of chunk bytes, or a stream skb of at most sk_sndbuf / 2
+        last = step.chunk if self.t is not SockType.STREAM else min(step.chunk, x.sndbuf // 2)
+        peer.fill_excess = truesize_ceiling(last)
         peer.fill_used = 0
         return StepExpectation(
             op="fill", outcome=Returned(1), value_range=(1, max(1, step.limit - 1)), why="sends until SO_SNDBUF"
