@@ -23,6 +23,7 @@ from harness.fuzz.minimise import cost, minimise
 from harness.fuzz.signature import counter_index, finding_signature, outcome_signatures, slug
 from harness.fuzz.slot import FUZZER_BYTES, Slot
 from harness.fuzz.triage import store_triaged
+from harness.fuzz.worker import WorkerSpec, WorkerState
 from harness.generate.strategies import scenarios
 from harness.host import Platform
 from harness.model import (
@@ -287,3 +288,31 @@ def test_a_stored_finding_takes_its_other_signatures_as_aliases(tmp_path: Path, 
     assert findings.claim(tmp_path, "fd-identity/cmsgs.fds/recv")
     assert store_triaged(tmp_path, other, scenario, platform, FuzzConfig(), meta={}, claimed=True) is None
     assert not (tmp_path / findings.CLAIMS / slug(other)).exists()
+
+
+def test_one_deviation_seen_through_two_fields_is_stored_once(tmp_path: Path, platform: Platform) -> None:
+    # swap-fds makes a two-fd receive deviate in fd identity and in the fd-order invariant at once
+    scenario = Scenario(
+        kind=STREAM,
+        fds=FILES,
+        steps=(Send(on="a", cmsgs=(ScmRights((Named("f"), Named("g"))),)), Recv(on="b", buffers=(), control=24)),
+    )
+    spec = WorkerSpec(
+        index=0,
+        engine="hypothesis",
+        out=tmp_path,
+        corpus=tmp_path / "corpus",
+        config=FuzzConfig(fault="swap-fds"),
+        minimise_seconds=5.0,
+        run_repros=False,
+    )
+    first, second = WorkerState(spec, platform), WorkerState(replace(spec, index=1), platform)
+    signatures = first.evaluate(scenario).signatures
+    assert len(signatures) >= 2
+    first.sink(signatures[0], scenario, shrunk_by="none")
+    for signature in signatures[1:]:
+        second.sink(signature, scenario, shrunk_by="none")  # another worker, the same deviation
+    stored = findings.finding_dirs(spec.findings)
+    assert [d.name for d in stored] == [slug(signatures[0])]
+    assert findings.read_finding(stored[0])["also"] == list(signatures[1:])
+    assert not any((spec.findings / findings.CLAIMS).iterdir())  # every claim let go

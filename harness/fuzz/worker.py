@@ -180,10 +180,26 @@ class WorkerState:
     def sink(
         self, signature: str, scenario: Scenario, *, shrunk_by: str, stop: Callable[[], bool] | None = None
     ) -> None:
-        """Minimise and store one new finding (unless another worker has it already)."""
+        """Minimise and store one new finding (unless another worker has it already).
+
+        The scenario's other signatures are claimed too while this one is minimised, so that a
+        second worker that meets the same deviation through another field leaves it to this one;
+        the stored finding takes those it still shows as aliases, and the claims are let go.
+        """
         self.known.add(signature)
         if not findings.claim(self.spec.findings, signature):
             return
+        first = self.evaluate(scenario)
+        held = [s for s in first.signatures if s != signature and findings.claim(self.spec.findings, s)]
+        try:
+            self._minimise_and_store(signature, scenario, first, shrunk_by=shrunk_by, stop=stop)
+        finally:
+            for other in held:
+                findings.release(self.spec.findings, other)
+
+    def _minimise_and_store(
+        self, signature: str, scenario: Scenario, first: Evaluation, *, shrunk_by: str, stop: Callable[[], bool] | None
+    ) -> None:
 
         def beat() -> None:
             if self.slot is not None:
@@ -192,7 +208,6 @@ class WorkerState:
         def still(candidate: Scenario) -> bool:
             return signature in self.evaluate(candidate).signatures
 
-        first = self.evaluate(scenario)
         reproducible = signature in first.signatures
         minimal = scenario
         if reproducible:
