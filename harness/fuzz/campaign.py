@@ -5,8 +5,10 @@ running :mod:`harness.fuzz.scenario_fuzzer`), and every half second it reads the
 prints one progress line, and watches them: a worker that dies, or whose current input has run
 far past the per-scenario timeout (its :mod:`~harness.fuzz.slot` says since when), is a finding
 (the input it was running is minimised in forked children by :mod:`harness.fuzz.triage`) and is
-restarted.  The time limit, the run budget, Ctrl-C and SIGTERM all end the same way: workers are
-asked to stop (SIGTERM), given time to store what they found, then killed; the campaign summary
+restarted.  At the time limit or the end of the run budget no new input is tried, but what was
+found is still minimised (within ``--minimise-seconds``); Ctrl-C and SIGTERM stop minimising too
+(the best scenario so far is stored, ``"minimised": false``).  Then workers are asked to stop
+(SIGTERM), given time to store what they found, and killed; the campaign summary
 (``campaign.json`` and ``campaign.md``) is written atomically.  Exit status 1 when the campaign
 has findings, 0 when not.
 """
@@ -47,6 +49,10 @@ POLL_SECONDS = 0.5
 STOP_GRACE = 20.0  # seconds a stopping worker gets to store what it has
 MAX_RESTARTS = 50
 ARTIFACT_PREFIXES = ("crash-", "timeout-", "oom-", "leak-", "slow-unit-")
+# libFuzzer's exit status after its -timeout fired (set explicitly on the command line).  The
+# timeout-<sha1> artifact is written once per input, so a worker that hangs again on an input it
+# already hung on exits with this status and leaves no new artifact: still a hang, not a crash.
+LIBFUZZER_TIMEOUT_EXIT = 70
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +198,7 @@ class AtherisHandle(Handle):
             argv.append(f"-runs={self.spec.runs}")
         argv += [
             f"-timeout={max(1, math.ceil(o.scenario_timeout))}",
+            f"-timeout_exitcode={LIBFUZZER_TIMEOUT_EXIT}",
             f"-dict={o.out / 'scm.dict'}",
             f"-artifact_prefix={self.spec.directory}/",
             f"-seed={self.spec.seed + 1}",  # libFuzzer treats -seed=0 as "pick one"
@@ -343,6 +350,9 @@ class Campaign:
                 self.triage_queue.put((signature, scenario, self.meta(handle, f"libFuzzer artifact {name}"), False))
             if fresh:
                 return
+            if status == LIBFUZZER_TIMEOUT_EXIT:
+                self.queue_dead_input(handle, triage.HANG, "libFuzzer's -timeout fired")
+                return
         self.queue_dead_input(handle, triage.crash_signature(how), f"the worker died ({how})")
 
     def queue_dead_input(self, handle: Handle, signature: str, what: str) -> None:
@@ -468,7 +478,8 @@ class Campaign:
                 if all(h.finished for h in self.handles):
                     self.stopped_by = "runs" if self.o.runs is not None and self.time_left() > 0 else "time"
                     break
-                if self.time_left() < -STOP_GRACE:
+                # past the time limit a worker only finishes minimising what it found
+                if self.time_left() < -(STOP_GRACE + self.o.minimise_seconds):
                     self.stopped_by = "time"
                     break
         except KeyboardInterrupt:
@@ -477,9 +488,11 @@ class Campaign:
         return self.finish()
 
     def stop(self) -> None:
-        # Minimising stops now (the best scenario so far is stored); storing and the reproducers'
-        # one run still happen, within the grace time.
-        self.triage_stop = True
+        # After Ctrl-C minimising stops now (the best scenario so far is stored, "minimised": false);
+        # storing and the reproducers' one run still happen, within the grace time.  At the time
+        # limit the findings handed over are still minimised, within --minimise-seconds in all.
+        interrupted = self.stopped_by == "interrupt"
+        self.triage_stop = interrupted
         for handle in self.handles:
             handle.signal(signal.SIGTERM)
         end = time.monotonic() + STOP_GRACE
@@ -495,6 +508,9 @@ class Campaign:
                     handle.process.wait(5)
             self.collect_handed_over(handle)
         self.triage_queue.put(None)
+        if not interrupted:
+            self.triage_thread.join(self.o.minimise_seconds)
+            self.triage_stop = True
         self.triage_thread.join(STOP_GRACE)
 
     def finish(self) -> int:
@@ -527,6 +543,7 @@ class Campaign:
                     "dir": str(directory),
                     "steps": info.get("steps"),
                     "steps_before_minimising": info.get("steps_before_minimising"),
+                    "minimised": info.get("minimised"),
                     "findings": info.get("findings", []),
                     "reproducers": info.get("reproducers", {}),
                     "shrunk_by": info.get("shrunk_by"),
@@ -606,7 +623,9 @@ def render_markdown(summary: dict[str, object]) -> str:
             cc = (repro.get("repro.c") or {}).get("reproduced")
             also = ", ".join(f"`{s}`" for s in item.get("also") or []) or "-"
             lines.append(
-                f"| `{item['signature']}` | {also} | {item.get('steps')} (from {item.get('steps_before_minimising')}) "
+                f"| `{item['signature']}` | {also} | {item.get('steps')} (from {item.get('steps_before_minimising')}"
+                + ("" if item.get("minimised") else "; minimising cut short")
+                + ") "
                 f"| {_repro_word(py)} | {_repro_word(cc)} | `{item['dir']}` |"
             )
     errors = summary.get("errors")

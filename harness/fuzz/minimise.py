@@ -236,6 +236,22 @@ def minimise(
     (the campaign uses it as a heartbeat); ``stop()`` returning True ends the search early with
     the best scenario so far (the campaign is shutting down).
     """
+    return minimise_reporting(
+        scenario, predicate, max_checks=max_checks, max_seconds=max_seconds, on_check=on_check, stop=stop
+    )[0]
+
+
+def minimise_reporting(
+    scenario: Scenario,
+    predicate: Predicate,
+    *,
+    max_checks: int = 3000,
+    max_seconds: float = 60.0,
+    on_check: Callable[[], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> tuple[Scenario, bool]:
+    """:func:`minimise`, and whether it ran to the end (False: a budget or ``stop()`` cut it short,
+    so the scenario may not be 1-minimal)."""
     current = scenario
     checks = 0
     deadline = time.monotonic() + max_seconds
@@ -251,7 +267,7 @@ def minimise(
                     if candidate is None or cost(candidate) >= here:
                         continue
                     if checks >= max_checks or time.monotonic() > deadline or (stop is not None and stop()):
-                        return current
+                        return current, False
                     checks += 1
                     if on_check is not None:
                         on_check()
@@ -259,4 +275,4 @@ def minimise(
                         current = candidate
                         progress = restart = True
                         break
-    return current
+    return current, True

@@ -19,7 +19,7 @@ from harness.expectation import Expectation
 from harness.fuzz import findings
 from harness.fuzz.evaluate import Evaluation, FuzzConfig, evaluate
 from harness.fuzz.isolate import call_in_child
-from harness.fuzz.minimise import minimise
+from harness.fuzz.minimise import minimise_reporting
 from harness.host import Platform
 from harness.model import Scenario
 from harness.oracle import expect
@@ -71,9 +71,9 @@ def store_triaged(
         return None
     first = run_isolated(scenario, platform, config, timeout)
     reproducible = signature in first.signatures
-    minimal, final = scenario, first
+    minimal, final, complete = scenario, first, False
     if reproducible:
-        minimal = minimise(
+        minimal, complete = minimise_reporting(
             scenario,
             lambda s: signature in run_isolated(s, platform, config, timeout).signatures,
             max_seconds=max_seconds,
@@ -83,5 +83,10 @@ def store_triaged(
     if final.expectation is None:
         expectation = expect(minimal, platform)
         final = replace(final, expectation=expectation if isinstance(expectation, Expectation) else None)
-    info = {**meta, "reproducible_in_harness": reproducible, "steps_before_minimising": len(scenario.steps)}
+    info = {
+        **meta,
+        "reproducible_in_harness": reproducible,
+        "steps_before_minimising": len(scenario.steps),
+        "minimised": complete,
+    }
     return findings.store_finding(root, signature, final, platform, meta=info, run_repros=run_repros)

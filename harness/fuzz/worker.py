@@ -22,7 +22,7 @@ from pathlib import Path
 from harness import codec
 from harness.fuzz import findings
 from harness.fuzz.evaluate import Evaluation, FuzzConfig, evaluate
-from harness.fuzz.minimise import minimise
+from harness.fuzz.minimise import minimise_reporting
 from harness.fuzz.signature import slug
 from harness.fuzz.slot import Slot
 from harness.host import Platform
@@ -209,17 +209,24 @@ class WorkerState:
             return signature in self.evaluate(candidate).signatures
 
         reproducible = signature in first.signatures
-        minimal = scenario
+        minimal, complete = scenario, False
         if reproducible:
-            minimal = minimise(scenario, still, max_seconds=self.spec.minimise_seconds, on_check=beat, stop=stop)
+            minimal, complete = minimise_reporting(
+                scenario, still, max_seconds=self.spec.minimise_seconds, on_check=beat, stop=stop
+            )
         final = self.evaluate(minimal) if minimal is not scenario else first
         meta = {
             "engine": self.spec.engine,
             "worker": self.spec.index,
             "backend": self.spec.config.backend,
             "fault": self.spec.config.fault,
-            "shrunk_by": shrunk_by,
+            # the engine's own shrinking ("hypothesis", or "none"), then delta debugging here
+            "shrunk_by": " + ".join(
+                [*([shrunk_by] if shrunk_by != "none" else []), *(["delta debugging"] if reproducible else [])]
+            )
+            or "none",
             "steps_before_minimising": len(scenario.steps),
+            "minimised": complete,
             "reproducible_in_harness": reproducible,
         }
         stored = findings.store_finding(
