@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from harness import codec
 from harness.fuzz import findings
 from harness.fuzz.evaluate import FuzzConfig
 from harness.fuzz.signature import counter_index, slug
-from harness.fuzz.slot import FUZZER_BYTES, Slot
+from harness.fuzz.slot import FUZZER_BYTES, PICKLED_SCENARIO, Slot
 from harness.fuzz.worker import WorkerSpec, WorkerState
 from harness.generate.decode import decode
 from harness.host import Platform, probe
@@ -117,19 +118,32 @@ class Target:
         return target
 
     def replay_seeds(self) -> None:
-        """The campaign's JSON seeds for this worker (bytes cannot carry them), before fuzzing starts."""
+        """The campaign's JSON seeds for this worker (bytes cannot carry them), before fuzzing starts.
+
+        libFuzzer's -timeout is not armed yet, so each seed is marked in the slot: a seed that
+        hangs is found by the supervisor's watch (killed, triaged as a hang), and the restarted
+        worker goes on with the seed after it (``seeds.next``).
+        """
         if self.state is None or self.spec is None:
             return
+        seeds, progress = self.spec.directory / "seeds.json", self.spec.directory / "seeds.next"
         try:
-            texts = json.loads((self.spec.directory / "seeds.json").read_text())
+            texts = json.loads(seeds.read_text())
+            start = int(progress.read_text()) if progress.exists() else 0
         except (OSError, ValueError):
             return
-        (self.spec.directory / "seeds.json").unlink()  # once: not again after a restart
-        for text in texts:
-            scenario = codec.loads(text, "seed")
+        for index in range(start, len(texts)):
+            write_atomically(progress, f"{index + 1}\n")
+            scenario = codec.loads(texts[index], "seed")
+            if self.slot is not None:
+                self.slot.begin(PICKLED_SCENARIO, pickle.dumps(scenario))
             evaluation = self.state.evaluate(scenario)
+            if self.slot is not None:
+                self.slot.end()
             self.state.record(evaluation)
             self.hand_over(evaluation.scenario, self.state.new_findings(evaluation))
+        seeds.unlink()  # once: not again after a restart
+        progress.unlink()
 
     def one_input(self, data: bytes) -> None:
         scenario = decode(data)
