@@ -599,7 +599,7 @@ def render_markdown(summary: dict[str, object]) -> str:
         f"stopped by {summary['stopped_by']}",
         f"- {summary['execs']} executions ({summary['execs_per_s']}/s), {summary['checked']} checked against the "
         f"oracle, {summary['signatures']} distinct kernel-outcome signatures",
-        f"- corpus: {summary['corpus']}",
+        f"- corpus: {_corpus_words(summary.get('corpus'))}",
         "",
         "| worker | restarts | CPU s |",
         "|---:|---:|---:|",
@@ -632,6 +632,12 @@ def render_markdown(summary: dict[str, object]) -> str:
     if isinstance(errors, list) and errors:
         lines += ["", "## Problems", "", *(f"- {e}" for e in errors)]
     return "\n".join(lines) + "\n"
+
+
+def _corpus_words(corpus: object) -> str:
+    if isinstance(corpus, dict):
+        return f"{corpus.get('size')} scenarios in `{corpus.get('dir')}`"
+    return str(corpus)
 
 
 def _repro_word(value: object) -> str:
