@@ -136,7 +136,7 @@ def test_state_machine_generation_finds_each_fault(fault: str, platform: Platfor
     evaluation = found[-1]
     signature = next(sig for sig in evaluation.signatures if sig in SIGNS[fault])
     config = FuzzConfig(fault=fault)
-    small = minimise(evaluation.scenario, lambda s: signature in evaluate(s, platform, config).signatures)
+    small = minimise(evaluation.scenario, lambda s: signature in evaluate(s, platform, config).signatures).scenario
     assert_minimal(small, signature, platform, fault)
 
 

@@ -87,7 +87,7 @@ def test_minimise_keeps_only_what_the_predicate_needs() -> None:
             Send(on="b", iov=(b"zz",), flags=frozenset({"MSG_DONTWAIT"})),
         ),
     )
-    small = minimise(big, _has_rights_send)
+    small = minimise(big, _has_rights_send).scenario
     assert small.steps == (Send(on="a", iov=(), cmsgs=(ScmRights(()),)),)
     assert small.fds == () and not small.kind.nonblocking and not small.kind.reversed
 
@@ -99,9 +99,17 @@ def test_minimise_is_one_minimal_and_never_costlier(scenario: Scenario) -> None:
 
     if not predicate(scenario):
         return
-    small = minimise(scenario, predicate, max_seconds=5)
+    small = minimise(scenario, predicate, max_seconds=5).scenario
     assert predicate(small) and cost(small) <= cost(scenario)
     assert len(small.steps) == 1  # no step can be removed without losing the (only) recv
+
+
+def test_a_stopped_minimisation_says_it_was_cut_short() -> None:
+    scenario = _stream(Send(on="a", iov=(b"ab",)), Recv(on="b", buffers=(2,)), Recv(on="b", buffers=(1,)))
+    stopped = minimise(scenario, lambda s: any(isinstance(x, Recv) for x in s.steps), stop=lambda: True)
+    assert stopped.scenario == scenario and not stopped.complete
+    finished = minimise(scenario, lambda s: any(isinstance(x, Recv) for x in s.steps))
+    assert len(finished.scenario.steps) == 1 and finished.complete
 
 
 def _stream(*steps: Step) -> Scenario:

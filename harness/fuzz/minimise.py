@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from harness.model import (
@@ -221,6 +221,12 @@ def _table_variants(s: Scenario) -> Iterator[Scenario | None]:
 PASSES: tuple[Callable[[Scenario], Iterator[Scenario | None]], ...] = (_drop_steps, _step_variants, _table_variants)
 
 
+@dataclass(frozen=True, slots=True)
+class Minimised:
+    scenario: Scenario
+    complete: bool  # False: a budget or ``stop()`` cut the search short (maybe not 1-minimal)
+
+
 def minimise(
     scenario: Scenario,
     predicate: Predicate,
@@ -229,29 +235,13 @@ def minimise(
     max_seconds: float = 60.0,
     on_check: Callable[[], None] | None = None,
     stop: Callable[[], bool] | None = None,
-) -> Scenario:
+) -> Minimised:
     """The cheapest scenario found from ``scenario`` for which ``predicate`` still holds.
 
     ``predicate(scenario)`` is assumed true.  ``on_check`` runs before every predicate call
     (the campaign uses it as a heartbeat); ``stop()`` returning True ends the search early with
     the best scenario so far (the campaign is shutting down).
     """
-    return minimise_reporting(
-        scenario, predicate, max_checks=max_checks, max_seconds=max_seconds, on_check=on_check, stop=stop
-    )[0]
-
-
-def minimise_reporting(
-    scenario: Scenario,
-    predicate: Predicate,
-    *,
-    max_checks: int = 3000,
-    max_seconds: float = 60.0,
-    on_check: Callable[[], None] | None = None,
-    stop: Callable[[], bool] | None = None,
-) -> tuple[Scenario, bool]:
-    """:func:`minimise`, and whether it ran to the end (False: a budget or ``stop()`` cut it short,
-    so the scenario may not be 1-minimal)."""
     current = scenario
     checks = 0
     deadline = time.monotonic() + max_seconds
@@ -267,7 +257,7 @@ def minimise_reporting(
                     if candidate is None or cost(candidate) >= here:
                         continue
                     if checks >= max_checks or time.monotonic() > deadline or (stop is not None and stop()):
-                        return current, False
+                        return Minimised(current, complete=False)
                     checks += 1
                     if on_check is not None:
                         on_check()
@@ -275,4 +265,4 @@ def minimise_reporting(
                         current = candidate
                         progress = restart = True
                         break
-    return current, True
+    return Minimised(current, complete=True)

@@ -19,7 +19,7 @@ from harness.expectation import Expectation
 from harness.fuzz import findings
 from harness.fuzz.evaluate import Evaluation, FuzzConfig, evaluate
 from harness.fuzz.isolate import call_in_child
-from harness.fuzz.minimise import minimise_reporting
+from harness.fuzz.minimise import minimise
 from harness.host import Platform
 from harness.model import Scenario
 from harness.oracle import expect
@@ -73,12 +73,13 @@ def store_triaged(
     reproducible = signature in first.signatures
     minimal, final, complete = scenario, first, False
     if reproducible:
-        minimal, complete = minimise_reporting(
+        result = minimise(
             scenario,
             lambda s: signature in run_isolated(s, platform, config, timeout).signatures,
             max_seconds=max_seconds,
             stop=stop,
         )
+        minimal, complete = result.scenario, result.complete
         final = first if minimal is scenario else run_isolated(minimal, platform, config, timeout)
     if final.expectation is None:
         expectation = expect(minimal, platform)

@@ -22,7 +22,7 @@ from pathlib import Path
 from harness import codec
 from harness.fuzz import findings
 from harness.fuzz.evaluate import Evaluation, FuzzConfig, evaluate
-from harness.fuzz.minimise import minimise_reporting
+from harness.fuzz.minimise import minimise
 from harness.fuzz.signature import slug
 from harness.fuzz.slot import Slot
 from harness.host import Platform
@@ -211,9 +211,8 @@ class WorkerState:
         reproducible = signature in first.signatures
         minimal, complete = scenario, False
         if reproducible:
-            minimal, complete = minimise_reporting(
-                scenario, still, max_seconds=self.spec.minimise_seconds, on_check=beat, stop=stop
-            )
+            result = minimise(scenario, still, max_seconds=self.spec.minimise_seconds, on_check=beat, stop=stop)
+            minimal, complete = result.scenario, result.complete
         final = self.evaluate(minimal) if minimal is not scenario else first
         meta = {
             "engine": self.spec.engine,
