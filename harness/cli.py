@@ -157,15 +157,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             known = load(args.expectations)
         except ExpectationsError as exc:
             raise UsageError(str(exc)) from None
-    started = datetime.datetime.now(datetime.UTC)
-    out = args.out or Path("reports") / started.strftime("%Y%m%d-%H%M%S")
-    out = _writable_directory(out, "--out")
-    backends = ("raw", "pysock") if args.backend == "both" else (args.backend,)
-    platform = probe(args.platform_label)
-    config = RunConfig(exec=ExecConfig(step_timeout=args.step_timeout), known=known)
     plan = [(case, kind) for case in cases for kind in case.kinds() if fnmatch.fnmatchcase(kind.name, args.kinds)]
     if not plan:
         raise UsageError(f"--kinds {args.kinds!r} matches no pair kind of the selected cases")
+    started = datetime.datetime.now(datetime.UTC)
+    out = args.out or Path("reports") / started.strftime("%Y%m%d-%H%M%S")
+    out = _writable_directory(out, "--out")  # only once every argument is known to be good
+    backends = ("raw", "pysock") if args.backend == "both" else (args.backend,)
+    platform = probe(args.platform_label)
+    config = RunConfig(exec=ExecConfig(step_timeout=args.step_timeout), known=known)
     print(
         f"scm-harness: {len(cases)} cases, {len(plan)} case/kind pairs, back ends {', '.join(backends)}, "
         f"on {platform.system} {platform.release} ({platform.arch})",

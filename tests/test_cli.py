@@ -32,11 +32,15 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
         ([], "required"),
     ],
 )
-def test_bad_usage_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str], fragment: str) -> None:
+def test_bad_usage_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, argv: list[str], fragment: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
     code, out, err = run_cli(capsys, *argv)
     assert code == 2
     assert out == ""
     assert err.count("\n") == 1 and fragment in err
+    assert list(tmp_path.iterdir()) == []  # no report directory for a run that never started
 
 
 def test_unwritable_out_is_refused_before_running(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
