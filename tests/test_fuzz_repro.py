@@ -30,6 +30,7 @@ from harness.model import (
     FdSpec,
     Fill,
     GetSockOpt,
+    Identity,
     Ioctl,
     Listen,
     Named,
@@ -110,6 +111,38 @@ EVERYTHING = (
 )
 
 
+# Child steps: run in a forked child on the inherited pair and fd table, as the same user and as an
+# unprivileged one (whose forged credentials the kernel refuses), one with its RLIMIT_NOFILE leaving
+# room for one of the two fds it receives.
+CHILDREN = (
+    Scenario(
+        kind=PairKind(SockType.STREAM),
+        fds=TABLE[1:3],
+        steps=(
+            Send(on="a", iov=(b"fds",), cmsgs=(ScmRights((Named("f1"), Named("f2"))),)),
+            Child(steps=(Recv(on="b", buffers=(8,), control=64), Send(on="b", iov=(b"back",)))),
+            Recv(on="a", buffers=(8,)),
+        ),
+    ),
+    Scenario(
+        kind=PairKind(SockType.SEQPACKET),
+        fds=TABLE[1:3],
+        steps=(
+            Send(on="a", iov=(b"hi",), cmsgs=(ScmRights((Named("f1"), Named("f2"))),)),
+            Child(
+                identity=Identity(user="unprivileged"),
+                steps=(
+                    GetSockOpt(on="b", option="SO_PEERCRED"),
+                    Send(on="b", iov=(b"x",), cmsgs=(ScmCredentials(uid=0),)),
+                ),
+            ),
+            Child(identity=Identity(fd_headroom=1), steps=(Recv(on="b", buffers=(8,), control=64),)),
+            Recv(on="a", buffers=(8,)),
+        ),
+    ),
+)
+
+
 def _modelled(scenario: Scenario, platform: Platform) -> Expectation:
     expectation = expect(scenario, platform)
     assert isinstance(expectation, Expectation), expectation
@@ -176,8 +209,60 @@ def test_both_reproducers_see_a_deviation(tmp_path: Path, platform: Platform) ->
         assert "DEVIATION step 1 outcome" in result.output and "DEVIATION step 1 msg_flags" in result.output
 
 
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+@pytest.mark.parametrize("index", range(len(CHILDREN)))
+def test_both_reproducers_run_a_childs_steps(tmp_path: Path, platform: Platform, index: int) -> None:
+    scenario = CHILDREN[index]
+    expectation = _modelled(scenario, platform)
+    for directory in ("conforms", "deviates"):
+        (tmp_path / directory).mkdir()
+    _write(tmp_path / "conforms", scenario, expectation, platform)
+    child = expectation.steps[1]
+    first = child.nested[0]
+    assert isinstance(first.outcome, Returned)
+    # one expected value of the child's first step changed: the child deviates, so both reproducers do
+    wrong = replace(child, nested=(replace(first, outcome=Returned(first.outcome.value + 1)), *child.nested[1:]))
+    lying = Expectation((expectation.steps[0], wrong, *expectation.steps[2:]))
+    _write(tmp_path / "deviates", scenario, lying, platform)
+    for directory, code in (("conforms", 0), ("deviates", 1)):
+        for result in (
+            run_python_repro(tmp_path / directory / "repro.py"),
+            run_c_repro(tmp_path / directory / "repro.c"),
+        ):
+            assert result.exit == code, f"{result.name}:\n{result.output}"
+            assert (
+                "    step 1.0 " in result.output
+                and "step 1 child: expected returned 0; observed returned 0" in result.output
+            )
+            assert ("DEVIATION step 1.0 outcome" in result.output) == bool(code), result.output
+
+
+UNSUPPORTED = (
+    (Child(identity=Identity(pidns=True), steps=(Send(on="a"),)), "namespace"),
+    (Child(steps=(Send(on="a"),), background=True), "background"),
+    # the child's own credentials are known by symbol only ("child0.pid"), like another process's
+    (
+        Child(
+            steps=(
+                SetSockOpt(on="b", option="SO_PASSCRED", value=1),
+                Send(on="a", iov=(b"x",), cmsgs=(ScmCredentials(),)),
+                Recv(on="b", buffers=(8,), control=64),
+            )
+        ),
+        "another process",
+    ),
+)
+
+
+@pytest.mark.parametrize(("child", "reason"), UNSUPPORTED)
+def test_unsupported_children_are_inexpressible(platform: Platform, child: Child, reason: str) -> None:
+    scenario = Scenario(kind=PairKind(SockType.STREAM), steps=(child, Recv(on="b", buffers=(8,))))
+    with pytest.raises(Inexpressible, match=reason):
+        make_plan(scenario, _modelled(scenario, platform), platform)
+
+
 def test_unsupported_scenarios_give_reproducers_that_exit_2(tmp_path: Path, platform: Platform) -> None:
-    scenario = Scenario(kind=PairKind(SockType.STREAM), steps=(Child(steps=(Send(on="a"),)),))
+    scenario = Scenario(kind=PairKind(SockType.STREAM), steps=(Child(identity=Identity(pidns=True), steps=()),))
     with pytest.raises(Inexpressible, match="child"):
         make_plan(scenario, _modelled(scenario, platform), platform)
     (tmp_path / "repro.py").write_text(repro_py.render_unsupported("t", [], "a child's steps"))

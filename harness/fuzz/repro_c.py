@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.fuzz.repro_c_runtime import RUNTIME
-from harness.fuzz.repro_plan import Plan
+from harness.fuzz.repro_plan import Plan, PlanStep
 
 RUN_LENGTH = 16
 _POINTERS = {"buffer": "PTR_BUFFER", "null": "PTR_NULL", "bad": "PTR_BAD"}
@@ -168,6 +168,30 @@ def _other(index: int, op: str, args: dict[str, Any], want: dict[str, Any]) -> l
     return ["expect_begin();", *_outcomes(want), call]
 
 
+def _steps(steps: tuple[PlanStep, ...], indent: str, label: str) -> list[str]:
+    """One block per step; a child's steps run inside ``if (child_begin(...)) { ... child_end(); }``."""
+    out = []
+    for index, step in enumerate(steps):
+        out.append(f"{indent}{_comment(f'step {label}{index}: {step.words}')}")
+        if step.op == "child":
+            args = step.args
+            out.append(
+                f"{indent}if (child_begin({index}, {_long(args['uid_base'])}, {_long(args['nofile'])}, "
+                f"{_long(args['headroom'])})) {{"
+            )
+            out += _steps(step.nested, indent + "    ", f"{label}{index}.")
+            out += [f"{indent}    child_end();", f"{indent}}}"]
+            lines = ["expect_begin();", *_outcomes(step.want), f"do_child({index});"]
+        elif step.op == "send":
+            lines = _send(index, step.args, step.want)
+        elif step.op == "recv":
+            lines = _recv(index, step.args, step.want)
+        else:
+            lines = _other(index, step.op, step.args, step.want)
+        out += [f"{indent}{{", *(f"{indent}    {line}" for line in lines), f"{indent}}}"]
+    return out
+
+
 def _comment(text: str) -> str:
     return "/* " + text.replace("*/", "* /") + " */"
 
@@ -197,17 +221,7 @@ def render(plan: Plan, title: str, details: list[str]) -> str:
     for name, kind, cloexec, nonblock, append, tracked in plan.fds:
         body.append(f'    open_fd("{name}", "{kind}", {int(cloexec)}, {int(nonblock)}, {int(append)}, {int(tracked)});')
     body.append("    take_signals(NULL, NULL); /* nothing from the set-up may count */")
-    for index, step in enumerate(plan.steps):
-        body.append(f"    {_comment(f'step {index}: {step.words}')}")
-        if step.op == "send":
-            lines = _send(index, step.args, step.want)
-        elif step.op == "recv":
-            lines = _recv(index, step.args, step.want)
-        else:
-            lines = _other(index, step.op, step.args, step.want)
-        body.append("    {")
-        body += [f"        {line}" for line in lines]
-        body.append("    }")
+    body += _steps(plan.steps, "    ", "")
     body += ["    return finish();", "}", ""]
     return "\n".join([_header(title, details), RUNTIME, *body])
 

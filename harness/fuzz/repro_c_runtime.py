@@ -21,6 +21,7 @@ RUNTIME = r"""
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -30,6 +31,7 @@ RUNTIME = r"""
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -38,6 +40,7 @@ RUNTIME = r"""
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +48,8 @@ RUNTIME = r"""
 #define FLAGS_SEED 0x00800000
 #define STEP_TIMEOUT_US 500000L /* SO_RCVTIMEO / SO_SNDTIMEO on blocking pairs, as the harness sets them */
 #define HANG_SECONDS 20
+#define CHILD_TIMEOUT_S 10 /* the harness's child_timeout: a child still running then is killed (a hang) */
+#define CHILD_CANNOT_RUN 2 /* a child's exit status: it could not run its steps (0 = conforms, 1 = deviated) */
 #define BAD_ADDRESS ((void *)0x10) /* inside page 0, never mapped: the kernel's copy faults */
 #define HEADER CMSG_ALIGN(sizeof(struct cmsghdr))
 #define MAX_NAMES 16
@@ -90,6 +95,9 @@ static int nknown, closed_number, nonblocking, deviations;
 static char owned[MAX_FDS];
 static char tmpdir[] = "/tmp/scm-repro-XXXXXX";
 static int table_files;
+static long main_ids[3]; /* the scenario's process: expected ids name it, in a child too (which has its own pid) */
+static int parent_step = -1; /* while a child runs the steps of step 2: 2 */
+static const char *indent = "";
 
 static void own(int fd) { if (fd >= 0 && fd < MAX_FDS) owned[fd] = 1; }
 
@@ -123,14 +131,20 @@ static unsigned char *segs_bytes(const struct seg *s, int n, size_t *len) {
     return out;
 }
 
+/* The open descriptors (the listing's own excluded); at RLIMIT_NOFILE, asked one by one with F_GETFD. */
 static int open_fds(int *out) {
     int n = 0, tmp[MAX_LIST], m = 0;
     DIR *d = opendir("/proc/self/fd");
-    if (!d) die("opendir /proc/self/fd");
-    struct dirent *e;
-    while ((e = readdir(d)) && m < MAX_LIST)
-        if (e->d_name[0] != '.') tmp[m++] = atoi(e->d_name);
-    closedir(d);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) && m < MAX_LIST)
+            if (e->d_name[0] != '.') tmp[m++] = atoi(e->d_name);
+        closedir(d);
+    } else if (errno == EMFILE) {
+        struct rlimit rl;
+        getrlimit(RLIMIT_NOFILE, &rl);
+        while ((rlim_t)m < rl.rlim_cur && m < MAX_LIST) { tmp[m] = m; m++; }
+    } else die("opendir /proc/self/fd");
     for (int i = 0; i < m; i++)
         if (fcntl(tmp[i], F_GETFD) >= 0) out[n++] = tmp[i];
     return n;
@@ -150,9 +164,16 @@ static void print_bytes(const unsigned char *p, size_t n) {
     printf(n > 64 ? "'... (%zu bytes)" : "'", n);
 }
 
+static void print_step(int step) {
+    if (parent_step >= 0) printf("step %d.%d", parent_step, step);
+    else printf("step %d", step);
+}
+
 static void differ_start(int step, const char *field) {
     deviations++;
-    printf("  DEVIATION step %d %s: ", step, field);
+    printf("%s  DEVIATION ", indent);
+    print_step(step);
+    printf(" %s: ", field);
 }
 
 /* -- set-up ------------------------------------------------------------------------------ */
@@ -321,7 +342,11 @@ static void expect_fd(const char *name, const char *type, const char *flags) {
 
 /* -- observing ---------------------------------------------------------------------------- */
 
-struct outcome { int kind; long value; };
+static void expected_ids(const int self[3], const long given[3], long out[3]) {
+    for (int i = 0; i < 3; i++) out[i] = self[i] ? main_ids[i] : given[i];
+}
+
+struct outcome { int kind; long value; const char *name; /* a failure without an errno, or NULL */ };
 
 static void print_outcome(int kind, long value, const char *name) {
     if (kind == OUT_RETURNED) printf("returned %ld", value);
@@ -361,7 +386,9 @@ static void take_signals(int *pipe_seen, int *urg_seen) {
 static void check_common(int step, const char *op, struct outcome got) {
     int sp = 0, su = 0, ok = 0;
     take_signals(&sp, &su);
-    printf("step %d %s: expected ", step, op);
+    printf("%s", indent);
+    print_step(step);
+    printf(" %s: expected ", op);
     if (want.has_range) {
         printf("returned a value within %ld..%ld", want.range_lo, want.range_hi);
         ok = got.kind == OUT_RETURNED && want.range_lo <= got.value && got.value <= want.range_hi;
@@ -371,14 +398,14 @@ static void check_common(int step, const char *op, struct outcome got) {
         if (want.kinds[i] == got.kind && (got.kind == OUT_BLOCKED || want.values[i] == got.value)) ok = 1;
     }
     printf("; observed ");
-    print_outcome(got.kind, got.value, NULL);
+    print_outcome(got.kind, got.value, got.name);
     printf("\n");
     if (!ok) {
         differ_start(step, "outcome");
         if (want.has_range) printf("a value within %ld..%ld", want.range_lo, want.range_hi);
         else print_outcome(want.kinds[0], want.values[0], want.names[0]);
         printf(" expected, observed ");
-        print_outcome(got.kind, got.value, NULL);
+        print_outcome(got.kind, got.value, got.name);
         printf("\n");
     }
     if (sp != want.sigpipe || su != want.sigurg) {
@@ -702,9 +729,7 @@ static void do_recv(int step, const char *on, const size_t *sizes, int nbufs, si
         for (int c = 0; c < nfound; c++) {
             if (want.has_creds[c]) {
                 long v[3];
-                v[0] = want.creds_self[c][0] ? getpid() : want.creds[c][0];
-                v[1] = want.creds_self[c][1] ? (long)getuid() : want.creds[c][1];
-                v[2] = want.creds_self[c][2] ? (long)getgid() : want.creds[c][2];
+                expected_ids(want.creds_self[c], want.creds[c], v);
                 struct { int32_t pid; uint32_t uid, gid; } packed = {(int32_t)v[0], (uint32_t)v[1], (uint32_t)v[2]};
                 size_t n = plens[c] < 12 ? plens[c] : 12;
                 if (memcmp(ctl + offs[c] + HEADER, &packed, n)) {
@@ -763,9 +788,7 @@ static void do_getsockopt(int step, const char *on, int option, int peercred) {
     check_common(step, "getsockopt", r == 0 ? (struct outcome){OUT_RETURNED, peercred ? 0 : value[0]} : (struct outcome){OUT_FAILED, err});
     if (r == 0 && want.has_peercred) {
         long v[3];
-        v[0] = want.peercred_self[0] ? getpid() : want.peercred[0];
-        v[1] = want.peercred_self[1] ? (long)getuid() : want.peercred[1];
-        v[2] = want.peercred_self[2] ? (long)getgid() : want.peercred[2];
+        expected_ids(want.peercred_self, want.peercred, v);
         if ((long)value[0] != v[0] || (unsigned)value[1] != (unsigned long)v[1] || (unsigned)value[2] != (unsigned long)v[2]) {
             differ_start(step, "SO_PEERCRED");
             printf("expected %ld/%ld/%ld, observed %d/%u/%u\n", v[0], v[1], v[2], value[0], (unsigned)value[1], (unsigned)value[2]);
@@ -842,6 +865,92 @@ static void do_reopen(int step, const char *on, int mode) {
     check_common(step, "reopen", fd >= 0 ? (struct outcome){OUT_RETURNED, 0} : (struct outcome){OUT_FAILED, errno});
 }
 
+/* -- a child process --------------------------------------------------------------------- */
+
+static pid_t child_pid;
+
+/* The RLIMIT_NOFILE under which exactly `headroom` more descriptors can be opened. */
+static long limit_with_headroom(long headroom) {
+    long free_slots = 0;
+    for (int fd = 0;; fd++)
+        if (fcntl(fd, F_GETFD) < 0) {
+            if (free_slots == headroom) return fd;
+            free_slots++;
+        }
+}
+
+static void child_cannot(const char *what) {
+    printf("cannot run: the child cannot become its identity: %s: %s\n", what, strerror(errno));
+    fflush(stdout);
+    _exit(CHILD_CANNOT_RUN);
+}
+
+/* fork; 1 in the child, which has become the identity (as harness.execute.child.become does) and
+   runs its steps on the inherited pair and fd table next; 0 in the parent (do_child waits). */
+static int child_begin(int step, long uid_base, long nofile, long headroom) {
+    struct rlimit rl;
+    fflush(stdout); /* or the child would print the parent's buffered lines again */
+    child_pid = fork();
+    if (child_pid < 0) die("fork");
+    if (child_pid) return 0;
+    parent_step = step;
+    indent = "    ";
+    deviations = 0;
+    if (nofile >= 0) {
+        rl.rlim_cur = rl.rlim_max = (rlim_t)nofile;
+        if (setrlimit(RLIMIT_NOFILE, &rl)) child_cannot("setrlimit");
+    }
+    if (headroom >= 0) {
+        getrlimit(RLIMIT_NOFILE, &rl);
+        rl.rlim_cur = (rlim_t)limit_with_headroom(headroom);
+        if (setrlimit(RLIMIT_NOFILE, &rl)) child_cannot("setrlimit");
+    }
+    if (uid_base >= 0) {
+        uid_t uid = (uid_t)(uid_base + getppid() % 10000); /* distinct for reproducers run at once */
+        if (setgroups(0, NULL)) child_cannot("setgroups");
+        if (setresgid(uid, uid, uid)) child_cannot("setresgid");
+        if (setresuid(uid, uid, uid)) child_cannot("setresuid");
+    }
+    /* die with the parent (its hang alarm may end it first); set after setresuid, which clears it */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    return 1;
+}
+
+static void child_end(void) {
+    fflush(stdout);
+    _exit(deviations ? 1 : 0);
+}
+
+/* The parent: waitpid with a deadline (a child that overstays is a hang, killed and reported). */
+static void do_child(int step) {
+    static char killed[64];
+    struct timespec ms = {0, 1000000};
+    double deadline = now() + CHILD_TIMEOUT_S;
+    int status = 0;
+    pid_t done;
+    while ((done = waitpid(child_pid, &status, WNOHANG)) == 0 && now() < deadline) nanosleep(&ms, NULL);
+    if (done == 0) {
+        printf("%s  the child did not finish within %d s (hang): killed\n", indent, CHILD_TIMEOUT_S);
+        kill(child_pid, SIGKILL);
+        waitpid(child_pid, &status, 0);
+    }
+    struct outcome got = {OUT_RETURNED, 0, NULL};
+    if (WIFSIGNALED(status)) {
+        snprintf(killed, sizeof killed, "killed by signal %d", WTERMSIG(status));
+        got = (struct outcome){OUT_FAILED, 0, killed};
+    }
+    check_common(step, "child", got);
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+    if (code == CHILD_CANNOT_RUN) {
+        printf("cannot run: the child could not run its steps (above)\n");
+        exit(2);
+    }
+    if (code) {
+        differ_start(step, "child's steps");
+        printf("expected no deviation, observed %s\n", code == 1 ? "deviations (above)" : "another exit status");
+    }
+}
+
 /* -- start and finish --------------------------------------------------------------------- */
 
 static int baseline[MAX_LIST], nbaseline;
@@ -869,6 +978,9 @@ static void start(void) {
     sigprocmask(SIG_BLOCK, &set, NULL);
     if (!mkdtemp(tmpdir)) die("mkdtemp");
     reserve_closed_number();
+    main_ids[0] = getpid();
+    main_ids[1] = (long)getuid();
+    main_ids[2] = (long)getgid();
 }
 
 static int finish(void) {

@@ -19,6 +19,8 @@ from harness.expectation import Expectation, ExpectedCmsg, StepExpectation
 from harness.host import Platform
 from harness.model import (
     POLL_EVENTS,
+    UNPRIVILEGED_UID,
+    Child,
     Close,
     ClosedFd,
     Cmsg,
@@ -76,6 +78,7 @@ class PlanStep:
     args: dict[str, Any]
     want: dict[str, Any]
     words: str  # a one-line comment: what the step does
+    nested: tuple[PlanStep, ...] = ()  # a child's steps (op "child"), run in the forked process
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +137,8 @@ _BASIC_SYMBOLS = ("pid", "uid", "gid")
 
 def _refuse_unknown_parts(step: Step, want: StepExpectation) -> None:
     """What the reproducer runtimes do not do yet: said plainly, so the reproducer exits 2."""
-    if want.peer_pid is not None or want.nested:
-        raise Inexpressible("expectations of SO_PEERPIDFD or of a child's steps")
+    if want.peer_pid is not None:
+        raise Inexpressible("expectations of SO_PEERPIDFD")
     if want.peercred is not None and any(isinstance(v, str) and v not in _BASIC_SYMBOLS for v in want.peercred):
         raise Inexpressible(f"SO_PEERCRED of another process {want.peercred}")
     for c in want.cmsgs:
@@ -264,7 +267,39 @@ def _step(step: Step, want: StepExpectation, consts: Constants) -> PlanStep:
         return PlanStep("listen", args, wanted, f"listen({step.on}, {step.backlog})")
     if isinstance(step, Reopen):
         return PlanStep("reopen", {"on": step.on, "mode": step.mode}, wanted, f"open(/proc/self/fd/<{step.on}>)")
+    if isinstance(step, Child):
+        return _child(step, want, wanted, consts)
     raise Inexpressible(f"no reproducer for step {type(step).__name__}")
+
+
+def _child(step: Child, want: StepExpectation, wanted: dict[str, Any], consts: Constants) -> PlanStep:
+    """fork; the child becomes the identity (as harness.execute.child.become does) and runs its steps.
+
+    Its steps are planned like the scenario's own, so they are refused for the same reasons.
+    """
+    identity = step.identity
+    if step.background:
+        raise Inexpressible("a background child (its steps race the parent's next step)")
+    if identity.userns or identity.pidns:
+        raise Inexpressible("a child in a new user or pid namespace")
+    if any(isinstance(inner, Child) for inner in step.steps):
+        raise Inexpressible("a child inside a child")
+    if len(want.nested) != len(step.steps):
+        raise Inexpressible("the expectation does not cover every step of the child")
+    nested = tuple(_step(inner, w, consts) for inner, w in zip(step.steps, want.nested, strict=True))
+    args = {
+        # uid = gid = uid_base + (the reproducer's pid % 10000), like model.UNPRIVILEGED_UID in the harness
+        "uid_base": UNPRIVILEGED_UID if identity.user == "unprivileged" else None,
+        "nofile": identity.nofile,
+        "headroom": identity.fd_headroom,
+    }
+    parts = ["an unprivileged user" if identity.user == "unprivileged" else "the same user"]
+    if identity.nofile is not None:
+        parts.append(f"RLIMIT_NOFILE {identity.nofile}")
+    if identity.fd_headroom is not None:
+        parts.append(f"RLIMIT_NOFILE leaving {identity.fd_headroom} free descriptor(s)")
+    text = f"fork a child ({', '.join(parts)}) that runs {len(nested)} step(s), and wait for it"
+    return PlanStep("child", args, wanted, text, nested)
 
 
 def make_plan(scenario: Scenario, expectation: Expectation, platform: Platform) -> Plan:

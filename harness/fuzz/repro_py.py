@@ -10,7 +10,7 @@ import inspect
 from typing import Any
 
 from harness.fuzz import repro_runtime
-from harness.fuzz.repro_plan import Plan
+from harness.fuzz.repro_plan import Plan, PlanStep
 
 RUN_LENGTH = 16  # runs of one byte at least this long are written as a multiplication
 
@@ -84,16 +84,29 @@ def _header(title: str, details: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _steps(steps: tuple[PlanStep, ...], indent: str, label: str) -> list[str]:
+    """``(op, args, want),`` per step with its comment; a child's steps go in its args as "steps"."""
+    out = []
+    for index, step in enumerate(steps):
+        out.append(f"{indent}# step {label}{index}: {step.words}")
+        if step.op == "child":
+            args = py_value(step.args)[:-1]  # the dict without its closing brace: "steps" follows
+            out.append(f"{indent}({step.op!r}, {args}, 'steps': [")
+            out += _steps(step.nested, indent + "    ", f"{label}{index}.")
+            out.append(f"{indent}]}},")
+        else:
+            out.append(f"{indent}({step.op!r}, {py_value(step.args)},")
+        out.append(f"{indent} {py_value(step.want)}),")
+    return out
+
+
 def render(plan: Plan, title: str, details: list[str]) -> str:
     out = [_header(title, details), _runtime_source(), "", "# ---- the scenario " + "-" * 70, ""]
     out.append(f"CONSTS = {py_value(plan.consts)}")
     out.append(f"PAIR = {py_value(plan.pair)}  # {plan.pair_words}")
     out.append(f"FDS = {py_value(list(plan.fds))}")
     out.append("STEPS = [")
-    for index, step in enumerate(plan.steps):
-        out.append(f"    # step {index}: {step.words}")
-        out.append(f"    ({step.op!r}, {py_value(step.args)},")
-        out.append(f"     {py_value(step.want)}),")
+    out += _steps(plan.steps, "    ", "")
     out.append("]")
     out += ["", 'if __name__ == "__main__":', "    sys.exit(run(CONSTS, PAIR, FDS, STEPS))", ""]
     return "\n".join(out)

@@ -12,6 +12,7 @@ Data shapes (written by :mod:`harness.fuzz.repro_py`)::
     PAIR  = (type_number, nonblocking, reversed)
     FDS   = [(name, kind, cloexec, nonblock, append), ...]
     STEPS = [(op, args: dict, expected: dict), ...]
+    # a Child step: ("child", {"uid_base", "nofile", "headroom", "steps": [(op, args, expected), ...]}, expected)
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ import ctypes.util
 import errno
 import fcntl
 import os
+import resource
+import select
 import shutil
 import signal
 import stat
 import struct
 import sys
 import tempfile
+import threading
 import time
 from typing import Any
 
@@ -43,6 +47,9 @@ SOCK_NONBLOCK = 0o4000
 SOCK_CLOEXEC = 0o2000000
 KCMP_FILE = 0
 ALL_POLL_BITS = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x40 | 0x100 | 0x2000  # the revents the harness reports
+CHILD_TIMEOUT = 10.0  # the harness's child_timeout: a child still running then is killed (a hang)
+PR_SET_PDEATHSIG = 1
+CHILD_CANNOT_RUN = 2  # a child's exit status: it could not run its steps (0 = conforms, 1 = deviated)
 
 
 class iovec(ctypes.Structure):
@@ -85,13 +92,20 @@ def errno_name(number: int) -> str:
 
 
 def open_fds() -> set[int]:
+    """The open descriptors (the listing's own excluded); at RLIMIT_NOFILE, asked one by one with F_GETFD."""
+    try:
+        numbers = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError as exc:
+        if exc.errno != errno.EMFILE:
+            raise
+        numbers = list(range(resource.getrlimit(resource.RLIMIT_NOFILE)[0]))
     out = set()
-    for name in os.listdir("/proc/self/fd"):
+    for fd in numbers:
         try:
-            fcntl.fcntl(int(name), fcntl.F_GETFD)
+            fcntl.fcntl(fd, fcntl.F_GETFD)
         except OSError:
             continue
-        out.add(int(name))
+        out.add(fd)
     return out
 
 
@@ -139,12 +153,14 @@ class Repro:
         self.tmp = tempfile.mkdtemp(prefix="scm-repro-")
         self.nonblocking = False
         self.closed_number = self.reserve_closed_number()
+        # the scenario's process: expected ids name it, in a child too (which has its own pid)
+        self.ids = {"pid": os.getpid(), "uid": os.getuid(), "gid": os.getgid()}
+        self.where = ""  # "2." while a child runs the steps of step 2
+        self.indent = ""
 
     # -- set-up -------------------------------------------------------------------------------
 
     def reserve_closed_number(self) -> int:
-        import resource
-
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         probe = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         try:
@@ -305,13 +321,13 @@ class Repro:
 
     def differ(self, index: int, field: str, expected: object, observed: object) -> None:
         self.deviations += 1
-        print(f"  DEVIATION step {index} {field}: expected {expected}, observed {observed}")
+        print(f"{self.indent}  DEVIATION step {self.where}{index} {field}: expected {expected}, observed {observed}")
 
     def check_common(self, index: int, op: str, want: dict[str, Any], got: tuple[Any, ...], sigs: list[str]) -> None:
         allowed = [tuple(o) for o in want["outcome"]]
         span = want.get("range")
         words = f"returned a value within {span[0]}..{span[1]}" if span else " or ".join(map(describe, allowed))
-        print(f"step {index} {op}: expected {words}; observed {describe(got)}")
+        print(f"{self.indent}step {self.where}{index} {op}: expected {words}; observed {describe(got)}")
         if span:
             if got[0] != "returned" or not span[0] <= got[1] <= span[1]:
                 self.differ(index, "outcome", words, describe(got))
@@ -465,11 +481,10 @@ class Repro:
         if shape_got != shape_want:
             self.differ(index, "cmsgs (level, type, cmsg_len)", shape_want, shape_got)
         else:
-            ids = {"pid": os.getpid(), "uid": os.getuid(), "gid": os.getgid()}
             for i, (exp, got, idents) in enumerate(zip(want["cmsgs"], found, identities, strict=True)):
                 creds = exp[4]
                 if creds is not None:
-                    values = [ids[v] if isinstance(v, str) else v for v in creds]
+                    values = [self.ids[v] if isinstance(v, str) else v for v in creds]
                     packed = struct.pack("=iII", values[0], values[1] & 0xFFFFFFFF, values[2] & 0xFFFFFFFF)
                     if got[3][:12] != packed[: len(got[3])]:
                         self.differ(index, f"cmsgs[{i}] credentials", values, got[3][:12].hex())
@@ -532,15 +547,12 @@ class Repro:
             got = ("returned", struct.unpack_from("=i", buf.raw)[0])
         self.check_common(index, "getsockopt", want, got, self.signals())
         if want.get("peercred") is not None and r == 0:
-            ids = {"pid": os.getpid(), "uid": os.getuid(), "gid": os.getgid()}
-            expected = [ids[v] if isinstance(v, str) else v for v in want["peercred"]]
+            expected = [self.ids[v] if isinstance(v, str) else v for v in want["peercred"]]
             seen = list(struct.unpack_from("=iII", buf.raw))
             if seen != expected:
                 self.differ(index, "SO_PEERCRED", expected, seen)
 
     def poll(self, index: int, args: dict[str, Any], want: dict[str, Any]) -> None:
-        import select
-
         poller = select.poll()
         poller.register(self.fd(args["on"]), args["events"])
         ready = poller.poll(0)
@@ -559,8 +571,6 @@ class Repro:
         self.check_common(index, "ioctl", want, got, self.signals())
 
     def set_owner(self, index: int, args: dict[str, Any], want: dict[str, Any]) -> None:
-        import threading
-
         owner = struct.pack("ii", 0, threading.get_native_id())  # struct f_owner_ex {F_OWNER_TID, tid}
         try:
             fcntl.fcntl(self.fd(args["on"]), 15, owner)  # F_SETOWN_EX
@@ -617,6 +627,69 @@ class Repro:
             got = ("failed", errno_name(exc.errno or 0))
         self.check_common(index, "reopen", want, got, self.signals())
 
+    # -- a child process --------------------------------------------------------------------
+
+    def child(self, index: int, args: dict[str, Any], want: dict[str, Any]) -> None:
+        """fork; the child becomes its identity and runs its steps on the inherited pair and fd table."""
+        sys.stdout.flush()  # or the child would print the parent's buffered lines again
+        pid = os.fork()
+        if pid == 0:  # never returns into the parent's loop
+            try:
+                status = self.child_body(index, args)
+            except BaseException as exc:
+                print(f"cannot run: in the child: {type(exc).__name__}: {exc}")
+                status = CHILD_CANNOT_RUN
+            sys.stdout.flush()
+            os._exit(status)
+        status = self.wait_child(pid)
+        if os.WIFSIGNALED(status):
+            got: tuple[Any, ...] = ("failed", f"killed by {signal.Signals(os.WTERMSIG(status)).name}")
+        else:
+            got = ("returned", 0)
+        self.check_common(index, "child", want, got, self.signals())
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
+        if code == CHILD_CANNOT_RUN:
+            print("cannot run: the child could not run its steps (above)")
+            raise SystemExit(2)
+        if code:
+            observed = "deviations (above)" if code == 1 else f"exit status {code}"
+            self.differ(index, "child's steps", "no deviation", observed)
+
+    def child_body(self, index: int, args: dict[str, Any]) -> int:
+        """In the child: become the identity (harness.execute.child.become), run the steps, say how it went."""
+        self.where, self.indent, self.deviations = f"{index}.", "    ", 0
+        try:
+            if args["nofile"] is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (args["nofile"], args["nofile"]))
+            if args["headroom"] is not None:
+                hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+                resource.setrlimit(resource.RLIMIT_NOFILE, (limit_with_headroom(args["headroom"]), hard))
+            if args["uid_base"] is not None:
+                uid = args["uid_base"] + os.getppid() % 10000  # distinct for reproducers run at once
+                os.setgroups([])
+                os.setresgid(uid, uid, uid)
+                os.setresuid(uid, uid, uid)
+        except OSError as exc:
+            print(f"cannot run: the child cannot become its identity: {exc}")
+            return CHILD_CANNOT_RUN
+        # die with the parent (its hang alarm may end it first); set after setresuid, which clears it
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        for inner, (op, inner_args, inner_want) in enumerate(args["steps"]):
+            getattr(self, op)(inner, inner_args, inner_want)
+        return 1 if self.deviations else 0
+
+    def wait_child(self, pid: int) -> int:
+        """waitpid with a deadline: a child that overstays is a hang, killed and reported."""
+        deadline = time.monotonic() + CHILD_TIMEOUT
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return status
+            time.sleep(0.001)
+        print(f"{self.indent}  the child did not finish within {CHILD_TIMEOUT} s (hang): killed")
+        os.kill(pid, signal.SIGKILL)
+        return os.waitpid(pid, 0)[1]
+
     def finish(self, baseline: set[int]) -> None:
         for fd in self.owned:
             with contextlib.suppress(OSError):
@@ -625,6 +698,19 @@ class Repro:
         leaked = sorted(open_fds() - baseline)
         if leaked:
             self.differ(-1, "fd table", "every descriptor closed after the scenario", f"still open: {leaked}")
+
+
+def limit_with_headroom(headroom: int) -> int:
+    """The RLIMIT_NOFILE under which exactly ``headroom`` more descriptors can be opened."""
+    free = fd = 0
+    while True:
+        try:
+            os.fstat(fd)
+        except OSError:
+            if free == headroom:
+                return fd
+            free += 1
+        fd += 1
 
 
 def run(consts: dict[str, int], pair: tuple[int, bool, bool], fds: list[tuple[Any, ...]], steps: list[Any]) -> int:
