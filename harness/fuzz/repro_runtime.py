@@ -701,7 +701,11 @@ class Repro:
 
 
 def limit_with_headroom(headroom: int) -> int:
-    """The RLIMIT_NOFILE under which exactly ``headroom`` more descriptors can be opened."""
+    """The RLIMIT_NOFILE under which exactly ``headroom`` more descriptors can be opened.
+
+    The same rule as harness.execute.child.limit_with_headroom, restated: a reproducer carries
+    this file's source and cannot import the harness.
+    """
     free = fd = 0
     while True:
         try:
