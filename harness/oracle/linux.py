@@ -147,6 +147,14 @@ class SocketTimeout(Enum):
     SHORT = "short"  # the scenario's SO_*TIMEO, at most SHORT_TIMEOUT_US: EAGAIN
     RACING = "racing"  # the scenario's, longer: EAGAIN near the step bound, or observed as blocked
 
+    def ends_wait(self, what: str) -> tuple[Outcome, str]:
+        """The outcome of a blocking ``what`` that waits under this timeout, and why."""
+        if self is SocketTimeout.SHORT:
+            return Failed("EAGAIN"), f"{what}: the scenario's socket timeout expires"
+        if self is SocketTimeout.RACING:
+            raise Unknown(f"{what} under a socket timeout close to the executor's step bound")
+        return Blocked(), f"{what}: a blocking call waits"
+
 
 # Stream sends are split into skbs of about 32 KiB + a page (unix_stream_sendmsg); only where
 # the split point decides a result does the exact size matter, and then the oracle says unknown.
@@ -213,6 +221,13 @@ class End:
     @property
     def full(self) -> bool:
         return self.full_at is not None
+
+    def filled_up(self, sndbuf: int, last_skb: int) -> None:
+        """Sends stopped once sk_wmem_alloc reached ``sndbuf``; the last skb, of at most
+        ``last_skb`` bytes, may have taken it past that by its truesize."""
+        self.full_at = sndbuf
+        self.fill_excess = truesize_ceiling(last_skb)
+        self.fill_used = 0
 
     def purge(self) -> None:
         """The receive queue is freed (release, or a datagram disconnect): whatever a Fill put there too."""
@@ -563,11 +578,8 @@ class LinuxModel:
     def would_block_on_send(self, step: Send, x: End) -> tuple[Outcome, tuple[str, ...], str]:
         if not self.blocking(step.flags):
             return Failed("EAGAIN"), (), "the peer's queue is full (SO_SNDBUF), non-blocking"
-        if x.sndtimeo is SocketTimeout.SHORT:
-            return Failed("EAGAIN"), (), "the peer's queue is full: SO_SNDTIMEO expires"
-        if x.sndtimeo is SocketTimeout.RACING:
-            raise Unknown("a send waiting under an SO_SNDTIMEO close to the executor's step bound")
-        return Blocked(), (), "the peer's queue is full: a blocking send waits"
+        outcome, why = x.sndtimeo.ends_wait("the peer's queue is full (SO_SNDBUF)")
+        return outcome, (), why
 
     def too_many_refs(self) -> bool:
         """too_many_unix_fds(): user->unix_inflight > RLIMIT_NOFILE, without CAP_SYS_RESOURCE/ADMIN.
@@ -604,9 +616,7 @@ class LinuxModel:
         if self.t is SockType.STREAM and not queued and step.length > x.sndbuf and not self.blocking(step.flags):
             # unix_stream_sendmsg() sends skb after skb until sock_alloc_send_pskb() would wait,
             # then returns what it sent: some, never all; the queue is full after it.
-            peer.full_at = x.sndbuf
-            peer.fill_excess = truesize_ceiling(x.sndbuf // 2)  # a stream skb carries at most sk_sndbuf / 2
-            peer.fill_used = 0
+            peer.filled_up(x.sndbuf, x.sndbuf // 2)  # a stream skb carries at most sk_sndbuf / 2
             raise PartialSend(step.length)
         in_flight, most = wmem_bounds(queued)
         if not queued and self.t is not SockType.STREAM:
@@ -809,10 +819,9 @@ class LinuxModel:
                 return self.recv_failed(step, Failed(err), "pending socket error (sock_error)", written)
             if x.rcv_shutdown:
                 return eof
-            if not self.blocking(step.flags) or x.rcvtimeo is SocketTimeout.SHORT:
-                return self.recv_failed(step, Failed("EAGAIN"), "empty queue, non-blocking (or SO_RCVTIMEO)", written)
-            self.racing_receive(x)
-            return self.recv_failed(step, Blocked(), "empty queue: a blocking receive waits", written)
+            if not self.blocking(step.flags):
+                return self.recv_failed(step, Failed("EAGAIN"), "empty queue, non-blocking", written)
+            return self.recv_failed(step, *x.rcvtimeo.ends_wait("empty queue"), written)
         eof = self.recv_done(step, 0, b"", set(), None, None, "end of file after shutdown")
         if self.blocking(step.flags):
             # __skb_wait_for_more_packets(): sock_error, then RCV_SHUTDOWN, then wait
@@ -821,10 +830,7 @@ class LinuxModel:
                 return self.recv_failed(step, Failed(err), "pending socket error (sock_error)")
             if x.rcv_shutdown:
                 return eof
-            if x.rcvtimeo is SocketTimeout.SHORT:
-                return self.recv_failed(step, Failed("EAGAIN"), "empty queue: SO_RCVTIMEO expires")
-            self.racing_receive(x)
-            return self.recv_failed(step, Blocked(), "empty queue: a blocking receive waits")
+            return self.recv_failed(step, *x.rcvtimeo.ends_wait("empty queue"))
         if x.error is not None:
             # Measured on Linux 6.18.44: a non-blocking seqpacket receive reports the pending
             # ECONNRESET (peer closed with unread data) before the end of file.
@@ -861,11 +867,6 @@ class LinuxModel:
         fds = skb.fds
         value = len(skb.data) if "MSG_TRUNC" in step.flags else size
         return self.recv_done(step, value, skb.data[:size], flags, skb.creds, fds, "one message", skb)
-
-    @staticmethod
-    def racing_receive(x: End) -> None:
-        if x.rcvtimeo is SocketTimeout.RACING:
-            raise Unknown("a receive waiting under an SO_RCVTIMEO close to the executor's step bound")
 
     def scm_recv(
         self, step: Recv, creds: Creds | None, fds: tuple[str, ...] | None, pidfd_of: Skb | None = None
@@ -1318,11 +1319,8 @@ class LinuxModel:
             peer.fill_used = 0
             peer.fill_unknown = True
             return StepExpectation(op="fill", outcome=Returned(1), value_range=(1, step.limit), why="sends")
-        peer.full_at = x.sndbuf
         # the last skb: a datagram of chunk bytes, or a stream skb of at most sk_sndbuf / 2
-        last = step.chunk if self.t is not SockType.STREAM else min(step.chunk, x.sndbuf // 2)
-        peer.fill_excess = truesize_ceiling(last)
-        peer.fill_used = 0
+        peer.filled_up(x.sndbuf, step.chunk if self.t is not SockType.STREAM else min(step.chunk, x.sndbuf // 2))
         return StepExpectation(
             op="fill", outcome=Returned(1), value_range=(1, max(1, step.limit - 1)), why="sends until SO_SNDBUF"
         )
