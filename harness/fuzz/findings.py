@@ -68,14 +68,18 @@ def release(root: Path, signature: str) -> None:
 
 def claim(root: Path, signature: str) -> bool:
     """Take the signature for this process; False when it is stored or another worker has it."""
-    if covered(root, signature):
-        return False
-    claims = root / CLAIMS
-    claims.mkdir(parents=True, exist_ok=True)
+    return not covered(root, signature) and _mark(root / CLAIMS, signature, "")
+
+
+def _mark(directory: Path, signature: str, text: str) -> bool:
+    """Create ``directory/<slug>`` holding ``text`` unless it exists: the first process wins."""
+    directory.mkdir(parents=True, exist_ok=True)
     try:
-        os.close(os.open(claims / slug(signature), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        fd = os.open(directory / slug(signature), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
         return False
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
     return True
 
 
@@ -202,17 +206,9 @@ def store_finding(
 
 def _alias(root: Path, signatures: list[str], of: str) -> None:
     """Mark ``signatures`` as shown by the finding stored as ``of`` (first one to mark wins)."""
-    aliases = root / ALIASES
-    aliases.mkdir(exist_ok=True)
     for signature in signatures:
-        if (root / slug(signature)).exists():
-            continue
-        try:
-            fd = os.open(aliases / slug(signature), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            continue
-        with os.fdopen(fd, "w") as out:
-            out.write(of + "\n")
+        if not (root / slug(signature)).exists():
+            _mark(root / ALIASES, signature, of + "\n")
 
 
 def read_finding(directory: Path) -> dict[str, object]:

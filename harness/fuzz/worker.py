@@ -81,6 +81,14 @@ def found(signature: str, scenario: Scenario, evaluation: Evaluation | None = No
     return cls(scenario, evaluation)
 
 
+def _shrunk_by(engine_shrinking: str, delta_debugged: bool) -> str:
+    """The engine's own shrinking ("hypothesis", or "none"), then the delta debugging of sink()."""
+    passes = [] if engine_shrinking == "none" else [engine_shrinking]
+    if delta_debugged:
+        passes.append("delta debugging")
+    return " + ".join(passes) or "none"
+
+
 class WorkerState:
     def __init__(self, spec: WorkerSpec, platform: Platform, *, slot: Slot | None = None) -> None:
         self.spec = spec
@@ -219,11 +227,7 @@ class WorkerState:
             "worker": self.spec.index,
             "backend": self.spec.config.backend,
             "fault": self.spec.config.fault,
-            # the engine's own shrinking ("hypothesis", or "none"), then delta debugging here
-            "shrunk_by": " + ".join(
-                [*([shrunk_by] if shrunk_by != "none" else []), *(["delta debugging"] if reproducible else [])]
-            )
-            or "none",
+            "shrunk_by": _shrunk_by(shrunk_by, reproducible),
             "steps_before_minimising": len(scenario.steps),
             "minimised": complete,
             "reproducible_in_harness": reproducible,
