@@ -1,6 +1,6 @@
 """Command line: wiring only.  Bad usage is one line on stderr and exit status 2.
 
-scm-harness run      [--out DIR] [--ids GLOBS] [--backend raw|pysock|both] [--kinds GLOB]
+scm-harness run      [--out DIR [--overwrite]] [--ids GLOBS] [--backend raw|pysock|both] [--kinds GLOB]
                      [--expectations FILE] [--platform-label NAME] [--step-timeout S]
 scm-harness list     [--ids GLOBS]
 scm-harness render   REPORT.json [--out DIR]
@@ -17,18 +17,23 @@ import argparse
 import datetime
 import fnmatch
 import json
+import math
+import os
+import select
 import shlex
+import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from harness import __version__
 
 if TYPE_CHECKING:
     from harness.catalogue import Case
     from harness.report.schema import Report
+    from harness.report.write import PendingBundle
 
 
 class UsageError(Exception):
@@ -40,24 +45,67 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+Number = TypeVar("Number", int, float)
+
+MAX_STEP_TIMEOUT = 60.0  # seconds; MIN_STEP_TIMEOUT (harness.execute.backend) is the lower bound
+
+
+def number_in(kind: type[Number], low: Number, high: Number) -> Callable[[str], Number]:
+    """An argparse ``type``: a finite ``kind`` from ``low`` to ``high``, else a one-line usage error.
+
+    Every numeric option goes through here, so that ``nan``, ``inf``, ``1e308`` or a negative
+    count is refused while parsing, before anything runs.
+    """
+    noun = "an integer" if kind is int else "a number"
+    bounds = f"{low} to {high}" if kind is int else f"{low:g} to {high:g}"
+
+    def parse(text: str) -> Number:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun} from {bounds}")
+        return value
+
+    return parse
+
+
+def step_timeout_option(parser: argparse.ArgumentParser) -> None:
+    """``--step-timeout S`` of ``run`` and ``replay``."""
+    from harness.execute.backend import MIN_STEP_TIMEOUT
+
+    parser.add_argument(
+        "--step-timeout",
+        type=number_in(float, MIN_STEP_TIMEOUT, MAX_STEP_TIMEOUT),
+        default=0.5,
+        metavar="S",
+        help=f"seconds before a blocking step counts as blocked ({MIN_STEP_TIMEOUT:g} to {MAX_STEP_TIMEOUT:g}; "
+        "default 0.5)",
+    )
+
+
+def overwrite_option(parser: argparse.ArgumentParser) -> None:
+    """``--overwrite`` of the commands that write a report bundle into ``--out``."""
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the report bundle already in --out (refused otherwise)"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="scm-harness", description="Conformance and fuzzing harness for AF_UNIX socket pairs.")
     parser.add_argument("--version", action="version", version=f"scm-harness {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run the conformance catalogue and write reports")
-    run.add_argument("--out", type=Path, help="report directory (default: reports/<UTC timestamp>/)")
+    run.add_argument("--out", type=Path, help="report directory (default: a new reports/<UTC timestamp>-<suffix>/)")
+    overwrite_option(run)
     run.add_argument("--ids", default="*", help="comma-separated globs of case ids (default: all), e.g. 'FD-*,TRN-05'")
     run.add_argument("--backend", choices=("raw", "pysock", "both"), default="both")
     run.add_argument("--kinds", default="*", help="glob of pair kinds, e.g. 'seqpacket/*' (default: all 12)")
     run.add_argument("--expectations", type=Path, help="JSON file of known deviations (see README)")
     run.add_argument("--platform-label", default="native", help="name of the platform in reports (e.g. gvisor)")
-    run.add_argument(
-        "--step-timeout",
-        type=float,
-        default=0.5,
-        help="seconds before a blocking step counts as blocked (at least 0.25; default 0.5)",
-    )
+    step_timeout_option(run)
     run.add_argument(
         "--fail-on-xpass",
         action="store_true",
@@ -79,8 +127,15 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("probe", help="print what this platform is and supports (the run_info of a report)")
 
     bench = sub.add_parser("bench", help="measure scenarios per second (C loop, raw, pysock, full verdict)")
-    bench.add_argument("--iterations", type=int, default=300, help="scenarios per round (default 300)")
-    bench.add_argument("--rounds", type=int, default=5, help="rounds; the median is reported (default 5)")
+    bench.add_argument(
+        "--iterations", type=number_in(int, 1, 10**7), default=300, help="scenarios per round (1 to 10^7; default 300)"
+    )
+    bench.add_argument(
+        "--rounds",
+        type=number_in(int, 1, 1000),
+        default=5,
+        help="rounds; the median is reported (1 to 1000; default 5)",
+    )
     bench.add_argument("--json", type=Path, help="also write the result as JSON to this file")
 
     from harness.fuzz.cli import add_parsers
@@ -90,28 +145,52 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        words = list(sys.argv[1:] if argv is None else argv)
-        args = _parser().parse_args(words)
-        args.command_line = shlex.join(["scm-harness", *words])
-        handler = {
-            "run": cmd_run,
-            "list": cmd_list,
-            "render": cmd_render,
-            "compare": cmd_compare,
-            "probe": cmd_probe,
-            "bench": cmd_bench,
-        }
-        from harness.fuzz.cli import HANDLERS
+    from harness.report.write import OutputError
 
-        handler.update(HANDLERS)
-        return handler[args.command](args)
-    except UsageError as exc:
+    try:
+        code = _dispatch(argv)
+        sys.stdout.flush()  # a reader that went away shows up here at the latest
+        return code
+    except (UsageError, OutputError) as exc:
         print(f"scm-harness: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("scm-harness: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        if not _reader_gone():
+            raise  # EPIPE from something else is a harness bug
+        # The standard recipe: no more output, and nothing left in the buffer for exit to flush.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 128 + signal.SIGPIPE
+
+
+def _reader_gone() -> bool:
+    """True when stdout or stderr is a pipe or socket whose reader went away (POLLERR, POLLHUP; 6.18.44)."""
+    poll = select.poll()
+    for stream in (sys.stdout, sys.stderr):
+        poll.register(stream.fileno(), 0)  # POLLERR and POLLHUP are always reported
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(words)
+    args.command_line = shlex.join(["scm-harness", *words])
+    handler = {
+        "run": cmd_run,
+        "list": cmd_list,
+        "render": cmd_render,
+        "compare": cmd_compare,
+        "probe": cmd_probe,
+        "bench": cmd_bench,
+    }
+    from harness.fuzz.cli import HANDLERS
+
+    handler.update(HANDLERS)
+    return handler[args.command](args)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -129,28 +208,41 @@ def _select_cases(ids: str) -> list[Case]:
     return select(patterns)
 
 
-def _writable_directory(path: Path, option: str) -> Path:
+def writable_directory(path: Path, option: str) -> Path:
+    """``path`` as a directory this process can write in (created if missing), else a UsageError naming ``option``."""
+    from harness.report.write import OutputError, writing
+
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
-            pass
-    except OSError as exc:
-        raise UsageError(f"{option}: cannot write to {path}: {exc.strerror or exc}") from None
+        if path.exists() and not path.is_dir():
+            raise OutputError(f"{path} is not a directory")
+        with writing(path):
+            path.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
+                pass
+    except OutputError as exc:
+        raise UsageError(f"{option}: {exc}") from None
     return path
 
 
+def open_bundle_option(out: Path | None, overwrite: bool, default_prefix: str = "") -> PendingBundle:
+    """The report bundle of ``--out``/``--overwrite``, checked and staged before any work starts."""
+    from harness.report.write import OutputError, open_bundle
+
+    try:
+        return open_bundle(out, default_prefix=default_prefix, overwrite=overwrite)
+    except OutputError as exc:
+        raise UsageError(f"--out: {exc}") from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.execute.backend import MIN_STEP_TIMEOUT, ExecConfig
+    from harness.execute.backend import ExecConfig
     from harness.expectations_file import ExpectationsError, KnownDeviations, load
     from harness.host import probe
     from harness.report.markdown import render_terminal
     from harness.report.schema import Report, Verdict
-    from harness.report.write import write_report_bundle
-    from harness.runner import RunConfig, run_case
+    from harness.runner import RunConfig, run_plan
 
     cases = _select_cases(args.ids)
-    if args.step_timeout < MIN_STEP_TIMEOUT:
-        raise UsageError(f"--step-timeout must be at least {MIN_STEP_TIMEOUT} s")
     known = KnownDeviations()
     if args.expectations is not None:
         try:
@@ -161,8 +253,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not plan:
         raise UsageError(f"--kinds {args.kinds!r} matches no pair kind of the selected cases")
     started = datetime.datetime.now(datetime.UTC)
-    out = args.out or Path("reports") / started.strftime("%Y%m%d-%H%M%S")
-    out = _writable_directory(out, "--out")  # only once every argument is known to be good
+    bundle = open_bundle_option(args.out, args.overwrite)  # only once every argument is known to be good
     backends = ("raw", "pysock") if args.backend == "both" else (args.backend,)
     platform = probe(args.platform_label)
     config = RunConfig(exec=ExecConfig(step_timeout=args.step_timeout), known=known)
@@ -174,9 +265,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     results = []
     interrupted = False
     try:
-        for case, kind in plan:
-            for backend in backends:
-                results.append(run_case(case, kind, backend, platform, config))
+        for result in run_plan(plan, backends, platform, config):
+            bundle.record(result)
+            results.append(result)
     except KeyboardInterrupt:
         interrupted = True
     run_info: dict[str, object] = {
@@ -190,9 +281,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         "interrupted": interrupted,
     }
     report = Report(run_info=run_info, results=tuple(results))
-    write_report_bundle(out, report)
+    bundle.finish(report)
     print(render_terminal(report))
-    print(f"scm-harness: report written to {out}/report.json (also junit.xml, summary.md, report.html)")
+    print(f"scm-harness: report written to {bundle.out}/report.json (also junit.xml, summary.md, report.html)")
     if interrupted:
         return 130
     failing = {Verdict.FAIL, Verdict.ERROR} | ({Verdict.XPASS} if args.fail_on_xpass else set())
@@ -218,18 +309,19 @@ def _load(path: Path) -> Report:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from harness.report.write import write_report_bundle
+    from harness.report.write import write_report_bundle, writing
 
     report = _load(args.report)
-    out = _writable_directory(args.out or args.report.parent, "--out")
-    write_report_bundle(out, report)
+    out = writable_directory(args.out or args.report.parent, "--out")
+    with writing(out):
+        write_report_bundle(out, report)
     print(f"scm-harness: rendered {out}/junit.xml and {out}/summary.md")
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from harness.report.compare import compare
-    from harness.report.write import write_atomically
+    from harness.report.write import write_atomically, writing
 
     typed = [_load(p) for p in args.reports]
     if len(typed) < 2:
@@ -245,24 +337,25 @@ def cmd_compare(args: argparse.Namespace) -> int:
     comparison = compare(typed, labels)
     markdown = comparison.render_markdown()
     if args.out:
-        out = _writable_directory(args.out, "--out")
-        write_atomically(out / "comparison.json", json.dumps(comparison.to_json(), indent=2, sort_keys=True) + "\n")
-        write_atomically(out / "comparison.md", markdown)
+        out = writable_directory(args.out, "--out")
+        with writing(out):
+            write_atomically(out / "comparison.json", json.dumps(comparison.to_json(), indent=2, sort_keys=True) + "\n")
+            write_atomically(out / "comparison.md", markdown)
     print(markdown)
     return 1 if comparison.differences else 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from harness.bench import render, run_bench, to_json
-    from harness.report.write import write_atomically
+    from harness.report.write import write_atomically, writing
 
-    if args.iterations < 1 or args.rounds < 1:
-        raise UsageError("--iterations and --rounds must be positive")
+    if args.json is not None:
+        writable_directory(args.json.parent, "--json")  # before the measurement, not after it
     result = run_bench(args.iterations, args.rounds)
     print(render(result))
     if args.json is not None:
-        _writable_directory(args.json.parent, "--json")
-        write_atomically(args.json, to_json(result))
+        with writing(args.json):
+            write_atomically(args.json, to_json(result))
     return 0
 
 

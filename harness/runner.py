@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from harness.catalogue.case import Case, Variant
@@ -155,3 +155,16 @@ def run_case(case: Case, kind: PairKind, backend: str, platform: Platform, confi
         findings=tuple(f for p in parts for f in p.findings),
         duration_ms=round((time.monotonic() - started) * 1000, 3),
     )
+
+
+def run_plan(
+    plan: Iterable[tuple[Case, PairKind]], backends: Sequence[str], platform: Platform, config: RunConfig
+) -> Iterator[Result]:
+    """Every (case, kind) of ``plan`` through every back end, each result as soon as it is finished.
+
+    A generator, so that the caller can stream each result to disk (the journal) before the next
+    case starts: a full disk or a kill then loses at most the case in flight.
+    """
+    for case, kind in plan:
+        for backend in backends:
+            yield run_case(case, kind, backend, platform, config)

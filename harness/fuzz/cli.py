@@ -32,68 +32,113 @@ def _usage(message: str) -> Exception:
 
 
 def add_parsers(sub: Any) -> None:
+    from harness.cli import number_in, overwrite_option, step_timeout_option
+
     fuzz = sub.add_parser("fuzz", help="run a fuzzing campaign (Hypothesis or atheris) against the oracle")
     fuzz.add_argument("--engine", choices=("hypothesis", "atheris"), default="hypothesis")
     budget = fuzz.add_mutually_exclusive_group()
-    budget.add_argument("--time", type=float, metavar="S", help="stop after S seconds (default: 60)")
-    budget.add_argument("--runs", type=int, metavar="N", help="stop after N executions in total")
-    fuzz.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="worker processes (default: 1)")
+    budget.add_argument(
+        "--time",
+        type=number_in(float, 1, 7 * 86400),
+        metavar="S",
+        help="stop after S seconds (1 to 604800; default 60)",
+    )
+    budget.add_argument(
+        "--runs", type=number_in(int, 1, 10**9), metavar="N", help="stop after N executions in total (1 to 10^9)"
+    )
+    fuzz.add_argument(
+        "-j",
+        "--jobs",
+        type=number_in(int, 1, 256),
+        default=1,
+        metavar="N",
+        help="worker processes (1 to 256; default 1)",
+    )
     fuzz.add_argument("--corpus", type=Path, metavar="DIR", help="corpus directory (default: OUT/corpus)")
-    fuzz.add_argument("--out", type=Path, metavar="DIR", help="campaign directory (default: reports/fuzz-<UTC time>/)")
-    fuzz.add_argument("--seed", type=int, help="seed for the workers (default: random, recorded in the summary)")
+    fuzz.add_argument(
+        "--out", type=Path, metavar="DIR", help="campaign directory (default: a new reports/fuzz-<UTC time>-<suffix>/)"
+    )
+    fuzz.add_argument(
+        "--seed",
+        type=number_in(int, 0, 2**31 - 1),
+        help="seed for the workers (0 to 2^31-1; default: random, recorded in the summary)",
+    )
     fuzz.add_argument("--backend", choices=("raw", "pysock"), default="raw")
-    fuzz.add_argument("--scenario-timeout", type=float, default=5.0, metavar="S", help="per-scenario timeout")
-    fuzz.add_argument("--minimise-seconds", type=float, default=60.0, metavar="S", help="budget per finding")
+    fuzz.add_argument(
+        "--scenario-timeout",
+        type=number_in(float, 0.25, 3600),
+        default=5.0,
+        metavar="S",
+        help="per-scenario timeout (0.25 to 3600; default 5)",
+    )
+    fuzz.add_argument(
+        "--minimise-seconds",
+        type=number_in(float, 0, 86400),
+        default=60.0,
+        metavar="S",
+        help="budget per finding (0 to 86400; default 60)",
+    )
     fuzz.add_argument("--no-seeds", action="store_true", help="do not start from corpora/seeds and regressions")
     fuzz.add_argument("--inject-fault", help=argparse.SUPPRESS)  # test only: harness.execute.faults
 
     replay = sub.add_parser("replay", help="re-run scenario files, corpus directories or findings and report")
     replay.add_argument("paths", type=Path, nargs="+", metavar="PATH")
-    replay.add_argument("--out", type=Path, help="report directory (default: reports/replay-<UTC time>/)")
-    replay.add_argument("--backend", choices=("raw", "pysock", "both"), default="both")
     replay.add_argument(
-        "--step-timeout",
-        type=float,
-        default=0.5,
-        help="seconds before a blocking step counts as blocked (at least 0.25; default 0.5)",
+        "--out", type=Path, help="report directory (default: a new reports/replay-<UTC time>-<suffix>/)"
     )
+    overwrite_option(replay)
+    replay.add_argument("--backend", choices=("raw", "pysock", "both"), default="both")
+    step_timeout_option(replay)
 
     corpus = sub.add_parser("corpus", help="keep corpora/ in sync with the catalogue")
     corpus.add_argument("--sync", action="store_true", help="write corpora/seeds from the catalogue")
     corpus.add_argument("--check", action="store_true", help="exit 1 when corpora/seeds is out of sync")
     corpus.add_argument("--atheris", action="store_true", help="also regenerate corpora/atheris byte seeds")
-    corpus.add_argument("--atheris-budget", type=int, default=20_000, help="random inputs to search (with --atheris)")
     corpus.add_argument(
-        "--atheris-seconds", type=int, default=60, help="libFuzzer time on top of them (with --atheris)"
+        "--atheris-budget",
+        type=number_in(int, 1, 10**8),
+        default=20_000,
+        help="random inputs to search (with --atheris; 1 to 10^8)",
+    )
+    corpus.add_argument(
+        "--atheris-seconds",
+        type=number_in(int, 1, 86400),
+        default=60,
+        help="libFuzzer time on top of them (with --atheris; 1 to 86400)",
     )
     corpus.add_argument("--corpora", type=Path, help="the corpora directory (default: the project's corpora/)")
 
 
-def _timestamp() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+def _campaign_directories(out: Path | None, corpus: Path | None) -> tuple[Path, Path]:
+    """``--out`` and ``--corpus`` as directories this process can write in, checked before the campaign starts."""
+    from harness.cli import writable_directory
+    from harness.report.write import OutputError, claim_new_directory
+
+    if corpus is not None:
+        writable_directory(corpus, "--corpus")  # first: a bad --corpus must not leave a new campaign directory
+    if out is None:
+        try:
+            out = claim_new_directory(Path("reports"), "fuzz-")
+        except OutputError as exc:
+            raise _usage(f"--out: {exc}") from None
+    else:
+        writable_directory(out, "--out")
+    return out, corpus or out / "corpus"
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
     from harness.execute.faults import FAULTS
     from harness.fuzz.campaign import CampaignOptions, run_campaign
 
-    if args.jobs < 1:
-        raise _usage("-j must be at least 1")
-    if args.time is not None and args.time <= 0:
-        raise _usage("--time must be positive")
-    if args.runs is not None and args.runs < 1:
-        raise _usage("--runs must be at least 1")
-    if args.scenario_timeout <= 0:
-        raise _usage("--scenario-timeout must be positive")
     if args.inject_fault is not None and args.inject_fault not in FAULTS:
         raise _usage(f"--inject-fault: unknown fault {args.inject_fault!r} (known: {', '.join(FAULTS)})")
-    out = args.out or Path("reports") / f"fuzz-{_timestamp()}"
+    out, corpus_directory = _campaign_directories(args.out, args.corpus)
     corpora = _corpora()
     seeds = () if args.no_seeds else (corpora / "seeds", corpora / "regressions")
     options = CampaignOptions(
         engine=args.engine,
         out=out,
-        corpus=args.corpus or out / "corpus",
+        corpus=corpus_directory,
         seconds=60.0 if args.time is None and args.runs is None else args.time,
         runs=args.runs,
         jobs=args.jobs,
@@ -117,23 +162,24 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from harness.execute.backend import MIN_STEP_TIMEOUT, ExecConfig
-    from harness.fuzz.replay import replay, write_replay_report
+    from harness.cli import open_bundle_option
+    from harness.execute.backend import ExecConfig
+    from harness.fuzz.replay import replay, replay_report
     from harness.host import probe
     from harness.report.markdown import render_terminal
     from harness.report.schema import Verdict
     from harness.runner import RunConfig
 
-    if args.step_timeout < MIN_STEP_TIMEOUT:
-        raise _usage(f"--step-timeout must be at least {MIN_STEP_TIMEOUT} s")
     started = datetime.datetime.now(datetime.UTC)
-    out = args.out or Path("reports") / f"replay-{_timestamp()}"
+    bundle = open_bundle_option(args.out, args.overwrite, "replay-")
     backends = ("raw", "pysock") if args.backend == "both" else (args.backend,)
     platform = probe()
-    results, _ = replay(args.paths, backends, platform, RunConfig(exec=ExecConfig(step_timeout=args.step_timeout)))
-    report = write_replay_report(out, results, platform, command=args.command_line, started=started)
+    config = RunConfig(exec=ExecConfig(step_timeout=args.step_timeout))
+    results, _ = replay(args.paths, backends, platform, config, record=bundle.record)
+    report = replay_report(results, platform, command=args.command_line, started=started)
+    bundle.finish(report)
     print(render_terminal(report))
-    print(f"scm-harness replay: report written to {out}/report.json (also junit.xml, summary.md)")
+    print(f"scm-harness replay: report written to {bundle.out}/report.json (also junit.xml, summary.md, report.html)")
     return 1 if any(r.verdict in (Verdict.FAIL, Verdict.ERROR) for r in results) else 0
 
 

@@ -4,7 +4,7 @@ Each scenario becomes the case ``REPLAY:<file stem>`` (a finding's directory nam
 ``findings/<sig>/scenario.json``), run on its own pair kind through each back end with exactly
 the evaluation ``scm-harness run`` uses (:func:`harness.runner.run_variant`, in a forked child per
 scenario and back end so that no scenario's leftovers reach the next), and the results are
-written with the same report bundle (``report.json``, ``junit.xml``, ``summary.md``).  A file that
+streamed into the journal and written with the same report bundle as ``run``'s.  A file that
 is not a scenario gives one line on stderr naming it, an ``error`` result, and the rest goes on.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from harness.catalogue.case import Variant
@@ -22,7 +22,6 @@ from harness.fuzz.corpus import LoadError
 from harness.fuzz.isolate import call_in_child
 from harness.host import Platform
 from harness.report.schema import Finding, Report, Result, Verdict
-from harness.report.write import write_report_bundle
 from harness.runner import RunConfig, VariantResult, run_variant
 
 
@@ -45,14 +44,25 @@ def _isolated(variant: Variant, backend: str, platform: Platform, config: RunCon
 
 
 def replay(
-    paths: Sequence[Path], backends: Sequence[str], platform: Platform, config: RunConfig
+    paths: Sequence[Path],
+    backends: Sequence[str],
+    platform: Platform,
+    config: RunConfig,
+    record: Callable[[Result], None] | None = None,
 ) -> tuple[list[Result], list[LoadError]]:
+    """Every scenario under ``paths`` on every back end; ``record`` sees each result as it is finished."""
     loaded, errors = corpus.load(paths)
     results: list[Result] = []
+
+    def add(result: Result) -> None:
+        results.append(result)
+        if record is not None:
+            record(result)
+
     used: set[str] = set()
     for error in errors:
         print(f"scm-harness replay: {error}", file=sys.stderr)
-        results.append(
+        add(
             Result(
                 case=f"REPLAY:{_unique(error.path.stem, used)}",
                 area="replay",
@@ -71,7 +81,7 @@ def replay(
         for backend in backends:
             started = time.monotonic()
             outcome = _isolated(variant, backend, platform, config)
-            results.append(
+            add(
                 Result(
                     case=case,
                     title=item.scenario.note or item.label,
@@ -100,9 +110,8 @@ def replay(
     return results, errors
 
 
-def write_replay_report(
-    out: Path, results: list[Result], platform: Platform, *, command: str, started: datetime.datetime
-) -> Report:
+def replay_report(results: list[Result], platform: Platform, *, command: str, started: datetime.datetime) -> Report:
+    """The report of a replay (the caller writes it: :meth:`harness.report.write.PendingBundle.finish`)."""
     run_info: dict[str, object] = {
         **platform.as_json(),
         "command": command,
@@ -113,6 +122,4 @@ def write_replay_report(
         "kinds": "*",
         "interrupted": False,
     }
-    report = Report(run_info=run_info, results=tuple(results))
-    write_report_bundle(out, report)
-    return report
+    return Report(run_info=run_info, results=tuple(results))

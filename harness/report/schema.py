@@ -171,6 +171,11 @@ def _result(value: object, where: str, place: str) -> Result:
     return Result(verdict=verdict, findings=findings, duration_ms=float(duration), **text)
 
 
+def parse_result(value: object, where: str) -> Result:
+    """Validate one ``results[]`` entry on its own (a line of the results journal)."""
+    return _result(value, _one_line(where), "result")
+
+
 def _finding(value: object, where: str, place: str) -> Finding:
     obj = _object(value, _FINDING_KEYS, where, place)
     text = {key: _text(obj[key], where, f"{place}.{key}") for key in _FINDING_TEXT}
@@ -244,12 +249,13 @@ def report_to_json(report: Report) -> dict[str, object]:
     return {
         "schema": SCHEMA,
         "run_info": dict(report.run_info),
-        "results": [_result_to_json(r) for r in report.results],
+        "results": [result_to_json(r) for r in report.results],
         "summary": report.summary,
     }
 
 
-def _result_to_json(result: Result) -> dict[str, object]:
+def result_to_json(result: Result) -> dict[str, object]:
+    """One ``results[]`` entry of ``report.json`` (and one line of the results journal)."""
     out: dict[str, object] = {key: getattr(result, key) for key in _RESULT_KEYS}
     out["verdict"] = result.verdict.value
     out["findings"] = [{key: getattr(f, key) for key in _FINDING_KEYS} for f in result.findings]

@@ -1,26 +1,38 @@
-"""Writing a run's report bundle: ``report.json`` (canonical), ``junit.xml`` and ``summary.md``.
+"""Writing a run's report bundle: ``report.json`` (canonical), ``junit.xml``, ``summary.md``, ``report.html``.
 
 Every file is written atomically (temporary file in the same directory, fsync, ``os.replace``),
-so a CI job or a second run reading ``reports/<run>/`` sees either the old file or the new one,
-never half of one, even if the harness is killed mid-write.
+so a reader sees either the old file or the new one, never half of one.  A run's bundle as a
+whole is built in a staging directory beside its place, with a journal of the results streamed
+in as they finish, and renamed into place at the end (:func:`open_bundle`): a full disk or a
+kill loses at most the case in flight, and no directory ever holds files of two runs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
+import errno
 import json
 import os
+import secrets
+import shutil
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from harness.report.html import render_html
 from harness.report.junit import render_junit
 from harness.report.markdown import render_summary
-from harness.report.schema import Report, parse_report, report_to_json
+from harness.report.schema import Report, Result, parse_report, parse_result, report_to_json, result_to_json
 
 # Reports are not secret; mkstemp's 0600 would hide them from a CI artifact uploader running as
 # another user.  An existing file keeps its mode.
 _NEW_FILE_MODE = 0o644
+_NEW_DIRECTORY_MODE = 0o755
+
+BUNDLE_FILES = ("report.json", "junit.xml", "summary.md", "report.html")  # report.json first: it matters most
+JOURNAL = "results.jsonl"  # one result per line, appended as each finishes (README: Reports)
 
 
 def canonical_json(report: Report) -> str:
@@ -70,7 +82,7 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def write_report_bundle(directory: str | Path, report: Report) -> dict[str, Path]:
-    """Write ``report.json``, ``junit.xml``, ``summary.md`` and ``report.html`` into ``directory``.
+    """Write ``report.json``, ``junit.xml``, ``summary.md`` and ``report.html`` into ``directory``, file by file.
 
     The other files are rendered from the JSON text read back through the strict reader, so they
     show exactly what ``report.json`` holds, and a report the reader would reject (a non-string
@@ -79,15 +91,219 @@ def write_report_bundle(directory: str | Path, report: Report) -> dict[str, Path
     directory = Path(directory)
     text = canonical_json(report)
     canonical = parse_report(json.loads(text), str(directory / "report.json"))
-    rendered = {
-        "report.json": text,
-        "junit.xml": render_junit(canonical),
-        "summary.md": render_summary(canonical),
-        "report.html": render_html(canonical),
-    }
+    contents = (text, render_junit(canonical), render_summary(canonical), render_html(canonical))
+    rendered = dict(zip(BUNDLE_FILES, contents, strict=True))
     directory.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-    for name, content in rendered.items():  # report.json first: it is the one that matters
+    for name, content in rendered.items():
         paths[name] = directory / name
         write_atomically(paths[name], content)
     return paths
+
+
+# ----------------------------------------------------------------------------------------------
+# Crash-safe bundles: a journal of finished results, a staging directory renamed into place
+
+
+_FSYNC_INTERVAL = 1.0  # seconds between fsyncs of the journal; every line is written through at once
+_CLAIM_ATTEMPTS = 100
+_INSTALL_ATTEMPTS = 3  # renames tried when concurrent --overwrite runs keep replacing the same directory
+
+
+class OutputError(Exception):
+    """An output could not be written (full disk, read-only file system, no permission, ...): one line."""
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Turn an OSError while writing ``path`` into an :class:`OutputError` naming it."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _unique_name(prefix: str) -> str:
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{prefix}{stamp}-{secrets.token_hex(3)}"
+
+
+def claim_new_directory(parent: Path, prefix: str = "") -> Path:
+    """Create ``parent/<prefix><UTC timestamp>-<random suffix>``, a directory no other run has.
+
+    ``mkdir`` without ``exist_ok`` is the claim: of two runs that pick the same name (started in
+    the same second, and the same suffix), one gets EEXIST and picks another name.
+    """
+    with writing(parent):
+        parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(_CLAIM_ATTEMPTS):
+            path = parent / _unique_name(prefix)
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            return path
+    raise OutputError(f"cannot write {parent}: {_CLAIM_ATTEMPTS} new directory names in a row were taken")
+
+
+class Journal:
+    """Finished results as JSON lines (the ``results[]`` entries of ``report.json``), appended one by one.
+
+    Each line goes to the kernel with its own ``write`` as soon as the result is in, so a killed
+    run loses at most the case in flight; ``fsync`` follows at most a second later.  A write that
+    fails part-way (ENOSPC) is cut back to the last whole line, so every line always parses.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0  # whole lines in the file
+        self._size = 0
+        self._synced = time.monotonic()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
+        self._fd: int | None = os.open(path, flags, _NEW_FILE_MODE)
+
+    def record(self, result: Result) -> None:
+        if self._fd is None:
+            raise ValueError(f"{self.path}: the journal is closed")
+        line = json.dumps(result_to_json(result), sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n"
+        data = memoryview(line.encode("ascii"))  # json.dumps escapes everything else (ensure_ascii)
+        try:
+            while data:
+                data = data[os.write(self._fd, data) :]
+            if time.monotonic() - self._synced >= _FSYNC_INTERVAL:
+                os.fsync(self._fd)
+                self._synced = time.monotonic()
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._size)  # freeing space works on a full disk
+            raise
+        self._size += len(line)
+        self.count += 1
+
+    def close(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def read_journal(path: Path) -> list[Result]:
+    """The results in a journal, each line through the strict reader (``path: line N: ...`` on error)."""
+    with path.open(encoding="ascii") as lines:
+        return [parse_result(json.loads(line), f"{path}: line {n}") for n, line in enumerate(lines, 1)]
+
+
+class PendingBundle:
+    """A report bundle under construction in a staging directory beside ``out``.
+
+    :func:`open_bundle` checks ``out`` and creates the staging directory before any work starts;
+    :meth:`record` streams each result into the journal there; :meth:`finish` writes the bundle
+    files and renames the whole directory to ``out``.  A failure leaves ``out`` as it was (missing,
+    empty or the previous bundle) and keeps the staging directory with its journal; the
+    :class:`OutputError` says where.
+    """
+
+    def __init__(self, out: Path, staging: Path, *, overwrite: bool, claimed: bool) -> None:
+        self.out = out
+        self.staging = staging
+        self.overwrite = overwrite
+        self._claimed = claimed  # out is an empty directory this run created (the default name)
+        self.journal = Journal(staging / JOURNAL)
+
+    def record(self, result: Result) -> None:
+        try:
+            self.journal.record(result)
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def finish(self, report: Report) -> dict[str, Path]:
+        """Write the bundle and move it into place as a whole; the paths by file name."""
+        try:
+            self.journal.close()
+            write_report_bundle(self.staging, report)
+            self._install()
+        except OSError as exc:
+            raise self._failed(exc) from None
+        return {name: self.out / name for name in (*BUNDLE_FILES, JOURNAL)}
+
+    def _install(self) -> None:
+        displaced: list[Path] = []
+        for _ in range(_INSTALL_ATTEMPTS):
+            try:
+                os.rename(self.staging, self.out)  # replaces a missing or empty directory (rename(2))
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+                if not self.overwrite:
+                    raise OutputError(
+                        f"cannot write {self.out}: another run put a bundle there meanwhile "
+                        f"(this run's bundle is kept at {self.staging})"
+                    ) from None
+            old = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.old-", dir=self.out.parent))
+            try:
+                os.rename(self.out, old)
+                displaced.append(old)
+            except FileNotFoundError:  # a concurrent run moved it away first
+                os.rmdir(old)
+        else:
+            raise OutputError(f"cannot write {self.out}: other runs kept replacing it (bundle kept at {self.staging})")
+        _fsync_directory(self.out.parent)
+        for old in displaced:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _failed(self, exc: OSError) -> OutputError:
+        if self._claimed:
+            with contextlib.suppress(OSError):
+                self.out.rmdir()  # the default name claimed at the start, still empty
+        return OutputError(
+            f"cannot write {self.out}: {exc.strerror or exc} "
+            f"(the journal with {self.journal.count} finished results is kept at {self.journal.path})"
+        )
+
+
+def open_bundle(out: Path | None, *, default_prefix: str = "", overwrite: bool = False) -> PendingBundle:
+    """Check the bundle's place and create its staging directory (and journal), before any work.
+
+    ``out`` None: a new ``reports/<prefix><UTC timestamp>-<suffix>``.  An existing ``out`` must be
+    a directory, and empty unless ``overwrite``; even then it must hold nothing but a bundle, so
+    that ``--overwrite`` cannot delete anything else.
+    """
+    claimed = out is None
+    if out is None:
+        out = claim_new_directory(Path("reports"), default_prefix)
+    elif out.name in ("", ".", ".."):
+        out = Path(os.path.abspath(out))
+    _check_target(out, overwrite=overwrite)
+    with writing(out):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        try:
+            os.chmod(staging, _NEW_DIRECTORY_MODE)
+            return PendingBundle(out, staging, overwrite=overwrite, claimed=claimed)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+
+def _check_target(out: Path, *, overwrite: bool) -> None:
+    if out.is_symlink():
+        raise OutputError(f"{out} is a symbolic link: give the directory itself")
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise OutputError(f"{out} is not a directory")
+    if os.path.ismount(out):
+        raise OutputError(f"{out} is a mount point: give a directory inside it (the bundle is renamed into place)")
+    with writing(out):
+        entries = sorted(os.listdir(out))
+    if entries and not overwrite:
+        raise OutputError(f"{out} is not empty: pass --overwrite to replace the bundle in it, or give a new directory")
+    strangers = [name for name in entries if name not in (*BUNDLE_FILES, JOURNAL)]
+    if strangers:
+        raise OutputError(
+            f"{out} holds {strangers[0]!r}, which is not part of a report bundle: --overwrite only replaces a bundle"
+        )
