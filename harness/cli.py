@@ -57,7 +57,7 @@ def number_in(kind: type[Number], low: Number, high: Number) -> Callable[[str], 
     count is refused while parsing, before anything runs.
     """
     noun = "an integer" if kind is int else "a number"
-    bounds = f"{low} to {high}" if kind is int else f"{low:g} to {high:g}"
+    bounds = _bounds(kind, low, high)
 
     def parse(text: str) -> Number:
         try:
@@ -71,17 +71,41 @@ def number_in(kind: type[Number], low: Number, high: Number) -> Callable[[str], 
     return parse
 
 
+def _bounds(kind: type[Number], low: Number, high: Number) -> str:
+    return f"{low} to {high}" if kind is int else f"{low:g} to {high:g}"
+
+
+def number_option(
+    parser: argparse._ActionsContainer,
+    *flags: str,
+    kind: type[Number],
+    low: Number,
+    high: Number,
+    help: str,
+    default: Number | None = None,
+    metavar: str | None = None,
+) -> None:
+    """A numeric option parsed by :func:`number_in`; its help ends with the bounds and the default."""
+    limits = _bounds(kind, low, high) + ("" if default is None else f"; default {default:g}")
+    parser.add_argument(
+        *flags, type=number_in(kind, low, high), default=default, metavar=metavar, help=f"{help} ({limits})"
+    )
+
+
 def step_timeout_option(parser: argparse.ArgumentParser) -> None:
     """``--step-timeout S`` of ``run`` and ``replay``."""
     from harness.execute.backend import MIN_STEP_TIMEOUT
 
-    parser.add_argument(
+    help = "seconds before a blocking step counts as blocked"
+    number_option(
+        parser,
         "--step-timeout",
-        type=number_in(float, MIN_STEP_TIMEOUT, MAX_STEP_TIMEOUT),
+        kind=float,
+        low=MIN_STEP_TIMEOUT,
+        high=MAX_STEP_TIMEOUT,
         default=0.5,
         metavar="S",
-        help=f"seconds before a blocking step counts as blocked ({MIN_STEP_TIMEOUT:g} to {MAX_STEP_TIMEOUT:g}; "
-        "default 0.5)",
+        help=help,
     )
 
 
@@ -127,15 +151,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("probe", help="print what this platform is and supports (the run_info of a report)")
 
     bench = sub.add_parser("bench", help="measure scenarios per second (C loop, raw, pysock, full verdict)")
-    bench.add_argument(
-        "--iterations", type=number_in(int, 1, 10**7), default=300, help="scenarios per round (1 to 10^7; default 300)"
-    )
-    bench.add_argument(
-        "--rounds",
-        type=number_in(int, 1, 1000),
-        default=5,
-        help="rounds; the median is reported (1 to 1000; default 5)",
-    )
+    number_option(bench, "--iterations", kind=int, low=1, high=10**7, default=300, help="scenarios per round")
+    number_option(bench, "--rounds", kind=int, low=1, high=1000, default=5, help="rounds; the median is reported")
     bench.add_argument("--json", type=Path, help="also write the result as JSON to this file")
 
     from harness.fuzz.cli import add_parsers

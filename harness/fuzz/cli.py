@@ -32,51 +32,29 @@ def _usage(message: str) -> Exception:
 
 
 def add_parsers(sub: Any) -> None:
-    from harness.cli import number_in, overwrite_option, step_timeout_option
+    from harness.cli import number_option, overwrite_option, step_timeout_option
 
     fuzz = sub.add_parser("fuzz", help="run a fuzzing campaign (Hypothesis or atheris) against the oracle")
     fuzz.add_argument("--engine", choices=("hypothesis", "atheris"), default="hypothesis")
     budget = fuzz.add_mutually_exclusive_group()
-    budget.add_argument(
-        "--time",
-        type=number_in(float, 1, 7 * 86400),
-        metavar="S",
-        help="stop after S seconds (1 to 604800; default 60)",
-    )
-    budget.add_argument(
-        "--runs", type=number_in(int, 1, 10**9), metavar="N", help="stop after N executions in total (1 to 10^9)"
-    )
-    fuzz.add_argument(
-        "-j",
-        "--jobs",
-        type=number_in(int, 1, 256),
-        default=1,
-        metavar="N",
-        help="worker processes (1 to 256; default 1)",
-    )
+    budget_help = "stop after S seconds, 60 without --runs"
+    number_option(budget, "--time", kind=float, low=1, high=7 * 86400, metavar="S", help=budget_help)
+    number_option(budget, "--runs", kind=int, low=1, high=10**9, metavar="N", help="stop after N executions in total")
+    number_option(fuzz, "-j", "--jobs", kind=int, low=1, high=256, default=1, metavar="N", help="worker processes")
     fuzz.add_argument("--corpus", type=Path, metavar="DIR", help="corpus directory (default: OUT/corpus)")
     fuzz.add_argument(
         "--out", type=Path, metavar="DIR", help="campaign directory (default: a new reports/fuzz-<UTC time>-<suffix>/)"
     )
-    fuzz.add_argument(
-        "--seed",
-        type=number_in(int, 0, 2**31 - 1),
-        help="seed for the workers (0 to 2^31-1; default: random, recorded in the summary)",
-    )
+    seed_help = "seed for the workers, random unless given and recorded in the summary"
+    number_option(fuzz, "--seed", kind=int, low=0, high=2**31 - 1, help=seed_help)
     fuzz.add_argument("--backend", choices=("raw", "pysock"), default="raw")
-    fuzz.add_argument(
-        "--scenario-timeout",
-        type=number_in(float, 0.25, 3600),
-        default=5.0,
-        metavar="S",
-        help="per-scenario timeout (0.25 to 3600; default 5)",
+    timeout_help = "per-scenario timeout"
+    number_option(
+        fuzz, "--scenario-timeout", kind=float, low=0.25, high=3600, default=5.0, metavar="S", help=timeout_help
     )
-    fuzz.add_argument(
-        "--minimise-seconds",
-        type=number_in(float, 0, 86400),
-        default=60.0,
-        metavar="S",
-        help="budget per finding (0 to 86400; default 60)",
+    minimise_help = "budget per finding"
+    number_option(
+        fuzz, "--minimise-seconds", kind=float, low=0, high=86400, default=60.0, metavar="S", help=minimise_help
     )
     fuzz.add_argument("--no-seeds", action="store_true", help="do not start from corpora/seeds and regressions")
     fuzz.add_argument("--inject-fault", help=argparse.SUPPRESS)  # test only: harness.execute.faults
@@ -94,18 +72,10 @@ def add_parsers(sub: Any) -> None:
     corpus.add_argument("--sync", action="store_true", help="write corpora/seeds from the catalogue")
     corpus.add_argument("--check", action="store_true", help="exit 1 when corpora/seeds is out of sync")
     corpus.add_argument("--atheris", action="store_true", help="also regenerate corpora/atheris byte seeds")
-    corpus.add_argument(
-        "--atheris-budget",
-        type=number_in(int, 1, 10**8),
-        default=20_000,
-        help="random inputs to search (with --atheris; 1 to 10^8)",
-    )
-    corpus.add_argument(
-        "--atheris-seconds",
-        type=number_in(int, 1, 86400),
-        default=60,
-        help="libFuzzer time on top of them (with --atheris; 1 to 86400)",
-    )
+    search_help = "random inputs to search (with --atheris)"
+    number_option(corpus, "--atheris-budget", kind=int, low=1, high=10**8, default=20_000, help=search_help)
+    grow_help = "libFuzzer time on top of them (with --atheris)"
+    number_option(corpus, "--atheris-seconds", kind=int, low=1, high=86400, default=60, help=grow_help)
     corpus.add_argument("--corpora", type=Path, help="the corpora directory (default: the project's corpora/)")
 
 
