@@ -96,7 +96,7 @@ def step_timeout_option(parser: argparse.ArgumentParser) -> None:
     """``--step-timeout S`` of ``run`` and ``replay``."""
     from harness.execute.backend import MIN_STEP_TIMEOUT
 
-    help = "seconds before a blocking step counts as blocked"
+    meaning = "seconds before a blocking step counts as blocked"
     number_option(
         parser,
         "--step-timeout",
@@ -105,7 +105,7 @@ def step_timeout_option(parser: argparse.ArgumentParser) -> None:
         high=MAX_STEP_TIMEOUT,
         default=0.5,
         metavar="S",
-        help=help,
+        help=meaning,
     )
 
 
@@ -141,7 +141,8 @@ def _parser() -> argparse.ArgumentParser:
 
     render = sub.add_parser("render", help="render junit.xml and summary.md from a report.json")
     render.add_argument("report", type=Path)
-    render.add_argument("--out", type=Path, help="directory for the rendered files (default: beside the report)")
+    render.add_argument("--out", type=Path, help="a new bundle directory for the report (default: beside the report)")
+    overwrite_option(render)
 
     compare = sub.add_parser("compare", help="compare reports of several kernels or platforms")
     compare.add_argument("reports", type=Path, nargs="+")
@@ -329,10 +330,19 @@ def cmd_render(args: argparse.Namespace) -> int:
     from harness.report.write import write_report_bundle, writing
 
     report = _load(args.report)
-    out = writable_directory(args.out or args.report.parent, "--out")
-    with writing(out):
-        write_report_bundle(out, report)
-    print(f"scm-harness: rendered {out}/junit.xml and {out}/summary.md")
+    beside = args.report.parent
+    if args.out is None or (args.out.is_dir() and args.out.samefile(beside)):
+        # Re-rendered in place, file by file: everything there comes from this same report.json.
+        out = writable_directory(beside, "--out")
+        with writing(out):
+            write_report_bundle(out, report)
+    else:  # elsewhere: a whole bundle, journal included, as a run writes it
+        bundle = open_bundle_option(args.out, args.overwrite)
+        for result in report.results:
+            bundle.record(result)
+        bundle.finish(report)
+        out = bundle.out
+    print(f"scm-harness: rendered {out}/junit.xml, {out}/summary.md and {out}/report.html")
     return 0
 
 

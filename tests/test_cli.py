@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.report.schema import load_report
+from harness.report.schema import Report, Result, Verdict, load_report
+from harness.report.write import JOURNAL, read_journal, write_report_bundle
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -101,6 +102,22 @@ def test_list_render_and_compare(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert code == 2 and "missing.json" in err and err.count("\n") == 1
     code, _, err = run_cli(capsys, "compare", str(tmp_path / "a.json"))
     assert code == 2
+
+
+def test_render_elsewhere_writes_a_whole_new_bundle(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    result = Result(case="X-01", area="a", kind="stream/blocking/as-created", backend="raw", verdict=Verdict.PASS)
+    write_report_bundle(tmp_path / "run", Report(run_info={}, results=(result,)))
+    source = str(tmp_path / "run" / "report.json")
+    code, _, _ = run_cli(capsys, "render", source)  # in place, file by file
+    assert code == 0
+    code, _, _ = run_cli(capsys, "render", source, "--out", str(tmp_path / "copy"))
+    assert code == 0
+    assert read_journal(tmp_path / "copy" / JOURNAL) == [result]
+    assert load_report(tmp_path / "copy" / "report.json").results == (result,)
+    code, _, err = run_cli(capsys, "render", source, "--out", str(tmp_path / "copy"))
+    assert code == 2 and err.count("\n") == 1 and "is not empty: pass --overwrite" in err
+    code, _, _ = run_cli(capsys, "render", source, "--out", str(tmp_path / "copy"), "--overwrite")
+    assert code == 0
 
 
 @pytest.mark.kernel
