@@ -261,6 +261,19 @@ def test_a_default_name_taken_by_another_run_is_not_shared(tmp_path: Path, monke
     assert (first.name, second.name) == ("x-20260101-000000-aaaaaa", "x-20260101-000000-bbbbbb")
 
 
+def test_out_must_be_a_directory_that_can_be_renamed_onto(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(OutputError, match=r"link is a symbolic link: give the directory itself"):
+        open_bundle(tmp_path / "link")
+    with tmpfs(tmp_path / "volume", PAGE) as volume:
+        with pytest.raises(OutputError, match=r"volume is a mount point: give a directory inside it"):
+            open_bundle(volume)
+        open_bundle(volume / "bundle").finish(Report(run_info={}, results=()))  # inside it is fine
+        assert read_journal(volume / "bundle" / JOURNAL) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "link", "volume"]
+
+
 def test_staging_is_removed_with_the_bundle_in_place(tmp_path: Path) -> None:
     bundle: PendingBundle = open_bundle(tmp_path / "b")
     bundle.record(result("A-01"))

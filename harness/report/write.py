@@ -230,35 +230,40 @@ class PendingBundle:
         return {name: self.out / name for name in (*BUNDLE_FILES, JOURNAL)}
 
     def _install(self) -> None:
+        """Rename the staging directory to ``out``; with overwrite, a bundle there is renamed away first."""
         displaced: list[Path] = []
-        for _ in range(_INSTALL_ATTEMPTS):
+        for attempt in range(1, _INSTALL_ATTEMPTS + 1):
             try:
                 os.rename(self.staging, self.out)  # replaces a missing or empty directory (rename(2))
                 break
             except OSError as exc:
                 if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                     raise
-                if not self.overwrite:
+                if not self.overwrite or attempt == _INSTALL_ATTEMPTS:
+                    why = (
+                        "another run put a bundle there meanwhile" if not self.overwrite else "other runs kept doing so"
+                    )
                     raise OutputError(
-                        f"cannot write {self.out}: another run put a bundle there meanwhile "
-                        f"(this run's bundle is kept at {self.staging})"
+                        f"cannot write {self.out}: {why} (this run's bundle is kept at {self.staging})"
                     ) from None
-            old = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.old-", dir=self.out.parent))
-            try:
-                os.rename(self.out, old)
-                displaced.append(old)
-            except FileNotFoundError:  # a concurrent run moved it away first
-                os.rmdir(old)
-        else:
-            raise OutputError(f"cannot write {self.out}: other runs kept replacing it (bundle kept at {self.staging})")
+            displaced.extend(self._move_away())
         _fsync_directory(self.out.parent)
         for old in displaced:
             shutil.rmtree(old, ignore_errors=True)
 
+    def _move_away(self) -> list[Path]:
+        """Rename the bundle in ``out`` to a new hidden name beside it: [that name], or [] if it is gone."""
+        old = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.old-", dir=self.out.parent))
+        try:
+            os.rename(self.out, old)  # onto the empty directory just made: atomic, and the name is ours
+        except FileNotFoundError:  # a concurrent run moved it away first
+            os.rmdir(old)
+            return []
+        return [old]
+
     def _failed(self, exc: OSError) -> OutputError:
         if self._claimed:
-            with contextlib.suppress(OSError):
-                self.out.rmdir()  # the default name claimed at the start, still empty
+            _release(self.out)
         return OutputError(
             f"cannot write {self.out}: {exc.strerror or exc} "
             f"(the journal with {self.journal.count} finished results is kept at {self.journal.path})"
@@ -278,15 +283,26 @@ def open_bundle(out: Path | None, *, default_prefix: str = "", overwrite: bool =
     elif out.name in ("", ".", ".."):
         out = Path(os.path.abspath(out))
     _check_target(out, overwrite=overwrite)
-    with writing(out):
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-        try:
-            os.chmod(staging, _NEW_DIRECTORY_MODE)
-            return PendingBundle(out, staging, overwrite=overwrite, claimed=claimed)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+    try:
+        with writing(out):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+            try:
+                os.chmod(staging, _NEW_DIRECTORY_MODE)
+                return PendingBundle(out, staging, overwrite=overwrite, claimed=claimed)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+    except OutputError:
+        if claimed:
+            _release(out)
+        raise
+
+
+def _release(claimed: Path) -> None:
+    """Remove a directory :func:`claim_new_directory` made for a bundle that will not come."""
+    with contextlib.suppress(OSError):
+        claimed.rmdir()  # only while empty
 
 
 def _check_target(out: Path, *, overwrite: bool) -> None:
