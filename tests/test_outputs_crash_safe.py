@@ -266,7 +266,7 @@ def test_out_must_be_a_directory_that_can_be_renamed_onto(tmp_path: Path) -> Non
     (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
     with pytest.raises(OutputError, match=r"link is a symbolic link: give the directory itself"):
         open_bundle(tmp_path / "link")
-    with tmpfs(tmp_path / "volume", PAGE) as volume:
+    with tmpfs(tmp_path / "volume", 256 * 1024) as volume:
         with pytest.raises(OutputError, match=r"volume is a mount point: give a directory inside it"):
             open_bundle(volume)
         open_bundle(volume / "bundle").finish(Report(run_info={}, results=()))  # inside it is fine
