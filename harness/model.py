@@ -87,7 +87,7 @@ PID_T = CType("pid_t", -(1 << 31), (1 << 31) - 1)
 UID_T = CType("uid_t", -1, (1 << 32) - 1)
 GID_T = CType("gid_t", -1, (1 << 32) - 1)
 # cmsg_len is a size_t; a scenario keeps it to 32 bits, so that it means the same on ILP32.
-CMSG_LEN = CType("cmsg_len (32 bits)", 0, (1 << 32) - 1)
+CMSG_LEN = CType("cmsg_len of 32 bits", 0, (1 << 32) - 1)
 
 # Every integer field of the model that reaches C as written, and the C type it becomes there.
 # (Sizes the executor allocates for have the tighter MAX_* bounds above; names become numbers

@@ -46,9 +46,11 @@ class UntrustedInputError(ValueError):
 
 def shorten(value: object, limit: int = 60) -> str:
     """``repr`` (so control characters and newlines stay escaped: one line), cut to ``limit``."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**24:
-        return f"an integer of {len(format(value, 'x')) * 4} bits"  # str() refuses > 4300 digits
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int of more than sys.get_int_max_str_digits() digits
+        assert isinstance(value, int)
+        return f"an integer of {value.bit_length()} bits"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -147,7 +149,8 @@ def parse_json(data: bytes | str, where: str) -> object:
     except UntrustedInputError:
         raise
     except ValueError as exc:  # an integer of more than sys.get_int_max_str_digits() digits
-        raise UntrustedInputError(f"{where}: not JSON: {' '.join(str(exc).split())[:120]}") from None
+        problem = " ".join(str(exc).split(":")[0].split())  # "Exceeds the limit (4300 digits) for integer ..."
+        raise UntrustedInputError(f"{where}: not JSON: {problem[:120]}") from None
     if json_depth(value) > MAX_JSON_DEPTH:
         raise UntrustedInputError(f"{where}: not JSON: nested deeper than MAX_JSON_DEPTH={MAX_JSON_DEPTH}")
     return value
