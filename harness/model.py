@@ -132,10 +132,10 @@ def _name_or_number(owner: object, field: str, value: str | int) -> None:
         _fits(owner, field, number)
 
 
-def _within(field: str, value: int, low: int, high: int, bound: str = "") -> None:
+def _within(field: str, value: int, low: int, high: int, bound: str) -> None:
+    """Refuse a size or a count outside ``low..high``; ``bound`` names the constant ``high`` is."""
     if not low <= value <= high:
-        limit = f"{low}..{bound}={high}" if bound else f"{low}..{high}"
-        raise FieldError(field, f"{shorten(value)} is outside {limit}")
+        raise FieldError(field, f"{shorten(value)} is outside {low}..{bound}={high}")
 
 
 class SockType(enum.Enum):

@@ -216,3 +216,21 @@ def test_render_and_compare_read_reports_safely(
         assert main(words) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and problem in err and str(path) in err
+
+
+def test_corpus_sync_never_blocks_on_or_writes_through_what_sits_in_seeds(tmp_path: Path) -> None:
+    corpora = tmp_path / "corpora"
+    shutil.copytree(ROOT / "corpora" / "seeds", corpora / "seeds")
+    (corpora / "regressions").mkdir()
+    (corpora / "regressions" / "README.md").write_text(corpus.REGRESSIONS_README)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("not a seed\n")
+    (corpora / "seeds" / GOOD.name).unlink()
+    (corpora / "seeds" / GOOD.name).symlink_to(victim)
+    fifo = corpora / "seeds" / "BND-02__fifo.json"
+    os.mkfifo(fifo)
+    assert corpus.sync_seeds(corpora, check=True) == [f"stale {corpora}/seeds/{GOOD.name}", f"extra {fifo}"]
+    corpus.sync_seeds(corpora)
+    assert victim.read_text() == "not a seed\n"
+    assert (corpora / "seeds" / GOOD.name).read_text() == GOOD.read_text()
+    assert corpus.sync_seeds(corpora, check=True) == []

@@ -230,12 +230,14 @@ def sync_seeds(corpora: Path, *, check: bool = False) -> list[str]:
         path = seeds / name
         if name not in present:
             changes.append(f"missing {path}")
-        elif present[name].read_text(encoding="utf-8") != text:
+        elif _seed_text(present[name]) != text:
             changes.append(f"stale {path}")
         else:
             continue
         if not check:
             seeds.mkdir(parents=True, exist_ok=True)
+            if path.is_symlink() or (path.exists() and not path.is_dir()):
+                path.unlink()  # never write through a link (to a file outside corpora/)
             path.write_text(text, encoding="utf-8")
     for name, path in sorted(present.items()):
         if name not in wanted:
@@ -249,6 +251,14 @@ def sync_seeds(corpora: Path, *, check: bool = False) -> list[str]:
             readme.parent.mkdir(parents=True, exist_ok=True)
             readme.write_text(REGRESSIONS_README, encoding="utf-8")
     return changes
+
+
+def _seed_text(path: Path) -> str | None:
+    """A seed file's text, or None for anything but a regular file of at most MAX_SCENARIO_FILE bytes."""
+    try:
+        return read_file(path, MAX_SCENARIO_FILE, follow_symlinks=False).decode("utf-8", "replace")
+    except UntrustedInputError:
+        return None
 
 
 def random_inputs(count: int, seed: int) -> Iterator[bytes]:
