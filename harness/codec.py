@@ -5,6 +5,12 @@ reads as ``"hello"`` and a NUL byte as ``"\\u0000"``.  Flag sets are sorted list
 Every tagged value carries ``"op"`` (steps) or ``"cmsg"`` (control messages).  Decoding is
 strict: an unknown key, a wrong type or an invalid value raises :class:`CodecError` naming
 where it is.
+
+A document is untrusted input: :func:`loads` refuses text above
+:data:`~harness.untrusted.MAX_SCENARIO_FILE` and nesting deeper than
+:data:`~harness.untrusted.MAX_JSON_DEPTH`, and every list is checked against its bound in
+:mod:`harness.model` (steps over all levels against ``MAX_STEPS``) before its elements are
+decoded.
 """
 
 from __future__ import annotations
@@ -14,6 +20,13 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any, TypeVar, cast, get_args
 
 from harness.model import (
+    MAX_CMSGS,
+    MAX_FDS,
+    MAX_FLAGS,
+    MAX_RIGHTS,
+    MAX_STEPS,
+    POLL_EVENTS,
+    UIO_MAXIOV,
     Child,
     Close,
     ClosedFd,
@@ -23,6 +36,7 @@ from harness.model import (
     FdKind,
     FdRef,
     FdSpec,
+    FieldError,
     Fill,
     GetSockName,
     GetSockOpt,
@@ -51,6 +65,7 @@ from harness.model import (
     Splice,
     Step,
 )
+from harness.untrusted import MAX_SCENARIO_FILE, UntrustedInputError, parse_json, shorten
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -62,6 +77,21 @@ JSON: Any = Any  # what json.loads returns; narrowed by the readers below
 
 class CodecError(ValueError):
     """A JSON document that is not a valid scenario; the message names the place."""
+
+
+def _invalid(where: str, exc: InvalidScenario) -> CodecError:
+    """The model's refusal, placed: a FieldError's field goes after ``where`` (``steps[3].how: ...``)."""
+    if isinstance(exc, FieldError):
+        return CodecError(f"{where}.{exc.field}: {exc.problem}")
+    return CodecError(f"{where}: {exc}")
+
+
+def _list(value: object, where: str, limit: int, bound: str) -> list[Any]:
+    """A JSON array of at most ``limit`` elements, checked before any element is decoded."""
+    items: list[Any] = _expect(value, list, where)
+    if len(items) > limit:
+        raise CodecError(f"{where}: {len(items)} elements exceed {bound}={limit}")
+    return items
 
 
 STEP_TAGS: dict[str, type[Step]] = {
@@ -193,11 +223,18 @@ def _object(value: object, where: str, allowed: set[str], required: set[str] = f
     obj = cast("dict[str, Any]", _expect(value, dict, where))
     unknown = set(obj) - allowed
     if unknown:
-        raise CodecError(f"{where}: unknown key(s) {sorted(unknown)}")
+        raise CodecError(f"{where}: unknown key(s) {_keys(unknown)}")
     missing = set(required) - set(obj)
     if missing:
         raise CodecError(f"{where}: missing key(s) {sorted(missing)}")
     return obj
+
+
+def _keys(keys: set[str]) -> str:
+    """Unknown keys for a message: sorted, each cut short, at most five."""
+    names = sorted(keys)
+    shown = ", ".join(shorten(name, 30) for name in names[:5])
+    return f"[{shown}{', ...' if len(names) > 5 else ''}]"
 
 
 def _name_or_int(value: object, where: str) -> str | int:
@@ -216,10 +253,13 @@ def decode_fdref(value: object, where: str) -> FdRef:
     obj = _object(value, where, {"fd", "raw", "closed"})
     if len(obj) != 1:
         raise CodecError(f"{where}: an fd reference has exactly one of 'fd', 'raw', 'closed'")
-    if "fd" in obj:
-        return Named(_expect(obj["fd"], str, f"{where}.fd"))
-    if "raw" in obj:
-        return RawFd(_expect(obj["raw"], int, f"{where}.raw"))
+    try:
+        if "fd" in obj:
+            return Named(_expect(obj["fd"], str, f"{where}.fd"))
+        if "raw" in obj:
+            return RawFd(_expect(obj["raw"], int, f"{where}.raw"))
+    except InvalidScenario as exc:
+        raise _invalid(where, exc) from None
     if obj["closed"] is not True:
         raise CodecError(f"{where}.closed: must be true")
     return ClosedFd()
@@ -229,14 +269,14 @@ def decode_cmsg(value: object, where: str) -> Cmsg:
     try:
         return _decode_cmsg(value, where)
     except InvalidScenario as exc:
-        raise CodecError(f"{where}: {exc}") from None
+        raise _invalid(where, exc) from None
 
 
 def _decode_cmsg(value: object, where: str) -> Cmsg:
     tag = _expect(_expect(value, dict, where).get("cmsg"), str, f"{where}.cmsg")
     if tag == "SCM_RIGHTS":
         obj = _object(value, where, {"cmsg", "fds", "length"}, {"fds"})
-        refs = _expect(obj["fds"], list, f"{where}.fds")
+        refs = _list(obj["fds"], f"{where}.fds", MAX_RIGHTS, "MAX_RIGHTS")
         length = obj.get("length")
         return ScmRights(
             tuple(decode_fdref(r, f"{where}.fds[{i}]") for i, r in enumerate(refs)),
@@ -257,7 +297,7 @@ def _decode_cmsg(value: object, where: str) -> Cmsg:
             length=None if length is None else _expect(length, int, f"{where}.length"),
             space=None if space is None else _expect(space, int, f"{where}.space"),
         )
-    raise CodecError(f"{where}.cmsg: unknown control message {tag!r}")
+    raise CodecError(f"{where}.cmsg: unknown control message {shorten(tag)}")
 
 
 _FIELD_READERS: dict[str, Callable[[object, str], object]] = {
@@ -269,7 +309,7 @@ _FIELD_READERS: dict[str, Callable[[object, str], object]] = {
     "fault": lambda v, w: None if v is None else _expect(v, str, w),
     "value": lambda v, w: _int_or_pair(v, w),
     "address": lambda v, w: None if v is None else _expect(v, str, w),
-    "events": lambda v, w: frozenset(_expect(f, str, f"{w}[]") for f in _expect(v, list, w)),
+    "events": lambda v, w: frozenset(_expect(f, str, f"{w}[]") for f in _list(v, w, len(POLL_EVENTS), "POLL_EVENTS")),
     "request": lambda v, w: _expect(v, str, w),
     "wait_ms": lambda v, w: _expect(v, int, w),
     "chunk": lambda v, w: _expect(v, int, w),
@@ -284,16 +324,18 @@ _FIELD_READERS: dict[str, Callable[[object, str], object]] = {
     "delay_ms": lambda v, w: _expect(v, int, w),
     "length": lambda v, w: _expect(v, int, w),
     "limit": lambda v, w: _expect(v, int, w),
-    "steps": lambda v, w: tuple(decode_step(x, f"{w}[{i}]") for i, x in enumerate(_expect(v, list, w))),
+    "steps": lambda v, w: tuple(decode_step(x, f"{w}[{i}]") for i, x in enumerate(_list(v, w, MAX_STEPS, "MAX_STEPS"))),
     "identity": lambda v, w: _identity(v, w),
     "backlog": lambda v, w: _expect(v, int, w),
     "control": lambda v, w: v if isinstance(v, str) else _expect(v, int, w),
     "controllen": lambda v, w: None if v is None else _expect(v, int, w),
     "how": _name_or_int,
-    "flags": lambda v, w: frozenset(_expect(f, str, f"{w}[]") for f in _expect(v, list, w)),
-    "buffers": lambda v, w: tuple(_expect(n, int, f"{w}[]") for n in _expect(v, list, w)),
-    "iov": lambda v, w: tuple(decode_bytes(p, f"{w}[{i}]") for i, p in enumerate(_expect(v, list, w))),
-    "cmsgs": lambda v, w: tuple(decode_cmsg(c, f"{w}[{i}]") for i, c in enumerate(_expect(v, list, w))),
+    "flags": lambda v, w: frozenset(_expect(f, str, f"{w}[]") for f in _list(v, w, MAX_FLAGS, "MAX_FLAGS")),
+    "buffers": lambda v, w: tuple(_expect(n, int, f"{w}[]") for n in _list(v, w, UIO_MAXIOV + 1, "UIO_MAXIOV+1")),
+    "iov": lambda v, w: tuple(
+        decode_bytes(p, f"{w}[{i}]") for i, p in enumerate(_list(v, w, UIO_MAXIOV + 1, "UIO_MAXIOV+1"))
+    ),
+    "cmsgs": lambda v, w: tuple(decode_cmsg(c, f"{w}[{i}]") for i, c in enumerate(_list(v, w, MAX_CMSGS, "MAX_CMSGS"))),
 }
 
 
@@ -318,7 +360,7 @@ def _identity(value: object, where: str) -> Identity:
             else _expect(obj["fd_headroom"], int, f"{where}.fd_headroom"),
         )
     except InvalidScenario as exc:
-        raise CodecError(f"{where}: {exc}") from None
+        raise _invalid(where, exc) from None
 
 
 # Step fields typed as a Literal: the dataclasses do not check them, so the decoder does.
@@ -336,43 +378,45 @@ def decode_step(value: object, where: str) -> Step:
     tag = _expect(obj.get("op"), str, f"{where}.op")
     cls = STEP_TAGS.get(tag)
     if cls is None:
-        raise CodecError(f"{where}.op: unknown step {tag!r} (known: {', '.join(STEP_TAGS)})")
+        raise CodecError(f"{where}.op: unknown step {shorten(tag)} (known: {', '.join(STEP_TAGS)})")
     allowed = {f.name for f in fields(cls)}
     unknown = set(obj) - allowed - {"op"}
     if unknown:
-        raise CodecError(f"{where}: unknown key(s) {sorted(unknown)} for {tag!r}")
+        raise CodecError(f"{where}: unknown key(s) {_keys(unknown)} for {tag!r}")
     kwargs: dict[str, Any] = {
         key: _FIELD_READERS[key](val, f"{where}.{key}") for key, val in obj.items() if key != "op"
     }
     choices = {**_CHOICES, "control": get_args(Pointer)} if cls is Send else _CHOICES
     for key, val in kwargs.items():
         if key in choices and val not in choices[key]:
-            raise CodecError(f"{where}.{key}: {val!r} is not one of {', '.join(map(repr, choices[key]))}")
+            raise CodecError(f"{where}.{key}: {shorten(val)} is not one of {', '.join(map(repr, choices[key]))}")
     try:
         return cls(**kwargs)
-    except (TypeError, InvalidScenario) as exc:
+    except TypeError as exc:
         raise CodecError(f"{where}: {exc}") from None
+    except InvalidScenario as exc:
+        raise _invalid(where, exc) from None
 
 
 def decode_scenario(value: object, where: str = "scenario") -> Scenario:
     obj = _object(value, where, {"schema", "kind", "fds", "steps", "note"}, {"kind", "steps"})
     schema = obj.get("schema", SCHEMA)
     if schema != SCHEMA:
-        raise CodecError(f"{where}.schema: {schema!r} is not {SCHEMA!r}")
+        raise CodecError(f"{where}.schema: {shorten(schema)} is not {SCHEMA!r}")
     try:
         try:
             kind = PairKind.from_name(_expect(obj["kind"], str, f"{where}.kind"))
         except InvalidScenario as exc:
             raise CodecError(f"{where}.kind: {exc}") from None
         specs = []
-        for i, raw in enumerate(_expect(obj.get("fds", []), list, f"{where}.fds")):
+        for i, raw in enumerate(_list(obj.get("fds", []), f"{where}.fds", MAX_FDS, "MAX_FDS")):
             spec = _object(
                 raw, f"{where}.fds[{i}]", {"name", "kind", "cloexec", "nonblock", "append", "tracked"}, {"name", "kind"}
             )
             try:
                 fd_kind = FdKind(spec["kind"])
             except ValueError:
-                raise CodecError(f"{where}.fds[{i}].kind: unknown fd kind {spec['kind']!r}") from None
+                raise CodecError(f"{where}.fds[{i}].kind: unknown fd kind {shorten(spec['kind'])}") from None
             flag_values = {
                 k: _expect(spec[k], bool, f"{where}.fds[{i}].{k}")
                 for k in ("cloexec", "nonblock", "append", "tracked")
@@ -383,22 +427,42 @@ def decode_scenario(value: object, where: str = "scenario") -> Scenario:
                     FdSpec(name=_expect(spec["name"], str, f"{where}.fds[{i}].name"), kind=fd_kind, **flag_values)
                 )
             except InvalidScenario as exc:
-                raise CodecError(f"{where}.fds[{i}]: {exc}") from None
-        steps = tuple(
-            decode_step(s, f"{where}.steps[{i}]") for i, s in enumerate(_expect(obj["steps"], list, f"{where}.steps"))
-        )
+                raise _invalid(f"{where}.fds[{i}]", exc) from None
+        raw_steps = _expect(obj["steps"], list, f"{where}.steps")
+        _count_steps(raw_steps, f"{where}.steps")
+        steps = tuple(decode_step(s, f"{where}.steps[{i}]") for i, s in enumerate(raw_steps))
         return Scenario(
             kind=kind, fds=tuple(specs), steps=steps, note=_expect(obj.get("note", ""), str, f"{where}.note")
         )
     except InvalidScenario as exc:
-        raise CodecError(f"{where}: {exc}") from None
+        raise _invalid(where, exc) from None
 
 
-def loads(text: str, where: str = "scenario") -> Scenario:
+def _count_steps(raw_steps: list[Any], where: str) -> None:
+    """Refuse more than MAX_STEPS steps over all levels (a child's included) before decoding one."""
+    total = 0
+    pending = [raw_steps]
+    while pending:
+        level = pending.pop()
+        total += len(level)
+        if total > MAX_STEPS:
+            raise CodecError(f"{where}: {total} steps or more (a child's included) exceed MAX_STEPS={MAX_STEPS}")
+        for step in level:
+            if isinstance(step, dict) and step.get("op") == "child" and isinstance(step.get("steps"), list):
+                pending.append(step["steps"])
+
+
+def loads(text: str | bytes, where: str = "scenario") -> Scenario:
+    """The scenario a JSON document (at most MAX_SCENARIO_FILE bytes) spells; CodecError names ``where``."""
+    size = len(text)  # a character is at least one byte: no need to encode a text that is too long already
+    if isinstance(text, str) and size <= MAX_SCENARIO_FILE < 4 * size:
+        size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_SCENARIO_FILE:
+        raise CodecError(f"{where}: {size} bytes or more exceed MAX_SCENARIO_FILE={MAX_SCENARIO_FILE}")
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CodecError(f"{where}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        value = parse_json(text, where)
+    except UntrustedInputError as exc:
+        raise CodecError(str(exc)) from None
     return decode_scenario(value, where)
 
 

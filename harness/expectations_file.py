@@ -9,16 +9,19 @@ The file is JSON::
 ``case``, ``kind``, ``backend``, ``label`` and ``release`` are globs (default ``*``).  A failing
 result that an entry matches becomes ``known``; a passing one becomes ``xpass`` (news: the
 deviation is gone), like WPT's expectation metadata and pytest's strict xfail.
+
+The file is read as untrusted input (:mod:`harness.untrusted`): a regular file of at most
+MAX_EXPECTATIONS_FILE bytes, JSON nested at most MAX_JSON_DEPTH deep.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.host import Platform
+from harness.untrusted import MAX_EXPECTATIONS_FILE, UntrustedInputError, load_json_file, one_line, shorten
 
 SCHEMA = "scm-harness/expectations/1"
 
@@ -59,24 +62,23 @@ class KnownDeviations:
 
 def load(path: Path) -> KnownDeviations:
     try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise ExpectationsError(f"{path}: cannot read ({exc.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ExpectationsError(f"{path}: not JSON ({exc})") from None
+        data = load_json_file(path, MAX_EXPECTATIONS_FILE)
+    except UntrustedInputError as exc:
+        raise ExpectationsError(str(exc)) from None
+    name = one_line(str(path))
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise ExpectationsError(f"{path}: 'schema' must be {SCHEMA!r}")
+        raise ExpectationsError(f"{name}: 'schema' must be {SCHEMA!r}")
     entries = data.get("deviations")
     if not isinstance(entries, list):
-        raise ExpectationsError(f"{path}: 'deviations' must be a list")
+        raise ExpectationsError(f"{name}: 'deviations' must be a list")
     out = []
     for i, entry in enumerate(entries):
-        where = f"{path}: deviations[{i}]"
+        where = f"{name}: deviations[{i}]"
         if not isinstance(entry, dict):
             raise ExpectationsError(f"{where}: must be an object")
         unknown = set(entry) - {"case", "kind", "backend", "label", "release", "reason"}
         if unknown:
-            raise ExpectationsError(f"{where}: unknown key(s) {sorted(unknown)}")
+            raise ExpectationsError(f"{where}: unknown key(s) {', '.join(shorten(k, 30) for k in sorted(unknown)[:5])}")
         if not all(isinstance(v, str) for v in entry.values()):
             raise ExpectationsError(f"{where}: every value must be a string")
         if "case" not in entry or not entry.get("reason"):

@@ -14,16 +14,38 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
+from harness.native.cmsg import LP64, CmsgAbi
+from harness.untrusted import shorten
+
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
 # Linux limits that shape what a scenario may say (include/net/scm.h, include/uapi/linux/uio.h).
 SCM_MAX_FD = 253
 UIO_MAXIOV = 1024
-# Upper bounds that keep a scenario cheap to execute; they are not kernel limits.
-MAX_STEPS = 64
-MAX_BUFFER = 1 << 22
-MAX_CONTROL = 1 << 17
+# Upper bounds that keep a scenario cheap to execute and small to store; they are not kernel
+# limits.  Scenario files are untrusted input: every size is checked against one of these when
+# the value is constructed (and by harness.codec before it decodes a list), before the executor
+# or a report allocates anything for it.  README.md ("Untrusted input") lists them.
+MAX_STEPS = 64  # steps of a scenario in all: a Child counts as one step plus each of its steps
+MAX_CHILD_DEPTH = 1  # a Child's steps cannot hold another Child
+MAX_BUFFER = 1 << 22  # bytes of one send (all iov entries) and of one receive (all buffers)
+MAX_CONTROL = 1 << 17  # control bytes: msg_controllen, a raw cmsg's data or space, a send's whole control buffer
+MAX_SCENARIO_BYTES = 1 << 24  # every send's and receive's data and control bytes, over all steps
+MAX_CMSGS = 64  # control messages in one send
+MAX_RIGHTS = 1024  # fds in one SCM_RIGHTS message (the kernel refuses more than SCM_MAX_FD)
+MAX_FDS = 64  # entries of the fd table
+MAX_NAME = 64  # characters of a name: an fd, a flag, a socket option, a cmsg level or type
+MAX_FLAGS = 32  # names in one flag set
+MAX_NOTE = 4096  # characters of a scenario's note (it is copied into every report)
+MAX_FILL_CHUNK = 1 << 20  # bytes of one Fill send
+MAX_FILL_SENDS = 1_000_000  # sends of one Fill step (it stops at the first that fails)
+MAX_SEND_MANY = 2 * UIO_MAXIOV  # messages of one sendmmsg() (SendMany)
+MAX_SPLICE = 1 << 16  # bytes of one splice()
+MAX_WAIT_MS = 10_000  # ReadPartner.wait_ms
+MAX_DELAY_MS = 5000  # Child.delay_ms of a background child
+MAX_NOFILE = 1 << 20  # Identity.nofile (RLIMIT_NOFILE of a child)
+MAX_FD_HEADROOM = 64  # Identity.fd_headroom
 # Executor conventions the oracle relies on: every receive and control buffer is filled with
 # RECV_FILL before the call, and the raw back end seeds msg_flags with RECV_FLAGS_SEED (a bit
 # with no meaning on Linux), so that bytes and flags the kernel did not write can be told apart.
@@ -33,6 +55,87 @@ RECV_FLAGS_SEED = 0x00800000
 
 class InvalidScenario(ValueError):
     """A scenario value that cannot be executed as written (not a kernel outcome)."""
+
+
+class FieldError(InvalidScenario):
+    """An InvalidScenario about one field of a value: harness.codec names it after the place it decodes."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+# ----------------------------------------------------------------------------------------------
+# Integers that reach C: a value the C type cannot represent is refused, never truncated (ctypes
+# and struct.pack would wrap it silently: shutdown(how=2**80) became shutdown(0)).
+
+
+@dataclass(frozen=True, slots=True)
+class CType:
+    """A C integer type a model value becomes, and the values it represents."""
+
+    name: str
+    low: int
+    high: int
+
+
+C_INT = CType("int", -(1 << 31), (1 << 31) - 1)
+C_LONG = CType("long", -(1 << 63), (1 << 63) - 1)  # LP64, as time_t and suseconds_t are
+PID_T = CType("pid_t", -(1 << 31), (1 << 31) - 1)
+# uid_t and gid_t are unsigned 32-bit; -1 is accepted as the usual spelling of (uid_t)-1.
+UID_T = CType("uid_t", -1, (1 << 32) - 1)
+GID_T = CType("gid_t", -1, (1 << 32) - 1)
+# cmsg_len is a size_t; a scenario keeps it to 32 bits, so that it means the same on ILP32.
+CMSG_LEN = CType("cmsg_len of 32 bits", 0, (1 << 32) - 1)
+
+# Every integer field of the model that reaches C as written, and the C type it becomes there.
+# (Sizes the executor allocates for have the tighter MAX_* bounds above; names become numbers
+# through harness.native.constants, and a name that is a number is checked like a number.)
+C_FIELDS: Mapping[str, CType] = {
+    "RawFd.number": C_INT,  # an int of the SCM_RIGHTS array
+    "ScmRights.length": CMSG_LEN,
+    "ScmCredentials.pid": PID_T,  # struct ucred
+    "ScmCredentials.uid": UID_T,
+    "ScmCredentials.gid": GID_T,
+    "RawCmsg.level": C_INT,  # struct cmsghdr
+    "RawCmsg.type": C_INT,
+    "RawCmsg.length": CMSG_LEN,
+    "SetSockOpt.value": C_INT,  # setsockopt(fd, SOL_SOCKET, option, &value, sizeof(int))
+    "SetSockOpt.value[]": C_LONG,  # struct timeval { time_t tv_sec; suseconds_t tv_usec; }
+    "Shutdown.how": C_INT,
+    "Listen.backlog": C_INT,
+    "SocketPair.domain": C_INT,
+    "SocketPair.type": C_INT,
+}
+
+
+def _fits(owner: object, field: str, value: int, entry: str = "") -> None:
+    """Refuse ``value`` for ``owner.field`` unless its C type (:data:`C_FIELDS`) represents it."""
+    ctype = C_FIELDS[f"{type(owner).__name__}.{entry or field}"]
+    if not ctype.low <= value <= ctype.high:
+        raise FieldError(field, f"{shorten(value)} does not fit in a C {ctype.name} ({ctype.low}..{ctype.high})")
+
+
+def _name_or_number(owner: object, field: str, value: str | int) -> None:
+    """A name (checked for length here, resolved at execution) or a number (checked against C)."""
+    if isinstance(value, int):
+        _fits(owner, field, value)
+        return
+    if not 0 < len(value) <= MAX_NAME:
+        raise FieldError(field, f"a name of {len(value)} characters (1..MAX_NAME={MAX_NAME})")
+    if value.lstrip("-").isdigit():  # harness.native.constants reads a numeric name as a number
+        try:
+            number = int(value)
+        except ValueError:  # "--1", or digits int() does not read ("²")
+            raise FieldError(field, f"{shorten(value)} is neither a name nor a number") from None
+        _fits(owner, field, number)
+
+
+def _within(field: str, value: int, low: int, high: int, bound: str) -> None:
+    """Refuse a size or a count outside ``low..high``; ``bound`` names the constant ``high`` is."""
+    if not low <= value <= high:
+        raise FieldError(field, f"{shorten(value)} is outside {low}..{bound}={high}")
 
 
 class SockType(enum.Enum):
@@ -126,8 +229,10 @@ class FdSpec:
     tracked: bool = True
 
     def __post_init__(self) -> None:
-        if not self.name.isidentifier() or self.name in SIDES:
-            raise InvalidScenario(f"fd name {self.name!r} must be an identifier other than 'a' and 'b'")
+        if not self.name.isidentifier() or self.name in SIDES or len(self.name) > MAX_NAME:
+            raise FieldError(
+                "name", f"{shorten(self.name)} must be an identifier other than 'a' and 'b' (MAX_NAME={MAX_NAME})"
+            )
         if self.append and self.kind not in SEEKABLE_KINDS:
             raise InvalidScenario(f"fd {self.name!r}: append applies to regular files and memfds only")
 
@@ -142,12 +247,18 @@ class Named:
 
     name: str
 
+    def __post_init__(self) -> None:
+        _check_target(self.name, "fd")
+
 
 @dataclass(frozen=True, slots=True)
 class RawFd:
     """A raw number put into the fd array as is: ``-1``, or a number that cannot be open."""
 
     number: int
+
+    def __post_init__(self) -> None:
+        _fits(self, "raw", self.number, "number")
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +286,10 @@ class ScmRights:
     length: int | None = None
 
     def __post_init__(self) -> None:
-        if self.length is not None and not 0 <= self.length < 1 << 32:
-            raise InvalidScenario("ScmRights.length must fit in cmsg_len")
+        if len(self.fds) > MAX_RIGHTS:
+            raise FieldError("fds", f"{len(self.fds)} fds exceed MAX_RIGHTS={MAX_RIGHTS}")
+        if self.length is not None:
+            _fits(self, "length", self.length)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -186,6 +299,14 @@ class ScmCredentials:
     pid: CredValue = "self"
     uid: CredValue = "self"
     gid: CredValue = "self"
+
+    def __post_init__(self) -> None:
+        for field_name in ("pid", "uid", "gid"):
+            value = getattr(self, field_name)
+            if isinstance(value, int):
+                _fits(self, field_name, value)
+            elif value not in ("self", "parent", "nonexistent"):
+                raise FieldError(field_name, f"{shorten(value)} is not an int, 'self', 'parent' or 'nonexistent'")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -204,13 +325,27 @@ class RawCmsg:
     space: int | None = None
 
     def __post_init__(self) -> None:
-        if self.space is not None and self.space < 0:
-            raise InvalidScenario("RawCmsg.space must not be negative")
-        if self.length is not None and not 0 <= self.length < 1 << 32:
-            raise InvalidScenario("RawCmsg.length must fit in cmsg_len")
+        _name_or_number(self, "level", self.level)
+        _name_or_number(self, "type", self.type)
+        if len(self.data) > MAX_CONTROL:
+            raise FieldError("data", f"{len(self.data)} bytes exceed MAX_CONTROL={MAX_CONTROL}")
+        if self.space is not None:
+            _within("space", self.space, 0, MAX_CONTROL, "MAX_CONTROL")
+        if self.length is not None:
+            _fits(self, "length", self.length)
 
 
 Cmsg: TypeAlias = ScmRights | ScmCredentials | RawCmsg
+
+
+def cmsg_space(cmsg: Cmsg, abi: CmsgAbi = LP64) -> int:
+    """How many control bytes ``cmsg`` takes when the executor builds the buffer."""
+    if isinstance(cmsg, ScmRights):
+        return abi.space(4 * len(cmsg.fds))
+    if isinstance(cmsg, ScmCredentials):
+        return abi.space(12)
+    return abi.space(len(cmsg.data)) if cmsg.space is None else cmsg.space
+
 
 # Where a pointer argument points: at a real buffer, NULL, or an unmapped address.
 Pointer: TypeAlias = Literal["buffer", "null", "bad"]
@@ -251,15 +386,24 @@ class Send:
                 raise InvalidScenario(f"address {self.address!r}: not hex bytes after 'hex:'") from None
         _check_flags(self.flags)
         if len(self.iov) > UIO_MAXIOV + 1:
-            raise InvalidScenario(f"len(iov)={len(self.iov)} exceeds UIO_MAXIOV+1={UIO_MAXIOV + 1}")
+            raise FieldError("iov", f"len(iov)={len(self.iov)} exceeds UIO_MAXIOV+1={UIO_MAXIOV + 1}")
         if sum(map(len, self.iov)) > MAX_BUFFER:
-            raise InvalidScenario(f"send of more than {MAX_BUFFER} bytes")
-        if self.controllen is not None and not 0 <= self.controllen <= MAX_CONTROL:
-            raise InvalidScenario(f"controllen={self.controllen} outside 0..{MAX_CONTROL}")
+            raise FieldError("iov", f"send of more than MAX_BUFFER={MAX_BUFFER} bytes")
+        if len(self.cmsgs) > MAX_CMSGS:
+            raise FieldError("cmsgs", f"{len(self.cmsgs)} control messages exceed MAX_CMSGS={MAX_CMSGS}")
+        if self.control_size > MAX_CONTROL:
+            raise FieldError("cmsgs", f"{self.control_size} control bytes exceed MAX_CONTROL={MAX_CONTROL}")
+        if self.controllen is not None:
+            _within("controllen", self.controllen, 0, MAX_CONTROL, "MAX_CONTROL")
 
     @property
     def length(self) -> int:
         return sum(map(len, self.iov))
+
+    @property
+    def control_size(self) -> int:
+        """The bytes of the control buffer the executor builds (LP64, the larger ABI)."""
+        return sum(cmsg_space(c) for c in self.cmsgs)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -281,11 +425,10 @@ class Recv:
         _check_side(self.on)
         _check_flags(self.flags)
         if len(self.buffers) > UIO_MAXIOV + 1:
-            raise InvalidScenario(f"{len(self.buffers)} receive buffers exceed UIO_MAXIOV+1")
+            raise FieldError("buffers", f"{len(self.buffers)} receive buffers exceed UIO_MAXIOV+1")
         if any(not 0 <= size <= MAX_BUFFER for size in self.buffers) or sum(self.buffers) > MAX_BUFFER:
-            raise InvalidScenario(f"receive buffers must be within 0..{MAX_BUFFER} bytes in all")
-        if not 0 <= self.control <= MAX_CONTROL:
-            raise InvalidScenario(f"control={self.control} outside 0..{MAX_CONTROL}")
+            raise FieldError("buffers", f"receive buffers must be within 0..MAX_BUFFER={MAX_BUFFER} bytes in all")
+        _within("control", self.control, 0, MAX_CONTROL, "MAX_CONTROL")
 
     @property
     def capacity(self) -> int:
@@ -303,9 +446,13 @@ class SetSockOpt:
     def __post_init__(self) -> None:
         _check_side(self.on)
         _check_name(self.option, "SO_")
-        numbers = self.value if isinstance(self.value, tuple) else (self.value,)
-        if not all(-(1 << 63) <= n < 1 << 63 for n in numbers):
-            raise InvalidScenario("setsockopt value out of range")
+        if isinstance(self.value, int):
+            _fits(self, "value", self.value)
+            return
+        if len(self.value) != 2:
+            raise FieldError("value", "a struct timeval is (seconds, microseconds)")
+        for index, number in enumerate(self.value):
+            _fits(self, f"value[{index}]", number, "value[]")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -326,7 +473,9 @@ class Shutdown:
     def __post_init__(self) -> None:
         _check_side(self.on)
         if isinstance(self.how, str) and self.how not in ("SHUT_RD", "SHUT_WR", "SHUT_RDWR"):
-            raise InvalidScenario(f"unknown shutdown mode {self.how!r}")
+            raise InvalidScenario(f"unknown shutdown mode {shorten(self.how)}")
+        if isinstance(self.how, int):
+            _fits(self, "how", self.how)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -334,6 +483,9 @@ class Close:
     """close() a pair end or an fd of the table; later references to it are stale."""
 
     target: str
+
+    def __post_init__(self) -> None:
+        _check_target(self.target, "target")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -343,6 +495,7 @@ class Listen:
 
     def __post_init__(self) -> None:
         _check_side(self.on)
+        _fits(self, "backlog", self.backlog)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -399,8 +552,8 @@ class ReadPartner:
     wait_ms: int = 0
 
     def __post_init__(self) -> None:
-        if not 0 <= self.wait_ms <= 10_000:
-            raise InvalidScenario("ReadPartner.wait_ms must be within 0..10000")
+        _check_target(self.target, "target")
+        _within("wait_ms", self.wait_ms, 0, MAX_WAIT_MS, "MAX_WAIT_MS")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -428,8 +581,8 @@ class Fill:
 
     def __post_init__(self) -> None:
         _check_side(self.on)
-        if not 1 <= self.chunk <= 1 << 20 or not 1 <= self.limit <= 1_000_000:
-            raise InvalidScenario("Fill.chunk must be within 1..2^20 and limit within 1..10^6")
+        _within("chunk", self.chunk, 1, MAX_FILL_CHUNK, "MAX_FILL_CHUNK")
+        _within("limit", self.limit, 1, MAX_FILL_SENDS, "MAX_FILL_SENDS")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -440,6 +593,9 @@ class GetSockName:
 
     def __post_init__(self) -> None:
         _check_side(self.on)
+
+
+SOCKETPAIR_DOMAINS = ("AF_UNIX", "AF_INET")  # SocketPair.domain by name; any other domain is given as a number
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -456,6 +612,16 @@ class SocketPair:
     nonblock: bool = False
     sv: Literal["buffer", "bad"] = "buffer"
 
+    def __post_init__(self) -> None:
+        if isinstance(self.domain, str) and self.domain not in SOCKETPAIR_DOMAINS:
+            raise FieldError("domain", f"{shorten(self.domain)} is not one of {', '.join(SOCKETPAIR_DOMAINS)}")
+        if isinstance(self.type, str) and self.type not in {t.value for t in SockType}:
+            raise FieldError("type", f"{shorten(self.type)} is not SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET")
+        for field_name in ("domain", "type"):
+            value = getattr(self, field_name)
+            if isinstance(value, int):
+                _fits(self, field_name, value)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SendMany:
@@ -467,8 +633,9 @@ class SendMany:
 
     def __post_init__(self) -> None:
         _check_side(self.on)
-        if not 1 <= self.count <= 2 * UIO_MAXIOV:
-            raise InvalidScenario("SendMany.count must be within 1..2048")
+        _within("count", self.count, 1, MAX_SEND_MANY, "MAX_SEND_MANY")
+        if len(self.data) > MAX_BUFFER:
+            raise FieldError("data", f"{len(self.data)} bytes exceed MAX_BUFFER={MAX_BUFFER}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -490,8 +657,7 @@ class Splice:
 
     def __post_init__(self) -> None:
         _check_side(self.on)
-        if not 1 <= self.length <= 65536:
-            raise InvalidScenario("Splice.length must be within 1..65536")
+        _within("length", self.length, 1, MAX_SPLICE, "MAX_SPLICE")
 
 
 # An unprivileged child switches to uid = gid = UNPRIVILEGED_UID + (the harness process's pid % 10000):
@@ -521,10 +687,10 @@ class Identity:
     def __post_init__(self) -> None:
         if self.user not in ("same", "unprivileged"):
             raise InvalidScenario(f"unknown user {self.user!r}")
-        if self.nofile is not None and not 3 <= self.nofile <= 1 << 20:
-            raise InvalidScenario("nofile must be within 3..2^20")
-        if self.fd_headroom is not None and not 0 <= self.fd_headroom <= 64:
-            raise InvalidScenario("fd_headroom must be within 0..64")
+        if self.nofile is not None:
+            _within("nofile", self.nofile, 3, MAX_NOFILE, "MAX_NOFILE")
+        if self.fd_headroom is not None:
+            _within("fd_headroom", self.fd_headroom, 0, MAX_FD_HEADROOM, "MAX_FD_HEADROOM")
         if self.fd_headroom is not None and self.nofile is not None:
             raise InvalidScenario("nofile and fd_headroom both set RLIMIT_NOFILE: give one")
         if self.user == "unprivileged" and self.userns:
@@ -546,10 +712,11 @@ class Child:
     delay_ms: int = 200
 
     def __post_init__(self) -> None:
+        if len(self.steps) >= MAX_STEPS:
+            raise FieldError("steps", f"{len(self.steps)} steps and the child itself exceed MAX_STEPS={MAX_STEPS}")
         if any(isinstance(step, Child) for step in self.steps):
-            raise InvalidScenario("a child cannot fork again")
-        if not 0 <= self.delay_ms <= 5000:
-            raise InvalidScenario("Child.delay_ms must be within 0..5000")
+            raise InvalidScenario(f"a child cannot fork again (MAX_CHILD_DEPTH={MAX_CHILD_DEPTH})")
+        _within("delay_ms", self.delay_ms, 0, MAX_DELAY_MS, "MAX_DELAY_MS")
 
 
 Step: TypeAlias = (
@@ -585,8 +752,18 @@ class Scenario:
     note: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
-        if len(self.steps) > MAX_STEPS:
-            raise InvalidScenario(f"{len(self.steps)} steps exceed MAX_STEPS={MAX_STEPS}")
+        total = step_count(self.steps)
+        if total > MAX_STEPS:
+            raise FieldError("steps", f"{total} steps (a Child's included) exceed MAX_STEPS={MAX_STEPS}")
+        if len(self.fds) > MAX_FDS:
+            raise FieldError("fds", f"{len(self.fds)} entries exceed MAX_FDS={MAX_FDS}")
+        if len(self.note) > MAX_NOTE:
+            raise FieldError("note", f"{len(self.note)} characters exceed MAX_NOTE={MAX_NOTE}")
+        size = scenario_bytes(self.steps)
+        if size > MAX_SCENARIO_BYTES:
+            raise FieldError(
+                "steps", f"{size} bytes of data and control exceed MAX_SCENARIO_BYTES={MAX_SCENARIO_BYTES}"
+            )
         names = [spec.name for spec in self.fds]
         if len(set(names)) != len(names):
             raise InvalidScenario(f"duplicate fd names in {names}")
@@ -595,7 +772,7 @@ class Scenario:
         for index, step in enumerate(self.steps):
             for name in _names_used(step):
                 if name not in known:
-                    raise InvalidScenario(f"step {index}: unknown fd {name!r}")
+                    raise InvalidScenario(f"step {index}: unknown fd {shorten(name)}")
             for inner in _all_steps((step,)):
                 if isinstance(inner, ReadPartner) and inner.target not in partnered:
                     raise InvalidScenario(
@@ -616,6 +793,29 @@ def _all_steps(steps: tuple[Step, ...]) -> Iterator[Step]:
             yield from step.steps
 
 
+def step_count(steps: tuple[Step, ...]) -> int:
+    """How many steps ``steps`` are in all: a Child is one step, and each of its steps one more."""
+    return sum(1 for _ in _all_steps(steps))
+
+
+def step_bytes(step: Step) -> int:
+    """Data and control bytes the executor allocates for ``step`` (a Child's steps included)."""
+    if isinstance(step, Send):
+        return step.length + step.control_size
+    if isinstance(step, Recv):
+        return step.capacity + step.control
+    if isinstance(step, SendMany):
+        return len(step.data)
+    if isinstance(step, Child):
+        return scenario_bytes(step.steps)
+    return 0
+
+
+def scenario_bytes(steps: tuple[Step, ...]) -> int:
+    """:func:`step_bytes` over ``steps``: what :data:`MAX_SCENARIO_BYTES` bounds."""
+    return sum(map(step_bytes, steps))
+
+
 def _names_used(step: Step) -> Iterator[str]:
     if isinstance(step, Child):
         for inner in step.steps:
@@ -630,15 +830,22 @@ def _names_used(step: Step) -> Iterator[str]:
 
 def _check_side(side: str) -> None:
     if side not in SIDES:
-        raise InvalidScenario(f"pair end must be 'a' or 'b', not {side!r}")
+        raise InvalidScenario(f"pair end must be 'a' or 'b', not {shorten(side)}")
+
+
+def _check_target(name: str, field_name: str) -> None:
+    if not 0 < len(name) <= MAX_NAME:
+        raise FieldError(field_name, f"a name of {len(name)} characters (1..MAX_NAME={MAX_NAME})")
 
 
 def _check_name(name: str, prefix: str) -> None:
-    if not (name.startswith(prefix) and name[len(prefix) :].replace("_", "").isalnum()):
-        raise InvalidScenario(f"{name!r} is not a {prefix}* name")
+    if len(name) > MAX_NAME or not (name.startswith(prefix) and name[len(prefix) :].replace("_", "").isalnum()):
+        raise InvalidScenario(f"{shorten(name)} is not a {prefix}* name of at most MAX_NAME={MAX_NAME} characters")
 
 
 def _check_flags(flags: frozenset[str]) -> None:
+    if len(flags) > MAX_FLAGS:
+        raise FieldError("flags", f"{len(flags)} names exceed MAX_FLAGS={MAX_FLAGS}")
     for flag in flags:
         _check_name(flag, "MSG_")
 

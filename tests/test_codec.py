@@ -382,7 +382,7 @@ BAD: list[tuple[str, str, str]] = [
     (
         "controllen-out-of-range",
         _doc(lambda d: d["steps"][1].update(controllen=-1)),
-        "scenario.steps[1]: controllen=-1",
+        "scenario.steps[1].controllen: -1 is outside",
     ),
     ("send-control-unknown", _doc(lambda d: d["steps"][1].update(control="elsewhere")), "scenario.steps[1].control"),
     ("send-control-number", _doc(lambda d: d["steps"][1].update(control=5)), "scenario.steps[1].control"),

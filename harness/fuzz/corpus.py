@@ -7,13 +7,21 @@
 
 Reading is forgiving per file and strict per value: a file that is not a scenario gives one line
 naming the file, and the others are still read.
+
+Corpora are shared, so a corpus is untrusted input (harness.untrusted): only regular files are read
+(a FIFO, a device or a socket is refused without being opened, or without blocking), at most
+MAX_SCENARIO_FILE bytes of each; a symlinked directory is never followed (no loops), a symlink to
+a file is followed only when the file is inside the directory given, and directories deeper than
+MAX_DIRECTORY_DEPTH are not walked.  Each entry left out that way is one line naming it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +32,13 @@ from harness.catalogue.case import sort_key
 from harness.fuzz.evaluate import Evaluation
 from harness.generate.decode import decode
 from harness.model import Scenario
+from harness.untrusted import (
+    MAX_DIRECTORY_DEPTH,
+    MAX_SCENARIO_FILE,
+    UntrustedInputError,
+    one_line,
+    read_file,
+)
 
 SEEDS = "seeds"
 ATHERIS = "atheris"
@@ -59,20 +74,75 @@ class Loaded:
     scenario: Scenario
 
 
-def _candidates(path: Path) -> Iterator[Path]:
-    if path.is_file():
-        yield path
+# A longer error line (a path of thousands of characters) is cut: the line is for a person.
+MAX_ERROR_LINE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    path: Path
+    follow: bool  # open through a symlink: the path the user named, or a link checked to stay inside
+
+
+def _error(path: Path, problem: str) -> LoadError:
+    return LoadError(path, f"{one_line(str(path))}: {problem}")
+
+
+def _candidates(root: Path) -> Iterator[_Candidate | LoadError]:
+    """The files under ``root`` to read as scenarios, and one LoadError per entry left out."""
+    try:
+        mode = root.stat().st_mode  # the path named on the command line is followed
+    except OSError as exc:
+        yield _error(root, f"cannot read: {exc.strerror or exc}")
         return
-    if (path / "scenario.json").is_file() and (path / "finding.json").is_file():
-        yield path / "scenario.json"  # a finding directory: only its scenario is a scenario
+    if not stat.S_ISDIR(mode):
+        yield _Candidate(root, follow=True)  # the reader refuses anything but a regular file
         return
-    for child in sorted(path.iterdir()):
-        if child.name.startswith(".") or child.name.upper().startswith("README"):
+    yield from _walk(root, os.path.realpath(root), 0)
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def _walk(directory: Path, inside: str, depth: int) -> Iterator[_Candidate | LoadError]:
+    if _is_regular(directory / "scenario.json") and _is_regular(directory / "finding.json"):
+        yield _Candidate(directory / "scenario.json", follow=False)  # a finding: only its scenario is one
+        return
+    try:
+        with os.scandir(directory) as listing:
+            entries = sorted((entry.name, entry.stat(follow_symlinks=False).st_mode) for entry in listing)
+    except OSError as exc:
+        yield _error(directory, f"cannot list: {exc.strerror or exc}")
+        return
+    for name, mode in entries:
+        path = directory / name
+        if name.startswith(".") or name.upper().startswith("README"):
             continue
-        if child.is_dir():
-            yield from _candidates(child)
-        elif not child.name.endswith(SKIPPED_SUFFIXES):
-            yield child
+        if stat.S_ISDIR(mode):
+            if depth < MAX_DIRECTORY_DEPTH:
+                yield from _walk(path, inside, depth + 1)
+            else:
+                yield _error(path, f"skipped: a directory deeper than MAX_DIRECTORY_DEPTH={MAX_DIRECTORY_DEPTH}")
+        elif not name.endswith(SKIPPED_SUFFIXES):
+            yield _symlink(path, inside) if stat.S_ISLNK(mode) else _Candidate(path, follow=False)
+
+
+def _symlink(path: Path, inside: str) -> _Candidate | LoadError:
+    """A symlink in a corpus directory: followed only to a file inside the directory walked."""
+    try:
+        target = os.path.realpath(path, strict=True)
+        mode = os.stat(target).st_mode
+    except OSError as exc:  # a loop (ELOOP) or a dangling link
+        return _error(path, f"skipped: a symlink that does not resolve ({exc.strerror or exc})")
+    if os.path.commonpath((inside, target)) != inside:
+        return _error(path, f"skipped: a symlink out of the directory (to {one_line(target)})")
+    if stat.S_ISDIR(mode):
+        return _error(path, "skipped: a symlink to a directory (not followed)")
+    return _Candidate(path, follow=True)
 
 
 def _label(path: Path) -> str:
@@ -81,21 +151,22 @@ def _label(path: Path) -> str:
     return path.stem if path.suffix == ".json" else path.name
 
 
-def read_scenario(path: Path) -> Scenario:
-    """A ``.json`` scenario, or any other file as atheris bytes; CodecError names the file."""
-    if path.suffix == ".json":
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise codec.CodecError(f"{path}: cannot read: {exc}") from None
-        return codec.loads(text, str(path))
+def read_scenario(path: Path, *, follow_symlinks: bool = True) -> Scenario:
+    """A ``.json`` scenario, or any other file as atheris bytes; CodecError names the file.
+
+    The file is read by :func:`harness.untrusted.read_file`: a regular file of at most
+    MAX_SCENARIO_FILE bytes.
+    """
+    where = one_line(str(path))
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise codec.CodecError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        data = read_file(path, MAX_SCENARIO_FILE, follow_symlinks=follow_symlinks)
+    except UntrustedInputError as exc:
+        raise codec.CodecError(str(exc)) from None
+    if path.suffix == ".json":
+        return codec.loads(data, where)
     scenario = decode(data)
     if scenario is None:
-        raise codec.CodecError(f"{path}: {len(data)} bytes that do not decode to a scenario (atheris input)")
+        raise codec.CodecError(f"{where}: {len(data)} bytes that do not decode to a scenario (atheris input)")
     return scenario
 
 
@@ -105,13 +176,18 @@ def load(paths: Iterable[Path]) -> tuple[list[Loaded], list[LoadError]]:
     errors: list[LoadError] = []
     for root in paths:
         if not root.exists():
-            errors.append(LoadError(root, f"{root}: no such file or directory"))
+            errors.append(_error(root, "no such file or directory"))
             continue
-        for path in _candidates(root):
+        for candidate in _candidates(root):
+            if isinstance(candidate, LoadError):
+                errors.append(candidate)
+                continue
+            path = candidate.path
             try:
-                loaded.append(Loaded(path, _label(path), read_scenario(path)))
+                loaded.append(Loaded(path, _label(path), read_scenario(path, follow_symlinks=candidate.follow)))
             except codec.CodecError as exc:
-                errors.append(LoadError(path, " ".join(str(exc).split())))  # one line, whatever it held
+                line = " ".join(str(exc).split())  # one line, whatever it held
+                errors.append(LoadError(path, line[:MAX_ERROR_LINE]))
     return loaded, errors
 
 
@@ -154,12 +230,14 @@ def sync_seeds(corpora: Path, *, check: bool = False) -> list[str]:
         path = seeds / name
         if name not in present:
             changes.append(f"missing {path}")
-        elif present[name].read_text(encoding="utf-8") != text:
+        elif _seed_text(present[name]) != text:
             changes.append(f"stale {path}")
         else:
             continue
         if not check:
             seeds.mkdir(parents=True, exist_ok=True)
+            if path.is_symlink() or (path.exists() and not path.is_dir()):
+                path.unlink()  # never write through a link (to a file outside corpora/)
             path.write_text(text, encoding="utf-8")
     for name, path in sorted(present.items()):
         if name not in wanted:
@@ -173,6 +251,14 @@ def sync_seeds(corpora: Path, *, check: bool = False) -> list[str]:
             readme.parent.mkdir(parents=True, exist_ok=True)
             readme.write_text(REGRESSIONS_README, encoding="utf-8")
     return changes
+
+
+def _seed_text(path: Path) -> str | None:
+    """A seed file's text, or None for anything but a regular file of at most MAX_SCENARIO_FILE bytes."""
+    try:
+        return read_file(path, MAX_SCENARIO_FILE, follow_symlinks=False).decode("utf-8", "replace")
+    except UntrustedInputError:
+        return None
 
 
 def random_inputs(count: int, seed: int) -> Iterator[bytes]:

@@ -29,6 +29,7 @@ from harness.fuzz.repro_plan import Inexpressible, make_plan
 from harness.fuzz.signature import slug
 from harness.host import Platform
 from harness.report.write import write_atomically
+from harness.untrusted import MAX_SCENARIO_FILE, load_json_file
 
 REPRO_TIMEOUT = 60.0
 CLAIMS = ".claims"
@@ -213,7 +214,7 @@ def _alias(root: Path, signatures: list[str], of: str) -> None:
 
 def read_finding(directory: Path) -> dict[str, object]:
     try:
-        data = json.loads((directory / "finding.json").read_text())
-    except (OSError, ValueError):
+        data = load_json_file(directory / "finding.json", MAX_SCENARIO_FILE)
+    except ValueError:  # an UntrustedInputError: a finding.json that cannot be read counts as none
         return {}
     return data if isinstance(data, dict) else {}

@@ -31,6 +31,12 @@ even byte, and any strict prefix of a scenario's bytes decodes to ``None``.  Tra
 after the stop byte are ignored.  After a send or a receive that :class:`QueueSketch` says
 would wait for the executor's step timeout, one more byte is read: 9 values in 10 add
 ``MSG_DONTWAIT``.
+
+Sizes come from bounded tables (at most 2^18 bytes of one payload, UIO_MAXIOV + 1 entries), never
+from a number read as is.  Steps are counted as :data:`~harness.model.MAX_STEPS` counts them (a
+child and each of its steps): a child whose steps do not fit ends the scenario before it.  Data
+and control bytes are summed after each step, and input that asks for more than
+:data:`~harness.model.MAX_SCENARIO_BYTES` decodes to ``None`` at once.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from harness.model import (
     ALL_KINDS,
     MAX_BUFFER,
     MAX_CONTROL,
+    MAX_SCENARIO_BYTES,
     MAX_STEPS,
     PARTNERED_KINDS,
     POLL_EVENTS,
@@ -87,6 +94,9 @@ from harness.model import (
     Side,
     SockType,
     Step,
+    cmsg_space,
+    step_bytes,
+    step_count,
 )
 from harness.native.cmsg import LP64, CmsgAbi
 
@@ -95,6 +105,7 @@ __all__ = [
     "ByteReader",
     "Exhausted",
     "QueueSketch",
+    "cmsg_space",
     "decode",
     "fd_name",
     "write_dictionary",
@@ -292,15 +303,6 @@ _QUEUEING_SEND_FLAGS = frozenset(
 def fd_name(kind: FdKind, index: int) -> str:
     """The name both generators give the ``index``-th fd of the table (``memfd1``, ``pipe_read0``)."""
     return f"{kind.value.replace('-', '_')}{index}"
-
-
-def cmsg_space(cmsg: Cmsg, abi: CmsgAbi = LP64) -> int:
-    """How many control bytes ``cmsg`` takes when the executor builds the buffer."""
-    if isinstance(cmsg, ScmRights):
-        return abi.space(4 * len(cmsg.fds))
-    if isinstance(cmsg, ScmCredentials):
-        return abi.space(12)
-    return abi.space(len(cmsg.data)) if cmsg.space is None else cmsg.space
 
 
 def length_boundaries(data_length: int) -> tuple[int, ...]:
@@ -623,8 +625,16 @@ def _scenario(r: ByteReader, max_steps: int) -> Scenario:
     table = _STEP_TABLE + ((_read_partner,) if partners else ())
     ctx = _Context(names, partners, refs, QueueSketch(kind), table)
     steps: list[Step] = []
-    while len(steps) < max_steps and r.bool():
-        steps.append(_step(r, ctx))
+    count = size = 0
+    while count < max_steps and r.bool():
+        step = _step(r, ctx)
+        count += step_count((step,))
+        size += step_bytes(step)
+        if count > max_steps:  # a child's steps do not fit: the scenario ends before it
+            break
+        if size > MAX_SCENARIO_BYTES:  # refused now, not after every later step is allocated too
+            raise InvalidScenario(f"more than MAX_SCENARIO_BYTES={MAX_SCENARIO_BYTES} bytes")
+        steps.append(step)
     return Scenario(kind=kind, fds=fds, steps=tuple(steps))
 
 

@@ -77,6 +77,7 @@ from harness.generate.decode import (
 )
 from harness.model import (
     MAX_BUFFER,
+    MAX_SCENARIO_BYTES,
     MAX_STEPS,
     PARTNERED_KINDS,
     POLL_EVENTS,
@@ -113,6 +114,8 @@ from harness.model import (
     Shutdown,
     SockType,
     Step,
+    scenario_bytes,
+    step_count,
 )
 
 __all__ = [
@@ -766,7 +769,11 @@ def _scenarios(
     drawn: list[Step] = []
     # Another step about 5 times in 6 (shrinks to stopping): about five steps on average.
     while len(drawn) < max_steps and (len(drawn) < min_steps or _chance(draw, 5, 6)):
-        drawn.append(_draw_step(draw, ctx))
+        step = _draw_step(draw, ctx)
+        steps = (*drawn, step)
+        if step_count(steps) > MAX_STEPS or scenario_bytes(steps) > MAX_SCENARIO_BYTES:  # a child's steps count
+            break
+        drawn.append(step)
     return Scenario(kind=kind, fds=fds, steps=tuple(drawn))
 
 

@@ -87,6 +87,17 @@ def _result(value: int) -> Result:
     return Result(value, ctypes.get_errno() if value < 0 else 0)
 
 
+def exact(ctype: type[ctypes.c_int] | type[ctypes.c_uint], value: int) -> int:
+    """``value``, if the C type holds it: ctypes would wrap it silently (2**80 as an int is 0).
+
+    harness.model refuses such values when a scenario is built (InvalidScenario naming the
+    field); reaching this error is a harness bug.
+    """
+    if ctype(value).value != value:
+        raise OverflowError(f"{value} does not fit in a C {ctype.__name__.removeprefix('c_')}")
+    return value
+
+
 def sendmsg(fd: int, msg: msghdr, flags: int) -> Result:
     ctypes.set_errno(0)
     return _result(_sendmsg(fd, ctypes.byref(msg), flags))
@@ -105,6 +116,7 @@ def sendmsg_at(fd: int, msg_address: int, flags: int) -> Result:
 
 def socketpair(domain: int, type_: int, protocol: int = 0, bad_sv: bool = False) -> tuple[Result, tuple[int, int]]:
     sv = (ctypes.c_int * 2)(-1, -1)
+    domain, type_, protocol = (exact(ctypes.c_int, n) for n in (domain, type_, protocol))
     ctypes.set_errno(0)
     r = _result(_socketpair(domain, type_, protocol, BAD_ADDRESS if bad_sv else ctypes.addressof(sv)))
     return r, (sv[0], sv[1])
@@ -124,7 +136,7 @@ def getsockname(fd: int) -> tuple[Result, bytes]:
 
 
 def setsockopt_int(fd: int, level: int, option: int, value: int) -> Result:
-    v = ctypes.c_int(value)
+    v = ctypes.c_int(exact(ctypes.c_int, value))
     ctypes.set_errno(0)
     return _result(_setsockopt(fd, level, option, ctypes.byref(v), ctypes.sizeof(v)))
 
@@ -153,11 +165,13 @@ def getsockopt_bytes(fd: int, level: int, option: int, size: int) -> tuple[Resul
 
 
 def shutdown(fd: int, how: int) -> Result:
+    how = exact(ctypes.c_int, how)
     ctypes.set_errno(0)
     return _result(_shutdown(fd, how))
 
 
 def listen(fd: int, backlog: int) -> Result:
+    backlog = exact(ctypes.c_int, backlog)
     ctypes.set_errno(0)
     return _result(_listen(fd, backlog))
 

@@ -10,12 +10,13 @@ verdict``).  A report that reads back cleanly renders the same everywhere.
 from __future__ import annotations
 
 import enum
-import json
 import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
+
+from harness.untrusted import MAX_REPORT_FILE, UntrustedInputError, one_line, parse_json, read_file, shorten
 
 SCHEMA = "scm-harness/report/1"
 
@@ -112,36 +113,26 @@ _FINDING_TEXT = ("checker", "variant", "field", "expected", "observed")
 
 
 def load_report(path: str | Path) -> Report:
-    """Read and validate a ``report.json``; every problem is a one-line :class:`ReportError`."""
-    where = _one_line(str(path))
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise ReportError(f"{where}: cannot read: {exc.strerror or exc}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ReportError(f"{where}: not UTF-8 (byte {data[exc.start]:#04x} at offset {exc.start})") from None
+    """Read and validate a ``report.json``; every problem is a one-line :class:`ReportError`.
 
-    def no_nan(name: str) -> object:
-        # Python's json accepts NaN/Infinity, but they are not JSON and other readers reject them.
-        raise ReportError(f"{where}: not JSON: {name} is not a JSON number")
-
+    A report given to ``render`` or ``compare`` is untrusted input: it is read by
+    :func:`harness.untrusted.read_file` (a regular file of at most MAX_REPORT_FILE bytes) and
+    parsed by :func:`harness.untrusted.parse_json` (no NaN, nesting at most MAX_JSON_DEPTH deep).
+    """
+    where = one_line(str(path))
     try:
-        value = json.loads(text, parse_constant=no_nan)
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{where}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except RecursionError:
-        raise ReportError(f"{where}: not JSON: nested too deeply") from None
+        value = parse_json(read_file(path, MAX_REPORT_FILE), where)
+    except UntrustedInputError as exc:
+        raise ReportError(str(exc)) from None
     return parse_report(value, where)
 
 
 def parse_report(obj: object, where: str) -> Report:
     """Validate a decoded JSON value; ``where`` (usually the file name) starts every error message."""
-    where = _one_line(where)
+    where = one_line(where)
     top = _object(obj, _REPORT_KEYS, where, "")
     if top["schema"] != SCHEMA:
-        raise _error(where, "schema", f"{_short(top['schema'])} is not {SCHEMA!r}")
+        raise _error(where, "schema", f"{shorten(top['schema'])} is not {SCHEMA!r}")
     run_info = _object(top["run_info"], None, where, "run_info")
     raw_results = top["results"]
     if not isinstance(raw_results, list):
@@ -158,7 +149,7 @@ def _result(value: object, where: str, place: str) -> Result:
     try:
         verdict = Verdict(verdict_value)
     except ValueError:
-        raise _error(where, f"{place}.verdict", f"{_short(verdict_value)} is not a verdict") from None
+        raise _error(where, f"{place}.verdict", f"{shorten(verdict_value)} is not a verdict") from None
     raw_findings = obj["findings"]
     if not isinstance(raw_findings, list):
         raise _error(where, f"{place}.findings", f"expected an array, got {_json_type(raw_findings)}")
@@ -181,7 +172,7 @@ def _finding(value: object, where: str, place: str) -> Finding:
     text = {key: _text(obj[key], where, f"{place}.{key}") for key in _FINDING_TEXT}
     step = obj["step"]
     if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
-        raise _error(where, f"{place}.step", f"expected null or a step index, got {_short(step)}")
+        raise _error(where, f"{place}.step", f"expected null or a step index, got {shorten(step)}")
     return Finding(step=step, **text)
 
 
@@ -207,7 +198,7 @@ def _object(value: object, keys: tuple[str, ...] | None, where: str, place: str)
                 raise _error(where, f"{place}.{key}" if place else key, "missing")
         for key in value:
             if key not in keys:
-                raise _error(where, place, f"unknown key {_short(key)}")
+                raise _error(where, place, f"unknown key {shorten(key)}")
     return value
 
 
@@ -228,16 +219,6 @@ def _json_type(value: object) -> str:
     if value is None:
         return "null"
     return next((name for kind, name in names if isinstance(value, kind)), type(value).__name__)
-
-
-def _short(value: object, limit: int = 60) -> str:
-    """``repr`` (so control characters and newlines stay escaped: one line), cut to ``limit``."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _one_line(where: str) -> str:
-    return where if where.isprintable() else repr(where)
 
 
 # ----------------------------------------------------------------------------------------------
