@@ -164,7 +164,7 @@ def _result(value: object, where: str, place: str) -> Result:
 
 def parse_result(value: object, where: str) -> Result:
     """Validate one ``results[]`` entry on its own (a line of the results journal)."""
-    return _result(value, _one_line(where), "result")
+    return _result(value, one_line(where), "result")
 
 
 def _finding(value: object, where: str, place: str) -> Finding:
