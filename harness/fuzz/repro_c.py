@@ -28,10 +28,10 @@ from harness.fuzz.repro_plan import (
     Plan,
     PlanStep,
     fits,
+    shorten,
 )
 
 RUN_LENGTH = 16
-TEXT_LIMIT = 1000  # a title, detail line or reason longer than this is cut (it is for people to read)
 _POINTERS = dict(zip(POINTERS, ("PTR_BUFFER", "PTR_NULL", "PTR_BAD"), strict=True))
 _FAULTS = dict(zip(FAULTS, ("FAULT_NONE", "FAULT_MSGHDR", "FAULT_IOV", "FAULT_IOV_BASE"), strict=True))
 _SIGNALS = dict(zip(SIGNALS, ("SIGNAL_PIPE", "SIGNAL_URG"), strict=True))
@@ -294,12 +294,8 @@ _HEADER = """/*
  */"""
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + "..."
-
-
 def _about(title: str, details: list[str]) -> str:
-    lines = [f"T({c_text(_cut(line))})" for line in (title, *details)]
+    lines = [f"T({c_text(shorten(line))})" for line in (title, *details)]
     return f"    about((const struct text[]){{{', '.join(lines)}}}, {len(lines)});"
 
 
@@ -326,7 +322,7 @@ def render_unsupported(title: str, details: list[str], reason: str) -> str:
         "int main(void) {",
         _about(title, details),
         '    printf("cannot reproduce here: ");',
-        f"    print_text(TEXT({c_text(_cut(reason))}));",
+        f"    print_text(TEXT({c_text(shorten(reason))}));",
         '    printf("\\n");',
         "    cannot_run_exit();",
         "    return 2;",

@@ -113,11 +113,12 @@ static long as_long(int64_t v, const char *field) {
     return (long)v;
 }
 
-/* Text as printable ASCII: any other byte as \xNN, so that data never prints as a new line. */
+/* Text as printable ASCII: a backslash doubled, any other byte as \xNN, so that data never prints as a new line. */
 static void print_text(struct text t) {
     for (size_t i = 0; i < t.n; i++) {
         unsigned char c = (unsigned char)t.s[i];
-        if (c >= 0x20 && c < 0x7f) putchar(c);
+        if (c == '\\') printf("\\\\");
+        else if (c >= 0x20 && c < 0x7f) putchar(c);
         else printf("\\x%02x", c);
     }
 }

@@ -94,6 +94,13 @@ FAULTS = (None, "msghdr", "iov", "iov_base")
 REOPEN_MODES = ("O_RDONLY", "O_RDWR")
 
 
+TEXT_LIMIT = 1000  # a title, detail line or reason longer than this is cut: it is for people to read
+
+
+def shorten(text: str) -> str:
+    return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + "..."
+
+
 def number_words(value: int) -> str:
     """The value as written in a reason: a huge one by its size (str() refuses above 4300 digits)."""
     return str(value) if value.bit_length() <= 128 else f"a {value.bit_length()}-bit number"

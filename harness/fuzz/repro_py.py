@@ -14,10 +14,9 @@ import json
 from typing import Any
 
 from harness.fuzz import repro_runtime
-from harness.fuzz.repro_plan import Plan, PlanStep
+from harness.fuzz.repro_plan import Plan, PlanStep, shorten
 
 RUN_LENGTH = 16  # runs of one byte at least this long are written as [byte, count]
-TEXT_LIMIT = 1000  # a title, detail line or reason longer than this is cut (it is for people to read)
 DATA_NAME = "SCENARIO"
 
 
@@ -82,12 +81,8 @@ def py_text_literal(text: str) -> str:
     return "(\n" + "".join(f"    {piece}\n" for piece in pieces) + ")"
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + "..."
-
-
 def _about(title: str, details: list[str], unsupported: str | None) -> dict[str, Any]:
-    return {"title": _cut(title), "details": [_cut(line) for line in details], "unsupported": unsupported}
+    return {"title": shorten(title), "details": [shorten(line) for line in details], "unsupported": unsupported}
 
 
 def _steps(steps: tuple[PlanStep, ...]) -> list[Any]:
@@ -142,4 +137,4 @@ def render(plan: Plan, title: str, details: list[str]) -> str:
 
 def render_unsupported(title: str, details: list[str], reason: str) -> str:
     """A reproducer that cannot be written: it says why and exits 2 (never wrong code)."""
-    return _source(_about(title, details, _cut(reason)))
+    return _source(_about(title, details, shorten(reason)))
