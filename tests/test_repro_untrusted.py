@@ -428,6 +428,16 @@ def test_a_child_identity_that_does_not_fit_is_refused(platform: Platform) -> No
         make_plan(replace(scenario, steps=(bad,)), expectation, platform)
 
 
+def test_a_childs_step_that_does_not_fit_is_named_by_both_indexes(platform: Platform) -> None:
+    child = Child(steps=(Send(on="a"), Shutdown(on="a", how=7)))
+    scenario = Scenario(kind=PairKind(SockType.STREAM), steps=(child,))
+    expectation = expect(scenario, platform)
+    assert isinstance(expectation, Expectation)
+    bad = replace(child, steps=(child.steps[0], _forced(child.steps[1], how=1 << 80)))
+    with pytest.raises(Inexpressible, match=r"^step 0: child's step 1: Shutdown\.how = 1208925819614629174706176 "):
+        make_plan(replace(scenario, steps=(bad,)), expectation, platform)
+
+
 @pytest.mark.parametrize("ctype", sorted(C_RANGES))
 def test_the_c_formatter_writes_the_bounds_exactly_and_refuses_beyond(tmp_path: Path, ctype: str) -> None:
     low, high = C_RANGES[ctype]

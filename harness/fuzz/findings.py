@@ -198,7 +198,9 @@ def _run_untrusted(name: str, argv: list[str]) -> ReproResult:
             # group is killed, so the kill cannot reach a process that took the number since
             pidfd = os.pidfd_open(process.pid)
             try:
-                finished = bool(select.select([pidfd], [], [], REPRO_TIMEOUT)[0])
+                waiting = select.poll()  # not select(): a descriptor above FD_SETSIZE is fine
+                waiting.register(pidfd, select.POLLIN)
+                finished = bool(waiting.poll(REPRO_TIMEOUT * 1000))
             finally:
                 os.close(pidfd)
             with contextlib.suppress(ProcessLookupError):

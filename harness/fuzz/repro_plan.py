@@ -364,12 +364,12 @@ def _step(step: Step, want: StepExpectation, consts: Constants) -> PlanStep:
     raise Inexpressible(f"no reproducer for step {type(step).__name__}")
 
 
-def _numbered(index: int, step: Step, want: StepExpectation, consts: Constants) -> PlanStep:
+def _numbered(index: int, step: Step, want: StepExpectation, consts: Constants, label: str = "step") -> PlanStep:
     """The plan of one step; why it cannot be written names the step ("step 3: Shutdown.how = ...")."""
     try:
         return _step(step, want, consts)
     except Inexpressible as exc:
-        raise Inexpressible(f"step {index}: {exc}") from None
+        raise Inexpressible(f"{label} {index}: {exc}") from None
 
 
 def _child(step: Child, want: StepExpectation, wanted: dict[str, Any], consts: Constants) -> PlanStep:
@@ -387,7 +387,8 @@ def _child(step: Child, want: StepExpectation, wanted: dict[str, Any], consts: C
     if len(want.nested) != len(step.steps):
         raise Inexpressible("the expectation does not cover every step of the child")
     nested = tuple(
-        _numbered(index, inner, w, consts) for index, (inner, w) in enumerate(zip(step.steps, want.nested, strict=True))
+        _numbered(index, inner, w, consts, "child's step")
+        for index, (inner, w) in enumerate(zip(step.steps, want.nested, strict=True))
     )
     args = {
         # uid = gid = uid_base + (the reproducer's pid % 10000), like model.UNPRIVILEGED_UID in the harness
