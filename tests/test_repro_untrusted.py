@@ -582,3 +582,21 @@ def test_a_c_reproducer_without_its_result_line_is_broken(tmp_path: Path) -> Non
     path.write_text('#include <stdio.h>\nint main(void) { puts("REPRODUCED"); return 1; }\n')
     result = findings.run_c_repro(path)
     assert result.reproduced is None and result.broken == "exit status 1 without its result line: REPRODUCED"
+
+
+# -- addresses: a reproducer the harness runs as root never sends to this host's sockets ------------
+
+
+@pytest.mark.parametrize("address", ["/dev/log", "@scm-harness-nobody-listens", "@", "hex:0100736f636b"])
+def test_a_send_to_a_named_socket_is_not_reproduced(platform: Platform, address: str) -> None:
+    scenario = Scenario(kind=PairKind(SockType.DGRAM), steps=(Send(on="a", address=address),))
+    expectation = Expectation((_any_expectation(platform),))
+    with pytest.raises(Inexpressible, match=r"^step 0: Send\.address names a socket of this host"):
+        make_plan(scenario, expectation, platform)
+
+
+@pytest.mark.parametrize("address", ["hex:", "hex:0100", "hex:0200aabbccdd"])
+def test_an_address_that_names_nothing_is_reproduced(platform: Platform, address: str) -> None:
+    scenario = Scenario(kind=PairKind(SockType.DGRAM), steps=(Send(on="a", address=address),))
+    expectation = Expectation((_any_expectation(platform),))
+    assert make_plan(scenario, expectation, platform).steps[0].args["address"] == bytes.fromhex(address[4:])

@@ -10,6 +10,8 @@ reproducer that says why and exits 2, never wrong code.
 from __future__ import annotations
 
 import errno
+import socket
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +87,7 @@ C_RANGES: dict[str, tuple[int, int]] = {
     "rlim_t": (0, (1 << 63) - 1),
     "cmsg_len": (0, (1 << 32) - 1),
 }
+AF_UNIX_FAMILY_BYTES = 2  # sun_family of struct sockaddr_un
 MAX_TABLE = 64  # fd table entries a reproducer opens (the C runtime's MAX_NAMES counts the pair's two ends too)
 MAX_RIGHTS = 1024  # fds in one SCM_RIGHTS message (the C runtime's SCM_MAX_FD_PLUS)
 MAX_OUTCOMES = 8  # allowed outcomes of one step (the C runtime's MAX_EXP)
@@ -296,7 +299,7 @@ def _step(step: Step, want: StepExpectation, consts: Constants) -> PlanStep:
             "controllen": _optional(step.controllen, "uint32_t", "Send.controllen"),
             "control": step.control,
             "fault": step.fault,
-            "address": None if step.address is None else sockaddr(step.address),
+            "address": None if step.address is None else _address(step.address),
         }
         return PlanStep("send", args, wanted, _send_words(step))
     if isinstance(step, Recv):
@@ -362,6 +365,19 @@ def _step(step: Step, want: StepExpectation, consts: Constants) -> PlanStep:
     if isinstance(step, Child):
         return _child(step, want, wanted, consts)
     raise Inexpressible(f"no reproducer for step {type(step).__name__}")
+
+
+def _address(address: str) -> bytes:
+    """msg_name for a reproducer: never a name of this host's sockets (the harness runs it as root).
+
+    An AF_UNIX sockaddr longer than its family names a pathname or abstract socket that another
+    program may own (/dev/log, journald, systemd's notify socket): such a send is not reproduced.
+    Shorter ones and other families name nothing; the kernel refuses them (EINVAL).
+    """
+    raw = sockaddr(address)
+    if len(raw) > AF_UNIX_FAMILY_BYTES and raw[:AF_UNIX_FAMILY_BYTES] == struct.pack("=H", socket.AF_UNIX):
+        raise Inexpressible("Send.address names a socket of this host, which a reproducer would send to")
+    return raw
 
 
 def _numbered(index: int, step: Step, want: StepExpectation, consts: Constants, label: str = "step") -> PlanStep:
