@@ -574,6 +574,7 @@ def test_a_c_reproducer_that_does_not_compile_is_broken(tmp_path: Path) -> None:
     path.write_text("int main(void) { return 1 }\n")
     result = findings.run_c_repro(path)
     assert result.reproduced is None and result.broken is not None and result.broken.startswith("cc failed:")
+    assert "error" in result.broken and "expected" in result.broken
 
 
 @needs_cc

@@ -231,14 +231,17 @@ def run_python_repro(path: Path) -> ReproResult:
 
 
 def _cc(compiler: str, arguments: list[str]) -> str | None:
-    """None when the compiler succeeds; else its last line of complaint."""
+    """None when the compiler succeeds; else its first error in one line, then all it said."""
     try:
         done = subprocess.run(
             [compiler, *arguments], capture_output=True, text=True, errors="backslashreplace", timeout=REPRO_TIMEOUT
         )
     except subprocess.TimeoutExpired:
         return f"cc: no exit within {REPRO_TIMEOUT:g} s"
-    return None if done.returncode == 0 else f"cc failed: {_one_line(done.stderr)}\n{done.stderr}"
+    if done.returncode == 0:
+        return None
+    errors = [line for line in done.stderr.splitlines() if "error" in line] or [done.stderr]
+    return f"cc failed: {_one_line(errors[0])}\n{done.stderr}"
 
 
 def run_c_repro(path: Path) -> ReproResult:
