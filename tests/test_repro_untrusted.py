@@ -398,6 +398,8 @@ OUT_OF_RANGE = (
     (_send(cmsgs=(_raw(space=1 << 31),)), "RawCmsg.space"),
     (_send(cmsgs=(ScmRights(tuple(RawFd(-1) for _ in range(2000))),)), "SCM_RIGHTS with 2000 fds"),
     (_send(controllen=1 << 40), "Send.controllen"),
+    (_forced(Recv(on="b"), control=1 << 31), "Recv.control"),
+    (_forced(Recv(on="b"), buffers=(1 << 22, 1 << 22)), "Recv.buffers (in all)"),
     (_send(fault="elsewhere"), "Send.fault"),
 )
 
@@ -601,3 +603,12 @@ def test_an_address_that_names_nothing_is_reproduced(platform: Platform, address
     scenario = Scenario(kind=PairKind(SockType.DGRAM), steps=(Send(on="a", address=address),))
     expectation = Expectation((_any_expectation(platform),))
     assert make_plan(scenario, expectation, platform).steps[0].args["address"] == bytes.fromhex(address[4:])
+
+
+def test_a_deviation_shows_long_values_cut_so_output_stays_bounded() -> None:
+    assert repro_runtime.brief(b"x" * 64) == repr(b"x" * 64)
+    fill = b"\xa5"
+    assert repro_runtime.brief(fill * (1 << 22)) == f"{fill * 60!r}... ({1 << 22} bytes)"
+    assert repro_runtime.brief([b"ab", b"c" * 100]) == f"[b'ab', {b'c' * 60!r}... (100 bytes)]"
+    assert repro_runtime.brief("é" * 3000) == "é" * 2000 + "..."
+    assert repro_runtime.printable("a\nb\x1b[2J\udc80é") == "a\\nb\\x1b[2J\\udc80\\xe9"

@@ -20,6 +20,7 @@ from harness.execute.raw import sockaddr
 from harness.expectation import Expectation, ExpectedCmsg, StepExpectation
 from harness.host import Platform
 from harness.model import (
+    MAX_BUFFER,
     MAX_CONTROL,
     POLL_EVENTS,
     UNPRIVILEGED_UID,
@@ -119,6 +120,14 @@ def fits(value: object, ctype: str, field: str) -> int:
     return value
 
 
+def within(value: object, high: int, field: str) -> int:
+    """``value`` when it is an int within 0..high: a size a reproducer allocates, refused before it does."""
+    number = fits(value, "int64_t", field)
+    if not 0 <= number <= high:
+        raise Inexpressible(f"{field} = {number} is outside 0..{high}")
+    return number
+
+
 def one_of(value: object, allowed: tuple[object, ...], field: str) -> None:
     if value not in allowed:
         raise Inexpressible(f"{field} = {str(value)[:60]!r} is none of {list(allowed)}")
@@ -173,9 +182,8 @@ def _cmsg(c: Cmsg, consts: Constants) -> tuple[Any, ...]:
         )
     level = fits(consts.level(c.level), "int", "RawCmsg.level")
     type_ = fits(consts.cmsg_type(level, c.type), "int", "RawCmsg.type")
-    if c.space is not None and not 0 <= c.space <= MAX_CONTROL:
-        raise Inexpressible(f"RawCmsg.space = {number_words(c.space)} is outside 0..{MAX_CONTROL}")
-    return ("raw", level, type_, c.data, _optional(c.length, "cmsg_len", "RawCmsg.length"), c.space)
+    space = None if c.space is None else within(c.space, MAX_CONTROL, "RawCmsg.space")
+    return ("raw", level, type_, c.data, _optional(c.length, "cmsg_len", "RawCmsg.length"), space)
 
 
 def _outcome(o: Outcome) -> tuple[Any, ...]:
@@ -296,19 +304,20 @@ def _step(step: Step, want: StepExpectation, consts: Constants) -> PlanStep:
             "iov": list(step.iov),
             "cmsgs": [_cmsg(c, consts) for c in step.cmsgs],
             "flags": fits(consts.msg_flags(step.flags), "int", "Send.flags"),
-            "controllen": _optional(step.controllen, "uint32_t", "Send.controllen"),
+            "controllen": None if step.controllen is None else within(step.controllen, MAX_CONTROL, "Send.controllen"),
             "control": step.control,
             "fault": step.fault,
             "address": None if step.address is None else _address(step.address),
         }
         return PlanStep("send", args, wanted, _send_words(step))
     if isinstance(step, Recv):
+        within(sum(step.buffers), MAX_BUFFER, "Recv.buffers (in all)")
         one_of(step.control_pointer, POINTERS, "Recv.control_pointer")
         one_of(step.fault, FAULTS, "Recv.fault")
         args = {
             "on": step.on,
-            "buffers": [fits(size, "uint32_t", "Recv.buffers") for size in step.buffers],
-            "control": fits(step.control, "uint32_t", "Recv.control"),
+            "buffers": [within(size, MAX_BUFFER, "Recv.buffers") for size in step.buffers],
+            "control": within(step.control, MAX_CONTROL, "Recv.control"),
             "flags": fits(consts.msg_flags(step.flags), "int", "Recv.flags"),
             "control_pointer": step.control_pointer,
             "fault": step.fault,
@@ -346,7 +355,7 @@ def _step(step: Step, want: StepExpectation, consts: Constants) -> PlanStep:
     if isinstance(step, Fill):
         args = {
             "on": step.on,
-            "chunk": fits(step.chunk, "int", "Fill.chunk"),
+            "chunk": within(step.chunk, MAX_BUFFER, "Fill.chunk"),
             "limit": fits(step.limit, "int64_t", "Fill.limit"),
         }
         text = f"sendmsg({step.chunk} bytes, MSG_DONTWAIT) on {step.on} until it fails, at most {step.limit} times"

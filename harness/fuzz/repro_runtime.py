@@ -82,6 +82,16 @@ def printable(text: str) -> str:
     return "".join(c if " " <= c <= "~" else ascii(c)[1:-1] for c in text)
 
 
+def brief(value: object) -> str:
+    """A value as a deviation shows it: bytes beyond 64 cut as the harness cuts them, any text at 2000 characters."""
+    if isinstance(value, bytes):
+        return repr(value) if len(value) <= 64 else f"{value[:60]!r}... ({len(value)} bytes)"
+    if isinstance(value, list) and all(isinstance(v, bytes) for v in value):
+        return "[" + ", ".join(map(brief, value)) + "]"
+    text = str(value)
+    return text if len(text) <= 2000 else text[:2000] + "..."
+
+
 def result(code: int) -> int:
     print(RESULT_LINE + RESULTS[code], flush=True)
     return code
@@ -359,7 +369,8 @@ class Repro:
 
     def differ(self, index: int, field: str, expected: object, observed: object) -> None:
         self.deviations += 1
-        print(f"{self.indent}  DEVIATION step {self.where}{index} {field}: expected {expected}, observed {observed}")
+        said = f"expected {brief(expected)}, observed {brief(observed)}"
+        print(f"{self.indent}  DEVIATION step {self.where}{index} {field}: {said}")
 
     def check_common(self, index: int, op: str, want: dict[str, Any], got: tuple[Any, ...], sigs: list[str]) -> None:
         allowed = [tuple(o) for o in want["outcome"]]
