@@ -18,7 +18,7 @@ import pytest
 
 from harness.catalogue import CASES
 from harness.expectation import Expectation
-from harness.fuzz import repro_c, repro_py
+from harness.fuzz import repro_c, repro_py, repro_runtime
 from harness.fuzz.findings import run_c_repro, run_python_repro
 from harness.fuzz.repro_plan import Inexpressible, make_plan
 from harness.host import Platform
@@ -273,8 +273,9 @@ def test_unsupported_scenarios_give_reproducers_that_exit_2(tmp_path: Path, plat
         assert run_c_repro(tmp_path / "repro.c").exit == 2
 
 
-def test_byte_literals_are_compact_and_exact() -> None:
+def test_byte_data_is_compact_and_exact() -> None:
     data = b"ab" + b"\xa5" * 1000 + b"\x00\x01?\\\"'" + bytes(range(200, 256))
-    assert eval(repro_py.py_bytes(data)) == data  # our own literal
-    assert len(repro_py.py_bytes(data)) < 400
+    text = repro_py.data_text({"data": data})
+    assert repro_runtime.decode(text) == {"data": data}
+    assert len(text) < 500 and text.isascii()
     assert repro_c.c_string(b'?"\\\xbd').encode().isascii()

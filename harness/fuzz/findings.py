@@ -6,6 +6,13 @@ once right after it is written and the result is recorded in ``finding.json``: "
 means the reproducer, which knows nothing of the harness, saw the deviation too.  A finding
 that came from an injected fault must *not* reproduce (the kernel is fine): that is the
 self-test of the reproducers.
+
+A reproducer is untrusted in what it carries (a scenario from a shared corpus), so it is checked
+before it runs (``compile()`` for repro.py, ``cc -fsyntax-only`` for repro.c) and run in a private
+temporary directory as its own session, with a minimal environment, no stdin, a bounded output and a
+timeout.  Its verdict counts only when its exit status is one of its documented codes *and* its last
+line says the same (``repro_runtime.RESULT_LINE``); anything else (it does not compile, a traceback,
+a signal, a timeout) is recorded as ``"broken"`` with ``"reproduced": null``, never as reproduced.
 """
 
 from __future__ import annotations
@@ -13,7 +20,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
+import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -26,12 +36,15 @@ from harness.expectation import Expectation
 from harness.fuzz import jsonify, repro_c, repro_py
 from harness.fuzz.evaluate import Evaluation
 from harness.fuzz.repro_plan import Inexpressible, make_plan
+from harness.fuzz.repro_runtime import RESULT_LINE, RESULTS, printable
 from harness.fuzz.signature import slug
 from harness.host import Platform
 from harness.report.write import write_atomically
 from harness.untrusted import MAX_SCENARIO_FILE, load_json_file
 
 REPRO_TIMEOUT = 60.0
+OUTPUT_LIMIT = 1 << 22  # bytes a reproducer may write to its stdout or stderr (RLIMIT_FSIZE: SIGXFSZ beyond)
+REASON_LIMIT = 200  # characters of a "broken" reason
 CLAIMS = ".claims"
 # A stored finding's minimal scenario often deviates in more than one field (a lost fd shows as a
 # wrong msg_controllen, a missing cmsg and MSG_CTRUNC).  Its other signatures become aliases of it
@@ -42,12 +55,16 @@ ALIASES = ".aliases"
 @dataclass(frozen=True, slots=True)
 class ReproResult:
     name: str
-    exit: int | None  # None: it did not finish (or could not be built)
-    reproduced: bool | None  # None: cannot tell (exit 2, build failure, timeout)
+    exit: int | None  # None: it did not finish, could not be built, or was killed by a signal
+    reproduced: bool | None  # None: cannot tell (exit 2, no compiler) or the reproducer is broken
     output: str
+    broken: str | None = None  # one line: why the reproducer itself failed (it never counts as reproduced)
 
     def as_json(self) -> dict[str, object]:
-        return {"exit": self.exit, "reproduced": self.reproduced}
+        out: dict[str, object] = {"exit": self.exit, "reproduced": self.reproduced}
+        if self.broken is not None:
+            out["broken"] = self.broken
+        return out
 
 
 def finding_dirs(root: Path) -> list[Path]:
@@ -97,58 +114,147 @@ def _words(title: str, signature: str, evaluation: Evaluation, platform: Platfor
 def write_reproducers(
     directory: Path, title: str, details: list[str], evaluation: Evaluation, platform: Platform
 ) -> str:
-    """Write repro.py and repro.c; returns "" or why they can only exit 2."""
+    """Write repro.py and repro.c; returns "" or why they (or one of them) can only exit 2."""
     expectation = evaluation.expectation
+    reasons = []
     try:
         if not isinstance(expectation, Expectation):
             raise Inexpressible("the oracle has no expectation for this scenario")
         plan = make_plan(evaluation.scenario, expectation, platform)
     except Inexpressible as exc:
-        write_atomically(directory / "repro.py", repro_py.render_unsupported(title, details, str(exc)))
-        write_atomically(directory / "repro.c", repro_c.render_unsupported(title, details, str(exc)))
-        return str(exc)
-    write_atomically(directory / "repro.py", repro_py.render(plan, title, details))
-    write_atomically(directory / "repro.c", repro_c.render(plan, title, details))
+        plan, reasons = None, [str(exc)]
+    for name, writer in (("repro.py", repro_py), ("repro.c", repro_c)):
+        try:
+            if plan is None:
+                raise Inexpressible(reasons[0])
+            source = writer.render(plan, title, details)
+        except Inexpressible as exc:  # a value its C type cannot hold, found while writing one of them
+            if plan is not None:
+                reasons.append(f"{name}: {exc}")
+            source = writer.render_unsupported(title, details, str(exc))
+        write_atomically(directory / name, source)
     os.chmod(directory / "repro.py", 0o755)
-    return ""
+    return "; ".join(reasons)
 
 
-def _verdict(name: str, exit_code: int | None, output: str) -> ReproResult:
-    reproduced = {0: False, 1: True}.get(exit_code) if exit_code is not None else None
-    return ReproResult(name, exit_code, reproduced, output)
+def _one_line(text: str) -> str:
+    line = printable(text.strip().splitlines()[-1] if text.strip() else "")
+    return line if len(line) <= REASON_LIMIT else line[:REASON_LIMIT] + "..."
+
+
+def _broken(name: str, reason: str, output: str, exit_code: int | None = None) -> ReproResult:
+    return ReproResult(name, exit_code, None, output, broken=_one_line(reason) or "no reason given")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _verdict(name: str, exit_code: int, stdout: str, stderr: str) -> ReproResult:
+    """Reproduced, conforms or cannot run: only for a documented exit status that the last line confirms."""
+    output = stdout + stderr
+    if exit_code < 0:
+        return _broken(name, f"killed by {_signal_name(-exit_code)}", output)
+    if exit_code not in RESULTS:
+        return _broken(name, f"exit status {exit_code}: {_one_line(stderr or stdout)}", output, exit_code)
+    lines = stdout.splitlines()
+    if not lines or lines[-1] != RESULT_LINE + RESULTS[exit_code]:
+        said = _one_line(stderr or stdout)
+        return _broken(name, f"exit status {exit_code} without its result line: {said}", output, exit_code)
+    return ReproResult(name, exit_code, {0: False, 1: True}.get(exit_code), output)
+
+
+def _read_capped(path: Path) -> str:
+    with path.open("rb") as stream:
+        data = stream.read(OUTPUT_LIMIT)
+    return data.decode("utf-8", "backslashreplace")
+
+
+def _run_untrusted(name: str, argv: list[str]) -> ReproResult:
+    """Run a reproducer: a private temporary directory as cwd, HOME and TMPDIR, a minimal environment,
+    stdin from /dev/null, no inherited descriptors, its own session (killed whole on a timeout and when
+    it ends, so no forked child outlives it), output into files bounded by RLIMIT_FSIZE."""
+    with tempfile.TemporaryDirectory(prefix="scm-repro-run-") as private:
+        where = Path(private)
+        env = {"PATH": os.defpath, "LANG": "C.UTF-8", "HOME": private, "TMPDIR": private}
+        with (where / "stdout").open("wb") as out, (where / "stderr").open("wb") as err:
+            process = subprocess.Popen(
+                argv,
+                cwd=private,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                close_fds=True,
+                start_new_session=True,
+            )
+            # set right after the start (the interpreter or binary has written nothing yet), not in a
+            # preexec_fn, which is unsafe in a process with threads
+            with contextlib.suppress(ProcessLookupError):
+                resource.prlimit(process.pid, resource.RLIMIT_FSIZE, (OUTPUT_LIMIT, OUTPUT_LIMIT))
+            # wait for the exit without reaping it: its pid (= its group's id) stays taken until the whole
+            # group is killed, so the kill cannot reach a process that took the number since
+            pidfd = os.pidfd_open(process.pid)
+            try:
+                waiting = select.poll()  # not select(): a descriptor above FD_SETSIZE is fine
+                waiting.register(pidfd, select.POLLIN)
+                finished = bool(waiting.poll(REPRO_TIMEOUT * 1000))
+            finally:
+                os.close(pidfd)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            exit_code = process.wait()
+        stdout, stderr = _read_capped(where / "stdout"), _read_capped(where / "stderr")
+    if not finished:
+        return _broken(name, f"no exit within {REPRO_TIMEOUT:g} s", stdout + stderr)
+    return _verdict(name, exit_code, stdout, stderr)
+
+
+def python_compiles(path: Path) -> str | None:
+    """None when ``path`` compiles as Python (nothing runs); else why not, in one line."""
+    try:
+        compile(path.read_bytes(), str(path), "exec")
+    except (SyntaxError, ValueError) as exc:
+        where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) and exc.lineno else ""
+        return f"does not compile: {type(exc).__name__}: {exc.msg if isinstance(exc, SyntaxError) else exc}{where}"
+    return None
 
 
 def run_python_repro(path: Path) -> ReproResult:
-    # -I -S: no user site, no site-packages; proves the reproducer needs only the standard library
+    problem = python_compiles(path)
+    if problem is not None:
+        return _broken(path.name, problem, problem)
+    # -I -S: no user site, no site-packages, no PYTHON* variables; proves the reproducer needs only the standard library
+    return _run_untrusted(path.name, [sys.executable, "-I", "-S", str(path.resolve())])
+
+
+def _cc(compiler: str, arguments: list[str]) -> str | None:
+    """None when the compiler succeeds; else its first error in one line, then all it said."""
     try:
         done = subprocess.run(
-            [sys.executable, "-I", "-S", str(path)], capture_output=True, text=True, timeout=REPRO_TIMEOUT, check=False
+            [compiler, *arguments], capture_output=True, text=True, errors="backslashreplace", timeout=REPRO_TIMEOUT
         )
     except subprocess.TimeoutExpired:
-        return ReproResult(path.name, None, None, f"no exit within {REPRO_TIMEOUT:g} s")
-    return _verdict(path.name, done.returncode, done.stdout + done.stderr)
+        return f"cc: no exit within {REPRO_TIMEOUT:g} s"
+    if done.returncode == 0:
+        return None
+    errors = [line for line in done.stderr.splitlines() if "error" in line] or [done.stderr]
+    return f"cc failed: {_one_line(errors[0])}\n{done.stderr}"
 
 
 def run_c_repro(path: Path) -> ReproResult:
     compiler = shutil.which("cc")
     if compiler is None:
         return ReproResult(path.name, None, None, "no C compiler (cc) on PATH")
-    with tempfile.TemporaryDirectory(prefix="scm-repro-") as build:
+    with tempfile.TemporaryDirectory(prefix="scm-repro-build-") as build:
         binary = Path(build) / "repro"
-        try:
-            built = subprocess.run(
-                [compiler, "-O1", "-o", str(binary), str(path)],
-                capture_output=True,
-                text=True,
-                timeout=REPRO_TIMEOUT,
-                check=False,
-            )
-            if built.returncode != 0:
-                return ReproResult(path.name, None, None, "cc failed:\n" + built.stderr)
-            done = subprocess.run([str(binary)], capture_output=True, text=True, timeout=REPRO_TIMEOUT, check=False)
-        except subprocess.TimeoutExpired:
-            return ReproResult(path.name, None, None, f"no exit within {REPRO_TIMEOUT:g} s")
-    return _verdict(path.name, done.returncode, done.stdout + done.stderr)
+        problem = _cc(compiler, ["-fsyntax-only", str(path)]) or _cc(compiler, ["-O1", "-o", str(binary), str(path)])
+        if problem is not None:
+            return _broken(path.name, problem.split("\n", 1)[0], problem)
+        return _run_untrusted(path.name, [str(binary)])
 
 
 def store_finding(

@@ -1,32 +1,88 @@
 """Render a reproducer plan as ``repro.c``: plain libc, ``cc -o repro repro.c && ./repro``.
 
 Each step becomes a short block of builder calls of :mod:`harness.fuzz.repro_c_runtime`
-(``send_begin``, ``iov_add``, ``cmsg_rights``, ``expect_*``) and one ``do_*`` call, with the
-step described in a comment above it; numbers carry their names in comments.
+(``send_begin``, ``iov_add``, ``cmsg_rights``, ``expect_*``) and one ``do_*`` call, after an
+``announce`` that prints what the step does.
+
+Nothing from a scenario or an observation is pasted into the source as text: bytes and text are
+C string literals written by :func:`c_string` (every byte outside a small safe set as a 3-digit
+octal escape, so no quote, backslash, newline, ``*/`` or trigraph survives) and passed with their
+length; every integer goes through :func:`c_int`, which refuses a value its C type cannot hold
+(:class:`~harness.fuzz.repro_plan.Inexpressible` naming the field) instead of letting the
+compiler truncate it.  Comments hold only fixed text.
 """
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 from harness.fuzz.repro_c_runtime import RUNTIME
-from harness.fuzz.repro_plan import Plan, PlanStep
+from harness.fuzz.repro_plan import (
+    C_RANGES,
+    FAULTS,
+    POINTERS,
+    REOPEN_MODES,
+    SIGNALS,
+    Inexpressible,
+    Plan,
+    PlanStep,
+    fits,
+    shorten,
+)
 
 RUN_LENGTH = 16
-_POINTERS = {"buffer": "PTR_BUFFER", "null": "PTR_NULL", "bad": "PTR_BAD"}
-_FAULTS = {None: "FAULT_NONE", "msghdr": "FAULT_MSGHDR", "iov": "FAULT_IOV", "iov_base": "FAULT_IOV_BASE"}
+_POINTERS = dict(zip(POINTERS, ("PTR_BUFFER", "PTR_NULL", "PTR_BAD"), strict=True))
+_FAULTS = dict(zip(FAULTS, ("FAULT_NONE", "FAULT_MSGHDR", "FAULT_IOV", "FAULT_IOV_BASE"), strict=True))
+_SIGNALS = dict(zip(SIGNALS, ("SIGNAL_PIPE", "SIGNAL_URG"), strict=True))
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-.,:;!#%&()*+/<=>@[]^{|}~")
+_SELF = ("self", "pid", "uid", "gid")  # ids resolved at run time: the process's own
 
 
 def c_string(data: bytes) -> str:
-    """A C string literal; every byte that is not plainly printable as a 3-digit octal escape."""
-    out = []
-    for byte in data:
-        char = chr(byte)
-        if char.isascii() and (char.isalnum() or char in " _-.,:;!#%&()*+/<=>@[]^{|}~"):
-            out.append(char)
-        else:
-            out.append(f"\\{byte:03o}")
-    return '"' + "".join(out) + '"'
+    """A C string literal of ``data``: every byte outside a safe printable set as a 3-digit octal escape.
+
+    A 3-digit octal escape never swallows the next character, and ``?`` (trigraphs), quotes,
+    backslashes and every control or non-ASCII byte are escaped, so the literal is exactly ``data``.
+    """
+    return '"' + "".join(chr(b) if chr(b) in _SAFE else f"\\{b:03o}" for b in data) + '"'
+
+
+def c_text(text: str) -> str:
+    """Text as a C string literal of its UTF-8 bytes (a lone surrogate kept as its 3 bytes); used with its length."""
+    return c_string(text.encode("utf-8", "surrogatepass"))
+
+
+def c_name(name: str) -> str:
+    """An fd or pair-end name as a NUL-terminated C string (the runtime looks names up with strcmp)."""
+    data = name.encode("utf-8", "surrogatepass")
+    if b"\0" in data:
+        raise Inexpressible(f"the name {name[:60]!r} holds a NUL byte")
+    return c_string(data)
+
+
+def c_int(value: object, ctype: str, field: str) -> str:
+    """A C integer constant of ``value``, checked against ``ctype`` (see repro_plan.C_RANGES)."""
+    number = fits(value, ctype, field)
+    low, _ = C_RANGES[ctype]
+    if ctype == "int":
+        return "INT32_MIN" if number == low else str(number)
+    if ctype == "uint32_t":
+        return f"UINT32_C({number})"
+    return "INT64_MIN" if number == -(1 << 63) else f"INT64_C({number})"
+
+
+def _optional(value: int | None, ctype: str, field: str) -> str:
+    """An optional non-negative value: ``-1`` stands for none (so a negative one is refused by its type)."""
+    if value is not None and value < 0:
+        raise Inexpressible(f"{field} is negative")
+    return "-1" if value is None else c_int(value, ctype, field)
+
+
+def _choice(table: dict[Any, str], value: object, field: str) -> str:
+    if value not in table:
+        raise Inexpressible(f"{field} = {str(value)[:60]!r} is none of {list(table)}")
+    return table[value]
 
 
 def segs(data: bytes) -> str:
@@ -53,32 +109,53 @@ def segs(data: bytes) -> str:
     return f"SEGS({', '.join(parts)})"
 
 
-def _long(value: int | None) -> str:
-    return "-1" if value is None else f"{value}L"
+def _cred(value: object, ctype: str, field: str) -> str:
+    """``self, value`` for the runtime: (1, 0) = the process's own id, (0, n) = n."""
+    if isinstance(value, str):
+        if value not in _SELF:
+            raise Inexpressible(f"{field} names {value[:60]!r}")
+        return "1, INT64_C(0)"
+    return f"0, {c_int(value, ctype, field)}"
 
 
-def _cred(value: int | str) -> str:
-    return "1, 0" if value in ("self", "pid", "uid", "gid") else f"0, {value}L"
+def _creds(values: list[Any], ctypes: tuple[str, str, str], field: str) -> str:
+    return ", ".join(_cred(v, t, field) for v, t in zip(values, ctypes, strict=True))
+
+
+_UCRED = ("int", "uid_t", "uid_t")
+_IDS = ("int64_t", "int64_t", "int64_t")
 
 
 def _outcomes(want: dict[str, Any]) -> list[str]:
     lines = []
     if want.get("range") is not None:
-        lines.append(f"expect_range({want['range'][0]}L, {want['range'][1]}L);")
+        low, high = (c_int(v, "int64_t", "expected range") for v in want["range"])
+        lines.append(f"expect_range({low}, {high});")
     if want.get("events") is not None:
-        lines.append(f"expect_events({want['events']:#x}L);")
+        lines.append(f"expect_events({c_int(want['events'], 'int64_t', 'expected revents')});")
     if want.get("peercred") is not None:
-        creds = want["peercred"]
-        lines.append(f"expect_peercred({_cred(creds[0])}, {_cred(creds[1])}, {_cred(creds[2])});")
+        lines.append(f"expect_peercred({_creds(want['peercred'], _IDS, 'expected SO_PEERCRED')});")
     for outcome in want["outcome"]:
         if outcome[0] == "returned":
-            lines.append(f"expect_returned({outcome[1]}L);")
+            lines.append(f"expect_returned({c_int(outcome[1], 'int64_t', 'expected return value')});")
         elif outcome[0] == "failed":
-            lines.append(f'expect_failed({outcome[1]}, "{outcome[1]}");')
+            name = outcome[1]
+            number = next((n for n, known in errno.errorcode.items() if known == name), None)
+            if number is None:
+                raise Inexpressible(f"errno {str(name)[:60]!r} has no number on this platform")
+            lines.append(f"expect_failed({c_int(number, 'int', 'errno')}, {c_string(name.encode('ascii'))});")
         else:
             lines.append("expect_blocked();")
-    lines += [f"expect_signal({sig});" for sig in want["signals"]]
+    lines += [f"expect_signal({_choice(_SIGNALS, sig, 'expected signal')});" for sig in want["signals"]]
     return lines
+
+
+def _ref(ref: tuple[Any, ...]) -> str:
+    if ref[0] == "fd":
+        return f"REF_FD({c_name(ref[1])})"
+    if ref[0] == "raw":
+        return f"REF_RAW({c_int(ref[1], 'int', 'SCM_RIGHTS raw fd')})"
+    return "REF_CLOSED"
 
 
 def _send(index: int, args: dict[str, Any], want: dict[str, Any]) -> list[str]:
@@ -98,23 +175,19 @@ def _send(index: int, args: dict[str, Any], want: dict[str, Any]) -> list[str]:
         lines.append(f"iov_empty({empty});")
     for c in args["cmsgs"]:
         if c[0] == "rights":
-            refs = []
-            for ref in c[2]:
-                if ref[0] == "fd":
-                    refs.append(f'REF_FD("{ref[1]}")')
-                elif ref[0] == "raw":
-                    refs.append(f"REF_RAW({ref[1]})")
-                else:
-                    refs.append("REF_CLOSED")
-            lines.append(f"cmsg_rights({_long(c[1])}, {'REFS(' + ', '.join(refs) + ')' if refs else 'NOREFS'});")
+            refs = f"REFS({', '.join(map(_ref, c[2]))})" if c[2] else "NOREFS"
+            lines.append(f"cmsg_rights({_optional(c[1], 'cmsg_len', 'ScmRights.length')}, {refs});")
         elif c[0] == "creds":
-            lines.append(f"cmsg_creds({_cred(c[1])}, {_cred(c[2])}, {_cred(c[3])});")
+            lines.append(f"cmsg_creds({_creds(list(c[1:4]), _UCRED, 'ScmCredentials')});")
         else:
-            lines.append(f"cmsg_raw({c[1]}, {c[2]}, {segs(c[3])}, {_long(c[4])}, {_long(c[5])});")
+            level, type_ = c_int(c[1], "int", "RawCmsg.level"), c_int(c[2], "int", "RawCmsg.type")
+            length, space = _optional(c[4], "cmsg_len", "RawCmsg.length"), _optional(c[5], "cmsg_len", "RawCmsg.space")
+            lines.append(f"cmsg_raw({level}, {type_}, {segs(c[3])}, {length}, {space});")
     lines += ["expect_begin();", *_outcomes(want)]
     lines.append(
-        f'do_send({index}, "{args["on"]}", {args["flags"]:#x}, {_long(args["controllen"])}, '
-        f"{_POINTERS[args['control']]}, {_FAULTS[args['fault']]});"
+        f"do_send({index}, {c_name(args['on'])}, {c_int(args['flags'], 'int', 'Send.flags')}, "
+        f"{_optional(args['controllen'], 'uint32_t', 'Send.controllen')}, "
+        f"{_choice(_POINTERS, args['control'], 'Send.control')}, {_choice(_FAULTS, args['fault'], 'Send.fault')});"
     )
     return lines
 
@@ -125,61 +198,80 @@ def _recv(index: int, args: dict[str, Any], want: dict[str, Any]) -> list[str]:
         lines.append("expect_buffers_known();")
         lines += [f"expect_buffer({segs(buf)});" for buf in want["buffers"]]
     if want["msg_flags"] is not None:
-        lines.append(f"expect_msg_flags({want['msg_flags']:#x}L);")
+        lines.append(f"expect_msg_flags({c_int(want['msg_flags'], 'uint32_t', 'expected msg_flags')});")
     if want["controllen"] is not None:
-        lines.append(f"expect_controllen({want['controllen']}L);")
-    lines.append(f"expect_stray({want['stray']}L);")
-    lines.append(f"expect_cloexec({int(want['cloexec'])});")
+        lines.append(f"expect_controllen({c_int(want['controllen'], 'int64_t', 'expected msg_controllen')});")
+    lines.append(f"expect_stray({c_int(want['stray'], 'int64_t', 'expected stray control bytes')});")
+    lines.append(f"expect_cloexec({int(bool(want['cloexec']))});")
     for level, type_, length, fds, creds in want["cmsgs"]:
-        lines.append(f"expect_cmsg({level}, {type_}, {length});")
+        numbers = (c_int(level, "int", "expected cmsg_level"), c_int(type_, "int", "expected cmsg_type"))
+        lines.append(f"expect_cmsg({numbers[0]}, {numbers[1]}, {c_int(length, 'int64_t', 'expected cmsg_len')});")
         if creds is not None:
-            lines.append(f"expect_creds({_cred(creds[0])}, {_cred(creds[1])}, {_cred(creds[2])});")
+            lines.append(f"expect_creds({_creds(creds, _IDS, 'expected credentials')});")
         for name, ftype, flags, _seekable in fds:
-            lines.append(f'expect_fd("{name}", "{ftype}", "{" ".join(flags)}");')
-    sizes = args["buffers"]
-    sizes_text = "SIZES(" + ", ".join(map(str, sizes)) + ")" if sizes else "NOSIZES"
+            text = " ".join(flags).encode("utf-8", "surrogatepass")
+            lines.append(f"expect_fd({c_name(name)}, {c_name(ftype)}, {c_string(text)});")
+    sizes = [c_int(size, "uint32_t", "Recv.buffers") for size in args["buffers"]]
+    sizes_text = "SIZES(" + ", ".join(sizes) + ")" if sizes else "NOSIZES"
     lines.append(
-        f'do_recv({index}, "{args["on"]}", {sizes_text}, {args["control"]}, {args["flags"]:#x}, '
-        f"{_POINTERS[args['control_pointer']]}, {_FAULTS[args['fault']]});"
+        f"do_recv({index}, {c_name(args['on'])}, {sizes_text}, {c_int(args['control'], 'uint32_t', 'Recv.control')}, "
+        f"{c_int(args['flags'], 'int', 'Recv.flags')}, "
+        f"{_choice(_POINTERS, args['control_pointer'], 'Recv.control_pointer')}, "
+        f"{_choice(_FAULTS, args['fault'], 'Recv.fault')});"
     )
     return lines
 
 
+def _setsockopt(index: int, args: dict[str, Any]) -> str:
+    on, option, value = c_name(args["on"]), c_int(args["option"], "int", "SetSockOpt.option"), args["value"]
+    if isinstance(value, list):
+        seconds, microseconds = (c_int(v, "int64_t", "SetSockOpt.value (timeval)") for v in value[1:3])
+        return f"do_setsockopt_timeval({index}, {on}, {option}, {seconds}, {microseconds});"
+    return f"do_setsockopt({index}, {on}, {option}, {c_int(value, 'int', 'SetSockOpt.value')});"
+
+
 def _other(index: int, op: str, args: dict[str, Any], want: dict[str, Any]) -> list[str]:
-    value = args.get("value")
-    setsockopt = (
-        f'do_setsockopt_timeval({index}, "{args.get("on")}", {args.get("option")}, {value[1]}L, {value[2]}L);'
-        if isinstance(value, list)
-        else f'do_setsockopt({index}, "{args.get("on")}", {args.get("option")}, {value});'
-    )
-    peercred = int(bool(args.get("peercred")))
-    call = {
-        "setsockopt": setsockopt,
-        "getsockopt": f'do_getsockopt({index}, "{args.get("on")}", {args.get("option")}, {peercred});',
-        "poll": f'do_poll({index}, "{args.get("on")}", {args.get("events")});',
-        "ioctl": f'do_ioctl({index}, "{args.get("on")}", {args.get("request")}UL);',
-        "set_owner": f'do_set_owner({index}, "{args.get("on")}");',
-        "fill": f'do_fill({index}, "{args.get("on")}", {args.get("chunk")}, {args.get("limit")}L);',
-        "shutdown": f'do_shutdown({index}, "{args.get("on")}", {args.get("how")});',
-        "listen": f'do_listen({index}, "{args.get("on")}", {args.get("backlog")});',
-        "close": f'do_close({index}, "{args.get("target")}");',
-        "reopen": f'do_reopen({index}, "{args.get("on")}", {args.get("mode")});',
-    }[op]
+    if op == "setsockopt":
+        call = _setsockopt(index, args)
+    elif op == "close":
+        call = f"do_close({index}, {c_name(args['target'])});"
+    else:
+        on = c_name(args["on"])
+        call = {
+            "getsockopt": lambda: (
+                f"do_getsockopt({index}, {on}, {c_int(args['option'], 'int', 'GetSockOpt.option')}, "
+                f"{int(bool(args['peercred']))});"
+            ),
+            "poll": lambda: f"do_poll({index}, {on}, {c_int(args['events'], 'int', 'Poll.events')});",
+            "ioctl": lambda: f"do_ioctl({index}, {on}, {c_int(args['request'], 'uint32_t', 'Ioctl.request')});",
+            "set_owner": lambda: f"do_set_owner({index}, {on});",
+            "fill": lambda: (
+                f"do_fill({index}, {on}, {c_int(args['chunk'], 'uint32_t', 'Fill.chunk')}, "
+                f"{c_int(args['limit'], 'int64_t', 'Fill.limit')});"
+            ),
+            "shutdown": lambda: f"do_shutdown({index}, {on}, {c_int(args['how'], 'int', 'Shutdown.how')});",
+            "listen": lambda: f"do_listen({index}, {on}, {c_int(args['backlog'], 'int', 'Listen.backlog')});",
+            "reopen": lambda: f"do_reopen({index}, {on}, {_choice(_REOPEN, args['mode'], 'Reopen.mode')});",
+        }[op]()
     return ["expect_begin();", *_outcomes(want), call]
 
 
-def _steps(steps: tuple[PlanStep, ...], indent: str, label: str) -> list[str]:
+_REOPEN = {mode: mode for mode in REOPEN_MODES}  # O_RDONLY / O_RDWR: the names are the C macros
+
+
+def _steps(steps: tuple[PlanStep, ...], indent: str) -> list[str]:
     """One block per step; a child's steps run inside ``if (child_begin(...)) { ... child_end(); }``."""
     out = []
     for index, step in enumerate(steps):
-        out.append(f"{indent}{_comment(f'step {label}{index}: {step.words}')}")
+        out.append(f"{indent}announce({index}, TEXT({c_text(step.words)}));")
         if step.op == "child":
             args = step.args
             out.append(
-                f"{indent}if (child_begin({index}, {_long(args['uid_base'])}, {_long(args['nofile'])}, "
-                f"{_long(args['headroom'])})) {{"
+                f"{indent}if (child_begin({index}, {_optional(args['uid_base'], 'rlim_t', 'Identity.user')}, "
+                f"{_optional(args['nofile'], 'rlim_t', 'Identity.nofile')}, "
+                f"{_optional(args['headroom'], 'uint32_t', 'Identity.fd_headroom')})) {{"
             )
-            out += _steps(step.nested, indent + "    ", f"{label}{index}.")
+            out += _steps(step.nested, indent + "    ")
             out += [f"{indent}    child_end();", f"{indent}}}"]
             lines = ["expect_begin();", *_outcomes(step.want), f"do_child({index});"]
         elif step.op == "send":
@@ -192,50 +284,49 @@ def _steps(steps: tuple[PlanStep, ...], indent: str, label: str) -> list[str]:
     return out
 
 
-def _comment(text: str) -> str:
-    return "/* " + text.replace("*/", "* /") + " */"
+_HEADER = """/*
+ * An scm-harness reproducer: the scenario and what the oracle expects are the data in main() below.
+ *
+ * Generated by scm-harness.  Plain libc: cc -o repro repro.c && ./repro
+ * It prints what the finding is, then every step with what was expected and what was observed.
+ * Exit status: 1 = the deviation reproduces, 0 = this platform conforms, 2 = cannot run here; the last
+ * line printed says the same: SCM-HARNESS-REPRO-RESULT: reproduced | conforms | unsupported.
+ */"""
 
 
-def _header(title: str, details: list[str]) -> str:
-    lines = [
-        "/*",
-        f" * {title}",
-        " *",
-        *(f" * {line}".rstrip() for line in details),
-        " *",
-        " * Generated by scm-harness.  Plain libc: cc -o repro repro.c && ./repro",
-        " * Exit status: 1 = the deviation reproduces, 0 = this platform conforms, 2 = cannot run here.",
-        " */",
-    ]
-    return "\n".join(
-        line.replace("*/", "* /") if i not in (0, len(lines) - 1) else line for i, line in enumerate(lines)
-    )
+def _about(title: str, details: list[str]) -> str:
+    lines = [f"T({c_text(shorten(line))})" for line in (title, *details)]
+    return f"    about((const struct text[]){{{', '.join(lines)}}}, {len(lines)});"
 
 
 def render(plan: Plan, title: str, details: list[str]) -> str:
+    type_, nonblocking, reversed_ = plan.pair
     body = [
         "int main(void) {",
         "    start();",
-        f"    pair({plan.pair[0]}, {int(plan.pair[1])}, {int(plan.pair[2])});  {_comment(plan.pair_words)}",
+        _about(title, details),
+        f"    pair({c_int(type_, 'int', 'socket type')}, {int(bool(nonblocking))}, {int(bool(reversed_))});",
     ]
     for name, kind, cloexec, nonblock, append, tracked in plan.fds:
-        body.append(f'    open_fd("{name}", "{kind}", {int(cloexec)}, {int(nonblock)}, {int(append)}, {int(tracked)});')
+        flags = ", ".join(str(int(bool(flag))) for flag in (cloexec, nonblock, append, tracked))
+        body.append(f"    open_fd({c_name(name)}, {c_name(kind)}, {flags});")
     body.append("    take_signals(NULL, NULL); /* nothing from the set-up may count */")
-    body += _steps(plan.steps, "    ", "")
+    body += _steps(plan.steps, "    ")
     body += ["    return finish();", "}", ""]
-    return "\n".join([_header(title, details), RUNTIME, *body])
+    return "\n".join([_HEADER, RUNTIME, *body])
 
 
 def render_unsupported(title: str, details: list[str], reason: str) -> str:
     """A reproducer that cannot be written: it says why and exits 2 (never wrong code)."""
-    text = ("cannot reproduce here: " + reason).replace("\\", "\\\\").replace('"', '\\"')
-    return "\n".join(
-        [
-            _header(title, details),
-            "#include <stdio.h>",
-            "",
-            _comment(f"UNSUPPORTED: {reason}"),
-            f'int main(void) {{ puts("{text}"); return 2; }}',
-            "",
-        ]
-    )
+    body = [
+        "int main(void) {",
+        _about(title, details),
+        '    printf("cannot reproduce here: ");',
+        f"    print_text(TEXT({c_text(shorten(reason))}));",
+        '    printf("\\n");',
+        "    cannot_run_exit();",
+        "    return 2;",
+        "}",
+        "",
+    ]
+    return "\n".join([_HEADER, RUNTIME, *body])

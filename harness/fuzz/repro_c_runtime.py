@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import errno
 
+from harness.fuzz.repro_plan import MAX_OUTCOMES, MAX_RIGHTS, MAX_TABLE
+
 _ERRNO_TABLE = "\n".join(
     f'#ifdef {name}\n    {{{name}, "{name}"}},\n#endif' for name in sorted(set(errno.errorcode.values()))
 )
 
-RUNTIME = r"""
+RUNTIME = (
+    r"""
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -44,6 +48,10 @@ RUNTIME = r"""
 #include <time.h>
 #include <unistd.h>
 
+/* a reproducer uses only the builders and steps its scenario needs: the others are not a warning */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+
 #define FILL 0xA5
 #define FLAGS_SEED 0x00800000
 #define STEP_TIMEOUT_US 500000L /* SO_RCVTIMEO / SO_SNDTIMEO on blocking pairs, as the harness sets them */
@@ -52,16 +60,21 @@ RUNTIME = r"""
 #define CHILD_CANNOT_RUN 2 /* a child's exit status: it could not run its steps (0 = conforms, 1 = deviated) */
 #define BAD_ADDRESS ((void *)0x10) /* inside page 0, never mapped: the kernel's copy faults */
 #define HEADER CMSG_ALIGN(sizeof(struct cmsghdr))
-#define MAX_NAMES 16
+#define MAX_NAMES @MAX_NAMES@
 #define MAX_FDS 8192
 #define MAX_LIST 2048
-#define SCM_MAX_FD_PLUS 1024 /* ints of one SCM_RIGHTS message the reproducer looks at */
+#define SCM_MAX_FD_PLUS @MAX_RIGHTS@ /* ints of one SCM_RIGHTS message the reproducer sends or looks at */
+#define RESULT_LINE "SCM-HARNESS-REPRO-RESULT: " /* + reproduced | conforms | unsupported: the last line printed */
 
 enum { PTR_BUFFER, PTR_NULL, PTR_BAD };
 enum { FAULT_NONE, FAULT_MSGHDR, FAULT_IOV, FAULT_IOV_BASE };
 enum { OUT_RETURNED, OUT_FAILED, OUT_BLOCKED };
 
 struct seg { const char *lit; size_t n; int rep; };
+/* text of the scenario (names, words): bytes with their length, never pasted into the source unescaped */
+struct text { const char *s; size_t n; };
+#define T(s) {s, sizeof(s) - 1}
+#define TEXT(s) ((struct text)T(s))
 #define LIT(s) {s, sizeof(s) - 1, 0}
 #define REP(b, k) {NULL, (k), (b)}
 #define SEGS(...) (const struct seg[]){__VA_ARGS__}, (int)(sizeof((const struct seg[]){__VA_ARGS__}) / sizeof(struct seg))
@@ -79,6 +92,40 @@ enum { REF_NAMED, REF_RAWNUM, REF_CLOSEDFD };
 static const struct { int number; const char *name; } errnames[] = {
 @ERRNO_TABLE@
     {0, NULL}};
+
+/* Exit 2 ("cannot run here"), saying so on the last line. */
+static void cannot_run_exit(void) {
+    printf(RESULT_LINE "unsupported\n");
+    fflush(stdout);
+    exit(2);
+}
+
+/* `used` entries of a table of `max` are taken: one more would not fit. */
+static void room(int used, int max, const char *what) {
+    if (used < 0 || used >= max) {
+        printf("cannot run: more than %d %s\n", max, what);
+        cannot_run_exit();
+    }
+}
+
+/* A scenario's 64-bit value as a C long (32 bits on some platforms): refused, never truncated. */
+static long as_long(int64_t v, const char *field) {
+    if ((int64_t)(long)v != v) {
+        printf("cannot run: %s = %" PRId64 " does not fit in a long here\n", field, v);
+        cannot_run_exit();
+    }
+    return (long)v;
+}
+
+/* Text as printable ASCII: a backslash doubled, any other byte as \xNN, so that data never prints as a new line. */
+static void print_text(struct text t) {
+    for (size_t i = 0; i < t.n; i++) {
+        unsigned char c = (unsigned char)t.s[i];
+        if (c == '\\') printf("\\\\");
+        else if (c >= 0x20 && c < 0x7f) putchar(c);
+        else printf("\\x%02x", c);
+    }
+}
 
 static const char *errname(int e) {
     static char other[32];
@@ -114,7 +161,7 @@ static int fd_of(const char *name) {
 
 static void die(const char *what) {
     printf("cannot run: %s: %s\n", what, strerror(errno));
-    exit(2);
+    cannot_run_exit();
 }
 
 static unsigned char *segs_bytes(const struct seg *s, int n, size_t *len) {
@@ -169,6 +216,24 @@ static void print_step(int step) {
     else printf("step %d", step);
 }
 
+/* What the next step does, from the scenario's words. */
+static void announce(int step, struct text words) {
+    printf("%s-- ", indent);
+    print_step(step);
+    printf(": ");
+    print_text(words);
+    printf("\n");
+}
+
+/* What the finding is: its title and details. */
+static void about(const struct text *lines, int n) {
+    for (int i = 0; i < n; i++) {
+        printf(i ? "  " : "");
+        print_text(lines[i]);
+        printf("\n");
+    }
+}
+
 static void differ_start(int step, const char *field) {
     deviations++;
     printf("%s  DEVIATION ", indent);
@@ -191,6 +256,7 @@ static void reserve_closed_number(void) {
 
 static void add_known(const char *name, int fd, int private_fd, int seekable) {
     struct stat st;
+    room(nknown, MAX_NAMES, "fd table entries");
     if (fstat(fd, &st)) die("fstat");
     known[nknown++] = (struct known){name, fd, 1, private_fd, st.st_dev, st.st_ino, seekable};
 }
@@ -254,11 +320,11 @@ static void open_fd(const char *name, const char *kind, int cloexec, int nb, int
         fd = (int)syscall(__NR_io_uring_setup, 1, params);
 #else
         printf("cannot run: no io_uring_setup on this architecture\n");
-        exit(2);
+        cannot_run_exit();
 #endif
     } else {
-        printf("cannot run: unknown fd kind %s\n", kind);
-        exit(2);
+        printf("cannot run: unknown fd kind\n");
+        cannot_run_exit();
     }
     if (fd < 0) die(kind);
     own(fd);
@@ -274,7 +340,7 @@ static void open_fd(const char *name, const char *kind, int cloexec, int nb, int
 
 /* -- expectations of the next step ------------------------------------------------------ */
 
-#define MAX_EXP 8
+#define MAX_EXP @MAX_OUTCOMES@
 #define MAX_CMSGS 64
 #define MAX_EFDS 300
 static struct {
@@ -297,44 +363,57 @@ static void expect_begin(void) {
     for (int i = 0; i < want.nbufs; i++) free(want.bufs[i]);
     memset(&want, 0, sizeof want);
 }
-static void expect_returned(long v) { want.kinds[want.nout] = OUT_RETURNED; want.values[want.nout++] = v; }
+static void expect_returned(int64_t v) {
+    room(want.nout, MAX_EXP, "allowed outcomes");
+    want.kinds[want.nout] = OUT_RETURNED; want.values[want.nout++] = as_long(v, "expected return value");
+}
 static void expect_failed(int e, const char *name) {
+    room(want.nout, MAX_EXP, "allowed outcomes");
     want.kinds[want.nout] = OUT_FAILED; want.values[want.nout] = e; want.names[want.nout++] = name;
 }
-static void expect_blocked(void) { want.kinds[want.nout++] = OUT_BLOCKED; }
-static void expect_range(long lo, long hi) { want.has_range = 1; want.range_lo = lo; want.range_hi = hi; }
-static void expect_events(long mask) { want.has_events = 1; want.events = mask; }
-static void expect_peercred(int pid_self, long pid, int uid_self, long uid, int gid_self, long gid) {
-    want.has_peercred = 1;
-    want.peercred_self[0] = pid_self; want.peercred[0] = pid;
-    want.peercred_self[1] = uid_self; want.peercred[1] = uid;
-    want.peercred_self[2] = gid_self; want.peercred[2] = gid;
+static void expect_blocked(void) { room(want.nout, MAX_EXP, "allowed outcomes"); want.kinds[want.nout++] = OUT_BLOCKED; }
+static void expect_range(int64_t lo, int64_t hi) {
+    want.has_range = 1; want.range_lo = as_long(lo, "expected range"); want.range_hi = as_long(hi, "expected range");
 }
-static void expect_signal(int sig) { if (sig == SIGPIPE) want.sigpipe = 1; else want.sigurg = 1; }
+static void expect_events(int64_t mask) { want.has_events = 1; want.events = as_long(mask, "expected revents"); }
+static void expect_peercred(int pid_self, int64_t pid, int uid_self, int64_t uid, int gid_self, int64_t gid) {
+    want.has_peercred = 1;
+    want.peercred_self[0] = pid_self; want.peercred[0] = as_long(pid, "expected SO_PEERCRED");
+    want.peercred_self[1] = uid_self; want.peercred[1] = as_long(uid, "expected SO_PEERCRED");
+    want.peercred_self[2] = gid_self; want.peercred[2] = as_long(gid, "expected SO_PEERCRED");
+}
+enum { SIGNAL_PIPE, SIGNAL_URG };
+static void expect_signal(int sig) { if (sig == SIGNAL_PIPE) want.sigpipe = 1; else want.sigurg = 1; }
 static void expect_data(const struct seg *s, int n) { want.has_data = 1; want.data = segs_bytes(s, n, &want.data_len); }
 static void expect_buffers_known(void) { want.has_bufs = 1; }
 static void expect_buffer(const struct seg *s, int n) {
+    room(want.nbufs, MAX_LIST, "expected buffers");
     want.has_bufs = 1;
     want.bufs[want.nbufs] = segs_bytes(s, n, &want.buf_lens[want.nbufs]);
     want.nbufs++;
 }
-static void expect_msg_flags(long f) { want.has_flags = 1; want.flags = f; }
-static void expect_controllen(long n) { want.has_controllen = 1; want.controllen = n; }
-static void expect_stray(long n) { want.stray = n; }
+static void expect_msg_flags(uint32_t f) { want.has_flags = 1; want.flags = (long)f; }
+static void expect_controllen(int64_t n) { want.has_controllen = 1; want.controllen = as_long(n, "expected msg_controllen"); }
+static void expect_stray(int64_t n) { want.stray = as_long(n, "expected stray bytes"); }
 static void expect_cloexec(int c) { want.cloexec = c; }
-static void expect_cmsg(int level, int type, size_t length) {
-    want.levels[want.ncmsgs] = level; want.types[want.ncmsgs] = type; want.lengths[want.ncmsgs] = length;
+static void expect_cmsg(int level, int type, int64_t length) {
+    room(want.ncmsgs, MAX_CMSGS, "expected control messages");
+    if (length < 0 || (uint64_t)length > SIZE_MAX) { printf("cannot run: expected cmsg_len out of range\n"); cannot_run_exit(); }
+    want.levels[want.ncmsgs] = level; want.types[want.ncmsgs] = type; want.lengths[want.ncmsgs] = (size_t)length;
     want.ncmsgs++;
 }
 /* self: 1 = the process's own pid/uid/gid, resolved at run time */
-static void expect_creds(int pid_self, long pid, int uid_self, long uid, int gid_self, long gid) {
+static void expect_creds(int pid_self, int64_t pid, int uid_self, int64_t uid, int gid_self, int64_t gid) {
     int i = want.ncmsgs - 1;
+    room(i, MAX_CMSGS, "expected control messages");
     want.has_creds[i] = 1;
-    want.creds_self[i][0] = pid_self; want.creds[i][0] = pid;
-    want.creds_self[i][1] = uid_self; want.creds[i][1] = uid;
-    want.creds_self[i][2] = gid_self; want.creds[i][2] = gid;
+    want.creds_self[i][0] = pid_self; want.creds[i][0] = as_long(pid, "expected credentials");
+    want.creds_self[i][1] = uid_self; want.creds[i][1] = as_long(uid, "expected credentials");
+    want.creds_self[i][2] = gid_self; want.creds[i][2] = as_long(gid, "expected credentials");
 }
 static void expect_fd(const char *name, const char *type, const char *flags) {
+    room(want.nefds, MAX_EFDS, "expected fds");
+    room(want.ncmsgs - 1, MAX_CMSGS, "expected control messages");
     int i = want.nefds++;
     want.fd_cmsg[i] = want.ncmsgs - 1; want.fd_names[i] = name; want.fd_types[i] = type; want.fd_flags[i] = flags;
     want.nfds[want.ncmsgs - 1]++;
@@ -361,9 +440,9 @@ static double now(void) {
 }
 
 static struct outcome outcome(long value, int err, double started, int may_block) {
-    if (value >= 0) return (struct outcome){OUT_RETURNED, value};
-    if (err == EAGAIN && may_block && now() - started >= STEP_TIMEOUT_US / 1e6 * 0.9) return (struct outcome){OUT_BLOCKED, 0};
-    return (struct outcome){OUT_FAILED, err};
+    if (value >= 0) return (struct outcome){OUT_RETURNED, value, NULL};
+    if (err == EAGAIN && may_block && now() - started >= STEP_TIMEOUT_US / 1e6 * 0.9) return (struct outcome){OUT_BLOCKED, 0, NULL};
+    return (struct outcome){OUT_FAILED, err, NULL};
 }
 
 static void take_signals(int *pipe_seen, int *urg_seen) {
@@ -436,6 +515,7 @@ static void send_begin(void) {
 
 static void iov_add(const struct seg *s, int n) {
     size_t len;
+    room(send_niov, MAX_LIST, "iovecs");
     send_parts[send_niov] = segs_bytes(s, n, &len);
     send_iov[send_niov].iov_base = send_parts[send_niov];
     send_iov[send_niov].iov_len = len;
@@ -450,7 +530,7 @@ static void iov_empty(int count) {
 }
 
 /* One control message: header (cmsg_len may be a lie) + data, cut or padded to `space` bytes. */
-static void cmsg_put(long length, int level, int type, const unsigned char *data, size_t n, long space) {
+static void cmsg_put(int64_t length, int level, int type, const unsigned char *data, size_t n, int64_t space) {
     struct cmsghdr h;
     size_t sp = space < 0 ? CMSG_SPACE(n) : (size_t)space;
     unsigned char *body = calloc(HEADER + n, 1);
@@ -461,20 +541,22 @@ static void cmsg_put(long length, int level, int type, const unsigned char *data
     h.cmsg_type = type;
     memcpy(body, &h, sizeof h);
     memcpy(body + HEADER, data, n);
-    if (send_ctl_len + sp > sizeof send_ctl) { printf("cannot run: control buffer too large\n"); exit(2); }
+    if (sp > sizeof send_ctl || send_ctl_len + sp > sizeof send_ctl) { printf("cannot run: control buffer too large\n"); cannot_run_exit(); }
     memcpy(send_ctl + send_ctl_len, body, sp < HEADER + n ? sp : HEADER + n);
     send_ctl_len += sp;
     free(body);
 }
 
-static void cmsg_rights(long length, const struct ref *refs, int n) {
+static void cmsg_rights(int64_t length, const struct ref *refs, int n) {
     int fds[SCM_MAX_FD_PLUS];
+    if (n > SCM_MAX_FD_PLUS) { printf("cannot run: more than %d fds in one SCM_RIGHTS\n", SCM_MAX_FD_PLUS); cannot_run_exit(); }
     for (int i = 0; i < n; i++)
         fds[i] = refs[i].kind == REF_NAMED ? fd_of(refs[i].name) : refs[i].kind == REF_RAWNUM ? refs[i].number : closed_number;
     cmsg_put(length, SOL_SOCKET, SCM_RIGHTS, (unsigned char *)fds, sizeof(int) * n, -1);
 }
 
-static void cmsg_creds(int pid_self, long pid, int uid_self, long uid, int gid_self, long gid) {
+/* pid fits pid_t and uid/gid 32 bits (the generator checks): a negative id is its two's complement, as the harness packs it */
+static void cmsg_creds(int pid_self, int64_t pid, int uid_self, int64_t uid, int gid_self, int64_t gid) {
     struct ucred c;
     c.pid = pid_self ? getpid() : (pid_t)pid;
     c.uid = uid_self ? getuid() : (uid_t)uid;
@@ -482,7 +564,7 @@ static void cmsg_creds(int pid_self, long pid, int uid_self, long uid, int gid_s
     cmsg_put(-1, SOL_SOCKET, SCM_CREDENTIALS, (unsigned char *)&c, sizeof c, -1);
 }
 
-static void cmsg_raw(int level, int type, const struct seg *s, int n, long length, long space) {
+static void cmsg_raw(int level, int type, const struct seg *s, int n, int64_t length, int64_t space) {
     size_t len;
     unsigned char *data = segs_bytes(s, n, &len);
     cmsg_put(length, level, type, data, len, space);
@@ -491,10 +573,11 @@ static void cmsg_raw(int level, int type, const struct seg *s, int n, long lengt
 
 static int may_block(int flags) { return !nonblocking && !(flags & MSG_DONTWAIT); }
 
-static void do_send(int step, const char *on, int flags, long controllen, int control, int fault) {
+static void do_send(int step, const char *on, int flags, int64_t controllen, int control, int fault) {
     struct msghdr msg;
-    size_t cl = controllen < 0 ? send_ctl_len : (size_t)controllen;
     static unsigned char ctl[1 << 18];
+    if (controllen > (int64_t)sizeof ctl) { printf("cannot run: msg_controllen above %zu\n", sizeof ctl); cannot_run_exit(); }
+    size_t cl = controllen < 0 ? send_ctl_len : (size_t)controllen;
     memset(ctl, 0, sizeof ctl);
     memcpy(ctl, send_ctl, send_ctl_len);
     if (fault == FAULT_IOV_BASE) {
@@ -624,6 +707,7 @@ static void do_recv(int step, const char *on, const size_t *sizes, int nbufs, si
     unsigned char *ctl = malloc(control ? control : 1);
     struct msghdr msg;
     int before[MAX_LIST], nbefore, after[MAX_LIST], nafter;
+    if (nbufs > MAX_LIST) { printf("cannot run: more than %d receive buffers\n", MAX_LIST); cannot_run_exit(); }
     if (!ctl) die("malloc");
     memset(ctl, FILL, control ? control : 1);
     for (int i = 0; i < nbufs; i++) {
@@ -773,8 +857,9 @@ static void do_setsockopt(int step, const char *on, int option, int value) {
     simple(step, "setsockopt", setsockopt(fd_of(on), SOL_SOCKET, option, &value, sizeof value));
 }
 
-static void do_setsockopt_timeval(int step, const char *on, int option, long seconds, long microseconds) {
-    struct { long s, us; } tv = {seconds, microseconds}; /* struct timeval, any values */
+static void do_setsockopt_timeval(int step, const char *on, int option, int64_t seconds, int64_t microseconds) {
+    /* struct timeval (the _OLD options: native longs), any values that fit */
+    struct { long s, us; } tv = {as_long(seconds, "timeval seconds"), as_long(microseconds, "timeval microseconds")};
     errno = 0;
     simple(step, "setsockopt", setsockopt(fd_of(on), SOL_SOCKET, option, &tv, sizeof tv));
 }
@@ -785,7 +870,7 @@ static void do_getsockopt(int step, const char *on, int option, int peercred) {
     errno = 0;
     int r = getsockopt(fd_of(on), SOL_SOCKET, option, value, &size);
     int err = errno;
-    check_common(step, "getsockopt", r == 0 ? (struct outcome){OUT_RETURNED, peercred ? 0 : value[0]} : (struct outcome){OUT_FAILED, err});
+    check_common(step, "getsockopt", r == 0 ? (struct outcome){OUT_RETURNED, peercred ? 0 : value[0], NULL} : (struct outcome){OUT_FAILED, err, NULL});
     if (r == 0 && want.has_peercred) {
         long v[3];
         expected_ids(want.peercred_self, want.peercred, v);
@@ -802,7 +887,7 @@ static void do_poll(int step, const char *on, int events) {
     struct pollfd p = {fd_of(on), (short)events, 0};
     errno = 0;
     int r = poll(&p, 1, 0);
-    check_common(step, "poll", r >= 0 ? (struct outcome){OUT_RETURNED, r} : (struct outcome){OUT_FAILED, errno});
+    check_common(step, "poll", r >= 0 ? (struct outcome){OUT_RETURNED, r, NULL} : (struct outcome){OUT_FAILED, errno, NULL});
     if (want.has_events && (p.revents & ALL_POLL_BITS) != want.events) {
         differ_start(step, "revents");
         printf("expected %#lx, observed %#x\n", want.events, p.revents & ALL_POLL_BITS);
@@ -813,7 +898,7 @@ static void do_ioctl(int step, const char *on, unsigned long request) {
     int value = 0;
     errno = 0;
     int r = ioctl(fd_of(on), request, &value);
-    check_common(step, "ioctl", r >= 0 ? (struct outcome){OUT_RETURNED, value} : (struct outcome){OUT_FAILED, errno});
+    check_common(step, "ioctl", r >= 0 ? (struct outcome){OUT_RETURNED, value, NULL} : (struct outcome){OUT_FAILED, errno, NULL});
 }
 
 static void do_set_owner(int step, const char *on) {
@@ -822,11 +907,11 @@ static void do_set_owner(int step, const char *on) {
     simple(step, "set_owner", fcntl(fd_of(on), 15 /* F_SETOWN_EX */, &owner));
 }
 
-static void do_fill(int step, const char *on, size_t chunk, long limit) {
+static void do_fill(int step, const char *on, size_t chunk, int64_t limit) {
     char *data = malloc(chunk);
     struct iovec iov = {data, chunk};
     struct msghdr msg;
-    long sent = 0;
+    int64_t sent = 0;
     if (!data) die("malloc");
     memset(data, 'F', chunk);
     memset(&msg, 0, sizeof msg);
@@ -834,7 +919,7 @@ static void do_fill(int step, const char *on, size_t chunk, long limit) {
     msg.msg_iovlen = 1;
     while (sent < limit && sendmsg(fd_of(on), &msg, MSG_DONTWAIT) >= 0) sent++;
     free(data);
-    check_common(step, "fill", (struct outcome){OUT_RETURNED, sent});
+    check_common(step, "fill", (struct outcome){OUT_RETURNED, as_long(sent, "sends"), NULL});
 }
 
 static void do_shutdown(int step, const char *on, int how) {
@@ -849,7 +934,7 @@ static void do_listen(int step, const char *on, int backlog) {
 
 static void do_close(int step, const char *name) {
     struct known *k = lookup(name);
-    if (!k || !k->live) { check_common(step, "close", (struct outcome){OUT_FAILED, EBADF}); return; }
+    if (!k || !k->live) { check_common(step, "close", (struct outcome){OUT_FAILED, EBADF, NULL}); return; }
     k->live = 0;
     if (k->fd < MAX_FDS) owned[k->fd] = 0;
     errno = 0;
@@ -862,7 +947,7 @@ static void do_reopen(int step, const char *on, int mode) {
     errno = 0;
     int fd = open(path, mode | O_CLOEXEC);
     if (fd >= 0) close(fd);
-    check_common(step, "reopen", fd >= 0 ? (struct outcome){OUT_RETURNED, 0} : (struct outcome){OUT_FAILED, errno});
+    check_common(step, "reopen", fd >= 0 ? (struct outcome){OUT_RETURNED, 0, NULL} : (struct outcome){OUT_FAILED, errno, NULL});
 }
 
 /* -- a child process --------------------------------------------------------------------- */
@@ -887,7 +972,7 @@ static void child_cannot(const char *what) {
 
 /* fork; 1 in the child, which has become the identity (as harness.execute.child.become does) and
    runs its steps on the inherited pair and fd table next; 0 in the parent (do_child waits). */
-static int child_begin(int step, long uid_base, long nofile, long headroom) {
+static int child_begin(int step, int64_t uid_base, int64_t nofile, int64_t headroom) {
     struct rlimit rl;
     fflush(stdout); /* or the child would print the parent's buffered lines again */
     child_pid = fork();
@@ -902,7 +987,7 @@ static int child_begin(int step, long uid_base, long nofile, long headroom) {
     }
     if (headroom >= 0) {
         getrlimit(RLIMIT_NOFILE, &rl);
-        rl.rlim_cur = (rlim_t)limit_with_headroom(headroom);
+        rl.rlim_cur = (rlim_t)limit_with_headroom(as_long(headroom, "fd headroom"));
         if (setrlimit(RLIMIT_NOFILE, &rl)) child_cannot("setrlimit");
     }
     if (uid_base >= 0) {
@@ -943,7 +1028,7 @@ static void do_child(int step) {
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
     if (code == CHILD_CANNOT_RUN) {
         printf("cannot run: the child could not run its steps (above)\n");
-        exit(2);
+        cannot_run_exit();
     }
     if (code) {
         differ_start(step, "child's steps");
@@ -957,7 +1042,7 @@ static int baseline[MAX_LIST], nbaseline;
 
 static void on_alarm(int sig) {
     (void)sig;
-    static const char text[] = "DEVIATION: the scenario did not complete in time (hang)\n";
+    static const char text[] = "DEVIATION: the scenario did not complete in time (hang)\n" RESULT_LINE "reproduced\n";
     fflush(stdout);
     if (write(1, text, sizeof text - 1) < 0) {}
     _exit(1);
@@ -1001,9 +1086,17 @@ static int finish(void) {
     alarm(0);
     if (deviations) {
         printf("REPRODUCED: %d deviation(s) from the expected behaviour\n", deviations);
+        printf(RESULT_LINE "reproduced\n");
         return 1;
     }
     printf("CONFORMS: every step behaved as expected\n");
+    printf(RESULT_LINE "conforms\n");
     return 0;
 }
+
+#pragma GCC diagnostic pop
 """.replace("@ERRNO_TABLE@", _ERRNO_TABLE)
+    .replace("@MAX_NAMES@", str(MAX_TABLE + 2))
+    .replace("@MAX_RIGHTS@", str(MAX_RIGHTS))
+    .replace("@MAX_OUTCOMES@", str(MAX_OUTCOMES))
+)

@@ -10,6 +10,8 @@ reproducer that says why and exits 2, never wrong code.
 from __future__ import annotations
 
 import errno
+import socket
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +20,8 @@ from harness.execute.raw import sockaddr
 from harness.expectation import Expectation, ExpectedCmsg, StepExpectation
 from harness.host import Platform
 from harness.model import (
+    MAX_BUFFER,
+    MAX_CONTROL,
     POLL_EVENTS,
     UNPRIVILEGED_UID,
     Child,
@@ -72,6 +76,63 @@ class Inexpressible(Exception):
     """The reproducer cannot state this scenario or expectation; the message says what."""
 
 
+# The C types the reproducers pass values as (repro.c literally; repro.py through ctypes and struct),
+# with the values they hold.  A value outside its type is refused, never truncated: shutdown(how=2**80)
+# would otherwise become shutdown(how=0) and an SCM_RIGHTS fd 2**40 the valid fd 0.
+C_RANGES: dict[str, tuple[int, int]] = {
+    "int": (-(1 << 31), (1 << 31) - 1),
+    "int64_t": (-(1 << 63), (1 << 63) - 1),
+    "uint32_t": (0, (1 << 32) - 1),
+    # uid_t/gid_t in struct ucred: the harness packs a negative id as its 32-bit two's complement (-1 = 2**32-1)
+    "uid_t": (-(1 << 31), (1 << 32) - 1),
+    "rlim_t": (0, (1 << 63) - 1),
+    "cmsg_len": (0, (1 << 32) - 1),
+}
+AF_UNIX_FAMILY_BYTES = 2  # sun_family of struct sockaddr_un
+MAX_TABLE = 64  # fd table entries a reproducer opens (the C runtime's MAX_NAMES counts the pair's two ends too)
+MAX_RIGHTS = 1024  # fds in one SCM_RIGHTS message (the C runtime's SCM_MAX_FD_PLUS)
+MAX_OUTCOMES = 8  # allowed outcomes of one step (the C runtime's MAX_EXP)
+SIGNALS = ("SIGPIPE", "SIGURG")  # the signals both runtimes observe
+POINTERS = ("buffer", "null", "bad")
+FAULTS = (None, "msghdr", "iov", "iov_base")
+REOPEN_MODES = ("O_RDONLY", "O_RDWR")
+
+
+TEXT_LIMIT = 1000  # a title, detail line or reason longer than this is cut: it is for people to read
+
+
+def shorten(text: str) -> str:
+    return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + "..."
+
+
+def number_words(value: int) -> str:
+    """The value as written in a reason: a huge one by its size (str() refuses above 4300 digits)."""
+    return str(value) if value.bit_length() <= 128 else f"a {value.bit_length()}-bit number"
+
+
+def fits(value: object, ctype: str, field: str) -> int:
+    """``value`` when it is an int that ``ctype`` holds; else Inexpressible naming ``field``."""
+    low, high = C_RANGES[ctype]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Inexpressible(f"{field} is not an integer")
+    if not low <= value <= high:
+        raise Inexpressible(f"{field} = {number_words(value)} does not fit in {ctype} ({low}..{high})")
+    return value
+
+
+def within(value: object, high: int, field: str) -> int:
+    """``value`` when it is an int within 0..high: a size a reproducer allocates, refused before it does."""
+    number = fits(value, "int64_t", field)
+    if not 0 <= number <= high:
+        raise Inexpressible(f"{field} = {number} is outside 0..{high}")
+    return number
+
+
+def one_of(value: object, allowed: tuple[object, ...], field: str) -> None:
+    if value not in allowed:
+        raise Inexpressible(f"{field} = {str(value)[:60]!r} is none of {list(allowed)}")
+
+
 @dataclass(frozen=True, slots=True)
 class PlanStep:
     op: str  # the runtime's method: send, recv, setsockopt, getsockopt, shutdown, close, listen, reopen
@@ -94,24 +155,43 @@ def _ref(ref: FdRef) -> tuple[Any, ...]:
     if isinstance(ref, Named):
         return ("fd", ref.name)
     if isinstance(ref, RawFd):
-        return ("raw", ref.number)
+        return ("raw", fits(ref.number, "int", "SCM_RIGHTS raw fd"))
     assert isinstance(ref, ClosedFd)
     return ("closed",)
 
 
+def _optional(value: int | None, ctype: str, field: str) -> int | None:
+    return None if value is None else fits(value, ctype, field)
+
+
+def _cred(value: object, ctype: str, field: str) -> object:
+    return value if isinstance(value, str) else fits(value, ctype, field)
+
+
 def _cmsg(c: Cmsg, consts: Constants) -> tuple[Any, ...]:
     if isinstance(c, ScmRights):
-        return ("rights", c.length, [_ref(r) for r in c.fds])
+        if len(c.fds) > MAX_RIGHTS:
+            raise Inexpressible(f"SCM_RIGHTS with {len(c.fds)} fds (a reproducer passes at most {MAX_RIGHTS})")
+        return ("rights", _optional(c.length, "cmsg_len", "ScmRights.length"), [_ref(r) for r in c.fds])
     if isinstance(c, ScmCredentials):
-        return ("creds", c.pid, c.uid, c.gid)
-    level = consts.level(c.level)
-    return ("raw", level, consts.cmsg_type(level, c.type), c.data, c.length, c.space)
+        return (
+            "creds",
+            _cred(c.pid, "int", "ScmCredentials.pid"),
+            _cred(c.uid, "uid_t", "ScmCredentials.uid"),
+            _cred(c.gid, "uid_t", "ScmCredentials.gid"),
+        )
+    level = fits(consts.level(c.level), "int", "RawCmsg.level")
+    type_ = fits(consts.cmsg_type(level, c.type), "int", "RawCmsg.type")
+    space = None if c.space is None else within(c.space, MAX_CONTROL, "RawCmsg.space")
+    return ("raw", level, type_, c.data, _optional(c.length, "cmsg_len", "RawCmsg.length"), space)
 
 
 def _outcome(o: Outcome) -> tuple[Any, ...]:
     if isinstance(o, Returned):
-        return ("returned", o.value)
+        return ("returned", fits(o.value, "int64_t", "expected return value"))
     if isinstance(o, Failed):
+        if o.errno not in errno.errorcode.values():
+            raise Inexpressible(f"errno {o.errno[:60]!r} has no number on this platform")
         return ("failed", o.errno)
     assert isinstance(o, Blocked)
     return ("blocked",)
@@ -122,14 +202,21 @@ def flag_bits(names: frozenset[str], consts: Constants) -> int:
     value = 0
     for name in names:
         value |= int(name, 16) if name.startswith("0x") else consts.msg_flags({name})
-    return value
+    return fits(value, "uint32_t", "expected msg_flags")
 
 
 def _expected_cmsg(c: ExpectedCmsg, consts: Constants) -> tuple[Any, ...]:
     level = consts.level(c.level)
     fds = [(fd.name, fd.file_type, sorted(fd.status_flags), fd.seekable) for fd in c.fds]
-    creds = None if c.creds is None else list(c.creds)
-    return (level, consts.cmsg_type(level, c.type), c.length, fds, creds)
+    creds = None if c.creds is None else [_cred(v, "int64_t", "expected credentials") for v in c.creds]
+    type_ = fits(consts.cmsg_type(level, c.type), "int", "expected cmsg_type")
+    return (
+        fits(level, "int", "expected cmsg_level"),
+        type_,
+        fits(c.length, "int64_t", "expected cmsg_len"),
+        fds,
+        creds,
+    )
 
 
 _BASIC_SYMBOLS = ("pid", "uid", "gid")
@@ -158,25 +245,27 @@ def cmsg_ids(c: ScmCredentials) -> tuple[object, object, object]:
 
 def _want(step: Step, want: StepExpectation, consts: Constants) -> dict[str, Any]:
     _refuse_unknown_parts(step, want)
+    outcomes = (want.outcome, *want.also)
+    if len(outcomes) > MAX_OUTCOMES:
+        raise Inexpressible(f"{len(outcomes)} allowed outcomes (a reproducer states at most {MAX_OUTCOMES})")
+    for signal in want.signals:
+        one_of(signal, SIGNALS, "expected signal")
     out: dict[str, Any] = {
-        "outcome": [_outcome(o) for o in (want.outcome, *want.also)],
-        "range": None if want.value_range is None else list(want.value_range),
+        "outcome": [_outcome(o) for o in outcomes],
+        "range": None if want.value_range is None else [fits(v, "int64_t", "expected range") for v in want.value_range],
         "signals": sorted(want.signals),
     }
     if want.events is not None:
         out["events"] = poll_mask(want.events & frozenset(POLL_EVENTS))
     if want.peercred is not None:
-        out["peercred"] = list(want.peercred)
-    for o in (want.outcome, *want.also):
-        if isinstance(o, Failed) and not hasattr(errno, o.errno):
-            raise Inexpressible(f"errno {o.errno!r} has no number on this platform")
+        out["peercred"] = [_cred(v, "int64_t", "expected SO_PEERCRED") for v in want.peercred]
     if isinstance(step, Recv):
         out.update(
             data=want.data,
             buffers=None if want.buffers is None else list(want.buffers),
             msg_flags=None if want.msg_flags is None else flag_bits(want.msg_flags, consts),
-            controllen=want.controllen,
-            stray=want.control_stray,
+            controllen=_optional(want.controllen, "int64_t", "expected msg_controllen"),
+            stray=fits(want.control_stray, "int64_t", "expected stray control bytes"),
             cloexec=want.cloexec,
             cmsgs=[_expected_cmsg(c, consts) for c in want.cmsgs],
         )
@@ -208,23 +297,28 @@ def _step(step: Step, want: StepExpectation, consts: Constants) -> PlanStep:
     wanted = _want(step, want, consts)
     args: dict[str, Any]
     if isinstance(step, Send):
+        one_of(step.control, POINTERS, "Send.control")
+        one_of(step.fault, FAULTS, "Send.fault")
         args = {
             "on": step.on,
             "iov": list(step.iov),
             "cmsgs": [_cmsg(c, consts) for c in step.cmsgs],
-            "flags": consts.msg_flags(step.flags),
-            "controllen": step.controllen,
+            "flags": fits(consts.msg_flags(step.flags), "int", "Send.flags"),
+            "controllen": None if step.controllen is None else within(step.controllen, MAX_CONTROL, "Send.controllen"),
             "control": step.control,
             "fault": step.fault,
-            "address": None if step.address is None else sockaddr(step.address),
+            "address": None if step.address is None else _address(step.address),
         }
         return PlanStep("send", args, wanted, _send_words(step))
     if isinstance(step, Recv):
+        within(sum(step.buffers), MAX_BUFFER, "Recv.buffers (in all)")
+        one_of(step.control_pointer, POINTERS, "Recv.control_pointer")
+        one_of(step.fault, FAULTS, "Recv.fault")
         args = {
             "on": step.on,
-            "buffers": list(step.buffers),
-            "control": step.control,
-            "flags": consts.msg_flags(step.flags),
+            "buffers": [within(size, MAX_BUFFER, "Recv.buffers") for size in step.buffers],
+            "control": within(step.control, MAX_CONTROL, "Recv.control"),
+            "flags": fits(consts.msg_flags(step.flags), "int", "Recv.flags"),
             "control_pointer": step.control_pointer,
             "fault": step.fault,
         }
@@ -237,11 +331,16 @@ def _step(step: Step, want: StepExpectation, consts: Constants) -> PlanStep:
             text += f", fault {step.fault}"
         return PlanStep("recv", args, wanted, text)
     if isinstance(step, SetSockOpt):
-        value: Any = step.value if isinstance(step.value, int) else ["timeval", *step.value]
-        args = {"on": step.on, "option": consts.sockopt(step.option), "value": value}
+        value: Any = (
+            fits(step.value, "int", "SetSockOpt.value")
+            if isinstance(step.value, int)
+            else ["timeval", *(fits(v, "int64_t", "SetSockOpt.value (timeval)") for v in step.value)]
+        )
+        args = {"on": step.on, "option": fits(consts.sockopt(step.option), "int", "SetSockOpt.option"), "value": value}
         return PlanStep("setsockopt", args, wanted, f"setsockopt({step.on}, {step.option}, {step.value})")
     if isinstance(step, GetSockOpt):
-        args = {"on": step.on, "option": consts.sockopt(step.option), "peercred": step.option == "SO_PEERCRED"}
+        option = fits(consts.sockopt(step.option), "int", "GetSockOpt.option")
+        args = {"on": step.on, "option": option, "peercred": step.option == "SO_PEERCRED"}
         if step.option == "SO_PEERPIDFD":
             raise Inexpressible("getsockopt(SO_PEERPIDFD): the pid behind a pidfd")
         return PlanStep("getsockopt", args, wanted, f"getsockopt({step.on}, {step.option})")
@@ -254,22 +353,48 @@ def _step(step: Step, want: StepExpectation, consts: Constants) -> PlanStep:
     if isinstance(step, SetOwner):
         return PlanStep("set_owner", {"on": step.on}, wanted, f"fcntl({step.on}, F_SETOWN_EX, this thread)")
     if isinstance(step, Fill):
-        args = {"on": step.on, "chunk": step.chunk, "limit": step.limit}
+        args = {
+            "on": step.on,
+            "chunk": within(step.chunk, MAX_BUFFER, "Fill.chunk"),
+            "limit": fits(step.limit, "int64_t", "Fill.limit"),
+        }
         text = f"sendmsg({step.chunk} bytes, MSG_DONTWAIT) on {step.on} until it fails, at most {step.limit} times"
         return PlanStep("fill", args, wanted, text)
     if isinstance(step, Shutdown):
-        how = step.how if isinstance(step.how, int) else consts.shut[step.how]
+        how = fits(step.how if isinstance(step.how, int) else consts.shut[step.how], "int", "Shutdown.how")
         return PlanStep("shutdown", {"on": step.on, "how": how}, wanted, f"shutdown({step.on}, {step.how})")
     if isinstance(step, Close):
         return PlanStep("close", {"target": step.target}, wanted, f"close({step.target})")
     if isinstance(step, Listen):
-        args = {"on": step.on, "backlog": step.backlog}
+        args = {"on": step.on, "backlog": fits(step.backlog, "int", "Listen.backlog")}
         return PlanStep("listen", args, wanted, f"listen({step.on}, {step.backlog})")
     if isinstance(step, Reopen):
+        one_of(step.mode, REOPEN_MODES, "Reopen.mode")
         return PlanStep("reopen", {"on": step.on, "mode": step.mode}, wanted, f"open(/proc/self/fd/<{step.on}>)")
     if isinstance(step, Child):
         return _child(step, want, wanted, consts)
     raise Inexpressible(f"no reproducer for step {type(step).__name__}")
+
+
+def _address(address: str) -> bytes:
+    """msg_name for a reproducer: never a name of this host's sockets (the harness runs it as root).
+
+    An AF_UNIX sockaddr longer than its family names a pathname or abstract socket that another
+    program may own (/dev/log, journald, systemd's notify socket): such a send is not reproduced.
+    Shorter ones and other families name nothing; the kernel refuses them (EINVAL).
+    """
+    raw = sockaddr(address)
+    if len(raw) > AF_UNIX_FAMILY_BYTES and raw[:AF_UNIX_FAMILY_BYTES] == struct.pack("=H", socket.AF_UNIX):
+        raise Inexpressible("Send.address names a socket of this host, which a reproducer would send to")
+    return raw
+
+
+def _numbered(index: int, step: Step, want: StepExpectation, consts: Constants, label: str = "step") -> PlanStep:
+    """The plan of one step; why it cannot be written names the step ("step 3: Shutdown.how = ...")."""
+    try:
+        return _step(step, want, consts)
+    except Inexpressible as exc:
+        raise Inexpressible(f"{label} {index}: {exc}") from None
 
 
 def _child(step: Child, want: StepExpectation, wanted: dict[str, Any], consts: Constants) -> PlanStep:
@@ -286,12 +411,15 @@ def _child(step: Child, want: StepExpectation, wanted: dict[str, Any], consts: C
         raise Inexpressible("a child inside a child")
     if len(want.nested) != len(step.steps):
         raise Inexpressible("the expectation does not cover every step of the child")
-    nested = tuple(_step(inner, w, consts) for inner, w in zip(step.steps, want.nested, strict=True))
+    nested = tuple(
+        _numbered(index, inner, w, consts, "child's step")
+        for index, (inner, w) in enumerate(zip(step.steps, want.nested, strict=True))
+    )
     args = {
         # uid = gid = uid_base + (the reproducer's pid % 10000), like model.UNPRIVILEGED_UID in the harness
         "uid_base": UNPRIVILEGED_UID if identity.user == "unprivileged" else None,
-        "nofile": identity.nofile,
-        "headroom": identity.fd_headroom,
+        "nofile": _optional(identity.nofile, "rlim_t", "Identity.nofile"),
+        "headroom": _optional(identity.fd_headroom, "uint32_t", "Identity.fd_headroom"),
     }
     parts = ["an unprivileged user" if identity.user == "unprivileged" else "the same user"]
     if identity.nofile is not None:
@@ -307,6 +435,11 @@ def make_plan(scenario: Scenario, expectation: Expectation, platform: Platform) 
         raise Inexpressible(f"reproducers drive Linux system calls, not {platform.system}")
     if len(expectation.steps) != len(scenario.steps):
         raise Inexpressible("the expectation does not cover every step")
+    for spec in scenario.fds:
+        if not spec.name.isidentifier() or spec.name in ("a", "b"):
+            raise Inexpressible(f"fd name {spec.name[:60]!r} is not an identifier other than 'a' and 'b'")
+    if len(scenario.fds) > MAX_TABLE:
+        raise Inexpressible(f"{len(scenario.fds)} fd table entries (a reproducer opens at most {MAX_TABLE})")
     unknown = {spec.kind.value for spec in scenario.fds} - SUPPORTED_FD_KINDS
     if unknown:
         raise Inexpressible(f"fd kinds the reproducers cannot open: {sorted(unknown)}")
@@ -322,7 +455,10 @@ def make_plan(scenario: Scenario, expectation: Expectation, platform: Platform) 
             "kcmp": consts.syscalls.get("kcmp", -1),
             "io_uring_setup": consts.syscalls.get("io_uring_setup", -1),
         }
-        steps = tuple(_step(s, w, consts) for s, w in zip(scenario.steps, expectation.steps, strict=True))
+        steps = tuple(
+            _numbered(index, s, w, consts)
+            for index, (s, w) in enumerate(zip(scenario.steps, expectation.steps, strict=True))
+        )
     except UnknownName as exc:
         raise Inexpressible(str(exc)) from None
     kind = scenario.kind

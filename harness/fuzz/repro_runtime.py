@@ -5,14 +5,22 @@ does what the raw back end does (socketpair, the fd table, sendmsg/recvmsg with 
 msghdr, cmsghdr and iovec, buffers filled with 0xA5, msg_flags seeded) and compares every
 observable with the oracle's expectation the way the checkers do.  Exit status: 1 when
 anything deviates (the finding reproduces), 0 when this platform conforms, 2 when the
-reproducer cannot run here.
+reproducer cannot run here; the last line printed says the same (``RESULT_LINE`` + a word of
+``RESULTS``), so that a reproducer that crashed (a traceback also exits 1) is not taken for one
+that reproduced.
 
-Data shapes (written by :mod:`harness.fuzz.repro_py`)::
+The scenario is data, never source: one JSON text (written by :func:`harness.fuzz.repro_py.data_text`,
+decoded by :func:`decode`) with these keys::
 
-    PAIR  = (type_number, nonblocking, reversed)
-    FDS   = [(name, kind, cloexec, nonblock, append), ...]
-    STEPS = [(op, args: dict, expected: dict), ...]
-    # a Child step: ("child", {"uid_base", "nofile", "headroom", "steps": [(op, args, expected), ...]}, expected)
+    title, details          what the finding is (printed first, escaped)
+    unsupported             why it cannot be reproduced, or null
+    consts                  {name: number} of this platform
+    pair                    [type_number, nonblocking, reversed]
+    fds                     [[name, kind, cloexec, nonblock, append, tracked], ...]
+    steps                   [[op, args, expected, words], ...]
+    # a Child step: ["child", {"uid_base", "nofile", "headroom", "steps": [[op, args, expected, words], ...]}, ...]
+
+bytes are ``{"$bytes": [part, ...]}``, a part being a string of code points 0..255 or [byte, count].
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import ctypes
 import ctypes.util
 import errno
 import fcntl
+import json
 import os
 import resource
 import select
@@ -50,6 +59,42 @@ ALL_POLL_BITS = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x40 | 0x100 | 0x2000  # the reve
 CHILD_TIMEOUT = 10.0  # the harness's child_timeout: a child still running then is killed (a hang)
 PR_SET_PDEATHSIG = 1
 CHILD_CANNOT_RUN = 2  # a child's exit status: it could not run its steps (0 = conforms, 1 = deviated)
+RESULT_LINE = "SCM-HARNESS-REPRO-RESULT: "  # + the word of RESULTS for the exit status: the last line printed
+RESULTS = {0: "conforms", 1: "reproduced", 2: "unsupported"}
+BYTES_TAG = "$bytes"
+
+
+def decode(text: str) -> Any:
+    """The scenario data: JSON, with bytes as {"$bytes": [latin-1 text | [byte, count], ...]}."""
+
+    def hook(obj: dict[str, Any]) -> Any:
+        if BYTES_TAG not in obj:
+            return obj
+        return b"".join(
+            part.encode("latin-1") if isinstance(part, str) else bytes([part[0]]) * part[1] for part in obj[BYTES_TAG]
+        )
+
+    return json.loads(text, object_hook=hook)
+
+
+def printable(text: str) -> str:
+    """``text`` with every character outside printable ASCII escaped: data never prints as a new line."""
+    return "".join(c if " " <= c <= "~" else ascii(c)[1:-1] for c in text)
+
+
+def brief(value: object) -> str:
+    """A value as a deviation shows it: bytes beyond 64 cut as the harness cuts them, any text at 2000 characters."""
+    if isinstance(value, bytes):
+        return repr(value) if len(value) <= 64 else f"{value[:60]!r}... ({len(value)} bytes)"
+    if isinstance(value, list) and all(isinstance(v, bytes) for v in value):
+        return "[" + ", ".join(map(brief, value)) + "]"
+    text = str(value)
+    return text if len(text) <= 2000 else text[:2000] + "..."
+
+
+def result(code: int) -> int:
+    print(RESULT_LINE + RESULTS[code], flush=True)
+    return code
 
 
 class iovec(ctypes.Structure):
@@ -319,9 +364,13 @@ class Repro:
 
     # -- comparing ----------------------------------------------------------------------------
 
+    def announce(self, index: int, words: str) -> None:
+        print(f"{self.indent}-- step {self.where}{index}: {printable(words)}")
+
     def differ(self, index: int, field: str, expected: object, observed: object) -> None:
         self.deviations += 1
-        print(f"{self.indent}  DEVIATION step {self.where}{index} {field}: expected {expected}, observed {observed}")
+        said = f"expected {brief(expected)}, observed {brief(observed)}"
+        print(f"{self.indent}  DEVIATION step {self.where}{index} {field}: {said}")
 
     def check_common(self, index: int, op: str, want: dict[str, Any], got: tuple[Any, ...], sigs: list[str]) -> None:
         allowed = [tuple(o) for o in want["outcome"]]
@@ -674,7 +723,8 @@ class Repro:
             return CHILD_CANNOT_RUN
         # die with the parent (its hang alarm may end it first); set after setresuid, which clears it
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        for inner, (op, inner_args, inner_want) in enumerate(args["steps"]):
+        for inner, (op, inner_args, inner_want, words) in enumerate(args["steps"]):
+            self.announce(inner, words)
             getattr(self, op)(inner, inner_args, inner_want)
         return 1 if self.deviations else 0
 
@@ -725,6 +775,7 @@ def run(consts: dict[str, int], pair: tuple[int, bool, bool], fds: list[tuple[An
 
     def hang(signum: int, frame: object) -> None:
         print(f"DEVIATION: the scenario did not complete within {HANG_SECONDS} s (hang)", flush=True)
+        result(1)
         os._exit(1)
 
     signal.signal(signal.SIGALRM, hang)
@@ -736,7 +787,8 @@ def run(consts: dict[str, int], pair: tuple[int, bool, bool], fds: list[tuple[An
     for spec in fds:
         r.open_fd(*spec)
     r.signals()  # nothing from the set-up may count
-    for index, (op, args, want) in enumerate(steps):
+    for index, (op, args, want, words) in enumerate(steps):
+        r.announce(index, words)
         getattr(r, op)(index, args, want)
     r.finish(baseline)
     signal.alarm(0)
@@ -745,3 +797,21 @@ def run(consts: dict[str, int], pair: tuple[int, bool, bool], fds: list[tuple[An
         return 1
     print("CONFORMS: every step behaved as expected")
     return 0
+
+
+def main(text: str) -> int:
+    """Decode the scenario, say what it is, run it; the exit status, also printed as the last line."""
+    data = decode(text)
+    print(printable(data["title"]))
+    for line in data["details"]:
+        print("  " + printable(line))
+    if data["unsupported"] is not None:
+        print("cannot reproduce here: " + printable(data["unsupported"]))
+        return result(2)
+    try:
+        code = run(data["consts"], data["pair"], data["fds"], data["steps"])
+    except SystemExit as exc:  # "cannot run: ..." (exit 2) from deep inside a step
+        if exc.code != 2:
+            raise
+        code = 2
+    return result(code)
