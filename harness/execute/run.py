@@ -14,6 +14,7 @@ from harness.execute.child import kill_and_reap
 from harness.execute.errors import CannotExpress
 from harness.execute.fdtable import FdTable, FdUnavailable
 from harness.execute.inspect import describe, open_fds
+from harness.execute.lifetime import fork_dying_with_parent
 from harness.execute.pysock import PySockBackend
 from harness.execute.raw import RawBackend
 from harness.host import host_constants
@@ -45,7 +46,7 @@ def execute(scenario: Scenario, backend: str, config: ExecConfig = DEFAULT_CONFI
 
 def _in_child(scenario: Scenario, backend: str, config: ExecConfig) -> Observation:
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    pid = os.fork()
+    pid = fork_dying_with_parent()
     if pid == 0:  # pragma: no cover - the child
         os.close(read_end)
         try:
