@@ -12,7 +12,7 @@ from harness.execute import signals
 from harness.execute.backend import Backend, ExecConfig
 from harness.execute.child import kill_and_reap
 from harness.execute.errors import CannotExpress
-from harness.execute.fdtable import FdTable, FdUnavailable
+from harness.execute.fdtable import FdTable, FdUnavailable, ensure_descriptor_limit
 from harness.execute.inspect import describe, open_fds
 from harness.execute.lifetime import fork_dying_with_parent
 from harness.execute.pysock import PySockBackend
@@ -74,13 +74,15 @@ def _in_child(scenario: Scenario, backend: str, config: ExecConfig) -> Observati
 def execute_here(scenario: Scenario, backend: str, config: ExecConfig = DEFAULT_CONFIG) -> Observation:
     """Run ``scenario`` through ``backend``.  Kernel refusals are data; harness bugs propagate.
 
-    Raises :class:`CannotExpress` when the back end cannot say what a step asks.
+    Raises :class:`CannotExpress` when the back end cannot say what a step asks, or when
+    RLIMIT_NOFILE cannot be raised to what the scenario needs (checked before anything is opened).
     """
     consts = host_constants()
     baseline = open_fds()
+    closed_above = ensure_descriptor_limit(scenario, len(baseline))
     observed: list[StepObservation] = []
     with signals.watched(), contextlib.ExitStack() as stack:
-        table = FdTable(stack)
+        table = FdTable(stack, closed_above)
         impl = BACKENDS[backend](consts, table, config)
         if isinstance(impl, PySockBackend):
             stack.callback(impl.finish)
