@@ -12,6 +12,7 @@ killed in ``finally``, so a failure leaves nothing running.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -119,6 +120,35 @@ def test_no_worker_outlives_a_killed_supervisor(engine: str, tmp_path: Path) -> 
         _wait_for("both workers ran scenarios", lambda: all(path.exists() for path in stats), STARTUP_LIMIT)
         collected |= _descendants(supervisor.pid)
         assert len(collected) >= 3, "the supervisor and two workers"
+        _kill_and_check(supervisor, out, collected)
+
+
+def test_triage_children_die_with_the_supervisor(tmp_path: Path) -> None:
+    """A scenario that hangs ends its atheris worker (libFuzzer's -timeout or the supervisor's watch);
+    the supervisor minimises it in forked children, each of which hangs until its deadline."""
+    pytest.importorskip("atheris")
+    out = tmp_path / "campaign"
+    fault = ["--inject-fault", "hang-on-listen", "--scenario-timeout", "1"]
+    argv = [sys.executable, "-m", "harness", "fuzz", "--engine", "atheris", "--time", "60", "-j", "1", *fault]
+    argv += ["--out", str(out)]
+    collected: set[int] = set()
+    with (
+        open(tmp_path / "supervisor.log", "wb") as log,
+        subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True) as supervisor,
+        _killing_leftovers(collected, out),
+    ):
+        collected.add(supervisor.pid)
+
+        def triaging() -> bool:
+            below = _descendants(supervisor.pid)
+            collected.update(below)
+            workers = set()
+            with contextlib.suppress(OSError, ValueError):
+                workers.add(int(json.loads((out / "workers" / "0" / "stats.json").read_text())["pid"]))
+            children = {pid for pid, parent in _parents().items() if parent == supervisor.pid and _alive(pid)}
+            return bool(workers) and bool(children - workers)
+
+        _wait_for("a triage child runs", triaging, STARTUP_LIMIT)
         _kill_and_check(supervisor, out, collected)
 
 

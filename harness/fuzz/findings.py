@@ -22,6 +22,7 @@ from pathlib import Path
 
 from harness import codec
 from harness.describe import expectation_words, observation_words
+from harness.execute.lifetime import dying_with_parent
 from harness.expectation import Expectation
 from harness.fuzz import jsonify, repro_c, repro_py
 from harness.fuzz.evaluate import Evaluation
@@ -121,7 +122,11 @@ def run_python_repro(path: Path) -> ReproResult:
     # -I -S: no user site, no site-packages; proves the reproducer needs only the standard library
     try:
         done = subprocess.run(
-            [sys.executable, "-I", "-S", str(path)], capture_output=True, text=True, timeout=REPRO_TIMEOUT, check=False
+            dying_with_parent([sys.executable, "-I", "-S", str(path)]),
+            capture_output=True,
+            text=True,
+            timeout=REPRO_TIMEOUT,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         return ReproResult(path.name, None, None, f"no exit within {REPRO_TIMEOUT:g} s")
@@ -136,7 +141,7 @@ def run_c_repro(path: Path) -> ReproResult:
         binary = Path(build) / "repro"
         try:
             built = subprocess.run(
-                [compiler, "-O1", "-o", str(binary), str(path)],
+                dying_with_parent([compiler, "-O1", "-o", str(binary), str(path)]),
                 capture_output=True,
                 text=True,
                 timeout=REPRO_TIMEOUT,
@@ -144,7 +149,9 @@ def run_c_repro(path: Path) -> ReproResult:
             )
             if built.returncode != 0:
                 return ReproResult(path.name, None, None, "cc failed:\n" + built.stderr)
-            done = subprocess.run([str(binary)], capture_output=True, text=True, timeout=REPRO_TIMEOUT, check=False)
+            done = subprocess.run(
+                dying_with_parent([str(binary)]), capture_output=True, text=True, timeout=REPRO_TIMEOUT, check=False
+            )
         except subprocess.TimeoutExpired:
             return ReproResult(path.name, None, None, f"no exit within {REPRO_TIMEOUT:g} s")
     return _verdict(path.name, done.returncode, done.stdout + done.stderr)
