@@ -103,12 +103,11 @@ def _kill_and_check(supervisor: subprocess.Popen[bytes], out: Path, collected: s
     assert not survivors, f"alive {DEATH_LIMIT:g} s after the supervisor's SIGKILL: {described}"
 
 
-@pytest.mark.parametrize("engine", ["hypothesis", "atheris"])
-def test_no_worker_outlives_a_killed_supervisor(engine: str, tmp_path: Path) -> None:
-    if engine == "atheris":
-        pytest.importorskip("atheris")
+@contextlib.contextmanager
+def _campaign(tmp_path: Path, *options: str) -> Iterator[tuple[subprocess.Popen[bytes], Path, set[int]]]:
+    """``scm-harness fuzz --time 60 OPTIONS`` into tmp_path/campaign; yields it, its out dir and the pids to check."""
     out = tmp_path / "campaign"
-    argv = [sys.executable, "-m", "harness", "fuzz", "--engine", engine, "--time", "60", "-j", "2", "--out", str(out)]
+    argv = [sys.executable, "-m", "harness", "fuzz", "--time", "60", *options, "--out", str(out)]
     collected: set[int] = set()
     with (
         open(tmp_path / "supervisor.log", "wb") as log,
@@ -116,6 +115,14 @@ def test_no_worker_outlives_a_killed_supervisor(engine: str, tmp_path: Path) -> 
         _killing_leftovers(collected, out),
     ):
         collected.add(supervisor.pid)
+        yield supervisor, out, collected
+
+
+@pytest.mark.parametrize("engine", ["hypothesis", "atheris"])
+def test_no_worker_outlives_a_killed_supervisor(engine: str, tmp_path: Path) -> None:
+    if engine == "atheris":
+        pytest.importorskip("atheris")
+    with _campaign(tmp_path, "--engine", engine, "-j", "2") as (supervisor, out, collected):
         stats = [out / "workers" / str(index) / "stats.json" for index in range(2)]
         _wait_for("both workers ran scenarios", lambda: all(path.exists() for path in stats), STARTUP_LIMIT)
         collected |= _descendants(supervisor.pid)
@@ -127,21 +134,11 @@ def test_triage_children_die_with_the_supervisor(tmp_path: Path) -> None:
     """A scenario that hangs ends its atheris worker (libFuzzer's -timeout or the supervisor's watch);
     the supervisor minimises it in forked children, each of which hangs until its deadline."""
     pytest.importorskip("atheris")
-    out = tmp_path / "campaign"
     fault = ["--inject-fault", "hang-on-listen", "--scenario-timeout", "1"]
-    argv = [sys.executable, "-m", "harness", "fuzz", "--engine", "atheris", "--time", "60", "-j", "1", *fault]
-    argv += ["--out", str(out)]
-    collected: set[int] = set()
-    with (
-        open(tmp_path / "supervisor.log", "wb") as log,
-        subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True) as supervisor,
-        _killing_leftovers(collected, out),
-    ):
-        collected.add(supervisor.pid)
+    with _campaign(tmp_path, "--engine", "atheris", "-j", "1", *fault) as (supervisor, out, collected):
 
         def triaging() -> bool:
-            below = _descendants(supervisor.pid)
-            collected.update(below)
+            collected.update(_descendants(supervisor.pid))
             workers = set()
             with contextlib.suppress(OSError, ValueError):
                 workers.add(int(json.loads((out / "workers" / "0" / "stats.json").read_text())["pid"]))
