@@ -40,6 +40,8 @@ def execute(scenario: Scenario, backend: str, config: ExecConfig = DEFAULT_CONFI
     io_uring fd runs in a forked child, and the harness process never owns a ring.
     """
     if any(spec.kind is FdKind.IO_URING for spec in scenario.fds):
+        # checked here too: the child inherits a raised limit, and a refusal keeps its type
+        ensure_descriptor_limit(scenario, len(open_fds()))
         return _in_child(scenario, backend, config)
     return execute_here(scenario, backend, config)
 
