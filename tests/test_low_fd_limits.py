@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import resource
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,6 +19,11 @@ import pytest
 
 from harness.catalogue import CASES
 from harness.execute.fdtable import WORKING_DESCRIPTORS, descriptors_needed
+from harness.expectation import Expectation
+from harness.fuzz import repro_c, repro_py
+from harness.fuzz.repro_plan import make_plan
+from harness.host import Platform
+from harness.oracle import expect
 
 ROOT = Path(__file__).resolve().parents[1]
 # plain passing, 253 fds in one message (more than a low limit allows), every fd kind (a private
@@ -101,3 +107,24 @@ def test_the_need_counts_every_descriptor_a_receive_can_install() -> None:
     # the pair, two tracked files (each with its private dup), the fds received plus an SCM_PIDFD
     assert needs["253 fds"] == 2 + 2 * 2 + 253 + 1 + WORKING_DESCRIPTORS
     assert needs["2 fds"] == 2 + 2 * 2 + 2 + 1 + WORKING_DESCRIPTORS
+
+
+def test_reproducers_run_at_a_low_limit(tmp_path: Path, platform: Platform) -> None:
+    """repro.py and repro.c reserve their closed descriptor number below the soft limit too."""
+    case = CASES["FD-01"]
+    scenario = case.variants(case.kinds()[0])[0].scenario
+    expectation = expect(scenario, platform)
+    assert isinstance(expectation, Expectation)
+    plan = make_plan(scenario, expectation, platform)
+    (tmp_path / "repro.py").write_text(repro_py.render(plan, "test", ["at RLIMIT_NOFILE 64"]))
+    programs = [[sys.executable, "-I", "-S", str(tmp_path / "repro.py")]]
+    compiler = shutil.which("cc")
+    if compiler is not None:
+        (tmp_path / "repro.c").write_text(repro_c.render(plan, "test", ["at RLIMIT_NOFILE 64"]))
+        subprocess.run([compiler, "-O1", "-o", str(tmp_path / "repro"), str(tmp_path / "repro.c")], check=True)
+        programs.append([str(tmp_path / "repro")])
+    for argv in programs:
+        done = subprocess.run(
+            argv, preexec_fn=_limits(64, 64), capture_output=True, text=True, timeout=RUN_LIMIT, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
