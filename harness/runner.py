@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -21,6 +22,7 @@ from harness.check import check
 from harness.describe import expectation_words, observation_words
 from harness.execute.backend import ExecConfig
 from harness.execute.errors import CannotExpress
+from harness.execute.fdtable import DescriptorLimitTooLow
 from harness.execute.run import execute
 from harness.expectation import Unmodelled
 from harness.expectations_file import KnownDeviations
@@ -92,6 +94,8 @@ def run_variant(variant: Variant, backend: str, platform: Platform, config: RunC
         with watchdog(config.scenario_timeout):
             observation = execute(variant.scenario, backend, config.exec)
     except CannotExpress as exc:
+        if isinstance(exc, DescriptorLimitTooLow):
+            _mention_descriptor_limit(exc)
         return VariantResult(label, Verdict.UNSUPPORTED, expected=expected, reason=str(exc))
     except UnknownName as exc:
         return VariantResult(label, Verdict.UNSUPPORTED, expected=expected, reason=f"this platform has no {exc}")
@@ -109,6 +113,20 @@ def run_variant(variant: Variant, backend: str, platform: Platform, config: RunC
     )
     verdict = Verdict.FAIL if findings else Verdict.PASS
     return VariantResult(label, verdict, expected=expected, observed=observed, findings=findings)
+
+
+_LIMITS_MENTIONED: set[int] = set()
+
+
+def _mention_descriptor_limit(exc: DescriptorLimitTooLow) -> None:
+    """Once per process and limit, a line that says why cases are unsupported (each result says it too)."""
+    if exc.limit not in _LIMITS_MENTIONED:
+        _LIMITS_MENTIONED.add(exc.limit)
+        print(
+            f"scm-harness: RLIMIT_NOFILE {exc.limit} (the hard limit) is too low for some cases, which are "
+            f"unsupported (the first needs {exc.required} descriptors); raise it with ulimit -n to run them",
+            file=sys.stderr,
+        )
 
 
 def _reasons(parts: list[VariantResult]) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.execute.errors import CannotExpress
+from harness.execute.lifetime import die_with_parent, fork_dying_with_parent
 from harness.model import UNPRIVILEGED_UID, Identity
 from harness.observation import ProcessContext, StepObservation
 
@@ -154,14 +155,15 @@ def start_child(
     """Fork; the child becomes ``identity``, waits ``delay`` seconds and runs ``steps()``."""
     outer_uid, outer_gid = os.geteuid(), os.getegid()
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    pid = os.fork()
+    parent = os.getpid()
+    pid = fork_dying_with_parent()
     if pid == 0:  # the child: never returns
         os.close(read_end)
         status = 0
         try:
             if delay:
                 time.sleep(delay)
-            _send(write_end, _child_body(identity, steps, after_fork, outer_uid, outer_gid))
+            _send(write_end, _child_body(identity, steps, after_fork, outer_uid, outer_gid, parent))
         except BaseException:
             status = 70
         os._exit(status)
@@ -225,6 +227,7 @@ def _child_body(
     after_fork: Callable[[], None],
     outer_uid: int,
     outer_gid: int,
+    parent: int,
 ) -> tuple[str, object]:
     try:
         if identity.pidns:
@@ -232,6 +235,7 @@ def _child_body(
             return _relay_grandchild(identity, steps, after_fork)
         after_fork()
         become(identity, outer_uid, outer_gid)
+        die_with_parent(parent)  # a change of identity clears the parent-death signal: armed again
         return "ok", (outer_view(identity, 0, outer_uid, outer_gid), steps())
     except (ChildUnsupported, CannotExpress) as exc:
         return "unsupported", str(exc)

@@ -1,4 +1,10 @@
-"""The scenario's descriptors: the pair ends and the fd table, all owned by one ExitStack."""
+"""The scenario's descriptors: the pair ends and the fd table, all owned by one ExitStack.
+
+How many descriptors a scenario needs is known before it runs (:func:`descriptors_needed`):
+:func:`ensure_descriptor_limit` raises the soft RLIMIT_NOFILE up to the hard limit when it must,
+and otherwise refuses the scenario (:class:`DescriptorLimitTooLow`, a ``CannotExpress``: the
+verdict is ``unsupported``) instead of letting it fail half-way with EMFILE.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,72 @@ import ctypes
 import fcntl
 import os
 import resource
+import shutil
 import socket
 import tempfile
 
+from harness.execute.errors import CannotExpress
 from harness.execute.inspect import Known
-from harness.model import SEEKABLE_KINDS, FdKind, FdSpec
+from harness.model import SEEKABLE_KINDS, FdKind, FdSpec, RawCmsg, Recv, Scenario, ScmRights, Send, Step
+from harness.model import _all_steps as all_steps  # every step, a Child step's too
 
 FILE_CONTENT = b"scm-harness regular file\n" * 4  # so that offsets can move
+# What the executor holds open for a moment besides the table: a /proc/self/fd listing, a
+# child's report pipe, a splice pipe, a reopened pair end, the temporary directory's removal.
+WORKING_DESCRIPTORS = 16
+CLOSED_NUMBER_CEILING = 4000  # a higher reserved number would only grow the kernel's fd table
+PARTNER_KINDS = frozenset({FdKind.PIPE_READ, FdKind.PIPE_WRITE, FdKind.SOCKET})  # their other end stays open
+
+
+class DescriptorLimitTooLow(CannotExpress):
+    """RLIMIT_NOFILE (its hard limit) is below what the scenario needs: it cannot run here."""
+
+    def __init__(self, limit: int, required: int) -> None:
+        super().__init__(f"RLIMIT_NOFILE {limit} is too low for this case: it needs {required} descriptors")
+        self.limit = limit
+        self.required = required
+
+
+def descriptors_needed(scenario: Scenario) -> int:
+    """The descriptors one execution of ``scenario`` may hold at once, beyond those open before.
+
+    The pair, each table entry with its private dup and partner, every fd a receive can install
+    (no more than were sent in the scenario, no more than its control buffer holds, plus an
+    SCM_PIDFD), and :data:`WORKING_DESCRIPTORS`.  Child steps are counted too: a child inherits
+    the table and the limit.
+    """
+    table = sum(1 + spec.tracked + (spec.kind in PARTNER_KINDS) for spec in scenario.fds)
+    steps = list(all_steps(scenario.steps))
+    sent = sum(_fds_in(step) for step in steps)
+    received = sum(min(sent, step.control // 4) + 1 for step in steps if isinstance(step, Recv))
+    return 2 + table + received + WORKING_DESCRIPTORS
+
+
+def _fds_in(step: Step) -> int:
+    if not isinstance(step, Send):
+        return 0
+    return sum(
+        len(cmsg.fds) if isinstance(cmsg, ScmRights) else len(cmsg.data) // 4
+        for cmsg in step.cmsgs
+        if isinstance(cmsg, ScmRights | RawCmsg)
+    )
+
+
+def ensure_descriptor_limit(scenario: Scenario, open_now: int) -> int:
+    """Make the soft RLIMIT_NOFILE big enough for ``scenario`` (up to the hard limit), or refuse it.
+
+    Returns the lowest number the reserved closed descriptor may have (above all the scenario's).
+    Raising the soft limit up to the hard one is what any program may do; the hard limit is the
+    user's decision and stays.
+    """
+    closed_above = open_now + descriptors_needed(scenario)
+    required = closed_above + 1
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if required > soft:
+        if hard != resource.RLIM_INFINITY and required > hard:
+            raise DescriptorLimitTooLow(hard, required)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (required, hard))
+    return closed_above
 
 
 class FdTable:
@@ -24,15 +89,19 @@ class FdTable:
     ends get none: a dup would keep a closed end alive and change what the peer sees.
     """
 
-    def __init__(self, stack: contextlib.ExitStack) -> None:
+    def __init__(self, stack: contextlib.ExitStack, closed_above: int = 0) -> None:
         self._stack = stack
         self._owned: set[int] = set()
+        self._private_dir: str | None = None
+        # LIFO: every descriptor is closed before the directory is removed, which needs descriptors
+        # of its own (a receiver that filled its table to RLIMIT_NOFILE left none: EMFILE, and the
+        # directory stayed behind in $TMPDIR)
+        stack.callback(self._remove_directory)
         stack.callback(self._close_owned)
         self._live: dict[str, int] = {}
         self.known: dict[str, Known] = {}
-        self._private_dir: str | None = None
         self.partners: dict[str, int] = {}  # the private other end of a pipe write end or a socket
-        self.closed_number = self._reserve_closed_number()
+        self.closed_number = self._reserve_closed_number(closed_above)
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -75,8 +144,12 @@ class FdTable:
 
     def _directory(self) -> str:
         if self._private_dir is None:
-            self._private_dir = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="scm-harness-"))
+            self._private_dir = tempfile.mkdtemp(prefix="scm-harness-")
         return self._private_dir
+
+    def _remove_directory(self) -> None:
+        if self._private_dir is not None:
+            shutil.rmtree(self._private_dir)
 
     def _open(self, spec: FdSpec) -> int:
         kind = spec.kind
@@ -112,10 +185,14 @@ class FdTable:
         raise AssertionError(f"unhandled fd kind {kind}")
 
     @staticmethod
-    def _reserve_closed_number() -> int:
-        """A number that was a descriptor and is closed now, far above what a scenario allocates."""
+    def _reserve_closed_number(closed_above: int) -> int:
+        """A number that was a descriptor and is closed now, above what the scenario allocates.
+
+        It must stay below the soft RLIMIT_NOFILE: F_DUPFD to a number at or above it fails with
+        EINVAL (what every case met at ``ulimit -n 64`` when the floor was a fixed 64).
+        """
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        floor = max(64, min(soft - 8, 4000))
+        floor = max(closed_above, min(soft - 1, CLOSED_NUMBER_CEILING))
         probe = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         try:
             number = fcntl.fcntl(probe, fcntl.F_DUPFD_CLOEXEC, floor)

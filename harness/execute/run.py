@@ -12,8 +12,9 @@ from harness.execute import signals
 from harness.execute.backend import Backend, ExecConfig
 from harness.execute.child import kill_and_reap
 from harness.execute.errors import CannotExpress
-from harness.execute.fdtable import FdTable, FdUnavailable
+from harness.execute.fdtable import FdTable, FdUnavailable, ensure_descriptor_limit
 from harness.execute.inspect import describe, open_fds
+from harness.execute.lifetime import fork_dying_with_parent
 from harness.execute.pysock import PySockBackend
 from harness.execute.raw import RawBackend
 from harness.host import host_constants
@@ -39,13 +40,15 @@ def execute(scenario: Scenario, backend: str, config: ExecConfig = DEFAULT_CONFI
     io_uring fd runs in a forked child, and the harness process never owns a ring.
     """
     if any(spec.kind is FdKind.IO_URING for spec in scenario.fds):
+        # checked here too: the child inherits a raised limit, and a refusal keeps its type
+        ensure_descriptor_limit(scenario, len(open_fds()))
         return _in_child(scenario, backend, config)
     return execute_here(scenario, backend, config)
 
 
 def _in_child(scenario: Scenario, backend: str, config: ExecConfig) -> Observation:
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    pid = os.fork()
+    pid = fork_dying_with_parent()
     if pid == 0:  # pragma: no cover - the child
         os.close(read_end)
         try:
@@ -73,13 +76,15 @@ def _in_child(scenario: Scenario, backend: str, config: ExecConfig) -> Observati
 def execute_here(scenario: Scenario, backend: str, config: ExecConfig = DEFAULT_CONFIG) -> Observation:
     """Run ``scenario`` through ``backend``.  Kernel refusals are data; harness bugs propagate.
 
-    Raises :class:`CannotExpress` when the back end cannot say what a step asks.
+    Raises :class:`CannotExpress` when the back end cannot say what a step asks, or when
+    RLIMIT_NOFILE cannot be raised to what the scenario needs (checked before anything is opened).
     """
     consts = host_constants()
     baseline = open_fds()
+    closed_above = ensure_descriptor_limit(scenario, len(baseline))
     observed: list[StepObservation] = []
     with signals.watched(), contextlib.ExitStack() as stack:
-        table = FdTable(stack)
+        table = FdTable(stack, closed_above)
         impl = BACKENDS[backend](consts, table, config)
         if isinstance(impl, PySockBackend):
             stack.callback(impl.finish)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import IO
 
 from harness import codec
+from harness.execute.lifetime import ENV_LIFELINE, Lifeline, die_with_parent, dying_with_parent, hold_lifeline
 from harness.fuzz import corpus, findings, triage
 from harness.fuzz.evaluate import FuzzConfig
 from harness.fuzz.slot import FUZZER_BYTES, PICKLED_SCENARIO, Slot
@@ -85,9 +86,10 @@ class CampaignOptions:
 
 
 class Handle(ABC):
-    def __init__(self, spec: WorkerSpec, options: CampaignOptions) -> None:
+    def __init__(self, spec: WorkerSpec, options: CampaignOptions, lifeline: Lifeline) -> None:
         self.spec = spec
         self.options = options
+        self.lifeline = lifeline  # every worker leads a process group that dies with the supervisor
         spec.directory.mkdir(parents=True, exist_ok=True)
         self.slot = Slot(spec.directory / "slot", create=True)
         self.restarts = 0
@@ -145,7 +147,14 @@ class Handle(ABC):
         self.killed_for_hang = False
 
 
-def _hypothesis_entry(spec: WorkerSpec, platform: Platform, initial: list[Scenario]) -> None:
+def _hypothesis_entry(
+    spec: WorkerSpec, platform: Platform, initial: list[Scenario], supervisor: int, lifeline: Lifeline, group_end: int
+) -> None:
+    die_with_parent(supervisor)
+    os.close(lifeline.write_end)  # only the supervisor may hold it open
+    os.close(lifeline.read_end)
+    os.setsid()  # a group of its own: what it starts (reproducers, a compiler) dies with it
+    hold_lifeline(group_end)
     log = os.open(spec.directory / "log.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -155,8 +164,15 @@ def _hypothesis_entry(spec: WorkerSpec, platform: Platform, initial: list[Scenar
 
 
 class HypothesisHandle(Handle):
-    def __init__(self, spec: WorkerSpec, options: CampaignOptions, platform: Platform, initial: list[Scenario]) -> None:
-        super().__init__(spec, options)
+    def __init__(
+        self,
+        spec: WorkerSpec,
+        options: CampaignOptions,
+        lifeline: Lifeline,
+        platform: Platform,
+        initial: list[Scenario],
+    ) -> None:
+        super().__init__(spec, options, lifeline)
         self.platform = platform
         self.initial = initial
         self.process: multiprocessing.process.BaseProcess | None = None
@@ -168,16 +184,23 @@ class HypothesisHandle(Handle):
     def start(self) -> None:
         context = multiprocessing.get_context("fork")  # the worker inherits the probed platform and seeds
         initial, self.initial = self.initial, []  # the seeds run once, not after every restart
-        self.process = context.Process(target=_hypothesis_entry, args=(self.spec, self.platform, initial))
-        self.process.start()
+        group_end = self.lifeline.end_for_group()
+        args = (self.spec, self.platform, initial, os.getpid(), self.lifeline, group_end)
+        self.process = context.Process(target=_hypothesis_entry, args=args)
+        try:
+            self.process.start()
+        finally:
+            os.close(group_end)
 
     def poll(self) -> int | None:
         return None if self.process is None else self.process.exitcode
 
 
 class AtherisHandle(Handle):
-    def __init__(self, spec: WorkerSpec, options: CampaignOptions, byte_corpus: Path, initial: list[Scenario]) -> None:
-        super().__init__(spec, options)
+    def __init__(
+        self, spec: WorkerSpec, options: CampaignOptions, lifeline: Lifeline, byte_corpus: Path, initial: list[Scenario]
+    ) -> None:
+        super().__init__(spec, options, lifeline)
         self.byte_corpus = byte_corpus
         self.process: subprocess.Popen[bytes] | None = None
         self.log: IO[bytes] | None = None
@@ -217,9 +240,20 @@ class AtherisHandle(Handle):
             self.log.close()
         self.log = open(self.spec.directory / "log.txt", "ab")  # noqa: SIM115 - lives as long as the worker
         self.known_artifacts |= set(self.artifacts())
-        self.process = subprocess.Popen(
-            self.command(), env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        # a session of its own, which libFuzzer's -fork/-jobs children join: the lifeline kills them all
+        group_end = self.lifeline.end_for_group()
+        env[ENV_LIFELINE] = str(group_end)
+        try:
+            self.process = subprocess.Popen(
+                dying_with_parent(self.command()),
+                env=env,
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(group_end,),
+            )
+        finally:
+            os.close(group_end)
 
     def poll(self) -> int | None:
         return None if self.process is None else self.process.poll()
@@ -247,6 +281,7 @@ class Campaign:
         self.platform = platform
         self.totals = Totals()
         self.handles: list[Handle] = []
+        self.lifeline = Lifeline()
         self.triage_queue: queue.Queue[tuple[str, Scenario, dict[str, object], bool] | None] = queue.Queue()
         self.triage_stop = False
         self.triage_thread = threading.Thread(target=self.triage_loop, name="triage", daemon=True)
@@ -296,9 +331,9 @@ class Campaign:
             share = seeds[index :: self.o.jobs]
             handle: Handle
             if self.o.engine == "hypothesis":
-                handle = HypothesisHandle(self.spec(index), self.o, self.platform, share)
+                handle = HypothesisHandle(self.spec(index), self.o, self.lifeline, self.platform, share)
             else:
-                handle = AtherisHandle(self.spec(index), self.o, self.o.corpus, share)
+                handle = AtherisHandle(self.spec(index), self.o, self.lifeline, self.o.corpus, share)
             self.handles.append(handle)
         for handle in self.handles:
             handle.start()
@@ -507,6 +542,7 @@ class Campaign:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     handle.process.wait(5)
             self.collect_handed_over(handle)
+        self.lifeline.cut()  # whatever the workers left running (a -fork child, a reproducer) goes too
         self.triage_queue.put(None)
         if not interrupted:
             self.triage_thread.join(self.o.minimise_seconds)

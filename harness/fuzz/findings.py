@@ -32,6 +32,7 @@ from pathlib import Path
 
 from harness import codec
 from harness.describe import expectation_words, observation_words
+from harness.execute.lifetime import dying_with_parent
 from harness.expectation import Expectation
 from harness.fuzz import jsonify, repro_c, repro_py
 from harness.fuzz.evaluate import Evaluation
@@ -182,7 +183,7 @@ def _run_untrusted(name: str, argv: list[str]) -> ReproResult:
         env = {"PATH": os.defpath, "LANG": "C.UTF-8", "HOME": private, "TMPDIR": private}
         with (where / "stdout").open("wb") as out, (where / "stderr").open("wb") as err:
             process = subprocess.Popen(
-                argv,
+                dying_with_parent(argv),
                 cwd=private,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -235,7 +236,11 @@ def _cc(compiler: str, arguments: list[str]) -> str | None:
     """None when the compiler succeeds; else its first error in one line, then all it said."""
     try:
         done = subprocess.run(
-            [compiler, *arguments], capture_output=True, text=True, errors="backslashreplace", timeout=REPRO_TIMEOUT
+            dying_with_parent([compiler, *arguments]),
+            capture_output=True,
+            text=True,
+            errors="backslashreplace",
+            timeout=REPRO_TIMEOUT,
         )
     except subprocess.TimeoutExpired:
         return f"cc: no exit within {REPRO_TIMEOUT:g} s"

@@ -4,7 +4,8 @@ Used wherever one scenario must not affect the process that asked about it: the 
 triage (a scenario that hangs or kills its process), and ``replay`` (a scenario's leftovers,
 such as an io_uring instance whose teardown interrupts a later blocking call with EINTR, must
 not change the next scenario's verdict).  The result comes back pickled through a pipe; the
-child leaves with ``os._exit`` so no parent clean-up (atexit, buffered output) runs twice.
+child leaves with ``os._exit`` so no parent clean-up (atexit, buffered output) runs twice, and
+it dies with the thread that forked it (:mod:`harness.execute.lifetime`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from harness.execute.lifetime import fork_dying_with_parent
 
 T = TypeVar("T")
 
@@ -35,7 +38,7 @@ class Ended(Generic[T]):
 
 def call_in_child(fn: Callable[[], T], timeout: float) -> Ended[T]:
     read_end, write_end = os.pipe()
-    pid = os.fork()
+    pid = fork_dying_with_parent()
     if pid == 0:
         status = 3
         try:

@@ -246,8 +246,7 @@ static void differ_start(int step, const char *field) {
 static void reserve_closed_number(void) {
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
-    long soft = (long)rl.rlim_cur, floor = soft - 8 < 4000 ? soft - 8 : 4000;
-    if (floor < 64) floor = 64;
+    long soft = (long)rl.rlim_cur, floor = soft - 1 < 4000 ? soft - 1 : 4000; /* F_DUPFD at soft: EINVAL */
     int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
     closed_number = fcntl(probe, F_DUPFD_CLOEXEC, (int)floor);
     close(probe);

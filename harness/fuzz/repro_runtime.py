@@ -209,7 +209,7 @@ class Repro:
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         probe = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            number = fcntl.fcntl(probe, fcntl.F_DUPFD_CLOEXEC, max(64, min(soft - 8, 4000)))
+            number = fcntl.fcntl(probe, fcntl.F_DUPFD_CLOEXEC, min(soft - 1, 4000))  # F_DUPFD at soft: EINVAL
         finally:
             os.close(probe)
         os.close(number)

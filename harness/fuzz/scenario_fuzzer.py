@@ -24,6 +24,11 @@ _ROOT = Path(__file__).resolve().parents[2]
 if (_ROOT / "harness" / "__init__.py").exists() and str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
+from harness.execute.lifetime import hold_lifeline_from_environment  # noqa: E402 - after the path set-up
+
+# In a campaign: this process and its libFuzzer -fork/-jobs children die with the supervisor.
+hold_lifeline_from_environment()
+
 import atheris  # noqa: E402 - after the path set-up
 
 # Python coverage of the decoder (input structure) and the oracle (modelled behaviour); the

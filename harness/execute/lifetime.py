@@ -1,0 +1,120 @@
+"""Processes the harness starts die with the process that started them, even one killed with SIGKILL.
+
+* A forked child (:func:`fork_dying_with_parent`) and a spawned program (:func:`dying_with_parent`:
+  this file, run as ``python -I -S lifetime.py PARENT PROGRAM ARGS...``, arms the signal and execs
+  the program) get ``PR_SET_PDEATHSIG(SIGKILL)``: the kernel kills them when the *thread* that
+  forked them ends, so every fork of the harness is waited for by the thread that made it.  The
+  signal is armed after fork, so the parent may already be gone: then ``getppid()`` is no longer
+  the parent and the child leaves at once.  The setting survives execve (of a program that is not
+  set-user-ID) but not a change of the effective uid or gid: a child that changes identity arms it
+  again (:func:`die_with_parent`).
+* A campaign worker is a process group of its own, and whatever it starts stays in that group:
+  libFuzzer's ``-fork``/``-jobs`` children (through ``/bin/sh``, not children of the supervisor),
+  reproducers, the C compiler.  The group holds a :class:`Lifeline`: a read end of a pipe whose
+  only write end is the supervisor's, set to ``O_ASYNC`` with ``F_SETOWN_EX(F_OWNER_PGRP, group)``
+  and ``F_SETSIG(SIGKILL)``.  When the supervisor dies its write end is closed and the kernel sends
+  SIGKILL to the whole group (pipe_release -> kill_fasync; measured on Linux 6.18.44: the group's
+  processes are gone within a millisecond).  No code of the worker has to run for that.
+
+Only the standard library is imported: the file also runs as a script under ``python -I -S``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import os
+import select
+import signal
+import struct
+import sys
+
+PR_SET_PDEATHSIG = 1
+F_SETSIG = 10
+F_SETOWN_EX = 15
+F_OWNER_PGRP = 2
+ENV_LIFELINE = "SCM_HARNESS_LIFELINE"  # the descriptor number of a worker's lifeline read end
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def die_with_parent(parent: int) -> None:
+    """In a child of ``parent``: be killed with SIGKILL when the thread that forked it ends.
+
+    ``getppid()`` is 0 for the first process of a new pid namespace (its parent is outside);
+    that child cannot tell whether its parent died before the signal was armed.
+    """
+    if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl(PR_SET_PDEATHSIG): {os.strerror(err)}")
+    if os.getppid() not in (parent, 0):
+        os._exit(137)  # the parent died before the signal was armed: as if it had been delivered
+
+
+def fork_dying_with_parent() -> int:
+    """``os.fork()``; the child dies with this process's forking thread (see :func:`die_with_parent`)."""
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        die_with_parent(parent)
+    return pid
+
+
+def dying_with_parent(argv: list[str]) -> list[str]:
+    """The command line that runs ``argv`` as a program that dies with this process's current thread."""
+    return [sys.executable, "-I", "-S", os.path.abspath(__file__), str(os.getpid()), *argv]
+
+
+class Lifeline:
+    """The supervisor's end: a pipe whose write end only this process holds (close-on-exec)."""
+
+    def __init__(self) -> None:
+        self.read_end, self.write_end = os.pipe2(os.O_CLOEXEC)
+
+    def end_for_group(self) -> int:
+        """A read end of its own for one worker's group (each group owns the signal of its file).
+
+        The caller passes it to the worker and closes its copy once the worker started.
+        """
+        return os.open(f"/proc/self/fd/{self.read_end}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def cut(self) -> None:
+        """Close the write end: every group holding the lifeline is killed.  Idempotent."""
+        for fd in (self.write_end, self.read_end):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.write_end = self.read_end = -1
+
+
+def hold_lifeline(fd: int) -> None:
+    """In a worker that leads its own process group: the group dies when the lifeline is cut.
+
+    The descriptor stays open and inheritable, so the registration lives as long as any process of
+    the group holds it.  When the write end is already closed (the supervisor died before this
+    ran), the group kills itself now.
+    """
+    os.set_inheritable(fd, True)
+    fcntl.fcntl(fd, F_SETSIG, signal.SIGKILL)
+    fcntl.fcntl(fd, F_SETOWN_EX, struct.pack("ii", F_OWNER_PGRP, os.getpgrp()))
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_ASYNC)
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    if any(events & select.POLLHUP for _, events in poller.poll(0)):
+        os.killpg(0, signal.SIGKILL)
+
+
+def hold_lifeline_from_environment() -> None:
+    """:func:`hold_lifeline` for the descriptor named by ``SCM_HARNESS_LIFELINE``, when it is set."""
+    value = os.environ.get(ENV_LIFELINE, "")
+    if value.isdigit():
+        hold_lifeline(int(value))
+
+
+def _exec_dying_with_parent(args: list[str]) -> None:
+    """``lifetime.py PARENT PROGRAM ARGS...``: arm the parent-death signal, then become PROGRAM."""
+    die_with_parent(int(args[0]))
+    os.execvp(args[1], args[1:])
+
+
+if __name__ == "__main__":
+    _exec_dying_with_parent(sys.argv[1:])

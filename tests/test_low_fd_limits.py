@@ -1,0 +1,130 @@
+"""``scm-harness run`` under a low RLIMIT_NOFILE: it runs, or says once that the limit is too low.
+
+Each run is a subprocess whose soft and hard limits are set before it starts (the way ``ulimit -n``
+or ``prlimit --nofile`` would), with ``TMPDIR`` pointing at a fresh private directory that must
+be empty afterwards: no scenario's temporary directory may be left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from harness.catalogue import CASES
+from harness.execute.fdtable import WORKING_DESCRIPTORS, descriptors_needed
+from harness.expectation import Expectation
+from harness.fuzz import repro_c, repro_py
+from harness.fuzz.repro_plan import make_plan
+from harness.host import Platform
+from harness.oracle import expect
+
+ROOT = Path(__file__).resolve().parents[1]
+# plain passing, 253 fds in one message (more than a low limit allows), every fd kind (a private
+# directory for files), an io_uring (run in a forked child), receivers at their own limit in a child
+IDS = "FD-01,FD-02,FD-08,FD-17,FD-18,FD-21,GC-04"
+TOO_MANY = {"FD-02", "FD-08"}  # their 253-fd variants need more than 128 descriptors
+RUN_LIMIT = 600  # seconds: a bound that proves "did not hang", not a timing
+
+
+def _limits(soft: int, hard: int) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    return apply
+
+
+def _run(
+    tmp_path: Path, soft: int, hard: int, *args: str
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, str]]]:
+    private = tmp_path / "tmpdir"
+    private.mkdir()
+    out = tmp_path / "report"
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "run", *args, "--out", str(out)],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "TMPDIR": str(private)},
+        preexec_fn=_limits(soft, hard),  # the test process forks no threads: preexec_fn is safe here
+        capture_output=True,
+        text=True,
+        timeout=RUN_LIMIT,
+        check=False,
+    )
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert sorted(p.name for p in private.iterdir()) == [], "temporary directories left behind in TMPDIR"
+    results = json.loads((out / "report.json").read_text())["results"]
+    assert isinstance(results, list)
+    return done, results
+
+
+def _limit_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "RLIMIT_NOFILE" in line]
+
+
+@pytest.mark.parametrize("limit", [64, 128])
+def test_a_low_limit_runs_what_fits_and_says_once_what_does_not(limit: int, tmp_path: Path) -> None:
+    done, results = _run(tmp_path, limit, limit, "--ids", IDS)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert not [r for r in results if r["verdict"] == "error"]
+    refused = {r["case"] for r in results if "RLIMIT_NOFILE" in r["reason"]}
+    assert refused == TOO_MANY
+    for r in results:
+        if r["case"] in TOO_MANY:
+            assert r["verdict"] == "unsupported"
+            assert f"RLIMIT_NOFILE {limit} is too low for this case: it needs " in r["reason"]
+    assert {r["verdict"] for r in results if r["case"] not in TOO_MANY} <= {"pass", "unsupported"}
+    lines = _limit_lines(done.stderr)
+    assert len(lines) == 1 and f"RLIMIT_NOFILE {limit} (the hard limit) is too low" in lines[0], done.stderr
+
+
+def test_the_soft_limit_is_raised_up_to_the_hard_limit(tmp_path: Path) -> None:
+    done, results = _run(tmp_path, 64, 4096, "--ids", IDS)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert not _limit_lines(done.stderr)
+    assert not [r for r in results if "RLIMIT_NOFILE" in r["reason"]]
+    assert {r["verdict"] for r in results if r["case"] in TOO_MANY} == {"pass"}
+
+
+def test_the_whole_catalogue_at_128_leaves_nothing_in_tmpdir(tmp_path: Path) -> None:
+    done, results = _run(tmp_path, 128, 128)
+    broken = [
+        r for r in results if r["verdict"] == "error" and ("Errno" in r["reason"] or "harness error" in r["reason"])
+    ]
+    assert not broken, broken[:3]
+    assert {r["case"] for r in results if "RLIMIT_NOFILE" in r["reason"]} == TOO_MANY
+    assert len(_limit_lines(done.stderr)) == 1
+
+
+def test_the_need_counts_every_descriptor_a_receive_can_install() -> None:
+    case = CASES["FD-02"]
+    needs = {variant.label: descriptors_needed(variant.scenario) for variant in case.variants(case.kinds()[0])}
+    # the pair, two tracked files (each with its private dup), the fds received plus an SCM_PIDFD
+    assert needs["253 fds"] == 2 + 2 * 2 + 253 + 1 + WORKING_DESCRIPTORS
+    assert needs["2 fds"] == 2 + 2 * 2 + 2 + 1 + WORKING_DESCRIPTORS
+
+
+def test_reproducers_run_at_a_low_limit(tmp_path: Path, platform: Platform) -> None:
+    """repro.py and repro.c reserve their closed descriptor number below the soft limit too."""
+    case = CASES["FD-01"]
+    scenario = case.variants(case.kinds()[0])[0].scenario
+    expectation = expect(scenario, platform)
+    assert isinstance(expectation, Expectation)
+    plan = make_plan(scenario, expectation, platform)
+    (tmp_path / "repro.py").write_text(repro_py.render(plan, "test", ["at RLIMIT_NOFILE 64"]))
+    programs = [[sys.executable, "-I", "-S", str(tmp_path / "repro.py")]]
+    compiler = shutil.which("cc")
+    if compiler is not None:
+        (tmp_path / "repro.c").write_text(repro_c.render(plan, "test", ["at RLIMIT_NOFILE 64"]))
+        subprocess.run([compiler, "-O1", "-o", str(tmp_path / "repro"), str(tmp_path / "repro.c")], check=True)
+        programs.append([str(tmp_path / "repro")])
+    for argv in programs:
+        done = subprocess.run(
+            argv, preexec_fn=_limits(64, 64), capture_output=True, text=True, timeout=RUN_LIMIT, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
