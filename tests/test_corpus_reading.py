@@ -234,3 +234,43 @@ def test_corpus_sync_never_blocks_on_or_writes_through_what_sits_in_seeds(tmp_pa
     assert victim.read_text() == "not a seed\n"
     assert (corpora / "seeds" / GOOD.name).read_text() == GOOD.read_text()
     assert corpus.sync_seeds(corpora, check=True) == []
+
+
+def _link_to_fifo(directory: Path) -> None:
+    os.mkfifo(directory / "real-fifo")
+    (directory / "fifo").symlink_to(directory / "real-fifo")
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda d: _link_to_fifo(d), "not a regular file"),
+        (lambda d: (d / "zero").symlink_to("/dev/zero"), "a symlink"),
+        (lambda d: os.mkfifo(d / "fifo"), "a FIFO"),
+        (lambda d: (d / "big").write_bytes(b"\0" * (MAX_SCENARIO_FILE + 1)), "over MAX_SCENARIO_FILE"),
+    ],
+    ids=["link-to-fifo", "link-to-dev-zero", "fifo", "too-large"],
+)
+def test_an_atheris_corpus_libfuzzer_would_trip_on_is_refused_before_the_campaign(
+    tmp_path: Path, make: object, words: str
+) -> None:
+    """libFuzzer walks ``--corpus`` itself (a link to a FIFO would block it): such a directory is refused up front."""
+    directory = tmp_path / "corpus"
+    directory.mkdir()
+    shutil.copy(GOOD, directory / "good")
+    assert callable(make)
+    make(directory)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "harness", "fuzz", "--engine", "atheris", "--runs", "1"]
+    done = subprocess.run(
+        [*command, "--corpus", str(directory), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "--corpus: " in done.stderr and words in done.stderr
+    assert not out.exists()

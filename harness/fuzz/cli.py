@@ -79,13 +79,19 @@ def add_parsers(sub: Any) -> None:
     corpus.add_argument("--corpora", type=Path, help="the corpora directory (default: the project's corpora/)")
 
 
-def _campaign_directories(out: Path | None, corpus: Path | None) -> tuple[Path, Path]:
+def _campaign_directories(out: Path | None, corpus: Path | None, engine: str) -> tuple[Path, Path]:
     """``--out`` and ``--corpus`` as directories this process can write in, checked before the campaign starts."""
     from harness.cli import writable_directory
     from harness.report.write import OutputError, claim_new_directory
 
     if corpus is not None:
         writable_directory(corpus, "--corpus")  # first: a bad --corpus must not leave a new campaign directory
+        if engine == "atheris":
+            from harness.fuzz.corpus import byte_corpus_problem
+
+            problem = byte_corpus_problem(corpus)
+            if problem is not None:
+                raise _usage(f"--corpus: {problem}")
     if out is None:
         try:
             out = claim_new_directory(Path("reports"), "fuzz-")
@@ -102,7 +108,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
     if args.inject_fault is not None and args.inject_fault not in FAULTS:
         raise _usage(f"--inject-fault: unknown fault {args.inject_fault!r} (known: {', '.join(FAULTS)})")
-    out, corpus_directory = _campaign_directories(args.out, args.corpus)
+    out, corpus_directory = _campaign_directories(args.out, args.corpus, args.engine)
     corpora = _corpora()
     seeds = () if args.no_seeds else (corpora / "seeds", corpora / "regressions")
     options = CampaignOptions(

@@ -36,6 +36,7 @@ from harness.untrusted import (
     MAX_DIRECTORY_DEPTH,
     MAX_SCENARIO_FILE,
     UntrustedInputError,
+    kind_of,
     one_line,
     read_file,
 )
@@ -143,6 +144,35 @@ def _symlink(path: Path, inside: str) -> _Candidate | LoadError:
     if stat.S_ISDIR(mode):
         return _error(path, "skipped: a symlink to a directory (not followed)")
     return _Candidate(path, follow=True)
+
+
+def byte_corpus_problem(root: Path) -> str | None:
+    """Why libFuzzer may not be given ``root`` as its corpus, or None.
+
+    libFuzzer walks its corpus directory itself: it reads a symlink as a file (a link to a FIFO
+    blocks it, one to /dev/zero feeds it for ever) and reads every file whole.  So a directory
+    given to an atheris campaign must hold nothing but directories (at most MAX_DIRECTORY_DEPTH
+    deep) and regular files of at most MAX_SCENARIO_FILE bytes.
+    """
+    pending = [(root, 0)]
+    while pending:
+        directory, depth = pending.pop()
+        try:
+            with os.scandir(directory) as listing:
+                entries = [(Path(e.path), e.stat(follow_symlinks=False)) for e in listing]
+        except OSError as exc:
+            return f"{one_line(str(directory))}: cannot list: {exc.strerror or exc}"
+        for path, status in entries:
+            where = one_line(str(path))
+            if stat.S_ISDIR(status.st_mode):
+                if depth >= MAX_DIRECTORY_DEPTH:
+                    return f"{where}: a directory deeper than MAX_DIRECTORY_DEPTH={MAX_DIRECTORY_DEPTH}"
+                pending.append((path, depth + 1))
+            elif not stat.S_ISREG(status.st_mode):
+                return f"{where}: {kind_of(status.st_mode)}, not a regular file (libFuzzer would read it)"
+            elif status.st_size > MAX_SCENARIO_FILE:
+                return f"{where}: {status.st_size} bytes, over MAX_SCENARIO_FILE={MAX_SCENARIO_FILE}"
+    return None
 
 
 def _label(path: Path) -> str:
