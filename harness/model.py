@@ -24,6 +24,9 @@ UIO_MAXIOV = 1024
 MAX_STEPS = 64
 MAX_BUFFER = 1 << 22
 MAX_CONTROL = 1 << 17
+# Send.address characters: far above what the kernel reads (msg_namelen is clamped to
+# sizeof(struct sockaddr_storage), 128 bytes; anything over 110 is EINVAL)
+MAX_ADDRESS = 1024
 # Executor conventions the oracle relies on: every receive and control buffer is filled with
 # RECV_FILL before the call, and the raw back end seeds msg_flags with RECV_FLAGS_SEED (a bit
 # with no meaning on Linux), so that bytes and flags the kernel did not write can be told apart.
@@ -237,18 +240,14 @@ class Send:
     controllen: int | None = None
     control: Pointer = "buffer"
     fault: Fault | None = None
-    # msg_name: "@name" (abstract), "/path", or "hex:<bytes>" for a raw sockaddr (raw back end only)
+    # msg_name: "@name" (abstract), "/path", or "hex:<bytes>" for a raw sockaddr (raw back end only);
+    # the executors confine every name the kernel would look up (harness.addresses)
     address: str | None = None
 
     def __post_init__(self) -> None:
         _check_side(self.on)
-        if self.address is not None and not self.address.startswith(("@", "/", "hex:")):
-            raise InvalidScenario(f"address {self.address!r} must start with '@', '/' or 'hex:'")
-        if self.address is not None and self.address.startswith("hex:"):
-            try:
-                bytes.fromhex(self.address[4:])
-            except ValueError:
-                raise InvalidScenario(f"address {self.address!r}: not hex bytes after 'hex:'") from None
+        if self.address is not None:
+            _check_address(self.address)
         _check_flags(self.flags)
         if len(self.iov) > UIO_MAXIOV + 1:
             raise InvalidScenario(f"len(iov)={len(self.iov)} exceeds UIO_MAXIOV+1={UIO_MAXIOV + 1}")
@@ -631,6 +630,22 @@ def _names_used(step: Step) -> Iterator[str]:
 def _check_side(side: str) -> None:
     if side not in SIDES:
         raise InvalidScenario(f"pair end must be 'a' or 'b', not {side!r}")
+
+
+def _check_address(address: str) -> None:
+    if len(address) > MAX_ADDRESS:
+        raise InvalidScenario(f"address: {len(address)} characters, over {MAX_ADDRESS}")
+    if not address.startswith(("@", "/", "hex:")):
+        raise InvalidScenario(f"address {address!r} must start with '@', '/' or 'hex:'")
+    try:
+        address.encode()
+    except UnicodeEncodeError:
+        raise InvalidScenario(f"address {address!r}: not encodable as UTF-8 (a lone surrogate)") from None
+    if address.startswith("hex:"):
+        try:
+            bytes.fromhex(address[4:])
+        except ValueError:
+            raise InvalidScenario(f"address {address!r}: not hex bytes after 'hex:'") from None
 
 
 def _check_name(name: str, prefix: str) -> None:
