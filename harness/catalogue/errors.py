@@ -197,7 +197,7 @@ def er_10(kind: PairKind) -> Iterator[Variant]:
         ("family only", "hex:0100"),
         ("too long", "hex:0100" + "61" * 120),
         ("AF_INET", "hex:0200" + "00" * 14),
-        ("path too long", "/" + "a" * 108),  # sockaddr of 111 bytes: refused before any lookup
+        ("path too long", "/" + "a" * 107),  # a sockaddr of 111 bytes with the NUL: refused before any lookup
         ("unused abstract name", UNUSED_ABSTRACT),
         ("missing path", MISSING_PATH),
         ("raw abstract name", "hex:0100" + ("\0" + UNUSED_ABSTRACT[1:]).encode().hex()),
