@@ -18,9 +18,10 @@ What the kernel does with an address (measured on 6.18.44, unix_dgram_sendmsg):
 So addresses the kernel refuses before the lookup pass through unchanged (the kernel's own EINVAL is
 what a scenario tests there), and every other one is rewritten (:func:`confine`) into
 
-* a path ``<directory>/<token>-<leaf>`` where ``directory`` is a private directory of the harness
-  process (created with mkdtemp, mode 0711 so that an unprivileged child's lookup still ends in
-  ENOENT rather than EACCES, owned by the harness: nobody else can create anything in it), or
+* a path ``<directory>/<token>-<leaf>`` where ``directory`` is the harness's private directory
+  (:func:`private_directory`: owned by the user the harness runs as, mode 0711 so that an
+  unprivileged child's lookup still ends in ENOENT rather than EACCES; nobody else can create
+  anything in it), or
 * an abstract name ``\\0scm-harness-<token>-<leaf>``,
 
 with ``token`` 128 random bits drawn per scenario execution (os.urandom) and ``leaf`` a digest of the
@@ -29,14 +30,18 @@ of the scenario's name survives.  Both fit sun_path with room to spare, so confi
 the validation errno.  Nobody can bind a name they cannot predict: an unused abstract name gives
 ECONNREFUSED and a path ENOENT by construction.
 
-Reproducers (which run without the harness) apply the same rule: they embed
-:func:`address_target` of each address as data (kind and leaf, or the unchanged bytes) and render it
-with a directory and token of their own, exactly as :meth:`Target.sockaddr` does.
+Every step that names an address goes through :func:`confine` with the scenario's
+:class:`AddressSpace` (``Backend.addresses``): sendmsg today, bind and connect when steps name them.
+Reproducers (which run without the harness) apply the same rule: they embed :func:`address_target`
+of each address as data (kind and leaf, or the unchanged bytes) and render it with a token of their
+own (os.urandom) and a directory of their own (mode 0711, for the reason above), exactly as
+:meth:`Target.sockaddr` does.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import enum
 import hashlib
 import os
@@ -57,7 +62,7 @@ SUN_PATH_SIZE = SOCKADDR_UN_SIZE - SUN_PATH_OFFSET
 ABSTRACT_TAG = "scm-harness"
 TOKEN_BYTES = 16
 LEAF_CHARS = 16
-DIRECTORY_PREFIX = "scm-names-"
+DIRECTORY_PREFIX = "scm-harness-names-"
 # "<directory>/<token>-<leaf>" plus its NUL must fit sun_path
 MAX_DIRECTORY = SUN_PATH_SIZE - (1 + 2 * TOKEN_BYTES + 1 + LEAF_CHARS) - 1
 
@@ -147,30 +152,50 @@ def _leaf(name: bytes) -> bytes:
     return hashlib.sha256(name).hexdigest()[:LEAF_CHARS].encode()
 
 
-# -- the private directory (one per process, reused by every scenario it runs) ----------------------
+# -- the private directory (one per user, shared by every harness process of that user) ---------------
 
 _directory: str | None = None
 
 
 def private_directory() -> str:
-    """This process's directory for confined paths, created on first use and removed at exit.
+    """The directory confined paths live in: ``<tmp>/scm-harness-names-<euid>``, made once, kept.
 
-    A forked child (a Child step) reuses its parent's.  Checked on every use: should it have gone
-    (its creator exited) or changed hands, a new one is made rather than a path in someone else's.
+    One directory for every process of this user (a forked child, a fuzz worker, a concurrent run),
+    so that nothing is left behind however a process ends; the per-scenario token keeps their names
+    apart.  It is used only while it is a directory (not a link) owned by this user with mode 0711;
+    should another user hold that name, this process makes a directory of its own (mkdtemp, removed
+    at exit) instead.  Checked on every use.
     """
     global _directory
     if _directory is None or not _is_ours(_directory):
-        _directory = _make_directory()
+        _directory = _shared_directory() or _own_directory()
     return _directory
 
 
 def _base() -> str:
     base = tempfile.gettempdir()
-    room = MAX_DIRECTORY - len(DIRECTORY_PREFIX) - 8 - 1  # mkdtemp adds 8 characters and a "/"
+    room = MAX_DIRECTORY - len(DIRECTORY_PREFIX) - 10 - 1  # a uid or mkdtemp's 8 characters, and a "/"
     return base if len(base.encode()) <= room else "/tmp"
 
 
-def _make_directory() -> str:
+def _shared_directory() -> str | None:
+    path = os.path.join(_base(), f"{DIRECTORY_PREFIX}{os.geteuid()}")
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(path, 0o711)
+    try:  # a directory, not a link to one, and ours: checked and set through one descriptor
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if os.fstat(fd).st_uid != os.geteuid():
+            return None
+        os.fchmod(fd, 0o711)  # whatever the umask was at mkdir, or the mode became since
+    finally:
+        os.close(fd)
+    return path
+
+
+def _own_directory() -> str:
     path = tempfile.mkdtemp(prefix=DIRECTORY_PREFIX, dir=_base())
     os.chmod(path, 0o711)
     atexit.register(_remove, os.getpid(), path)

@@ -186,12 +186,13 @@ def test_one_kernel_name_is_one_confined_name_and_tokens_separate_scenarios() ->
     assert confine("@x", first) != confine("@x", second)
 
 
-def test_the_private_directory_is_the_harnesss_own_and_short() -> None:
+def test_the_private_directory_is_the_harnesss_own_shared_and_short() -> None:
     directory = private_directory()
     st_ = os.lstat(directory)
     assert stat.S_ISDIR(st_.st_mode) and st_.st_uid == os.geteuid() and stat.S_IMODE(st_.st_mode) == 0o711
     assert len(directory.encode()) <= MAX_DIRECTORY
-    assert private_directory() == directory  # one per process
+    # one directory per user, made once: no process (a forked child, a killed worker) leaves one behind
+    assert directory == os.path.join(addresses._base(), f"scm-harness-names-{os.geteuid()}")
 
 
 def test_a_long_tmpdir_does_not_push_paths_past_sun_path(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -199,14 +200,34 @@ def test_a_long_tmpdir_does_not_push_paths_past_sun_path(monkeypatch: pytest.Mon
     assert addresses._base() == "/tmp"
 
 
-def test_a_directory_that_changed_hands_is_not_reused() -> None:
+def test_a_changed_mode_is_put_back() -> None:
     directory = private_directory()
     os.chmod(directory, 0o777)
     try:
-        replaced = private_directory()
-        assert replaced != directory and stat.S_IMODE(os.lstat(replaced).st_mode) == 0o711
+        assert private_directory() == directory and stat.S_IMODE(os.lstat(directory).st_mode) == 0o711
     finally:
         os.chmod(directory, 0o711)
+
+
+@pytest.mark.parametrize("squatter", ["symlink", "file"])
+def test_a_squatted_name_is_never_used(squatter: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone else holds the shared name: the process makes a directory of its own instead."""
+    base = Path(tempfile.mkdtemp(prefix="scm-t-"))
+    try:
+        shared = base / f"scm-harness-names-{os.geteuid()}"
+        if squatter == "symlink":
+            (tmp_path / "elsewhere").mkdir(mode=0o711)
+            shared.symlink_to(tmp_path / "elsewhere")
+        else:
+            shared.write_text("")
+        monkeypatch.setattr(addresses, "_base", lambda: str(base))
+        monkeypatch.setattr(addresses, "_directory", None)
+        directory = private_directory()
+        assert Path(directory).parent == base and directory != str(shared)
+        assert stat.S_IMODE(os.lstat(directory).st_mode) == 0o711 and os.listdir(directory) == []
+        assert Path(directory).resolve() != (tmp_path / "elsewhere").resolve()
+    finally:
+        shutil.rmtree(base)
 
 
 @pytest.mark.parametrize(
