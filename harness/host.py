@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from harness import __version__
+from harness.addresses import ADDRESS_CONFINEMENT
 from harness.native import constants, libc
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class Platform:
             "features": sorted(self.features),
             "sndbuf": dict(sorted(self.sndbuf.items())),
             "limits": dict(sorted(self.limits.items())),
+            "address_confinement": ADDRESS_CONFINEMENT,  # how a scenario's msg_name is kept in the harness's namespace
         }
 
     @classmethod

@@ -46,6 +46,8 @@ MAX_WAIT_MS = 10_000  # ReadPartner.wait_ms
 MAX_DELAY_MS = 5000  # Child.delay_ms of a background child
 MAX_NOFILE = 1 << 20  # Identity.nofile (RLIMIT_NOFILE of a child)
 MAX_FD_HEADROOM = 64  # Identity.fd_headroom
+MAX_ADDRESS = 1024  # Send.address characters: far above what the kernel reads (msg_namelen is clamped to
+# sizeof(struct sockaddr_storage), 128 bytes; anything over 110 is EINVAL)
 # Executor conventions the oracle relies on: every receive and control buffer is filled with
 # RECV_FILL before the call, and the raw back end seeds msg_flags with RECV_FLAGS_SEED (a bit
 # with no meaning on Linux), so that bytes and flags the kernel did not write can be told apart.
@@ -372,18 +374,14 @@ class Send:
     controllen: int | None = None
     control: Pointer = "buffer"
     fault: Fault | None = None
-    # msg_name: "@name" (abstract), "/path", or "hex:<bytes>" for a raw sockaddr (raw back end only)
+    # msg_name: "@name" (abstract), "/path", or "hex:<bytes>" for a raw sockaddr (raw back end only);
+    # the executors confine every name the kernel would look up (harness.addresses)
     address: str | None = None
 
     def __post_init__(self) -> None:
         _check_side(self.on)
-        if self.address is not None and not self.address.startswith(("@", "/", "hex:")):
-            raise InvalidScenario(f"address {self.address!r} must start with '@', '/' or 'hex:'")
-        if self.address is not None and self.address.startswith("hex:"):
-            try:
-                bytes.fromhex(self.address[4:])
-            except ValueError:
-                raise InvalidScenario(f"address {self.address!r}: not hex bytes after 'hex:'") from None
+        if self.address is not None:
+            _check_address(self.address)
         _check_flags(self.flags)
         if len(self.iov) > UIO_MAXIOV + 1:
             raise FieldError("iov", f"len(iov)={len(self.iov)} exceeds UIO_MAXIOV+1={UIO_MAXIOV + 1}")
@@ -836,6 +834,22 @@ def _check_side(side: str) -> None:
 def _check_target(name: str, field_name: str) -> None:
     if not 0 < len(name) <= MAX_NAME:
         raise FieldError(field_name, f"a name of {len(name)} characters (1..MAX_NAME={MAX_NAME})")
+
+
+def _check_address(address: str) -> None:
+    if len(address) > MAX_ADDRESS:
+        raise FieldError("address", f"{len(address)} characters, over MAX_ADDRESS={MAX_ADDRESS}")
+    if not address.startswith(("@", "/", "hex:")):
+        raise FieldError("address", f"{shorten(address)} must start with '@', '/' or 'hex:'")
+    try:
+        address.encode()
+    except UnicodeEncodeError:
+        raise FieldError("address", f"{shorten(address)}: not encodable as UTF-8 (a lone surrogate)") from None
+    if address.startswith("hex:"):
+        try:
+            bytes.fromhex(address[4:])
+        except ValueError:
+            raise FieldError("address", f"{shorten(address)}: not hex bytes after 'hex:'") from None
 
 
 def _check_name(name: str, prefix: str) -> None:

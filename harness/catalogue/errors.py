@@ -153,6 +153,13 @@ def sc_10(kind: PairKind) -> Iterator[Variant]:
         yield Variant(f"how {how}", scenario(kind, Shutdown(on="a", how=how), send(b"x"), recv(64), fds=()))
 
 
+# Every name below is confined by the executors (harness.addresses): the kernel sees a fresh name in
+# the harness's own namespace, so no scenario reaches another program's socket and "nobody listens
+# here" holds whoever bound the name as written.
+UNUSED_ABSTRACT = "@scm-harness-nobody-listens"
+MISSING_PATH = "/nonexistent/scm-harness/socket"
+
+
 @case(
     "ER-08",
     "sendmsg with msg_name on a connected stream pair: EISCONN",
@@ -161,9 +168,8 @@ def sc_10(kind: PairKind) -> Iterator[Variant]:
     types="S",
 )
 def er_08(kind: PairKind) -> Iterator[Variant]:
-    yield Variant(
-        "abstract name", scenario(kind, Send(on="a", iov=(b"x",), address="@scm-harness-nobody"), drain(), fds=())
-    )
+    for label, address in (("abstract name", "@scm-harness-nobody"), ("path", MISSING_PATH)):
+        yield Variant(label, scenario(kind, Send(on="a", iov=(b"x",), address=address), drain(), fds=()))
 
 
 @case(
@@ -174,14 +180,14 @@ def er_08(kind: PairKind) -> Iterator[Variant]:
     types="Q",
 )
 def er_09(kind: PairKind) -> Iterator[Variant]:
-    yield Variant(
-        "abstract name", scenario(kind, Send(on="a", iov=(b"x",), address="@scm-harness-nobody"), recv(64), fds=())
-    )
+    for label, address in (("abstract name", "@scm-harness-nobody"), ("path", MISSING_PATH)):
+        yield Variant(label, scenario(kind, Send(on="a", iov=(b"x",), address=address), recv(64), fds=()))
 
 
 @case(
     "ER-10",
-    "datagram sendto a bad address: EINVAL; to an unused abstract name: ECONNREFUSED; to a missing path: ENOENT",
+    "datagram sendto a bad address: EINVAL; to an unused abstract name: ECONNREFUSED; to a missing path: ENOENT "
+    "(every name confined to the harness's namespace)",
     area="errors",
     source="SRC unix_validate_addr, unix_find_other",
     types="D",
@@ -191,8 +197,13 @@ def er_10(kind: PairKind) -> Iterator[Variant]:
         ("family only", "hex:0100"),
         ("too long", "hex:0100" + "61" * 120),
         ("AF_INET", "hex:0200" + "00" * 14),
-        ("unused abstract name", "@scm-harness-nobody-listens"),
-        ("missing path", "/nonexistent/scm-harness/socket"),
+        ("path too long", "/" + "a" * 107),  # a sockaddr of 111 bytes with the NUL: refused before any lookup
+        ("unused abstract name", UNUSED_ABSTRACT),
+        ("missing path", MISSING_PATH),
+        ("raw abstract name", "hex:0100" + ("\0" + UNUSED_ABSTRACT[1:]).encode().hex()),
+        ("raw path", "hex:0100" + MISSING_PATH.encode().hex()),  # no NUL: the name ends with msg_namelen
+        # the real "/" would be ECONNREFUSED (a directory, not a socket): confined, nothing is there
+        ("root directory", "/"),
     ):
         yield Variant(label, scenario(kind, Send(on="a", iov=(b"x",), address=address), drain(), fds=()))
 

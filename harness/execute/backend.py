@@ -14,6 +14,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from harness.addresses import AddressSpace
 from harness.execute import signals
 from harness.execute.child import ChildReport, ChildUnsupported, Running, finish_child, start_child
 from harness.execute.errors import CannotExpress as CannotExpress  # re-exported
@@ -133,6 +134,7 @@ class Backend(ABC):
         self.children: list[ProcessContext] = []
         self.background: tuple[int, Running] | None = None
         self.main_ids = (os.getpid(), os.getuid(), os.getgid())  # "parent" in a child's credentials
+        self.addresses = AddressSpace.fresh()  # where this scenario's msg_names resolve (harness.addresses)
 
     # -- set-up -------------------------------------------------------------------------------
 

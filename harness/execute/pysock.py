@@ -15,6 +15,7 @@ import struct
 import time
 import warnings
 
+from harness.addresses import SUN_PATH_OFFSET, SUN_PATH_SIZE, confine
 from harness.execute.backend import Backend
 from harness.execute.errors import CannotExpress
 from harness.execute.inspect import open_fds
@@ -81,11 +82,7 @@ class PySockBackend(Backend):
     def send(self, index: int, step: Send) -> StepObservation:
         ancillary = self.ancillary(step)
         sock = self.sock(step.on)
-        extra: list[str] = []
-        if step.address is not None:
-            if step.address.startswith("hex:"):
-                raise CannotExpress("pysock: socket.sendmsg takes an AF_UNIX address, not raw sockaddr bytes")
-            extra.append("\0" + step.address[1:] if step.address.startswith("@") else step.address)
+        extra = [] if step.address is None else [self.python_address(step.address)]
         started = time.monotonic()
         try:
             value, err = sock.sendmsg(list(step.iov), ancillary, self.c.msg_flags(step.flags), *extra), 0
@@ -94,6 +91,18 @@ class PySockBackend(Backend):
         return StepObservation(
             index=index, op="send", outcome=self.outcome(value, err, started, self.may_block(step.flags))
         )
+
+    def python_address(self, address: str) -> bytes:
+        """The confined address as socket.sendmsg takes it: sun_path bytes (it adds the family and a path's NUL)."""
+        if address.startswith("hex:"):
+            raise CannotExpress("pysock: socket.sendmsg takes an AF_UNIX address, not raw sockaddr bytes")
+        sun_path = confine(address, self.addresses)[SUN_PATH_OFFSET:]
+        if sun_path[:1] != b"\0":
+            sun_path = sun_path[:-1]  # a path: socket.sendmsg appends the NUL itself
+        # CPython refuses (OSError without an errno) what does not fit sun_path, before any syscall
+        if len(sun_path) > SUN_PATH_SIZE or (sun_path[:1] != b"\0" and len(sun_path) >= SUN_PATH_SIZE):
+            raise CannotExpress("pysock: socket.sendmsg refuses an AF_UNIX address longer than sun_path")
+        return sun_path
 
     # -- recvmsg ------------------------------------------------------------------------------
 

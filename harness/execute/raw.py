@@ -6,6 +6,8 @@ import ctypes
 import struct
 import time
 
+from harness.addresses import confine
+from harness.addresses import sockaddr as sockaddr  # re-exported: the reproducer plan imports it from here
 from harness.execute.backend import Backend
 from harness.execute.inspect import open_fds
 from harness.model import RECV_FILL, RECV_FLAGS_SEED, PairKind, RawCmsg, Recv, ScmRights, Send, SendMany
@@ -64,7 +66,8 @@ class RawBackend(Backend):
         ctl = ctypes.create_string_buffer(control.ljust(controllen, b"\0"), max(len(control), controllen))
         msg = libc.msghdr()
         if step.address is not None:
-            name = ctypes.create_string_buffer(sockaddr(step.address), len(sockaddr(step.address)))
+            address = confine(step.address, self.addresses)
+            name = ctypes.create_string_buffer(address, len(address))
             keep.append(name)
             msg.msg_name = _address(name)
             msg.msg_namelen = len(name)
@@ -161,16 +164,6 @@ class RawBackend(Backend):
     def listen(self, side: str, backlog: int) -> Outcome:
         r = libc.listen(self.table.fd(side), backlog)
         return Returned(0) if r.ok else Failed(errno_name(r.errno))
-
-
-def sockaddr(address: str) -> bytes:
-    """struct sockaddr_un for "@abstract", "/path", or the raw bytes of "hex:..."."""
-    if address.startswith("hex:"):
-        return bytes.fromhex(address[4:])
-    family = struct.pack("=H", 1)  # AF_UNIX
-    if address.startswith("@"):
-        return family + b"\0" + address[1:].encode()
-    return family + address.encode() + b"\0"
 
 
 def _stray_bytes(buffer: bytes, written: list[tuple[int, int]]) -> int:

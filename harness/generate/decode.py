@@ -271,9 +271,18 @@ RIGHTS_COUNTS_LARGE: tuple[int, ...] = (SCM_MAX_FD - 1, SCM_MAX_FD, SCM_MAX_FD +
 PAIR_ENDS: tuple[Side, ...] = ("a", "b")
 IOCTL_REQUESTS: tuple[Literal["SIOCINQ", "SIOCOUTQ", "SIOCATMARK"], ...] = ("SIOCINQ", "SIOCOUTQ", "SIOCATMARK")
 DEFAULT_POLL_EVENTS: frozenset[str] = Poll(on="a").events
-# msg_name on a connected pair: EISCONN on a stream, a lookup on a datagram socket.  Hex strings
-# are whole bytes (the raw back end calls bytes.fromhex): empty, AF_UNIX only, AF_UNSPEC, 1 byte.
-ADDRESSES: tuple[str, ...] = ("@scm-harness", "/nonexistent/scm-harness", "hex:", "hex:0100", "hex:0000", "hex:01")
+# msg_name on a connected pair: EISCONN on a stream, a lookup on a datagram socket.  Every name the
+# kernel looks up is confined by the executors (harness.addresses), so these reach nobody else's
+# socket.  Hex strings are whole bytes (the raw back end calls bytes.fromhex): empty (no name),
+# AF_UNIX only (EINVAL before any lookup), a raw abstract name "\0", a raw path "/" without its NUL.
+ADDRESSES: tuple[str, ...] = (
+    "@scm-harness",
+    "/nonexistent/scm-harness",
+    "hex:",
+    "hex:0100",
+    "hex:010000",
+    "hex:01002f",
+)
 FILL_CHUNKS: tuple[int, ...] = (1024, 1, 4096, 65536, 1 << 20)
 FILL_LIMITS: tuple[int, ...] = (100_000, 1, 2, 16)
 READ_PARTNER_WAITS: tuple[int, ...] = (0, 20, 100)
