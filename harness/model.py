@@ -90,6 +90,11 @@ UID_T = CType("uid_t", -1, (1 << 32) - 1)
 GID_T = CType("gid_t", -1, (1 << 32) - 1)
 # cmsg_len is a size_t; a scenario keeps it to 32 bits, so that it means the same on ILP32.
 CMSG_LEN = CType("cmsg_len of 32 bits", 0, (1 << 32) - 1)
+# The reproducers' other types (harness.fuzz.repro_plan: repro.c writes them literally, repro.py passes
+# them through ctypes and struct): fixed-width ones, and rlim_t as repro.c writes it (an INT64_C).
+INT64_T = CType("int64_t", -(1 << 63), (1 << 63) - 1)
+UINT32_T = CType("uint32_t", 0, (1 << 32) - 1)
+RLIM_T = CType("rlim_t", 0, (1 << 63) - 1)
 
 # Every integer field of the model that reaches C as written, and the C type it becomes there.
 # (Sizes the executor allocates for have the tighter MAX_* bounds above; names become numbers

@@ -33,10 +33,19 @@ from harness.expectation import Expectation
 from harness.fuzz import findings, repro_c, repro_py, repro_runtime
 from harness.fuzz.evaluate import Evaluation
 from harness.fuzz.repro_c_runtime import RUNTIME
-from harness.fuzz.repro_plan import C_RANGES, Inexpressible, Plan, PlanStep, fits, make_plan, shorten
+from harness.fuzz.repro_plan import Inexpressible, Plan, PlanStep, clip, fits, make_plan
 from harness.host import Platform
 from harness.model import (
+    C_INT,
+    CMSG_LEN,
+    GID_T,
+    INT64_T,
+    PID_T,
+    RLIM_T,
+    UID_T,
+    UINT32_T,
     Child,
+    CType,
     Identity,
     Listen,
     PairKind,
@@ -159,8 +168,8 @@ def _expected_data(plan: Plan, title: str, details: list[str]) -> Any:
 
     return _json_shape(
         {
-            "title": shorten(title),
-            "details": [shorten(line) for line in details],
+            "title": clip(title),
+            "details": [clip(line) for line in details],
             "unsupported": None,
             "consts": plan.consts,
             "pair": plan.pair,
@@ -183,9 +192,9 @@ def test_repro_py_compiles_and_carries_every_value_back_exactly(text: str, data:
     unsupported = repro_py.render_unsupported(title, details, text)
     compile(unsupported, "repro.py", "exec")
     assert _scenario_data(unsupported) == {
-        "title": shorten(title),
-        "details": [shorten(line) for line in details],
-        "unsupported": shorten(text),
+        "title": clip(title),
+        "details": [clip(line) for line in details],
+        "unsupported": clip(text),
     }
 
 
@@ -444,9 +453,13 @@ def test_a_childs_step_that_does_not_fit_is_named_by_both_indexes(platform: Plat
         make_plan(replace(scenario, steps=(bad,)), expectation, platform)
 
 
-@pytest.mark.parametrize("ctype", sorted(C_RANGES))
-def test_the_c_formatter_writes_the_bounds_exactly_and_refuses_beyond(tmp_path: Path, ctype: str) -> None:
-    low, high = C_RANGES[ctype]
+# the types of harness.model the reproducers write values as
+REPRO_TYPES = (C_INT, PID_T, UID_T, GID_T, CMSG_LEN, INT64_T, UINT32_T, RLIM_T)
+
+
+@pytest.mark.parametrize("ctype", REPRO_TYPES, ids=[t.name for t in REPRO_TYPES])
+def test_the_c_formatter_writes_the_bounds_exactly_and_refuses_beyond(tmp_path: Path, ctype: CType) -> None:
+    low, high = ctype.low, ctype.high
     for value in (low - 1, high + 1, 1 << 80, -(1 << 80)):
         with pytest.raises(Inexpressible, match="does not fit in"):
             repro_c.c_int(value, ctype, "field")

@@ -19,7 +19,6 @@ from typing import Any
 
 from harness.fuzz.repro_c_runtime import RUNTIME
 from harness.fuzz.repro_plan import (
-    C_RANGES,
     FAULTS,
     POINTERS,
     REOPEN_MODES,
@@ -27,9 +26,11 @@ from harness.fuzz.repro_plan import (
     Inexpressible,
     Plan,
     PlanStep,
+    clip,
     fits,
-    shorten,
 )
+from harness.model import C_INT, CMSG_LEN, GID_T, INT64_T, PID_T, RLIM_T, UID_T, UINT32_T, CType
+from harness.untrusted import shorten
 
 RUN_LENGTH = 16
 _POINTERS = dict(zip(POINTERS, ("PTR_BUFFER", "PTR_NULL", "PTR_BAD"), strict=True))
@@ -57,22 +58,21 @@ def c_name(name: str) -> str:
     """An fd or pair-end name as a NUL-terminated C string (the runtime looks names up with strcmp)."""
     data = name.encode("utf-8", "surrogatepass")
     if b"\0" in data:
-        raise Inexpressible(f"the name {name[:60]!r} holds a NUL byte")
+        raise Inexpressible(f"the name {shorten(name)} holds a NUL byte")
     return c_string(data)
 
 
-def c_int(value: object, ctype: str, field: str) -> str:
-    """A C integer constant of ``value``, checked against ``ctype`` (see repro_plan.C_RANGES)."""
+def c_int(value: object, ctype: CType, field: str) -> str:
+    """A C integer constant of ``value``, checked against ``ctype`` (see repro_plan.fits)."""
     number = fits(value, ctype, field)
-    low, _ = C_RANGES[ctype]
-    if ctype == "int":
-        return "INT32_MIN" if number == low else str(number)
-    if ctype == "uint32_t":
+    if C_INT.low <= ctype.low and ctype.high <= C_INT.high:
+        return "INT32_MIN" if number == C_INT.low else str(number)
+    if ctype.low >= 0 and ctype.high <= UINT32_T.high:
         return f"UINT32_C({number})"
-    return "INT64_MIN" if number == -(1 << 63) else f"INT64_C({number})"
+    return "INT64_MIN" if number == INT64_T.low else f"INT64_C({number})"
 
 
-def _optional(value: int | None, ctype: str, field: str) -> str:
+def _optional(value: int | None, ctype: CType, field: str) -> str:
     """An optional non-negative value: ``-1`` stands for none (so a negative one is refused by its type)."""
     if value is not None and value < 0:
         raise Inexpressible(f"{field} is negative")
@@ -81,7 +81,7 @@ def _optional(value: int | None, ctype: str, field: str) -> str:
 
 def _choice(table: dict[Any, str], value: object, field: str) -> str:
     if value not in table:
-        raise Inexpressible(f"{field} = {str(value)[:60]!r} is none of {list(table)}")
+        raise Inexpressible(f"{field} = {shorten(value)} is none of {list(table)}")
     return table[value]
 
 
@@ -109,41 +109,41 @@ def segs(data: bytes) -> str:
     return f"SEGS({', '.join(parts)})"
 
 
-def _cred(value: object, ctype: str, field: str) -> str:
+def _cred(value: object, ctype: CType, field: str) -> str:
     """``self, value`` for the runtime: (1, 0) = the process's own id, (0, n) = n."""
     if isinstance(value, str):
         if value not in _SELF:
-            raise Inexpressible(f"{field} names {value[:60]!r}")
+            raise Inexpressible(f"{field} names {shorten(value)}")
         return "1, INT64_C(0)"
     return f"0, {c_int(value, ctype, field)}"
 
 
-def _creds(values: list[Any], ctypes: tuple[str, str, str], field: str) -> str:
+def _creds(values: list[Any], ctypes: tuple[CType, CType, CType], field: str) -> str:
     return ", ".join(_cred(v, t, field) for v, t in zip(values, ctypes, strict=True))
 
 
-_UCRED = ("int", "uid_t", "uid_t")
-_IDS = ("int64_t", "int64_t", "int64_t")
+_UCRED = (PID_T, UID_T, GID_T)
+_IDS = (INT64_T, INT64_T, INT64_T)
 
 
 def _outcomes(want: dict[str, Any]) -> list[str]:
     lines = []
     if want.get("range") is not None:
-        low, high = (c_int(v, "int64_t", "expected range") for v in want["range"])
+        low, high = (c_int(v, INT64_T, "expected range") for v in want["range"])
         lines.append(f"expect_range({low}, {high});")
     if want.get("events") is not None:
-        lines.append(f"expect_events({c_int(want['events'], 'int64_t', 'expected revents')});")
+        lines.append(f"expect_events({c_int(want['events'], INT64_T, 'expected revents')});")
     if want.get("peercred") is not None:
         lines.append(f"expect_peercred({_creds(want['peercred'], _IDS, 'expected SO_PEERCRED')});")
     for outcome in want["outcome"]:
         if outcome[0] == "returned":
-            lines.append(f"expect_returned({c_int(outcome[1], 'int64_t', 'expected return value')});")
+            lines.append(f"expect_returned({c_int(outcome[1], INT64_T, 'expected return value')});")
         elif outcome[0] == "failed":
             name = outcome[1]
             number = next((n for n, known in errno.errorcode.items() if known == name), None)
             if number is None:
-                raise Inexpressible(f"errno {str(name)[:60]!r} has no number on this platform")
-            lines.append(f"expect_failed({c_int(number, 'int', 'errno')}, {c_string(name.encode('ascii'))});")
+                raise Inexpressible(f"errno {shorten(name)} has no number on this platform")
+            lines.append(f"expect_failed({c_int(number, C_INT, 'errno')}, {c_string(name.encode('ascii'))});")
         else:
             lines.append("expect_blocked();")
     lines += [f"expect_signal({_choice(_SIGNALS, sig, 'expected signal')});" for sig in want["signals"]]
@@ -154,7 +154,7 @@ def _ref(ref: tuple[Any, ...]) -> str:
     if ref[0] == "fd":
         return f"REF_FD({c_name(ref[1])})"
     if ref[0] == "raw":
-        return f"REF_RAW({c_int(ref[1], 'int', 'SCM_RIGHTS raw fd')})"
+        return f"REF_RAW({c_int(ref[1], C_INT, 'SCM_RIGHTS raw fd')})"
     return "REF_CLOSED"
 
 
@@ -176,17 +176,17 @@ def _send(index: int, args: dict[str, Any], want: dict[str, Any]) -> list[str]:
     for c in args["cmsgs"]:
         if c[0] == "rights":
             refs = f"REFS({', '.join(map(_ref, c[2]))})" if c[2] else "NOREFS"
-            lines.append(f"cmsg_rights({_optional(c[1], 'cmsg_len', 'ScmRights.length')}, {refs});")
+            lines.append(f"cmsg_rights({_optional(c[1], CMSG_LEN, 'ScmRights.length')}, {refs});")
         elif c[0] == "creds":
             lines.append(f"cmsg_creds({_creds(list(c[1:4]), _UCRED, 'ScmCredentials')});")
         else:
-            level, type_ = c_int(c[1], "int", "RawCmsg.level"), c_int(c[2], "int", "RawCmsg.type")
-            length, space = _optional(c[4], "cmsg_len", "RawCmsg.length"), _optional(c[5], "cmsg_len", "RawCmsg.space")
+            level, type_ = c_int(c[1], C_INT, "RawCmsg.level"), c_int(c[2], C_INT, "RawCmsg.type")
+            length, space = _optional(c[4], CMSG_LEN, "RawCmsg.length"), _optional(c[5], CMSG_LEN, "RawCmsg.space")
             lines.append(f"cmsg_raw({level}, {type_}, {segs(c[3])}, {length}, {space});")
     lines += ["expect_begin();", *_outcomes(want)]
     lines.append(
-        f"do_send({index}, {c_name(args['on'])}, {c_int(args['flags'], 'int', 'Send.flags')}, "
-        f"{_optional(args['controllen'], 'uint32_t', 'Send.controllen')}, "
+        f"do_send({index}, {c_name(args['on'])}, {c_int(args['flags'], C_INT, 'Send.flags')}, "
+        f"{_optional(args['controllen'], UINT32_T, 'Send.controllen')}, "
         f"{_choice(_POINTERS, args['control'], 'Send.control')}, {_choice(_FAULTS, args['fault'], 'Send.fault')});"
     )
     return lines
@@ -198,24 +198,24 @@ def _recv(index: int, args: dict[str, Any], want: dict[str, Any]) -> list[str]:
         lines.append("expect_buffers_known();")
         lines += [f"expect_buffer({segs(buf)});" for buf in want["buffers"]]
     if want["msg_flags"] is not None:
-        lines.append(f"expect_msg_flags({c_int(want['msg_flags'], 'uint32_t', 'expected msg_flags')});")
+        lines.append(f"expect_msg_flags({c_int(want['msg_flags'], UINT32_T, 'expected msg_flags')});")
     if want["controllen"] is not None:
-        lines.append(f"expect_controllen({c_int(want['controllen'], 'int64_t', 'expected msg_controllen')});")
-    lines.append(f"expect_stray({c_int(want['stray'], 'int64_t', 'expected stray control bytes')});")
+        lines.append(f"expect_controllen({c_int(want['controllen'], INT64_T, 'expected msg_controllen')});")
+    lines.append(f"expect_stray({c_int(want['stray'], INT64_T, 'expected stray control bytes')});")
     lines.append(f"expect_cloexec({int(bool(want['cloexec']))});")
     for level, type_, length, fds, creds in want["cmsgs"]:
-        numbers = (c_int(level, "int", "expected cmsg_level"), c_int(type_, "int", "expected cmsg_type"))
-        lines.append(f"expect_cmsg({numbers[0]}, {numbers[1]}, {c_int(length, 'int64_t', 'expected cmsg_len')});")
+        numbers = (c_int(level, C_INT, "expected cmsg_level"), c_int(type_, C_INT, "expected cmsg_type"))
+        lines.append(f"expect_cmsg({numbers[0]}, {numbers[1]}, {c_int(length, INT64_T, 'expected cmsg_len')});")
         if creds is not None:
             lines.append(f"expect_creds({_creds(creds, _IDS, 'expected credentials')});")
         for name, ftype, flags, _seekable in fds:
             text = " ".join(flags).encode("utf-8", "surrogatepass")
             lines.append(f"expect_fd({c_name(name)}, {c_name(ftype)}, {c_string(text)});")
-    sizes = [c_int(size, "uint32_t", "Recv.buffers") for size in args["buffers"]]
+    sizes = [c_int(size, UINT32_T, "Recv.buffers") for size in args["buffers"]]
     sizes_text = "SIZES(" + ", ".join(sizes) + ")" if sizes else "NOSIZES"
     lines.append(
-        f"do_recv({index}, {c_name(args['on'])}, {sizes_text}, {c_int(args['control'], 'uint32_t', 'Recv.control')}, "
-        f"{c_int(args['flags'], 'int', 'Recv.flags')}, "
+        f"do_recv({index}, {c_name(args['on'])}, {sizes_text}, {c_int(args['control'], UINT32_T, 'Recv.control')}, "
+        f"{c_int(args['flags'], C_INT, 'Recv.flags')}, "
         f"{_choice(_POINTERS, args['control_pointer'], 'Recv.control_pointer')}, "
         f"{_choice(_FAULTS, args['fault'], 'Recv.fault')});"
     )
@@ -223,11 +223,11 @@ def _recv(index: int, args: dict[str, Any], want: dict[str, Any]) -> list[str]:
 
 
 def _setsockopt(index: int, args: dict[str, Any]) -> str:
-    on, option, value = c_name(args["on"]), c_int(args["option"], "int", "SetSockOpt.option"), args["value"]
+    on, option, value = c_name(args["on"]), c_int(args["option"], C_INT, "SetSockOpt.option"), args["value"]
     if isinstance(value, list):
-        seconds, microseconds = (c_int(v, "int64_t", "SetSockOpt.value (timeval)") for v in value[1:3])
+        seconds, microseconds = (c_int(v, INT64_T, "SetSockOpt.value (timeval)") for v in value[1:3])
         return f"do_setsockopt_timeval({index}, {on}, {option}, {seconds}, {microseconds});"
-    return f"do_setsockopt({index}, {on}, {option}, {c_int(value, 'int', 'SetSockOpt.value')});"
+    return f"do_setsockopt({index}, {on}, {option}, {c_int(value, C_INT, 'SetSockOpt.value')});"
 
 
 def _other(index: int, op: str, args: dict[str, Any], want: dict[str, Any]) -> list[str]:
@@ -239,18 +239,18 @@ def _other(index: int, op: str, args: dict[str, Any], want: dict[str, Any]) -> l
         on = c_name(args["on"])
         call = {
             "getsockopt": lambda: (
-                f"do_getsockopt({index}, {on}, {c_int(args['option'], 'int', 'GetSockOpt.option')}, "
+                f"do_getsockopt({index}, {on}, {c_int(args['option'], C_INT, 'GetSockOpt.option')}, "
                 f"{int(bool(args['peercred']))});"
             ),
-            "poll": lambda: f"do_poll({index}, {on}, {c_int(args['events'], 'int', 'Poll.events')});",
-            "ioctl": lambda: f"do_ioctl({index}, {on}, {c_int(args['request'], 'uint32_t', 'Ioctl.request')});",
+            "poll": lambda: f"do_poll({index}, {on}, {c_int(args['events'], C_INT, 'Poll.events')});",
+            "ioctl": lambda: f"do_ioctl({index}, {on}, {c_int(args['request'], UINT32_T, 'Ioctl.request')});",
             "set_owner": lambda: f"do_set_owner({index}, {on});",
             "fill": lambda: (
-                f"do_fill({index}, {on}, {c_int(args['chunk'], 'uint32_t', 'Fill.chunk')}, "
-                f"{c_int(args['limit'], 'int64_t', 'Fill.limit')});"
+                f"do_fill({index}, {on}, {c_int(args['chunk'], UINT32_T, 'Fill.chunk')}, "
+                f"{c_int(args['limit'], INT64_T, 'Fill.limit')});"
             ),
-            "shutdown": lambda: f"do_shutdown({index}, {on}, {c_int(args['how'], 'int', 'Shutdown.how')});",
-            "listen": lambda: f"do_listen({index}, {on}, {c_int(args['backlog'], 'int', 'Listen.backlog')});",
+            "shutdown": lambda: f"do_shutdown({index}, {on}, {c_int(args['how'], C_INT, 'Shutdown.how')});",
+            "listen": lambda: f"do_listen({index}, {on}, {c_int(args['backlog'], C_INT, 'Listen.backlog')});",
             "reopen": lambda: f"do_reopen({index}, {on}, {_choice(_REOPEN, args['mode'], 'Reopen.mode')});",
         }[op]()
     return ["expect_begin();", *_outcomes(want), call]
@@ -267,9 +267,9 @@ def _steps(steps: tuple[PlanStep, ...], indent: str) -> list[str]:
         if step.op == "child":
             args = step.args
             out.append(
-                f"{indent}if (child_begin({index}, {_optional(args['uid_base'], 'rlim_t', 'Identity.user')}, "
-                f"{_optional(args['nofile'], 'rlim_t', 'Identity.nofile')}, "
-                f"{_optional(args['headroom'], 'uint32_t', 'Identity.fd_headroom')})) {{"
+                f"{indent}if (child_begin({index}, {_optional(args['uid_base'], RLIM_T, 'Identity.user')}, "
+                f"{_optional(args['nofile'], RLIM_T, 'Identity.nofile')}, "
+                f"{_optional(args['headroom'], UINT32_T, 'Identity.fd_headroom')})) {{"
             )
             out += _steps(step.nested, indent + "    ")
             out += [f"{indent}    child_end();", f"{indent}}}"]
@@ -295,7 +295,7 @@ _HEADER = """/*
 
 
 def _about(title: str, details: list[str]) -> str:
-    lines = [f"T({c_text(shorten(line))})" for line in (title, *details)]
+    lines = [f"T({c_text(clip(line))})" for line in (title, *details)]
     return f"    about((const struct text[]){{{', '.join(lines)}}}, {len(lines)});"
 
 
@@ -305,7 +305,7 @@ def render(plan: Plan, title: str, details: list[str]) -> str:
         "int main(void) {",
         "    start();",
         _about(title, details),
-        f"    pair({c_int(type_, 'int', 'socket type')}, {int(bool(nonblocking))}, {int(bool(reversed_))});",
+        f"    pair({c_int(type_, C_INT, 'socket type')}, {int(bool(nonblocking))}, {int(bool(reversed_))});",
     ]
     for name, kind, cloexec, nonblock, append, tracked in plan.fds:
         flags = ", ".join(str(int(bool(flag))) for flag in (cloexec, nonblock, append, tracked))
@@ -322,7 +322,7 @@ def render_unsupported(title: str, details: list[str], reason: str) -> str:
         "int main(void) {",
         _about(title, details),
         '    printf("cannot reproduce here: ");',
-        f"    print_text(TEXT({c_text(shorten(reason))}));",
+        f"    print_text(TEXT({c_text(clip(reason))}));",
         '    printf("\\n");',
         "    cannot_run_exit();",
         "    return 2;",

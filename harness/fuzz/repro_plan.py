@@ -10,24 +10,31 @@ reproducer that says why and exits 2, never wrong code.
 from __future__ import annotations
 
 import errno
-import socket
-import struct
 from dataclasses import dataclass
 from typing import Any
 
+from harness.addresses import address_target
 from harness.check.registry import words
-from harness.execute.raw import sockaddr
 from harness.expectation import Expectation, ExpectedCmsg, StepExpectation
 from harness.host import Platform
 from harness.model import (
+    C_INT,
+    CMSG_LEN,
+    GID_T,
+    INT64_T,
     MAX_BUFFER,
     MAX_CONTROL,
+    PID_T,
     POLL_EVENTS,
+    RLIM_T,
+    UID_T,
+    UINT32_T,
     UNPRIVILEGED_UID,
     Child,
     Close,
     ClosedFd,
     Cmsg,
+    CType,
     FdRef,
     Fill,
     GetSockOpt,
@@ -49,6 +56,7 @@ from harness.model import (
 )
 from harness.native.constants import Constants, UnknownName, linux
 from harness.observation import Blocked, Failed, Outcome, Returned
+from harness.untrusted import shorten
 
 SUPPORTED_FD_KINDS = frozenset(
     {"regular-file", "memfd", "pipe-read", "pipe-write", "socket", "dev-null", "opath-dir", "eventfd", "io-uring"}
@@ -76,19 +84,6 @@ class Inexpressible(Exception):
     """The reproducer cannot state this scenario or expectation; the message says what."""
 
 
-# The C types the reproducers pass values as (repro.c literally; repro.py through ctypes and struct),
-# with the values they hold.  A value outside its type is refused, never truncated: shutdown(how=2**80)
-# would otherwise become shutdown(how=0) and an SCM_RIGHTS fd 2**40 the valid fd 0.
-C_RANGES: dict[str, tuple[int, int]] = {
-    "int": (-(1 << 31), (1 << 31) - 1),
-    "int64_t": (-(1 << 63), (1 << 63) - 1),
-    "uint32_t": (0, (1 << 32) - 1),
-    # uid_t/gid_t in struct ucred: the harness packs a negative id as its 32-bit two's complement (-1 = 2**32-1)
-    "uid_t": (-(1 << 31), (1 << 32) - 1),
-    "rlim_t": (0, (1 << 63) - 1),
-    "cmsg_len": (0, (1 << 32) - 1),
-}
-AF_UNIX_FAMILY_BYTES = 2  # sun_family of struct sockaddr_un
 MAX_TABLE = 64  # fd table entries a reproducer opens (the C runtime's MAX_NAMES counts the pair's two ends too)
 MAX_RIGHTS = 1024  # fds in one SCM_RIGHTS message (the C runtime's SCM_MAX_FD_PLUS)
 MAX_OUTCOMES = 8  # allowed outcomes of one step (the C runtime's MAX_EXP)
@@ -101,28 +96,33 @@ REOPEN_MODES = ("O_RDONLY", "O_RDWR")
 TEXT_LIMIT = 1000  # a title, detail line or reason longer than this is cut: it is for people to read
 
 
-def shorten(text: str) -> str:
+def clip(text: str) -> str:
+    """Text for people to read (a title, a detail line, a reason), cut at TEXT_LIMIT characters.
+
+    It stays text (the runtimes escape it when they print it); a value quoted in a one-line message
+    is :func:`harness.untrusted.shorten`'s job.
+    """
     return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + "..."
 
 
-def number_words(value: int) -> str:
-    """The value as written in a reason: a huge one by its size (str() refuses above 4300 digits)."""
-    return str(value) if value.bit_length() <= 128 else f"a {value.bit_length()}-bit number"
+def fits(value: object, ctype: CType, field: str) -> int:
+    """``value`` when it is an int that ``ctype`` holds; else Inexpressible naming ``field``.
 
-
-def fits(value: object, ctype: str, field: str) -> int:
-    """``value`` when it is an int that ``ctype`` holds; else Inexpressible naming ``field``."""
-    low, high = C_RANGES[ctype]
+    The reproducers pass every integer as a C type (repro.c literally; repro.py through ctypes and
+    struct), with the ranges of harness.model's CType constants.  A value outside its type is
+    refused, never truncated: shutdown(how=2**80) would otherwise become shutdown(how=0) and an
+    SCM_RIGHTS fd 2**40 the valid fd 0.
+    """
     if isinstance(value, bool) or not isinstance(value, int):
         raise Inexpressible(f"{field} is not an integer")
-    if not low <= value <= high:
-        raise Inexpressible(f"{field} = {number_words(value)} does not fit in {ctype} ({low}..{high})")
+    if not ctype.low <= value <= ctype.high:
+        raise Inexpressible(f"{field} = {shorten(value)} does not fit in {ctype.name} ({ctype.low}..{ctype.high})")
     return value
 
 
 def within(value: object, high: int, field: str) -> int:
     """``value`` when it is an int within 0..high: a size a reproducer allocates, refused before it does."""
-    number = fits(value, "int64_t", field)
+    number = fits(value, INT64_T, field)
     if not 0 <= number <= high:
         raise Inexpressible(f"{field} = {number} is outside 0..{high}")
     return number
@@ -130,7 +130,7 @@ def within(value: object, high: int, field: str) -> int:
 
 def one_of(value: object, allowed: tuple[object, ...], field: str) -> None:
     if value not in allowed:
-        raise Inexpressible(f"{field} = {str(value)[:60]!r} is none of {list(allowed)}")
+        raise Inexpressible(f"{field} = {shorten(value)} is none of {list(allowed)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,16 +155,16 @@ def _ref(ref: FdRef) -> tuple[Any, ...]:
     if isinstance(ref, Named):
         return ("fd", ref.name)
     if isinstance(ref, RawFd):
-        return ("raw", fits(ref.number, "int", "SCM_RIGHTS raw fd"))
+        return ("raw", fits(ref.number, C_INT, "SCM_RIGHTS raw fd"))
     assert isinstance(ref, ClosedFd)
     return ("closed",)
 
 
-def _optional(value: int | None, ctype: str, field: str) -> int | None:
+def _optional(value: int | None, ctype: CType, field: str) -> int | None:
     return None if value is None else fits(value, ctype, field)
 
 
-def _cred(value: object, ctype: str, field: str) -> object:
+def _cred(value: object, ctype: CType, field: str) -> object:
     return value if isinstance(value, str) else fits(value, ctype, field)
 
 
@@ -172,26 +172,26 @@ def _cmsg(c: Cmsg, consts: Constants) -> tuple[Any, ...]:
     if isinstance(c, ScmRights):
         if len(c.fds) > MAX_RIGHTS:
             raise Inexpressible(f"SCM_RIGHTS with {len(c.fds)} fds (a reproducer passes at most {MAX_RIGHTS})")
-        return ("rights", _optional(c.length, "cmsg_len", "ScmRights.length"), [_ref(r) for r in c.fds])
+        return ("rights", _optional(c.length, CMSG_LEN, "ScmRights.length"), [_ref(r) for r in c.fds])
     if isinstance(c, ScmCredentials):
         return (
             "creds",
-            _cred(c.pid, "int", "ScmCredentials.pid"),
-            _cred(c.uid, "uid_t", "ScmCredentials.uid"),
-            _cred(c.gid, "uid_t", "ScmCredentials.gid"),
+            _cred(c.pid, PID_T, "ScmCredentials.pid"),
+            _cred(c.uid, UID_T, "ScmCredentials.uid"),
+            _cred(c.gid, GID_T, "ScmCredentials.gid"),
         )
-    level = fits(consts.level(c.level), "int", "RawCmsg.level")
-    type_ = fits(consts.cmsg_type(level, c.type), "int", "RawCmsg.type")
+    level = fits(consts.level(c.level), C_INT, "RawCmsg.level")
+    type_ = fits(consts.cmsg_type(level, c.type), C_INT, "RawCmsg.type")
     space = None if c.space is None else within(c.space, MAX_CONTROL, "RawCmsg.space")
-    return ("raw", level, type_, c.data, _optional(c.length, "cmsg_len", "RawCmsg.length"), space)
+    return ("raw", level, type_, c.data, _optional(c.length, CMSG_LEN, "RawCmsg.length"), space)
 
 
 def _outcome(o: Outcome) -> tuple[Any, ...]:
     if isinstance(o, Returned):
-        return ("returned", fits(o.value, "int64_t", "expected return value"))
+        return ("returned", fits(o.value, INT64_T, "expected return value"))
     if isinstance(o, Failed):
         if o.errno not in errno.errorcode.values():
-            raise Inexpressible(f"errno {o.errno[:60]!r} has no number on this platform")
+            raise Inexpressible(f"errno {shorten(o.errno)} has no number on this platform")
         return ("failed", o.errno)
     assert isinstance(o, Blocked)
     return ("blocked",)
@@ -202,18 +202,18 @@ def flag_bits(names: frozenset[str], consts: Constants) -> int:
     value = 0
     for name in names:
         value |= int(name, 16) if name.startswith("0x") else consts.msg_flags({name})
-    return fits(value, "uint32_t", "expected msg_flags")
+    return fits(value, UINT32_T, "expected msg_flags")
 
 
 def _expected_cmsg(c: ExpectedCmsg, consts: Constants) -> tuple[Any, ...]:
     level = consts.level(c.level)
     fds = [(fd.name, fd.file_type, sorted(fd.status_flags), fd.seekable) for fd in c.fds]
-    creds = None if c.creds is None else [_cred(v, "int64_t", "expected credentials") for v in c.creds]
-    type_ = fits(consts.cmsg_type(level, c.type), "int", "expected cmsg_type")
+    creds = None if c.creds is None else [_cred(v, INT64_T, "expected credentials") for v in c.creds]
+    type_ = fits(consts.cmsg_type(level, c.type), C_INT, "expected cmsg_type")
     return (
-        fits(level, "int", "expected cmsg_level"),
+        fits(level, C_INT, "expected cmsg_level"),
         type_,
-        fits(c.length, "int64_t", "expected cmsg_len"),
+        fits(c.length, INT64_T, "expected cmsg_len"),
         fds,
         creds,
     )
@@ -252,20 +252,20 @@ def _want(step: Step, want: StepExpectation, consts: Constants) -> dict[str, Any
         one_of(signal, SIGNALS, "expected signal")
     out: dict[str, Any] = {
         "outcome": [_outcome(o) for o in outcomes],
-        "range": None if want.value_range is None else [fits(v, "int64_t", "expected range") for v in want.value_range],
+        "range": None if want.value_range is None else [fits(v, INT64_T, "expected range") for v in want.value_range],
         "signals": sorted(want.signals),
     }
     if want.events is not None:
         out["events"] = poll_mask(want.events & frozenset(POLL_EVENTS))
     if want.peercred is not None:
-        out["peercred"] = [_cred(v, "int64_t", "expected SO_PEERCRED") for v in want.peercred]
+        out["peercred"] = [_cred(v, INT64_T, "expected SO_PEERCRED") for v in want.peercred]
     if isinstance(step, Recv):
         out.update(
             data=want.data,
             buffers=None if want.buffers is None else list(want.buffers),
             msg_flags=None if want.msg_flags is None else flag_bits(want.msg_flags, consts),
-            controllen=_optional(want.controllen, "int64_t", "expected msg_controllen"),
-            stray=fits(want.control_stray, "int64_t", "expected stray control bytes"),
+            controllen=_optional(want.controllen, INT64_T, "expected msg_controllen"),
+            stray=fits(want.control_stray, INT64_T, "expected stray control bytes"),
             cloexec=want.cloexec,
             cmsgs=[_expected_cmsg(c, consts) for c in want.cmsgs],
         )
@@ -303,11 +303,11 @@ def _step(step: Step, want: StepExpectation, consts: Constants) -> PlanStep:
             "on": step.on,
             "iov": list(step.iov),
             "cmsgs": [_cmsg(c, consts) for c in step.cmsgs],
-            "flags": fits(consts.msg_flags(step.flags), "int", "Send.flags"),
+            "flags": fits(consts.msg_flags(step.flags), C_INT, "Send.flags"),
             "controllen": None if step.controllen is None else within(step.controllen, MAX_CONTROL, "Send.controllen"),
             "control": step.control,
             "fault": step.fault,
-            "address": None if step.address is None else _address(step.address),
+            "address": None if step.address is None else _address(step.address),  # [kind, data]
         }
         return PlanStep("send", args, wanted, _send_words(step))
     if isinstance(step, Recv):
@@ -318,7 +318,7 @@ def _step(step: Step, want: StepExpectation, consts: Constants) -> PlanStep:
             "on": step.on,
             "buffers": [within(size, MAX_BUFFER, "Recv.buffers") for size in step.buffers],
             "control": within(step.control, MAX_CONTROL, "Recv.control"),
-            "flags": fits(consts.msg_flags(step.flags), "int", "Recv.flags"),
+            "flags": fits(consts.msg_flags(step.flags), C_INT, "Recv.flags"),
             "control_pointer": step.control_pointer,
             "fault": step.fault,
         }
@@ -332,14 +332,14 @@ def _step(step: Step, want: StepExpectation, consts: Constants) -> PlanStep:
         return PlanStep("recv", args, wanted, text)
     if isinstance(step, SetSockOpt):
         value: Any = (
-            fits(step.value, "int", "SetSockOpt.value")
+            fits(step.value, C_INT, "SetSockOpt.value")
             if isinstance(step.value, int)
-            else ["timeval", *(fits(v, "int64_t", "SetSockOpt.value (timeval)") for v in step.value)]
+            else ["timeval", *(fits(v, INT64_T, "SetSockOpt.value (timeval)") for v in step.value)]
         )
-        args = {"on": step.on, "option": fits(consts.sockopt(step.option), "int", "SetSockOpt.option"), "value": value}
+        args = {"on": step.on, "option": fits(consts.sockopt(step.option), C_INT, "SetSockOpt.option"), "value": value}
         return PlanStep("setsockopt", args, wanted, f"setsockopt({step.on}, {step.option}, {step.value})")
     if isinstance(step, GetSockOpt):
-        option = fits(consts.sockopt(step.option), "int", "GetSockOpt.option")
+        option = fits(consts.sockopt(step.option), C_INT, "GetSockOpt.option")
         args = {"on": step.on, "option": option, "peercred": step.option == "SO_PEERCRED"}
         if step.option == "SO_PEERPIDFD":
             raise Inexpressible("getsockopt(SO_PEERPIDFD): the pid behind a pidfd")
@@ -356,17 +356,17 @@ def _step(step: Step, want: StepExpectation, consts: Constants) -> PlanStep:
         args = {
             "on": step.on,
             "chunk": within(step.chunk, MAX_BUFFER, "Fill.chunk"),
-            "limit": fits(step.limit, "int64_t", "Fill.limit"),
+            "limit": fits(step.limit, INT64_T, "Fill.limit"),
         }
         text = f"sendmsg({step.chunk} bytes, MSG_DONTWAIT) on {step.on} until it fails, at most {step.limit} times"
         return PlanStep("fill", args, wanted, text)
     if isinstance(step, Shutdown):
-        how = fits(step.how if isinstance(step.how, int) else consts.shut[step.how], "int", "Shutdown.how")
+        how = fits(step.how if isinstance(step.how, int) else consts.shut[step.how], C_INT, "Shutdown.how")
         return PlanStep("shutdown", {"on": step.on, "how": how}, wanted, f"shutdown({step.on}, {step.how})")
     if isinstance(step, Close):
         return PlanStep("close", {"target": step.target}, wanted, f"close({step.target})")
     if isinstance(step, Listen):
-        args = {"on": step.on, "backlog": fits(step.backlog, "int", "Listen.backlog")}
+        args = {"on": step.on, "backlog": fits(step.backlog, C_INT, "Listen.backlog")}
         return PlanStep("listen", args, wanted, f"listen({step.on}, {step.backlog})")
     if isinstance(step, Reopen):
         one_of(step.mode, REOPEN_MODES, "Reopen.mode")
@@ -376,17 +376,15 @@ def _step(step: Step, want: StepExpectation, consts: Constants) -> PlanStep:
     raise Inexpressible(f"no reproducer for step {type(step).__name__}")
 
 
-def _address(address: str) -> bytes:
-    """msg_name for a reproducer: never a name of this host's sockets (the harness runs it as root).
+def _address(address: str) -> tuple[str, bytes]:
+    """msg_name for a reproducer: ``harness.addresses.address_target`` of the address, as data.
 
-    An AF_UNIX sockaddr longer than its family names a pathname or abstract socket that another
-    program may own (/dev/log, journald, systemd's notify socket): such a send is not reproduced.
-    Shorter ones and other families name nothing; the kernel refuses them (EINVAL).
+    The runtimes render it as the harness does (:meth:`harness.addresses.Target.sockaddr`), with a
+    token and a private directory of their own: never a name of this host's sockets (the harness
+    runs reproducers as root), and an address the kernel refuses before any lookup unchanged.
     """
-    raw = sockaddr(address)
-    if len(raw) > AF_UNIX_FAMILY_BYTES and raw[:AF_UNIX_FAMILY_BYTES] == struct.pack("=H", socket.AF_UNIX):
-        raise Inexpressible("Send.address names a socket of this host, which a reproducer would send to")
-    return raw
+    target = address_target(address)
+    return (target.kind.value, target.data)
 
 
 def _numbered(index: int, step: Step, want: StepExpectation, consts: Constants, label: str = "step") -> PlanStep:
@@ -418,8 +416,8 @@ def _child(step: Child, want: StepExpectation, wanted: dict[str, Any], consts: C
     args = {
         # uid = gid = uid_base + (the reproducer's pid % 10000), like model.UNPRIVILEGED_UID in the harness
         "uid_base": UNPRIVILEGED_UID if identity.user == "unprivileged" else None,
-        "nofile": _optional(identity.nofile, "rlim_t", "Identity.nofile"),
-        "headroom": _optional(identity.fd_headroom, "uint32_t", "Identity.fd_headroom"),
+        "nofile": _optional(identity.nofile, RLIM_T, "Identity.nofile"),
+        "headroom": _optional(identity.fd_headroom, UINT32_T, "Identity.fd_headroom"),
     }
     parts = ["an unprivileged user" if identity.user == "unprivileged" else "the same user"]
     if identity.nofile is not None:
@@ -437,7 +435,7 @@ def make_plan(scenario: Scenario, expectation: Expectation, platform: Platform) 
         raise Inexpressible("the expectation does not cover every step")
     for spec in scenario.fds:
         if not spec.name.isidentifier() or spec.name in ("a", "b"):
-            raise Inexpressible(f"fd name {spec.name[:60]!r} is not an identifier other than 'a' and 'b'")
+            raise Inexpressible(f"fd name {shorten(spec.name)} is not an identifier other than 'a' and 'b'")
     if len(scenario.fds) > MAX_TABLE:
         raise Inexpressible(f"{len(scenario.fds)} fd table entries (a reproducer opens at most {MAX_TABLE})")
     unknown = {spec.kind.value for spec in scenario.fds} - SUPPORTED_FD_KINDS

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from harness.fuzz import repro_runtime
-from harness.fuzz.repro_plan import Plan, PlanStep, shorten
+from harness.fuzz.repro_plan import Plan, PlanStep, clip
 
 RUN_LENGTH = 16  # runs of one byte at least this long are written as [byte, count]
 DATA_NAME = "SCENARIO"
@@ -82,7 +82,7 @@ def py_text_literal(text: str) -> str:
 
 
 def _about(title: str, details: list[str], unsupported: str | None) -> dict[str, Any]:
-    return {"title": shorten(title), "details": [shorten(line) for line in details], "unsupported": unsupported}
+    return {"title": clip(title), "details": [clip(line) for line in details], "unsupported": unsupported}
 
 
 def _steps(steps: tuple[PlanStep, ...]) -> list[Any]:
@@ -137,4 +137,4 @@ def render(plan: Plan, title: str, details: list[str]) -> str:
 
 def render_unsupported(title: str, details: list[str], reason: str) -> str:
     """A reproducer that cannot be written: it says why and exits 2 (never wrong code)."""
-    return _source(_about(title, details, shorten(reason)))
+    return _source(_about(title, details, clip(reason)))
