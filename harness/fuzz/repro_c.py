@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 from typing import Any
 
+from harness.addresses import TargetKind
 from harness.fuzz.repro_c_runtime import RUNTIME
 from harness.fuzz.repro_plan import (
     FAULTS,
@@ -36,6 +37,7 @@ RUN_LENGTH = 16
 _POINTERS = dict(zip(POINTERS, ("PTR_BUFFER", "PTR_NULL", "PTR_BAD"), strict=True))
 _FAULTS = dict(zip(FAULTS, ("FAULT_NONE", "FAULT_MSGHDR", "FAULT_IOV", "FAULT_IOV_BASE"), strict=True))
 _SIGNALS = dict(zip(SIGNALS, ("SIGNAL_PIPE", "SIGNAL_URG"), strict=True))
+_NAMES = {kind.value: f"NAME_{kind.name}" for kind in TargetKind}  # the runtime's NAME_UNCHANGED, ...
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-.,:;!#%&()*+/<=>@[]^{|}~")
 _SELF = ("self", "pid", "uid", "gid")  # ids resolved at run time: the process's own
 
@@ -160,8 +162,9 @@ def _ref(ref: tuple[Any, ...]) -> str:
 
 def _send(index: int, args: dict[str, Any], want: dict[str, Any]) -> list[str]:
     lines = ["send_begin();"]
-    if args.get("address") is not None:
-        lines.append(f"msg_name({segs(args['address'])});")
+    if args.get("address") is not None:  # [kind, data] of harness.addresses.address_target
+        kind, data = args["address"]
+        lines.append(f"msg_name({_choice(_NAMES, kind, 'Send.address')}, {segs(data)});")
     empty = 0
     for part in args["iov"]:
         if not part:

@@ -36,6 +36,7 @@ RUNTIME = (
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -43,6 +44,7 @@ RUNTIME = (
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -93,8 +95,37 @@ static const struct { int number; const char *name; } errnames[] = {
 @ERRNO_TABLE@
     {0, NULL}};
 
+/* msg_name: the harness's address confinement (harness/addresses.py, Target.sockaddr) restated, as a
+   reproducer cannot use the harness (issue 13 will build reproducers from the harness itself).  The plan
+   carries address_target() of each address (kind and data); a name is built with this run's own random
+   token (getrandom) and private directory (mode 0711: an unprivileged child's lookup ends in ENOENT as in
+   the harness, not EACCES) in the harness's layout, so its length stays within sockaddr_un and the
+   kernel's errno is the harness's.  An address the kernel refuses before any lookup is unchanged. */
+enum { NAME_UNCHANGED, NAME_ABSTRACT, NAME_PATH };
+static char names_dir[] = "/tmp/scm-repro-names-XXXXXX"; /* not $TMPDIR: it may be a 0700 directory */
+static char name_token[33];
+static pid_t names_owner; /* the process that made names_dir (a child leaves it alone) */
+
+/* The confined sockaddr of a target into `out` (sizeof(struct sockaddr_un) bytes): its length, 0 if it does not fit. */
+static size_t confined_name(int kind, const unsigned char *data, size_t n, const char *token, const char *dir, unsigned char *out) {
+    sa_family_t family = AF_UNIX;
+    char head[sizeof(struct sockaddr_un)];
+    size_t len = sizeof family;
+    int k = kind == NAME_ABSTRACT ? snprintf(head, sizeof head, "scm-harness-%s-", token) : snprintf(head, sizeof head, "%s/%s-", dir, token);
+    if (k < 0 || sizeof family + 1 + (size_t)k + n > sizeof(struct sockaddr_un)) return 0; /* + the name's one NUL */
+    memcpy(out, &family, sizeof family);
+    if (kind == NAME_ABSTRACT) out[len++] = 0;
+    memcpy(out + len, head, (size_t)k);
+    len += (size_t)k;
+    memcpy(out + len, data, n);
+    len += n;
+    if (kind == NAME_PATH) out[len++] = 0;
+    return len;
+}
+
 /* Exit 2 ("cannot run here"), saying so on the last line. */
 static void cannot_run_exit(void) {
+    if (names_owner == getpid()) rmdir(names_dir);
     printf(RESULT_LINE "unsupported\n");
     fflush(stdout);
     exit(2);
@@ -521,8 +552,21 @@ static void iov_add(const struct seg *s, int n) {
     send_niov++;
 }
 
-/* msg_name: a sockaddr_un, or any bytes */
-static void msg_name(const struct seg *s, int n) { send_name = segs_bytes(s, n, &send_namelen); }
+/* msg_name: a target of the harness's address confinement (see confined_name) */
+static void msg_name(int kind, const struct seg *s, int n) {
+    size_t len;
+    unsigned char *data = segs_bytes(s, n, &len);
+    if (kind == NAME_UNCHANGED) {
+        send_name = data;
+        send_namelen = len;
+        return;
+    }
+    send_name = malloc(sizeof(struct sockaddr_un));
+    if (!send_name) die("malloc");
+    send_namelen = confined_name(kind, data, len, name_token, names_dir, send_name);
+    free(data);
+    if (!send_namelen) { printf("cannot run: a confined msg_name longer than sockaddr_un\n"); cannot_run_exit(); }
+}
 
 static void iov_empty(int count) {
     for (int i = 0; i < count; i++) iov_add(NOSEGS);
@@ -1047,6 +1091,15 @@ static void on_alarm(int sig) {
     _exit(1);
 }
 
+static void start_names(void) {
+    unsigned char bytes[16];
+    if (getrandom(bytes, sizeof bytes, 0) != (ssize_t)sizeof bytes) die("getrandom");
+    for (size_t i = 0; i < sizeof bytes; i++) snprintf(name_token + 2 * i, 3, "%02x", bytes[i]);
+    if (!mkdtemp(names_dir)) die("mkdtemp");
+    names_owner = getpid();
+    if (chmod(names_dir, 0711)) die("chmod");
+}
+
 static void start(void) {
     struct utsname u;
     sigset_t set;
@@ -1061,6 +1114,7 @@ static void start(void) {
     sigaddset(&set, SIGURG);
     sigprocmask(SIG_BLOCK, &set, NULL);
     if (!mkdtemp(tmpdir)) die("mkdtemp");
+    start_names();
     reserve_closed_number();
     main_ids[0] = getpid();
     main_ids[1] = (long)getuid();
@@ -1076,6 +1130,7 @@ static int finish(void) {
         if (unlink(path)) rmdir(path);
     }
     rmdir(tmpdir);
+    rmdir(names_dir);
     n = open_fds(now_open);
     for (int i = 0; i < n; i++)
         if (!contains(baseline, nbaseline, now_open[i])) {

@@ -92,6 +92,34 @@ def brief(value: object) -> str:
     return text if len(text) <= 2000 else text[:2000] + "..."
 
 
+# msg_name: the harness's address confinement (harness/addresses.py, Target.sockaddr) restated, as a
+# reproducer cannot import the harness (issue 13 will build reproducers from the harness itself).  The
+# plan carries address_target() of each address as [kind, data]; a name is rendered here with this run's
+# own random token and private directory in the harness's layout, so its length stays within sockaddr_un
+# and the kernel's errno is the harness's.  An address the kernel refuses before any lookup is unchanged.
+ABSTRACT_TAG = "scm-harness"
+NAMES_PARENT = "/tmp"  # searchable by all: $TMPDIR may be a 0700 directory (the harness runs reproducers so)
+NAMES_PREFIX = "scm-repro-names-"
+
+
+def confined_name(kind: str, data: bytes, token: str, directory: str) -> bytes:
+    """The sockaddr to send to: ``data`` unchanged, or the confined name (as Target.sockaddr builds it)."""
+    if kind == "unchanged":
+        return data
+    family = struct.pack("=H", 1)  # AF_UNIX
+    if kind == "abstract":
+        return family + b"\0" + f"{ABSTRACT_TAG}-{token}-".encode() + data
+    return family + f"{directory}/{token}-".encode() + data + b"\0"
+
+
+def names_directory() -> str:
+    """This run's directory of confined paths: mode 0711, so that an unprivileged child's lookup ends
+    in ENOENT as in the harness, not EACCES; nobody else can create a name in it."""
+    path = tempfile.mkdtemp(prefix=NAMES_PREFIX, dir=NAMES_PARENT)
+    os.chmod(path, 0o711)
+    return path
+
+
 def result(code: int) -> int:
     print(RESULT_LINE + RESULTS[code], flush=True)
     return code
@@ -196,6 +224,7 @@ class Repro:
         self.owned: set[int] = set()
         self.deviations = 0
         self.tmp = tempfile.mkdtemp(prefix="scm-repro-")
+        self.names, self.token = names_directory(), os.urandom(16).hex()  # where msg_names resolve
         self.nonblocking = False
         self.closed_number = self.reserve_closed_number()
         # the scenario's process: expected ids name it, in a child too (which has its own pid)
@@ -429,11 +458,13 @@ class Repro:
         controllen = len(control) if args["controllen"] is None else args["controllen"]
         ctl = ctypes.create_string_buffer(control.ljust(controllen, b"\0"), max(len(control), controllen))
         msg = msghdr()
-        if args.get("address") is not None:  # msg_name: a sockaddr_un, or raw bytes
-            name = ctypes.create_string_buffer(args["address"], len(args["address"]))
+        if args.get("address") is not None:  # msg_name: [kind, data] of the harness's address_target
+            kind, data = args["address"]
+            raw = confined_name(kind, data, self.token, self.names)
+            name = ctypes.create_string_buffer(raw, len(raw))
             keep.append(name)
             msg.msg_name = ctypes.addressof(name)
-            msg.msg_namelen = len(args["address"])
+            msg.msg_namelen = len(raw)
         msg.msg_iov = BAD_ADDRESS if args["fault"] == "iov" else ctypes.addressof(iov)
         msg.msg_iovlen = len(parts)
         msg.msg_control = {"buffer": ctypes.addressof(ctl), "null": None, "bad": BAD_ADDRESS}[args["control"]]
@@ -740,11 +771,14 @@ class Repro:
         os.kill(pid, signal.SIGKILL)
         return os.waitpid(pid, 0)[1]
 
+    def remove_directories(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        shutil.rmtree(self.names, ignore_errors=True)
+
     def finish(self, baseline: set[int]) -> None:
         for fd in self.owned:
             with contextlib.suppress(OSError):
                 os.close(fd)
-        shutil.rmtree(self.tmp, ignore_errors=True)
         leaked = sorted(open_fds() - baseline)
         if leaked:
             self.differ(-1, "fd table", "every descriptor closed after the scenario", f"still open: {leaked}")
@@ -783,14 +817,17 @@ def run(consts: dict[str, int], pair: tuple[int, bool, bool], fds: list[tuple[An
     baseline = open_fds()
     signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGPIPE, signal.SIGURG])
     r = Repro(consts)
-    r.pair(*pair)
-    for spec in fds:
-        r.open_fd(*spec)
-    r.signals()  # nothing from the set-up may count
-    for index, (op, args, want, words) in enumerate(steps):
-        r.announce(index, words)
-        getattr(r, op)(index, args, want)
-    r.finish(baseline)
+    try:
+        r.pair(*pair)
+        for spec in fds:
+            r.open_fd(*spec)
+        r.signals()  # nothing from the set-up may count
+        for index, (op, args, want, words) in enumerate(steps):
+            r.announce(index, words)
+            getattr(r, op)(index, args, want)
+        r.finish(baseline)
+    finally:  # the scenario's process only: a child leaves with os._exit
+        r.remove_directories()
     signal.alarm(0)
     if r.deviations:
         print(f"REPRODUCED: {r.deviations} deviation(s) from the expected behaviour")
