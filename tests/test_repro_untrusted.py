@@ -31,7 +31,7 @@ from harness.addresses import TargetKind, address_target
 from harness.check.registry import check
 from harness.execute.run import execute
 from harness.expectation import Expectation
-from harness.fuzz import findings, repro_c, repro_py, repro_runtime
+from harness.fuzz import campaign, findings, repro_c, repro_py, repro_runtime
 from harness.fuzz.evaluate import Evaluation
 from harness.fuzz.repro_c_runtime import RUNTIME
 from harness.fuzz.repro_plan import Inexpressible, Plan, PlanStep, clip, fits, make_plan
@@ -627,3 +627,38 @@ def test_a_deviation_shows_long_values_cut_so_output_stays_bounded() -> None:
     assert repro_runtime.brief([b"ab", b"c" * 100]) == f"[b'ab', {b'c' * 60!r}... (100 bytes)]"
     assert repro_runtime.brief("é" * 3000) == "é" * 2000 + "..."
     assert repro_runtime.printable("a\nb\x1b[2J\udc80é") == "a\\nb\\x1b[2J\\udc80\\xe9"
+
+
+# -- campaign.md: a broken reproducer says so, with its reason --------------------------------------
+
+
+def test_campaign_md_shows_a_broken_reproducer_with_its_reason_cut_and_escaped() -> None:
+    reason = "exit status 1 without its result line: a | b `c` <d>\n" + "x" * 300
+    entries = {
+        "reproduces": {"exit": 1, "reproduced": True},
+        "conforms": {"exit": 0, "reproduced": False},
+        "cannot tell": {"exit": 2, "reproduced": None},
+        "broken": {"exit": None, "reproduced": None, "broken": reason},
+    }
+    summary: dict[str, object] = {
+        **dict.fromkeys(("engine", "command", "backend", "started", "finished", "stopped_by", "corpus"), "x"),
+        **dict.fromkeys(("elapsed_s", "execs", "execs_per_s", "checked", "signatures"), 1),
+        "findings": [
+            {"signature": word, "steps": 1, "minimised": True, "dir": word, "reproducers": {"repro.py": entry}}
+            for word, entry in entries.items()
+        ],
+    }
+    rows = [line for line in campaign.render_markdown(summary).splitlines() if line.startswith("| `")]
+    cells = [re.split(r"(?<!\\)\|", row)[1:-1] for row in rows]
+    assert all(len(row) == 6 for row in cells), rows  # nothing in a reason breaks the table
+    shown = {row[0].strip(" `"): (row[3].strip(), row[4].strip()) for row in cells}
+    assert {word: py for word, (py, _) in shown.items() if word != "broken"} == {
+        word: word for word in entries if word != "broken"
+    }
+    broken, c_side = shown["broken"]
+    assert c_side == "cannot tell"  # no entry for repro.c
+    assert (
+        broken.startswith("broken (exit status 1 without its result line: a \\| b \\`c\\` \\<d\\>")
+        and "\n" not in broken
+    )
+    assert broken.endswith("…)") and len(broken) < len("broken ()") + 2 * campaign.BROKEN_REASON_CHARS

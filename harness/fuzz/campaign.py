@@ -43,6 +43,7 @@ from harness.fuzz.worker import WorkerSpec
 from harness.generate.decode import decode, write_dictionary
 from harness.host import Platform, probe
 from harness.model import Scenario
+from harness.report.markdown import md_text
 from harness.report.write import write_atomically
 
 FUZZER = Path(__file__).with_name("scenario_fuzzer.py")
@@ -655,8 +656,7 @@ def render_markdown(summary: dict[str, object]) -> str:
         ]
         for item in stored:
             repro = item.get("reproducers") or {}
-            py = (repro.get("repro.py") or {}).get("reproduced")
-            cc = (repro.get("repro.c") or {}).get("reproduced")
+            py, cc = repro.get("repro.py"), repro.get("repro.c")
             also = ", ".join(f"`{s}`" for s in item.get("also") or []) or "-"
             lines.append(
                 f"| `{item['signature']}` | {also} | {item.get('steps')} (from {item.get('steps_before_minimising')}"
@@ -676,10 +676,19 @@ def _corpus_words(corpus: object) -> str:
     return str(corpus)
 
 
-def _repro_word(value: object) -> str:
-    if value is True:
+BROKEN_REASON_CHARS = 60  # of a broken reproducer's reason in campaign.md (finding.json has it whole)
+
+
+def _repro_word(entry: object) -> str:
+    """A reproducer's result (its entry in finding.json, findings.ReproResult.as_json) for a table cell."""
+    result = entry if isinstance(entry, dict) else {}
+    broken = result.get("broken")
+    if broken is not None:  # it never counts as reproduced; why, escaped for the table
+        return f"broken ({md_text(str(broken), BROKEN_REASON_CHARS)})"
+    reproduced = result.get("reproduced")
+    if reproduced is True:
         return "reproduces"
-    return "conforms" if value is False else "cannot tell"
+    return "conforms" if reproduced is False else "cannot tell"
 
 
 def run_campaign(options: CampaignOptions) -> int:
