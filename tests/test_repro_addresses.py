@@ -108,12 +108,13 @@ def test_repro_py_builds_the_harnesss_sockaddr(platform: Platform) -> None:
         )
 
 
-def _c_program(tmp_path: Path, body: list[str]) -> str:
+def _c_program(tmp_path: Path, body: list[str]) -> Path:
+    """A program of the C runtime whose main() is ``body``, built without a warning."""
     source = tmp_path / "names.c"
     source.write_text("\n".join([RUNTIME, "int main(void) {", *body, "    return 0;", "}", ""]))
     binary = tmp_path / "names"
     subprocess.run(["cc", "-Wall", "-Wextra", "-Werror", "-o", str(binary), str(source)], check=True)
-    return subprocess.run([str(binary)], check=True, capture_output=True, text=True).stdout
+    return binary
 
 
 @needs_cc
@@ -130,7 +131,8 @@ def test_repro_c_builds_the_harnesss_sockaddr(tmp_path: Path, platform: Platform
             '    for (size_t i = 0; i < send_namelen; i++) printf("%02x", send_name[i]);',
             '    printf("|\\n");',
         ]
-    lines = _c_program(tmp_path, body).splitlines()
+    binary = _c_program(tmp_path, body)
+    lines = subprocess.run([str(binary)], check=True, capture_output=True, text=True).stdout.splitlines()
     for (address, _, _), line in zip(planned, lines, strict=True):
         assert bytes.fromhex(line.rstrip("|")) == address_target(address).sockaddr(SPACE), address
 
@@ -168,10 +170,7 @@ def test_repro_c_has_a_private_directory_of_its_own_and_removes_it(tmp_path: Pat
         "    if (!fgets(wait, sizeof wait, stdin)) return 3;",  # the test looks at the directory meanwhile
         "    finish();",
     ]
-    source = tmp_path / "names.c"
-    source.write_text("\n".join([RUNTIME, "int main(void) {", *body, "    return 0;", "}", ""]))
-    binary = tmp_path / "names"
-    subprocess.run(["cc", "-Wall", "-Wextra", "-Werror", "-o", str(binary), str(source)], check=True)
+    binary = _c_program(tmp_path, body)
     with subprocess.Popen([str(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as process:
         assert process.stdout is not None and process.stdin is not None
         line = process.stdout.readline()
