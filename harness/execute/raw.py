@@ -7,7 +7,6 @@ import struct
 import time
 
 from harness.addresses import confine
-from harness.addresses import sockaddr as sockaddr  # re-exported: the reproducer plan imports it from here
 from harness.execute.backend import Backend
 from harness.execute.inspect import open_fds
 from harness.model import RECV_FILL, RECV_FLAGS_SEED, PairKind, RawCmsg, Recv, ScmRights, Send, SendMany
