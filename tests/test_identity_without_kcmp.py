@@ -118,7 +118,8 @@ def test_the_probe_tells_missing_from_refused(kcmp: int, words: str) -> None:
 
 # -- every kind: a dup is its own description, a re-open or a sibling is another --------------------
 
-# What decides without kcmp, per kind (measured on 6.18 with kcmp denied by seccomp).
+# What decides without kcmp, per kind (measured on 6.18 with kcmp denied by seccomp; the same on
+# Debian's user-mode Linux 6.1.176, whose kcmp gives ENOSYS).
 FALLBACK = {
     FdKind.REGULAR_FILE: IDENTITY_OFFSET_AND_FLAGS,
     FdKind.MEMFD: IDENTITY_OFFSET_AND_FLAGS,

@@ -123,7 +123,8 @@ class Identifier:
     Linux, gVisor, CONFIG_KCMP=n) or refused (EPERM: seccomp, a Yama ptrace scope), by probes
     of what one open file description shares: its offset (seekable files) and its status flags
     (everything but O_PATH).  Per fd kind without kcmp (measured on 6.18 with kcmp denied by
-    seccomp, tests/test_identity_without_kcmp.py): regular-file and memfd by "offset+flags probe";
+    seccomp, tests/test_identity_without_kcmp.py, and the same on user-mode Linux 6.1.176, which
+    has no kcmp): regular-file and memfd by "offset+flags probe";
     pipe-read, pipe-write, socket (and the pair ends), dev-null, eventfd and io-uring by "flags
     probe" (/dev/null's lseek always returns 0, pipes and sockets give ESPIPE); opath-dir stays
     "undecided" (an O_PATH fd answers lseek and F_SETFL with EBADF, and nothing else a process
