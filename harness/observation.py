@@ -50,8 +50,8 @@ UNDECIDED = "undecided"
 
 # Why an entry of the same inode could not be compared (ReceivedFd.identity_note): the two
 # limits every platform has.  Any other note (a probe that failed) is a finding of fd-identity.
-NO_DESCRIPTOR = "no live descriptor of that entry to compare with (untracked, or closed)"
-NO_METHOD_FOR_O_PATH = "an O_PATH descriptor without kcmp: lseek and F_SETFL fail with EBADF"
+NO_DESCRIPTOR = "no live descriptor to compare with (untracked or closed)"
+NO_METHOD_FOR_O_PATH = "O_PATH without kcmp (lseek, F_SETFL: EBADF)"
 KNOWN_LIMITS = frozenset({NO_DESCRIPTOR, NO_METHOD_FOR_O_PATH})
 
 
