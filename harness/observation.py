@@ -41,17 +41,19 @@ Outcome: TypeAlias = Returned | Failed | Blocked
 
 # How a received fd was told apart from the other open file descriptions of its inode
 # (ReceivedFd.identity): kcmp(KCMP_FILE) where the kernel offers it, else the probes of
-# harness.execute.inspect (a seek, an F_SETFL toggle seen through the other descriptor).
+# harness.execute.inspect (a seek, an F_SETFL toggle seen through the other descriptor), and
+# for an O_PATH fd, which has neither, fcntl(F_DUPFD_QUERY) where the kernel has it (6.10+).
 IDENTITY_KCMP = "kcmp"
 IDENTITY_OFFSET_AND_FLAGS = "offset+flags probe"
 IDENTITY_FLAGS = "flags probe"
 IDENTITY_OFFSET = "offset probe"
+IDENTITY_DUPFD_QUERY = "F_DUPFD_QUERY"  # an O_PATH fd without kcmp, on Linux 6.10 and later
 UNDECIDED = "undecided"
 
 # Why an entry of the same inode could not be compared (ReceivedFd.identity_note): the two
 # limits every platform has.  Any other note (a probe that failed) is a finding of fd-identity.
 NO_DESCRIPTOR = "no live descriptor to compare with (untracked or closed)"
-NO_METHOD_FOR_O_PATH = "O_PATH without kcmp (lseek, F_SETFL: EBADF)"
+NO_METHOD_FOR_O_PATH = "O_PATH without kcmp or F_DUPFD_QUERY (lseek, F_SETFL: EBADF)"
 KNOWN_LIMITS = frozenset({NO_DESCRIPTOR, NO_METHOD_FOR_O_PATH})
 
 
@@ -63,7 +65,8 @@ class ReceivedFd:
     with the same ``(st_dev, st_ino)``; ``same_file_as`` names the one that refers to the same
     open file description, as ``identity`` decided it: ``"kcmp"`` (kcmp(KCMP_FILE)), or where
     kcmp is missing or refused ``"offset+flags probe"`` / ``"flags probe"`` / ``"offset probe"``
-    (a seek or an F_SETFL toggle on this fd seen on the other), or ``"undecided"`` when no entry
+    (a seek or an F_SETFL toggle on this fd seen on the other), ``"F_DUPFD_QUERY"`` (an O_PATH fd,
+    Linux 6.10 and later), or ``"undecided"`` when no entry
     of the inode could be compared.  ``undecided_as`` lists the entries of the inode that were
     not compared (it may be any of them) and ``identity_note`` says why.  ``offset_shared`` and
     ``flags_shared`` say whether a seek or an ``F_SETFL`` on one was seen on the one it is

@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -32,6 +33,7 @@ from harness.host import KCMP_AVAILABLE, Platform, probe
 from harness.model import FdKind, FdSpec, Named, PairKind, Recv, Scenario, ScmRights, Send, SockType
 from harness.native import constants
 from harness.observation import (
+    IDENTITY_DUPFD_QUERY,
     IDENTITY_FLAGS,
     IDENTITY_KCMP,
     IDENTITY_OFFSET_AND_FLAGS,
@@ -47,10 +49,12 @@ T = TypeVar("T")
 # -- kcmp made unavailable: a seccomp filter in a forked child ------------------------------------
 
 _AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7, "riscv64": 0xC00000F3}  # include/uapi/linux/audit.h
+_FCNTL = {"x86_64": 72, "aarch64": 25, "riscv64": 25}  # __NR_fcntl
 _PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 38, 22, 2
 _SECCOMP_RET_ERRNO, _SECCOMP_RET_ALLOW = 0x00050000, 0x7FFF0000
 _BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_RET_K = 0x20, 0x15, 0x06
-_SECCOMP_DATA_NR, _SECCOMP_DATA_ARCH = 0, 4  # offsets in struct seccomp_data
+_SECCOMP_DATA_NR, _SECCOMP_DATA_ARCH, _SECCOMP_DATA_ARG1 = 0, 4, 24  # struct seccomp_data (arg1: its low half)
+_F_DUPFD_QUERY = 1027
 
 
 class _SockFilter(ctypes.Structure):
@@ -61,19 +65,46 @@ class _SockFprog(ctypes.Structure):
     _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter)))
 
 
-def deny_kcmp(error: int) -> None:
-    """From now on, in this process and its children, kcmp fails with ``error`` (only kcmp)."""
+@dataclass(frozen=True)
+class Kcmp:
+    """What this process is made to look like: ``fails_with`` None leaves kcmp alone."""
+
+    fails_with: int | None
+    dupfd_query: bool = True  # False: fcntl(F_DUPFD_QUERY) gives EBADF, as on an O_PATH fd before 6.10
+
+    def method(self, kind: FdKind) -> str:
+        """The method that decides a received fd of ``kind`` here."""
+        if self.fails_with is None:
+            return IDENTITY_KCMP
+        if kind is FdKind.OPATH_DIR:
+            return IDENTITY_DUPFD_QUERY if self.dupfd_query else UNDECIDED
+        return FALLBACK[kind]
+
+
+def deny_kcmp(setting: Kcmp) -> None:
+    """From now on, in this process and its children, kcmp fails with ``setting.fails_with``
+    (and fcntl(F_DUPFD_QUERY) with EBADF unless ``setting.dupfd_query``); nothing else changes."""
+    assert setting.fails_with is not None
     machine = os.uname().machine
-    program = (
+    program = [
         (_BPF_LD_W_ABS, 0, 0, _SECCOMP_DATA_ARCH),
-        (_BPF_JEQ_K, 0, 3, _AUDIT_ARCH[machine]),  # another ABI: allow
+        (_BPF_JEQ_K, 0, -1, _AUDIT_ARCH[machine]),  # another ABI: allow
         (_BPF_LD_W_ABS, 0, 0, _SECCOMP_DATA_NR),
         (_BPF_JEQ_K, 0, 1, constants.linux(machine).syscalls["kcmp"]),
-        (_BPF_RET_K, 0, 0, _SECCOMP_RET_ERRNO | error),
-        (_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW),
-    )
-    filters = (_SockFilter * len(program))(*(_SockFilter(*insn) for insn in program))
-    fprog = _SockFprog(len(program), filters)
+        (_BPF_RET_K, 0, 0, _SECCOMP_RET_ERRNO | setting.fails_with),
+    ]
+    if not setting.dupfd_query:
+        program += [
+            (_BPF_JEQ_K, 0, -1, _FCNTL[machine]),
+            (_BPF_LD_W_ABS, 0, 0, _SECCOMP_DATA_ARG1),
+            (_BPF_JEQ_K, 0, 1, _F_DUPFD_QUERY),
+            (_BPF_RET_K, 0, 0, _SECCOMP_RET_ERRNO | errno.EBADF),
+        ]
+    program.append((_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW))
+    allow = len(program) - 1  # jf -1: to the final "allow"
+    insns = [_SockFilter(code, jt, allow - i - 1 if jf < 0 else jf, k) for i, (code, jt, jf, k) in enumerate(program)]
+    filters = (_SockFilter * len(insns))(*insns)
+    fprog = _SockFprog(len(insns), filters)
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS")
@@ -81,12 +112,12 @@ def deny_kcmp(error: int) -> None:
         raise OSError(ctypes.get_errno(), "PR_SET_SECCOMP")
 
 
-def run_with_kcmp(kcmp: int | None, fn: Callable[[], T]) -> T:
-    """``fn()`` in a forked child; ``kcmp``: None leaves kcmp alone, an errno makes it fail so."""
+def run_with_kcmp(setting: Kcmp, fn: Callable[[], T]) -> T:
+    """``fn()`` in a forked child where kcmp is as ``setting`` says."""
 
     def child() -> T:
-        if kcmp is not None:
-            deny_kcmp(kcmp)
+        if setting.fails_with is not None:
+            deny_kcmp(setting)
         probe.cache_clear()  # the parent's probe saw kcmp
         return fn()
 
@@ -96,9 +127,14 @@ def run_with_kcmp(kcmp: int | None, fn: Callable[[], T]) -> T:
     return ended.value
 
 
-WITH_AND_WITHOUT = pytest.mark.parametrize(
-    "kcmp", [None, errno.ENOSYS, errno.EPERM], ids=["kcmp", "kcmp-ENOSYS", "kcmp-EPERM"]
-)
+WITH_KCMP = Kcmp(None)
+SETTINGS = {
+    "kcmp": WITH_KCMP,
+    "kcmp-ENOSYS": Kcmp(errno.ENOSYS),
+    "kcmp-EPERM": Kcmp(errno.EPERM),
+    "kcmp-ENOSYS-before-6.10": Kcmp(errno.ENOSYS, dupfd_query=False),  # what user-mode Linux 6.1 is
+}
+WITH_AND_WITHOUT = pytest.mark.parametrize("kcmp", SETTINGS.values(), ids=SETTINGS.keys())
 
 
 # -- the platform probe ---------------------------------------------------------------------------
@@ -108,7 +144,7 @@ WITH_AND_WITHOUT = pytest.mark.parametrize(
     ("kcmp", "words"), [(errno.ENOSYS, "kcmp missing: ENOSYS"), (errno.EPERM, "kcmp refused: EPERM")]
 )
 def test_the_probe_tells_missing_from_refused(kcmp: int, words: str) -> None:
-    platform = run_with_kcmp(kcmp, probe)
+    platform = run_with_kcmp(Kcmp(kcmp), probe)
     assert "kcmp" not in platform.features
     assert platform.fd_identity == f"offset and status-flag probes ({words})"
     assert Platform.from_json(platform.as_json()).fd_identity == platform.fd_identity
@@ -120,14 +156,14 @@ def test_the_probe_tells_missing_from_refused(kcmp: int, words: str) -> None:
 
 # What decides without kcmp, per kind (measured on 6.18 with kcmp denied by seccomp; the same on
 # Debian's user-mode Linux 6.1.176, whose kcmp gives ENOSYS).
-FALLBACK = {
+FALLBACK: dict[FdKind, str] = {
     FdKind.REGULAR_FILE: IDENTITY_OFFSET_AND_FLAGS,
     FdKind.MEMFD: IDENTITY_OFFSET_AND_FLAGS,
     FdKind.PIPE_READ: IDENTITY_FLAGS,
     FdKind.PIPE_WRITE: IDENTITY_FLAGS,
     FdKind.SOCKET: IDENTITY_FLAGS,
     FdKind.DEV_NULL: IDENTITY_FLAGS,  # /dev/null's lseek always returns 0: its offset tells nothing
-    FdKind.OPATH_DIR: UNDECIDED,  # lseek and F_SETFL fail with EBADF on O_PATH
+    # opath-dir: lseek and F_SETFL fail with EBADF on O_PATH; F_DUPFD_QUERY (6.10+) or undecided
     FdKind.EVENTFD: IDENTITY_FLAGS,
     FdKind.IO_URING: IDENTITY_FLAGS,
 }
@@ -184,11 +220,11 @@ def _identify_kind(kind: FdKind) -> dict[str, object] | str:
 
 @WITH_AND_WITHOUT
 @pytest.mark.parametrize("kind", list(FdKind), ids=lambda k: k.value)
-def test_each_kind_is_decided_or_says_it_is_not(kcmp: int | None, kind: FdKind) -> None:
+def test_each_kind_is_decided_or_says_it_is_not(kcmp: Kcmp, kind: FdKind) -> None:
     outcome = run_with_kcmp(kcmp, lambda: _identify_kind(kind))
     if isinstance(outcome, str):
         pytest.skip(f"this platform cannot open {kind.value}: {outcome}")
-    method = IDENTITY_KCMP if kcmp is None else FALLBACK[kind]
+    method = kcmp.method(kind)
     dup, other = outcome["dup"], outcome["other"]
     assert isinstance(dup, ReceivedFd)
     assert outcome["restored"] is True  # offsets and status flags of all three as before
@@ -260,20 +296,20 @@ PASSABLE = [k for k in FdKind if k is not FdKind.IO_URING]  # an io_uring fd is 
 
 @WITH_AND_WITHOUT
 @pytest.mark.parametrize("kind", PASSABLE, ids=lambda k: k.value)
-def test_the_sent_description_passes_under_every_method(kcmp: int | None, kind: FdKind) -> None:
+def test_the_sent_description_passes_under_every_method(kcmp: Kcmp, kind: FdKind) -> None:
     received, findings, violations, _ = run_with_kcmp(kcmp, lambda: _judge(kind, reopened=False))
-    assert received.identity == (IDENTITY_KCMP if kcmp is None else FALLBACK[kind])
+    assert received.identity == kcmp.method(kind)
     assert findings == [] and violations == []
 
 
 @WITH_AND_WITHOUT
 @pytest.mark.parametrize("kind", [k for k in FdKind if k in REOPENABLE], ids=lambda k: k.value)
-def test_a_received_reopen_fails_fd_identity(kcmp: int | None, kind: FdKind) -> None:
+def test_a_received_reopen_fails_fd_identity(kcmp: Kcmp, kind: FdKind) -> None:
     received, findings, violations, words = run_with_kcmp(kcmp, lambda: _judge(kind, reopened=True))
-    method = IDENTITY_KCMP if kcmp is None else FALLBACK[kind]
+    method = kcmp.method(kind)
     assert received.same_inode_as == ("f",) and received.same_file_as is None and received.identity == method
     if method == UNDECIDED:
-        # O_PATH without kcmp: nothing tells the descriptions apart; the result says so
+        # O_PATH without kcmp and F_DUPFD_QUERY: nothing tells the descriptions apart; the result says so
         assert findings == [] and violations == []
         assert received.undecided_as == ("f",) and f"f (identity undecided: {NO_METHOD_FOR_O_PATH})" in words
         return
@@ -331,7 +367,7 @@ def _run_fd_cases(out: Path) -> tuple[int, list[str]]:
 
 
 def test_the_catalogue_fd_cases_pass_without_kcmp(tmp_path: Path) -> None:
-    status, methods = run_with_kcmp(errno.ENOSYS, lambda: _run_fd_cases(tmp_path / "report"))
+    status, methods = run_with_kcmp(Kcmp(errno.ENOSYS), lambda: _run_fd_cases(tmp_path / "report"))
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     verdicts = {r["verdict"] for r in report["results"]}
     failed = [f"{r['case']} {r['kind']} {r['backend']}: {r['verdict']} {r['reason']}" for r in report["results"]]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from harness.native import libc
 from harness.native.constants import errno_name
 from harness.observation import (
+    IDENTITY_DUPFD_QUERY,
     IDENTITY_FLAGS,
     IDENTITY_KCMP,
     IDENTITY_OFFSET,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 _KCMP_FILE = 0
+_F_DUPFD_QUERY = 1027  # F_LINUX_SPECIFIC_BASE + 3 (Linux 6.10): 1 when two fds share one struct file
 
 
 def open_fds() -> frozenset[int]:
@@ -126,9 +128,9 @@ class Identifier:
     seccomp, tests/test_identity_without_kcmp.py, and the same on user-mode Linux 6.1.176, which
     has no kcmp): regular-file and memfd by "offset+flags probe";
     pipe-read, pipe-write, socket (and the pair ends), dev-null, eventfd and io-uring by "flags
-    probe" (/dev/null's lseek always returns 0, pipes and sockets give ESPIPE); opath-dir stays
-    "undecided" (an O_PATH fd answers lseek and F_SETFL with EBADF, and nothing else a process
-    can read tells two O_PATH descriptions of one directory apart).
+    probe" (/dev/null's lseek always returns 0, pipes and sockets give ESPIPE); opath-dir by
+    "F_DUPFD_QUERY" (Linux 6.10+), else "undecided" (an O_PATH fd answers lseek and F_SETFL with
+    EBADF, and nothing else a process can read tells two O_PATH descriptions of one directory apart).
     """
 
     def __init__(self, kcmp_nr: int | None) -> None:
@@ -206,6 +208,8 @@ class Identifier:
                 offset_shared=offsets.get(same),
                 flags_shared=seen.get(same) if isinstance(seen, dict) else None,
             )
+        if flags & os.O_PATH:
+            return _queried(fd, others)
         offsets = _offsets_seen(fd, others) if seekable else {}
         seen = _flags_seen(fd, flags, others)
         if isinstance(seen, str) and not offsets:
@@ -225,6 +229,19 @@ class _Decision:
     note: str = ""
     offset_shared: bool | None = None
     flags_shared: bool | None = None
+
+
+def _queried(fd: int, others: Mapping[str, int]) -> _Decision:
+    """An O_PATH fd, which answers lseek and F_SETFL with EBADF: fcntl(F_DUPFD_QUERY) if the kernel
+    has it (6.10, allowed on O_PATH), else undecided.  Before 6.10 an O_PATH fd answers the unknown
+    command with EBADF (measured on 6.1.176; EINVAL on other fds); ``fd`` was just fstat'ed."""
+    try:
+        same = next((name for name, other in others.items() if fcntl.fcntl(fd, _F_DUPFD_QUERY, other) == 1), None)
+    except OSError as exc:
+        if exc.errno not in (errno.EBADF, errno.EINVAL):
+            raise
+        return _Decision(UNDECIDED, note=NO_METHOD_FOR_O_PATH)
+    return _Decision(IDENTITY_DUPFD_QUERY, same)
 
 
 def _offsets_seen(fd: int, others: Mapping[str, int]) -> dict[str, bool]:
@@ -248,8 +265,8 @@ def _flags_seen(fd: int, flags: int, others: Mapping[str, int]) -> dict[str, boo
     File status flags belong to the open file description: the others that saw the toggle are
     its description (and are restored with it).  A string says why this cannot be tried.
     """
-    if flags & getattr(os, "O_PATH", 0):
-        return NO_METHOD_FOR_O_PATH
+    if flags & os.O_PATH:
+        return NO_METHOD_FOR_O_PATH  # with kcmp: nothing to check beyond what kcmp said
     before = {name: fcntl.fcntl(other, fcntl.F_GETFL) for name, other in others.items()}
     try:
         fcntl.fcntl(fd, fcntl.F_SETFL, flags ^ os.O_NONBLOCK)
