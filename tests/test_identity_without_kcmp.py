@@ -170,8 +170,9 @@ FALLBACK: dict[FdKind, str] = {
 # Another open file description of the same inode: open("/proc/self/fd/N") where that works; an
 # eventfd shares the anon inode of every eventfd; a socket or an io_uring has one file per inode
 # (open of /proc/self/fd/N gives ENXIO), so inode identity is already description identity.
-REOPENABLE = frozenset({FdKind.REGULAR_FILE, FdKind.MEMFD, FdKind.PIPE_READ, FdKind.PIPE_WRITE, FdKind.DEV_NULL})
-REOPENABLE |= {FdKind.OPATH_DIR}
+REOPENABLE = frozenset(
+    {FdKind.REGULAR_FILE, FdKind.MEMFD, FdKind.PIPE_READ, FdKind.PIPE_WRITE, FdKind.DEV_NULL, FdKind.OPATH_DIR}
+)
 
 
 def reopen(fd: int) -> int:
