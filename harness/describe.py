@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from harness.check.registry import words
 from harness.expectation import Expectation, ExpectedCmsg, StepExpectation
-from harness.observation import Observation, ObservedCmsg, StepObservation
+from harness.observation import Observation, ObservedCmsg, ReceivedFd, StepObservation
+
+
+def _fd_words(fd: ReceivedFd) -> str:
+    """The entry a received fd is; one it could not be told apart from says so (ReceivedFd.identity)."""
+    if fd.same_file_as is not None:
+        return fd.same_file_as
+    if fd.undecided_as:
+        return f"{'|'.join(fd.undecided_as)} (identity undecided: {fd.identity_note})"
+    return fd.same_inode_as[0] if fd.same_inode_as else "?"
 
 
 def _cmsg_words(cmsg: ExpectedCmsg | ObservedCmsg) -> str:
@@ -14,9 +23,7 @@ def _cmsg_words(cmsg: ExpectedCmsg | ObservedCmsg) -> str:
     if isinstance(cmsg, ExpectedCmsg) and cmsg.fds:
         text += " fds " + ",".join(f.name for f in cmsg.fds)
     elif isinstance(cmsg, ObservedCmsg) and cmsg.fds:
-        text += " fds " + ",".join(
-            fd.same_file_as or (fd.same_inode_as[0] if fd.same_inode_as else "?") for fd in cmsg.fds
-        )
+        text += " fds " + ",".join(map(_fd_words, cmsg.fds))
     if cmsg.creds is not None:
         text += " creds " + "/".join(map(str, cmsg.creds))
     return text

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 # CAP_* bit numbers (include/uapi/linux/capability.h)
 _CAPS = {"CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_NET_ADMIN": 12, "CAP_SYS_ADMIN": 21, "CAP_SYS_RESOURCE": 24}
 
+# Platform.fd_identity: how a received fd's open file description is decided (_fd_identity)
+KCMP_AVAILABLE = "kcmp"
+PROBES = "offset and status-flag probes"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Platform:
@@ -43,6 +47,7 @@ class Platform:
     euid: int = 0
     capabilities: frozenset[str] = frozenset()
     features: frozenset[str] = frozenset()  # probed: "kcmp", "SO_PASSPIDFD", "MSG_OOB", ...
+    fd_identity: str = KCMP_AVAILABLE  # "kcmp", or the probes and why (_fd_identity)
     sndbuf: Mapping[str, int] = field(default_factory=dict)  # default SO_SNDBUF per socket type
     limits: Mapping[str, int] = field(default_factory=dict)  # wmem_max, optmem_max, nofile ...
 
@@ -67,6 +72,7 @@ class Platform:
             "euid": self.euid,
             "capabilities": sorted(self.capabilities),
             "features": sorted(self.features),
+            "fd_identity": self.fd_identity,
             "sndbuf": dict(sorted(self.sndbuf.items())),
             "limits": dict(sorted(self.limits.items())),
             "address_confinement": ADDRESS_CONFINEMENT,  # how a scenario's msg_name is kept in the harness's namespace
@@ -87,6 +93,7 @@ class Platform:
             euid=int(data.get("euid", 0)),
             capabilities=frozenset(data.get("capabilities", ())),
             features=frozenset(data.get("features", ())),
+            fd_identity=str(data.get("fd_identity", KCMP_AVAILABLE if "kcmp" in data.get("features", ()) else PROBES)),
             sndbuf={str(k): int(v) for k, v in dict(data.get("sndbuf", {})).items()},
             limits={str(k): int(v) for k, v in dict(data.get("limits", {})).items()},
         )
@@ -112,6 +119,27 @@ def _read_int(path: str) -> int | None:
         return None
 
 
+def _fd_identity(consts: constants.Constants) -> str:
+    """How fd identity is decided here (Platform.fd_identity, run_info ``fd_identity``).
+
+    ``"kcmp"`` where kcmp(KCMP_FILE) of a descriptor with itself answers 0; else the offset and
+    status-flag probes of harness.execute.inspect decide, and the value says why: kcmp missing
+    (ENOSYS: a kernel built without CONFIG_KCMP) or refused (EPERM: a seccomp filter).
+    """
+    nr = consts.syscalls.get("kcmp")
+    if nr is None:
+        return f"{PROBES} (no kcmp number for {os.uname().machine})"
+    fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        r = libc.syscall(nr, os.getpid(), os.getpid(), 0, fd, fd)
+    finally:
+        os.close(fd)
+    if r.ok and r.value == 0:
+        return KCMP_AVAILABLE
+    why = "missing" if r.errno == errno.ENOSYS else "refused" if r.errno in (errno.EPERM, errno.EACCES) else "failed"
+    return f"{PROBES} (kcmp {why}: {constants.errno_name(r.errno) if r.errno else r.value})"
+
+
 def _probe_features(consts: constants.Constants) -> frozenset[str]:
     found: set[str] = set()
     sol = consts.sol["SOL_SOCKET"]
@@ -131,9 +159,6 @@ def _probe_features(consts: constants.Constants) -> frozenset[str]:
         except OSError as exc:
             if exc.errno != errno.EOPNOTSUPP:
                 raise
-        nr = consts.syscalls.get("kcmp")
-        if nr is not None and libc.syscall(nr, os.getpid(), os.getpid(), 0, a.fileno(), a.fileno()).value == 0:
-            found.add("kcmp")
         nr = consts.syscalls.get("pidfd_open")
         if nr is not None:
             r = libc.syscall(nr, os.getpid(), 0)
@@ -200,6 +225,7 @@ def probe(label: str = "native") -> Platform:
     limits["sndbuf_min"] = _minimum_buffer(socket.SO_SNDBUF)
     limits["rcvbuf_min"] = _minimum_buffer(socket.SO_RCVBUF)
     limits["rcvbuf_default"] = _default_rcvbuf()
+    fd_identity = _fd_identity(consts)
     return Platform(
         system="linux",
         release=uname.release,
@@ -212,7 +238,8 @@ def probe(label: str = "native") -> Platform:
         label=label,
         euid=os.geteuid(),
         capabilities=_capabilities(),
-        features=_probe_features(consts),
+        features=_probe_features(consts) | ({"kcmp"} if fd_identity == KCMP_AVAILABLE else set()),
+        fd_identity=fd_identity,
         sndbuf=_default_sndbuf(),
         limits=limits,
     )

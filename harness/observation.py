@@ -39,29 +39,58 @@ class Blocked:
 Outcome: TypeAlias = Returned | Failed | Blocked
 
 
+# How a received fd was told apart from the other open file descriptions of its inode
+# (ReceivedFd.identity): kcmp(KCMP_FILE) where the kernel offers it, else the probes of
+# harness.execute.inspect (a seek, an F_SETFL toggle seen through the other descriptor), and
+# for an O_PATH fd, which has neither, fcntl(F_DUPFD_QUERY) where the kernel has it (6.10+).
+IDENTITY_KCMP = "kcmp"
+IDENTITY_OFFSET_AND_FLAGS = "offset+flags probe"
+IDENTITY_FLAGS = "flags probe"
+IDENTITY_OFFSET = "offset probe"
+IDENTITY_DUPFD_QUERY = "F_DUPFD_QUERY"  # an O_PATH fd without kcmp, on Linux 6.10 and later
+UNDECIDED = "undecided"
+
+# Why an entry of the same inode could not be compared (ReceivedFd.identity_note): the two
+# limits every platform has.  Any other note (a probe that failed) is a finding of fd-identity.
+NO_DESCRIPTOR = "no live descriptor to compare with (untracked or closed)"
+NO_METHOD_FOR_O_PATH = "O_PATH without kcmp or F_DUPFD_QUERY (lseek, F_SETFL: EBADF)"
+KNOWN_LIMITS = frozenset({NO_DESCRIPTOR, NO_METHOD_FOR_O_PATH})
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReceivedFd:
     """A descriptor the kernel installed through SCM_RIGHTS, described by what it refers to.
 
     ``same_inode_as`` names every fd of the scenario (table name, or pair end ``"a"``/``"b"``)
     with the same ``(st_dev, st_ino)``; ``same_file_as`` names the one that refers to the same
-    open file description according to ``kcmp(KCMP_FILE)``, and ``description_checked`` says
-    whether kcmp could be asked at all (it cannot once a sent pair end is closed, or without
-    kcmp).  ``offset_shared`` and ``flags_shared`` say whether a seek or an ``F_SETFL`` on one
-    was seen on the other (``None`` where that cannot be tried: not seekable, O_PATH).
+    open file description, as ``identity`` decided it: ``"kcmp"`` (kcmp(KCMP_FILE)), or where
+    kcmp is missing or refused ``"offset+flags probe"`` / ``"flags probe"`` / ``"offset probe"``
+    (a seek or an F_SETFL toggle on this fd seen on the other), ``"F_DUPFD_QUERY"`` (an O_PATH fd,
+    Linux 6.10 and later), or ``"undecided"`` when no entry
+    of the inode could be compared.  ``undecided_as`` lists the entries of the inode that were
+    not compared (it may be any of them) and ``identity_note`` says why.  ``offset_shared`` and
+    ``flags_shared`` say whether a seek or an ``F_SETFL`` on one was seen on the one it is
+    (``None`` where that cannot be tried: not seekable, O_PATH, or nothing identified).
     """
 
     number: int = field(compare=False)
     valid: bool
     same_inode_as: tuple[str, ...]
     same_file_as: str | None
-    description_checked: bool
+    identity: str
+    undecided_as: tuple[str, ...] = ()
+    identity_note: str = ""
     file_type: str
     cloexec: bool
     status_flags: frozenset[str]
     offset_shared: bool | None
     flags_shared: bool | None
     pid: int | None = None  # a pidfd: the "Pid:" line of /proc/self/fdinfo (-1: the process is gone)
+
+    @property
+    def description_checked(self) -> bool:
+        """Some entry of the inode was compared (by kcmp or a probe)."""
+        return self.identity != UNDECIDED
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,7 +16,7 @@ def received(fd: ExpectedFd, number: int, cloexec: bool) -> ReceivedFd:
         valid=True,
         same_inode_as=(fd.name,),
         same_file_as=fd.name,
-        description_checked=True,
+        identity="kcmp",
         file_type=fd.file_type,
         cloexec=cloexec,
         status_flags=fd.status_flags,

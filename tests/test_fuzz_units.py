@@ -151,7 +151,7 @@ def test_invariants_without_kcmp_accept_any_entry_with_the_same_inode() -> None:
     assert not received.description_checked and set(received.same_inode_as) == {"null0", "null1"}
     assert list(invariants(scenario, observation)) == []
     step = observation.steps[1]
-    other = replace(received, same_inode_as=("f",))
+    other = replace(received, same_inode_as=("f",), undecided_as=("f",))
     tampered = replace(
         observation, steps=(observation.steps[0], replace(step, cmsgs=(replace(step.cmsgs[0], fds=(other,)),)))
     )

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from harness.check.registry import Finding, checker, pairs, words
 from harness.expectation import Expectation, ExpectedFd
 from harness.model import Scenario
-from harness.observation import Observation, ReceivedFd
+from harness.observation import KNOWN_LIMITS, Observation, ReceivedFd
 
 
 def _identity_findings(got: ReceivedFd, exp: ExpectedFd, cloexec: bool) -> Iterator[tuple[str, str, str]]:
@@ -22,12 +22,7 @@ def _identity_findings(got: ReceivedFd, exp: ExpectedFd, cloexec: bool) -> Itera
             f"another file (same inode as {list(got.same_inode_as) or 'nothing known'})",
         )
         return
-    if got.description_checked and got.same_file_as != exp.name:
-        yield (
-            "",
-            f"the open file description of {exp.name!r} (kcmp)",
-            f"same inode, other description ({got.same_file_as})",
-        )
+    yield from _description_findings(got, exp)
     if got.file_type != exp.file_type:
         yield ".type", exp.file_type, got.file_type
     if got.status_flags != exp.status_flags:
@@ -38,6 +33,26 @@ def _identity_findings(got: ReceivedFd, exp: ExpectedFd, cloexec: bool) -> Itera
         yield ".status_flags", "shared with the sent fd (F_SETFL)", "not shared"
     if got.cloexec != cloexec:
         yield ".FD_CLOEXEC", str(cloexec), str(got.cloexec)
+
+
+def _description_findings(got: ReceivedFd, exp: ExpectedFd) -> Iterator[tuple[str, str, str]]:
+    """The same open file description, whatever method decided it (ReceivedFd.identity).
+
+    An entry left undecided passes only for the limits every platform has (no live descriptor
+    to compare with, an O_PATH fd without kcmp), and the result's observed text says it was not
+    decided (harness.describe); undecided for any other reason (a probe that failed) is a finding.
+    """
+    if got.same_file_as == exp.name:
+        return
+    if exp.name in got.undecided_as:
+        if got.identity_note not in KNOWN_LIMITS:
+            yield ".identity", f"the open file description of {exp.name!r} decided", f"undecided: {got.identity_note}"
+        return
+    yield (
+        "",
+        f"the open file description of {exp.name!r} ({got.identity})",
+        f"same inode, other description ({got.same_file_as or 'none of the scenario'})",
+    )
 
 
 @checker("fd-identity")

@@ -11,12 +11,24 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from harness.native import libc
-from harness.observation import ReceivedFd
+from harness.native.constants import errno_name
+from harness.observation import (
+    IDENTITY_DUPFD_QUERY,
+    IDENTITY_FLAGS,
+    IDENTITY_KCMP,
+    IDENTITY_OFFSET,
+    IDENTITY_OFFSET_AND_FLAGS,
+    NO_DESCRIPTOR,
+    NO_METHOD_FOR_O_PATH,
+    UNDECIDED,
+    ReceivedFd,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 _KCMP_FILE = 0
+_F_DUPFD_QUERY = 1027  # F_LINUX_SPECIFIC_BASE + 3 (Linux 6.10): 1 when two fds share one struct file
 
 
 def open_fds() -> frozenset[int]:
@@ -107,7 +119,19 @@ class Known:
 
 
 class Identifier:
-    """Tells which known descriptor a received fd is, by kcmp(KCMP_FILE) and by inode."""
+    """Tells which known descriptor a received fd is: by inode, then by open file description.
+
+    The description is compared by kcmp(KCMP_FILE); where kcmp is missing (ENOSYS: user-mode
+    Linux, gVisor, CONFIG_KCMP=n) or refused (EPERM: seccomp, a Yama ptrace scope), by probes
+    of what one open file description shares: its offset (seekable files) and its status flags
+    (everything but O_PATH).  Per fd kind without kcmp (measured on 6.18 with kcmp denied by
+    seccomp, tests/test_identity_without_kcmp.py, and the same on user-mode Linux 6.1.176, which
+    has no kcmp): regular-file and memfd by "offset+flags probe";
+    pipe-read, pipe-write, socket (and the pair ends), dev-null, eventfd and io-uring by "flags
+    probe" (/dev/null's lseek always returns 0, pipes and sockets give ESPIPE); opath-dir by
+    "F_DUPFD_QUERY" (Linux 6.10+), else "undecided" (an O_PATH fd answers lseek and F_SETFL with
+    EBADF, and nothing else a process can read tells two O_PATH descriptions of one directory apart).
+    """
 
     def __init__(self, kcmp_nr: int | None) -> None:
         self._kcmp_nr = kcmp_nr
@@ -117,9 +141,12 @@ class Identifier:
         self._pid = os.getpid()
 
     def same_description(self, fd1: int, fd2: int) -> bool | None:
+        """kcmp(KCMP_FILE); None when it cannot be asked (once missing or refused, never again)."""
         if self._kcmp_nr is None:
             return None
         r = libc.syscall(self._kcmp_nr, self._pid, self._pid, _KCMP_FILE, fd1, fd2)
+        if not r.ok and r.errno in (errno.ENOSYS, errno.EPERM, errno.EACCES):
+            self._kcmp_nr = None
         return r.value == 0 if r.ok else None
 
     def inspect(self, fd: int, known: Mapping[str, Known]) -> ReceivedFd:
@@ -133,7 +160,7 @@ class Identifier:
                 valid=False,
                 same_inode_as=(),
                 same_file_as=None,
-                description_checked=False,
+                identity=UNDECIDED,
                 file_type="none",
                 cloexec=False,
                 status_flags=frozenset(),
@@ -141,58 +168,113 @@ class Identifier:
                 flags_shared=None,
             )
         inode_matches = sorted(name for name, k in known.items() if (k.dev, k.ino) == (st.st_dev, st.st_ino))
-        same_file = None
-        checked = False
-        original: Known | None = None
-        for name in inode_matches:
-            k = known[name]
-            if k.fd is None:
-                continue
-            same = self.same_description(fd, k.fd)
-            checked = checked or same is not None
-            if same:
-                same_file, original = name, k
-                break
-        offset_shared = flags_shared = None
-        if original is not None and original.fd is not None:
-            if original.seekable:
-                offset_shared = _offset_shared(fd, original.fd)
-            flags_shared = _flags_shared(fd, original.fd, fl)
+        live = {name: k for name in inode_matches if (k := known[name]).fd is not None}
+        decision = self._decide(fd, fl, live)
+        undecided = tuple(name for name in inode_matches if name not in live or decision.identity == UNDECIDED)
         kind = file_type(fd, st.st_mode)
         return ReceivedFd(
             number=fd,
             valid=True,
             same_inode_as=tuple(inode_matches),
-            same_file_as=same_file,
-            description_checked=checked,
+            same_file_as=decision.same,
+            identity=decision.identity,
+            undecided_as=undecided,
+            identity_note=decision.note if decision.identity == UNDECIDED else NO_DESCRIPTOR if undecided else "",
             file_type=kind,
             cloexec=bool(fd_flags & fcntl.FD_CLOEXEC),
             status_flags=status_flag_names(fl),
-            offset_shared=offset_shared,
-            flags_shared=flags_shared,
+            offset_shared=decision.offset_shared,
+            flags_shared=decision.flags_shared,
             pid=pidfd_pid(fd) if kind == "pidfd" else None,
         )
 
+    def _decide(self, fd: int, flags: int, live: Mapping[str, Known]) -> _Decision:
+        """Which of the live same-inode entries ``fd`` shares its open file description with."""
+        if not live:
+            return _Decision(UNDECIDED, note=NO_DESCRIPTOR)
+        others = {name: k.fd for name, k in live.items() if k.fd is not None}
+        seekable = all(k.seekable for k in live.values())
+        verdicts = {name: self.same_description(fd, other) for name, other in others.items()}
+        if all(v is not None for v in verdicts.values()):
+            same = next((name for name, v in verdicts.items() if v), None)
+            if same is None:
+                return _Decision(IDENTITY_KCMP)
+            # kcmp said which: check that the kernel really shares offset and status flags
+            offsets = _offsets_seen(fd, {same: others[same]}) if seekable else {}
+            seen = _flags_seen(fd, flags, {same: others[same]})
+            return _Decision(
+                IDENTITY_KCMP,
+                same,
+                offset_shared=offsets.get(same),
+                flags_shared=seen.get(same) if isinstance(seen, dict) else None,
+            )
+        if flags & os.O_PATH:
+            return _queried(fd, others)
+        offsets = _offsets_seen(fd, others) if seekable else {}
+        seen = _flags_seen(fd, flags, others)
+        if isinstance(seen, str) and not offsets:
+            return _Decision(UNDECIDED, note=seen)
+        by_flags = seen if isinstance(seen, dict) else {}
+        method = IDENTITY_OFFSET_AND_FLAGS if offsets and by_flags else IDENTITY_OFFSET if offsets else IDENTITY_FLAGS
+        same = next((name for name in others if offsets.get(name, True) and by_flags.get(name, True)), None)
+        if same is None:
+            return _Decision(method)
+        return _Decision(method, same, offset_shared=offsets.get(same), flags_shared=by_flags.get(same))
 
-def _offset_shared(fd: int, original: int) -> bool:
-    """Seek one, look at the other, put it back: a shared offset means one open file description."""
-    start = os.lseek(original, 0, os.SEEK_CUR)
-    os.lseek(fd, start + 7, os.SEEK_SET)
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    identity: str
+    same: str | None = None
+    note: str = ""
+    offset_shared: bool | None = None
+    flags_shared: bool | None = None
+
+
+def _queried(fd: int, others: Mapping[str, int]) -> _Decision:
+    """An O_PATH fd, which answers lseek and F_SETFL with EBADF: fcntl(F_DUPFD_QUERY) if the kernel
+    has it (6.10, allowed on O_PATH), else undecided.  Before 6.10 an O_PATH fd answers the unknown
+    command with EBADF (measured on 6.1.176; EINVAL on other fds); ``fd`` was just fstat'ed."""
     try:
-        return os.lseek(original, 0, os.SEEK_CUR) == start + 7
+        same = next((name for name, other in others.items() if fcntl.fcntl(fd, _F_DUPFD_QUERY, other) == 1), None)
+    except OSError as exc:
+        if exc.errno not in (errno.EBADF, errno.EINVAL):
+            raise
+        return _Decision(UNDECIDED, note=NO_METHOD_FOR_O_PATH)
+    return _Decision(IDENTITY_DUPFD_QUERY, same)
+
+
+def _offsets_seen(fd: int, others: Mapping[str, int]) -> dict[str, bool]:
+    """Seek ``fd`` to an offset none of the others has, read theirs, seek ``fd`` back.
+
+    An open file description has one offset: the others that moved with ``fd`` are its own
+    description, and seeking ``fd`` back restores theirs too; the others never moved.
+    """
+    start = os.lseek(fd, 0, os.SEEK_CUR)
+    mark = max(start, *(os.lseek(other, 0, os.SEEK_CUR) for other in others.values())) + 7919
+    os.lseek(fd, mark, os.SEEK_SET)
+    try:
+        return {name: os.lseek(other, 0, os.SEEK_CUR) == mark for name, other in others.items()}
     finally:
         os.lseek(fd, start, os.SEEK_SET)
 
 
-def _flags_shared(fd: int, original: int, flags: int) -> bool | None:
-    """Toggle O_NONBLOCK on one, read it on the other, put it back (file status flags are shared)."""
-    if flags & getattr(os, "O_PATH", 0):
-        return None
+def _flags_seen(fd: int, flags: int, others: Mapping[str, int]) -> dict[str, bool] | str:
+    """Toggle O_NONBLOCK on ``fd``, read F_GETFL through each other, put ``fd``'s flags back.
+
+    File status flags belong to the open file description: the others that saw the toggle are
+    its description (and are restored with it).  A string says why this cannot be tried.
+    """
+    if flags & os.O_PATH:
+        return NO_METHOD_FOR_O_PATH  # with kcmp: nothing to check beyond what kcmp said
+    before = {name: fcntl.fcntl(other, fcntl.F_GETFL) for name, other in others.items()}
     try:
         fcntl.fcntl(fd, fcntl.F_SETFL, flags ^ os.O_NONBLOCK)
-    except OSError:
-        return None
+    except OSError as exc:
+        return f"F_SETFL O_NONBLOCK failed with {errno_name(exc.errno or 0)}"
     try:
-        return bool((fcntl.fcntl(original, fcntl.F_GETFL) ^ flags) & os.O_NONBLOCK)
+        return {
+            name: bool((fcntl.fcntl(o, fcntl.F_GETFL) ^ before[name]) & os.O_NONBLOCK) for name, o in others.items()
+        }
     finally:
         fcntl.fcntl(fd, fcntl.F_SETFL, flags)

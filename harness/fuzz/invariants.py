@@ -34,8 +34,9 @@ def _sent(step: Step, seen: StepObservation) -> tuple[bytes, tuple[str, ...]] | 
 def _received_names(seen: StepObservation) -> list[frozenset[str]]:
     """For each received fd, the names of the entries it may be (empty: none known).
 
-    kcmp names exactly one; without it (an untracked entry, no kcmp) every entry with the same
-    inode is a candidate, e.g. two opens of /dev/null.
+    kcmp or the offset and flag probes name exactly one, or none; an entry of the same inode that
+    neither could compare (untracked or closed, an O_PATH fd without kcmp) stays a candidate,
+    e.g. two untracked opens of /dev/null.  An entry a probe told apart is never a candidate.
     """
     names: list[frozenset[str]] = []
     for cmsg in seen.cmsgs:
@@ -44,10 +45,10 @@ def _received_names(seen: StepObservation) -> list[frozenset[str]]:
                 continue  # a pidfd (SCM_PIDFD) was never sent
             if not fd.valid:
                 names.append(frozenset())
-            elif fd.description_checked:
-                names.append(frozenset((fd.same_file_as,)) if fd.same_file_as else frozenset())
+            elif fd.same_file_as is not None:
+                names.append(frozenset((fd.same_file_as,)))
             else:
-                names.append(frozenset(fd.same_inode_as))
+                names.append(frozenset(fd.undecided_as))
     return names
 
 
