@@ -7,6 +7,7 @@ each takes seconds.  Injected faults make findings whose reproducers must say th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -107,6 +108,20 @@ def test_a_corrupt_corpus_file_is_one_line_and_the_campaign_goes_on(
     assert summary["execs"] == 20 and isinstance(problems, list) and any("bad.json" in e for e in problems)
 
 
+def _wait_until_every_worker_ran(directory: Path, *, workers: int, execs: int, bound: float = 120.0) -> None:
+    """Until each worker's stats.json counts ``execs`` executions (a load-independent wait, bounded: no hang)."""
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        counts = []
+        for stats in directory.glob("*/stats.json"):
+            with contextlib.suppress(OSError, ValueError):
+                counts.append(json.loads(stats.read_text())["execs"])
+        if len(counts) == workers and min(counts) >= execs:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the workers did not each run {execs} scenarios within {bound:g} s")
+
+
 def test_ctrl_c_stops_both_workers_cleanly_with_a_summary(tmp_path: Path) -> None:
     out = tmp_path / "campaign"
     process = subprocess.Popen(
@@ -115,7 +130,7 @@ def test_ctrl_c_stops_both_workers_cleanly_with_a_summary(tmp_path: Path) -> Non
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(6)
+    _wait_until_every_worker_ran(out / "workers", workers=2, execs=100)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode in (0, 1), err
@@ -123,7 +138,7 @@ def test_ctrl_c_stops_both_workers_cleanly_with_a_summary(tmp_path: Path) -> Non
     assert summary["stopped_by"] == "interrupt"
     workers = summary["workers"]
     assert isinstance(workers, list) and len(workers) == 2
-    assert all(w["cpu_s"] > 1 for w in workers), workers  # both worked, in parallel
+    assert all(w["cpu_s"] > 0 for w in workers), workers  # both worked, in parallel
     assert "execs" in err and "/s" in err and "signatures" in err  # the progress line
     leftovers = [p for p in (out / "findings").iterdir() if p.name.startswith(".")]
     assert not [p for p in leftovers if p.name not in (".claims", ".aliases")]  # no half-written finding
