@@ -126,7 +126,8 @@ def test_the_need_counts_every_descriptor_a_receive_can_install() -> None:
 
 
 def test_reproducers_run_at_a_low_limit(tmp_path: Path, platform: Platform) -> None:
-    """repro.py and repro.c reserve their closed descriptor number below the soft limit too."""
+    """repro.py and repro.c reserve their closed descriptor number below the soft limit too; both make
+    their private directory in $TMPDIR and remove it."""
     case = CASES["FD-01"]
     scenario = case.variants(case.kinds()[0])[0].scenario
     expectation = expect(scenario, platform)
@@ -139,8 +140,17 @@ def test_reproducers_run_at_a_low_limit(tmp_path: Path, platform: Platform) -> N
         (tmp_path / "repro.c").write_text(repro_c.render(plan, "test", ["at RLIMIT_NOFILE 64"]))
         subprocess.run([compiler, "-O1", "-o", str(tmp_path / "repro"), str(tmp_path / "repro.c")], check=True)
         programs.append([str(tmp_path / "repro")])
+    private = tmp_path / "tmpdir"
+    private.mkdir()
     for argv in programs:
         done = subprocess.run(
-            argv, preexec_fn=_limits(64, 64), capture_output=True, text=True, timeout=RUN_LIMIT, check=False
+            argv,
+            env={"PATH": "/usr/bin:/bin", "TMPDIR": str(private)},
+            preexec_fn=_limits(64, 64),
+            capture_output=True,
+            text=True,
+            timeout=RUN_LIMIT,
+            check=False,
         )
         assert done.returncode == 0, done.stdout + done.stderr
+        assert sorted(p.name for p in private.iterdir()) == [], f"{argv[-1]} left its directory behind"

@@ -773,24 +773,29 @@ def run(consts: dict[str, int], pair: tuple[int, bool, bool], fds: list[tuple[An
         print("cannot run: this reproducer drives Linux system calls")
         return 2
 
+    baseline = open_fds()
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGPIPE, signal.SIGURG])
+    r = Repro(consts)
+
     def hang(signum: int, frame: object) -> None:
         print(f"DEVIATION: the scenario did not complete within {HANG_SECONDS} s (hang)", flush=True)
         result(1)
+        shutil.rmtree(r.tmp, ignore_errors=True)
         os._exit(1)
 
     signal.signal(signal.SIGALRM, hang)
     signal.alarm(HANG_SECONDS)
-    baseline = open_fds()
-    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGPIPE, signal.SIGURG])
-    r = Repro(consts)
-    r.pair(*pair)
-    for spec in fds:
-        r.open_fd(*spec)
-    r.signals()  # nothing from the set-up may count
-    for index, (op, args, want, words) in enumerate(steps):
-        r.announce(index, words)
-        getattr(r, op)(index, args, want)
-    r.finish(baseline)
+    try:
+        r.pair(*pair)
+        for spec in fds:
+            r.open_fd(*spec)
+        r.signals()  # nothing from the set-up may count
+        for index, (op, args, want, words) in enumerate(steps):
+            r.announce(index, words)
+            getattr(r, op)(index, args, want)
+        r.finish(baseline)
+    finally:  # "cannot run" (SystemExit) too; a forked child never comes back here (it leaves with os._exit)
+        shutil.rmtree(r.tmp, ignore_errors=True)
     signal.alarm(0)
     if r.deviations:
         print(f"REPRODUCED: {r.deviations} deviation(s) from the expected behaviour")
