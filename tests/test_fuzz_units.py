@@ -21,7 +21,7 @@ from harness.fuzz.invariants import invariants
 from harness.fuzz.isolate import call_in_child
 from harness.fuzz.minimise import cost, minimise
 from harness.fuzz.signature import counter_index, finding_signature, outcome_signatures, slug
-from harness.fuzz.slot import FUZZER_BYTES, Slot
+from harness.fuzz.slot import CANNOT_WRITE, FUZZER_BYTES, Slot
 from harness.fuzz.triage import store_triaged
 from harness.fuzz.worker import WorkerSpec, WorkerState
 from harness.generate.strategies import scenarios
@@ -201,33 +201,37 @@ def test_call_in_child_reports_values_hangs_and_deaths() -> None:
     assert call_in_child(die, 5).signal == "SIGKILL"
 
 
-def test_slot_keeps_the_last_input_for_the_supervisor(tmp_path: Path) -> None:
-    writer = Slot(tmp_path / "slot", create=True)
-    reader = Slot(tmp_path / "slot")
+def test_slot_keeps_the_last_input_for_the_supervisor() -> None:
+    writer = Slot.create()
+    reader = Slot(os.dup(writer.fd))  # what a spawned worker maps (its descriptor passed down)
     writer.begin(FUZZER_BYTES, b"\x01\x02")
     seen = reader.read()
     assert (seen.kind, seen.payload) == (FUZZER_BYTES, b"\x01\x02") and seen.busy_since > 0
     writer.end()
     assert reader.read().busy_since == 0 and reader.read().payload == b"\x01\x02"
+    full = "cannot write w/stats.json: No space left on device"
+    writer.cannot_write(full)
+    assert (reader.read().kind, reader.read().payload) == (CANNOT_WRITE, full.encode())
+    writer.close()
+    reader.close()
 
 
 @pytest.mark.parametrize("size", [0, 1, 5000])
-def test_slot_payload_sizes(tmp_path: Path, size: int) -> None:
-    slot = Slot(tmp_path / "slot", create=True)
+def test_slot_payload_sizes(size: int) -> None:
+    slot = Slot.create()
     slot.begin(FUZZER_BYTES, bytes(range(256)) * (size // 256) + bytes(size % 256))
     assert len(slot.read().payload) == size
+    slot.close()
 
 
 @given(st.binary(max_size=64))
 def test_slot_round_trips_any_bytes(data: bytes) -> None:
-    path = Path(f"/tmp/scm-harness-slot-{os.getpid()}")
+    slot = Slot.create()
     try:
-        slot = Slot(path, create=True)
         slot.begin(FUZZER_BYTES, data)
         assert slot.read().payload == data
-        slot.close()
     finally:
-        path.unlink(missing_ok=True)
+        slot.close()
 
 
 def test_the_atheris_target_turns_kernel_outcomes_into_counters(monkeypatch: pytest.MonkeyPatch) -> None:
