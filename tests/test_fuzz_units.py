@@ -328,3 +328,30 @@ def test_one_deviation_seen_through_two_fields_is_stored_once(tmp_path: Path, pl
     assert [d.name for d in stored] == [slug(signatures[0])]
     assert findings.read_finding(stored[0])["also"] == list(signatures[1:])
     assert not any((spec.findings / findings.CLAIMS).iterdir())  # every claim let go
+
+
+def test_the_supervisor_reads_a_tampered_worker_directory_without_hanging(tmp_path: Path, platform: Platform) -> None:
+    """OUT may be shared: a FIFO or bad JSON where a worker's files belong is skipped, one line each at most."""
+    from harness.fuzz.campaign import Campaign, CampaignOptions, HypothesisHandle
+
+    options = CampaignOptions(engine="hypothesis", out=tmp_path, corpus=tmp_path / "corpus", runs=1)
+    campaign = Campaign(options, platform)
+    handle = HypothesisHandle(campaign.spec(0), options, campaign.lifeline, platform, [])
+    campaign.handles.append(handle)
+    pending = handle.spec.directory / "pending"
+    pending.mkdir()
+    os.mkfifo(pending / "fifo.json")
+    (pending / "list.json").write_text("[1]")
+    (pending / "deep.json").write_text("[" * 100_000)
+    os.mkfifo(handle.spec.directory / "stats.json")
+    os.mkfifo(handle.spec.directory / "signatures.txt")
+    campaign.collect_handed_over(handle)
+    assert handle.stats() == {} and campaign.counts()["signatures"] == 0
+    assert campaign.triage_queue.empty() and not list(pending.iterdir())
+    assert sorted(campaign.errors) == [
+        f"{pending / 'deep.json'}: not JSON: nested deeper than MAX_JSON_DEPTH=64",
+        f"{pending / 'fifo.json'}: a FIFO, not a regular file: not read",
+        f"{pending / 'list.json'}: not a handed-over finding (signature, scenario)",
+    ]
+    handle.slot.close()
+    campaign.lifeline.cut()

@@ -48,6 +48,7 @@ from harness.generate.decode import decode, write_dictionary
 from harness.host import Platform, probe
 from harness.model import Scenario
 from harness.report.write import OutputError, write_atomically, writing
+from harness.untrusted import MAX_SCENARIO_FILE, UntrustedInputError, load_json_file, read_file
 
 FUZZER = Path(__file__).with_name("scenario_fuzzer.py")
 POLL_SECONDS = 0.5
@@ -58,6 +59,10 @@ ARTIFACT_PREFIXES = ("crash-", "timeout-", "oom-", "leak-", "slow-unit-")
 # timeout-<sha1> artifact is written once per input, so a worker that hangs again on an input it
 # already hung on exits with this status and leaves no new artifact: still a hang, not a crash.
 LIBFUZZER_TIMEOUT_EXIT = 70
+# Bounds of the files workers leave in OUT/workers/<n>/ (OUT may be shared: read through harness.untrusted).
+STATS_FILE_LIMIT = 1 << 20  # stats.json: counters and the signatures the worker stored
+SIGNATURES_FILE_LIMIT = 64 << 20  # signatures.txt: one outcome signature a line (a few KiB in a long campaign)
+PENDING_FILE_LIMIT = 2 * MAX_SCENARIO_FILE  # pending/*.json: a scenario's JSON text inside JSON (escaped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +132,8 @@ class Handle(ABC):
 
     def stats(self) -> dict[str, object]:
         try:
-            data = json.loads((self.spec.directory / "stats.json").read_text())
-        except (OSError, ValueError):
+            data = load_json_file(self.spec.directory / "stats.json", STATS_FILE_LIMIT)
+        except UntrustedInputError:  # not written yet, or being replaced
             return {}
         return data if isinstance(data, dict) else {}
 
@@ -414,7 +419,11 @@ class Campaign:
             fresh = [a for a in handle.artifacts() if a not in handle.known_artifacts]
             handle.known_artifacts |= set(fresh)
             for name in fresh:
-                scenario = decode((handle.spec.directory / name).read_bytes())
+                try:
+                    scenario = decode(read_file(handle.spec.directory / name, MAX_SCENARIO_FILE, follow_symlinks=False))
+                except UntrustedInputError as exc:
+                    self.errors.append(str(exc))
+                    continue
                 if scenario is None:
                     continue
                 signature = triage.HANG if name.startswith("timeout-") else triage.crash_signature(name.split("-")[0])
@@ -456,14 +465,18 @@ class Campaign:
             return
         for path in sorted(pending.glob("*.json")):
             try:
-                item = json.loads(path.read_text())
-                scenario = codec.loads(item["scenario"], str(path))
-            except (OSError, ValueError, KeyError) as exc:
-                self.errors.append(f"{path}: {exc}")
+                item = load_json_file(path, PENDING_FILE_LIMIT)
+                if not isinstance(item, dict) or not isinstance(item.get("signature"), str):
+                    raise UntrustedInputError(f"{path}: not a handed-over finding (signature, scenario)")
+                text = item.get("scenario")
+                scenario = codec.loads(text if isinstance(text, str) else "", str(path))
+            except ValueError as exc:  # an UntrustedInputError or a CodecError: one line naming the file
+                self.errors.append(str(exc))
                 continue
             finally:
-                path.unlink(missing_ok=True)
-            self.triage_queue.put((str(item["signature"]), scenario, self.meta(handle, "oracle or invariant"), True))
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
+            self.triage_queue.put((item["signature"], scenario, self.meta(handle, "oracle or invariant"), True))
 
     def triage_loop(self) -> None:
         isolated = replace(self.config, scenario_timeout=0.0)  # the child's deadline is the timeout
@@ -500,13 +513,13 @@ class Campaign:
             stats = handle.stats()
             execs += handle.carried["execs"] + _int(stats.get("execs"))
             ran += handle.carried["ran"] + _int(stats.get("ran"))
-            path = handle.spec.directory / "signatures.txt"
-            with contextlib.suppress(OSError), open(path, encoding="utf-8") as lines:
-                lines.seek(handle.signatures_offset)
-                chunk = lines.read()
-                complete = chunk[: chunk.rfind("\n") + 1]
-                handle.signatures_offset += len(complete.encode())
-                self.totals.signatures.update(line for line in complete.splitlines() if line)
+            with contextlib.suppress(UntrustedInputError):
+                written = read_file(handle.spec.directory / "signatures.txt", SIGNATURES_FILE_LIMIT)
+                chunk = written[handle.signatures_offset :]
+                complete = chunk[: chunk.rfind(b"\n") + 1]
+                handle.signatures_offset += len(complete)
+                lines = complete.decode("utf-8", "backslashreplace").splitlines()
+                self.totals.signatures.update(line for line in lines if line)
         corpus_dir = self.o.corpus
         size = sum(1 for p in corpus_dir.iterdir() if p.is_file()) if corpus_dir.is_dir() else 0
         return {

@@ -30,8 +30,11 @@ from harness.generate.decode import decode
 from harness.host import Platform, probe
 from harness.model import Scenario
 from harness.report.write import write_atomically
+from harness.untrusted import load_json_file, read_file
 
 COUNTERS = 1 << 14  # extra coverage counters reserved for outcome signatures
+# seeds.json: the JSON texts of this worker's share of the seeds (each within MAX_SCENARIO_FILE, escaped in JSON)
+SEEDS_FILE_LIMIT = 256 << 20
 ENV_WORKER = "SCM_HARNESS_WORKER"  # JSON of the WorkerSpec fields (set by the campaign)
 
 
@@ -131,14 +134,20 @@ class Target:
             return
         seeds, progress = self.spec.directory / "seeds.json", self.spec.directory / "seeds.next"
         try:
-            texts = json.loads(seeds.read_text())
-            start = int(progress.read_text()) if progress.exists() else 0
-        except (OSError, ValueError):
+            texts = load_json_file(seeds, SEEDS_FILE_LIMIT)
+            start = int(read_file(progress, 32)) if progress.exists() else 0
+        except ValueError:  # none (a restarted worker that replayed them all), or not ours: an UntrustedInputError
+            return
+        if not isinstance(texts, list):
             return
         for index in range(start, len(texts)):
             with worker_writing(progress):
                 write_atomically(progress, f"{index + 1}\n")
-            scenario = codec.loads(texts[index], "seed")
+            text = texts[index]
+            try:
+                scenario = codec.loads(text if isinstance(text, str) else "", f"{seeds}: seed {index}")
+            except ValueError:
+                continue  # the supervisor wrote it from scenarios it loaded: only a changed file gets here
             if self.slot is not None:
                 self.slot.begin(PICKLED_SCENARIO, pickle.dumps(scenario))
             evaluation = self.state.evaluate(scenario)
