@@ -63,6 +63,9 @@ class VariantResult:
     observed: str = ""
     reason: str = ""
     findings: tuple[Finding, ...] = ()
+    # RLIMIT_NOFILE was too low to run it: (the limit, the descriptors it needs); the caller says so
+    # once per run (mention_descriptor_limit), also when the variant ran in a forked child (replay)
+    descriptors_short: tuple[int, int] | None = None
 
 
 @contextlib.contextmanager
@@ -93,9 +96,10 @@ def run_variant(variant: Variant, backend: str, platform: Platform, config: RunC
     try:
         with watchdog(config.scenario_timeout):
             observation = execute(variant.scenario, backend, config.exec)
+    except DescriptorLimitTooLow as exc:
+        short = (exc.limit, exc.required)
+        return VariantResult(label, Verdict.UNSUPPORTED, expected=expected, reason=str(exc), descriptors_short=short)
     except CannotExpress as exc:
-        if isinstance(exc, DescriptorLimitTooLow):
-            _mention_descriptor_limit(exc)
         return VariantResult(label, Verdict.UNSUPPORTED, expected=expected, reason=str(exc))
     except UnknownName as exc:
         return VariantResult(label, Verdict.UNSUPPORTED, expected=expected, reason=f"this platform has no {exc}")
@@ -118,13 +122,16 @@ def run_variant(variant: Variant, backend: str, platform: Platform, config: RunC
 _LIMITS_MENTIONED: set[int] = set()
 
 
-def _mention_descriptor_limit(exc: DescriptorLimitTooLow) -> None:
+def mention_descriptor_limit(result: VariantResult) -> None:
     """Once per process and limit, a line that says why cases are unsupported (each result says it too)."""
-    if exc.limit not in _LIMITS_MENTIONED:
-        _LIMITS_MENTIONED.add(exc.limit)
+    if result.descriptors_short is None:
+        return
+    limit, required = result.descriptors_short
+    if limit not in _LIMITS_MENTIONED:
+        _LIMITS_MENTIONED.add(limit)
         print(
-            f"scm-harness: RLIMIT_NOFILE {exc.limit} (the hard limit) is too low for some cases, which are "
-            f"unsupported (the first needs {exc.required} descriptors); raise it with ulimit -n to run them",
+            f"scm-harness: RLIMIT_NOFILE {limit} (the hard limit) is too low for some cases, which are "
+            f"unsupported (the first needs {required} descriptors); raise it with ulimit -n to run them",
             file=sys.stderr,
         )
 
@@ -147,6 +154,7 @@ def run_case(case: Case, kind: PairKind, backend: str, platform: Platform, confi
         try:
             for variant in case.variants(kind):
                 parts.append(run_variant(variant, backend, platform, config))
+                mention_descriptor_limit(parts[-1])
         except Exception as exc:  # a harness bug: recorded as this case's error, the run goes on
             where = traceback.extract_tb(exc.__traceback__)[-1]
             reason = f"harness error: {type(exc).__name__}: {exc} (at {where.filename}:{where.lineno})"

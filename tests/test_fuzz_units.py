@@ -21,7 +21,7 @@ from harness.fuzz.invariants import invariants
 from harness.fuzz.isolate import call_in_child
 from harness.fuzz.minimise import cost, minimise
 from harness.fuzz.signature import counter_index, finding_signature, outcome_signatures, slug
-from harness.fuzz.slot import FUZZER_BYTES, Slot
+from harness.fuzz.slot import CANNOT_WRITE, FUZZER_BYTES, Slot
 from harness.fuzz.triage import store_triaged
 from harness.fuzz.worker import WorkerSpec, WorkerState
 from harness.generate.strategies import scenarios
@@ -201,33 +201,37 @@ def test_call_in_child_reports_values_hangs_and_deaths() -> None:
     assert call_in_child(die, 5).signal == "SIGKILL"
 
 
-def test_slot_keeps_the_last_input_for_the_supervisor(tmp_path: Path) -> None:
-    writer = Slot(tmp_path / "slot", create=True)
-    reader = Slot(tmp_path / "slot")
+def test_slot_keeps_the_last_input_for_the_supervisor() -> None:
+    writer = Slot.create()
+    reader = Slot(os.dup(writer.fd))  # what a spawned worker maps (its descriptor passed down)
     writer.begin(FUZZER_BYTES, b"\x01\x02")
     seen = reader.read()
     assert (seen.kind, seen.payload) == (FUZZER_BYTES, b"\x01\x02") and seen.busy_since > 0
     writer.end()
     assert reader.read().busy_since == 0 and reader.read().payload == b"\x01\x02"
+    full = "cannot write w/stats.json: No space left on device"
+    writer.cannot_write(full)
+    assert (reader.read().kind, reader.read().payload) == (CANNOT_WRITE, full.encode())
+    writer.close()
+    reader.close()
 
 
 @pytest.mark.parametrize("size", [0, 1, 5000])
-def test_slot_payload_sizes(tmp_path: Path, size: int) -> None:
-    slot = Slot(tmp_path / "slot", create=True)
+def test_slot_payload_sizes(size: int) -> None:
+    slot = Slot.create()
     slot.begin(FUZZER_BYTES, bytes(range(256)) * (size // 256) + bytes(size % 256))
     assert len(slot.read().payload) == size
+    slot.close()
 
 
 @given(st.binary(max_size=64))
 def test_slot_round_trips_any_bytes(data: bytes) -> None:
-    path = Path(f"/tmp/scm-harness-slot-{os.getpid()}")
+    slot = Slot.create()
     try:
-        slot = Slot(path, create=True)
         slot.begin(FUZZER_BYTES, data)
         assert slot.read().payload == data
-        slot.close()
     finally:
-        path.unlink(missing_ok=True)
+        slot.close()
 
 
 def test_the_atheris_target_turns_kernel_outcomes_into_counters(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -324,3 +328,30 @@ def test_one_deviation_seen_through_two_fields_is_stored_once(tmp_path: Path, pl
     assert [d.name for d in stored] == [slug(signatures[0])]
     assert findings.read_finding(stored[0])["also"] == list(signatures[1:])
     assert not any((spec.findings / findings.CLAIMS).iterdir())  # every claim let go
+
+
+def test_the_supervisor_reads_a_tampered_worker_directory_without_hanging(tmp_path: Path, platform: Platform) -> None:
+    """OUT may be shared: a FIFO or bad JSON where a worker's files belong is skipped, one line each at most."""
+    from harness.fuzz.campaign import Campaign, CampaignOptions, HypothesisHandle
+
+    options = CampaignOptions(engine="hypothesis", out=tmp_path, corpus=tmp_path / "corpus", runs=1)
+    campaign = Campaign(options, platform)
+    handle = HypothesisHandle(campaign.spec(0), options, campaign.lifeline, platform, [])
+    campaign.handles.append(handle)
+    pending = handle.spec.directory / "pending"
+    pending.mkdir()
+    os.mkfifo(pending / "fifo.json")
+    (pending / "list.json").write_text("[1]")
+    (pending / "deep.json").write_text("[" * 100_000)
+    os.mkfifo(handle.spec.directory / "stats.json")
+    os.mkfifo(handle.spec.directory / "signatures.txt")
+    campaign.collect_handed_over(handle)
+    assert handle.stats() == {} and campaign.counts()["signatures"] == 0
+    assert campaign.triage_queue.empty() and not list(pending.iterdir())
+    assert sorted(campaign.errors) == [
+        f"{pending / 'deep.json'}: not JSON: nested deeper than MAX_JSON_DEPTH=64",
+        f"{pending / 'fifo.json'}: a FIFO, not a regular file: not read",
+        f"{pending / 'list.json'}: not a handed-over finding (signature, scenario)",
+    ]
+    handle.slot.close()
+    campaign.lifeline.cut()

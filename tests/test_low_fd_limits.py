@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import codec
 from harness.catalogue import CASES
 from harness.execute.fdtable import WORKING_DESCRIPTORS, descriptors_needed
 from harness.expectation import Expectation
@@ -41,13 +42,13 @@ def _limits(soft: int, hard: int) -> Callable[[], None]:
 
 
 def _run(
-    tmp_path: Path, soft: int, hard: int, *args: str
+    tmp_path: Path, soft: int, hard: int, *args: str, command: str = "run"
 ) -> tuple[subprocess.CompletedProcess[str], list[dict[str, str]]]:
     private = tmp_path / "tmpdir"
     private.mkdir()
     out = tmp_path / "report"
     done = subprocess.run(
-        [sys.executable, "-m", "harness", "run", *args, "--out", str(out)],
+        [sys.executable, "-m", "harness", command, *args, "--out", str(out)],
         cwd=ROOT,
         env={"PATH": "/usr/bin:/bin", "TMPDIR": str(private)},
         preexec_fn=_limits(soft, hard),  # the test process forks no threads: preexec_fn is safe here
@@ -83,6 +84,21 @@ def test_a_low_limit_runs_what_fits_and_says_once_what_does_not(limit: int, tmp_
     assert len(lines) == 1 and f"RLIMIT_NOFILE {limit} (the hard limit) is too low" in lines[0], done.stderr
 
 
+def test_replay_says_once_per_run_that_the_limit_is_too_low(tmp_path: Path) -> None:
+    """replay runs each file in a forked child; the line still comes once, from the parent."""
+    files = tmp_path / "scenarios"
+    files.mkdir()
+    for case_id in sorted(TOO_MANY):
+        case = CASES[case_id]
+        for variant in case.variants(case.kinds()[0]):
+            (files / f"{case_id}-{variant.label.replace(' ', '-')}.json").write_text(codec.dumps(variant.scenario))
+    done, results = _run(tmp_path, 64, 64, str(files), "--backend", "raw", command="replay")
+    refused = [r for r in results if "RLIMIT_NOFILE" in r["reason"]]
+    assert len(refused) >= 2 and {r["verdict"] for r in refused} == {"unsupported"}, results
+    lines = _limit_lines(done.stderr)
+    assert len(lines) == 1 and "RLIMIT_NOFILE 64 (the hard limit) is too low" in lines[0], done.stderr
+
+
 def test_the_soft_limit_is_raised_up_to_the_hard_limit(tmp_path: Path) -> None:
     done, results = _run(tmp_path, 64, 4096, "--ids", IDS)
     assert done.returncode == 0, done.stdout[-3000:]
@@ -110,7 +126,8 @@ def test_the_need_counts_every_descriptor_a_receive_can_install() -> None:
 
 
 def test_reproducers_run_at_a_low_limit(tmp_path: Path, platform: Platform) -> None:
-    """repro.py and repro.c reserve their closed descriptor number below the soft limit too."""
+    """repro.py and repro.c reserve their closed descriptor number below the soft limit too; both make
+    their private directory in $TMPDIR and remove it."""
     case = CASES["FD-01"]
     scenario = case.variants(case.kinds()[0])[0].scenario
     expectation = expect(scenario, platform)
@@ -123,8 +140,17 @@ def test_reproducers_run_at_a_low_limit(tmp_path: Path, platform: Platform) -> N
         (tmp_path / "repro.c").write_text(repro_c.render(plan, "test", ["at RLIMIT_NOFILE 64"]))
         subprocess.run([compiler, "-O1", "-o", str(tmp_path / "repro"), str(tmp_path / "repro.c")], check=True)
         programs.append([str(tmp_path / "repro")])
+    private = tmp_path / "tmpdir"
+    private.mkdir()
     for argv in programs:
         done = subprocess.run(
-            argv, preexec_fn=_limits(64, 64), capture_output=True, text=True, timeout=RUN_LIMIT, check=False
+            argv,
+            env={"PATH": "/usr/bin:/bin", "TMPDIR": str(private)},
+            preexec_fn=_limits(64, 64),
+            capture_output=True,
+            text=True,
+            timeout=RUN_LIMIT,
+            check=False,
         )
         assert done.returncode == 0, done.stdout + done.stderr
+        assert sorted(p.name for p in private.iterdir()) == [], f"{argv[-1]} left its directory behind"

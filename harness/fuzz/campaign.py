@@ -11,6 +11,10 @@ found is still minimised (within ``--minimise-seconds``); Ctrl-C and SIGTERM sto
 (SIGTERM), given time to store what they found, and killed; the campaign summary
 (``campaign.json`` and ``campaign.md``) is written atomically.  Exit status 1 when the campaign
 has findings, 0 when not.
+
+A file the campaign cannot write (a full disk), in the supervisor or in a worker (which exits with
+``CANNOT_WRITE_EXIT``, the reason in its slot), ends it as an :class:`OutputError`: one line naming
+the file, exit 2, after the workers are stopped as above; stored findings stay whole.
 """
 
 from __future__ import annotations
@@ -37,14 +41,15 @@ from harness import codec
 from harness.execute.lifetime import ENV_LIFELINE, Lifeline, die_with_parent, dying_with_parent, hold_lifeline
 from harness.fuzz import corpus, findings, triage
 from harness.fuzz.evaluate import FuzzConfig
-from harness.fuzz.slot import FUZZER_BYTES, PICKLED_SCENARIO, Slot
+from harness.fuzz.slot import CANNOT_WRITE, CANNOT_WRITE_EXIT, ENV_SLOT, FUZZER_BYTES, PICKLED_SCENARIO, Slot
 from harness.fuzz.target import ENV_WORKER, spec_to_environment
 from harness.fuzz.worker import WorkerSpec
 from harness.generate.decode import decode, write_dictionary
 from harness.host import Platform, probe
 from harness.model import Scenario
 from harness.report.markdown import md_text
-from harness.report.write import write_atomically
+from harness.report.write import OutputError, write_atomically, writing
+from harness.untrusted import MAX_SCENARIO_FILE, UntrustedInputError, load_json_file, read_file
 
 FUZZER = Path(__file__).with_name("scenario_fuzzer.py")
 POLL_SECONDS = 0.5
@@ -55,6 +60,10 @@ ARTIFACT_PREFIXES = ("crash-", "timeout-", "oom-", "leak-", "slow-unit-")
 # timeout-<sha1> artifact is written once per input, so a worker that hangs again on an input it
 # already hung on exits with this status and leaves no new artifact: still a hang, not a crash.
 LIBFUZZER_TIMEOUT_EXIT = 70
+# Bounds of the files workers leave in OUT/workers/<n>/ (OUT may be shared: read through harness.untrusted).
+STATS_FILE_LIMIT = 1 << 20  # stats.json: counters and the signatures the worker stored
+SIGNATURES_FILE_LIMIT = 64 << 20  # signatures.txt: one outcome signature a line (a few KiB in a long campaign)
+PENDING_FILE_LIMIT = 2 * MAX_SCENARIO_FILE  # pending/*.json: a scenario's JSON text inside JSON (escaped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +100,9 @@ class Handle(ABC):
         self.spec = spec
         self.options = options
         self.lifeline = lifeline  # every worker leads a process group that dies with the supervisor
-        spec.directory.mkdir(parents=True, exist_ok=True)
-        self.slot = Slot(spec.directory / "slot", create=True)
+        with writing(spec.directory):
+            spec.directory.mkdir(parents=True, exist_ok=True)
+        self.slot = Slot.create()
         self.restarts = 0
         self.finished = False  # ended on its own (time or runs): not restarted
         self.carried: dict[str, int] = {"execs": 0, "ran": 0}  # from earlier incarnations
@@ -112,15 +122,19 @@ class Handle(ABC):
     def poll(self) -> int | None:
         """The exit status once the worker is gone (negative: killed by that signal)."""
 
+    def alive(self) -> bool:
+        return self.pid is not None and self.poll() is None
+
     def signal(self, sig: int) -> None:
-        if self.pid is not None and self.poll() is None:
+        pid = self.pid
+        if pid is not None and self.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, sig)
+                os.kill(pid, sig)
 
     def stats(self) -> dict[str, object]:
         try:
-            data = json.loads((self.spec.directory / "stats.json").read_text())
-        except (OSError, ValueError):
+            data = load_json_file(self.spec.directory / "stats.json", STATS_FILE_LIMIT)
+        except UntrustedInputError:  # not written yet, or being replaced
             return {}
         return data if isinstance(data, dict) else {}
 
@@ -149,19 +163,29 @@ class Handle(ABC):
 
 
 def _hypothesis_entry(
-    spec: WorkerSpec, platform: Platform, initial: list[Scenario], supervisor: int, lifeline: Lifeline, group_end: int
+    spec: WorkerSpec,
+    platform: Platform,
+    initial: list[Scenario],
+    supervisor: int,
+    lifeline: Lifeline,
+    group_end: int,
+    slot: Slot,
 ) -> None:
     die_with_parent(supervisor)
     os.close(lifeline.write_end)  # only the supervisor may hold it open
     os.close(lifeline.read_end)
     os.setsid()  # a group of its own: what it starts (reproducers, a compiler) dies with it
     hold_lifeline(group_end)
-    log = os.open(spec.directory / "log.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    from harness.fuzz.hypothesis_engine import worker_main
+    from harness.fuzz.worker import CannotWrite, leave_cannot_write
+
+    try:
+        log = os.open(spec.directory / "log.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError as exc:
+        leave_cannot_write(slot, CannotWrite(f"cannot write {spec.directory / 'log.txt'}: {exc.strerror or exc}"))
     os.dup2(log, 1)
     os.dup2(log, 2)
-    from harness.fuzz.hypothesis_engine import worker_main
-
-    worker_main(spec, platform, initial)
+    worker_main(spec, platform, initial, slot)
 
 
 class HypothesisHandle(Handle):
@@ -186,7 +210,7 @@ class HypothesisHandle(Handle):
         context = multiprocessing.get_context("fork")  # the worker inherits the probed platform and seeds
         initial, self.initial = self.initial, []  # the seeds run once, not after every restart
         group_end = self.lifeline.end_for_group()
-        args = (self.spec, self.platform, initial, os.getpid(), self.lifeline, group_end)
+        args = (self.spec, self.platform, initial, os.getpid(), self.lifeline, group_end, self.slot)
         self.process = context.Process(target=_hypothesis_entry, args=args)
         try:
             self.process.start()
@@ -206,7 +230,8 @@ class AtherisHandle(Handle):
         self.process: subprocess.Popen[bytes] | None = None
         self.log: IO[bytes] | None = None
         seeds = [codec.dumps(s) for s in initial]
-        write_atomically(spec.directory / "seeds.json", json.dumps(seeds))
+        with writing(spec.directory / "seeds.json"):
+            write_atomically(spec.directory / "seeds.json", json.dumps(seeds))
         self.known_artifacts: set[str] = set()
 
     @property
@@ -239,11 +264,13 @@ class AtherisHandle(Handle):
         env["PYTHONUNBUFFERED"] = "1"
         if self.log is not None:
             self.log.close()
-        self.log = open(self.spec.directory / "log.txt", "ab")  # noqa: SIM115 - lives as long as the worker
+        with writing(self.spec.directory / "log.txt"):
+            self.log = open(self.spec.directory / "log.txt", "ab")  # noqa: SIM115 - lives as long as the worker
         self.known_artifacts |= set(self.artifacts())
         # a session of its own, which libFuzzer's -fork/-jobs children join: the lifeline kills them all
         group_end = self.lifeline.end_for_group()
         env[ENV_LIFELINE] = str(group_end)
+        env[ENV_SLOT] = str(self.slot.fd)
         try:
             self.process = subprocess.Popen(
                 dying_with_parent(self.command()),
@@ -251,7 +278,7 @@ class AtherisHandle(Handle):
                 stdout=self.log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                pass_fds=(group_end,),
+                pass_fds=(group_end, self.slot.fd),
             )
         finally:
             os.close(group_end)
@@ -292,6 +319,7 @@ class Campaign:
         )
         self.findings_root = options.out / "findings"
         self.errors: list[str] = []
+        self.failure: OutputError | None = None  # a file the campaign could not write: it ends, exit 2
         self.started_at = datetime.datetime.now(datetime.UTC)
         self.stopped_by = ""
         self._last_line = 0.0
@@ -324,10 +352,12 @@ class Campaign:
 
     def start(self) -> None:
         for path in (self.o.out, self.o.corpus, self.findings_root):
-            path.mkdir(parents=True, exist_ok=True)
+            with writing(path):
+                path.mkdir(parents=True, exist_ok=True)
         seeds = self.load_seeds()
         if self.o.engine == "atheris":
-            write_dictionary(self.o.out / "scm.dict")
+            with writing(self.o.out / "scm.dict"):
+                write_dictionary(self.o.out / "scm.dict")
         for index in range(self.o.jobs):
             share = seeds[index :: self.o.jobs]
             handle: Handle
@@ -356,6 +386,8 @@ class Campaign:
                 handle.signal(signal.SIGKILL)
                 self.queue_dead_input(handle, triage.HANG, f"no completion within {self.o.hard_timeout:g} s")
             return
+        if status == CANNOT_WRITE_EXIT:
+            raise self.cannot_write(handle)
         if handle.finished:
             return
         if status == 0 and not handle.killed_for_hang:
@@ -373,13 +405,26 @@ class Campaign:
         else:
             handle.finished = True
 
+    def cannot_write(self, handle: Handle) -> OutputError:
+        """The worker stopped because it could not write a file: the line it left in its slot."""
+        handle.finished = True
+        reading = handle.slot.read()
+        if reading.kind == CANNOT_WRITE:
+            return OutputError(reading.payload.decode("utf-8", "backslashreplace"))
+        index = handle.spec.index
+        return OutputError(f"cannot write in {handle.spec.directory}: worker {index} could not write its files")
+
     def report_death(self, handle: Handle, status: int) -> None:
         how = signal.Signals(-status).name if status < 0 else f"exit-{status}"
         if isinstance(handle, AtherisHandle):
             fresh = [a for a in handle.artifacts() if a not in handle.known_artifacts]
             handle.known_artifacts |= set(fresh)
             for name in fresh:
-                scenario = decode((handle.spec.directory / name).read_bytes())
+                try:
+                    scenario = decode(read_file(handle.spec.directory / name, MAX_SCENARIO_FILE, follow_symlinks=False))
+                except UntrustedInputError as exc:
+                    self.errors.append(str(exc))
+                    continue
                 if scenario is None:
                     continue
                 signature = triage.HANG if name.startswith("timeout-") else triage.crash_signature(name.split("-")[0])
@@ -421,14 +466,18 @@ class Campaign:
             return
         for path in sorted(pending.glob("*.json")):
             try:
-                item = json.loads(path.read_text())
-                scenario = codec.loads(item["scenario"], str(path))
-            except (OSError, ValueError, KeyError) as exc:
-                self.errors.append(f"{path}: {exc}")
+                item = load_json_file(path, PENDING_FILE_LIMIT)
+                if not isinstance(item, dict) or not isinstance(item.get("signature"), str):
+                    raise UntrustedInputError(f"{path}: not a handed-over finding (signature, scenario)")
+                text = item.get("scenario")
+                scenario = codec.loads(text if isinstance(text, str) else "", str(path))
+            except ValueError as exc:  # an UntrustedInputError or a CodecError: one line naming the file
+                self.errors.append(str(exc))
                 continue
             finally:
-                path.unlink(missing_ok=True)
-            self.triage_queue.put((str(item["signature"]), scenario, self.meta(handle, "oracle or invariant"), True))
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
+            self.triage_queue.put((item["signature"], scenario, self.meta(handle, "oracle or invariant"), True))
 
     def triage_loop(self) -> None:
         isolated = replace(self.config, scenario_timeout=0.0)  # the child's deadline is the timeout
@@ -450,6 +499,9 @@ class Campaign:
                     claimed=claimed,
                     stop=lambda: self.triage_stop,
                 )
+            except OutputError as exc:  # a full disk: the campaign ends (what is stored stays whole)
+                self.failure = self.failure or exc
+                return
             except Exception as exc:  # the campaign goes on; the summary says what was lost
                 self.errors.append(f"triage of {signature}: {type(exc).__name__}: {exc}")
             self.totals.triaged += 1
@@ -462,13 +514,13 @@ class Campaign:
             stats = handle.stats()
             execs += handle.carried["execs"] + _int(stats.get("execs"))
             ran += handle.carried["ran"] + _int(stats.get("ran"))
-            path = handle.spec.directory / "signatures.txt"
-            with contextlib.suppress(OSError), open(path, encoding="utf-8") as lines:
-                lines.seek(handle.signatures_offset)
-                chunk = lines.read()
-                complete = chunk[: chunk.rfind("\n") + 1]
-                handle.signatures_offset += len(complete.encode())
-                self.totals.signatures.update(line for line in complete.splitlines() if line)
+            with contextlib.suppress(UntrustedInputError):
+                written = read_file(handle.spec.directory / "signatures.txt", SIGNATURES_FILE_LIMIT)
+                chunk = written[handle.signatures_offset :]
+                complete = chunk[: chunk.rfind(b"\n") + 1]
+                handle.signatures_offset += len(complete)
+                lines = complete.decode("utf-8", "backslashreplace").splitlines()
+                self.totals.signatures.update(line for line in lines if line)
         corpus_dir = self.o.corpus
         size = sum(1 for p in corpus_dir.iterdir() if p.is_file()) if corpus_dir.is_dir() else 0
         return {
@@ -504,12 +556,19 @@ class Campaign:
     # -- the run ------------------------------------------------------------------------------
 
     def run(self) -> int:
-        self.start()
+        """The campaign; a file it cannot write (a full disk) stops it and is raised as one OutputError.
+
+        Then the workers are stopped and gone, what was stored stays whole (a finding is renamed into
+        place complete, or not at all), and the summary is written if it still fits.
+        """
         try:
+            self.start()
             while True:
                 time.sleep(POLL_SECONDS)
                 for handle in self.handles:
                     self.watch(handle)
+                if self.failure is not None:
+                    raise self.failure
                 self.progress()
                 if all(h.finished for h in self.handles):
                     self.stopped_by = "runs" if self.o.runs is not None and self.time_left() > 0 else "time"
@@ -520,19 +579,28 @@ class Campaign:
                     break
         except KeyboardInterrupt:
             self.stopped_by = "interrupt"
+        except OutputError as exc:
+            self.failure = self.failure or exc
         self.stop()
+        if self.failure is not None:
+            self.stopped_by = "output error"
+            self.errors.append(str(self.failure))
+            self.progress(final=True)
+            with contextlib.suppress(OutputError):  # the summary too, if it fits: no second line
+                self.write_summary()
+            raise self.failure
         return self.finish()
 
     def stop(self) -> None:
         # After Ctrl-C minimising stops now (the best scenario so far is stored, "minimised": false);
         # storing and the reproducers' one run still happen, within the grace time.  At the time
         # limit the findings handed over are still minimised, within --minimise-seconds in all.
-        interrupted = self.stopped_by == "interrupt"
+        interrupted = self.stopped_by == "interrupt" or self.failure is not None
         self.triage_stop = interrupted
         for handle in self.handles:
             handle.signal(signal.SIGTERM)
         end = time.monotonic() + STOP_GRACE
-        while time.monotonic() < end and any(h.poll() is None for h in self.handles):
+        while time.monotonic() < end and any(h.alive() for h in self.handles):
             time.sleep(0.1)
         for handle in self.handles:
             handle.signal(signal.SIGKILL)
@@ -542,19 +610,32 @@ class Campaign:
             if isinstance(handle, AtherisHandle) and handle.process is not None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     handle.process.wait(5)
+            if handle.poll() == CANNOT_WRITE_EXIT and self.failure is None:  # it ran out of room while stopping
+                self.failure = self.cannot_write(handle)
             self.collect_handed_over(handle)
+            handle.slot.close()
         self.lifeline.cut()  # whatever the workers left running (a -fork child, a reproducer) goes too
         self.triage_queue.put(None)
+        if self.triage_thread.ident is None:  # start() failed before it
+            return
         if not interrupted:
             self.triage_thread.join(self.o.minimise_seconds)
             self.triage_stop = True
         self.triage_thread.join(STOP_GRACE)
 
+    def write_summary(self) -> dict[str, object]:
+        summary = self.summary()
+        with writing(self.o.out / "campaign.json"):
+            write_atomically(self.o.out / "campaign.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        with writing(self.o.out / "campaign.md"):
+            write_atomically(self.o.out / "campaign.md", render_markdown(summary))
+        return summary
+
     def finish(self) -> int:
         self.progress(final=True)
-        summary = self.summary()
-        write_atomically(self.o.out / "campaign.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
-        write_atomically(self.o.out / "campaign.md", render_markdown(summary))
+        summary = self.write_summary()
+        if self.failure is not None:  # the triage thread, storing its last finding after the workers stopped
+            raise self.failure
         stored = summary["findings"]
         assert isinstance(stored, list)
         print(

@@ -40,7 +40,7 @@ from harness.fuzz.repro_plan import Inexpressible, make_plan
 from harness.fuzz.repro_runtime import RESULT_LINE, RESULTS, printable
 from harness.fuzz.signature import slug
 from harness.host import Platform
-from harness.report.write import write_atomically
+from harness.report.write import write_atomically, writing
 from harness.untrusted import MAX_SCENARIO_FILE, load_json_file
 
 REPRO_TIMEOUT = 60.0
@@ -91,14 +91,17 @@ def claim(root: Path, signature: str) -> bool:
 
 
 def _mark(directory: Path, signature: str, text: str) -> bool:
-    """Create ``directory/<slug>`` holding ``text`` unless it exists: the first process wins."""
-    directory.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(directory / slug(signature), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
+    """Create ``directory/<slug>`` holding ``text`` unless it exists: the first process wins.
+
+    A file that cannot be written (a full disk) is an OutputError naming it."""
+    with writing(directory / slug(signature)):
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(directory / slug(signature), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
     return True
 
 
@@ -271,27 +274,34 @@ def store_finding(
     meta: dict[str, object],
     run_repros: bool = True,
 ) -> Path | None:
-    """Write ``root/<slug>/``; None when another process stored the same signature first."""
-    root.mkdir(parents=True, exist_ok=True)
+    """Write ``root/<slug>/``; None when another process stored the same signature first.
+
+    Built in a temporary directory beside it and renamed into place: a write that fails (a full
+    disk) is an OutputError naming the finding, and leaves no part of it behind.
+    """
     target = root / slug(signature)
-    work = Path(tempfile.mkdtemp(prefix=f".{slug(signature)}.", dir=root))
+    with writing(target):
+        root.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{slug(signature)}.", dir=root))
     try:
         scenario = evaluation.scenario
-        write_atomically(work / "scenario.json", codec.dumps(scenario))
-        observed: dict[str, object] = {
-            "findings": [f.describe() for f in evaluation.findings],
-            "observation": jsonify.to_json(evaluation.observation),
-            "expected": None if evaluation.expectation is None else expectation_words(evaluation.expectation),
-        }
-        write_atomically(work / "observed.json", json.dumps(observed, indent=2, sort_keys=True) + "\n")
         title, details = _words(f"scm-harness reproducer: {signature}", signature, evaluation, platform)
-        unsupported = write_reproducers(work, title, details, evaluation, platform)
+        with writing(target):
+            write_atomically(work / "scenario.json", codec.dumps(scenario))
+            observed: dict[str, object] = {
+                "findings": [f.describe() for f in evaluation.findings],
+                "observation": jsonify.to_json(evaluation.observation),
+                "expected": None if evaluation.expectation is None else expectation_words(evaluation.expectation),
+            }
+            write_atomically(work / "observed.json", json.dumps(observed, indent=2, sort_keys=True) + "\n")
+            unsupported = write_reproducers(work, title, details, evaluation, platform)
         also = sorted(set(evaluation.signatures) - {signature})
         results: dict[str, object] = {}
         if run_repros:
             for result in (run_python_repro(work / "repro.py"), run_c_repro(work / "repro.c")):
                 results[result.name] = result.as_json()
-                write_atomically(work / f"{result.name}.out", result.output)
+                with writing(target):
+                    write_atomically(work / f"{result.name}.out", result.output)
         info = {
             "signature": signature,
             "findings": [f.describe() for f in evaluation.findings],
@@ -302,8 +312,9 @@ def store_finding(
             "also": also,
             **meta,
         }
-        write_atomically(work / "finding.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
-        os.chmod(work, 0o755)
+        with writing(target):
+            write_atomically(work / "finding.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
+            os.chmod(work, 0o755)
         try:
             os.rename(work, target)
         except OSError:

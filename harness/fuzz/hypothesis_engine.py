@@ -16,6 +16,7 @@ not thrown away at a slice boundary.
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import random
 import signal
@@ -31,7 +32,7 @@ from harness.fuzz.evaluate import Evaluation
 from harness.fuzz.signature import finding_signature
 from harness.fuzz.slot import PICKLED_SCENARIO, Slot
 from harness.fuzz.stateful import PairMachine
-from harness.fuzz.worker import Found, WorkerSpec, WorkerState, found
+from harness.fuzz.worker import CannotWrite, Found, WorkerSpec, WorkerState, found, leave_cannot_write
 from harness.generate.profiles import register_profiles
 from harness.generate.strategies import scenarios
 from harness.host import Platform
@@ -165,7 +166,7 @@ class HypothesisWorker:
         except SliceEnd:
             pass
         except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt | SystemExit):
+            if isinstance(exc, KeyboardInterrupt | SystemExit | CannotWrite):
                 raise
             caught = list(_found_in(exc))
             if not caught:  # the engine itself broke: log it, and stop after repeated breakage
@@ -200,20 +201,26 @@ class HypothesisWorker:
 
 
 def log_error(exc: BaseException) -> None:
-    print("scm-harness worker: engine error:", "".join(traceback.format_exception(exc))[-4000:], flush=True)
+    with contextlib.suppress(OSError):  # the log is in the campaign directory, which may be full
+        print("scm-harness worker: engine error:", "".join(traceback.format_exception(exc))[-4000:], flush=True)
 
 
-def worker_main(spec: WorkerSpec, platform: Platform, initial: list[Scenario]) -> None:
-    """Entry point of a forked worker process (see :mod:`harness.fuzz.campaign`)."""
+def worker_main(spec: WorkerSpec, platform: Platform, initial: list[Scenario], slot: Slot) -> None:
+    """Entry point of a forked worker process (see :mod:`harness.fuzz.campaign`), mapping ``slot``.
+
+    A file it cannot write ends it with CANNOT_WRITE_EXIT, the message in the slot for the supervisor.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when to stop
-    slot = Slot(spec.directory / "slot")
-    worker = HypothesisWorker(spec, platform, slot)
+    try:
+        worker = HypothesisWorker(spec, platform, slot)
 
-    def stop(signum: int, frame: object) -> None:
-        worker.stop_requested = True
+        def stop(signum: int, frame: object) -> None:
+            worker.stop_requested = True
 
-    signal.signal(signal.SIGTERM, stop)
-    worker.run(initial)
+        signal.signal(signal.SIGTERM, stop)
+        worker.run(initial)
+    except CannotWrite as exc:
+        leave_cannot_write(slot, exc)
 
 
 def run_inline(spec: WorkerSpec, platform: Platform, initial: list[Scenario] | None = None) -> WorkerState:

@@ -22,7 +22,7 @@ from harness.fuzz.corpus import LoadError
 from harness.fuzz.isolate import call_in_child
 from harness.host import Platform
 from harness.report.schema import Finding, Report, Result, Verdict
-from harness.runner import RunConfig, VariantResult, run_variant
+from harness.runner import RunConfig, VariantResult, mention_descriptor_limit, run_variant
 
 
 def _unique(label: str, used: set[str]) -> str:
@@ -38,6 +38,7 @@ def _isolated(variant: Variant, backend: str, platform: Platform, config: RunCon
     """run_variant in a forked child: one file's leftovers cannot change the next one's verdict."""
     ended = call_in_child(lambda: run_variant(variant, backend, platform, config), config.scenario_timeout + 10)
     if isinstance(ended.value, VariantResult):
+        mention_descriptor_limit(ended.value)  # here, not in the child: once per run, not once per file
         return ended.value
     how = "hung" if ended.hang else f"was killed by {ended.signal}" if ended.signal else "exited early"
     return VariantResult(variant.label, Verdict.ERROR, reason=f"the scenario's process {how}")

@@ -125,7 +125,6 @@ static size_t confined_name(int kind, const unsigned char *data, size_t n, const
 
 /* Exit 2 ("cannot run here"), saying so on the last line. */
 static void cannot_run_exit(void) {
-    if (names_owner == getpid()) rmdir(names_dir);
     printf(RESULT_LINE "unsupported\n");
     fflush(stdout);
     exit(2);
@@ -171,7 +170,8 @@ static const char *errname(int e) {
 static struct known { const char *name; int fd; int live; int private_fd; dev_t dev; ino_t ino; int seekable; } known[MAX_NAMES];
 static int nknown, closed_number, nonblocking, deviations;
 static char owned[MAX_FDS];
-static char tmpdir[] = "/tmp/scm-repro-XXXXXX";
+static char tmpdir[256]; /* $TMPDIR/scm-repro-XXXXXX, made by start() and removed on every way out */
+static pid_t tmpdir_owner; /* a forked child leaving with exit() must not remove its parent's directory */
 static int table_files;
 static long main_ids[3]; /* the scenario's process: expected ids name it, in a child too (which has its own pid) */
 static int parent_step = -1; /* while a child runs the steps of step 2: 2 */
@@ -314,7 +314,7 @@ static const char file_content[] =
 
 static void open_fd(const char *name, const char *kind, int cloexec, int nb, int append, int tracked) {
     int fd = -1, p[2], sv[2], seekable = 0;
-    char path[256];
+    char path[sizeof tmpdir + 64];
     if (!strcmp(kind, "regular-file")) {
         snprintf(path, sizeof path, "%s/%s", tmpdir, name);
         fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
@@ -1083,11 +1083,25 @@ static void do_child(int step) {
 
 static int baseline[MAX_LIST], nbaseline;
 
+/* The private directory and the entries made in it (files, O_PATH directories), at exit(), at the end and on a hang. */
+static void remove_tmpdir(void) {
+    char path[sizeof tmpdir + 64];
+    if (!tmpdir[0] || getpid() != tmpdir_owner) return;
+    for (int i = 0; i < nknown; i++) {
+        snprintf(path, sizeof path, "%s/%s", tmpdir, known[i].name);
+        if (unlink(path)) rmdir(path);
+    }
+    rmdir(tmpdir);
+    tmpdir[0] = 0;
+    if (names_owner == getpid()) rmdir(names_dir);
+}
+
 static void on_alarm(int sig) {
     (void)sig;
     static const char text[] = "DEVIATION: the scenario did not complete in time (hang)\n" RESULT_LINE "reproduced\n";
     fflush(stdout);
     if (write(1, text, sizeof text - 1) < 0) {}
+    remove_tmpdir();
     _exit(1);
 }
 
@@ -1113,7 +1127,12 @@ static void start(void) {
     sigaddset(&set, SIGPIPE);
     sigaddset(&set, SIGURG);
     sigprocmask(SIG_BLOCK, &set, NULL);
-    if (!mkdtemp(tmpdir)) die("mkdtemp");
+    const char *base = getenv("TMPDIR");
+    if (!base || !*base || strlen(base) > sizeof tmpdir - 32) base = "/tmp";
+    snprintf(tmpdir, sizeof tmpdir, "%s/scm-repro-XXXXXX", base);
+    if (!mkdtemp(tmpdir)) { tmpdir[0] = 0; die("mkdtemp"); }
+    tmpdir_owner = getpid();
+    atexit(remove_tmpdir); /* cannot_run_exit() and the return from main */
     start_names();
     reserve_closed_number();
     main_ids[0] = getpid();
@@ -1123,14 +1142,8 @@ static void start(void) {
 
 static int finish(void) {
     int now_open[MAX_LIST], n;
-    char path[300];
     for (int fd = 0; fd < MAX_FDS; fd++) if (owned[fd]) close(fd);
-    for (int i = 0; i < nknown; i++) {
-        snprintf(path, sizeof path, "%s/%s", tmpdir, known[i].name);
-        if (unlink(path)) rmdir(path);
-    }
-    rmdir(tmpdir);
-    rmdir(names_dir);
+    remove_tmpdir();
     n = open_fds(now_open);
     for (int i = 0; i < n; i++)
         if (!contains(baseline, nbaseline, now_open[i])) {

@@ -807,16 +807,18 @@ def run(consts: dict[str, int], pair: tuple[int, bool, bool], fds: list[tuple[An
         print("cannot run: this reproducer drives Linux system calls")
         return 2
 
+    baseline = open_fds()
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGPIPE, signal.SIGURG])
+    r = Repro(consts)
+
     def hang(signum: int, frame: object) -> None:
         print(f"DEVIATION: the scenario did not complete within {HANG_SECONDS} s (hang)", flush=True)
         result(1)
+        r.remove_directories()
         os._exit(1)
 
     signal.signal(signal.SIGALRM, hang)
     signal.alarm(HANG_SECONDS)
-    baseline = open_fds()
-    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGPIPE, signal.SIGURG])
-    r = Repro(consts)
     try:
         r.pair(*pair)
         for spec in fds:
@@ -826,7 +828,7 @@ def run(consts: dict[str, int], pair: tuple[int, bool, bool], fds: list[tuple[An
             r.announce(index, words)
             getattr(r, op)(index, args, want)
         r.finish(baseline)
-    finally:  # the scenario's process only: a child leaves with os._exit
+    finally:  # "cannot run" (SystemExit) too; a forked child never comes back here (it leaves with os._exit)
         r.remove_directories()
     signal.alarm(0)
     if r.deviations:

@@ -22,17 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import codec
-from harness.fuzz import findings
 from harness.fuzz.evaluate import FuzzConfig
 from harness.fuzz.signature import counter_index, slug
-from harness.fuzz.slot import FUZZER_BYTES, PICKLED_SCENARIO, Slot
-from harness.fuzz.worker import WorkerSpec, WorkerState
+from harness.fuzz.slot import ENV_SLOT, FUZZER_BYTES, PICKLED_SCENARIO, Slot
+from harness.fuzz.worker import CannotWrite, WorkerSpec, WorkerState, leave_cannot_write, worker_writing
 from harness.generate.decode import decode
 from harness.host import Platform, probe
 from harness.model import Scenario
 from harness.report.write import write_atomically
+from harness.untrusted import load_json_file, read_file
 
 COUNTERS = 1 << 14  # extra coverage counters reserved for outcome signatures
+# seeds.json: the JSON texts of this worker's share of the seeds (each within MAX_SCENARIO_FILE, escaped in JSON)
+SEEDS_FILE_LIMIT = 256 << 20
 ENV_WORKER = "SCM_HARNESS_WORKER"  # JSON of the WorkerSpec fields (set by the campaign)
 
 
@@ -104,9 +106,10 @@ class Target:
         self.platform = platform
         self.feedback = feedback
         self.spec = spec
-        # Standalone runs have no campaign directory; they keep nothing and raise on findings.
-        slot = None if spec is None else spec.directory / "slot"
-        self.slot = Slot(slot, create=not slot.exists()) if slot is not None else None
+        # Standalone runs have no campaign directory; they keep nothing and raise on findings.  In a
+        # campaign the slot is the supervisor's (ENV_SLOT), else one of its own that nobody reads.
+        slot = os.environ.get(ENV_SLOT, "")
+        self.slot = None if spec is None else Slot(int(slot)) if slot.isdigit() else Slot.create()
         self.state = WorkerState(spec, platform, slot=self.slot) if spec is not None else None
         fault = os.environ.get("SCM_HARNESS_FAULT") or None
         self.config = spec.config if spec is not None else FuzzConfig(fault=fault, scenario_timeout=0.0)
@@ -114,7 +117,10 @@ class Target:
     @classmethod
     def from_environment(cls, feedback: Feedback) -> Target:
         target = cls(probe(), feedback, spec_from_environment())
-        target.replay_seeds()
+        try:
+            target.replay_seeds()
+        except CannotWrite as exc:
+            leave_cannot_write(target.slot, exc)
         return target
 
     def replay_seeds(self) -> None:
@@ -128,13 +134,20 @@ class Target:
             return
         seeds, progress = self.spec.directory / "seeds.json", self.spec.directory / "seeds.next"
         try:
-            texts = json.loads(seeds.read_text())
-            start = int(progress.read_text()) if progress.exists() else 0
-        except (OSError, ValueError):
+            texts = load_json_file(seeds, SEEDS_FILE_LIMIT)
+            start = int(read_file(progress, 32)) if progress.exists() else 0
+        except ValueError:  # none (a restarted worker that replayed them all), or not ours: an UntrustedInputError
+            return
+        if not isinstance(texts, list):
             return
         for index in range(start, len(texts)):
-            write_atomically(progress, f"{index + 1}\n")
-            scenario = codec.loads(texts[index], "seed")
+            with worker_writing(progress):
+                write_atomically(progress, f"{index + 1}\n")
+            text = texts[index]
+            try:
+                scenario = codec.loads(text if isinstance(text, str) else "", f"{seeds}: seed {index}")
+            except ValueError:
+                continue  # the supervisor wrote it from scenarios it loaded: only a changed file gets here
             if self.slot is not None:
                 self.slot.begin(PICKLED_SCENARIO, pickle.dumps(scenario))
             evaluation = self.state.evaluate(scenario)
@@ -146,6 +159,12 @@ class Target:
         progress.unlink()
 
     def one_input(self, data: bytes) -> None:
+        try:
+            self._one_input(data)
+        except CannotWrite as exc:  # not a crash of this input: the campaign directory is full
+            leave_cannot_write(self.slot, exc)
+
+    def _one_input(self, data: bytes) -> None:
         scenario = decode(data)
         if scenario is None:
             return
@@ -177,8 +196,9 @@ class Target:
             return
         for signature in signatures:
             self.state.known.add(signature)
-            if findings.claim(self.spec.findings, signature):
-                pending = self.spec.directory / "pending"
-                pending.mkdir(exist_ok=True)
+            if self.state.claim(signature):
+                pending = self.spec.directory / "pending" / f"{slug(signature)}.json"
                 item = {"signature": signature, "scenario": codec.dumps(scenario)}
-                write_atomically(pending / f"{slug(signature)}.json", json.dumps(item))
+                with worker_writing(pending):
+                    pending.parent.mkdir(exist_ok=True)
+                    write_atomically(pending, json.dumps(item))

@@ -10,24 +10,26 @@ progress line and the campaign summary.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from harness import codec
 from harness.fuzz import findings
 from harness.fuzz.evaluate import Evaluation, FuzzConfig, evaluate
 from harness.fuzz.minimise import minimise
 from harness.fuzz.signature import slug
-from harness.fuzz.slot import Slot
+from harness.fuzz.slot import CANNOT_WRITE_EXIT, Slot
 from harness.host import Platform
 from harness.model import Scenario
-from harness.report.write import write_atomically
+from harness.report.write import OutputError, write_atomically, writing
 
 FLUSH_EVERY = 1.0  # seconds between statistics files
 REFRESH_KNOWN_EVERY = 2.0  # seconds between looks at findings/ (what other workers stored)
@@ -53,6 +55,33 @@ class WorkerSpec:
     @property
     def findings(self) -> Path:
         return self.out / "findings"
+
+
+class CannotWrite(BaseException):
+    """A worker could not write one of its files (a full disk, a read-only file system): it stops.
+
+    A BaseException, so that Hypothesis, inside whose test the corpus and the statistics are
+    written, lets it through instead of taking it for a failure of the example.  The message is one
+    line naming the file; the worker hands it to the supervisor (:meth:`Slot.cannot_write`).
+    """
+
+
+@contextlib.contextmanager
+def worker_writing(path: Path) -> Iterator[None]:
+    """A worker's writes of ``path``: an OSError (or an OutputError from below) becomes CannotWrite."""
+    try:
+        with writing(path):
+            yield
+    except OutputError as exc:
+        raise CannotWrite(str(exc)) from None
+
+
+def leave_cannot_write(slot: Slot | None, exc: CannotWrite) -> NoReturn:
+    """End this worker: the reason in its slot for the supervisor, exit CANNOT_WRITE_EXIT, and no
+    clean-up on the way out (it would only try to write to the full disk again)."""
+    if slot is not None:
+        slot.cannot_write(str(exc))
+    os._exit(CANNOT_WRITE_EXIT)
 
 
 class Found(Exception):
@@ -93,8 +122,9 @@ class WorkerState:
     def __init__(self, spec: WorkerSpec, platform: Platform, *, slot: Slot | None = None) -> None:
         self.spec = spec
         self.platform = platform
-        spec.directory.mkdir(parents=True, exist_ok=True)
-        spec.findings.mkdir(parents=True, exist_ok=True)
+        with worker_writing(spec.directory):
+            spec.directory.mkdir(parents=True, exist_ok=True)
+            spec.findings.mkdir(parents=True, exist_ok=True)
         self.slot = slot
         self.started = time.monotonic()
         self.execs = 0
@@ -155,8 +185,9 @@ class WorkerState:
         name = hashlib.sha1(text.encode()).hexdigest()[:16] + ".json"
         path = self.spec.corpus / name
         if not path.exists():
-            self.spec.corpus.mkdir(parents=True, exist_ok=True)
-            write_atomically(path, text)
+            with worker_writing(path):
+                self.spec.corpus.mkdir(parents=True, exist_ok=True)
+                write_atomically(path, text)
             self.corpus_written += 1
 
     def flush(self, force: bool = False) -> None:
@@ -165,7 +196,8 @@ class WorkerState:
             return
         self._last_flush = now
         if self._new_outcomes:
-            with open(self.spec.directory / "signatures.txt", "a", encoding="utf-8") as out:
+            signatures = self.spec.directory / "signatures.txt"
+            with worker_writing(signatures), open(signatures, "a", encoding="utf-8") as out:
                 out.write("".join(sig + "\n" for sig in self._new_outcomes))
             self._new_outcomes.clear()
         stats = {
@@ -178,7 +210,8 @@ class WorkerState:
             "stored": self.stored,
             "elapsed": now - self.started,
         }
-        write_atomically(self.spec.directory / "stats.json", json.dumps(stats, sort_keys=True) + "\n")
+        with worker_writing(self.spec.directory / "stats.json"):
+            write_atomically(self.spec.directory / "stats.json", json.dumps(stats, sort_keys=True) + "\n")
 
     # -- findings -----------------------------------------------------------------------------
 
@@ -195,15 +228,19 @@ class WorkerState:
         the stored finding takes those it still shows as aliases, and the claims are let go.
         """
         self.known.add(signature)
-        if not findings.claim(self.spec.findings, signature):
+        if not self.claim(signature):
             return
         first = self.evaluate(scenario)
-        held = [s for s in first.signatures if s != signature and findings.claim(self.spec.findings, s)]
+        held = [s for s in first.signatures if s != signature and self.claim(s)]
         try:
             self._minimise_and_store(signature, scenario, first, shrunk_by=shrunk_by, stop=stop)
         finally:
             for other in held:
                 findings.release(self.spec.findings, other)
+
+    def claim(self, signature: str) -> bool:
+        with worker_writing(self.spec.findings / findings.CLAIMS / slug(signature)):
+            return findings.claim(self.spec.findings, signature)
 
     def _minimise_and_store(
         self, signature: str, scenario: Scenario, first: Evaluation, *, shrunk_by: str, stop: Callable[[], bool] | None
@@ -232,9 +269,10 @@ class WorkerState:
             "minimised": complete,
             "reproducible_in_harness": reproducible,
         }
-        stored = findings.store_finding(
-            self.spec.findings, signature, final, self.platform, meta=meta, run_repros=self.spec.run_repros
-        )
+        with worker_writing(self.spec.findings / slug(signature)):  # store_finding's OutputError names it too
+            stored = findings.store_finding(
+                self.spec.findings, signature, final, self.platform, meta=meta, run_repros=self.spec.run_repros
+            )
         if stored is not None:
             self.stored.append(signature)
         self.flush(force=True)
