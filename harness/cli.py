@@ -2,6 +2,8 @@
 
 scm-harness run      [--out DIR [--overwrite]] [--ids GLOBS] [--backend raw|pysock|both] [--kinds GLOB]
                      [--expectations FILE] [--platform-label NAME] [--step-timeout S]
+                     [--as-linux RELEASE|latest|fingerprint]
+scm-harness fingerprint [--out DIR] [--json]
 scm-harness list     [--ids GLOBS]
 scm-harness render   REPORT.json [--out DIR]
 scm-harness compare  REPORT.json REPORT.json ... [--labels A,B,...] [--out DIR]
@@ -14,6 +16,7 @@ scm-harness corpus   --sync | --check [--atheris]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import fnmatch
 import json
@@ -32,6 +35,8 @@ from harness import __version__
 
 if TYPE_CHECKING:
     from harness.catalogue import Case
+    from harness.fingerprint import Fingerprint
+    from harness.host import Platform
     from harness.report.schema import Report
     from harness.report.write import PendingBundle
 
@@ -130,6 +135,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--expectations", type=Path, help="JSON file of known deviations (see README)")
     run.add_argument("--platform-label", default="native", help="name of the platform in reports (e.g. gvisor)")
     step_timeout_option(run)
+    run.add_argument(
+        "--as-linux",
+        metavar="MODEL",
+        help="which Linux the oracle judges against: a release (e.g. 6.12.58), 'latest' (current upstream) or "
+        "'fingerprint' (the upstream changes this kernel is measured to carry); default: the running release",
+    )
     run.add_argument(
         "--fail-on-xpass",
         action="store_true",
@@ -273,11 +284,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = datetime.datetime.now(datetime.UTC)
     bundle = open_bundle_option(args.out, args.overwrite)  # only once every argument is known to be good
     backends = ("raw", "pysock") if args.backend == "both" else (args.backend,)
-    platform = probe(args.platform_label)
+    platform, measured = as_linux(probe(args.platform_label), args.as_linux)
     config = RunConfig(exec=ExecConfig(step_timeout=args.step_timeout), known=known)
     print(
         f"scm-harness: {len(cases)} cases, {len(plan)} case/kind pairs, back ends {', '.join(backends)}, "
-        f"on {platform.system} {platform.release} ({platform.arch})",
+        f"on {platform.system} {platform.release} ({platform.arch}), judged as Linux {platform.model}",
         file=sys.stderr,
     )
     results = []
@@ -290,6 +301,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         interrupted = True
     run_info: dict[str, object] = {
         **platform.as_json(),
+        "fingerprint": measured.as_json(),
         "command": args.command_line,
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -306,6 +318,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 130
     failing = {Verdict.FAIL, Verdict.ERROR} | ({Verdict.XPASS} if args.fail_on_xpass else set())
     return 1 if any(r.verdict in failing for r in results) else 0
+
+
+def as_linux(platform: Platform, model: str | None) -> tuple[Platform, Fingerprint]:
+    """The platform with the upstream changes of ``--as-linux MODEL`` (None: the running release's),
+    and the fingerprint measured on the way (it goes into run_info)."""
+    from harness.fingerprint import fingerprint
+    from harness.oracle import history
+
+    if model not in (None, "latest", "fingerprint") and history.parse(model) is None:
+        raise UsageError(f"--as-linux: {model!r} is not a release (x.y or x.y.z), 'latest' or 'fingerprint'")
+    measured = fingerprint(platform)
+    if model is None:
+        model = platform.release
+    changes = measured.present(platform.changes) if model == "fingerprint" else history.changes_in(model)
+    return dataclasses.replace(platform, changes=changes, model=model), measured
 
 
 def cmd_list(args: argparse.Namespace) -> int:
