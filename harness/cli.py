@@ -162,6 +162,12 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("probe", help="print what this platform is and supports (the run_info of a report)")
 
+    fp = sub.add_parser(
+        "fingerprint", help="measure which upstream AF_UNIX changes this kernel carries, against what its release says"
+    )
+    fp.add_argument("--out", type=Path, help="also write fingerprint.json into this directory")
+    fp.add_argument("--json", action="store_true", help="print the fingerprint as JSON instead of the table")
+
     bench = sub.add_parser("bench", help="measure scenarios per second (C loop, raw, pysock, full verdict)")
     number_option(bench, "--iterations", kind=int, low=1, high=10**7, default=300, help="scenarios per round")
     number_option(bench, "--rounds", kind=int, low=1, high=1000, default=5, help="rounds; the median is reported")
@@ -215,6 +221,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         "compare": cmd_compare,
         "probe": cmd_probe,
         "bench": cmd_bench,
+        "fingerprint": cmd_fingerprint,
     }
     from harness.fuzz.cli import HANDLERS
 
@@ -411,6 +418,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
         with writing(args.json):
             write_atomically(args.json, to_json(result))
     return 0
+
+
+def cmd_fingerprint(args: argparse.Namespace) -> int:
+    """Exit 1 when a change the release says is there is measured absent (a kernel that lost a fix)."""
+    from harness.fingerprint import Seen, fingerprint, render
+    from harness.host import probe
+    from harness.report.write import write_atomically, writing
+
+    if args.out is not None:
+        writable_directory(args.out, "--out")  # before the measurement, not after it
+    result = fingerprint(probe())
+    text = json.dumps(result.as_json(), indent=2, sort_keys=True) + "\n"
+    print(text if args.json else render(result), end="" if args.json else "\n")
+    if args.out is not None:
+        with writing(args.out):
+            write_atomically(args.out / "fingerprint.json", text)
+    lost = [v for v in result.verdicts if v.release_says and v.seen is Seen.ABSENT]
+    return 1 if lost else 0
 
 
 def cmd_probe(args: argparse.Namespace) -> int:

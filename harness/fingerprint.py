@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping, Sequence
+import errno
+import os
+import socket
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +29,7 @@ from harness.execute.errors import CannotExpress
 from harness.expectation import Unmodelled
 from harness.host import Platform
 from harness.model import Scenario
+from harness.native import constants, libc
 from harness.native.constants import UnknownName
 from harness.observation import Observation
 from harness.oracle import expect, history
@@ -46,7 +51,6 @@ SCENARIOS: Mapping[str, tuple[tuple[str, str], ...]] = {
     "oob-consumed-2025-06": (("REG-CVE-2025-38236", "SIOCATMARK"),),
     "oob-reset-2025-06": (("OB-01", "oob"),),
     "peek_off-sleep": (("REG-SO_PEEK_OFF-SLEEP", "peek after sleep"),),
-    "scm_pidfd-reaped": (("REG-SCM_PIDFD-REAPED", "reaped"),),
 }
 BACKEND = "raw"
 ROUNDS = 3  # re-judging with the measured set converges in two for every known kernel
@@ -172,10 +176,87 @@ def judge(
         variant = _variant(case_id, label)
         sides = [
             _agrees(variant.scenario, seen, dataclasses.replace(platform, changes=changes), variant.blocking_expected)
-            for changes in (base | {change}, base - {change})
+            for changes in (history.with_change(base, change), history.without_change(base, change))
         ]
         out.append(Evidence(name, side_of(*sides), observation_words(seen)))
     return tuple(out)
+
+
+def _fork_and_reap(work: Callable[[], None]) -> None:
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 0
+        try:
+            work()
+        except BaseException:
+            code = 1
+        os._exit(code)
+    os.waitpid(pid, 0)
+
+
+def _reaped_peer_pidfd(platform: Platform) -> Evidence:
+    """SO_PEERPIDFD of a socketpair end whose creator exited and was reaped: a pidfd since 6.16, EINVAL before."""
+    name = "probe SO_PEERPIDFD, creator reaped"
+    if "SO_PEERPIDFD" not in platform.features:
+        return Evidence(name, "the platform lacks SO_PEERPIDFD")
+    consts = constants.linux(platform.arch)
+    carrier, at_parent = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    with carrier, at_parent:
+        at_parent.settimeout(5.0)
+
+        def child() -> None:
+            mine, _theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            socket.send_fds(carrier, [b"s"], [mine.fileno()])
+
+        _fork_and_reap(child)
+        _, fds, _, _ = socket.recv_fds(at_parent, 1, 1)
+        if len(fds) != 1:
+            return Evidence(name, "the child sent no socket")
+        try:
+            result, raw = libc.getsockopt_bytes(fds[0], consts.sol["SOL_SOCKET"], consts.so["SO_PEERPIDFD"], 4)
+        finally:
+            os.close(fds[0])
+    if result.ok:
+        os.close(int.from_bytes(raw[:4], sys.byteorder, signed=True))
+        return Evidence(name, "with", "a pidfd")
+    seen = errno.errorcode.get(result.errno, str(result.errno))
+    return Evidence(name, "without" if seen == "EINVAL" else "neither", f"failed with {seen}")
+
+
+def _reaped_sender_pidfd(platform: Platform) -> Evidence:
+    """SCM_PIDFD of a message whose sender exited and was reaped: a pidfd since 6.17, a negative errno before."""
+    name = "probe SCM_PIDFD, sender reaped"
+    if "SO_PASSPIDFD" not in platform.features:
+        return Evidence(name, "the platform lacks SO_PASSPIDFD")
+    consts = constants.linux(platform.arch)
+    sol = consts.sol["SOL_SOCKET"]
+    carrier, at_parent = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    with carrier, at_parent:
+        at_parent.settimeout(5.0)
+        libc.setsockopt_int(at_parent.fileno(), sol, consts.so["SO_PASSPIDFD"], 1)
+
+        def child() -> None:
+            carrier.sendmsg([b"m"])
+
+        _fork_and_reap(child)
+        _, cmsgs, _, _ = at_parent.recvmsg(1, socket.CMSG_SPACE(4) * 2)
+    values = [
+        int.from_bytes(data[:4], sys.byteorder, signed=True)
+        for level, kind, data in cmsgs
+        if level == sol and kind == consts.scm["SCM_PIDFD"] and len(data) >= 4
+    ]
+    if not values:
+        return Evidence(name, "neither", "no SCM_PIDFD")
+    if values[0] >= 0:
+        os.close(values[0])
+        return Evidence(name, "with", "a pidfd")
+    return Evidence(name, "without", f"data {values[0]} (a negative errno)")
+
+
+DIRECT: Mapping[str, Callable[[Platform], Evidence]] = {
+    "peerpidfd-reaped": _reaped_peer_pidfd,
+    "scm_pidfd-reaped": _reaped_sender_pidfd,
+}
 
 
 def _probed(change: history.Change, platform: Platform) -> tuple[Evidence, ...]:
@@ -186,6 +267,7 @@ def _probed(change: history.Change, platform: Platform) -> tuple[Evidence, ...]:
 def fingerprint(platform: Platform, config: ExecConfig | None = None) -> Fingerprint:
     """Run every discriminating scenario once and judge each change (a second or so)."""
     config = config or ExecConfig()
+    direct = {change: (probe(platform),) for change, probe in DIRECT.items()}
     observed: dict[tuple[str, str], Observation | str] = {}
     for change, scenarios in SCENARIOS.items():
         for case_id, label in scenarios:
@@ -195,11 +277,16 @@ def fingerprint(platform: Platform, config: ExecConfig | None = None) -> Fingerp
             elif (case_id, label) not in observed:
                 observed[(case_id, label)] = _observe(_variant(case_id, label).scenario, config)
         del change
-    return judged(platform, observed)
+    return judged(platform, observed, direct)
 
 
-def judged(platform: Platform, observed: Mapping[tuple[str, str], Observation | str]) -> Fingerprint:
+def judged(
+    platform: Platform,
+    observed: Mapping[tuple[str, str], Observation | str],
+    direct: Mapping[str, tuple[Evidence, ...]] | None = None,
+) -> Fingerprint:
     """The verdicts for observations already made (pure): the part the tests exercise directly."""
+    direct = direct or {}
     said = history.changes_in(platform.release)
     base = said
     verdicts: tuple[ChangeVerdict, ...] = ()
@@ -212,7 +299,9 @@ def judged(platform: Platform, observed: Mapping[tuple[str, str], Observation | 
                 evidence,
             )
             for c in history.CHANGES
-            for evidence in [_probed(c, platform) if c.probed else judge(c.id, observed, platform, base)]
+            for evidence in [
+                _probed(c, platform) if c.probed else direct.get(c.id) or judge(c.id, observed, platform, base)
+            ]
         )
         measured = Fingerprint(platform.release, verdicts).present(base)
         if measured == base:

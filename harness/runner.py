@@ -114,7 +114,7 @@ def run_variant(variant: Variant, backend: str, platform: Platform, config: RunC
     if not findings:
         return VariantResult(label, Verdict.PASS, expected=expected, observed=observed)
     change = explanation(variant, observation, platform)
-    reason = history.describe(change, platform.release) if change else ""
+    reason = history.describe(change, platform.release, carried=change not in platform.changes) if change else ""
     return VariantResult(
         label, Verdict.FAIL, expected=expected, observed=observed, reason=reason, findings=findings, explained_by=change
     )

@@ -272,13 +272,30 @@ def changes_in(release: str) -> frozenset[str]:
     return frozenset(c.id for c in CHANGES if _present(c, version))
 
 
+def with_change(changes: frozenset[str], change: str) -> frozenset[str]:
+    """``changes`` plus ``change`` and everything it was written on top of."""
+    out = set(changes) | {change}
+    while missing := {r for c in out if c in BY_ID for r in BY_ID[c].requires} - out:
+        out |= missing
+    return frozenset(out)
+
+
+def without_change(changes: frozenset[str], change: str) -> frozenset[str]:
+    """``changes`` minus ``change`` and everything written on top of it."""
+    out = set(changes) - {change}
+    while dependent := {c for c in out if c in BY_ID and not set(BY_ID[c].requires) <= out}:
+        out -= dependent
+    return frozenset(out)
+
+
 def consistent(changes: frozenset[str]) -> bool:
     """No change present without one it was written on top of (a set some kernel can have)."""
     return all(set(BY_ID[c].requires) <= changes for c in changes if c in BY_ID)
 
 
-def describe(change_id: str, release: str = "") -> str:
-    """'behaves as without b94038d841a9 (af_unix: ...; 6.10; not in 6.1.y)' for a result."""
+def describe(change_id: str, release: str = "", *, carried: bool = False) -> str:
+    """'behaves as without b94038d841a9 (af_unix: ...; 6.10; not in 6.1.y)' for a result
+    ('behaves as with ...' when ``carried``: the kernel has a change the model it was judged as lacks)."""
     change = BY_ID[change_id]
     commit = change.commit if change.commits else change.id
     where = change.mainline
@@ -287,4 +304,4 @@ def describe(change_id: str, release: str = "") -> str:
         port = change.stable(f"{version[0]}.{version[1]}")
         if port is not None:
             where += f"; {port.describe()}"
-    return f"behaves as without {commit} ({change.title}; {where})"
+    return f"behaves as {'with' if carried else 'without'} {commit} ({change.title}; {where})"
