@@ -216,6 +216,7 @@ CHANGES: tuple[Change, ...] = (
         title="af_unix: Read sk_peek_offset() again after sleeping in unix_stream_read_generic()",
         mainline="6.18",
         backports=(
+            Backport("6.17", Stable.UNKNOWN, note="stable review 2025-11-27"),
             Backport("6.12", Stable.UNKNOWN, note="stable review 2025-11-27"),
             Backport("6.1", Stable.NOT_BACKPORTED, note="measured absent in 6.1.176"),
         ),
