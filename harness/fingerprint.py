@@ -253,6 +253,14 @@ def _reaped_sender_pidfd(platform: Platform) -> Evidence:
     return Evidence(name, "without", f"data {values[0]} (a negative errno)")
 
 
+def _guarded(probe: Callable[[Platform], Evidence], platform: Platform) -> Evidence:
+    """A direct probe's evidence; a refusal or a timeout of its own sockets makes it inconclusive, not an error."""
+    try:
+        return probe(platform)
+    except OSError as exc:  # socket.timeout is an OSError too
+        return Evidence(probe.__name__.strip("_").replace("_", " "), f"cannot run: {exc}")
+
+
 DIRECT: Mapping[str, Callable[[Platform], Evidence]] = {
     "peerpidfd-reaped": _reaped_peer_pidfd,
     "scm_pidfd-reaped": _reaped_sender_pidfd,
@@ -267,7 +275,7 @@ def _probed(change: history.Change, platform: Platform) -> tuple[Evidence, ...]:
 def fingerprint(platform: Platform, config: ExecConfig | None = None) -> Fingerprint:
     """Run every discriminating scenario once and judge each change (a second or so)."""
     config = config or ExecConfig()
-    direct = {change: (probe(platform),) for change, probe in DIRECT.items()}
+    direct = {change: (_guarded(probe, platform),) for change, probe in DIRECT.items()}
     observed: dict[tuple[str, str], Observation | str] = {}
     for change, scenarios in SCENARIOS.items():
         for case_id, label in scenarios:
