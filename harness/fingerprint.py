@@ -311,11 +311,27 @@ def judged(
                 _probed(c, platform) if c.probed else direct.get(c.id) or judge(c.id, observed, platform, base)
             ]
         )
+        verdicts = _absent_with_what_they_build_on(verdicts)
         measured = Fingerprint(platform.release, verdicts).present(base)
         if measured == base:
             break
         base = measured
     return Fingerprint(platform.release, verdicts)
+
+
+def _absent_with_what_they_build_on(verdicts: tuple[ChangeVerdict, ...]) -> tuple[ChangeVerdict, ...]:
+    """A change whose foundation (``Change.requires``) is measured absent is absent too (SCM_PIDFD for a
+    reaped sender on a kernel without SCM_PIDFD)."""
+    absent = {v.change for v in verdicts if v.seen is Seen.ABSENT}
+    out = []
+    for v in verdicts:
+        missing = sorted(set(history.BY_ID[v.change].requires) & absent)
+        if missing and v.seen is not Seen.ABSENT:
+            v = dataclasses.replace(
+                v, seen=Seen.ABSENT, evidence=(*v.evidence, Evidence(f"requires {', '.join(missing)}", "without"))
+            )
+        out.append(v)
+    return tuple(out)
 
 
 def render(result: Fingerprint) -> str:

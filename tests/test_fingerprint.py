@@ -181,3 +181,13 @@ def test_a_bad_model_is_one_line_and_exit_2(model: str, tmp_path: object) -> Non
     done = _cli("run", "--ids", "OB-01", "--as-linux", model, "--out", f"{tmp_path}/r")
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "--as-linux" in done.stderr
+
+
+def test_a_change_whose_foundation_is_absent_is_absent(platform: Platform) -> None:
+    # a kernel without SCM_PIDFD (6.1) cannot have the reaped-sender change either
+    without_pidfd = dataclasses.replace(platform, features=platform.features - {"SO_PASSPIDFD", "SO_PEERPIDFD"})
+    direct = {change: (Evidence("probe", "the platform lacks SO_PASSPIDFD"),) for change in DIRECT}
+    result = judged(without_pidfd, {}, direct)
+    seen = {v.change: v.seen for v in result.verdicts}
+    assert seen["pidfd-2023"] is Seen.ABSENT
+    assert seen["scm_pidfd-reaped"] is Seen.ABSENT and seen["peerpidfd-reaped"] is Seen.ABSENT

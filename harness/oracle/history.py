@@ -162,6 +162,7 @@ CHANGES: tuple[Change, ...] = (
         mainline="6.16",
         backports=(),
         cases=(),  # a socketpair's peer is its creator, which outlives every case
+        requires=("pidfd-2023",),
         without="SO_PEERPIDFD for a reaped peer: EINVAL",
     ),
     Change(
@@ -198,6 +199,7 @@ CHANGES: tuple[Change, ...] = (
         mainline="6.17",
         backports=(),
         cases=("REG-SCM_PIDFD-REAPED",),
+        requires=("pidfd-2023",),
         without="SCM_PIDFD's data is a negative errno (-ESRCH) when the sender was reaped",
     ),
     Change(
