@@ -27,7 +27,9 @@ from harness.fingerprint import (
 from harness.host import Platform
 from harness.observation import Observation
 from harness.oracle.history import ALL, BY_ID, changes_in, without_change
-from harness.report.schema import Verdict
+from harness.report.html import render_html
+from harness.report.markdown import render_summary
+from harness.report.schema import Report, Result, Verdict, parse_report, report_to_json
 from harness.runner import RunConfig, run_case, run_variant
 
 NO_SCENARIO = {"gc-2024"}  # the 6.10 collector differs from the old one only in timing: no cheap deterministic test
@@ -191,3 +193,36 @@ def test_a_change_whose_foundation_is_absent_is_absent(platform: Platform) -> No
     seen = {v.change: v.seen for v in result.verdicts}
     assert seen["pidfd-2023"] is Seen.ABSENT
     assert seen["scm_pidfd-reaped"] is Seen.ABSENT and seen["peerpidfd-reaped"] is Seen.ABSENT
+
+
+# -- report.json and its renderings --------------------------------------------------------------
+
+
+def _report_with_explained_fail() -> Report:
+    explained = Result(
+        case="OB-08", area="oob", kind="stream/blocking/as-created", backend="raw", verdict=Verdict.FAIL,
+        reason="behaves as without b94038d841a9 (...)", explained_by="oob-2024-06",
+    )  # fmt: skip
+    plain = Result(case="TRN-05", area="t", kind="stream/blocking/as-created", backend="raw", verdict=Verdict.FAIL)
+    info: dict[str, object] = {"release": "6.1.176", "model": "latest", "changes": sorted(ALL), "changes_absent": []}
+    return Report(run_info=info, results=(explained, plain))
+
+
+def test_explained_by_round_trips_and_is_optional() -> None:
+    report = _report_with_explained_fail()
+    data = report_to_json(report)
+    results = data["results"]
+    assert isinstance(results, list)
+    assert results[0]["explained_by"] == "oob-2024-06" and "explained_by" not in results[1]
+    assert parse_report(data, "r.json") == report  # a report without the key (older) reads back too
+
+
+def test_summary_and_html_group_explained_fails_under_their_change() -> None:
+    report = _report_with_explained_fail()
+    summary = render_summary(report)
+    attention, explained = summary.index("## Needs attention"), summary.index("## Fails explained by oob-2024-06")
+    assert attention < explained
+    assert "TRN-05" in summary[attention:explained] and "OB-08" not in summary[attention:explained]
+    assert "OB-08" in summary[explained:] and "behaves as without b94038d841a9" in summary[explained:]
+    html = render_html(report)
+    assert "fail explained by oob-2024-06" in html and html.index("<h2>fail (1)") < html.index("fail explained by")
