@@ -2,6 +2,8 @@
 
 scm-harness run      [--out DIR [--overwrite]] [--ids GLOBS] [--backend raw|pysock|both] [--kinds GLOB]
                      [--expectations FILE] [--platform-label NAME] [--step-timeout S]
+                     [--as-linux RELEASE|latest|fingerprint]
+scm-harness fingerprint [--out DIR] [--json]
 scm-harness list     [--ids GLOBS]
 scm-harness render   REPORT.json [--out DIR]
 scm-harness compare  REPORT.json REPORT.json ... [--labels A,B,...] [--out DIR]
@@ -14,6 +16,7 @@ scm-harness corpus   --sync | --check [--atheris]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import fnmatch
 import json
@@ -32,6 +35,8 @@ from harness import __version__
 
 if TYPE_CHECKING:
     from harness.catalogue import Case
+    from harness.fingerprint import Fingerprint
+    from harness.host import Platform
     from harness.report.schema import Report
     from harness.report.write import PendingBundle
 
@@ -131,6 +136,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--platform-label", default="native", help="name of the platform in reports (e.g. gvisor)")
     step_timeout_option(run)
     run.add_argument(
+        "--as-linux",
+        metavar="MODEL",
+        help="which Linux the oracle judges against: a release (e.g. 6.12.58), 'latest' (current upstream) or "
+        "'fingerprint' (the upstream changes this kernel is measured to carry); default: the running release",
+    )
+    run.add_argument(
         "--fail-on-xpass",
         action="store_true",
         help="exit 1 also when a listed deviation no longer happens (strict gate)",
@@ -150,6 +161,12 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=Path, help="directory for comparison.json and comparison.md")
 
     sub.add_parser("probe", help="print what this platform is and supports (the run_info of a report)")
+
+    fp = sub.add_parser(
+        "fingerprint", help="measure which upstream AF_UNIX changes this kernel carries, against what its release says"
+    )
+    fp.add_argument("--out", type=Path, help="also write fingerprint.json into this directory")
+    fp.add_argument("--json", action="store_true", help="print the fingerprint as JSON instead of the table")
 
     bench = sub.add_parser("bench", help="measure scenarios per second (C loop, raw, pysock, full verdict)")
     number_option(bench, "--iterations", kind=int, low=1, high=10**7, default=300, help="scenarios per round")
@@ -204,6 +221,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         "compare": cmd_compare,
         "probe": cmd_probe,
         "bench": cmd_bench,
+        "fingerprint": cmd_fingerprint,
     }
     from harness.fuzz.cli import HANDLERS
 
@@ -273,11 +291,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = datetime.datetime.now(datetime.UTC)
     bundle = open_bundle_option(args.out, args.overwrite)  # only once every argument is known to be good
     backends = ("raw", "pysock") if args.backend == "both" else (args.backend,)
-    platform = probe(args.platform_label)
+    platform, measured = as_linux(probe(args.platform_label), args.as_linux)
     config = RunConfig(exec=ExecConfig(step_timeout=args.step_timeout), known=known)
     print(
         f"scm-harness: {len(cases)} cases, {len(plan)} case/kind pairs, back ends {', '.join(backends)}, "
-        f"on {platform.system} {platform.release} ({platform.arch})",
+        f"on {platform.system} {platform.release} ({platform.arch}), judged as Linux {platform.model}",
         file=sys.stderr,
     )
     results = []
@@ -290,6 +308,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         interrupted = True
     run_info: dict[str, object] = {
         **platform.as_json(),
+        "fingerprint": measured.as_json(),
         "command": args.command_line,
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -306,6 +325,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 130
     failing = {Verdict.FAIL, Verdict.ERROR} | ({Verdict.XPASS} if args.fail_on_xpass else set())
     return 1 if any(r.verdict in failing for r in results) else 0
+
+
+def as_linux(platform: Platform, model: str | None) -> tuple[Platform, Fingerprint]:
+    """The platform with the upstream changes of ``--as-linux MODEL`` (None: the running release's),
+    and the fingerprint measured on the way (it goes into run_info)."""
+    from harness.fingerprint import fingerprint
+    from harness.oracle import history
+
+    if model not in (None, "latest", "fingerprint") and history.parse(model) is None:
+        raise UsageError(f"--as-linux: {model!r} is not a release (x.y or x.y.z), 'latest' or 'fingerprint'")
+    measured = fingerprint(platform)
+    if model is None:
+        model = platform.release
+    changes = measured.present(platform.changes) if model == "fingerprint" else history.changes_in(model)
+    return dataclasses.replace(platform, changes=changes, model=model), measured
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -384,6 +418,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
         with writing(args.json):
             write_atomically(args.json, to_json(result))
     return 0
+
+
+def cmd_fingerprint(args: argparse.Namespace) -> int:
+    """Exit 1 when a change the release says is there is measured absent (a kernel that lost a fix)."""
+    from harness.fingerprint import Seen, fingerprint, render
+    from harness.host import probe
+    from harness.report.write import write_atomically, writing
+
+    if args.out is not None:
+        writable_directory(args.out, "--out")  # before the measurement, not after it
+    result = fingerprint(probe())
+    text = json.dumps(result.as_json(), indent=2, sort_keys=True) + "\n"
+    print(text if args.json else render(result), end="" if args.json else "\n")
+    if args.out is not None:
+        with writing(args.out):
+            write_atomically(args.out / "fingerprint.json", text)
+    lost = [v for v in result.verdicts if v.release_says and v.seen is Seen.ABSENT]
+    return 1 if lost else 0
 
 
 def cmd_probe(args: argparse.Namespace) -> int:

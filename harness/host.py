@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from harness import __version__
 from harness.addresses import ADDRESS_CONFINEMENT
 from harness.native import constants, libc
+from harness.oracle import history
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -50,6 +51,12 @@ class Platform:
     fd_identity: str = KCMP_AVAILABLE  # "kcmp", or the probes and why (_fd_identity)
     sndbuf: Mapping[str, int] = field(default_factory=dict)  # default SO_SNDBUF per socket type
     limits: Mapping[str, int] = field(default_factory=dict)  # wmem_max, optmem_max, nofile ...
+    # ids of harness.oracle.history changes the oracle models as present (default: current upstream)
+    changes: frozenset[str] = history.ALL
+    model: str = "latest"  # what decided `changes`: a release, "latest" or "fingerprint" (run --as-linux)
+
+    def has_change(self, change: str) -> bool:
+        return change in self.changes
 
     def has(self, feature: str) -> bool:
         return feature in self.features
@@ -75,14 +82,18 @@ class Platform:
             "fd_identity": self.fd_identity,
             "sndbuf": dict(sorted(self.sndbuf.items())),
             "limits": dict(sorted(self.limits.items())),
+            "changes": sorted(self.changes),
+            "changes_absent": sorted(history.ALL - self.changes),
+            "model": self.model,
             "address_confinement": ADDRESS_CONFINEMENT,  # how a scenario's msg_name is kept in the harness's namespace
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Platform:
+        release = str(data["release"])
         return cls(
             system=str(data["system"]),
-            release=str(data["release"]),
+            release=release,
             version=str(data.get("version", "")),
             arch=str(data["arch"]),
             word=int(data.get("word", 8)),
@@ -96,6 +107,9 @@ class Platform:
             fd_identity=str(data.get("fd_identity", KCMP_AVAILABLE if "kcmp" in data.get("features", ()) else PROBES)),
             sndbuf={str(k): int(v) for k, v in dict(data.get("sndbuf", {})).items()},
             limits={str(k): int(v) for k, v in dict(data.get("limits", {})).items()},
+            # a record from before the history table: the model its release implies
+            changes=frozenset(str(c) for c in data["changes"]) if "changes" in data else history.changes_in(release),
+            model=str(data.get("model", release)),
         )
 
 
@@ -242,6 +256,8 @@ def probe(label: str = "native") -> Platform:
         fd_identity=fd_identity,
         sndbuf=_default_sndbuf(),
         limits=limits,
+        changes=history.changes_in(uname.release),  # run --as-linux chooses another model
+        model=uname.release,
     )
 
 

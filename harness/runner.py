@@ -9,6 +9,7 @@ kernel's fault.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import sys
 import threading
@@ -24,13 +25,13 @@ from harness.execute.backend import ExecConfig
 from harness.execute.errors import CannotExpress
 from harness.execute.fdtable import DescriptorLimitTooLow
 from harness.execute.run import execute
-from harness.expectation import Unmodelled
+from harness.expectation import Expectation, Unmodelled
 from harness.expectations_file import KnownDeviations
 from harness.host import Platform
-from harness.model import PairKind
+from harness.model import PairKind, Scenario
 from harness.native.constants import UnknownName
-from harness.observation import Blocked
-from harness.oracle import expect
+from harness.observation import Blocked, Observation
+from harness.oracle import expect, history
 from harness.report.schema import Finding, Result, Verdict
 
 SEVERITY = (
@@ -66,6 +67,7 @@ class VariantResult:
     # RLIMIT_NOFILE was too low to run it: (the limit, the descriptors it needs); the caller says so
     # once per run (mention_descriptor_limit), also when the variant ran in a forked child (replay)
     descriptors_short: tuple[int, int] | None = None
+    explained_by: str = ""  # a harness.oracle.history change id whose flip turns this fail into a pass
 
 
 @contextlib.contextmanager
@@ -106,17 +108,58 @@ def run_variant(variant: Variant, backend: str, platform: Platform, config: RunC
     except CaseTimeout as exc:
         return VariantResult(label, Verdict.ERROR, expected=expected, reason=f"timeout: {exc}")
     observed = observation_words(observation)
-    for seen, want in zip(observation.steps, expectation.steps, strict=False):
-        if isinstance(seen.outcome, Blocked) and not (want.blocks and variant.blocking_expected):
-            oracle = "the oracle expects it to block too" if want.blocks else f"expected {want.outcome.describe()}"
-            reason = f"timeout: step {seen.index} ({seen.op}) {seen.outcome.describe()}; {oracle}"
-            return VariantResult(label, Verdict.ERROR, expected=expected, observed=observed, reason=reason)
+    timeout = unexpected_block(observation, expectation, variant.blocking_expected)
+    if timeout:
+        return VariantResult(label, Verdict.ERROR, expected=expected, observed=observed, reason=timeout)
     findings = tuple(
         Finding(checker=f.checker, variant=label, step=f.step, field=f.field, expected=f.expected, observed=f.observed)
         for f in check(variant.scenario, observation, expectation)
     )
-    verdict = Verdict.FAIL if findings else Verdict.PASS
-    return VariantResult(label, verdict, expected=expected, observed=observed, findings=findings)
+    if not findings:
+        return VariantResult(label, Verdict.PASS, expected=expected, observed=observed)
+    change = explanation(variant, observation, platform)
+    reason = history.describe(change, platform.release, carried=change not in platform.changes) if change else ""
+    return VariantResult(
+        label, Verdict.FAIL, expected=expected, observed=observed, reason=reason, findings=findings, explained_by=change
+    )
+
+
+def unexpected_block(observation: Observation, expectation: Expectation, blocking_expected: bool) -> str:
+    """Why a step that blocked is the harness's timeout ('' when none did out of turn)."""
+    for seen, want in zip(observation.steps, expectation.steps, strict=False):
+        if isinstance(seen.outcome, Blocked) and not (want.blocks and blocking_expected):
+            oracle = "the oracle expects it to block too" if want.blocks else f"expected {want.outcome.describe()}"
+            return f"timeout: step {seen.index} ({seen.op}) {seen.outcome.describe()}; {oracle}"
+    return ""
+
+
+def agrees(scenario: Scenario, observation: Observation, expectation: Expectation, blocking_expected: bool) -> bool:
+    """The observation is what ``expectation`` says: no checker finds anything, nothing blocked out of turn."""
+    if unexpected_block(observation, expectation, blocking_expected):
+        return False
+    return not check(scenario, observation, expectation)
+
+
+def explanation(variant: Variant, observation: Observation, platform: Platform) -> str:
+    """The known upstream change whose flip alone makes this failing observation pass ('' if none).
+
+    The oracle is asked again with that one change present/absent; the observation is the same
+    (nothing runs again).  Probed features are not flipped (the probe already decided them), nor
+    flips that leave a change without one it builds on.  Changes the running release is not said
+    to carry are tried first: with ``--as-linux latest`` they are the likely reason.
+    """
+    said = history.changes_in(platform.release)
+    for change in sorted(history.CHANGES, key=lambda c: c.id in said):
+        flipped_changes = platform.changes ^ {change.id}
+        if change.probed or not history.consistent(flipped_changes):
+            continue
+        flipped = dataclasses.replace(platform, changes=flipped_changes)
+        expectation = expect(variant.scenario, flipped)
+        if isinstance(expectation, Unmodelled):
+            continue
+        if agrees(variant.scenario, observation, expectation, variant.blocking_expected):
+            return change.id
+    return ""
 
 
 _LIMITS_MENTIONED: set[int] = set()
@@ -162,8 +205,13 @@ def run_case(case: Case, kind: PairKind, backend: str, platform: Platform, confi
     verdict = min((p.verdict for p in parts), key=SEVERITY.index, default=Verdict.PASS)
     known = config.known.find(case.id, kind.name, backend, platform)
     reason = _reasons([p for p in parts if p.reason and p.verdict is verdict])
+    failed = [p for p in parts if p.verdict is Verdict.FAIL]
+    explained = sorted({p.explained_by for p in failed})
+    # one change explains the case only when it explains every failing variant
+    explained_by = explained[0] if verdict is Verdict.FAIL and len(explained) == 1 and explained[0] else ""
     if known is not None and verdict in (Verdict.FAIL, Verdict.PASS):
         verdict = Verdict.KNOWN if verdict is Verdict.FAIL else Verdict.XPASS
+        explained_by = ""
         reason = (
             known.reason if verdict is Verdict.KNOWN else f"listed as a known deviation ({known.reason}) but it passed"
         )
@@ -179,6 +227,7 @@ def run_case(case: Case, kind: PairKind, backend: str, platform: Platform, confi
         observed=" | ".join(f"{p.label}: {p.observed}" for p in parts if p.observed),
         reason=reason,
         findings=tuple(f for p in parts for f in p.findings),
+        explained_by=explained_by,
         duration_ms=round((time.monotonic() - started) * 1000, 3),
     )
 

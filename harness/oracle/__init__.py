@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from harness.expectation import Expectation, Unmodelled
-from harness.host import Platform
 from harness.model import Scenario
 from harness.oracle import linux
 
-Oracle = Callable[[Scenario, Platform], Expectation | Unmodelled]
+if TYPE_CHECKING:  # host.py imports harness.oracle.history: no import of harness.host at run time here
+    from harness.host import Platform
+
+Oracle = Callable[[Scenario, "Platform"], Expectation | Unmodelled]
 ORACLES: Mapping[str, Oracle] = {"linux": linux.expect}
 
 

@@ -274,6 +274,7 @@ class LinuxModel:
         self.gc_triggered = False
         self.used_headroom = 0  # descriptors a child at its RLIMIT_NOFILE has received
         self.background: Child | None = None  # a background child not yet run
+        self.slept: int | None = None  # bytes queued when the receive in progress went to sleep (raced)
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -329,10 +330,15 @@ class LinuxModel:
         if not trial.step(step).blocks:
             raise Unknown("a background child racing a step that does not wait for it")
         self.background = None
+        if isinstance(step, Recv):
+            self.slept = sum(skb.remaining for skb in self.ends[step.on].queue)
         done = self.child(Child(steps=child.steps, identity=child.identity))
         index = max(i for i, e in enumerate(out) if e.op == "child")
         out[index] = done
-        return self.step(step)
+        try:
+            return self.step(step)
+        finally:
+            self.slept = None
 
     def step(self, step: Step) -> StepExpectation:
         if self.gc_garbage and not isinstance(step, ReadPartner | Close):
@@ -696,7 +702,8 @@ class LinuxModel:
                     name = self.fd_name(ref)
                     if name is None:
                         return "EBADF: an fd in SCM_RIGHTS is not open"
-                    if name in self.kinds and self.kinds[name].kind is FdKind.IO_URING:
+                    io_uring = name in self.kinds and self.kinds[name].kind is FdKind.IO_URING
+                    if io_uring and self.p.has_change("io_uring-scm-refused"):
                         return "EINVAL: an io_uring fd cannot be passed (scm_fp_copy, since 6.7)"
                     fds.append(name)
             elif laid.type == "SCM_CREDENTIALS":
@@ -963,6 +970,8 @@ class LinuxModel:
         # Measured on 6.18.44 (atheris findings in corpora/regressions/scm-pidfd-*).
         owner: CredExpect = skb.creds[0]
         gone = isinstance(owner, str) and owner.removesuffix("pid") in self.exited
+        if gone and not self.p.has_change("scm_pidfd-reaped"):
+            raise Unknown("SCM_PIDFD of a reaped sender before 6.17 (the cmsg carries a negative errno)")
         pid: CredExpect = -1 if gone else owner
         pidfd = ExpectedCmsg(level="SOL_SOCKET", type="SCM_PIDFD", length=self.abi.length(4), pidfd=pid)
         used = min(self.abi.space(4), step.control - before.consumed)
@@ -1200,7 +1209,7 @@ class LinuxModel:
         peer = self.peer(side)
         if self.t is not SockType.DGRAM and not peer.released:
             peer.snd_shutdown = peer.rcv_shutdown = True
-            if oob.resets_peer(x):
+            if oob.resets_peer(self, x):
                 peer.error = "ECONNRESET"
         x.purge()
 
@@ -1216,7 +1225,8 @@ class LinuxModel:
         if self.gc_garbage:
             if not self.gc_triggered:
                 raise Unknown("garbage that no unix socket release has handed to the collector yet")
-            if step.wait_ms < 1000:
+            if step.wait_ms < 1000 and self.p.has_change("gc-2024"):
+                # the old collector (before 4090fa373f0e: 6.10, 6.6.93, 6.1.141) ran inside close()
                 raise Unknown("looking before the garbage collector had time to run")
             self.gc_garbage = self.gc_triggered = False
         gone = self.file_released(step.target)

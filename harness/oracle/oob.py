@@ -25,6 +25,12 @@ OOB skb is one whose ``remaining`` is 0 (no other stream skb ever is: empty send
 reads unlink what they used up).  Skbs compare by value, so everything here compares them by
 identity.  A kernel without CONFIG_AF_UNIX_OOB (platform feature ``"MSG_OOB"`` missing) answers
 every MSG_OOB with EOPNOTSUPP.
+
+Older kernels (``Platform.changes``, see :mod:`harness.oracle.history`): without the June 2024
+series (``oob-2024-06``) manage_oob() is the 6.1.y one (:func:`manage_oob_before_2024_06`) and
+SIOCATMARK looks only for the OOB skb at the head; without ``oob-consumed-2025-06`` recv(MSG_OOB)
+leaves a consumed skb before the new one; without ``oob-reset-2025-06`` any queued skb resets the
+peer on close.  Measured on 6.1.176 (UML): the June 2024 series absent, the 2025 fixes present.
 """
 
 from __future__ import annotations
@@ -135,6 +141,7 @@ def recv_urg(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
     peek = "MSG_PEEK" in step.flags
     if not peek:
         x.oob_skb = None
+    if not peek and m.p.has_change("oob-consumed-2025-06"):
         # "Don't leave consecutive consumed OOB skbs" (32ca245464e1): a consumed OOB skb right
         # before this one is freed now
         i = index_of(x.queue, skb)
@@ -151,6 +158,8 @@ def recv_urg(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
 
 def manage_oob(m: LinuxModel, x: End, skb: Skb, peek: bool, copied: int) -> Skb | None:
     """manage_oob(): the skb a normal read goes on with (None: stop, or nothing to read)."""
+    if not m.p.has_change("oob-2024-06"):
+        return manage_oob_before_2024_06(m, x, skb, peek, copied)
     queue = x.queue
     if skb.remaining and skb is not x.oob_skb:
         return skb
@@ -182,6 +191,39 @@ def manage_oob(m: LinuxModel, x: End, skb: Skb, peek: bool, copied: int) -> Skb 
     return skb
 
 
+def manage_oob_before_2024_06(m: LinuxModel, x: End, skb: Skb, peek: bool, copied: int) -> Skb | None:
+    """manage_oob() before "Fix bunch of MSG_OOB bugs" (6.10; not in 6.1.y; measured on 6.1.176 (UML)).
+
+    A read (not a peek) that meets a consumed OOB skb unlinks it and stops there, even with nothing
+    copied (EAGAIN although data follows, 93c99f21db36; 'hellowo', 36893ef0b661); a peek returns the
+    consumed skb, whose length 0 the skip loop steps over, so it walks on past the mark
+    ('hellworld', b94038d841a9).  The unread OOB byte: as today, with the April 2024 peek fixes
+    (22dd70eb2c3d, a6736a0addd6) or without them.
+    """
+    queue = x.queue
+    if not skb.remaining and not peek:
+        unlink(m, queue, skb)
+        return None
+    if skb is not x.oob_skb:
+        return skb
+    if copied:
+        return None
+    if x.oobinline:
+        if not peek:
+            x.oob_skb = None
+        return skb
+    if peek:
+        if not m.p.has_change("oob-peek-2024-04"):
+            return skb  # peeked in band: "Don't peek OOB data without MSG_OOB" was missing
+        if not m.p.has_change("oob-peek-loop-2024-06"):
+            return None  # 22dd70eb2c3d alone: the peek stops at the OOB byte
+        return next_skb(queue, skb)
+    unlink(m, queue, skb)
+    x.oob_skb = None
+    x.inq_stale += 1
+    return queue[0] if queue else None
+
+
 # -- ioctl, poll, close ---------------------------------------------------------------------------
 
 
@@ -194,7 +236,10 @@ def atmark(m: LinuxModel, step: Ioctl, x: End) -> StepExpectation:
         return m.simple("ioctl", Failed("EOPNOTSUPP"), "SIOCATMARK is for SOCK_STREAM only")
     queue = x.queue
     answer = 0
-    if queue:
+    if queue and not m.p.has_change("oob-2024-06"):
+        # before e400cfa38bb0 (measured on 6.1.176 (UML)): only the OOB skb itself at the head is the mark
+        answer = int(queue[0] is x.oob_skb)
+    elif queue:
         head = queue[0]
         following = queue[1] if len(queue) > 1 else None
         if head is x.oob_skb or (not head.remaining and (x.oob_skb is None or following is x.oob_skb)):
@@ -221,7 +266,7 @@ def inq_extra(m: LinuxModel, x: End) -> int:
     return x.inq_stale
 
 
-def resets_peer(x: End) -> bool:
+def resets_peer(m: LinuxModel, x: End) -> bool:
     """unix_release_sock(): the peer gets ECONNRESET if unread data is left, not counting a
     zero-length skb at the head ("Don't set -ECONNRESET for consumed OOB skb", 2a5a4841846b).
 
@@ -232,6 +277,6 @@ def resets_peer(x: End) -> bool:
     if x.full:
         return True  # a Fill step left unread bytes (its skbs are not tracked, but there is one at least)
     queue = x.queue
-    if queue and not queue[0].remaining:
+    if queue and not queue[0].remaining and m.p.has_change("oob-reset-2025-06"):
         return len(queue) > 1
     return bool(queue)

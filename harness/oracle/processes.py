@@ -8,10 +8,13 @@ knows them (the unprivileged uid, 0 inside a new user namespace, the overflow id
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from harness.expectation import CredExpect
-from harness.host import Platform
 from harness.model import CredValue, Identity
+
+if TYPE_CHECKING:
+    from harness.host import Platform
 
 OVERFLOW_ID = 65534  # from_kuid_munged() of an id the reader's user namespace cannot map
 NONEXISTENT_PID = "nonexistent"

@@ -31,6 +31,11 @@ def read_generic(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
     lowat = size if "MSG_WAITALL" in step.flags else min(1, size)
     target = lowat or 1  # sock_rcvlowat()
     skip = max(x.peek_off, 0) if peek else 0
+    if peek and m.slept is not None and not m.p.has_change("peek_off-sleep"):
+        # Before 7bf3a476ce43 (6.18; measured on 6.1.176 (UML)) the offset is not read again after
+        # sleeping: the skip goes on from what the walk over the queue before the sleep left of it.
+        skip = max(skip - m.slept, 0)
+    every_skb = m.p.has_change("oob-peek-2024-04")  # 283454c8a123: manage_oob() for every skb, not the head only
     copied = 0
     out = bytearray()
     fds: tuple[str, ...] | None = None
@@ -41,12 +46,26 @@ def read_generic(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
     done = False
     while not done:  # do { ... } while (size)
         skb: Skb | None = queue[0] if queue else None  # redo:
+        head = True
         while True:  # again:
-            if skb is not None:
+            if skb is not None and (head or every_skb):
+                queued = len(queue)
                 skb = manage_oob(m, x, skb, peek, copied)
                 if skb is None and copied:
                     done = True
                     break
+                unlinked = skb is None and len(queue) < queued
+                if unlinked and not every_skb:
+                    break  # before 283454c8a123: `goto redo` at once
+                if skb is None and queue and not m.p.has_change("oob-2024-06") and m.blocking(step.flags):
+                    # 6.1.y: unix_stream_data_wait() returns at once when the queue's tail moved
+                    # (the skb unlinked) and the read starts again; it spins with the OOB byte
+                    # ahead of more data on a peek without a6736a0addd6
+                    if not unlinked:
+                        raise linux.Unknown("a blocking peek that loops in the kernel before a6736a0addd6")
+                    if x.error is None and not x.rcv_shutdown:
+                        break
+            head = False
             if skb is None:
                 if copied >= target:
                     done = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from html import escape
 
-from harness.report.markdown import describe_platform, visible
+from harness.report.markdown import change_heading, describe_platform, explained_groups, judged_as, visible
 from harness.report.schema import Report, Result, Verdict
 
 COLOURS = {
@@ -48,19 +48,27 @@ def render_html(report: Report) -> str:
         "td,th{border:1px solid #bbb;padding:2px 5px;vertical-align:top}code{white-space:pre-wrap}</style>",
         "</head><body><h1>scm-harness report</h1>",
         f"<p>{_text(describe_platform(report.run_info))}</p>",
+        f"<p>judged as {_text(judged_as(report.run_info))}</p>" if judged_as(report.run_info) else "",
         "<table><tr>" + "".join(f"<th>{v.value}</th>" for v in Verdict) + "<th>total</th></tr><tr>",
         "".join(f"<td style='background:{COLOURS[v]}'>{summary[v.value]}</td>" for v in Verdict),
         f"<td>{summary['total']} in {summary['cases']} cases</td></tr></table>",
     ]
     by_verdict: dict[Verdict, list[Result]] = defaultdict(list)
     for r in report.results:
-        by_verdict[r.verdict].append(r)
-    for verdict in ORDER:
-        if by_verdict[verdict]:
-            out.append(f"<h2>{verdict.value} ({len(by_verdict[verdict])})</h2><table>")
+        if not r.explained_by:
+            by_verdict[r.verdict].append(r)
+    sections = [(verdict.value, by_verdict[verdict]) for verdict in ORDER]
+    explained = explained_groups(report.results)
+    sections[1:1] = [
+        (f"fail explained by {change}: {change_heading(change, report.run_info)}", group)
+        for change, group in explained.items()
+    ]
+    for title, results in sections:
+        if results:
+            out.append(f"<h2>{_text(title)} ({len(results)})</h2><table>")
             out.append("<tr><th>case</th><th>kind</th><th>back end</th><th>reason</th><th>expected</th>")
             out.append("<th>observed</th><th>findings</th></tr>")
-            out.extend(_detail_rows(by_verdict[verdict]))
+            out.extend(_detail_rows(results))
             out.append("</table>")
     kinds = sorted({(r.kind, r.backend) for r in report.results})
     cells: dict[str, dict[tuple[str, str], Result]] = defaultdict(dict)

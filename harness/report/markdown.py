@@ -97,6 +97,7 @@ def render_summary(report: Report) -> str:
         "",
         f"- platform: {md_text(describe_platform(info))}",
         f"- features: {md_text(_info(info, 'features') or 'none recorded', limit=400)}",
+        *([f"- judged as: {md_text(judged_as(info), limit=400)}"] if judged_as(info) else []),
         f"- backends: {md_text(_info(info, 'backends'))}; harness {md_text(_info(info, 'harness'))}",
         f"- command: {md_code(_info(info, 'command'))}",
         f"- run: {md_text(_info(info, 'started') or '?')} to {md_text(_info(info, 'finished') or '?')}",
@@ -108,10 +109,20 @@ def render_summary(report: Report) -> str:
     lines += [f"| {v.value} | {summary[v.value]} |" for v in Verdict]
     lines += [f"| **total** | **{summary['total']}** in {summary['cases']} cases |", ""]
     news = sorted((r for r in report.results if r.verdict in _NEWS), key=lambda r: _NEWS.index(r.verdict))
-    if news:
+    unexplained = [r for r in news if not r.explained_by]
+    if unexplained:
         lines += ["## Needs attention (fail, error, xpass)", ""]
         lines += _table(("case", "kind", "backend", "verdict", "expected", "observed", "findings / reason"))
-        lines += [_news_row(r) for r in news] + [""]
+        lines += [_news_row(r) for r in unexplained] + [""]
+    for change, group in explained_groups(news).items():
+        lines += [f"## Fails explained by {md_text(change)}", "", md_text(change_heading(change, info), limit=400), ""]
+        lines += _table(("case", "where", "findings"))
+        kinds_of_case = _kinds_of_case(report.results)
+        for case_group in _by_case(group):
+            where = collapse_kinds(case_group, kinds_of_case[case_group[0].case])
+            findings = _findings_text(case_group[0])
+            lines.append(_row((md_text(case_group[0].case), md_code(where), md_code(findings, limit=2 * CELL_LIMIT))))
+        lines.append("")
     gaps = _gap_groups(report.results)
     if gaps:
         lines += ["## Recorded gaps and deviations (known, unsupported, unmodelled)", ""]
@@ -121,6 +132,45 @@ def render_summary(report: Report) -> str:
     if not news and not gaps:
         lines += [f"All {summary['total']} results pass.", ""]
     return "\n".join(lines)
+
+
+def explained_groups(results: Iterable[Result]) -> dict[str, list[Result]]:
+    """Fails explained by one known upstream change, per change id (in the history table's order)."""
+    from harness.oracle.history import CHANGES
+
+    order = {c.id: i for i, c in enumerate(CHANGES)}
+    groups: dict[str, list[Result]] = {}
+    for r in results:
+        if r.verdict is Verdict.FAIL and r.explained_by:
+            groups.setdefault(r.explained_by, []).append(r)
+    return dict(sorted(groups.items(), key=lambda item: order.get(item[0], len(order))))
+
+
+def change_heading(change: str, run_info: dict[str, object]) -> str:
+    """'behaves as without <commit> (<title>; <where>)' for a change id (with: the model judged against lacks it)."""
+    from harness.oracle.history import BY_ID, describe
+
+    if change not in BY_ID:
+        return f"{change} (not a change this harness knows)"
+    modelled = run_info.get("changes")
+    carried = isinstance(modelled, list) and change not in modelled
+    return describe(change, _info(run_info, "release"), carried=carried)
+
+
+def _by_case(results: Sequence[Result]) -> list[list[Result]]:
+    groups: dict[str, list[Result]] = {}
+    for r in results:
+        groups.setdefault(r.case, []).append(r)
+    return list(groups.values())
+
+
+def judged_as(run_info: dict[str, object]) -> str:
+    """'Linux 6.1.176 (absent: oob-2024-06, ...)': the model the oracle judged against, if recorded."""
+    model = _info(run_info, "model")
+    if not model:
+        return ""
+    absent = _info(run_info, "changes_absent")
+    return f"Linux {model}" + (f" (absent: {absent})" if absent else " (every known change present)")
 
 
 def _table(headers: Sequence[str]) -> list[str]:
@@ -204,6 +254,11 @@ def render_terminal(report: Report) -> str:
         f"{summary['total']} results in {summary['cases']} cases: {counts or 'nothing ran'}",
     ]
     news = sorted((r for r in report.results if r.verdict in _NEWS), key=lambda r: _NEWS.index(r.verdict))
+    for change, group in explained_groups(news).items():
+        cases = list(dict.fromkeys(r.case for r in group))
+        heading = change_heading(change, report.run_info)
+        lines.append(cut(visible(f"FAIL   x{len(group)} explained by {change} ({', '.join(cases)}): {heading}")))
+    news = [r for r in news if not r.explained_by]
     for r in news[:TERMINAL_NEWS_LINES]:
         lines.append(cut(visible(f"{r.verdict.value.upper():<6} {r.case} [{r.kind}] {r.backend}: {_why(r)}")))
     if len(news) > TERMINAL_NEWS_LINES:

@@ -72,9 +72,12 @@ class Result:
     source: str = ""
     expected: str = ""
     observed: str = ""
-    reason: str = ""  # why known / unsupported / unmodelled / error
+    reason: str = ""  # why known / unsupported / unmodelled / error; for a fail, the change that explains it
     findings: tuple[Finding, ...] = ()
     duration_ms: float = 0.0
+    # a fail that flipping one upstream change (harness.oracle.history id) would turn into a pass;
+    # optional in report.json: written only when set
+    explained_by: str = ""
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -109,6 +112,7 @@ _FINDING_KEYS = tuple(f.name for f in fields(Finding))
 _RESULT_KEYS = tuple(f.name for f in fields(Result))
 _REPORT_KEYS = ("schema", "run_info", "results", "summary")
 _RESULT_TEXT = ("case", "title", "area", "source", "kind", "backend", "expected", "observed", "reason")
+_RESULT_OPTIONAL = ("explained_by",)  # added later: a report without them is as valid
 _FINDING_TEXT = ("checker", "variant", "field", "expected", "observed")
 
 
@@ -143,8 +147,9 @@ def parse_report(obj: object, where: str) -> Report:
 
 
 def _result(value: object, where: str, place: str) -> Result:
-    obj = _object(value, _RESULT_KEYS, where, place)
+    obj = _object(value, _RESULT_KEYS, where, place, optional=_RESULT_OPTIONAL)
     text = {key: _text(obj[key], where, f"{place}.{key}") for key in _RESULT_TEXT}
+    text.update({key: _text(obj[key], where, f"{place}.{key}") for key in _RESULT_OPTIONAL if key in obj})
     verdict_value = obj["verdict"]
     try:
         verdict = Verdict(verdict_value)
@@ -188,13 +193,16 @@ def _check_summary(value: object, computed: dict[str, int], where: str) -> None:
             raise _error(where, f"summary.{key}", f"{got} but the results give {want}")
 
 
-def _object(value: object, keys: tuple[str, ...] | None, where: str, place: str) -> dict[str, object]:
-    """Check that ``value`` is an object with exactly ``keys`` (any keys when ``keys`` is None)."""
+def _object(
+    value: object, keys: tuple[str, ...] | None, where: str, place: str, optional: tuple[str, ...] = ()
+) -> dict[str, object]:
+    """Check that ``value`` is an object with exactly ``keys``, ``optional`` ones may be missing (any keys
+    when ``keys`` is None)."""
     if not isinstance(value, dict):
         raise _error(where, place, f"expected an object, got {_json_type(value)}")
     if keys is not None:
         for key in keys:
-            if key not in value:
+            if key not in value and key not in optional:
                 raise _error(where, f"{place}.{key}" if place else key, "missing")
         for key in value:
             if key not in keys:
@@ -240,4 +248,7 @@ def result_to_json(result: Result) -> dict[str, object]:
     out: dict[str, object] = {key: getattr(result, key) for key in _RESULT_KEYS}
     out["verdict"] = result.verdict.value
     out["findings"] = [{key: getattr(f, key) for key in _FINDING_KEYS} for f in result.findings]
+    for key in _RESULT_OPTIONAL:
+        if not out[key]:
+            del out[key]
     return out
