@@ -1,0 +1,247 @@
+"""``--on TARGET``: the parser (pure), real boots of Debian's user-mode Linux, and the ways a guest fails.
+
+The boots need ``/usr/bin/linux.uml`` (Debian's ``user-mode-linux``).  As root the harness installs
+it itself (``bash .ci/scm-harness test`` does so before the tests); only a machine that cannot
+install it (not root) skips these, and says why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.catalogue import select
+from harness.targets import HOST, GuestOf, Target, TargetKind, guest_words, parse_target
+from harness.targets.uml import DEBIAN_UML, console_log_path
+
+SUBSET = "FD-01,BND-01,TRN-05,CR-01"
+PROJECT = Path(__file__).resolve().parents[1]
+
+needs_uml = pytest.mark.skipif(
+    not DEBIAN_UML.exists() and os.geteuid() != 0,
+    reason=f"{DEBIAN_UML} is missing and only root can install it (apt-get install user-mode-linux)",
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# The parser (pure)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("host", HOST),
+        ("uml", Target(TargetKind.UML)),
+        ("uml:6.12", Target(TargetKind.UML, "6.12")),
+        ("uml:/opt/linux", Target(TargetKind.UML, "/opt/linux")),
+        ("uml:linux.uml", Target(TargetKind.UML, "linux.uml")),
+        ("qemu:linux-image-6.12-amd64", Target(TargetKind.QEMU, "linux-image-6.12-amd64")),
+    ],
+)
+def test_targets_parse(text: str, expected: Target) -> None:
+    target = parse_target(text)
+    assert target == expected
+    assert str(target) == text
+
+
+def test_what_a_uml_target_names() -> None:
+    assert parse_target("uml").binary is None and parse_target("uml").version is None
+    assert parse_target("uml:6.12").version == "6.12" and parse_target("uml:6.12").binary is None
+    assert parse_target("uml:./linux").binary == Path("./linux") and parse_target("uml:./linux").version is None
+    assert parse_target("host").is_host and not parse_target("uml").is_host
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("foo", "unknown target 'foo'"),
+        ("", "unknown target ''"),
+        ("UML", "unknown target 'UML'"),
+        ("host:x", "'host' takes no argument"),
+        ("uml:", "names nothing after the colon"),
+        ("qemu", "say which kernel package"),
+        ("uml:/a\0b", "NUL"),
+    ],
+)
+def test_bad_targets_are_refused(text: str, fragment: str) -> None:
+    with pytest.raises(ValueError, match=fragment):
+        parse_target(text)
+
+
+def test_the_guest_runs_the_command_without_on() -> None:
+    words = ["run", "--on", "uml", "--ids", "FD-01", "--on=uml:/x", "--target-timeout", "9", "--target-timeout=3"]
+    assert guest_words(words) == ["run", "--ids", "FD-01"]
+    assert guest_words(["replay", "--on", "uml", "--", "--on"]) == ["replay", "--", "--on"]
+
+
+def test_the_guest_marker_round_trips() -> None:
+    marker = GuestOf("uml:/k", "/k", "scm-harness run --on 'uml:/k'")
+    assert GuestOf.from_argument(marker.to_argument()) == marker
+
+
+# ----------------------------------------------------------------------------------------------
+# Real boots
+
+
+def harness(*argv: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def guest_processes(marker: str) -> list[int]:
+    """Pids of the processes whose command line holds ``marker`` (UML names its boots by umid)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in command:
+            found.append(int(entry.name))
+    return found
+
+
+def no_kernel_left(harness_pid: int | None = None) -> bool:
+    marker = "umid=scm-harness-" + (f"{harness_pid}-" if harness_pid is not None else "")
+    deadline = time.monotonic() + 10  # generous: "did not hang", not a timing
+    while guest_processes(marker):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+@needs_uml
+def test_run_on_uml_runs_the_subset_inside_the_guest(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    done = harness("run", "--on", "uml", "--ids", SUBSET, "--out", str(out), cwd=tmp_path)
+    assert done.returncode in (0, 1), done.stderr
+    assert "report written to" in done.stdout
+    report = json.loads((out / "report.json").read_text())
+    run_info = report["run_info"]
+    assert run_info["release"].startswith("6.1."), run_info["release"]  # the guest's kernel, not the host's
+    assert run_info["release"] != os.uname().release
+    assert run_info["target"] == "uml"
+    assert run_info["target_binary"] == str(DEBIAN_UML)
+    assert "--on uml" in run_info["command"]
+    expected = {
+        (case.id, kind.name, backend)
+        for case in select(SUBSET.split(","))
+        for kind in case.kinds()
+        for backend in ("raw", "pysock")
+    }
+    present = {(r["case"], r["kind"], r["backend"]) for r in report["results"]}
+    assert present == expected
+    assert all(r["verdict"] != "error" for r in report["results"])
+    assert done.returncode == (1 if any(r["verdict"] == "fail" for r in report["results"]) else 0)
+    assert no_kernel_left()
+
+
+@needs_uml
+def test_replay_on_uml_writes_its_report_into_the_default_directory(tmp_path: Path) -> None:
+    seed = PROJECT / "corpora" / "seeds" / "BND-01__coalesced.json"
+    done = harness("replay", str(seed), "--on", "uml", "--backend", "raw", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (out,) = (tmp_path / "reports").iterdir()
+    assert out.name.startswith("replay-")
+    run_info = json.loads((out / "report.json").read_text())["run_info"]
+    assert run_info["target"] == "uml" and run_info["release"].startswith("6.1.")
+
+
+def test_run_on_the_host_records_the_target(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    done = harness("run", "--ids", "BND-01", "--kinds", "stream/blocking/as-created", "--out", str(out), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((out / "report.json").read_text())["run_info"]["target"] == "host"
+
+
+def one_line_error(done: subprocess.CompletedProcess[str], fragment: str) -> None:
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("scm-harness: "), done.stderr
+    assert fragment in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("target", "fragment"),
+    [
+        ("foo", "--on: unknown target 'foo'"),
+        ("uml:/nonexistent", "/nonexistent: no such file"),
+        ("uml:/", "is not a regular file"),
+        ("uml:6.12", "not implemented yet"),
+        ("qemu:linux-image-6.12-amd64", "not implemented yet"),
+    ],
+)
+def test_a_target_that_cannot_be_used_is_one_line(tmp_path: Path, target: str, fragment: str) -> None:
+    done = harness("run", "--ids", "FD-01", "--on", target, cwd=tmp_path, timeout=60)
+    one_line_error(done, fragment)
+    assert list(tmp_path.iterdir()) == []  # no report directory for a run that never started
+
+
+def test_a_kernel_file_that_is_not_executable_is_one_line(tmp_path: Path) -> None:
+    kernel = tmp_path / "kernel"
+    kernel.write_text("not a kernel")
+    done = harness("run", "--ids", "FD-01", "--on", f"uml:{kernel}", cwd=tmp_path, timeout=60)
+    one_line_error(done, "is not executable")
+
+
+@pytest.mark.parametrize("kind", ["/bin/false", "garbage"])
+def test_a_broken_kernel_binary_is_one_line_with_its_console_kept(tmp_path: Path, kind: str) -> None:
+    if kind == "garbage":
+        kernel = tmp_path / "kernel"
+        kernel.write_bytes(b"\x7fELF but not really")
+        kernel.chmod(0o755)
+    else:
+        kernel = Path(kind)
+    out = tmp_path / "report"
+    done = harness("run", "--ids", "FD-01", "--on", f"uml:{kernel}", "--out", str(out), cwd=tmp_path, timeout=60)
+    one_line_error(done, "the guest did not finish")
+    console = console_log_path(out)
+    assert f"console log: {console}" in done.stderr
+    assert console.exists()
+    if kind == "garbage":
+        assert "Exec format error" in done.stderr and "Exec format error" in console.read_text()
+    else:
+        assert "exited with status 1" in done.stderr
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+@needs_uml
+def test_a_guest_that_times_out_is_killed_whole(tmp_path: Path) -> None:
+    out = tmp_path / "campaign"
+    argv = ["fuzz", "--time", "600", "--out", str(out), "--on", "uml", "--target-timeout", "3"]
+    done = harness(*argv, cwd=tmp_path, timeout=120)
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.splitlines()[-1]  # after what the campaign printed before it was killed
+    assert last.startswith("scm-harness: --on uml: the guest did not finish: timed out after 3 s and was killed")
+    assert console_log_path(out).exists()
+    assert no_kernel_left()
+
+
+@needs_uml
+def test_a_guest_dies_with_a_harness_killed_by_sigkill(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    argv = [sys.executable, "-m", "harness", "fuzz", "--time", "600", "--out", str(tmp_path / "c"), "--on", "uml"]
+    process = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marker = f"umid=scm-harness-{process.pid}-"
+    try:
+        deadline = time.monotonic() + 60
+        while len(guest_processes(marker)) < 2:  # the kernel and at least one of its helpers
+            assert time.monotonic() < deadline, "the guest did not start"
+            assert process.poll() is None, "the harness ended before its guest started"
+            time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert no_kernel_left(process.pid)
