@@ -19,7 +19,7 @@ import pytest
 
 from harness.catalogue import select
 from harness.targets import HOST, GuestOf, Target, TargetKind, guest_words, parse_target
-from harness.targets.uml import DEBIAN_UML, console_log_path
+from harness.targets.uml import DEBIAN_UML, GuestCommand, boot, build_xstate_shim, console_log_path, debian_uml
 
 SUBSET = "FD-01,BND-01,TRN-05,CR-01"
 PROJECT = Path(__file__).resolve().parents[1]
@@ -179,7 +179,6 @@ def one_line_error(done: subprocess.CompletedProcess[str], fragment: str) -> Non
         ("foo", "--on: unknown target 'foo'"),
         ("uml:/nonexistent", "/nonexistent: no such file"),
         ("uml:/", "is not a regular file"),
-        ("uml:6.12", "not implemented yet"),
         ("qemu:linux-image-6.12-amd64", "not implemented yet"),
     ],
 )
@@ -245,3 +244,29 @@ def test_a_guest_dies_with_a_harness_killed_by_sigkill(tmp_path: Path) -> None:
         process.send_signal(signal.SIGKILL)
         process.wait()
     assert no_kernel_left(process.pid)
+
+
+@needs_uml
+def test_bad_usage_inside_the_guest_passes_through_as_one_line(tmp_path: Path) -> None:
+    done = harness("run", "--on", "uml", "--ids", "XX-99", cwd=tmp_path, timeout=120)
+    one_line_error(done, "'XX-99' matches no catalogue case")
+    assert list((tmp_path / "reports").iterdir()) == []  # the directory the host claimed for it is released
+
+
+@needs_uml
+def test_the_xstate_fix_builds_and_a_kernel_that_does_not_need_it_boots_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    shim = build_xstate_shim()
+    assert shim.parent == tmp_path / "cache" / "scm-harness" and shim.exists()
+    assert build_xstate_shim() == shim  # built once
+    command = GuestCommand(("/bin/sh", "-c", "uname -r; echo to-stderr >&2; exit 3"), str(tmp_path), {"PATH": "/bin"})
+    work = tmp_path / "work"
+    work.mkdir()
+    outcome = boot(debian_uml(), command, work, 120, shim=shim)
+    assert outcome.status == 3, outcome.console
+    assert outcome.kernel_status == 0 and not outcome.timed_out
+    out, err = capfd.readouterr()
+    assert out.startswith("6.1.") and err == "to-stderr\n"
+    assert no_kernel_left()

@@ -3,9 +3,9 @@
 ``host`` (the default) runs the command here, as always.  ``uml`` boots Debian's user-mode Linux
 (package ``user-mode-linux``, ``/usr/bin/linux.uml``), ``uml:PATH`` any UML kernel binary, and runs
 the same command line inside it over the host filesystem (:mod:`harness.targets.uml`); the report
-comes back into the output directory and the exit status passes through.  ``uml:6.12`` (a UML
-kernel built from Debian's ``linux-source-6.12``) and ``qemu:PACKAGE`` are recognised but not
-built yet: they are a one-line error.
+comes back into the output directory and the exit status passes through.  ``uml:6.12`` is a UML
+kernel built from Debian's ``linux-source-6.12`` (:mod:`harness.targets.build`).  ``qemu:PACKAGE``
+is recognised but not implemented: a one-line error.
 
 A command takes the option with :func:`add_target_option`; :func:`harness.cli.main` hands every
 command whose ``--on`` is not ``host`` to :func:`run_on_target` before its handler runs, and the
@@ -114,7 +114,8 @@ def add_target_option(parser: argparse.ArgumentParser, output: GuestOutput | Non
         type=_target_type,
         default=HOST,
         metavar="TARGET",
-        help="where to run: host (default), uml (Debian's user-mode-linux), uml:PATH (a UML kernel binary)",
+        help="where to run: host (default), uml (Debian's user-mode-linux, 6.1), uml:6.12 (built from Debian's "
+        "linux-source-6.12), uml:PATH (a UML kernel binary)",
     )
     number_option(
         parser,
@@ -122,9 +123,9 @@ def add_target_option(parser: argparse.ArgumentParser, output: GuestOutput | Non
         kind=float,
         low=1,
         high=7 * 86400,
-        default=DEFAULT_TARGET_TIMEOUT,
         metavar="S",
-        help="with --on other than host: seconds for the whole guest run (boot, command, power-off)",
+        help=f"with --on other than host: seconds for the whole guest run (boot, command, power-off); "
+        f"default {DEFAULT_TARGET_TIMEOUT:g}, plus fuzz --time",
     )
     parser.add_argument(GUEST_OPTION, dest="guest_of", help=argparse.SUPPRESS)
     parser.set_defaults(target_output=output)
@@ -162,6 +163,15 @@ def target_run_info(args: argparse.Namespace) -> dict[str, object]:
     if inside is None:
         return {"target": "host"}
     return {"target": inside.target, "target_binary": inside.binary}
+
+
+def target_timeout(args: argparse.Namespace) -> float:
+    """``--target-timeout``, else the default plus the command's own time budget (``fuzz --time``)."""
+    given: float | None = getattr(args, "target_timeout", None)
+    if given is not None:
+        return given
+    budget: float | None = getattr(args, "time", None)
+    return DEFAULT_TARGET_TIMEOUT + (budget or 0.0)
 
 
 def runs_elsewhere(args: argparse.Namespace) -> bool:

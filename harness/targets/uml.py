@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from harness.targets import GUEST_OPTION, GuestOf, GuestOutput, Target, TargetError, guest_words
+from harness.targets import GUEST_OPTION, GuestOf, GuestOutput, Target, TargetError, guest_words, target_timeout
 
 DEBIAN_UML = Path("/usr/bin/linux.uml")
 DEBIAN_PACKAGE = "user-mode-linux"
@@ -103,10 +103,9 @@ def install_debian_uml() -> None:
 def kernel_binary(target: Target) -> Path:
     """The UML kernel ``target`` names, checked to be an executable regular file."""
     if target.version is not None:
-        raise TargetError(
-            f"--on {target}: building a UML kernel from linux-source-{target.version} is not implemented yet; "
-            "use --on uml (Debian's 6.1) or --on uml:PATH"
-        )
+        from harness.targets.build import uml_kernel
+
+        return uml_kernel(target.version, cache_directory())
     binary = target.binary
     if binary is None:
         return debian_uml()
@@ -393,7 +392,7 @@ def _keep_console(console: str, out: Path | None) -> Path:
 def run_on_uml(target: Target, words: list[str], args: argparse.Namespace) -> int:
     """Run the command ``words`` inside ``target``; its exit status, or a TargetError when the guest did not finish."""
     binary = kernel_binary(target)
-    timeout: float = args.target_timeout
+    timeout = target_timeout(args)
     out, claimed = _output_directory(args)
     output: GuestOutput | None = getattr(args, "target_output", None)
     inner = guest_words(words)
