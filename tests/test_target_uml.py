@@ -90,15 +90,30 @@ def test_the_guest_marker_round_trips() -> None:
 # Real boots
 
 
+def scratch(cwd: Path) -> Path:
+    """The ``$TMPDIR`` of a harness started in ``cwd``: its private directories, and so its kernels' command lines
+    (``init=`` and ``uml_dir=`` are there), hold this path: tests running in parallel tell their kernels apart."""
+    return cwd.with_name(cwd.name + "-tmp")
+
+
+def harness_environment(cwd: Path) -> dict[str, str]:
+    scratch(cwd).mkdir(exist_ok=True)
+    return {**os.environ, "PYTHONPATH": str(PROJECT), "TMPDIR": str(scratch(cwd))}
+
+
 def harness(*argv: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
     return subprocess.run(
-        [sys.executable, "-m", "harness", *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "harness", *argv],
+        cwd=cwd,
+        env=harness_environment(cwd),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
-def guest_processes(marker: str) -> list[int]:
-    """Pids of the processes whose command line holds ``marker`` (UML names its boots by umid)."""
+def kernel_processes(marker: Path) -> list[int]:
+    """Pids of the UML processes whose command line holds ``marker``."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -107,19 +122,23 @@ def guest_processes(marker: str) -> list[int]:
             command = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if marker.encode() in command:
+        if b"umid=scm-harness-" in command and str(marker).encode() in command:
             found.append(int(entry.name))
     return found
 
 
-def no_kernel_left(harness_pid: int | None = None) -> bool:
-    marker = "umid=scm-harness-" + (f"{harness_pid}-" if harness_pid is not None else "")
+def no_kernel_left(marker: Path) -> bool:
     deadline = time.monotonic() + 10  # generous: "did not hang", not a timing
-    while guest_processes(marker):
+    while kernel_processes(marker):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.1)
     return True
+
+
+def nothing_left(cwd: Path) -> bool:
+    """No kernel of the harness started in ``cwd`` is running and its private directories are removed."""
+    return no_kernel_left(scratch(cwd)) and list(scratch(cwd).iterdir()) == []
 
 
 @needs_uml
@@ -145,7 +164,7 @@ def test_run_on_uml_runs_the_subset_inside_the_guest(tmp_path: Path) -> None:
     assert present == expected
     assert all(r["verdict"] != "error" for r in report["results"])
     assert done.returncode == (1 if any(r["verdict"] == "fail" for r in report["results"]) else 0)
-    assert no_kernel_left()
+    assert nothing_left(tmp_path)
 
 
 @needs_uml
@@ -157,6 +176,7 @@ def test_replay_on_uml_writes_its_report_into_the_default_directory(tmp_path: Pa
     assert out.name.startswith("replay-")
     run_info = json.loads((out / "report.json").read_text())["run_info"]
     assert run_info["target"] == "uml" and run_info["release"].startswith("6.1.")
+    assert nothing_left(tmp_path)
 
 
 def test_run_on_the_host_records_the_target(tmp_path: Path) -> None:
@@ -214,6 +234,7 @@ def test_a_broken_kernel_binary_is_one_line_with_its_console_kept(tmp_path: Path
     else:
         assert "exited with status 1" in done.stderr
     assert not out.exists() or list(out.iterdir()) == []
+    assert nothing_left(tmp_path)
 
 
 @needs_uml
@@ -225,25 +246,24 @@ def test_a_guest_that_times_out_is_killed_whole(tmp_path: Path) -> None:
     last = done.stderr.splitlines()[-1]  # after what the campaign printed before it was killed
     assert last.startswith("scm-harness: --on uml: the guest did not finish: timed out after 3 s and was killed")
     assert console_log_path(out).exists()
-    assert no_kernel_left()
+    assert nothing_left(tmp_path)
 
 
 @needs_uml
 def test_a_guest_dies_with_a_harness_killed_by_sigkill(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    env = harness_environment(tmp_path)
     argv = [sys.executable, "-m", "harness", "fuzz", "--time", "600", "--out", str(tmp_path / "c"), "--on", "uml"]
     process = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    marker = f"umid=scm-harness-{process.pid}-"
     try:
         deadline = time.monotonic() + 60
-        while len(guest_processes(marker)) < 2:  # the kernel and at least one of its helpers
+        while len(kernel_processes(scratch(tmp_path))) < 2:  # the kernel and at least one of its helpers
             assert time.monotonic() < deadline, "the guest did not start"
             assert process.poll() is None, "the harness ended before its guest started"
             time.sleep(0.1)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
-    assert no_kernel_left(process.pid)
+    assert no_kernel_left(scratch(tmp_path))
 
 
 @needs_uml
@@ -251,6 +271,7 @@ def test_bad_usage_inside_the_guest_passes_through_as_one_line(tmp_path: Path) -
     done = harness("run", "--on", "uml", "--ids", "XX-99", cwd=tmp_path, timeout=120)
     one_line_error(done, "'XX-99' matches no catalogue case")
     assert list((tmp_path / "reports").iterdir()) == []  # the directory the host claimed for it is released
+    assert nothing_left(tmp_path)
 
 
 @needs_uml
@@ -269,4 +290,4 @@ def test_the_xstate_fix_builds_and_a_kernel_that_does_not_need_it_boots_with_it(
     assert outcome.kernel_status == 0 and not outcome.timed_out
     out, err = capfd.readouterr()
     assert out.startswith("6.1.") and err == "to-stderr\n"
-    assert no_kernel_left()
+    assert no_kernel_left(work)
