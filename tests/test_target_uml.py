@@ -19,7 +19,16 @@ import pytest
 
 from harness.catalogue import select
 from harness.targets import HOST, GuestOf, Target, TargetKind, guest_words, parse_target
-from harness.targets.uml import DEBIAN_UML, GuestCommand, boot, build_xstate_shim, console_log_path, debian_uml
+from harness.targets.uml import (
+    DEBIAN_UML,
+    BootOutcome,
+    GuestCommand,
+    boot,
+    build_xstate_shim,
+    console_log_path,
+    debian_uml,
+    failure_reason,
+)
 
 SUBSET = "FD-01,BND-01,TRN-05,CR-01"
 PROJECT = Path(__file__).resolve().parents[1]
@@ -291,3 +300,37 @@ def test_the_xstate_fix_builds_and_a_kernel_that_does_not_need_it_boots_with_it(
     out, err = capfd.readouterr()
     assert out.startswith("6.1.") and err == "to-stderr\n"
     assert no_kernel_left(work)
+
+
+def test_a_built_kernel_reports_the_fragment_options_it_lacks(tmp_path: Path) -> None:
+    from harness.targets.build import CONFIG_FRAGMENT, _lacking_options
+
+    wanted = [line for line in CONFIG_FRAGMENT.read_text().splitlines() if line.startswith("CONFIG_")]
+    assert "CONFIG_KCMP=y" in wanted and "CONFIG_HOSTFS=y" in wanted and "CONFIG_IO_URING=y" in wanted
+    config = tmp_path / ".config"
+    config.write_text("\n".join(line for line in wanted if line != "CONFIG_KCMP=y") + "\n# CONFIG_KCMP is not set\n")
+    assert _lacking_options(config) == ["CONFIG_KCMP"]
+
+
+@pytest.mark.parametrize(
+    ("console", "kernel_status", "timed_out", "reason"),
+    [
+        ("", None, True, "timed out after 5 s and was killed"),
+        (
+            "Run /init as init process\nKernel panic - not syncing: Attempted to kill init! exitcode=0x00000100\n",
+            134,
+            False,
+            "Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100",
+        ),
+        (
+            "userspace - ptrace set fp regs failed, errno = 14\nKernel panic - not syncing: Attempted to kill init!\n",
+            134,
+            False,
+            "userspace - ptrace set fp regs failed, errno = 14",
+        ),
+        ("", 1, False, "the kernel exited with status 1 before the command finished"),
+        ("booting\x1b[0m\n", -9, False, "the kernel was killed by signal 9 before the command finished: booting?[0m"),
+    ],
+)
+def test_why_a_guest_did_not_finish(console: str, kernel_status: int | None, timed_out: bool, reason: str) -> None:
+    assert failure_reason(BootOutcome(None, kernel_status, timed_out, console), 5) == reason

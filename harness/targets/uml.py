@@ -338,13 +338,14 @@ def failure_reason(outcome: BootOutcome, timeout: float) -> str:
     """One line on why a guest did not finish, from how the kernel ended and its console."""
     if outcome.timed_out:
         return f"timed out after {timeout:g} s and was killed"
-    lines = [line.strip() for line in outcome.console.splitlines() if line.strip()]
-    for line in lines:
-        if "Kernel panic" in line:
-            return line[line.index("Kernel panic") :]
+    printable = "".join(c if c.isprintable() or c == "\n" else "?" for c in outcome.console)
+    lines = [line.strip() for line in printable.splitlines() if line.strip()]
     for line in lines:
         if XSTATE_SIGNATURE in line:
             return line
+    for line in lines:
+        if "Kernel panic" in line:
+            return line[line.index("Kernel panic") :][:200]
     how = f"exited with status {outcome.kernel_status}"
     if outcome.kernel_status is not None and outcome.kernel_status < 0:
         how = f"was killed by signal {-outcome.kernel_status}"
