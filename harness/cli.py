@@ -2,13 +2,14 @@
 
 scm-harness run      [--out DIR [--overwrite]] [--ids GLOBS] [--backend raw|pysock|both] [--kinds GLOB]
                      [--expectations FILE] [--platform-label NAME] [--step-timeout S]
-                     [--on host|uml|uml:PATH [--target-timeout S]]
+                     [--on host|uml|uml:6.12|uml:PATH [--target-timeout S]]
 scm-harness list     [--ids GLOBS]
 scm-harness render   REPORT.json [--out DIR]
 scm-harness compare  REPORT.json REPORT.json ... [--labels A,B,...] [--out DIR]
 scm-harness probe
 scm-harness fuzz     --engine hypothesis|atheris [--time S | --runs N] [-j N] [--corpus DIR] [--out DIR] [--seed N]
-scm-harness replay   PATH... [--out DIR] [--backend raw|pysock|both]
+                     [--on TARGET]
+scm-harness replay   PATH... [--out DIR] [--backend raw|pysock|both] [--on TARGET]
 scm-harness corpus   --sync | --check [--atheris]
 """
 
