@@ -334,3 +334,46 @@ def test_a_built_kernel_reports_the_fragment_options_it_lacks(tmp_path: Path) ->
 )
 def test_why_a_guest_did_not_finish(console: str, kernel_status: int | None, timed_out: bool, reason: str) -> None:
     assert failure_reason(BootOutcome(None, kernel_status, timed_out, console), 5) == reason
+
+
+@needs_uml
+def test_a_kernel_that_dies_of_the_xstate_size_is_booted_again_with_the_fix(tmp_path: Path) -> None:
+    """A stand-in for Debian's UML on a CPU with AMX: it dies with the console line of that host unless the fix
+    is preloaded, and then it is the real kernel.  (This machine's CPU has no AMX: the real kernel boots as is.)"""
+    kernel = tmp_path / "kernel-on-amx"
+    kernel.write_text(
+        "#!/bin/sh\n"
+        f'case "$LD_PRELOAD" in *uml-xstate-shim-*) exec {DEBIAN_UML} "$@";; esac\n'
+        "echo 'Run /init as init process'\n"
+        "echo 'userspace - ptrace set fp regs failed, errno = 14'\n"
+        "echo 'Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b'\n"
+        "exit 134\n"
+    )
+    kernel.chmod(0o755)
+    out = tmp_path / "report"
+    argv = ["run", "--on", f"uml:{kernel}", "--ids", "BND-01", "--kinds", "stream/blocking/as-created"]
+    environment = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", *argv, "--out", str(out)],
+        cwd=tmp_path,
+        env={**harness_environment(tmp_path), **environment},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "booting again with the xstate fix" in done.stderr
+    assert list((tmp_path / "cache" / "scm-harness").glob("uml-xstate-shim-*.so"))
+    assert json.loads((out / "report.json").read_text())["run_info"]["release"].startswith("6.1.")
+    assert nothing_left(tmp_path)
+
+
+def test_without_the_package_and_root_the_error_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.targets import TargetError, uml
+
+    monkeypatch.setattr(uml, "DEBIAN_UML", tmp_path / "linux.uml")
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(TargetError, match=r"is missing: install Debian's user-mode-linux package \(apt-get install"):
+        uml.debian_uml()
