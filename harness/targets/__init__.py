@@ -17,7 +17,13 @@ from __future__ import annotations
 import argparse
 import enum
 import json
+import os
 import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,6 +194,23 @@ def run_on_target(args: argparse.Namespace, words: list[str]) -> int:
     if target.kind is TargetKind.UML:
         return run_on_uml(target, words, args)
     raise TargetError(f"--on {target}: qemu targets are not implemented yet (use uml or uml:PATH)")
+
+
+def can_install_packages() -> bool:
+    """True when this process may install Debian packages itself: root, with apt-get."""
+    return os.geteuid() == 0 and shutil.which("apt-get") is not None
+
+
+def apt_get_install(packages: Sequence[str], purpose: str) -> None:
+    """Install ``packages`` with apt-get (the caller checked :func:`can_install_packages`), saying so on stderr;
+    a failure is a TargetError naming its last line."""
+    print(f"scm-harness: installing {' '.join(packages)} with apt-get ({purpose})", file=sys.stderr, flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
+        done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
+            raise TargetError(f"{purpose}: {shlex.join(argv)} failed with status {done.returncode}: {last}")
 
 
 def guest_words(words: list[str]) -> list[str]:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from harness.targets import TargetError
+from harness.targets import TargetError, apt_get_install, can_install_packages
 
 PACKAGE_DIRECTORY = Path(__file__).resolve().parent
 CONFIG_FRAGMENT = PACKAGE_DIRECTORY / "uml.config"
@@ -50,21 +50,12 @@ def install_source(version: str) -> None:
     if source_tarball(version).exists() and not missing_tools:
         return
     wanted = [package, *BUILD_PACKAGES]
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+    if not can_install_packages():
         raise TargetError(
             f"--on uml:{version}: building it needs {source_tarball(version)} and {', '.join(BUILD_PACKAGES)}: "
             f"apt-get install {' '.join(wanted)} (as root)"
         )
-    print(f"scm-harness: installing {' '.join(wanted)} with apt-get (for --on uml:{version})", file=sys.stderr)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *wanted]):
-        done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
-            raise TargetError(
-                f"--on uml:{version}: apt-get install {package} failed: {last} "
-                "(Debian bookworm has linux-source-6.12 in bookworm-security)"
-            )
+    apt_get_install(wanted, f"--on uml:{version}")  # Debian bookworm has linux-source-6.12 in bookworm-security
 
 
 def built_kernel_path(version: str, cache: Path) -> Path:

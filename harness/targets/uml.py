@@ -38,7 +38,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from harness.targets import GUEST_OPTION, GuestOf, GuestOutput, Target, TargetError, guest_words, target_timeout
+from harness.targets import (
+    GUEST_OPTION,
+    GuestOf,
+    GuestOutput,
+    Target,
+    TargetError,
+    apt_get_install,
+    can_install_packages,
+    guest_words,
+    target_timeout,
+)
 
 DEBIAN_UML = Path("/usr/bin/linux.uml")
 DEBIAN_PACKAGE = "user-mode-linux"
@@ -79,25 +89,15 @@ def debian_uml() -> Path:
     """Debian's UML kernel, installed with apt-get when missing (as root); else a TargetError saying what to do."""
     if DEBIAN_UML.exists():
         return DEBIAN_UML
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+    if not can_install_packages():
         raise TargetError(
             f"--on uml: {DEBIAN_UML} is missing: install Debian's {DEBIAN_PACKAGE} package "
             f"(apt-get install {DEBIAN_PACKAGE}, as root), or give a UML kernel with --on uml:PATH"
         )
-    print(f"scm-harness: installing {DEBIAN_PACKAGE} with apt-get (for --on uml)", file=sys.stderr, flush=True)
-    install_debian_uml()
-    return DEBIAN_UML
-
-
-def install_debian_uml() -> None:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", DEBIAN_PACKAGE]):
-        done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
-            raise TargetError(f"--on uml: {shlex.join(argv)} failed with status {done.returncode}: {last}")
+    apt_get_install([DEBIAN_PACKAGE], "--on uml")
     if not DEBIAN_UML.exists():
         raise TargetError(f"--on uml: {DEBIAN_PACKAGE} is installed but {DEBIAN_UML} is not there")
+    return DEBIAN_UML
 
 
 def kernel_binary(target: Target) -> Path:
