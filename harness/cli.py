@@ -3,13 +3,15 @@
 scm-harness run      [--out DIR [--overwrite]] [--ids GLOBS] [--backend raw|pysock|both] [--kinds GLOB]
                      [--expectations FILE] [--platform-label NAME] [--step-timeout S]
                      [--as-linux RELEASE|latest|fingerprint]
+                     [--on host|uml|uml:6.12|uml:PATH [--target-timeout S]]
 scm-harness fingerprint [--out DIR] [--json]
 scm-harness list     [--ids GLOBS]
 scm-harness render   REPORT.json [--out DIR]
 scm-harness compare  REPORT.json REPORT.json ... [--labels A,B,...] [--out DIR]
 scm-harness probe
 scm-harness fuzz     --engine hypothesis|atheris [--time S | --runs N] [-j N] [--corpus DIR] [--out DIR] [--seed N]
-scm-harness replay   PATH... [--out DIR] [--backend raw|pysock|both]
+                     [--on TARGET]
+scm-harness replay   PATH... [--out DIR] [--backend raw|pysock|both] [--on TARGET]
 scm-harness corpus   --sync | --check [--atheris]
 """
 
@@ -122,6 +124,8 @@ def overwrite_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from harness.targets import add_target_option
+
     parser = _Parser(prog="scm-harness", description="Conformance and fuzzing harness for AF_UNIX socket pairs.")
     parser.add_argument("--version", action="version", version=f"scm-harness {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -146,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 1 also when a listed deviation no longer happens (strict gate)",
     )
+    add_target_option(run)
 
     lst = sub.add_parser("list", help="list the catalogue cases")
     lst.add_argument("--ids", default="*")
@@ -181,12 +186,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from harness.report.write import OutputError
+    from harness.targets import TargetError
 
     try:
         code = _dispatch(argv)
         sys.stdout.flush()  # a reader that went away shows up here at the latest
         return code
-    except (UsageError, OutputError) as exc:
+    except (UsageError, OutputError, TargetError) as exc:
         print(f"scm-harness: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -214,6 +220,13 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(words)
     args.command_line = shlex.join(["scm-harness", *words])
+    from harness.targets import guest_of, run_on_target, runs_elsewhere
+
+    inside = guest_of(args)
+    if inside is not None:  # this is the guest of --on: record the command as typed on the host
+        args.command_line = inside.command_line
+    if runs_elsewhere(args):
+        return run_on_target(args, words)
     handler = {
         "run": cmd_run,
         "list": cmd_list,
@@ -277,6 +290,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.report.markdown import render_terminal
     from harness.report.schema import Report, Verdict
     from harness.runner import RunConfig, run_plan
+    from harness.targets import target_run_info
 
     cases = _select_cases(args.ids)
     known = KnownDeviations()
@@ -309,6 +323,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_info: dict[str, object] = {
         **platform.as_json(),
         "fingerprint": measured.as_json(),
+        **target_run_info(args),
         "command": args.command_line,
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -8,6 +8,7 @@ imports this one).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import random
 import sys
@@ -33,6 +34,7 @@ def _usage(message: str) -> Exception:
 
 def add_parsers(sub: Any) -> None:
     from harness.cli import number_option, overwrite_option, step_timeout_option
+    from harness.targets import GuestOutput, add_target_option
 
     fuzz = sub.add_parser("fuzz", help="run a fuzzing campaign (Hypothesis or atheris) against the oracle")
     fuzz.add_argument("--engine", choices=("hypothesis", "atheris"), default="hypothesis")
@@ -58,6 +60,7 @@ def add_parsers(sub: Any) -> None:
     )
     fuzz.add_argument("--no-seeds", action="store_true", help="do not start from corpora/seeds and regressions")
     fuzz.add_argument("--inject-fault", help=argparse.SUPPRESS)  # test only: harness.execute.faults
+    add_target_option(fuzz, GuestOutput(default_prefix="fuzz-", product="campaign.json"))
 
     replay = sub.add_parser("replay", help="re-run scenario files, corpus directories or findings and report")
     replay.add_argument("paths", type=Path, nargs="+", metavar="PATH")
@@ -67,6 +70,7 @@ def add_parsers(sub: Any) -> None:
     overwrite_option(replay)
     replay.add_argument("--backend", choices=("raw", "pysock", "both"), default="both")
     step_timeout_option(replay)
+    add_target_option(replay, GuestOutput(default_prefix="replay-"))
 
     corpus = sub.add_parser("corpus", help="keep corpora/ in sync with the catalogue")
     corpus.add_argument("--sync", action="store_true", help="write corpora/seeds from the catalogue")
@@ -145,6 +149,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from harness.report.markdown import render_terminal
     from harness.report.schema import Verdict
     from harness.runner import RunConfig
+    from harness.targets import target_run_info
 
     started = datetime.datetime.now(datetime.UTC)
     bundle = open_bundle_option(args.out, args.overwrite, "replay-")
@@ -153,6 +158,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     config = RunConfig(exec=ExecConfig(step_timeout=args.step_timeout))
     results, _ = replay(args.paths, backends, platform, config, record=bundle.record)
     report = replay_report(results, platform, command=args.command_line, started=started)
+    report = dataclasses.replace(report, run_info={**report.run_info, **target_run_info(args)})
     bundle.finish(report)
     print(render_terminal(report))
     print(f"scm-harness replay: report written to {bundle.out}/report.json (also junit.xml, summary.md, report.html)")
