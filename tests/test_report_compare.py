@@ -95,6 +95,16 @@ def test_an_unsupported_naming_a_feature_only_one_platform_has_is_feature_presen
     assert one_difference(pair(result("REG-CVE-2026-22983"), lacking, info)) == (Class.FEATURE, "SO_INQ")
 
 
+def test_an_unsupported_for_a_reason_of_the_platform_is_feature_presence() -> None:
+    # Debian's UML 6.1.176 has no unix_diag; MS-04 asks sock_diag for the peer's inode.
+    missing = result(
+        "MS-04", Verdict.UNSUPPORTED, reason="sock_diag: No such file or directory (is unix_diag available?)"
+    )
+    comparison = pair(result("MS-04"), missing)
+    assert one_difference(comparison) == (Class.FEATURE, "sock_diag")
+    assert comparison.unexplained == 0
+
+
 def test_an_fd_case_differing_where_fd_identity_is_decided_differently_is_feature_presence() -> None:
     failing = result("FD-01", Verdict.FAIL, area="fd-passing", findings=(finding("other file", "fd"),))
     info = {"fd_identity": PROBES, "features": ["MSG_OOB", "SO_INQ"]}
@@ -110,7 +120,7 @@ def test_an_fd_case_differing_where_fd_identity_is_decided_differently_is_featur
         (result("TRN-01"), result("TRN-01", Verdict.FAIL, findings=(finding("{}"),)), Class.REGRESSION),
         (result("TRN-01", Verdict.FAIL, findings=(finding("{}"),)), result("TRN-01"), Class.FIX),
         (result("TRN-01", Verdict.KNOWN), result("TRN-01", Verdict.XPASS), Class.FIX),
-        (result("TRN-01"), result("TRN-01", Verdict.UNSUPPORTED, reason="no such thing"), Class.REGRESSION),
+        (result("TRN-01"), result("TRN-01", Verdict.UNSUPPORTED, reason="raw: cannot say that"), Class.REGRESSION),
         (
             result("TRN-01", Verdict.FAIL, findings=(finding("{}"),)),
             result("TRN-01", Verdict.FAIL, findings=(finding("{MSG_EOR}"),)),
@@ -261,7 +271,8 @@ def test_compare_command_exit_status(tmp_path: Path, capsys: pytest.CaptureFixtu
     ]  # fmt: skip
     assert main(["compare", paths["base"], paths["regressed"], "--labels", "6.18,6.1"]) == 1
     assert "| OB-01 |" in capsys.readouterr().out
-    (tmp_path / "bad.json").write_text('{"schema": "scm-harness/report/1", "run_info": {}, "results": 3, "summary": {}}')
+    bad = {"schema": "scm-harness/report/1", "run_info": {}, "results": 3, "summary": {}}
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
     assert main(["compare", paths["base"], str(tmp_path / "bad.json")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "bad.json" in err and "results" in err

@@ -17,12 +17,13 @@ in this order:
   the other (in the model it was judged against, ``run_info.changes``, or as measured,
   ``run_info.fingerprint``);
 * ``feature presence``: a probed feature (or capability) differs between the two run_infos and
-  an ``unsupported`` reason names it, or the fd identity method differs (kcmp vs probes) and the
-  case passes descriptors;
+  an ``unsupported`` reason names it; or one side is ``unsupported`` for a reason of the platform
+  (not of the back end: "sock_diag: ... (is unix_diag available?)"); or the fd identity method
+  differs (kcmp vs probes) and the case passes descriptors;
 * ``unmodelled``: the oracle does not model the case on one side;
 * ``regression`` / ``fix`` / ``changed``: unexplained; the verdict got worse / better from the
-  baseline to the other report (pass and xpass < unsupported < known and fail), or stayed as bad
-  with other findings.
+  baseline to the other report (pass and xpass < unsupported by the back end < known and fail), or
+  stayed as bad with other findings.
 
 Regressions, fixes, changed failures and harness errors are the unexplained differences
 (:attr:`Comparison.unexplained`): ``scm-harness compare`` exits 1 when there is one, else 0.
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -45,7 +47,10 @@ from harness.report.schema import Report, Result, Verdict
 
 COMPARE_SCHEMA = "scm-harness/compare/2"
 MERGED = "+"  # joins the back ends a merged cell stands for ("pysock+raw")
-FD_PASSING_AREA = "fd-passing"  # the catalogue area whose cases check a received fd's identity
+FD_PASSING_AREA = "fd-passing"
+_LEADING_NAME = re.compile(
+    r"([\w.-]+): "
+)  # "sock_diag: ..." names what the platform lacks  # the catalogue area whose cases check a received fd's identity
 
 
 class Class(enum.Enum):
@@ -425,6 +430,12 @@ def _feature(a: Cell, b: Cell, base: Facts, other: Facts) -> Verdicted | None:
             if named:
                 having = base.label if named in base.features else other.label
                 return Verdicted(Class.FEATURE, named, f"{named} only on {having}: {cell.reason}")
+    for cell, facts in ((a, base), (b, other)):
+        if cell.verdict is Verdict.UNSUPPORTED and not _backend_cannot_express(cell):
+            # Not a probed feature, but the platform's own refusal (Debian's UML 6.1.176 has no unix_diag:
+            # "sock_diag: No such file or directory (is unix_diag available?)").
+            named = _LEADING_NAME.match(cell.reason)
+            return Verdicted(Class.FEATURE, named[1] if named else "", f"missing on {facts.label}: {cell.reason}")
     if base.fd_identity != other.fd_identity and FD_PASSING_AREA in (a.area, b.area):
         return Verdicted(
             Class.FEATURE,
