@@ -426,7 +426,7 @@ def _feature(a: Cell, b: Cell, base: Facts, other: Facts) -> Verdicted | None:
     differing = sorted(base.features ^ other.features)
     for cell in (a, b):
         if cell.verdict is Verdict.UNSUPPORTED:
-            named = next((f for f in differing if f in cell.reason), "")
+            named = next((f for f in differing if re.search(rf"(?<!\w){re.escape(f)}(?!\w)", cell.reason)), "")
             if named:
                 having = base.label if named in base.features else other.label
                 return Verdicted(Class.FEATURE, named, f"{named} only on {having}: {cell.reason}")
@@ -434,8 +434,8 @@ def _feature(a: Cell, b: Cell, base: Facts, other: Facts) -> Verdicted | None:
         if cell.verdict is Verdict.UNSUPPORTED and not _backend_cannot_express(cell):
             # Not a probed feature, but the platform's own refusal (Debian's UML 6.1.176 has no unix_diag:
             # "sock_diag: No such file or directory (is unix_diag available?)").
-            named = _LEADING_NAME.match(cell.reason)
-            return Verdicted(Class.FEATURE, named[1] if named else "", f"missing on {facts.label}: {cell.reason}")
+            leading = _LEADING_NAME.match(cell.reason)
+            return Verdicted(Class.FEATURE, leading[1] if leading else "", f"missing on {facts.label}: {cell.reason}")
     if base.fd_identity != other.fd_identity and FD_PASSING_AREA in (a.area, b.area):
         return Verdicted(
             Class.FEATURE,
@@ -471,7 +471,9 @@ def verdict_line(data: Mapping[str, Any]) -> str:
     """One line: the outcome (what `compare` exits on) and what was left out of the comparison."""
     unexplained = int(data["unexplained"])
     counted = ", ".join(f"{n} {name}" for name, n in data["counts"].items() if n)
-    if not data["differences"]:
+    if len(data["runs"]) < 2:
+        line = f"Nothing compared: only {data['baseline']} gave a report"
+    elif not data["differences"]:
         line = f"No differences in {data['keys']} compared results"
     else:
         head = "UNEXPLAINED differences" if unexplained else "All differences explained"
