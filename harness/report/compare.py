@@ -44,6 +44,7 @@ from typing import Any
 from harness.oracle import history
 from harness.report.markdown import describe_platform, md_code, md_text, visible
 from harness.report.schema import Report, Result, Verdict
+from harness.runner import SEVERITY
 
 COMPARE_SCHEMA = "scm-harness/compare/2"
 MERGED = "+"  # joins the back ends a merged cell stands for ("pysock+raw")
@@ -91,16 +92,6 @@ _BADNESS = {
     Verdict.UNMODELLED: 1,
     Verdict.ERROR: 3,
 }
-# The verdict a merged cell shows: the first of these any of its results has.
-_WORST_FIRST = (
-    Verdict.ERROR,
-    Verdict.FAIL,
-    Verdict.XPASS,
-    Verdict.KNOWN,
-    Verdict.UNMODELLED,
-    Verdict.UNSUPPORTED,
-    Verdict.PASS,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +107,8 @@ class Cell:
 
     @classmethod
     def of(cls, results: Sequence[Result]) -> Cell:
-        verdict = next(v for v in _WORST_FIRST if any(r.verdict is v for r in results))
+        # The worst verdict, as a case's variants combine into its result (harness.runner).
+        verdict = next(v for v in SEVERITY if any(r.verdict is v for r in results))
         worst = [r for r in results if r.verdict is verdict]
         return cls(
             verdict=verdict,
