@@ -421,7 +421,7 @@ def _feature(a: Cell, b: Cell, base: Facts, other: Facts) -> Verdicted | None:
             named = next((f for f in differing if re.search(rf"(?<!\w){re.escape(f)}(?!\w)", cell.reason)), "")
             if named:
                 having = base.label if named in base.features else other.label
-                return Verdicted(Class.FEATURE, named, f"{named} only on {having}: {cell.reason}")
+                return Verdicted(Class.FEATURE, named, f"only on {having}: {cell.reason}")
     for cell, facts in ((a, base), (b, other)):
         if cell.verdict is Verdict.UNSUPPORTED and not _backend_cannot_express(cell):
             # Not a probed feature, but the platform's own refusal (Debian's UML 6.1.176 has no unix_diag:
