@@ -7,7 +7,8 @@ scm-harness run      [--out DIR [--overwrite]] [--ids GLOBS] [--backend raw|pyso
 scm-harness fingerprint [--out DIR] [--json]
 scm-harness list     [--ids GLOBS]
 scm-harness render   REPORT.json [--out DIR]
-scm-harness compare  REPORT.json REPORT.json ... [--labels A,B,...] [--out DIR]
+scm-harness compare  REPORT.json REPORT.json ... [--labels A,B,...] [--by-backend] [--out DIR]
+scm-harness compare-kernels --on TARGET [--on TARGET ...] [--out DIR] [--ids GLOBS] [--kinds GLOB] [--backend B]
 scm-harness probe
 scm-harness fuzz     --engine hypothesis|atheris [--time S | --runs N] [-j N] [--corpus DIR] [--out DIR] [--seed N]
                      [--on TARGET]
@@ -163,7 +164,12 @@ def _parser() -> argparse.ArgumentParser:
     compare = sub.add_parser("compare", help="compare reports of several kernels or platforms")
     compare.add_argument("reports", type=Path, nargs="+")
     compare.add_argument("--labels", help="comma-separated column names (default: each report's label/release)")
-    compare.add_argument("--out", type=Path, help="directory for comparison.json and comparison.md")
+    compare.add_argument("--by-backend", action="store_true", help="match results by case, kind and back end")
+    compare.add_argument("--out", type=Path, help="directory for comparison.json, comparison.md and comparison.html")
+
+    from harness.compare_kernels import add_parser as add_compare_kernels
+
+    add_compare_kernels(sub)
 
     sub.add_parser("probe", help="print what this platform is and supports (the run_info of a report)")
 
@@ -232,6 +238,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         "list": cmd_list,
         "render": cmd_render,
         "compare": cmd_compare,
+        "compare-kernels": cmd_compare_kernels,
         "probe": cmd_probe,
         "bench": cmd_bench,
         "fingerprint": cmd_fingerprint,
@@ -396,8 +403,9 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from harness.report.compare import compare
-    from harness.report.write import write_atomically, writing
+    """Exit 1 when a difference is unexplained (regression, fix, changed, harness error), else 0."""
+    from harness.compare_kernels import write_comparison
+    from harness.report.compare import compare, default_labels
 
     typed = [_load(p) for p in args.reports]
     if len(typed) < 2:
@@ -407,18 +415,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if len(labels) != len(typed):
             raise UsageError(f"--labels names {len(labels)} columns for {len(typed)} reports")
     else:
-        labels = [f"{r.run_info.get('label', '?')} {r.run_info.get('release', '?')}" for r in typed]
-        if len(set(labels)) != len(labels):
-            labels = [f"{label} #{i + 1}" for i, label in enumerate(labels)]
-    comparison = compare(typed, labels)
-    markdown = comparison.render_markdown()
+        labels = default_labels(typed)
     if args.out:
-        out = writable_directory(args.out, "--out")
-        with writing(out):
-            write_atomically(out / "comparison.json", json.dumps(comparison.to_json(), indent=2, sort_keys=True) + "\n")
-            write_atomically(out / "comparison.md", markdown)
-    print(markdown)
-    return 1 if comparison.differences else 0
+        writable_directory(args.out, "--out")  # before the comparison, not after it
+    try:
+        comparison = compare(typed, labels, by_backend=args.by_backend)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.out:
+        write_comparison(args.out, comparison)
+    print(comparison.render_markdown())
+    return 1 if comparison.unexplained else 0
+
+
+def cmd_compare_kernels(args: argparse.Namespace) -> int:
+    from harness.compare_kernels import compare_kernels
+
+    try:
+        return compare_kernels(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
