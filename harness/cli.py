@@ -151,6 +151,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 1 also when a listed deviation no longer happens (strict gate)",
     )
+    run.add_argument(
+        "--annotations",
+        choices=("github",),
+        help="also print fails, errors and xpasses as GitHub Actions workflow commands (::error ...) on stdout",
+    )
     add_target_option(run)
 
     lst = sub.add_parser("list", help="list the catalogue cases")
@@ -168,6 +173,9 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=Path, help="directory for comparison.json, comparison.md and comparison.html")
 
     from harness.compare_kernels import add_parser as add_compare_kernels
+    from harness.expectations_cli import add_parser as add_expectations
+
+    add_expectations(sub)
 
     add_compare_kernels(sub)
 
@@ -242,6 +250,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         "probe": cmd_probe,
         "bench": cmd_bench,
         "fingerprint": cmd_fingerprint,
+        "expectations": cmd_expectations,
     }
     from harness.fuzz.cli import HANDLERS
 
@@ -291,11 +300,14 @@ def open_bundle_option(out: Path | None, overwrite: bool, default_prefix: str = 
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from harness.catalogue import select
     from harness.execute.backend import ExecConfig
     from harness.expectations_file import ExpectationsError, KnownDeviations, load
     from harness.host import probe
+    from harness.report.annotations import render_github_annotations
     from harness.report.markdown import render_terminal
     from harness.report.schema import Report, Verdict
+    from harness.report.write import BUNDLE_FILES
     from harness.runner import RunConfig, run_plan
     from harness.targets import target_run_info
 
@@ -303,7 +315,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     known = KnownDeviations()
     if args.expectations is not None:
         try:
-            known = load(args.expectations)
+            known = load(args.expectations, case_ids=[case.id for case in select(["*"])])
         except ExpectationsError as exc:
             raise UsageError(str(exc)) from None
     plan = [(case, kind) for case in cases for kind in case.kinds() if fnmatch.fnmatchcase(kind.name, args.kinds)]
@@ -342,7 +354,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     report = Report(run_info=run_info, results=tuple(results))
     bundle.finish(report)
     print(render_terminal(report))
-    print(f"scm-harness: report written to {bundle.out}/report.json (also junit.xml, summary.md, report.html)")
+    if args.annotations == "github":
+        print(render_github_annotations(report), end="")
+    print(f"scm-harness: report written to {bundle.out}/report.json (also {', '.join(BUNDLE_FILES[1:])})")
     if interrupted:
         return 130
     failing = {Verdict.FAIL, Verdict.ERROR} | ({Verdict.XPASS} if args.fail_on_xpass else set())
@@ -398,8 +412,14 @@ def cmd_render(args: argparse.Namespace) -> int:
             bundle.record(result)
         bundle.finish(report)
         out = bundle.out
-    print(f"scm-harness: rendered {out}/junit.xml, {out}/summary.md and {out}/report.html")
+    print(f"scm-harness: rendered {out}/junit.xml, {out}/summary.md, {out}/report.html and {out}/report.ktap")
     return 0
+
+
+def cmd_expectations(args: argparse.Namespace) -> int:
+    from harness.expectations_cli import cmd_expectations as run
+
+    return run(args)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

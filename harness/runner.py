@@ -26,7 +26,7 @@ from harness.execute.errors import CannotExpress
 from harness.execute.fdtable import DescriptorLimitTooLow
 from harness.execute.run import execute
 from harness.expectation import Expectation, Unmodelled
-from harness.expectations_file import KnownDeviations
+from harness.expectations_file import SKIP_REASON_PREFIX, KnownDeviations
 from harness.host import Platform
 from harness.model import PairKind, Scenario
 from harness.native.constants import UnknownName
@@ -191,7 +191,10 @@ def run_case(case: Case, kind: PairKind, backend: str, platform: Platform, confi
     started = time.monotonic()
     parts: list[VariantResult] = []
     missing = sorted(case.needs - platform.features)
-    if missing:
+    skip = config.known.skipped(case.id, kind.name, backend, platform)
+    if skip is not None:
+        parts.append(VariantResult("*", Verdict.UNSUPPORTED, reason=f"{SKIP_REASON_PREFIX}{skip.reason}"))
+    elif missing:
         parts.append(VariantResult("*", Verdict.UNSUPPORTED, reason=f"the platform lacks {', '.join(missing)}"))
     else:
         try:
@@ -203,7 +206,8 @@ def run_case(case: Case, kind: PairKind, backend: str, platform: Platform, confi
             reason = f"harness error: {type(exc).__name__}: {exc} (at {where.filename}:{where.lineno})"
             parts.append(VariantResult("*", Verdict.ERROR, reason=reason))
     verdict = min((p.verdict for p in parts), key=SEVERITY.index, default=Verdict.PASS)
-    known = config.known.find(case.id, kind.name, backend, platform)
+    findings = tuple(f for p in parts for f in p.findings)
+    known = config.known.find(case.id, kind.name, backend, platform, findings)
     reason = _reasons([p for p in parts if p.reason and p.verdict is verdict])
     failed = [p for p in parts if p.verdict is Verdict.FAIL]
     explained = sorted({p.explained_by for p in failed})
@@ -226,7 +230,7 @@ def run_case(case: Case, kind: PairKind, backend: str, platform: Platform, confi
         expected=" | ".join(f"{p.label}: {p.expected}" for p in parts if p.expected),
         observed=" | ".join(f"{p.label}: {p.observed}" for p in parts if p.observed),
         reason=reason,
-        findings=tuple(f for p in parts for f in p.findings),
+        findings=findings,
         explained_by=explained_by,
         duration_ms=round((time.monotonic() - started) * 1000, 3),
     )

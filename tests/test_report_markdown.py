@@ -70,7 +70,7 @@ def test_news_first_in_fail_error_xpass_order_then_gaps() -> None:
     assert "| OK-01 |" not in summary
     fail_row = next(line for line in summary.splitlines() if line.startswith("| FA-01 |"))
     assert cells(fail_row) == [
-        "FA-01", "`stream/blocking/as-is`", "raw", "**fail**", "`{X}`", "`{}`",
+        "FA-01", "**fail**", "`stream/blocking/as-is × raw`", "`{X}`", "`{}`",
         "`[msg-flags step 1] msg_flags: expected {X}, observed {}`",
     ]  # fmt: skip
     assert "**FAILED: 1 fail, 1 error, 1 xpass**" in summary
@@ -107,7 +107,7 @@ def test_payload_text_cannot_break_tables_or_terminals() -> None:
         assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]", text)
         text.encode("utf-8")  # no lone surrogates left
     row = next(line for line in render_summary(report).splitlines() if line.startswith("| FA-01 |"))
-    assert len(cells(row)) == 7  # the pipe in the payload did not add a column
+    assert len(cells(row)) == 6  # the pipe in the payload did not add a column
     assert cells(row)[5] == "``a\\|b\\x1b[2J\\x00\\n`x` <script> \\x9b \\ud800``"
 
 

@@ -67,8 +67,8 @@ def test_canonical_json_is_sorted_indented_ascii_with_a_final_newline() -> None:
 def test_bundle_writes_three_files_rendered_from_the_same_report(tmp_path: Path) -> None:
     out = tmp_path / "reports" / "run-1"
     paths = write_report_bundle(out, report())
-    assert sorted(os.listdir(out)) == ["junit.xml", "report.html", "report.json", "summary.md"]
-    assert paths == {name: out / name for name in ("report.json", "junit.xml", "summary.md", "report.html")}
+    assert sorted(os.listdir(out)) == ["junit.xml", "report.html", "report.json", "report.ktap", "summary.md"]
+    assert paths == {name: out / name for name in ("report.json", "junit.xml", "summary.md", "report.html", "report.ktap")}
     assert load_report(out / "report.json") == report()
     assert json.loads((out / "report.json").read_text())["summary"]["fail"] == 1
     root = ET.parse(out / "junit.xml").getroot()
@@ -82,7 +82,7 @@ def test_second_bundle_replaces_the_first(tmp_path: Path) -> None:
     assert load_report(tmp_path / "report.json") == report(observed="second")
     assert "first" not in (tmp_path / "summary.md").read_text()
     assert "first" not in (tmp_path / "junit.xml").read_text()
-    assert sorted(os.listdir(tmp_path)) == ["junit.xml", "report.html", "report.json", "summary.md"]
+    assert sorted(os.listdir(tmp_path)) == ["junit.xml", "report.html", "report.json", "report.ktap", "summary.md"]
 
 
 def test_a_report_the_reader_would_reject_is_not_written(tmp_path: Path) -> None:

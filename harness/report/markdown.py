@@ -26,6 +26,10 @@ _GAPS = (Verdict.KNOWN, Verdict.UNSUPPORTED, Verdict.UNMODELLED)
 CELL_LIMIT = 160  # characters of one value shown in a table cell or terminal line
 TERMINAL_NEWS_LINES = 12  # with the gap lines, the end-of-run text stays within 25 lines
 TERMINAL_GAP_LINES = 6
+# GitHub rejects a step summary over 1 MiB: summary.md stays under it, whatever the run.
+SUMMARY_LIMIT = 1000 * 1024
+SECTION_ROWS = 200  # table rows per section; a row is at most a few KiB (every cell is cut)
+ELSEWHERE = "every result is in report.json and report.html"
 
 
 def visible(text: str) -> str:
@@ -110,28 +114,62 @@ def render_summary(report: Report) -> str:
     lines += [f"| **total** | **{summary['total']}** in {summary['cases']} cases |", ""]
     news = sorted((r for r in report.results if r.verdict in _NEWS), key=lambda r: _NEWS.index(r.verdict))
     unexplained = [r for r in news if not r.explained_by]
+    kinds = kinds_of_case(report.results)
     if unexplained:
         lines += ["## Needs attention (fail, error, xpass)", ""]
-        lines += _table(("case", "kind", "backend", "verdict", "expected", "observed", "findings / reason"))
-        lines += [_news_row(r) for r in unexplained] + [""]
+        lines += _table(("case", "verdict", "where", "expected", "observed", "findings / reason"))
+        rows = [_news_row(group, kinds[group[0].case]) for group in _news_groups(unexplained)]
+        lines += _bounded(rows, SECTION_ROWS, "cases")
     for change, group in explained_groups(news).items():
         lines += [f"## Fails explained by {md_text(change)}", "", md_text(change_heading(change, info), limit=400), ""]
         lines += _table(("case", "where", "findings"))
-        kinds_of_case = _kinds_of_case(report.results)
+        rows = []
         for case_group in _by_case(group):
-            where = collapse_kinds(case_group, kinds_of_case[case_group[0].case])
+            where = collapse_kinds(case_group, kinds[case_group[0].case])
             findings = _findings_text(case_group[0])
-            lines.append(_row((md_text(case_group[0].case), md_code(where), md_code(findings, limit=2 * CELL_LIMIT))))
-        lines.append("")
+            rows.append(_row((md_text(case_group[0].case), md_code(where), md_code(findings, limit=2 * CELL_LIMIT))))
+        lines += _bounded(rows, SECTION_ROWS, "cases")
     gaps = _gap_groups(report.results)
     if gaps:
         lines += ["## Recorded gaps and deviations (known, unsupported, unmodelled)", ""]
         lines += _table(("case", "verdict", "where", "reason", "expected", "observed", "findings"))
-        kinds_of_case = _kinds_of_case(report.results)
-        lines += [_gap_row(group, kinds_of_case[group[0].case]) for group in gaps] + [""]
+        lines += _bounded([_gap_row(group, kinds[group[0].case]) for group in gaps], SECTION_ROWS, "rows")
     if not news and not gaps:
         lines += [f"All {summary['total']} results pass.", ""]
-    return "\n".join(lines)
+    return _within(lines, SUMMARY_LIMIT)
+
+
+def _bounded(rows: Sequence[str], limit: int, what: str) -> list[str]:
+    """At most ``limit`` table rows and a blank line, with a line saying how many more there are and where."""
+    if len(rows) <= limit:
+        return [*rows, ""]
+    return [*rows[:limit], "", f"... and {len(rows) - limit} more {what} left out here ({ELSEWHERE}).", ""]
+
+
+def _within(lines: Sequence[str], limit: int) -> str:
+    """The lines joined, cut at a line boundary so that the UTF-8 text stays under ``limit`` bytes."""
+    text = "\n".join(lines)
+    if len(text.encode()) < limit:
+        return text
+    kept: list[str] = []
+    size = 0
+    budget = limit - 400  # room for the closing note
+    for line in lines:
+        size += len(line.encode()) + 1
+        if size > budget:
+            break
+        kept.append(line)
+    left = len(lines) - len(kept)
+    note = f"**summary.md stops here at {limit // 1024} KiB: {left} more lines left out ({ELSEWHERE}).**"
+    return "\n".join([*kept, "", note, ""])
+
+
+def _news_groups(results: Sequence[Result]) -> list[list[Result]]:
+    """Fail, error and xpass results per (case, verdict), in the order given."""
+    groups: dict[tuple[str, Verdict], list[Result]] = {}
+    for r in results:
+        groups.setdefault((r.case, r.verdict), []).append(r)
+    return list(groups.values())
 
 
 def explained_groups(results: Iterable[Result]) -> dict[str, list[Result]]:
@@ -185,10 +223,15 @@ def _findings_text(result: Result) -> str:
     return "; ".join(f.describe() for f in result.findings)
 
 
-def _news_row(r: Result) -> str:
+def _news_row(group: Sequence[Result], case_kinds: Sequence[str]) -> str:
+    """One row per case and verdict: where it happened, then the first result's details."""
+    r = group[0]
     extra = "; ".join(part for part in (_findings_text(r), r.reason) if part)
+    distinct = len({(x.expected, x.observed, _findings_text(x), x.reason) for x in group})
+    if distinct > 1:
+        extra = f"({distinct} different details, the first shown) {extra}"
     return _row(
-        (md_text(r.case), md_code(r.kind), md_text(r.backend), f"**{r.verdict.value}**",
+        (md_text(r.case), f"**{r.verdict.value}**", md_code(collapse_kinds(group, case_kinds)),
          md_code(r.expected), md_code(r.observed), md_code(extra, limit=2 * CELL_LIMIT))
     )  # fmt: skip
 
@@ -206,7 +249,7 @@ def _gap_groups(results: Iterable[Result]) -> list[list[Result]]:
     return sorted(groups.values(), key=lambda group: _GAPS.index(group[0].verdict))
 
 
-def _kinds_of_case(results: Iterable[Result]) -> dict[str, list[str]]:
+def kinds_of_case(results: Iterable[Result]) -> dict[str, list[str]]:
     kinds: dict[str, list[str]] = {}
     for r in results:
         seen = kinds.setdefault(r.case, [])

@@ -1,4 +1,5 @@
-"""Writing a run's report bundle: ``report.json`` (canonical), ``junit.xml``, ``summary.md``, ``report.html``.
+"""Writing a run's report bundle: ``report.json`` (canonical), ``junit.xml``, ``summary.md``, ``report.html``,
+``report.ktap``.
 
 Every file is written atomically (temporary file in the same directory, fsync, ``os.replace``),
 so a reader sees either the old file or the new one, never half of one.  A run's bundle as a
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from harness.report.html import render_html
 from harness.report.junit import render_junit
+from harness.report.ktap import render_ktap
 from harness.report.markdown import render_summary
 from harness.report.schema import Report, Result, parse_report, parse_result, report_to_json, result_to_json
 
@@ -31,7 +33,8 @@ from harness.report.schema import Report, Result, parse_report, parse_result, re
 _NEW_FILE_MODE = 0o644
 _NEW_DIRECTORY_MODE = 0o755
 
-BUNDLE_FILES = ("report.json", "junit.xml", "summary.md", "report.html")  # report.json first: it matters most
+# report.json first: it matters most
+BUNDLE_FILES = ("report.json", "junit.xml", "summary.md", "report.html", "report.ktap")
 JOURNAL = "results.jsonl"  # one result per line, appended as each finishes (README: Reports)
 
 
@@ -82,7 +85,7 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def write_report_bundle(directory: str | Path, report: Report) -> dict[str, Path]:
-    """Write ``report.json``, ``junit.xml``, ``summary.md`` and ``report.html`` into ``directory``, file by file.
+    """Write ``report.json`` and the files rendered from it (BUNDLE_FILES) into ``directory``, file by file.
 
     The other files are rendered from the JSON text read back through the strict reader, so they
     show exactly what ``report.json`` holds, and a report the reader would reject (a non-string
@@ -91,7 +94,8 @@ def write_report_bundle(directory: str | Path, report: Report) -> dict[str, Path
     directory = Path(directory)
     text = canonical_json(report)
     canonical = parse_report(json.loads(text), str(directory / "report.json"))
-    contents = (text, render_junit(canonical), render_summary(canonical), render_html(canonical))
+    renderers = (render_junit, render_summary, render_html, render_ktap)
+    contents = (text, *(render(canonical) for render in renderers))
     rendered = dict(zip(BUNDLE_FILES, contents, strict=True))
     directory.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
