@@ -9,8 +9,8 @@ kselftest-style CI (KernelCI, LKFT, kunit.py's parser) reads it.  The layout::
         # Subtest: FD-01
         1..2
         ok 1 stream/blocking/as-is raw
-        not ok 2 dgram/blocking/as-is raw
         # fail: [msg-flags step 1] msg_flags: expected {X}, observed {}
+        not ok 2 dgram/blocking/as-is raw
     not ok 1 FD-01
         ...
 
@@ -66,8 +66,8 @@ def render_ktap(report: Report) -> str:
 def _case(number: int, case: str, results: Sequence[Result]) -> list[str]:
     lines = [f"{INDENT}KTAP version 1", f"{INDENT}# Subtest: {clean(case)}", f"{INDENT}1..{len(results)}"]
     for sub, r in enumerate(results, 1):
+        lines += [INDENT + line for line in _diagnostics(r)]  # ktap.rst: a test's diagnostics come before its result
         lines.append(INDENT + _result_line(sub, f"{r.kind} {r.backend}", r))
-        lines += [INDENT + line for line in _diagnostics(r)]
     if any(r.verdict in _NOT_OK for r in results):
         lines.append(f"not ok {number} {clean(case)}")
     elif all(r.verdict in _SKIPPED for r in results):
