@@ -68,7 +68,8 @@ def test_bundle_writes_three_files_rendered_from_the_same_report(tmp_path: Path)
     out = tmp_path / "reports" / "run-1"
     paths = write_report_bundle(out, report())
     assert sorted(os.listdir(out)) == ["junit.xml", "report.html", "report.json", "report.ktap", "summary.md"]
-    assert paths == {name: out / name for name in ("report.json", "junit.xml", "summary.md", "report.html", "report.ktap")}
+    names = ("report.json", "junit.xml", "summary.md", "report.html", "report.ktap")
+    assert paths == {name: out / name for name in names}
     assert load_report(out / "report.json") == report()
     assert json.loads((out / "report.json").read_text())["summary"]["fail"] == 1
     root = ET.parse(out / "junit.xml").getroot()
