@@ -148,6 +148,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from harness.host import probe
     from harness.report.markdown import render_terminal
     from harness.report.schema import Verdict
+    from harness.report.write import BUNDLE_FILES
     from harness.runner import RunConfig
     from harness.targets import target_run_info
 
@@ -161,7 +162,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     report = dataclasses.replace(report, run_info={**report.run_info, **target_run_info(args)})
     bundle.finish(report)
     print(render_terminal(report))
-    print(f"scm-harness replay: report written to {bundle.out}/report.json (also junit.xml, summary.md, report.html)")
+    print(f"scm-harness replay: report written to {bundle.out}/report.json (also {', '.join(BUNDLE_FILES[1:])})")
     return 1 if any(r.verdict in (Verdict.FAIL, Verdict.ERROR) for r in results) else 0
 
 
