@@ -136,7 +136,7 @@ def _header(report: Report) -> list[str]:
     facts.append(f"started {info.get('started', '?')}, finished {info.get('finished', '?')}")
     summary = report.summary
     counts = "".join(
-        f"<td class='v-{v.value}'>{v.value} <b>{summary[v.value]}</b></td>" for v in Verdict if summary[v.value]
+        f"<td class='v-{v.value}'>{v.value} <strong>{summary[v.value]}</strong></td>" for v in Verdict if summary[v.value]
     )
     return [
         "<h1>scm-harness report</h1>",
@@ -205,7 +205,7 @@ def _deviation(results: Sequence[Result], anchors: _Anchors) -> list[str]:
         shown += f", <details><summary>{len(where) - WHERE_SHOWN} more</summary>{', '.join(where[WHERE_SHOWN:])}</details>"
     out = [
         f"<div class='deviation f'{_data(results)}>",
-        f"<p class='where'><b class='v-{r.verdict.value}'>&nbsp;{r.verdict.value}&nbsp;</b> on {shown}</p>",
+        f"<p class='where'><strong class='v-{r.verdict.value}'>&nbsp;{r.verdict.value}&nbsp;</strong> on {shown}</p>",
     ]
     if r.reason:
         out.append(f"<p>{_value(r.reason)}</p>")
@@ -293,6 +293,6 @@ def _passes(passes: Sequence[Result], anchors: _Anchors) -> list[str]:
     out = [f"<h2 id='passes'>Passed ({len(passes)})</h2><ul>"]
     for case, group in by_case.items():
         where = ", ".join(f"<span id='{anchors[r]}'>{_text(r.kind)} {_text(r.backend)}</span>" for r in group)
-        out.append(f"<li class='f'{_data(group)}><b>{_text(case)}</b>: {where}</li>")
+        out.append(f"<li class='f'{_data(group)}><strong>{_text(case)}</strong>: {where}</li>")
     out.append("</ul>")
     return out
