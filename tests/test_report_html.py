@@ -81,7 +81,7 @@ def test_every_matrix_cell_links_to_its_result_and_empty_cells_say_why() -> None
     results = (
         result("FD-01", Verdict.PASS),
         result("TRN-05", Verdict.FAIL, "x"),
-        Result(case="TRN-06", area="truncation", kind="dgram/blocking/as-created", backend="raw", verdict=Verdict.KNOWN),
+        Result(case="TRN-06", area="trn", kind="dgram/blocking/as-created", backend="raw", verdict=Verdict.KNOWN),
     )
     page = parsed(Report(run_info={}, results=results))
     assert len(page.ids) == len(set(page.ids))

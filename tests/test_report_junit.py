@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -165,3 +167,13 @@ def test_interrupted_run_is_an_error_and_says_so(tmp_path: Path) -> None:
 def test_empty_report_is_still_a_valid_document(tmp_path: Path) -> None:
     root = parse(tmp_path, Report(run_info={}, results=()))
     assert (root.tag, root.get("tests"), list(root)) == ("testsuites", "0", [])
+
+
+def test_a_real_passing_run_validates_against_junit_10_xsd(tmp_path: Path) -> None:
+    out = tmp_path / "bundle"
+    command = [sys.executable, "-m", "harness", "run", "--ids", "FD-0*,TRN-0*", "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert_junit_10(out / "junit.xml")
+    root = ET.parse(out / "junit.xml").getroot()
+    assert root.get("name") == "scm-harness" and root.get("failures") == "0"

@@ -136,7 +136,9 @@ def _header(report: Report) -> list[str]:
     facts.append(f"started {info.get('started', '?')}, finished {info.get('finished', '?')}")
     summary = report.summary
     counts = "".join(
-        f"<td class='v-{v.value}'>{v.value} <strong>{summary[v.value]}</strong></td>" for v in Verdict if summary[v.value]
+        f"<td class='v-{v.value}'>{v.value} <strong>{summary[v.value]}</strong></td>"
+        for v in Verdict
+        if summary[v.value]
     )
     return [
         "<h1>scm-harness report</h1>",
@@ -202,7 +204,8 @@ def _deviation(results: Sequence[Result], anchors: _Anchors) -> list[str]:
     where = [f"<span id='{anchors[x]}'>{_text(x.kind)} {_text(x.backend)}</span>" for x in results]
     shown = ", ".join(where[:WHERE_SHOWN])
     if len(where) > WHERE_SHOWN:
-        shown += f", <details><summary>{len(where) - WHERE_SHOWN} more</summary>{', '.join(where[WHERE_SHOWN:])}</details>"
+        rest = ", ".join(where[WHERE_SHOWN:])
+        shown += f", <details><summary>{len(where) - WHERE_SHOWN} more</summary>{rest}</details>"
     out = [
         f"<div class='deviation f'{_data(results)}>",
         f"<p class='where'><strong class='v-{r.verdict.value}'>&nbsp;{r.verdict.value}&nbsp;</strong> on {shown}</p>",
@@ -213,7 +216,8 @@ def _deviation(results: Sequence[Result], anchors: _Anchors) -> list[str]:
         out.extend(_findings(r.findings))
     if r.expected or r.observed:
         size = len(r.expected) + len(r.observed)
-        out.append(f"<details><summary>expected and observed, every step ({size} characters)</summary><table class='wide'>")
+        out.append(f"<details><summary>expected and observed, every step ({size} characters)</summary>")
+        out.append("<table class='wide'>")
         out.append(f"<tr><th style='width:6em'>expected</th><td><code>{_text(r.expected)}</code></td></tr>")
         out.append(f"<tr><th>observed</th><td><code>{_text(r.observed)}</code></td></tr></table></details>")
     out.append("</div>")
@@ -245,7 +249,8 @@ def _value(text: str) -> str:
     if len(shown) <= FOLD_AT:
         return f"<code>{escape(shown)}</code>"
     start = escape(shown[: FOLD_AT // 2])
-    return f"<details><summary><code>{start}…</code> ({len(shown)} characters)</summary><code>{escape(shown)}</code></details>"
+    summary = f"<summary><code>{start}…</code> ({len(shown)} characters)</summary>"
+    return f"<details>{summary}<code>{escape(shown)}</code></details>"
 
 
 def _matrix(report: Report, anchors: _Anchors) -> list[str]:
@@ -268,7 +273,8 @@ def _matrix(report: Report, anchors: _Anchors) -> list[str]:
     ]
     for case, cells in rows.items():
         present = list(cells.values())
-        out.append(f"<tr class='f'{_data(present)}><td class='case' title='{_text(present[0].title)}'>{_text(case)}</td>")
+        title = _text(present[0].title)
+        out.append(f"<tr class='f'{_data(present)}><td class='case' title='{title}'>{_text(case)}</td>")
         for column in columns:
             cell = cells.get(column)
             if cell is None:
