@@ -171,3 +171,12 @@ def test_fully_failing_report_fits_1400_px_and_shows_the_first_findings(failing_
 
 def test_fully_failing_junit_validates(failing_bundle: Path) -> None:
     assert_junit_10(failing_bundle / "junit.xml")
+
+
+def test_run_refuses_an_unknown_fault_in_one_line(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "harness", "run", "--inject-fault", "no-such", "--out", str(tmp_path / "b")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.startswith("scm-harness: --inject-fault: unknown fault 'no-such' (known: drop-msg-trunc,")
+    assert done.stderr.count("\n") == 1
+    assert not (tmp_path / "b").exists()  # refused before anything ran or was written
