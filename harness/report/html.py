@@ -113,7 +113,7 @@ def render_html(report: Report) -> str:
         out.append(f"<h2 id='news'>Needs attention: fail, error, xpass ({len(news)})</h2>")
         out.extend(_case_groups(news, anchors))
     for change, group in explained_groups(report.results).items():
-        out.append(f"<h2 id='explained-{_token(change)}'>Fails explained by {_text(change)} ({len(group)})</h2>")
+        out.append(f"<h2 id='explained-{_token(change)}'>fail explained by {_text(change)} ({len(group)})</h2>")
         out.append(f"<p>{_text(change_heading(change, report.run_info))}</p>")
         out.extend(_case_groups(group, anchors))
     out.extend(_matrix(report, anchors))
