@@ -36,6 +36,8 @@ def test_sigint_gives_exit_130_and_interrupted_everywhere(tmp_path: Path) -> Non
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # a shell's background job inherits SIGINT ignored, and Python then keeps ignoring it: as a terminal has it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         first_result_written(out, process)
