@@ -3,7 +3,7 @@
 scm-harness run      [--out DIR [--overwrite]] [--ids GLOBS] [--backend raw|pysock|both] [--kinds GLOB]
                      [--expectations FILE] [--platform-label NAME] [--step-timeout S]
                      [--as-linux RELEASE|latest|fingerprint]
-                     [--on host|uml|uml:6.12|uml:PATH [--target-timeout S]]
+                     [--on host|uml|uml:6.12|uml:PATH [--target-timeout S]] [--inject-fault FAULT ...]
 scm-harness fingerprint [--out DIR] [--json]
 scm-harness list     [--ids GLOBS]
 scm-harness render   REPORT.json [--out DIR]
@@ -156,6 +156,14 @@ def _parser() -> argparse.ArgumentParser:
         choices=("github",),
         help="also print fails, errors and xpasses as GitHub Actions workflow commands (::error ...) on stdout",
     )
+    run.add_argument(
+        "--inject-fault",
+        action="append",
+        default=[],
+        metavar="FAULT",
+        help="TEST ONLY: plant this deviation (harness.execute.faults, e.g. drop-msg-trunc) in every observation, "
+        "to exercise the reports; repeatable; recorded as run_info.injected_faults and shown in every report",
+    )
     add_target_option(run)
 
     lst = sub.add_parser("list", help="list the catalogue cases")
@@ -302,6 +310,7 @@ def open_bundle_option(out: Path | None, overwrite: bool, default_prefix: str = 
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.catalogue import select
     from harness.execute.backend import ExecConfig
+    from harness.execute.faults import FAULTS
     from harness.expectations_file import ExpectationsError, KnownDeviations, load
     from harness.host import probe
     from harness.report.annotations import render_github_annotations
@@ -312,6 +321,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.targets import target_run_info
 
     cases = _select_cases(args.ids)
+    unknown = [name for name in args.inject_fault if name not in FAULTS]
+    if unknown:
+        raise UsageError(f"--inject-fault: unknown fault {unknown[0]!r} (known: {', '.join(FAULTS)})")
     known = KnownDeviations()
     if args.expectations is not None:
         try:
@@ -325,7 +337,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     bundle = open_bundle_option(args.out, args.overwrite)  # only once every argument is known to be good
     backends = ("raw", "pysock") if args.backend == "both" else (args.backend,)
     platform, measured = as_linux(probe(args.platform_label), args.as_linux)
-    config = RunConfig(exec=ExecConfig(step_timeout=args.step_timeout), known=known)
+    faults = tuple(args.inject_fault)
+    config = RunConfig(exec=ExecConfig(step_timeout=args.step_timeout), known=known, faults=faults)
     print(
         f"scm-harness: {len(cases)} cases, {len(plan)} case/kind pairs, back ends {', '.join(backends)}, "
         f"on {platform.system} {platform.release} ({platform.arch}), judged as Linux {platform.model}",
@@ -350,6 +363,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         "ids": args.ids,
         "kinds": args.kinds,
         "interrupted": interrupted,
+        "planned": len(plan) * len(backends),  # results the run set out to produce (fewer when interrupted)
+        **({"injected_faults": list(faults)} if faults else {}),  # test only: not a kernel's behaviour
     }
     report = Report(run_info=run_info, results=tuple(results))
     bundle.finish(report)

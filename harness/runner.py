@@ -23,6 +23,7 @@ from harness.check import check
 from harness.describe import expectation_words, observation_words
 from harness.execute.backend import ExecConfig
 from harness.execute.errors import CannotExpress
+from harness.execute.faults import inject
 from harness.execute.fdtable import DescriptorLimitTooLow
 from harness.execute.run import execute
 from harness.expectation import Expectation, Unmodelled
@@ -54,6 +55,8 @@ class RunConfig:
     exec: ExecConfig = field(default_factory=ExecConfig)
     scenario_timeout: float = 20.0  # watchdog for one scenario, beyond every step timeout
     known: KnownDeviations = field(default_factory=KnownDeviations)
+    # test-only (``run --inject-fault``): harness.execute.faults names applied to every observation, in order
+    faults: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,8 @@ def run_variant(variant: Variant, backend: str, platform: Platform, config: RunC
     try:
         with watchdog(config.scenario_timeout):
             observation = execute(variant.scenario, backend, config.exec)
+            for fault in config.faults:
+                observation = inject(fault, variant.scenario, observation)
     except DescriptorLimitTooLow as exc:
         short = (exc.limit, exc.required)
         return VariantResult(label, Verdict.UNSUPPORTED, expected=expected, reason=str(exc), descriptors_short=short)

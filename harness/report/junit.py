@@ -11,7 +11,14 @@ area > case > kind).  Verdicts map as follows:
   longer happens is news a CI gate must see (pytest's strict XPASS);
 - ``error`` -> ``<error>`` (the harness broke, not the kernel);
 - ``unsupported``, ``unmodelled`` -> ``<skipped>`` with the reason;
-- ``known`` -> a pass carrying the reason in ``<system-out>``.
+- ``known`` -> ``<skipped message="known deviation: REASON">`` (as pytest writes an xfail): it
+  deviates, it is listed, and the gate does not stop on it.
+
+``time`` attributes have at most 3 decimals (seconds with millisecond precision).  An interrupted
+run is never green: ``<testsuites name="scm-harness (INTERRUPTED)">`` and one more suite, ``run``,
+whose test case ``run completed`` is an ``<error>`` saying what ran and what did not; every suite
+also carries the outcome line (:func:`harness.report.markdown.outcome`) in its ``<system-out>``.
+tests/junit-10.xsd is the schema the tests validate against.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 
+from harness.report.markdown import outcome
 from harness.report.schema import Report, Result, Verdict
 
 # XML 1.0 section 2.2 allows #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF; anything else
@@ -45,16 +53,32 @@ def _spell(match: re.Match[str]) -> str:
 
 def render_junit(report: Report) -> str:
     """The JUnit XML document (a ``str`` with an XML declaration for UTF-8)."""
-    root = ET.Element("testsuites", _attrs(name="scm-harness", **_counts(report.results)))
+    interrupted = report.run_info.get("interrupted") is True
+    name = "scm-harness (INTERRUPTED)" if interrupted else "scm-harness"
+    root = ET.Element("testsuites", _attrs(name=name, **_counts(report.results)))
+    line = outcome(report)
     for area, results in _by_area(report.results).items():
         suite = ET.SubElement(root, "testsuite", _attrs(name=area, **_counts(results), skipped=_skipped(results)))
-        if isinstance(started := report.run_info.get("started"), str):
-            suite.set("timestamp", xml_safe(started))
-        suite.append(_properties(report.run_info))  # on every suite: Jenkins shows them per suite
+        _describe_suite(suite, report)
         for result in results:
             _testcase(suite, result)
+        _child(suite, "system-out", line + "\n")
+    if interrupted:
+        suite = ET.SubElement(root, "testsuite", _attrs(name="run", tests="1", failures="0", errors="1", skipped="0"))
+        _describe_suite(suite, report)
+        case = ET.SubElement(suite, "testcase", _attrs(classname="scm-harness", name="run completed", time="0"))
+        _child(case, "error", line + "\n", message=line, type="interrupted")
+        _child(suite, "system-out", line + "\n")
+        root.set("tests", str(int(root.get("tests", "0")) + 1))
+        root.set("errors", str(int(root.get("errors", "0")) + 1))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _describe_suite(suite: ET.Element, report: Report) -> None:
+    if isinstance(started := report.run_info.get("started"), str):
+        suite.set("timestamp", xml_safe(started))
+    suite.append(_properties(report.run_info))  # on every suite: Jenkins shows them per suite
 
 
 def _testcase(suite: ET.Element, result: Result) -> None:
@@ -72,14 +96,15 @@ def _testcase(suite: ET.Element, result: Result) -> None:
         message = f"expected {result.expected}; observed {result.observed}"
         _child(case, "failure", _details(result), message=message, type="fail")
     elif verdict is Verdict.XPASS:
-        message = f"XPASS: listed as a known deviation ({result.reason}) but it no longer happens"
+        # the reason already says "listed as a known deviation (...) but it passed" (harness.runner)
+        message = f"XPASS: {result.reason or 'a listed deviation no longer happens'}"
         _child(case, "failure", _details(result), message=message, type="xpass")
     elif verdict is Verdict.ERROR:
         _child(case, "error", _details(result), message=result.reason or "harness error", type="error")
     elif verdict in (Verdict.UNSUPPORTED, Verdict.UNMODELLED):
         _child(case, "skipped", _details(result), message=f"{verdict.value}: {result.reason}", type=verdict.value)
     elif verdict is Verdict.KNOWN:
-        _child(case, "system-out", f"known deviation: {result.reason}\n{_details(result)}")
+        _child(case, "skipped", _details(result), message=f"known deviation: {result.reason}", type="known")
 
 
 def _child(parent: ET.Element, tag: str, text: str, **attrs: str) -> None:
@@ -130,12 +155,13 @@ def _counts(results: Iterable[Result]) -> dict[str, str]:
 
 
 def _skipped(results: Iterable[Result]) -> str:
-    return str(sum(r.verdict in (Verdict.UNSUPPORTED, Verdict.UNMODELLED) for r in results))
+    return str(sum(r.verdict in (Verdict.UNSUPPORTED, Verdict.UNMODELLED, Verdict.KNOWN) for r in results))
 
 
 def _seconds(duration_ms: float) -> str:
-    # junit-10.xsd's SUREFIRE_TIME pattern: plain digits with a decimal point (no exponent).
-    return f"{duration_ms / 1000:.6f}"
+    # junit-10.xsd's SUREFIRE_TIME: plain digits with a decimal point (no exponent); at most 3 decimals,
+    # as Surefire writes them (readers that parse it as a decimal with millisecond precision refuse more).
+    return f"{duration_ms / 1000:.3f}"
 
 
 def _attrs(**attrs: str) -> dict[str, str]:

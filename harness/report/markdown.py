@@ -81,10 +81,35 @@ def describe_platform(run_info: dict[str, object]) -> str:
     return visible(", ".join(parts))
 
 
-def _outcome(report: Report) -> str:
+def outcome(report: Report) -> str:
+    """The run's verdict in one line, the same in every format (terminal, summary.md, report.html, junit.xml).
+
+    ``INTERRUPTED: 40 of 616 results ran (576 did not); 1 fail`` when the run was stopped (an interrupted
+    run is never OK: what did not run was not checked), else ``FAILED: ...`` or ``OK: ...``; a run with
+    test-only injected faults says so, so that nobody mistakes its deviations for a kernel's.
+    """
     summary = report.summary
-    bad = [f"{summary[v.value]} {v.value}" for v in _NEWS if summary[v.value]]
-    return f"FAILED: {', '.join(bad)}" if bad else "OK: no fail, error or xpass"
+    bad = ", ".join(f"{summary[v.value]} {v.value}" for v in _NEWS if summary[v.value])
+    if report.run_info.get("interrupted") is True:
+        planned = report.run_info.get("planned")
+        ran = summary["total"]
+        if isinstance(planned, int) and not isinstance(planned, bool) and planned >= ran:
+            what = f"{ran} of {planned} results ran ({planned - ran} did not)"
+        else:
+            what = f"{ran} results ran before the interruption"
+        line = f"INTERRUPTED: {what}; {bad or 'no fail, error or xpass among them'}"
+    else:
+        line = f"FAILED: {bad}" if bad else "OK: no fail, error or xpass"
+    faults = injected_faults(report.run_info)
+    if faults:
+        line += f" (FAULTS INJECTED for testing: {', '.join(faults)}; these are not a kernel's deviations)"
+    return visible(line)
+
+
+def injected_faults(run_info: dict[str, object]) -> list[str]:
+    """The test-only faults ``run --inject-fault`` planted (run_info.injected_faults), [] for a real run."""
+    faults = run_info.get("injected_faults")
+    return [str(f) for f in faults] if isinstance(faults, list) else []
 
 
 # ----------------------------------------------------------------------------------------------
@@ -97,7 +122,7 @@ def render_summary(report: Report) -> str:
     lines = [
         "# scm-harness report",
         "",
-        f"**{md_text(_outcome(report))}**",
+        f"**{md_text(outcome(report), limit=600)}**",
         "",
         f"- platform: {md_text(describe_platform(info))}",
         f"- features: {md_text(_info(info, 'features') or 'none recorded', limit=400)}",
@@ -311,7 +336,7 @@ def render_terminal(report: Report) -> str:
         lines.append(cut(visible(line)))
     if len(gaps) > TERMINAL_GAP_LINES:
         lines.append(f"... and {len(gaps) - TERMINAL_GAP_LINES} more reasons (see summary.md)")
-    lines.append(_outcome(report))
+    lines.append(outcome(report))
     return "\n".join(lines) + "\n"
 
 
@@ -319,7 +344,7 @@ def _why(r: Result) -> str:
     if r.verdict is Verdict.FAIL:
         return r.findings[0].describe() if r.findings else f"expected {r.expected}, observed {r.observed}"
     if r.verdict is Verdict.XPASS:
-        return f"listed deviation no longer happens ({r.reason})"
+        return r.reason  # the runner's "listed as a known deviation (...) but it passed"
     return r.reason or "harness error"
 
 
