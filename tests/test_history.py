@@ -293,3 +293,28 @@ def test_hand_worked_values_on_both_sides() -> None:
     )
     # 6.17+: a pidfd of the reaped sender (Pid: -1); measured on 6.12.118 (UML): the cmsg's int is -22 (EINVAL)
     assert _scm_pidfd_reaped() == ([(-1, None)], [(None, -22)])
+
+
+def test_a_negative_scm_pidfd_is_data_on_both_sides() -> None:
+    """The cmsgs checker compares a pre-6.17 kernel's -errno as data and tells it from a pidfd."""
+    import struct
+
+    from harness.check import check
+    from harness.expectation import ExpectedCmsg
+    from harness.observation import Observation, ObservedCmsg, ProcessContext, StepObservation
+
+    def judge(want: ExpectedCmsg) -> list[str]:
+        step = StepExpectation(op="recv", outcome=Returned(1), data=b"m", msg_flags=frozenset(), cmsgs=(want,))
+        seen = ObservedCmsg(  # what 6.12.118 (UML) delivers for a reaped sender
+            level="SOL_SOCKET", type="SCM_PIDFD", length=20, data=struct.pack("=i", -22), pidfd_error=-22
+        )
+        got = StepObservation(index=0, op="recv", outcome=Returned(1), data=b"m", msg_flags=frozenset(), cmsgs=(seen,))
+        context = ProcessContext(pid=1, uid=0, gid=0)
+        observation = Observation(backend="raw", kind="stream/blocking/as-created", steps=(got,), context=context)
+        findings = check(oob(recv(1)), observation, Expectation((step,)))
+        return [f"{f.expected} / {f.observed}" for f in findings if f.checker == "cmsgs"]
+
+    assert judge(ExpectedCmsg(level="SOL_SOCKET", type="SCM_PIDFD", length=20, pidfd_error=-22)) == []
+    assert judge(ExpectedCmsg(level="SOL_SOCKET", type="SCM_PIDFD", length=20, pidfd=-1)) == [
+        "(type, pid, FD_CLOEXEC) [('pidfd', -1, True)] / data -22 (no pidfd)"
+    ]
