@@ -4,7 +4,7 @@ scm-harness run      [--out DIR [--overwrite]] [--ids GLOBS] [--backend raw|pyso
                      [--expectations FILE] [--platform-label NAME] [--step-timeout S]
                      [--as-linux RELEASE|latest|fingerprint]
                      [--on host|uml|uml:6.12|uml:PATH [--target-timeout S]] [--inject-fault FAULT ...]
-scm-harness fingerprint [--out DIR] [--json]
+scm-harness fingerprint [--out DIR] [--json] [--on TARGET]
 scm-harness list     [--ids GLOBS]
 scm-harness render   REPORT.json [--out DIR]
 scm-harness compare  REPORT.json REPORT.json ... [--labels A,B,...] [--by-backend] [--out DIR]
@@ -125,7 +125,7 @@ def overwrite_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from harness.targets import add_target_option
+    from harness.targets import GuestOutput, add_target_option
 
     parser = _Parser(prog="scm-harness", description="Conformance and fuzzing harness for AF_UNIX socket pairs.")
     parser.add_argument("--version", action="version", version=f"scm-harness {__version__}")
@@ -194,6 +194,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     fp.add_argument("--out", type=Path, help="also write fingerprint.json into this directory")
     fp.add_argument("--json", action="store_true", help="print the fingerprint as JSON instead of the table")
+    add_target_option(fp, GuestOutput(default_prefix="fingerprint-", product="fingerprint.json"))
 
     bench = sub.add_parser("bench", help="measure scenarios per second (C loop, raw, pysock, full verdict)")
     number_option(bench, "--iterations", kind=int, low=1, high=10**7, default=300, help="scenarios per round")
@@ -491,11 +492,12 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
     from harness.fingerprint import Seen, fingerprint, render
     from harness.host import probe
     from harness.report.write import write_atomically, writing
+    from harness.targets import target_run_info
 
     if args.out is not None:
         writable_directory(args.out, "--out")  # before the measurement, not after it
     result = fingerprint(probe())
-    text = json.dumps(result.as_json(), indent=2, sort_keys=True) + "\n"
+    text = json.dumps({**result.as_json(), **target_run_info(args)}, indent=2, sort_keys=True) + "\n"
     print(text if args.json else render(result), end="" if args.json else "\n")
     if args.out is not None:
         with writing(args.out):

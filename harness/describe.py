@@ -20,6 +20,8 @@ def _cmsg_words(cmsg: ExpectedCmsg | ObservedCmsg) -> str:
     text = f"{cmsg.type} len {cmsg.length}"
     if isinstance(cmsg, ExpectedCmsg) and cmsg.pidfd is not None:
         text += f" pidfd of {cmsg.pidfd}"
+    if cmsg.pidfd_error is not None:
+        text += f" pidfd error {cmsg.pidfd_error}"
     if isinstance(cmsg, ExpectedCmsg) and cmsg.fds:
         text += " fds " + ",".join(f.name for f in cmsg.fds)
     elif isinstance(cmsg, ObservedCmsg) and cmsg.fds:

@@ -30,6 +30,7 @@ class ExpectedCmsg:
     fds: tuple[ExpectedFd, ...] = ()  # SCM_RIGHTS: the sent fds, in order
     creds: tuple[CredExpect, CredExpect, CredExpect] | None = None
     pidfd: CredExpect | None = None  # SCM_PIDFD: the pid its pidfd refers to
+    pidfd_error: int | None = None  # SCM_PIDFD: the negative errno the cmsg carries instead of a pidfd
     truncated: bool = False
 
 

@@ -51,6 +51,10 @@ SCENARIOS: Mapping[str, tuple[tuple[str, str], ...]] = {
     "oob-consumed-2025-06": (("REG-CVE-2025-38236", "SIOCATMARK"),),
     "oob-reset-2025-06": (("OB-01", "oob"),),
     "peek_off-sleep": (("REG-SO_PEEK_OFF-SLEEP", "peek after sleep"),),
+    "oob-zero-length-2026": (
+        ("OB-03", "zero-length reads in front of the mark"),
+        ("OB-05", "a zero-length read drops it"),
+    ),
 }
 BACKEND = "raw"
 ROUNDS = 3  # re-judging with the measured set converges in two for every known kernel
@@ -345,7 +349,6 @@ def render(result: Fingerprint) -> str:
         evidence = "; ".join(f"{e.scenario}: {e.side}" for e in v.evidence) or "no discriminating scenario"
         says = "present" if v.release_says else "absent"
         commit = change.commit if change.commits else "-"
-        rows.append(
-            f"{v.change:{width}}  {commit:12}  {change.mainline:5}  {says:12}  {v.seen.value:12}  {evidence}{mark}"
-        )
+        since = change.mainline or "?"
+        rows.append(f"{v.change:{width}}  {commit:12}  {since:5}  {says:12}  {v.seen.value:12}  {evidence}{mark}")
     return "\n".join(rows)

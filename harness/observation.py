@@ -100,7 +100,10 @@ class ObservedCmsg:
     length: int  # cmsg_len as the kernel wrote it
     data: bytes = field(compare=False)  # payload bytes within msg_controllen (fd numbers vary per run)
     truncated: bool = False  # cmsg_len points past the returned msg_controllen
-    fds: tuple[ReceivedFd, ...] = ()  # SCM_RIGHTS: one per int in data
+    fds: tuple[ReceivedFd, ...] = ()  # SCM_RIGHTS: one per int in data; SCM_PIDFD: the pidfd
+    # SCM_PIDFD whose int is negative: the -errno pidfd_prepare() returned (6.5-6.16 for a reaped
+    # sender), kept as data: never inspected or closed as an fd
+    pidfd_error: int | None = None
     creds: tuple[int, int, int] | None = None  # SCM_CREDENTIALS: (pid, uid, gid) when 12 bytes are there
 
 

@@ -71,6 +71,7 @@ class VariantResult:
     # once per run (mention_descriptor_limit), also when the variant ran in a forked child (replay)
     descriptors_short: tuple[int, int] | None = None
     explained_by: str = ""  # a harness.oracle.history change id whose flip turns this fail into a pass
+    explainers: tuple[str, ...] = ()  # every such change, the likeliest first (explained_by is the first)
 
 
 @contextlib.contextmanager
@@ -122,10 +123,18 @@ def run_variant(variant: Variant, backend: str, platform: Platform, config: RunC
     )
     if not findings:
         return VariantResult(label, Verdict.PASS, expected=expected, observed=observed)
-    change = explanation(variant, observation, platform)
+    explainers = explanations(variant, observation, platform)
+    change = explainers[0] if explainers else ""
     reason = history.describe(change, platform.release, carried=change not in platform.changes) if change else ""
     return VariantResult(
-        label, Verdict.FAIL, expected=expected, observed=observed, reason=reason, findings=findings, explained_by=change
+        label,
+        Verdict.FAIL,
+        expected=expected,
+        observed=observed,
+        reason=reason,
+        findings=findings,
+        explained_by=change,
+        explainers=explainers,
     )
 
 
@@ -145,26 +154,34 @@ def agrees(scenario: Scenario, observation: Observation, expectation: Expectatio
     return not check(scenario, observation, expectation)
 
 
-def explanation(variant: Variant, observation: Observation, platform: Platform) -> str:
-    """The known upstream change whose flip alone makes this failing observation pass ('' if none).
+def explanations(variant: Variant, observation: Observation, platform: Platform) -> tuple[str, ...]:
+    """The known upstream changes whose flip alone makes this failing observation pass, likeliest first.
 
     The oracle is asked again with that one change present/absent; the observation is the same
-    (nothing runs again).  Probed features are not flipped (the probe already decided them), nor
-    flips that leave a change without one it builds on.  Changes the running release is not said
-    to carry are tried first: with ``--as-linux latest`` they are the likely reason.
+    (nothing runs again).  Probed features are not flipped (the probe already decided them); a flip
+    takes along what the change builds on (adding it) or what builds on it (removing it): a kernel
+    without the June 2024 MSG_OOB series has no fix written on top of it either.  The flips that move
+    fewest changes come first, then changes the running release is not said to carry (with
+    ``--as-linux latest`` they are the likely reason).
     """
     said = history.changes_in(platform.release)
-    for change in sorted(history.CHANGES, key=lambda c: c.id in said):
-        flipped_changes = platform.changes ^ {change.id}
-        if change.probed or not history.consistent(flipped_changes):
+    flips: list[tuple[int, bool, int, str, frozenset[str]]] = []
+    for order, change in enumerate(history.CHANGES):
+        if change.probed:
             continue
-        flipped = dataclasses.replace(platform, changes=flipped_changes)
-        expectation = expect(variant.scenario, flipped)
-        if isinstance(expectation, Unmodelled):
-            continue
-        if agrees(variant.scenario, observation, expectation, variant.blocking_expected):
-            return change.id
-    return ""
+        if change.id in platform.changes:
+            flipped = history.without_change(platform.changes, change.id)
+        else:
+            flipped = history.with_change(platform.changes, change.id)
+        flips.append((len(flipped ^ platform.changes), change.id in said, order, change.id, flipped))
+    found = []
+    for *_, change_id, changes in sorted(flips):
+        expectation = expect(variant.scenario, dataclasses.replace(platform, changes=changes))
+        if not isinstance(expectation, Unmodelled) and agrees(
+            variant.scenario, observation, expectation, variant.blocking_expected
+        ):
+            found.append(change_id)
+    return tuple(found)
 
 
 _LIMITS_MENTIONED: set[int] = set()
@@ -215,9 +232,9 @@ def run_case(case: Case, kind: PairKind, backend: str, platform: Platform, confi
     known = config.known.find(case.id, kind.name, backend, platform, findings)
     reason = _reasons([p for p in parts if p.reason and p.verdict is verdict])
     failed = [p for p in parts if p.verdict is Verdict.FAIL]
-    explained = sorted({p.explained_by for p in failed})
-    # one change explains the case only when it explains every failing variant
-    explained_by = explained[0] if verdict is Verdict.FAIL and len(explained) == 1 and explained[0] else ""
+    # one change explains the case only when it explains every failing variant (the likeliest such)
+    common = [c for c in failed[0].explainers if all(c in p.explainers for p in failed)] if failed else []
+    explained_by = common[0] if verdict is Verdict.FAIL and common else ""
     if known is not None and verdict in (Verdict.FAIL, Verdict.PASS):
         verdict = Verdict.KNOWN if verdict is Verdict.FAIL else Verdict.XPASS
         explained_by = ""

@@ -31,7 +31,7 @@ from harness.model import (
     Step,
 )
 from harness.observation import Blocked, Failed, Returned
-from harness.oracle import expect
+from harness.oracle import expect, history
 
 PLATFORM = Platform(
     system="linux",
@@ -40,6 +40,7 @@ PLATFORM = Platform(
     features=frozenset({"MSG_OOB", "SO_INQ", "SO_PEEK_OFF"}),
     sndbuf={"SOCK_STREAM": 212992, "SOCK_DGRAM": 212992, "SOCK_SEQPACKET": 212992},
     limits={"optmem_max": 131072},
+    changes=history.changes_in("6.18.44"),  # the kernel these values were measured on
 )
 NO_OOB = dataclasses.replace(PLATFORM, features=frozenset({"SO_INQ", "SO_PEEK_OFF"}))
 STREAM = PairKind(SockType.STREAM)
@@ -218,6 +219,12 @@ def test_zero_length_reads_at_the_mark() -> None:
     assert got[3].data == b"hell"
     got = run(oob(b"x"), recv(0, flags=[NOWAIT]), MARK, recv(1, flags=[OOB]))
     assert (got[1].outcome, got[2].outcome, got[3].outcome) == (Failed("EAGAIN"), Returned(0), Failed("EINVAL"))
+    # with "Return immediately when manage_oob() returns NULL for 0-length buffer" (measured on 6.12.118 (UML))
+    fixed = dataclasses.replace(PLATFORM, changes=history.ALL)
+    got = run(oob(b"hello"), recv(0, flags=[PEEK, NOWAIT]), recv(0, flags=[NOWAIT]), recv(8), platform=fixed)
+    assert (got[1].outcome, got[2].outcome, got[3].data) == (Returned(0), Returned(0), b"hell")
+    got = run(oob(b"x"), recv(0, flags=[NOWAIT]), MARK, recv(1, flags=[OOB]), platform=fixed)
+    assert (got[1].outcome, got[2].outcome, got[3].outcome) == (Returned(0), Returned(0), Failed("EINVAL"))
 
 
 def test_msg_waitall_stops_at_the_mark() -> None:

@@ -24,11 +24,16 @@ PEEK = "MSG_PEEK"
 def reg_peek_off_sleep(kind: PairKind) -> Iterator[Variant]:
     if kind.nonblocking:
         return  # the bug needs a receive that sleeps
+    # The child must send while the peek sleeps: after the peek went to sleep (100 ms head start) and
+    # before its timeout.  The scenario's own 1.5 s SO_RCVTIMEO (instead of the 0.5 s step bound) keeps
+    # a loaded one-CPU guest from timing out first: a kernel without 7bf3a476ce43 then starts again at
+    # the head and returns "aaaa" (measured on UML 6.1.176 under a load average of 9).
     steps = (
         SetSockOpt(on="b", option="SO_PEEK_OFF", value=0),
+        SetSockOpt(on="b", option="SO_RCVTIMEO_OLD", value=(1, 500_000)),
         send(b"aaaa"),
         recv(4, flags=[PEEK]),
-        Child(steps=(send(b"bbbb"),), background=True, delay_ms=150),
+        Child(steps=(send(b"bbbb"),), background=True, delay_ms=100),
         recv(100, flags=[PEEK]),  # sleeps until the child sends; the buggy kernel returned "aaaabbbb"
         recv(100, flags=[PEEK, "MSG_DONTWAIT"]),
     )

@@ -11,6 +11,13 @@ from harness.model import Scenario
 from harness.observation import Observation, ObservedCmsg
 
 
+def _pidfd_words(error: int | None, pidfds: list[tuple[str, int | None, bool]]) -> str:
+    """An SCM_PIDFD's payload: 'data -22 (no pidfd)' or '(type, pid, FD_CLOEXEC) [...]'."""
+    if error is not None:
+        return f"data {error} (no pidfd)"
+    return f"(type, pid, FD_CLOEXEC) {pidfds}"
+
+
 def _shape(cmsgs: tuple[ObservedCmsg, ...] | tuple[ExpectedCmsg, ...]) -> str:
     return "[" + ", ".join(f"{c.level}/{c.type} len {c.length}" for c in cmsgs) + "]"
 
@@ -53,17 +60,19 @@ def cmsgs_match(scenario: Scenario, observation: Observation, expectation: Expec
             )
             continue
         for i, (got, exp) in enumerate(zip(seen.cmsgs, want.cmsgs, strict=True)):
-            if exp.pidfd is not None:
+            if exp.pidfd is not None or exp.pidfd_error is not None:
                 # a pidfd is always O_CLOEXEC (pidfd_prepare), whatever MSG_CMSG_CLOEXEC says
-                seen_pidfds = [(fd.file_type, fd.pid, fd.cloexec) for fd in got.fds]
-                wanted = [("pidfd", resolve(exp.pidfd, observation), True)]
-                if seen_pidfds != wanted:
+                seen_pidfd = _pidfd_words(got.pidfd_error, [(fd.file_type, fd.pid, fd.cloexec) for fd in got.fds])
+                wanted = _pidfd_words(
+                    exp.pidfd_error, [] if exp.pidfd is None else [("pidfd", resolve(exp.pidfd, observation), True)]
+                )
+                if seen_pidfd != wanted:
                     yield Finding(
                         checker="cmsgs",
                         step=seen.index,
                         field=at + f"cmsgs[{i}] pidfd",
-                        expected=f"(type, pid, FD_CLOEXEC) {wanted}",
-                        observed=str(seen_pidfds),
+                        expected=wanted,
+                        observed=seen_pidfd,
                     )
             if exp.creds is None:
                 continue

@@ -431,8 +431,11 @@ class Backend(ABC):
         for level, type_, length, data, truncated in found:
             fds: tuple[int, ...] = ()
             cred: tuple[int, int, int] | None = None
+            pidfd_error: int | None = None
             if level == self.sol_socket and type_ in (rights, pidfd):
                 fds = struct.unpack(f"={len(data) // 4}i", data[: len(data) // 4 * 4])
+                if type_ == pidfd and fds and fds[0] < 0:
+                    pidfd_error, fds = fds[0], ()  # a -errno from pidfd_prepare(), not an fd
             elif level == self.sol_socket and type_ == creds and len(data) >= 12:
                 pid, uid, gid = struct.unpack_from("=iII", data)
                 cred = (pid, uid, gid)
@@ -448,6 +451,7 @@ class Backend(ABC):
                     truncated=truncated,
                     fds=tuple(self.identifier.inspect(fd, self.table.known) for fd in fds),
                     creds=cred,
+                    pidfd_error=pidfd_error,
                 )
             )
         return tuple(out)

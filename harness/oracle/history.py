@@ -52,7 +52,7 @@ class Change:
     id: str  # a short slug, used in Platform.changes
     commits: tuple[str, ...]  # upstream commit ids (12 hex digits)
     title: str
-    mainline: str  # first mainline release "x.y" that has it
+    mainline: str  # first mainline release "x.y" that has it ("": unknown, then only the backports say)
     backports: tuple[Backport, ...]
     cases: tuple[str, ...]  # catalogue cases whose expectation depends on it
     probed: str = ""  # the Platform feature that shows it, when a probe does (then the oracle asks the probe)
@@ -68,7 +68,7 @@ class Change:
 
     def where(self) -> str:
         """ "6.10; 6.6.y from 6.6.93; 6.1.y from 6.1.141" for messages."""
-        return "; ".join((self.mainline, *(b.describe() for b in self.backports)))
+        return "; ".join((self.mainline or "mainline release unknown", *(b.describe() for b in self.backports)))
 
 
 # LTS branches a release string is matched against (older releases are "older than every change").
@@ -200,7 +200,22 @@ CHANGES: tuple[Change, ...] = (
         backports=(),
         cases=("REG-SCM_PIDFD-REAPED",),
         requires=("pidfd-2023",),
-        without="SCM_PIDFD's data is a negative errno (-ESRCH) when the sender was reaped",
+        without="SCM_PIDFD's data is a negative errno (-EINVAL, measured on 6.12.118) when the sender was reaped",
+    ),
+    Change(
+        id="oob-zero-length-2026",
+        commits=(),  # upstream ids not in the sources we checked; titles from Debian's 6.12 changelog
+        title="af_unix: Return immediately when manage_oob() returns NULL for 0-length buffer "
+        "(with: Update last skb marker in manage_oob())",
+        mainline="",  # not in 6.18.44 (measured on the host); the mainline release is unknown to us
+        backports=(
+            Backport("6.12", Stable.FROM, "6.12.111", measured="6.12.118", note="Debian changelog 6.12.111-1"),
+            Backport("6.1", Stable.NOT_BACKPORTED, note="measured absent in 6.1.176"),
+        ),
+        cases=("OB-03", "OB-05"),
+        requires=("oob-2024-06",),
+        without="a zero-length read that meets only the OOB byte (dropped, or stepped over by a peek) "
+        "fails with EAGAIN (a blocking one waits) instead of returning 0",
     ),
     Change(
         id="so_inq-2025",
@@ -243,7 +258,7 @@ def parse(release: str) -> tuple[int, int, int] | None:
 
 def _present(change: Change, version: tuple[int, int, int]) -> bool:
     major, minor, patch = version
-    if (major, minor) >= parse_branch(change.mainline):
+    if change.mainline and (major, minor) >= parse_branch(change.mainline):
         return True
     port = change.stable(f"{major}.{minor}")
     if port is None or port.status is Stable.NOT_BACKPORTED:
@@ -301,7 +316,7 @@ def describe(change_id: str, release: str = "", *, carried: bool = False) -> str
     ('behaves as with ...' when ``carried``: the kernel has a change the model it was judged as lacks)."""
     change = BY_ID[change_id]
     commit = change.commit if change.commits else change.id
-    where = change.mainline
+    where = change.mainline or "mainline release unknown"
     version = parse(release) if release else None
     if version is not None:
         port = change.stable(f"{version[0]}.{version[1]}")

@@ -327,6 +327,10 @@ class LinuxModel:
         shared = (self.c, self.p, self.s, self.abi)  # immutable: shared, not copied
         trial = copy.deepcopy(self, {id(obj): obj for obj in shared})
         trial.background = None
+        for end in trial.ends.values():
+            # a scenario timeout longer than the step bound only widens the child's head start: it waits
+            end.rcvtimeo = SocketTimeout.HARNESS if end.rcvtimeo is SocketTimeout.RACING else end.rcvtimeo
+            end.sndtimeo = SocketTimeout.HARNESS if end.sndtimeo is SocketTimeout.RACING else end.sndtimeo
         if not trial.step(step).blocks:
             raise Unknown("a background child racing a step that does not wait for it")
         self.background = None
@@ -954,7 +958,7 @@ class LinuxModel:
         """SO_PASSPIDFD (6.5+): an SCM_PIDFD cmsg after the others, with a pidfd of the sender.
 
         Modelled only when everything fits: a cut SCM_PIDFD is not.  Since 6.17 a sender that
-        exited and was reaped still gets a pidfd (fdinfo then says Pid: -1).
+        exited and was reaped still gets a pidfd (fdinfo then says Pid: -1); before, the cmsg carries -EINVAL.
         """
         identity = self.proc.identity
         if identity is not None and (identity.nofile is not None or identity.fd_headroom is not None):
@@ -970,10 +974,14 @@ class LinuxModel:
         # Measured on 6.18.44 (atheris findings in corpora/regressions/scm-pidfd-*).
         owner: CredExpect = skb.creds[0]
         gone = isinstance(owner, str) and owner.removesuffix("pid") in self.exited
+        length = self.abi.length(4)
         if gone and not self.p.has_change("scm_pidfd-reaped"):
-            raise Unknown("SCM_PIDFD of a reaped sender before 6.17 (the cmsg carries a negative errno)")
-        pid: CredExpect = -1 if gone else owner
-        pidfd = ExpectedCmsg(level="SOL_SOCKET", type="SCM_PIDFD", length=self.abi.length(4), pidfd=pid)
+            # 6.5-6.16: scm_pidfd_recv() puts pidfd_prepare()'s return in the cmsg whatever it is;
+            # for a reaped sender that is -EINVAL (!pid_has_task()).  Measured on 6.12.118 (UML): -22 (EINVAL).
+            pidfd = ExpectedCmsg(level="SOL_SOCKET", type="SCM_PIDFD", length=length, pidfd_error=-errno.EINVAL)
+        else:
+            pid: CredExpect = -1 if gone else owner
+            pidfd = ExpectedCmsg(level="SOL_SOCKET", type="SCM_PIDFD", length=length, pidfd=pid)
         used = min(self.abi.space(4), step.control - before.consumed)
         return Controls([*before.cmsgs, pidfd], before.consumed + used, False)
 
