@@ -204,7 +204,7 @@ def _parser() -> argparse.ArgumentParser:
 
     from harness.schemas import NAMES
 
-    schema = sub.add_parser("schema", help="print a published JSON Schema (report, expectations, campaign, finding)")
+    schema = sub.add_parser("schema", help="print one of the published JSON Schemas")
     schema.add_argument("name", choices=NAMES)
 
     fp = sub.add_parser(

@@ -60,9 +60,18 @@ def test_a_real_failing_report_validates(failing_run: Path) -> None:
     assert_valid("report", report)
 
 
-def test_a_real_clean_report_validates(tmp_path: Path) -> None:
-    assert main(["run", "--ids", "BND-0[1-2]", "--backend", "raw", "--out", str(tmp_path / "run")]) == 0
-    assert_valid("report", read(tmp_path / "run" / "report.json"))
+def test_a_real_clean_report_and_its_comparison_with_a_failing_one_validate(failing_run: Path, tmp_path: Path) -> None:
+    assert main(["run", "--ids", "TRN-0[1-3],FD-01", "--out", str(tmp_path / "run")]) == 0
+    clean = tmp_path / "run" / "report.json"
+    assert_valid("report", read(clean))
+    compare = ["compare", str(clean), str(failing_run / "report.json"), "--labels", "clean,faulty"]
+    assert main([*compare, "--out", str(tmp_path / "compared")]) == 1
+    comparison = read(tmp_path / "compared" / "comparison.json")
+    assert comparison["differences"] and comparison["unexplained"] > 0
+    assert_valid("comparison", comparison)
+    broken = copy.deepcopy(comparison)
+    broken["differences"][0]["classes"]["faulty"]["class"] = "worse"
+    assert problems("comparison", broken)
 
 
 def test_expectations_written_from_a_report_validate(failing_run: Path, tmp_path: Path) -> None:
