@@ -3,8 +3,9 @@
 ``report`` (report.json), ``expectations`` (expectations files, /1 and /2), ``campaign``
 (campaign.json), ``finding`` (finding.json) and ``comparison`` (comparison.json) live beside this
 module as ``NAME.schema.json``: package data in the wheel, and the same files in the repository.
-``scm-harness schema NAME`` prints one.  The readers in the code stay the authority (they also check what a schema cannot,
-such as a summary that disagrees with its results); the tests validate real outputs against these.
+``scm-harness schema NAME`` prints one.  The readers in the code stay the authority (they also
+check what a schema cannot, such as a summary that disagrees with its results); the tests validate
+real outputs against these.
 """
 
 from __future__ import annotations
