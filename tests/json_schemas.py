@@ -26,14 +26,22 @@ def validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(schema, registry=_registry())
 
 
-def problems(name: str, document: object) -> list[str]:
-    """Every way ``document`` breaks schema ``name``, as ``path: message`` lines (empty: valid)."""
+@cache
+def _definition_validator(name: str, definition: str) -> Draft202012Validator:
+    schema_id = json.loads(schema_text(name))["$id"]
+    return Draft202012Validator({"$ref": f"{schema_id}#/$defs/{definition}"}, registry=_registry())
+
+
+def problems(name: str, document: object, definition: str = "") -> list[str]:
+    """Every way ``document`` breaks schema ``name`` (or its ``$defs/definition``), as ``path: message`` lines
+    (empty: valid)."""
+    check = _definition_validator(name, definition) if definition else validator(name)
     return [
         f"{'/'.join(str(p) for p in error.absolute_path) or '(top)'}: {error.message}"
-        for error in validator(name).iter_errors(document)
+        for error in check.iter_errors(document)
     ]
 
 
-def assert_valid(name: str, document: object) -> None:
-    found = problems(name, document)
+def assert_valid(name: str, document: object, definition: str = "") -> None:
+    found = problems(name, document, definition)
     assert not found, "\n".join(found[:20])

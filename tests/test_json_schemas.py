@@ -58,6 +58,11 @@ def test_a_real_failing_report_validates(failing_run: Path) -> None:
     assert report["summary"]["fail"] > 0 and any(r["findings"] for r in report["results"])
     assert report["run_info"]["injected_faults"] == ["drop-msg-trunc"]
     assert_valid("report", report)
+    journal = (failing_run / "results.jsonl").read_text().splitlines()
+    assert len(journal) == len(report["results"])
+    for line in journal:  # each line of the journal is one results[] entry
+        assert_valid("report", json.loads(line), "result")
+    assert problems("report", {**json.loads(journal[0]), "verdict": "maybe"}, "result")
 
 
 def test_a_real_clean_report_and_its_comparison_with_a_failing_one_validate(failing_run: Path, tmp_path: Path) -> None:
