@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
-from harness import __version__
+from harness.version import commit_info
 
 if TYPE_CHECKING:
     from harness.catalogue import Case
@@ -124,11 +124,24 @@ def overwrite_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the version line is worked out only when asked for (it may run git)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from harness.version import version_line
+
+        print(version_line())
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     from harness.targets import GuestOutput, add_target_option
 
     parser = _Parser(prog="scm-harness", description="Conformance and fuzzing harness for AF_UNIX socket pairs.")
-    parser.add_argument("--version", action="version", version=f"scm-harness {__version__}")
+    parser.add_argument("--version", action=_VersionAction, help="print the version (and the git commit from a clone)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run the conformance catalogue and write reports")
@@ -188,6 +201,11 @@ def _parser() -> argparse.ArgumentParser:
     add_compare_kernels(sub)
 
     sub.add_parser("probe", help="print what this platform is and supports (the run_info of a report)")
+
+    from harness.schemas import NAMES
+
+    schema = sub.add_parser("schema", help="print one of the published JSON Schemas")
+    schema.add_argument("name", choices=NAMES)
 
     fp = sub.add_parser(
         "fingerprint", help="measure which upstream AF_UNIX changes this kernel carries, against what its release says"
@@ -260,6 +278,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         "bench": cmd_bench,
         "fingerprint": cmd_fingerprint,
         "expectations": cmd_expectations,
+        "schema": cmd_schema,
     }
     from harness.fuzz.cli import HANDLERS
 
@@ -366,6 +385,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "interrupted": interrupted,
         "planned": len(plan) * len(backends),  # results the run set out to produce (fewer when interrupted)
         **({"injected_faults": list(faults)} if faults else {}),  # test only: not a kernel's behaviour
+        **commit_info(),
     }
     report = Report(run_info=run_info, results=tuple(results))
     bundle.finish(report)
@@ -504,6 +524,13 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
             write_atomically(args.out / "fingerprint.json", text)
     lost = [v for v in result.verdicts if v.release_says and v.seen is Seen.ABSENT]
     return 1 if lost else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from harness.schemas import schema_text
+
+    print(schema_text(args.name), end="")
+    return 0
 
 
 def cmd_probe(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from tests.json_schemas import assert_valid
 from tests.junit_schema import assert_junit_10
 
 
@@ -51,6 +52,7 @@ def test_sigint_gives_exit_130_and_interrupted_everywhere(tmp_path: Path) -> Non
     report = json.loads((out / "report.json").read_text())
     ran, planned = report["summary"]["total"], report["run_info"]["planned"]
     assert report["run_info"]["interrupted"] is True and 0 < ran < planned
+    assert_valid("report", report)
     said = f"INTERRUPTED: {ran} of {planned} results ran ({planned - ran} did not)"
     lines = [line for line in stdout.splitlines() if line]
     assert lines[-2].startswith(said)  # the outcome line, before "report written to"

@@ -19,11 +19,19 @@ from typing import Any
 import harness
 
 PROJECT_CORPORA = Path(harness.__file__).resolve().parents[1] / "corpora"
+PACKAGE_CORPORA = Path(harness.__file__).resolve().parent / "corpora"  # the wheel's copy (setup.py puts it there)
 
 
 def _corpora() -> Path:
-    """``corpora/`` of this checkout (next to the package), else of the working directory."""
-    return PROJECT_CORPORA if PROJECT_CORPORA.is_dir() else Path("corpora")
+    """``corpora/`` of this checkout (next to the package), else the copy an installed package carries,
+    else ``corpora/`` of the working directory."""
+    if PROJECT_CORPORA.is_dir() and PROJECT_CORPORA.parent.joinpath("pyproject.toml").is_file():
+        return PROJECT_CORPORA
+    return PACKAGE_CORPORA if PACKAGE_CORPORA.is_dir() else Path("corpora")
+
+
+def _has_files(directories: tuple[Path, ...]) -> bool:
+    return any(directory.is_dir() and any(directory.iterdir()) for directory in directories)
 
 
 def _usage(message: str) -> Exception:
@@ -131,6 +139,8 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         minimise_seconds=args.minimise_seconds,
         command=args.command_line,
     )
+    if not args.no_seeds and not _has_files(seeds if args.engine == "hypothesis" else (*seeds, *options.byte_seeds)):
+        print(f"scm-harness fuzz: no seeds found in {corpora}: the campaign starts from nothing", file=sys.stderr)
     print(
         f"scm-harness fuzz: {options.engine}, {options.jobs} worker(s), "
         + (f"{options.seconds:g} s" if options.seconds is not None else f"{options.runs} runs")

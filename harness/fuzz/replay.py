@@ -23,6 +23,7 @@ from harness.fuzz.isolate import call_in_child
 from harness.host import Platform
 from harness.report.schema import Finding, Report, Result, Verdict
 from harness.runner import RunConfig, VariantResult, mention_descriptor_limit, run_variant
+from harness.version import commit_info
 
 
 def _unique(label: str, used: set[str]) -> str:
@@ -122,5 +123,6 @@ def replay_report(results: list[Result], platform: Platform, *, command: str, st
         "ids": "REPLAY:*",
         "kinds": "*",
         "interrupted": False,
+        **commit_info(),
     }
     return Report(run_info=run_info, results=tuple(results))
