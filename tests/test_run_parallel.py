@@ -1,0 +1,58 @@
+"""``run -j N``: the same report as ``-j 1`` (timings aside), the journal in the same order."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.report.schema import load_report
+
+IDS = "FD-01,FD-02,TRN-05"
+
+
+def comparable(out: Path) -> list[dict[str, object]]:
+    """report.json's results without their durations."""
+    report = load_report(out / "report.json")
+    return [
+        {
+            "key": (r.case, r.kind, r.backend),
+            "verdict": r.verdict.value,
+            "findings": [(f.checker, f.variant, f.step, f.field, f.expected, f.observed) for f in r.findings],
+            "reason": r.reason,
+        }
+        for r in report.results
+    ]
+
+
+def journal_keys(out: Path) -> list[tuple[str, str, str]]:
+    lines = (out / "results.jsonl").read_text().splitlines()
+    return [(entry["case"], entry["kind"], entry["backend"]) for entry in map(json.loads, lines)]
+
+
+def test_two_jobs_give_the_report_of_one(tmp_path: Path) -> None:
+    serial, parallel = tmp_path / "j1", tmp_path / "j2"
+    common = ["run", "--ids", IDS, "--inject-fault", "swap-fds"]
+    assert main([*common, "--out", str(serial)]) == 1
+    assert main([*common, "--out", str(parallel), "-j", "2"]) == 1
+    assert comparable(parallel) == comparable(serial)
+    assert any(entry["findings"] for entry in comparable(serial))  # the fault made findings to compare
+    assert journal_keys(parallel) == journal_keys(serial)
+    assert len(journal_keys(serial)) == len(comparable(serial))
+
+
+def test_more_jobs_than_results(tmp_path: Path) -> None:
+    out = tmp_path / "many"
+    assert (
+        main(["run", "--ids", "FD-01", "--kinds", "stream/*", "--backend", "raw", "--out", str(out), "-j", "64"]) == 0
+    )
+    assert len(comparable(out)) == len(journal_keys(out)) > 0
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "x", "1000"])
+def test_jobs_out_of_range_is_a_usage_error(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--ids", "FD-01", "-j", value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "-j" in err[0]
