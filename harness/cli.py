@@ -177,6 +177,17 @@ def _parser() -> argparse.ArgumentParser:
         help="TEST ONLY: plant this deviation (harness.execute.faults, e.g. drop-msg-trunc) in every observation, "
         "to exercise the reports; repeatable; recorded as run_info.injected_faults and shown in every report",
     )
+    number_option(
+        run,
+        "-j",
+        "--jobs",
+        kind=int,
+        low=1,
+        high=256,
+        default=1,
+        metavar="N",
+        help="worker processes sharing the results (the report is the same as with -j 1, timings aside)",
+    )
     add_target_option(run)
 
     lst = sub.add_parser("list", help="list the catalogue cases")
@@ -335,9 +346,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.host import probe
     from harness.report.annotations import render_github_annotations
     from harness.report.markdown import render_terminal
+    from harness.report.progress import Progress
     from harness.report.schema import Report, Verdict
     from harness.report.write import BUNDLE_FILES
-    from harness.runner import RunConfig, run_plan
+    from harness.runner import RunConfig, run_plan_parallel
     from harness.targets import target_run_info
 
     cases = _select_cases(args.ids)
@@ -366,12 +378,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     results = []
     interrupted = False
+    progress = Progress(sys.stderr, ((case.id, len(backends)) for case, _ in plan))
     try:
-        for result in run_plan(plan, backends, platform, config):
+        for result in run_plan_parallel(plan, backends, platform, config, args.jobs):
             bundle.record(result)
             results.append(result)
+            progress.update(result)
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        progress.finish()
     run_info: dict[str, object] = {
         **platform.as_json(),
         "fingerprint": measured.as_json(),

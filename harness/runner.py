@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
+import pickle
+import select
 import signal
+import struct
 import sys
 import threading
 import time
@@ -25,6 +29,7 @@ from harness.execute.backend import ExecConfig
 from harness.execute.errors import CannotExpress
 from harness.execute.faults import inject
 from harness.execute.fdtable import DescriptorLimitTooLow
+from harness.execute.lifetime import fork_dying_with_parent
 from harness.execute.run import execute
 from harness.expectation import Expectation, Unmodelled
 from harness.expectations_file import SKIP_REASON_PREFIX, KnownDeviations
@@ -269,3 +274,104 @@ def run_plan(
     for case, kind in plan:
         for backend in backends:
             yield run_case(case, kind, backend, platform, config)
+
+
+def run_plan_parallel(
+    plan: Sequence[tuple[Case, PairKind]], backends: Sequence[str], platform: Platform, config: RunConfig, jobs: int
+) -> Iterator[Result]:
+    """:func:`run_plan` across ``jobs`` forked workers; the results in the order of ``run_plan``.
+
+    Worker ``w`` runs the results ``w, w + jobs, w + 2*jobs, ...`` of the flat (case, kind, back
+    end) list and sends each one, pickled and length-prefixed, on a pipe of its own.  The parent
+    yields a result once every earlier one is in, so the caller's journal stays in plan order.
+    Workers ignore SIGINT (the parent ends them) and die with the parent (fork_dying_with_parent).
+    """
+    work = [(case, kind, backend) for case, kind in plan for backend in backends]
+    jobs = max(1, min(jobs, len(work)))
+    if jobs == 1:
+        yield from run_plan(plan, backends, platform, config)
+        return
+    workers: dict[int, _Worker] = {}
+    try:
+        for index in range(jobs):
+            worker = _start_worker(work[index::jobs], platform, config)
+            workers[worker.read_end] = worker
+        yield from _merge(workers, jobs, len(work))
+    finally:
+        for worker in workers.values():
+            worker.stop()
+
+
+@dataclass(slots=True)
+class _Worker:
+    pid: int
+    read_end: int
+    buffer: bytearray = field(default_factory=bytearray)
+    received: int = 0
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.read_end)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+
+
+_LENGTH = struct.Struct("!I")
+
+
+def _start_worker(share: list[tuple[Case, PairKind, str]], platform: Platform, config: RunConfig) -> _Worker:
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    pid = fork_dying_with_parent()
+    if pid == 0:  # the worker: never returns
+        code = 0
+        try:
+            os.close(read_end)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            for case, kind, backend in share:
+                data = pickle.dumps(run_case(case, kind, backend, platform, config))
+                _write_all(write_end, _LENGTH.pack(len(data)) + data)
+        except BaseException:  # the parent sees the missing results and says so
+            traceback.print_exc()
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    return _Worker(pid, read_end)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _merge(workers: dict[int, _Worker], jobs: int, total: int) -> Iterator[Result]:
+    """Read every worker's results; yield them in flat-list order (result i came from worker i % jobs)."""
+    done: dict[int, Result] = {}
+    following = 0
+    open_ends = dict(workers)
+    order = {worker.read_end: number for number, worker in enumerate(workers.values())}
+    while following < total:
+        if not open_ends:
+            raise RuntimeError(f"a run worker ended after {following} of {total} results (see its traceback above)")
+        ready, _, _ = select.select(list(open_ends), [], [])
+        for fd in ready:
+            worker = open_ends[fd]
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                del open_ends[fd]
+                continue
+            worker.buffer += chunk
+            while len(worker.buffer) >= _LENGTH.size:
+                (length,) = _LENGTH.unpack_from(worker.buffer)
+                if len(worker.buffer) < _LENGTH.size + length:
+                    break
+                result = pickle.loads(bytes(worker.buffer[_LENGTH.size : _LENGTH.size + length]))
+                del worker.buffer[: _LENGTH.size + length]
+                done[order[fd] + worker.received * jobs] = result
+                worker.received += 1
+        while following in done:
+            yield done.pop(following)
+            following += 1

@@ -19,6 +19,7 @@ the file, exit 2, after the workers are stopped as above; stored findings stay w
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime
 import json
@@ -33,6 +34,7 @@ import sys
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
@@ -82,6 +84,7 @@ class CampaignOptions:
     byte_seeds: tuple[Path, ...] = ()  # read-only libFuzzer corpora (corpora/atheris)
     minimise_seconds: float = 60.0
     max_len: int = 8192
+    libfuzzer_flags: tuple[str, ...] = ()  # after ``--`` (atheris only), checked by libfuzzer_flags_problem
     command: str = ""
     progress: bool = True
 
@@ -221,6 +224,63 @@ class HypothesisHandle(Handle):
         return None if self.process is None else self.process.exitcode
 
 
+# libFuzzer flags the campaign relies on: where artifacts go (the supervisor collects them there), the
+# timeout and its exit code (a hang is told from a finding by it), the seed (recorded in campaign.json),
+# the budget (--time/--runs), the dictionary, and the process layout (-j and the lifeline)
+HARNESS_LIBFUZZER_FLAGS = frozenset(
+    {
+        "artifact_prefix",
+        "exact_artifact_path",
+        "dict",
+        "timeout",
+        "timeout_exitcode",
+        "error_exitcode",
+        "seed",
+        "runs",
+        "max_total_time",
+        "jobs",
+        "workers",
+        "fork",
+        "merge",
+        "minimize_crash",
+        "close_fd_mask",
+        "help",
+    }
+)
+
+
+def _flag_name(flag: str) -> str:
+    return flag.lstrip("-").partition("=")[0]
+
+
+def libfuzzer_flags_problem(flags: Sequence[str]) -> str | None:
+    """Why these flags after ``--`` cannot go to libFuzzer (None when they can).
+
+    Each must be ``-name=value``; a flag the harness sets itself is refused, except ``-max_len``,
+    ``-rss_limit_mb`` and ``-print_final_stats``, where the user's value replaces the harness's.
+    """
+    malformed = [f for f in flags if not f.startswith("-") or f.startswith("--") or "=" not in f]
+    if malformed:
+        return f"libFuzzer flags look like -name=value, not {malformed[0]!r}"
+    owned = sorted({f"-{_flag_name(f)}" for f in flags if _flag_name(f) in HARNESS_LIBFUZZER_FLAGS})
+    if owned:
+        return f"the harness sets {', '.join(owned)} itself (see README: fuzz)"
+    return None
+
+
+TriageItem = tuple[str, Scenario, dict[str, object], bool, bytes | None]
+
+
+def _handed_over_input(value: object, path: Path) -> bytes | None:
+    """The base64 ``input`` of a handed-over finding (None when the worker had no bytes)."""
+    if value is None:
+        return None
+    try:
+        return base64.b64decode(value if isinstance(value, str) else b"?", validate=True)
+    except ValueError:
+        raise UntrustedInputError(f"{path}: input: not base64 text") from None
+
+
 class AtherisHandle(Handle):
     def __init__(
         self, spec: WorkerSpec, options: CampaignOptions, lifeline: Lifeline, byte_corpus: Path, initial: list[Scenario]
@@ -255,7 +315,8 @@ class AtherisHandle(Handle):
             "-rss_limit_mb=4096",
             "-print_final_stats=1",
         ]
-        return argv
+        overridden = {_flag_name(flag) for flag in o.libfuzzer_flags}
+        return [a for a in argv if not a.startswith("-") or _flag_name(a) not in overridden] + list(o.libfuzzer_flags)
 
     def start(self) -> None:
         env = dict(os.environ)
@@ -310,7 +371,8 @@ class Campaign:
         self.totals = Totals()
         self.handles: list[Handle] = []
         self.lifeline = Lifeline()
-        self.triage_queue: queue.Queue[tuple[str, Scenario, dict[str, object], bool] | None] = queue.Queue()
+        # (signature, scenario, meta, claimed, the atheris input's raw bytes when known)
+        self.triage_queue: queue.Queue[TriageItem | None] = queue.Queue()
         self.triage_stop = False
         self.triage_thread = threading.Thread(target=self.triage_loop, name="triage", daemon=True)
         self.deadline = None if options.seconds is None else self.totals.started + options.seconds
@@ -421,14 +483,17 @@ class Campaign:
             handle.known_artifacts |= set(fresh)
             for name in fresh:
                 try:
-                    scenario = decode(read_file(handle.spec.directory / name, MAX_SCENARIO_FILE, follow_symlinks=False))
+                    data = read_file(handle.spec.directory / name, MAX_SCENARIO_FILE, follow_symlinks=False)
+                    scenario = decode(data)
                 except UntrustedInputError as exc:
                     self.errors.append(str(exc))
                     continue
                 if scenario is None:
                     continue
                 signature = triage.HANG if name.startswith("timeout-") else triage.crash_signature(name.split("-")[0])
-                self.triage_queue.put((signature, scenario, self.meta(handle, f"libFuzzer artifact {name}"), False))
+                self.triage_queue.put(
+                    (signature, scenario, self.meta(handle, f"libFuzzer artifact {name}"), False, data)
+                )
             if fresh:
                 return
             if status == LIBFUZZER_TIMEOUT_EXIT:
@@ -439,13 +504,15 @@ class Campaign:
     def queue_dead_input(self, handle: Handle, signature: str, what: str) -> None:
         reading = handle.slot.read()
         scenario: Scenario | None = None
+        data: bytes | None = None
         if reading.kind == PICKLED_SCENARIO:
             with contextlib.suppress(Exception):
                 scenario = pickle.loads(reading.payload)  # our own worker wrote it
         elif reading.kind == FUZZER_BYTES:
-            scenario = decode(reading.payload)
+            data = reading.payload
+            scenario = decode(data)
         if isinstance(scenario, Scenario):
-            self.triage_queue.put((signature, scenario, self.meta(handle, what), False))
+            self.triage_queue.put((signature, scenario, self.meta(handle, what), False, data))
         else:
             self.errors.append(f"worker {handle.spec.index}: {what}, and its input could not be recovered")
 
@@ -471,13 +538,14 @@ class Campaign:
                     raise UntrustedInputError(f"{path}: not a handed-over finding (signature, scenario)")
                 text = item.get("scenario")
                 scenario = codec.loads(text if isinstance(text, str) else "", str(path))
+                data = _handed_over_input(item.get("input"), path)
             except ValueError as exc:  # an UntrustedInputError or a CodecError: one line naming the file
                 self.errors.append(str(exc))
                 continue
             finally:
                 with contextlib.suppress(OSError):
                     path.unlink(missing_ok=True)
-            self.triage_queue.put((item["signature"], scenario, self.meta(handle, "oracle or invariant"), True))
+            self.triage_queue.put((item["signature"], scenario, self.meta(handle, "oracle or invariant"), True, data))
 
     def triage_loop(self) -> None:
         isolated = replace(self.config, scenario_timeout=0.0)  # the child's deadline is the timeout
@@ -485,7 +553,7 @@ class Campaign:
             item = self.triage_queue.get()
             if item is None:
                 return
-            signature, scenario, meta, claimed = item
+            signature, scenario, meta, claimed, raw_input = item
             try:
                 triage.store_triaged(
                     self.findings_root,
@@ -498,6 +566,7 @@ class Campaign:
                     max_seconds=self.o.minimise_seconds,
                     claimed=claimed,
                     stop=lambda: self.triage_stop,
+                    raw_input=raw_input,
                 )
             except OutputError as exc:  # a full disk: the campaign ends (what is stored stays whole)
                 self.failure = self.failure or exc

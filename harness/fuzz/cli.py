@@ -68,6 +68,12 @@ def add_parsers(sub: Any) -> None:
     )
     fuzz.add_argument("--no-seeds", action="store_true", help="do not start from corpora/seeds and regressions")
     fuzz.add_argument("--inject-fault", help=argparse.SUPPRESS)  # test only: harness.execute.faults
+    fuzz.add_argument(
+        "libfuzzer_flags",
+        nargs="*",
+        metavar="-- -FLAG=VALUE",
+        help="after --, libFuzzer flags for the atheris workers (e.g. -max_len=64 -only_ascii=1)",
+    )
     add_target_option(fuzz, GuestOutput(default_prefix="fuzz-", product="campaign.json"))
 
     replay = sub.add_parser("replay", help="re-run scenario files, corpus directories or findings and report")
@@ -116,10 +122,15 @@ def _campaign_directories(out: Path | None, corpus: Path | None, engine: str) ->
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
     from harness.execute.faults import FAULTS
-    from harness.fuzz.campaign import CampaignOptions, run_campaign
+    from harness.fuzz.campaign import CampaignOptions, libfuzzer_flags_problem, run_campaign
 
     if args.inject_fault is not None and args.inject_fault not in FAULTS:
         raise _usage(f"--inject-fault: unknown fault {args.inject_fault!r} (known: {', '.join(FAULTS)})")
+    if args.libfuzzer_flags and args.engine != "atheris":
+        raise _usage(f"fuzz: libFuzzer flags after -- ({args.libfuzzer_flags[0]}) need --engine atheris")
+    problem = libfuzzer_flags_problem(args.libfuzzer_flags)
+    if problem is not None:
+        raise _usage(f"fuzz: {problem}")
     out, corpus_directory = _campaign_directories(args.out, args.corpus, args.engine)
     corpora = _corpora()
     seeds = () if args.no_seeds else (corpora / "seeds", corpora / "regressions")
@@ -137,6 +148,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         seeds=seeds,
         byte_seeds=() if args.no_seeds else (corpora / "atheris",),
         minimise_seconds=args.minimise_seconds,
+        libfuzzer_flags=tuple(args.libfuzzer_flags),
         command=args.command_line,
     )
     if not args.no_seeds and not _has_files(seeds if args.engine == "hypothesis" else (*seeds, *options.byte_seeds)):

@@ -63,6 +63,7 @@ still open belongs in an expectations file, not here.
 class LoadError:
     path: Path
     message: str  # one line, naming the file
+    no_scenario: bool = False  # atheris bytes that decode to no scenario (not an error for replay)
 
     def __str__(self) -> str:
         return self.message
@@ -181,6 +182,10 @@ def _label(path: Path) -> str:
     return path.stem if path.suffix == ".json" else path.name
 
 
+class NoScenario(codec.CodecError):
+    """Bytes that decode to no scenario: libFuzzer keeps such inputs in an atheris corpus too."""
+
+
 def read_scenario(path: Path, *, follow_symlinks: bool = True) -> Scenario:
     """A ``.json`` scenario, or any other file as atheris bytes; CodecError names the file.
 
@@ -196,7 +201,7 @@ def read_scenario(path: Path, *, follow_symlinks: bool = True) -> Scenario:
         return codec.loads(data, where)
     scenario = decode(data)
     if scenario is None:
-        raise codec.CodecError(f"{where}: {len(data)} bytes that do not decode to a scenario (atheris input)")
+        raise NoScenario(f"{where}: {len(data)} bytes that do not decode to a scenario (atheris input)")
     return scenario
 
 
@@ -217,7 +222,7 @@ def load(paths: Iterable[Path]) -> tuple[list[Loaded], list[LoadError]]:
                 loaded.append(Loaded(path, _label(path), read_scenario(path, follow_symlinks=candidate.follow)))
             except codec.CodecError as exc:
                 line = " ".join(str(exc).split())  # one line, whatever it held
-                errors.append(LoadError(path, line[:MAX_ERROR_LINE]))
+                errors.append(LoadError(path, line[:MAX_ERROR_LINE], no_scenario=isinstance(exc, NoScenario)))
     return loaded, errors
 
 

@@ -18,6 +18,7 @@ a signal, a timeout) is recorded as ``"broken"`` with ``"reproduced": null``, ne
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import resource
@@ -51,6 +52,7 @@ CLAIMS = ".claims"
 # wrong msg_controllen, a missing cmsg and MSG_CTRUNC).  Its other signatures become aliases of it
 # and are not stored again: one deviation, one directory.
 ALIASES = ".aliases"
+RAW_INPUT = "input.bin"  # an atheris finding's bytes as libFuzzer produced them
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,8 +275,12 @@ def store_finding(
     *,
     meta: dict[str, object],
     run_repros: bool = True,
+    raw_input: bytes | None = None,
 ) -> Path | None:
     """Write ``root/<slug>/``; None when another process stored the same signature first.
+
+    ``raw_input`` (a finding of an atheris input): libFuzzer's bytes as found, before minimising,
+    kept as ``input.bin`` and named in finding.json (``input``: file, size, sha1).
 
     Built in a temporary directory beside it and renamed into place: a write that fails (a full
     disk) is an OutputError naming the finding, and leaves no part of it behind.
@@ -295,6 +301,8 @@ def store_finding(
             }
             write_atomically(work / "observed.json", json.dumps(observed, indent=2, sort_keys=True) + "\n")
             unsupported = write_reproducers(work, title, details, evaluation, platform)
+            if raw_input is not None:
+                (work / RAW_INPUT).write_bytes(raw_input)  # the directory is renamed into place whole
         also = sorted(set(evaluation.signatures) - {signature})
         results: dict[str, object] = {}
         if run_repros:
@@ -312,6 +320,8 @@ def store_finding(
             "also": also,
             **meta,
         }
+        if raw_input is not None:
+            info["input"] = {"file": RAW_INPUT, "size": len(raw_input), "sha1": hashlib.sha1(raw_input).hexdigest()}
         with writing(target):
             write_atomically(work / "finding.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
             os.chmod(work, 0o755)

@@ -5,7 +5,9 @@ Each scenario becomes the case ``REPLAY:<file stem>`` (a finding's directory nam
 the evaluation ``scm-harness run`` uses (:func:`harness.runner.run_variant`, in a forked child per
 scenario and back end so that no scenario's leftovers reach the next), and the results are
 streamed into the journal and written with the same report bundle as ``run``'s.  A file that
-is not a scenario gives one line on stderr naming it, an ``error`` result, and the rest goes on.
+is not a scenario gives one line on stderr naming it, an ``error`` result, and the rest goes on;
+except atheris inputs that decode to no scenario (libFuzzer keeps inputs that only add coverage
+of the decoder in a campaign's corpus): those are counted in one line and skipped.
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ def replay(
 ) -> tuple[list[Result], list[LoadError]]:
     """Every scenario under ``paths`` on every back end; ``record`` sees each result as it is finished."""
     loaded, errors = corpus.load(paths)
+    undecodable = sum(error.no_scenario for error in errors)
+    if undecodable:
+        print(f"scm-harness replay: {undecodable} inputs decode to no scenario (skipped)", file=sys.stderr)
+    errors = [error for error in errors if not error.no_scenario]
     results: list[Result] = []
 
     def add(result: Result) -> None:

@@ -14,6 +14,7 @@ saved.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import pickle
@@ -154,7 +155,7 @@ class Target:
             if self.slot is not None:
                 self.slot.end()
             self.state.record(evaluation)
-            self.hand_over(evaluation.scenario, self.state.new_findings(evaluation))
+            self.hand_over(evaluation.scenario, self.state.new_findings(evaluation), raw_input=None)
         seeds.unlink()  # once: not again after a restart
         progress.unlink()
 
@@ -185,9 +186,9 @@ class Target:
             return
         if self.state.record(evaluation):
             self.state.save_corpus(scenario)
-        self.hand_over(scenario, self.state.new_findings(evaluation))
+        self.hand_over(scenario, self.state.new_findings(evaluation), raw_input=data)
 
-    def hand_over(self, scenario: Scenario, signatures: list[str]) -> None:
+    def hand_over(self, scenario: Scenario, signatures: list[str], *, raw_input: bytes | None) -> None:
         """New findings go to the supervisor, which minimises them in isolated children.
 
         Minimising here, inside one libFuzzer input, would run into libFuzzer's -timeout.
@@ -199,6 +200,8 @@ class Target:
             if self.state.claim(signature):
                 pending = self.spec.directory / "pending" / f"{slug(signature)}.json"
                 item = {"signature": signature, "scenario": codec.dumps(scenario)}
+                if raw_input is not None:  # libFuzzer's bytes, kept with the finding (input.bin)
+                    item["input"] = base64.b64encode(raw_input).decode("ascii")
                 with worker_writing(pending):
                     pending.parent.mkdir(exist_ok=True)
                     write_atomically(pending, json.dumps(item))

@@ -62,8 +62,12 @@ def store_triaged(
     claimed: bool = False,
     stop: Callable[[], bool] | None = None,
     run_repros: bool = True,
+    raw_input: bytes | None = None,
 ) -> Path | None:
-    """Minimise (every check in a child) and store one finding: a hang, a crash, or any other."""
+    """Minimise (every check in a child) and store one finding: a hang, a crash, or any other.
+
+    ``raw_input``: the atheris bytes the scenario was decoded from (stored as ``input.bin``).
+    """
     if not claimed and not findings.claim(root, signature):
         return None
     if claimed and findings.covered(root, signature):
@@ -90,4 +94,6 @@ def store_triaged(
         "steps_before_minimising": len(scenario.steps),
         "minimised": complete,
     }
-    return findings.store_finding(root, signature, final, platform, meta=info, run_repros=run_repros)
+    return findings.store_finding(
+        root, signature, final, platform, meta=info, run_repros=run_repros, raw_input=raw_input
+    )

@@ -1,0 +1,100 @@
+"""``run -j N``: the same report as ``-j 1`` (timings aside), the journal in the same order."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.report.schema import load_report
+from tests.test_interrupted_run import first_result_written
+
+IDS = "FD-01,FD-02,TRN-05"
+
+
+def comparable(out: Path) -> list[dict[str, object]]:
+    """report.json's results without their durations."""
+    report = load_report(out / "report.json")
+    return [
+        {
+            "key": (r.case, r.kind, r.backend),
+            "verdict": r.verdict.value,
+            "findings": [(f.checker, f.variant, f.step, f.field, f.expected, f.observed) for f in r.findings],
+            "reason": r.reason,
+        }
+        for r in report.results
+    ]
+
+
+def journal_keys(out: Path) -> list[tuple[str, str, str]]:
+    lines = (out / "results.jsonl").read_text().splitlines()
+    return [(entry["case"], entry["kind"], entry["backend"]) for entry in map(json.loads, lines)]
+
+
+def test_two_jobs_give_the_report_of_one(tmp_path: Path) -> None:
+    serial, parallel = tmp_path / "j1", tmp_path / "j2"
+    common = ["run", "--ids", IDS, "--inject-fault", "swap-fds"]
+    assert main([*common, "--out", str(serial)]) == 1
+    assert main([*common, "--out", str(parallel), "-j", "2"]) == 1
+    assert comparable(parallel) == comparable(serial)
+    assert any(entry["findings"] for entry in comparable(serial))  # the fault made findings to compare
+    assert journal_keys(parallel) == journal_keys(serial)
+    assert len(journal_keys(serial)) == len(comparable(serial))
+
+
+def test_more_jobs_than_results(tmp_path: Path) -> None:
+    out = tmp_path / "many"
+    assert (
+        main(["run", "--ids", "FD-01", "--kinds", "stream/*", "--backend", "raw", "--out", str(out), "-j", "64"]) == 0
+    )
+    assert len(comparable(out)) == len(journal_keys(out)) > 0
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "x", "1000"])
+def test_jobs_out_of_range_is_a_usage_error(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--ids", "FD-01", "-j", value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "-j" in err[0]
+
+
+def test_ctrl_c_with_two_jobs_keeps_the_journal_in_order_and_leaves_no_worker(tmp_path: Path) -> None:
+    out = tmp_path / "bundle"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", "--out", str(out), "-j", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(
+            signal.SIGINT, signal.SIG_DFL
+        ),  # as a terminal has it (see test_interrupted_run)
+    )
+    try:
+        first_result_written(out, process)
+        os.killpg(process.pid, signal.SIGINT)  # the whole group, as a terminal's Ctrl-C: the workers ignore it
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130, stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["run_info"]["interrupted"] is True
+    keys = [(r["case"], r["kind"], r["backend"]) for r in report["results"]]
+    assert keys and journal_keys(out) == keys
+    deadline = time.monotonic() + 30  # generous: only proves the workers do not outlive the run
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("a run worker outlived the interrupted run")
