@@ -30,6 +30,8 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
         (["run", "--step-timeout", "0"], "--step-timeout: '0' is not a number from 0.25 to 60"),
         (["run", "--step-timeout", "0.1"], "--step-timeout: '0.1' is not a number from 0.25 to 60"),
         (["nosuchcommand"], "invalid choice"),
+        (["corpus"], "say --sync (write) or --check (compare)"),
+        (["corpus", "--sync", "--check"], "not both"),
         ([], "required"),
     ],
 )

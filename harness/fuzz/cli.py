@@ -192,8 +192,12 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     from harness.fuzz import corpus
 
     corpora = args.corpora or _corpora()
-    if not (args.sync or args.check):
-        raise _usage("corpus: say --sync (write) or --check (compare)")
+    if args.sync == args.check:
+        raise _usage(
+            "corpus: say either --sync (write) or --check (compare), not both"
+            if args.sync
+            else "corpus: say --sync (write) or --check (compare)"
+        )
     changes = corpus.sync_seeds(corpora, check=args.check)
     for change in changes:
         print(f"scm-harness corpus: {change}")
