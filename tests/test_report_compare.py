@@ -230,6 +230,10 @@ def test_json_is_canonical_and_markdown_and_html_render_it(tmp_path: Path) -> No
     assert "UNEXPLAINED differences: 1 changed (1 unexplained)" in markdown
     html = comparison.render_html()
     assert "overflow-wrap:anywhere" in html and "&lt;b&gt;" in html and "<b>\x1b" not in html
+    # filters by class, area and kind: every difference row carries what they select by
+    assert "<form id='filters' hidden>" in html and "<script>" in html
+    assert "<select name='class'><option value=''>any</option><option>changed</option></select>" in html
+    assert "<tr class='f' data-class='changed' data-area='TRN'" in html
 
 
 def test_reports_read_back_from_files_compare_the_same(tmp_path: Path) -> None:

@@ -42,6 +42,7 @@ from html import escape
 from typing import Any
 
 from harness.oracle import history
+from harness.report.html import FILTER_CSS, SCRIPT
 from harness.report.markdown import describe_platform, md_code, md_text, visible
 from harness.report.schema import Report, Result, Verdict
 from harness.runner import SEVERITY
@@ -527,7 +528,7 @@ def render_html(data: Mapping[str, Any]) -> str:
         "<!doctype html><html><head><meta charset='utf-8'><title>scm-harness comparison</title>",
         "<style>body{font-family:sans-serif;font-size:13px;max-width:100%}table{border-collapse:collapse;"
         "table-layout:fixed;width:100%}td,th{border:1px solid #bbb;padding:2px 5px;vertical-align:top;"
-        "overflow-wrap:anywhere;word-break:break-word}code{white-space:pre-wrap}</style>",
+        "overflow-wrap:anywhere;word-break:break-word}code{white-space:pre-wrap}" + FILTER_CSS + "</style>",
         "</head><body><h1>scm-harness comparison</h1>",
         f"<p>Baseline: <b>{_h(data['baseline'])}</b>; results matched by "
         f"{'case × kind × back end' if data['by_backend'] else 'case × kind'}.</p><ul>",
@@ -539,13 +540,17 @@ def render_html(data: Mapping[str, Any]) -> str:
         f"</ul><p><b>{_h(verdict_line(data))}</b></p>",
     ]
     if data["differences"]:
+        out.extend(_difference_filters(data["differences"]))
         out.append("<table><tr><th>case</th><th>kind</th>")
         out.append("".join(f"<th>{_h(label)}</th>" for label in labels) + "<th>classified</th></tr>")
         for d in data["differences"]:
             classes = [v["class"] for v in d["classes"].values()]
             colour = next((_CLASS_COLOURS[c.value] for c in _SEVERITY if c.value in classes), "#fff")
             kind = d["kind"] + (f" {d['backend']}" if d["backend"] else "")
-            out.append(f"<tr style='background:{colour}'><td>{_h(d['case'])}</td><td><code>{_h(kind)}</code></td>")
+            out.append(
+                f"<tr class='f'{_difference_data(d, classes)} style='background:{colour}'>"
+                f"<td>{_h(d['case'])}</td><td><code>{_h(kind)}</code></td>"
+            )
             out.append("".join(f"<td>{_h(_cell_text(d['cells'][label]))}</td>" for label in labels))
             out.append("<td>" + "<br>".join(f"{_h(lb)}: {_h(_class_text(v))}" for lb, v in d["classes"].items()))
             out.append("</td></tr>")
@@ -558,8 +563,37 @@ def render_html(data: Mapping[str, Any]) -> str:
             for o in data["only_in"]
         )
         out.append("</ul>")
-    out.append("</body></html>\n")
+    out.append(SCRIPT + "</body></html>\n")
     return "\n".join(out)
+
+
+def _difference_keys(d: Mapping[str, Any], classes: Iterable[str]) -> dict[str, list[str]]:
+    """What the filters of the comparison page select a difference by: its classes, area (the case id's
+    prefix: FD, OB, REG ...) and kind."""
+    return {
+        "class": list(dict.fromkeys(classes)),
+        "area": [str(d["case"]).split("-", 1)[0]],
+        "kind": [re.sub(r"\s+", "_", str(d["kind"]))],
+    }
+
+
+def _difference_data(d: Mapping[str, Any], classes: Iterable[str]) -> str:
+    keys = _difference_keys(d, classes)
+    return "".join(f" data-{name}='{_h(' '.join(values))}'" for name, values in keys.items())
+
+
+def _difference_filters(differences: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The filter form of the comparison page (hidden without script: then every row shows)."""
+    choices: dict[str, dict[str, None]] = {"class": {}, "area": {}, "kind": {}}
+    for d in differences:
+        for name, keys in _difference_keys(d, (v["class"] for v in d["classes"].values())).items():
+            choices[name].update(dict.fromkeys(keys))
+    out = ["<form id='filters' hidden>show only: "]
+    for name, seen in choices.items():
+        options = "".join(f"<option>{_h(value)}</option>" for value in seen)
+        out.append(f"<label>{name} <select name='{name}'><option value=''>any</option>{options}</select></label>")
+    out.append("</form>")
+    return out
 
 
 def default_labels(reports: Iterable[Report]) -> list[str]:

@@ -43,6 +43,8 @@ FOLD_AT = 240  # characters: a longer value is folded in <details>, its start sh
 FINDINGS_SHOWN = 12  # rows of a findings table shown before the rest is folded
 WHERE_SHOWN = 8  # kind/back-end links of a group shown before the rest is folded
 
+# The filter form (report.html and the comparison page): hidden until the script shows it.
+FILTER_CSS = "#filters{margin:8px 0}#filters select{margin-right:12px}[hidden]{display:none!important}"
 STYLE = (
     "body{font:13px/1.4 sans-serif;margin:8px 16px}"
     "h1{font-size:20px;margin:4px 0}h2{font-size:16px;margin:18px 0 6px;border-bottom:1px solid #999}"
@@ -58,7 +60,7 @@ STYLE = (
     ".matrix td{text-align:center;padding:0 3px}.matrix td.case{text-align:left;white-space:nowrap}"
     ".matrix th.k{writing-mode:vertical-rl;transform:rotate(180deg);font-weight:normal;white-space:nowrap}"
     ".matrix a{color:inherit;text-decoration:none;display:block}.na{color:#888;background:#fff}"
-    "#filters{margin:8px 0}#filters select{margin-right:12px}[hidden]{display:none!important}"
+    + FILTER_CSS
     + "".join(f".v-{v.value}{{background:{COLOURS[v]}}}" for v in Verdict)
 )
 # Shows the filters (hidden without script) and hides every .f element whose data-verdict,
