@@ -14,6 +14,7 @@ from harness.catalogue import (  # noqa: F401
     oob,
     peek,
     processes,
+    programs,
     regressions,
     regressions_without_oob,
     shutdown_close,

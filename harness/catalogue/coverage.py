@@ -44,8 +44,9 @@ ALL_IDS: tuple[str, ...] = tuple(
     + [f"MS-{i:02}" for i in range(1, 5)]
 )
 
-# Cases with these id prefixes are registered too but are no rows of the catalogue (harness/catalogue/regressions.py).
-EXTRA_PREFIXES: tuple[str, ...] = ("REG-",)
+# Cases with these id prefixes are registered too but are no rows of the catalogue: the regressions
+# (harness/catalogue/regressions.py) and the seed programs (harness/catalogue/programs.py).
+EXTRA_PREFIXES: tuple[str, ...] = ("REG-", "PROG-")
 
 NOT_COVERED: dict[str, str] = {
     "FD-20": "needs an LSM that denies file receipt (a BPF LSM program); no such LSM on the test machines",
