@@ -3,7 +3,8 @@
 The guest's root is the host's ``/`` over hostfs, so the same interpreter (``sys.executable``, a
 real binary, not a shell shim: fork/exec is expensive inside), the same checkout and the same
 output directory are there.  Its init (:mod:`harness.targets.guest_init`) runs the same command
-line without ``--on``, with the caller's environment and working directory, and writes the
+line without ``--on``, with the caller's environment (but ``$TMPDIR`` a private directory that is
+removed with the guest, so a guest killed mid-run leaves nothing) and working directory, and writes the
 command's stdout, stderr and exit status to files in a private temporary directory, which the
 host copies to its own stdout and stderr while the guest runs.
 
@@ -404,11 +405,16 @@ def run_on_uml(target: Target, words: list[str], args: argparse.Namespace) -> in
         f"import sys; sys.path.insert(0, {str(HARNESS_ROOT)!r}); "
         "from harness.cli import main; sys.exit(main(sys.argv[1:]))"
     )
-    command = GuestCommand((sys.executable, "-c", bootstrap, *inner), os.getcwd(), dict(os.environ))
     try:
         with tempfile.TemporaryDirectory(prefix="scm-harness-uml-") as work:
             if any(c.isspace() for c in work):
                 raise TargetError(f"--on {target}: the temporary directory {work} holds white space (TMPDIR)")
+            # The guest's own $TMPDIR lies inside the private directory: whatever a guest that was killed
+            # (timeout, panic) left there goes with it.
+            guest_tmp = Path(work) / "guest-tmp"
+            guest_tmp.mkdir()
+            environment = {**os.environ, "TMPDIR": str(guest_tmp)}
+            command = GuestCommand((sys.executable, "-c", bootstrap, *inner), os.getcwd(), environment)
             outcome = boot_with_xstate_fix(binary, command, Path(work), timeout)
     except BaseException:
         if claimed and out is not None:
