@@ -42,7 +42,7 @@ from html import escape
 from typing import Any
 
 from harness.oracle import history
-from harness.report.html import FILTER_CSS, SCRIPT
+from harness.report.html import FILTER_CSS, SCRIPT, filter_form
 from harness.report.markdown import describe_platform, md_code, md_text, visible
 from harness.report.schema import Report, Result, Verdict
 from harness.runner import SEVERITY
@@ -583,17 +583,11 @@ def _difference_data(d: Mapping[str, Any], classes: Iterable[str]) -> str:
 
 
 def _difference_filters(differences: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The filter form of the comparison page (hidden without script: then every row shows)."""
     choices: dict[str, dict[str, None]] = {"class": {}, "area": {}, "kind": {}}
     for d in differences:
         for name, keys in _difference_keys(d, (v["class"] for v in d["classes"].values())).items():
             choices[name].update(dict.fromkeys(keys))
-    out = ["<form id='filters' hidden>show only: "]
-    for name, seen in choices.items():
-        options = "".join(f"<option>{_h(value)}</option>" for value in seen)
-        out.append(f"<label>{name} <select name='{name}'><option value=''>any</option>{options}</select></label>")
-    out.append("</form>")
-    return out
+    return filter_form(choices)
 
 
 def default_labels(reports: Iterable[Report]) -> list[str]:

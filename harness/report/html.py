@@ -13,7 +13,7 @@ filters by verdict, area and kind; without script the page shows everything.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 
 from harness.report.markdown import change_heading, describe_platform, explained_groups, judged_as, outcome, visible
@@ -152,11 +152,18 @@ def _header(report: Report) -> list[str]:
 
 
 def _filters(results: Sequence[Result]) -> list[str]:
-    choices = {
-        "verdict": [v.value for v in Verdict if any(r.verdict is v for r in results)],
-        "area": list(dict.fromkeys(_token(r.area) for r in results)),
-        "kind": list(dict.fromkeys(_token(r.kind) for r in results)),
-    }
+    return filter_form(
+        {
+            "verdict": [v.value for v in Verdict if any(r.verdict is v for r in results)],
+            "area": list(dict.fromkeys(_token(r.area) for r in results)),
+            "kind": list(dict.fromkeys(_token(r.kind) for r in results)),
+        }
+    )
+
+
+def filter_form(choices: Mapping[str, Iterable[str]]) -> list[str]:
+    """The filter form (hidden without script, then everything shows): one select per data-* name that
+    SCRIPT reads, with the values to choose from.  Used by report.html and the comparison page."""
     out = ["<form id='filters' hidden>show only: "]
     for name, values in choices.items():
         options = "".join(f"<option>{_text(value)}</option>" for value in values)
