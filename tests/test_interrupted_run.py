@@ -29,10 +29,11 @@ def first_result_written(out: Path, process: subprocess.Popen[str]) -> None:
     raise AssertionError(f"no result journalled (exit status {process.poll()})")
 
 
-def test_sigint_gives_exit_130_and_interrupted_everywhere(tmp_path: Path) -> None:
-    out = tmp_path / "bundle"
+def interrupt_run(out: Path, *options: str) -> tuple[subprocess.Popen[str], str, str]:
+    """``python -m harness run --out OUT OPTIONS`` in its own session, given SIGINT on its whole process
+    group (as a terminal's Ctrl-C) once a first result is journalled; the process, its stdout and stderr."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "harness", "run", "--out", str(out)],
+        [sys.executable, "-m", "harness", "run", "--out", str(out), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -48,6 +49,12 @@ def test_sigint_gives_exit_130_and_interrupted_everywhere(tmp_path: Path) -> Non
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+    return process, stdout, stderr
+
+
+def test_sigint_gives_exit_130_and_interrupted_everywhere(tmp_path: Path) -> None:
+    out = tmp_path / "bundle"
+    process, stdout, stderr = interrupt_run(out)
     assert process.returncode == 130, stderr
     report = json.loads((out / "report.json").read_text())
     ran, planned = report["summary"]["total"], report["run_info"]["planned"]

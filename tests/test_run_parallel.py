@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +11,7 @@ import pytest
 
 from harness.cli import main
 from harness.report.schema import load_report
-from tests.test_interrupted_run import first_result_written
+from tests.test_interrupted_run import interrupt_run
 
 IDS = "FD-01,FD-02,TRN-05"
 
@@ -66,24 +63,7 @@ def test_jobs_out_of_range_is_a_usage_error(value: str, capsys: pytest.CaptureFi
 
 def test_ctrl_c_with_two_jobs_keeps_the_journal_in_order_and_leaves_no_worker(tmp_path: Path) -> None:
     out = tmp_path / "bundle"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "harness", "run", "--out", str(out), "-j", "2"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        preexec_fn=lambda: signal.signal(
-            signal.SIGINT, signal.SIG_DFL
-        ),  # as a terminal has it (see test_interrupted_run)
-    )
-    try:
-        first_result_written(out, process)
-        os.killpg(process.pid, signal.SIGINT)  # the whole group, as a terminal's Ctrl-C: the workers ignore it
-        _, stderr = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    process, _, stderr = interrupt_run(out, "-j", "2")  # the workers ignore the group's SIGINT
     assert process.returncode == 130, stderr
     report = json.loads((out / "report.json").read_text())
     assert report["run_info"]["interrupted"] is True
