@@ -75,8 +75,13 @@ class VariantResult:
     # RLIMIT_NOFILE was too low to run it: (the limit, the descriptors it needs); the caller says so
     # once per run (mention_descriptor_limit), also when the variant ran in a forked child (replay)
     descriptors_short: tuple[int, int] | None = None
-    explained_by: str = ""  # a harness.oracle.history change id whose flip turns this fail into a pass
-    explainers: tuple[str, ...] = ()  # every such change, the likeliest first (explained_by is the first)
+    # every harness.oracle.history change whose flip turns this fail into a pass, the likeliest first
+    explainers: tuple[str, ...] = ()
+
+    @property
+    def explained_by(self) -> str:
+        """The likeliest change that explains this fail ('' when none does)."""
+        return self.explainers[0] if self.explainers else ""
 
 
 @contextlib.contextmanager
@@ -138,7 +143,6 @@ def run_variant(variant: Variant, backend: str, platform: Platform, config: RunC
         observed=observed,
         reason=reason,
         findings=findings,
-        explained_by=change,
         explainers=explainers,
     )
 
