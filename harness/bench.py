@@ -1,15 +1,22 @@
-"""``scm-harness bench``: how fast the harness turns scenarios into verdicts, against a C loop.
+"""``scm-harness bench``: how fast the harness turns scenarios into verdicts, against an honest C floor.
 
-The canonical scenario of ARCHITECTURE.md ("Speed"): sendmsg with 3 iovecs, 2 fds and
-credentials; recvmsg; fstat of the received fds; close them.  It is timed three ways:
+The canonical scenario of ARCHITECTURE.md ("Speed"): a fresh DGRAM pair, SO_PASSCRED, sendmsg with 3
+iovecs, 2 fds and credentials; recvmsg; every inspection of the received fds; close everything.  It
+is timed for both kinds of passed files (``memfd``: memfds; ``named``: regular files in a fresh
+private directory), each way:
 
-- ``c``: the same syscalls in a C loop (compiled with ``cc`` when one is installed): the floor;
-- ``raw`` / ``pysock``: ``execute()`` of the scenario through each back end (pair creation, fd
-  table, every inspection the checkers need);
-- ``verdict``: oracle + execute + every checker, what a conformance case or a fuzz example costs.
+- ``c-<files>``: harness/native/floor.c, the same syscalls *and the same observations* as the raw
+  back end (cmsg parse, F_GETFD/fstat/F_GETFL, kcmp, offset and status-flag probes, /proc/self/fd
+  before and after), compiled here with -O2 -Wall -Wextra -Werror: the floor;
+- ``raw-<files>`` / ``pysock-<files>``: ``execute()`` through each back end;
+- ``verdict-<files>``: oracle + execute + every checker, what a conformance case costs;
+- ``atheris-loop`` / ``hypothesis-loop``: one fuzz engine iteration (decode or draw, then the
+  evaluation and its signatures), as a campaign worker runs it, without the engine's coverage
+  instrumentation.
 
-Results are medians over ``--rounds`` rounds of ``--iterations`` iterations, with the peak RSS.
-Nothing here is a test: numbers are reported, never asserted.
+Results are medians over ``--rounds`` rounds of ``--iterations`` iterations, with the ratios to
+the floor of the same file kind and the peak RSS.  Nothing here is a test: numbers are reported,
+never asserted.
 """
 
 from __future__ import annotations
@@ -23,73 +30,32 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
-from harness.catalogue.build import FDS_SPACE, FILE, FILE2, SPACE, passcred, recv, scenario, send
+from harness.catalogue.build import FDS_SPACE, SPACE, passcred, recv, scenario, send
 from harness.catalogue.case import Variant
 from harness.execute.run import execute
-from harness.host import probe
-from harness.model import PairKind, SockType
+from harness.host import Platform, probe
+from harness.model import FdKind, FdSpec, PairKind, Scenario, SockType
 from harness.runner import RunConfig, run_variant
 
-CANONICAL = scenario(
-    PairKind(SockType.DGRAM, nonblocking=True),
-    passcred(),
-    send(iov=(b"abc", b"defgh", b"ij"), fds=["f", "g"], creds=True),
-    recv(64, control=SPACE(12) + FDS_SPACE(2)),
-    fds=(FILE, FILE2),
-)
 
-C_LOOP = r"""
-#define _GNU_SOURCE
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <time.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-    long n = atol(argv[1]);
-    int sv[2], files[2];
-    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sv);
-    int on = 1;
-    setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
-    files[0] = dup(0); files[1] = dup(1);
-    struct timespec a, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    for (long i = 0; i < n; i++) {
-        char d1[] = "abc", d2[] = "defgh", d3[] = "ij", in[64];
-        struct iovec out_iov[3] = {{d1, 3}, {d2, 5}, {d3, 2}}, in_iov = {in, sizeof in};
-        union { char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(2 * sizeof(int))]; struct cmsghdr align; } c;
-        memset(&c, 0, sizeof c);
-        struct msghdr m = {0};
-        m.msg_iov = out_iov; m.msg_iovlen = 3; m.msg_control = c.buf; m.msg_controllen = sizeof c.buf;
-        struct cmsghdr *h = CMSG_FIRSTHDR(&m);
-        h->cmsg_level = SOL_SOCKET; h->cmsg_type = SCM_CREDENTIALS; h->cmsg_len = CMSG_LEN(sizeof(struct ucred));
-        struct ucred u = {getpid(), getuid(), getgid()};
-        memcpy(CMSG_DATA(h), &u, sizeof u);
-        h = CMSG_NXTHDR(&m, h);
-        h->cmsg_level = SOL_SOCKET; h->cmsg_type = SCM_RIGHTS; h->cmsg_len = CMSG_LEN(2 * sizeof(int));
-        memcpy(CMSG_DATA(h), files, sizeof files);
-        if (sendmsg(sv[0], &m, 0) < 0) { perror("sendmsg"); return 1; }
-        struct msghdr r = {0};
-        union { char buf[256]; struct cmsghdr align; } rc;
-        r.msg_iov = &in_iov; r.msg_iovlen = 1; r.msg_control = rc.buf; r.msg_controllen = sizeof rc.buf;
-        if (recvmsg(sv[1], &r, 0) < 0) { perror("recvmsg"); return 1; }
-        for (h = CMSG_FIRSTHDR(&r); h; h = CMSG_NXTHDR(&r, h))
-            if (h->cmsg_type == SCM_RIGHTS) {
-                int got[2]; struct stat st;
-                memcpy(got, CMSG_DATA(h), sizeof got);
-                for (int k = 0; k < 2; k++) { fstat(got[k], &st); close(got[k]); }
-            }
-    }
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    printf("%.3f\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / 1e3 / n);
-    return 0;
-}
-"""
+def canonical(files: FdKind) -> Scenario:
+    """The canonical scenario with both passed files of one kind (memfds, or regular files)."""
+    return scenario(
+        PairKind(SockType.DGRAM, nonblocking=True),
+        passcred(),
+        send(iov=(b"abc", b"defgh", b"ij"), fds=["f", "g"], creds=True),
+        recv(64, control=SPACE(12) + FDS_SPACE(2)),
+        fds=(FdSpec(name="f", kind=files), FdSpec(name="g", kind=files)),
+    )
+
+
+CANONICAL = canonical(FdKind.REGULAR_FILE)
+FILE_KINDS = {"memfd": FdKind.MEMFD, "named": FdKind.REGULAR_FILE}
+FLOOR_SOURCE = "floor.c"  # package data of harness.native
+FLOOR_FLAGS = ("-O2", "-Wall", "-Wextra", "-Werror")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,43 +78,121 @@ def _time(fn: Callable[[], object], iterations: int, rounds: int) -> float:
     return statistics.median(samples)
 
 
-def c_loop(iterations: int, rounds: int) -> float | None:
+def compile_floor(directory: Path) -> Path | None:
+    """harness/native/floor.c built in ``directory``; None without a C compiler."""
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         return None
+    source = directory / FLOOR_SOURCE
+    source.write_bytes(resources.files("harness.native").joinpath(FLOOR_SOURCE).read_bytes())
+    binary = directory / "floor"
+    subprocess.run([cc, *FLOOR_FLAGS, "-o", str(binary), str(source)], check=True, capture_output=True)
+    return binary
+
+
+def c_floor(iterations: int, rounds: int) -> dict[str, float]:
+    """Microseconds per iteration of the C floor, per file kind (empty without a C compiler)."""
     with tempfile.TemporaryDirectory(prefix="scm-harness-bench-") as tmp:
-        source = Path(tmp) / "loop.c"
-        source.write_text(C_LOOP)
-        binary = Path(tmp) / "loop"
-        subprocess.run([cc, "-O2", "-o", str(binary), str(source)], check=True, capture_output=True)
-        samples = [
-            float(
-                subprocess.run([str(binary), str(iterations * 10)], check=True, capture_output=True, text=True).stdout
+        binary = compile_floor(Path(tmp))
+        if binary is None:
+            return {}
+        env = {"TMPDIR": tmp, "PATH": "/usr/bin:/bin"}
+        return {
+            files: statistics.median(
+                float(
+                    subprocess.run(
+                        [str(binary), str(iterations * 10), files], check=True, capture_output=True, text=True, env=env
+                    ).stdout
+                )
+                for _ in range(rounds)
             )
-            for _ in range(rounds)
-        ]
-    return statistics.median(samples)
+            for files in FILE_KINDS
+        }
+
+
+def _atheris_loop(platform: Platform) -> Callable[[], object]:
+    """One atheris iteration: decode the next input of corpora/atheris, evaluate it, sign it."""
+    from harness.fuzz.cli import _corpora
+    from harness.fuzz.evaluate import FuzzConfig, evaluate
+    from harness.fuzz.signature import finding_signature
+    from harness.generate.decode import decode
+
+    datas = [path.read_bytes() for path in sorted((_corpora() / "atheris").iterdir()) if path.is_file()]
+    config = FuzzConfig(scenario_timeout=0.0)
+    position = 0
+
+    def one() -> object:
+        nonlocal position
+        data = datas[position % len(datas)]
+        position += 1
+        found = decode(data)
+        if found is None:
+            return None
+        evaluation = evaluate(found, platform, config)
+        return [finding_signature(f, evaluation.observation) for f in evaluation.findings], evaluation.outcomes
+
+    return one
+
+
+def _hypothesis_loop(platform: Platform, examples: int) -> float:
+    """Microseconds per example of a Hypothesis run drawing from the campaign's strategy."""
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    from harness.fuzz.evaluate import FuzzConfig, evaluate
+    from harness.fuzz.signature import finding_signature
+    from harness.generate.strategies import scenarios
+
+    config = FuzzConfig(scenario_timeout=0.0)
+    ran = 0
+
+    @settings(
+        max_examples=examples,
+        database=None,
+        derandomize=True,
+        phases=[Phase.generate],
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(scenarios())
+    def one(drawn: Scenario) -> None:
+        nonlocal ran
+        ran += 1
+        evaluation = evaluate(drawn, platform, config)
+        [finding_signature(f, evaluation.observation) for f in evaluation.findings]
+
+    started = time.perf_counter()
+    one()
+    return (time.perf_counter() - started) / max(ran, 1) * 1e6
 
 
 def run_bench(iterations: int, rounds: int) -> dict[str, object]:
     platform = probe()
-    variant = Variant("canonical", CANONICAL)
     config = RunConfig()
-    measurements = []
-    floor = c_loop(iterations, rounds)
-    if floor is not None:
-        measurements.append(Measurement("c", floor, 1e6 / floor))
-    for backend in ("raw", "pysock"):
-        us = _time(lambda b=backend: execute(CANONICAL, b), iterations, rounds)  # type: ignore[misc]
-        measurements.append(Measurement(backend, us, 1e6 / us))
-    us = _time(lambda: run_variant(variant, "raw", platform, config), iterations, rounds)
-    measurements.append(Measurement("verdict", us, 1e6 / us))
+    floors = c_floor(iterations, rounds)
+    measurements = [Measurement(f"c-{files}", us, 1e6 / us) for files, us in floors.items()]
+    for files, kind in FILE_KINDS.items():
+        scenario_ = canonical(kind)
+        for backend in ("raw", "pysock"):
+            us = _time(lambda b=backend, s=scenario_: execute(s, b), iterations, rounds)  # type: ignore[misc]
+            measurements.append(Measurement(f"{backend}-{files}", us, 1e6 / us))
+        variant = Variant("canonical", scenario_)
+        us = _time(lambda v=variant: run_variant(v, "raw", platform, config), iterations, rounds)  # type: ignore[misc]
+        measurements.append(Measurement(f"verdict-{files}", us, 1e6 / us))
+    us = _time(_atheris_loop(platform), iterations, rounds)
+    measurements.append(Measurement("atheris-loop", us, 1e6 / us))
+    us = statistics.median(_hypothesis_loop(platform, iterations) for _ in range(rounds))
+    measurements.append(Measurement("hypothesis-loop", us, 1e6 / us))
+    ratios = {
+        m.name: round(m.microseconds / floors[m.name.rsplit("-", 1)[1]], 1)
+        for m in measurements
+        if not m.name.startswith("c-") and m.name.rsplit("-", 1)[1] in floors
+    }
     return {
         "platform": f"{platform.system} {platform.release} {platform.arch}",
         "iterations": iterations,
         "rounds": rounds,
         "measurements": [m.as_json() for m in measurements],
-        "ratio_to_c": {m.name: round(m.microseconds / floor, 1) for m in measurements} if floor else {},
+        "ratio_to_c": ratios,  # each back end / verdict over the C floor with the same file kind
         "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }
 
@@ -159,7 +203,7 @@ def render(result: dict[str, object]) -> str:
     assert isinstance(ratios, dict)
     for m in result["measurements"]:  # type: ignore[attr-defined]
         ratio = f"  {ratios[m['name']]}x C" if m["name"] in ratios else ""
-        lines.append(f"  {m['name']:8} {m['us_per_scenario']:10.2f} us/scenario {m['per_second']:10} /s{ratio}")
+        lines.append(f"  {m['name']:16} {m['us_per_scenario']:10.2f} us/scenario {m['per_second']:10} /s{ratio}")
     lines.append(f"  peak RSS {result['peak_rss_kib']} KiB")
     return "\n".join(lines)
 

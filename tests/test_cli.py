@@ -138,6 +138,8 @@ def test_bench_reports_every_measurement_and_writes_json(capsys: pytest.CaptureF
     assert code == 0
     result = json.loads(out.read_text())
     names = [m["name"] for m in result["measurements"]]
-    assert names[-3:] == ["raw", "pysock", "verdict"]
+    backends = [f"{what}-{files}" for files in ("memfd", "named") for what in ("raw", "pysock", "verdict")]
+    assert names == ["c-memfd", "c-named", *backends, "atheris-loop", "hypothesis-loop"]
     assert all(m["us_per_scenario"] > 0 for m in result["measurements"])
+    assert set(result["ratio_to_c"]) == set(backends)  # each over the floor of its own file kind
     assert "us/scenario" in text

@@ -65,6 +65,7 @@ def test_the_wheel_carries_the_corpora_and_schemas_and_needs_no_test_tools(wheel
     corpora = {f"harness/{path}" for path in shipped}
     assert len(corpora) > 250 and corpora <= names, sorted(corpora - names)[:5]
     assert {f"harness/schemas/{name}.schema.json" for name in NAMES} <= names
+    assert "harness/native/floor.c" in names  # scm-harness bench compiles it
     runtime = [line for line in requires if "extra ==" not in line]
     assert any("hypothesis" in line for line in runtime)
     assert not [line for line in runtime if re.search(r"pytest|xdist|xmlschema|jsonschema", line)]

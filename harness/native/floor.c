@@ -1,0 +1,174 @@
+/* The floor of `scm-harness bench`: the canonical scenario with the SAME observations the raw back end
+ * makes, written in C.  Per iteration: a fresh SOCK_DGRAM|SOCK_NONBLOCK socketpair, SO_PASSCRED on the
+ * receiver, two files (memfds, or regular files created in a fresh private directory: argv[2] "named"),
+ * a /proc/self/fd listing before, sendmsg of 3 iovecs + SCM_CREDENTIALS + SCM_RIGHTS(2), recvmsg into
+ * 0xA5-filled buffers, the cmsg list parsed, per received fd F_GETFD, fstat and F_GETFL, kcmp(KCMP_FILE)
+ * against the sent file, an offset probe and a status-flag probe (both put back), a /proc/self/fd listing
+ * after, everything closed (and the directory removed).
+ *
+ * Usage: floor ITERATIONS memfd|named   prints microseconds per iteration.  Shipped as package data and
+ * compiled by harness/bench.py with -O2 -Wall -Wextra -Werror.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef KCMP_FILE
+#define KCMP_FILE 0
+#endif
+
+static void die(const char *what) {
+    perror(what);
+    exit(1);
+}
+
+static int count_open_fds(void) {
+    DIR *dir = opendir("/proc/self/fd");
+    if (dir == NULL) die("opendir");
+    int count = 0;
+    for (struct dirent *entry = readdir(dir); entry != NULL; entry = readdir(dir))
+        if (entry->d_name[0] != '.') count++;
+    closedir(dir);
+    return count;
+}
+
+static int open_file(int named, const char *dir, int index) {
+    if (!named) {
+        int fd = memfd_create(index ? "g" : "f", MFD_CLOEXEC);
+        if (fd < 0) die("memfd_create");
+        return fd;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%c", dir, index ? 'g' : 'f');
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) die("open");
+    return fd;
+}
+
+static void close_files(int named, const char *dir, const int files[2]) {
+    for (int k = 0; k < 2; k++) close(files[k]);
+    if (!named) return;
+    char path[4200];
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/%c", dir, k ? 'g' : 'f');
+        if (unlink(path) < 0) die("unlink");
+    }
+    if (rmdir(dir) < 0) die("rmdir");
+}
+
+static void inspect(int received, int sent) {
+    struct stat st;
+    if (fcntl(received, F_GETFD) < 0 || fstat(received, &st) < 0) die("inspect");
+    int flags = fcntl(received, F_GETFL);
+    if (flags < 0) die("F_GETFL");
+    pid_t pid = getpid();
+    if (syscall(SYS_kcmp, pid, pid, KCMP_FILE, received, sent) < 0) die("kcmp");
+    /* offset probe: move one, read the other, put it back */
+    off_t start = lseek(received, 0, SEEK_CUR);
+    if (lseek(received, start + 7919, SEEK_SET) < 0 || lseek(sent, 0, SEEK_CUR) != start + 7919) die("offset");
+    lseek(received, start, SEEK_SET);
+    /* status-flag probe: toggle O_NONBLOCK on one, read the other, put it back */
+    if (fcntl(received, F_SETFL, flags ^ O_NONBLOCK) < 0 || !((fcntl(sent, F_GETFL) ^ flags) & O_NONBLOCK))
+        die("status flags");
+    fcntl(received, F_SETFL, flags);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: floor ITERATIONS memfd|named\n");
+        return 2;
+    }
+    long n = atol(argv[1]);
+    int named = strcmp(argv[2], "named") == 0;
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (long i = 0; i < n; i++) {
+        char dir[4096] = "";
+        if (named) {
+            snprintf(dir, sizeof dir, "%s/scm-harness-floor-XXXXXX", tmp);
+            if (mkdtemp(dir) == NULL) die("mkdtemp");
+        }
+        int before = count_open_fds();
+        int sv[2], files[2];
+        if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) die("socketpair");
+        int on = 1;
+        if (setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0) die("SO_PASSCRED");
+        files[0] = open_file(named, dir, 0);
+        files[1] = open_file(named, dir, 1);
+
+        char d1[] = "abc", d2[] = "defgh", d3[] = "ij", in[64];
+        struct iovec out_iov[3] = {{d1, 3}, {d2, 5}, {d3, 2}}, in_iov = {in, sizeof in};
+        union {
+            char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(2 * sizeof(int))];
+            struct cmsghdr align;
+        } control;
+        memset(&control, 0, sizeof control);
+        struct msghdr m = {0};
+        m.msg_iov = out_iov;
+        m.msg_iovlen = 3;
+        m.msg_control = control.buf;
+        m.msg_controllen = sizeof control.buf;
+        struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+        h->cmsg_level = SOL_SOCKET;
+        h->cmsg_type = SCM_CREDENTIALS;
+        h->cmsg_len = CMSG_LEN(sizeof(struct ucred));
+        struct ucred creds = {getpid(), getuid(), getgid()};
+        memcpy(CMSG_DATA(h), &creds, sizeof creds);
+        h = CMSG_NXTHDR(&m, h);
+        h->cmsg_level = SOL_SOCKET;
+        h->cmsg_type = SCM_RIGHTS;
+        h->cmsg_len = CMSG_LEN(2 * sizeof(int));
+        memcpy(CMSG_DATA(h), files, sizeof files);
+        if (sendmsg(sv[0], &m, 0) != 10) die("sendmsg");
+
+        union {
+            char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(2 * sizeof(int))];
+            struct cmsghdr align;
+        } received;
+        memset(in, 0xA5, sizeof in);
+        memset(&received, 0xA5, sizeof received);
+        struct msghdr r = {0};
+        r.msg_iov = &in_iov;
+        r.msg_iovlen = 1;
+        r.msg_control = received.buf;
+        r.msg_controllen = sizeof received.buf;
+        if (recvmsg(sv[1], &r, MSG_CMSG_CLOEXEC) != 10) die("recvmsg");
+        int got = 0;
+        for (h = CMSG_FIRSTHDR(&r); h != NULL; h = CMSG_NXTHDR(&r, h)) {
+            if (h->cmsg_level != SOL_SOCKET) die("cmsg_level");
+            if (h->cmsg_type == SCM_RIGHTS) {
+                int fds[2];
+                if (h->cmsg_len != CMSG_LEN(sizeof fds)) die("cmsg_len");
+                memcpy(fds, CMSG_DATA(h), sizeof fds);
+                for (int k = 0; k < 2; k++) {
+                    inspect(fds[k], files[k]);
+                    close(fds[k]);
+                }
+                got++;
+            } else if (h->cmsg_type == SCM_CREDENTIALS) {
+                struct ucred seen;
+                memcpy(&seen, CMSG_DATA(h), sizeof seen);
+                if (seen.pid != creds.pid || seen.uid != creds.uid || seen.gid != creds.gid) die("creds");
+            }
+        }
+        if (got != 1) die("no SCM_RIGHTS");
+        close(sv[0]);
+        close(sv[1]);
+        close_files(named, dir, files);
+        if (count_open_fds() != before) die("leak");
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    printf("%.3f\n", ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / 1e3 / (double)n);
+    return 0;
+}
