@@ -36,8 +36,9 @@ from pathlib import Path
 from harness.catalogue.build import FDS_SPACE, SPACE, passcred, recv, scenario, send
 from harness.catalogue.case import Variant
 from harness.execute.run import execute
-from harness.host import Platform, probe
+from harness.host import probe
 from harness.model import FdKind, FdSpec, PairKind, Scenario, SockType
+from harness.platform import Platform
 from harness.runner import RunConfig, run_variant
 
 

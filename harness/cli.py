@@ -39,7 +39,7 @@ from harness.version import commit_info
 if TYPE_CHECKING:
     from harness.catalogue import Case
     from harness.fingerprint import Fingerprint
-    from harness.host import Platform
+    from harness.platform import Platform
     from harness.report.schema import Report
     from harness.report.write import PendingBundle
 

@@ -34,7 +34,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.host import Platform
+from harness.platform import Platform
 from harness.report.schema import Finding, Result, Verdict
 from harness.untrusted import MAX_EXPECTATIONS_FILE, UntrustedInputError, load_json_file, one_line, shorten
 

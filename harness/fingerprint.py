@@ -27,12 +27,12 @@ from harness.catalogue.case import Variant
 from harness.execute.backend import ExecConfig
 from harness.execute.errors import CannotExpress
 from harness.expectation import Unmodelled
-from harness.host import Platform
 from harness.model import Scenario
 from harness.native import constants, libc
 from harness.native.constants import UnknownName
 from harness.observation import Observation
 from harness.oracle import expect, history
+from harness.platform import Platform
 from harness.runner import CaseTimeout, agrees, watchdog
 
 # change id -> (case id, variant label) of the catalogue that tell its two sides apart

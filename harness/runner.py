@@ -33,11 +33,11 @@ from harness.execute.lifetime import fork_dying_with_parent
 from harness.execute.run import execute
 from harness.expectation import Expectation, Unmodelled
 from harness.expectations_file import SKIP_REASON_PREFIX, KnownDeviations
-from harness.host import Platform
 from harness.model import PairKind, Scenario
 from harness.native.constants import UnknownName
 from harness.observation import Blocked, Observation
 from harness.oracle import expect, history
+from harness.platform import Platform
 from harness.report.schema import Finding, Result, Verdict
 
 SEVERITY = (

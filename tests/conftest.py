@@ -8,7 +8,8 @@ import pytest
 from hypothesis import settings
 
 from harness.generate.profiles import register_profiles
-from harness.host import Platform, probe
+from harness.host import probe
+from harness.platform import Platform
 
 register_profiles()
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

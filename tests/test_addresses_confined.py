@@ -44,7 +44,6 @@ from harness.addresses import (
 )
 from harness.catalogue.build import drain, recv
 from harness.execute.run import execute
-from harness.host import Platform
 from harness.model import (
     MAX_ADDRESS,
     FdKind,
@@ -59,6 +58,7 @@ from harness.model import (
 )
 from harness.observation import Failed, Returned
 from harness.oracle.linux import address_problem
+from harness.platform import Platform
 
 ROOT = Path(__file__).resolve().parents[1]
 ADVERSARIAL = ROOT / "tests" / "adversarial" / "addresses"

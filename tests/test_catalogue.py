@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from harness.catalogue import CASES, Case
-from harness.host import Platform
 from harness.model import PairKind
+from harness.platform import Platform
 from harness.report.schema import Verdict
 from harness.runner import NO_SCENARIO_REASON, RunConfig, run_case
 

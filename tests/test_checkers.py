@@ -10,10 +10,10 @@ import pytest
 from harness.catalogue.build import FDS_SPACE, FILE, FILE2, SPACE, passcred, recv, scenario, send
 from harness.check import CHECKERS, Finding, check
 from harness.expectation import Expectation
-from harness.host import Platform
 from harness.model import GetSockOpt, PairKind, Poll, SockType
 from harness.observation import Failed, Observation, ReceivedFd, Returned, StepObservation
 from harness.oracle import expect
+from harness.platform import Platform
 from tests.observe import conforming
 
 PLATFORM = Platform(

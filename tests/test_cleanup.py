@@ -17,7 +17,7 @@ import pytest
 
 from harness.catalogue import CASES
 from harness.execute.inspect import open_fds
-from harness.host import Platform
+from harness.platform import Platform
 from harness.report.schema import Verdict
 from harness.runner import RunConfig, run_case
 

@@ -8,7 +8,7 @@ import pytest
 
 from harness.fuzz import corpus
 from harness.fuzz.replay import replay
-from harness.host import Platform
+from harness.platform import Platform
 from harness.report.schema import Verdict
 from harness.runner import RunConfig
 

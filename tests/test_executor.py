@@ -12,9 +12,9 @@ from harness.catalogue.case import Case, Variant
 from harness.execute.backend import MIN_STEP_TIMEOUT, CannotExpress, ExecConfig
 from harness.execute.inspect import open_fds
 from harness.execute.run import execute
-from harness.host import Platform
 from harness.model import ALL_KINDS, Close, FdKind, FdSpec, PairKind, Recv, Send, SockType
 from harness.observation import Blocked, Failed, Returned
+from harness.platform import Platform
 from harness.report.schema import Verdict
 from harness.runner import RunConfig, run_case
 

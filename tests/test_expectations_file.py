@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.expectations_file import Deviation, ExpectationsError, load
-from harness.host import Platform
+from harness.platform import Platform
 
 GVISOR = Platform(system="linux", release="4.4.0", arch="x86_64", label="gvisor")
 

@@ -24,9 +24,9 @@ from harness.expectations_file import (
     glob_escape,
     load,
 )
-from harness.host import Platform
 from harness.model import PairKind, Scenario
 from harness.observation import Observation
+from harness.platform import Platform
 from harness.report.schema import Finding, Report, Result, Verdict, load_report
 from harness.report.write import write_report_bundle
 

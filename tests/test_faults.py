@@ -36,9 +36,9 @@ from harness.fuzz.signature import slug
 from harness.fuzz.stateful import PairMachine
 from harness.fuzz.target import ENV_WORKER, spec_to_environment
 from harness.fuzz.worker import WorkerSpec
-from harness.host import Platform
 from harness.model import InvalidScenario, PairKind, Recv, Scenario, Send, SockType
 from harness.observation import Failed, Observation, StepObservation
+from harness.platform import Platform
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT / "corpora"

@@ -24,9 +24,9 @@ from harness.fingerprint import (
     side_of,
     verdict_of,
 )
-from harness.host import Platform
 from harness.observation import Observation
 from harness.oracle.history import ALL, BY_ID, changes_in, without_change
+from harness.platform import Platform
 from harness.report.html import render_html
 from harness.report.markdown import render_summary
 from harness.report.schema import Report, Result, Verdict, parse_report, report_to_json

@@ -21,7 +21,6 @@ from harness.expectation import Expectation
 from harness.fuzz import repro_c, repro_py, repro_runtime
 from harness.fuzz.findings import run_c_repro, run_python_repro
 from harness.fuzz.repro_plan import Inexpressible, make_plan
-from harness.host import Platform
 from harness.model import (
     Child,
     Close,
@@ -51,6 +50,7 @@ from harness.model import (
 )
 from harness.observation import Returned
 from harness.oracle import expect
+from harness.platform import Platform
 
 KINDS = (FdKind.REGULAR_FILE, FdKind.MEMFD, FdKind.PIPE_READ, FdKind.PIPE_WRITE, FdKind.SOCKET, FdKind.EVENTFD)
 TABLE = (*(FdSpec(name=f"f{i}", kind=k) for i, k in enumerate(KINDS)), FdSpec(name="d", kind=FdKind.OPATH_DIR))

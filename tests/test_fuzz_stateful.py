@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from harness.fuzz.evaluate import FuzzConfig, evaluate
 from harness.fuzz.stateful import PairMachine
 from harness.generate.strategies import scenarios
-from harness.host import Platform
 from harness.model import Scenario
+from harness.platform import Platform
 
 TestPairMachine: type[unittest.TestCase] = PairMachine.TestCase
 # Hypothesis reads the run's settings from this attribute (it is not in TestCase's type).

@@ -25,7 +25,6 @@ from harness.fuzz.slot import CANNOT_WRITE, FUZZER_BYTES, Slot
 from harness.fuzz.triage import store_triaged
 from harness.fuzz.worker import WorkerSpec, WorkerState
 from harness.generate.strategies import scenarios
-from harness.host import Platform
 from harness.model import (
     Child,
     FdKind,
@@ -43,6 +42,7 @@ from harness.model import (
 )
 from harness.observation import Returned
 from harness.oracle import expect
+from harness.platform import Platform
 
 STREAM = PairKind(SockType.STREAM)
 DGRAM = PairKind(SockType.DGRAM)

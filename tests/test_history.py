@@ -16,11 +16,11 @@ from harness.catalogue import CASES
 from harness.catalogue.build import recv, scenario, send
 from harness.expectation import Expectation, StepExpectation, Unmodelled
 from harness.fingerprint import DIRECT
-from harness.host import Platform
 from harness.model import Close, Ioctl, PairKind, ReadPartner, Scenario, SetSockOpt, SockType, Step
 from harness.observation import Failed, Returned
 from harness.oracle import expect, history
 from harness.oracle.history import ALL, BY_ID, CHANGES, Stable, changes_in, consistent, with_change, without_change
+from harness.platform import Platform
 
 FEATURES = frozenset({"MSG_OOB", "SO_INQ", "SO_PEEK_OFF", "SO_PASSPIDFD", "SO_PEERPIDFD", "SO_PASSRIGHTS", "pidfd"})
 LATEST = Platform(

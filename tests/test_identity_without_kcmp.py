@@ -29,7 +29,7 @@ from harness.execute.run import execute
 from harness.expectation import Expectation
 from harness.fuzz.invariants import invariants
 from harness.fuzz.isolate import call_in_child
-from harness.host import KCMP_AVAILABLE, Platform, probe
+from harness.host import probe
 from harness.model import FdKind, FdSpec, Named, PairKind, Recv, Scenario, ScmRights, Send, SockType
 from harness.native import constants
 from harness.observation import (
@@ -43,6 +43,7 @@ from harness.observation import (
     ReceivedFd,
 )
 from harness.oracle import expect
+from harness.platform import KCMP_AVAILABLE, Platform
 
 T = TypeVar("T")
 

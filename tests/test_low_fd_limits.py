@@ -23,8 +23,8 @@ from harness.execute.fdtable import WORKING_DESCRIPTORS, descriptors_needed
 from harness.expectation import Expectation
 from harness.fuzz import repro_c, repro_py
 from harness.fuzz.repro_plan import make_plan
-from harness.host import Platform
 from harness.oracle import expect
+from harness.platform import Platform
 
 ROOT = Path(__file__).resolve().parents[1]
 # plain passing, 253 fds in one message (more than a low limit allows), every fd kind (a private

@@ -8,10 +8,10 @@ import pytest
 
 from harness.catalogue.build import FDS_SPACE, FILE, FILE2, SPACE, drain, passcred, recv, rights, scenario, send
 from harness.expectation import Expectation, StepExpectation, Unmodelled
-from harness.host import Platform
 from harness.model import ClosedFd, PairKind, RawCmsg, RawFd, Recv, Scenario, ScmRights, SockType
 from harness.observation import Blocked, Failed, Returned
 from harness.oracle import expect
+from harness.platform import Platform
 
 PLATFORM = Platform(
     system="linux",

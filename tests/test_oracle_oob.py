@@ -13,7 +13,6 @@ import pytest
 from harness.catalogue.build import FDS_SPACE, FILE, recv, scenario, send
 from harness.catalogue.oob import PIPE, SEQUENCES, Reset, Tx, selftest
 from harness.expectation import Expectation, StepExpectation, Unmodelled
-from harness.host import Platform
 from harness.model import (
     Child,
     Close,
@@ -32,6 +31,7 @@ from harness.model import (
 )
 from harness.observation import Blocked, Failed, Returned
 from harness.oracle import expect, history
+from harness.platform import Platform
 
 PLATFORM = Platform(
     system="linux",

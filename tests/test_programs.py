@@ -10,9 +10,9 @@ from harness.catalogue.build import FDS_SPACE
 from harness.execute.run import execute
 from harness.expectation import Expectation
 from harness.fuzz import corpus
-from harness.host import Platform
 from harness.model import SockType
 from harness.oracle import expect
+from harness.platform import Platform
 
 PROGRAMS = Path(__file__).resolve().parents[1] / "corpora" / "programs"
 

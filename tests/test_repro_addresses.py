@@ -30,9 +30,9 @@ from harness.fuzz.evaluate import FuzzConfig, evaluate
 from harness.fuzz.repro_c import segs
 from harness.fuzz.repro_c_runtime import RUNTIME
 from harness.fuzz.repro_plan import make_plan
-from harness.host import Platform
 from harness.model import Child, PairKind, Scenario, Send, SockType, Step
 from harness.oracle import expect
+from harness.platform import Platform
 from tests.test_addresses_confined import (
     ADVERSARIAL,
     FDS,

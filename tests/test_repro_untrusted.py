@@ -35,7 +35,6 @@ from harness.fuzz import campaign, findings, repro_c, repro_py, repro_runtime
 from harness.fuzz.evaluate import Evaluation
 from harness.fuzz.repro_c_runtime import RUNTIME
 from harness.fuzz.repro_plan import Inexpressible, Plan, PlanStep, clip, fits, make_plan
-from harness.host import Platform
 from harness.model import (
     C_INT,
     CMSG_LEN,
@@ -62,6 +61,7 @@ from harness.model import (
     SockType,
 )
 from harness.oracle import expect
+from harness.platform import Platform
 
 ADVERSARIAL = Path(__file__).parent / "adversarial" / "repro"
 STATIC_MARKER = Path("/tmp/scm-pwn")  # what the files in ADVERSARIAL try to create

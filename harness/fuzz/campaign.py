@@ -47,8 +47,9 @@ from harness.fuzz.slot import CANNOT_WRITE, CANNOT_WRITE_EXIT, ENV_SLOT, FUZZER_
 from harness.fuzz.target import ENV_WORKER, spec_to_environment
 from harness.fuzz.worker import WorkerSpec
 from harness.generate.decode import decode, write_dictionary
-from harness.host import Platform, probe
+from harness.host import probe
 from harness.model import Scenario
+from harness.platform import Platform
 from harness.report.markdown import md_text
 from harness.report.write import OutputError, write_atomically, writing
 from harness.untrusted import MAX_SCENARIO_FILE, UntrustedInputError, load_json_file, read_file

@@ -20,11 +20,11 @@ from harness.expectation import Expectation, Unmodelled
 from harness.fuzz.invariants import invariants
 from harness.fuzz.isolate import call_in_child
 from harness.fuzz.signature import finding_signature, outcome_signatures
-from harness.host import Platform
 from harness.model import FdKind, Scenario
 from harness.native.constants import UnknownName
 from harness.observation import Observation
 from harness.oracle import expect
+from harness.platform import Platform
 from harness.runner import CaseTimeout, watchdog
 
 

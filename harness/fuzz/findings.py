@@ -40,7 +40,7 @@ from harness.fuzz.evaluate import Evaluation
 from harness.fuzz.repro_plan import Inexpressible, make_plan
 from harness.fuzz.repro_runtime import RESULT_LINE, RESULTS, printable
 from harness.fuzz.signature import slug
-from harness.host import Platform
+from harness.platform import Platform
 from harness.report.write import write_atomically, writing
 from harness.untrusted import MAX_SCENARIO_FILE, load_json_file
 

@@ -35,8 +35,8 @@ from harness.fuzz.stateful import PairMachine
 from harness.fuzz.worker import CannotWrite, Found, WorkerSpec, WorkerState, found, leave_cannot_write
 from harness.generate.profiles import register_profiles
 from harness.generate.strategies import scenarios
-from harness.host import Platform
 from harness.model import Scenario
+from harness.platform import Platform
 
 SLICE_SECONDS = 20.0  # then switch between the property and the state machine
 SHRINK_SECONDS = 30.0  # how long a slice may run on while Hypothesis shrinks a finding (within the limit)

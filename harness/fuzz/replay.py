@@ -22,7 +22,7 @@ from harness.catalogue.case import Variant
 from harness.fuzz import corpus
 from harness.fuzz.corpus import LoadError
 from harness.fuzz.isolate import call_in_child
-from harness.host import Platform
+from harness.platform import Platform
 from harness.report.schema import Finding, Report, Result, Verdict
 from harness.runner import RunConfig, VariantResult, mention_descriptor_limit, run_variant
 from harness.version import commit_info

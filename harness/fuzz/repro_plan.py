@@ -16,7 +16,6 @@ from typing import Any
 from harness.addresses import address_target
 from harness.check.registry import words
 from harness.expectation import Expectation, ExpectedCmsg, StepExpectation
-from harness.host import Platform
 from harness.model import (
     C_INT,
     CMSG_LEN,
@@ -56,6 +55,7 @@ from harness.model import (
 )
 from harness.native.constants import Constants, UnknownName, linux
 from harness.observation import Blocked, Failed, Outcome, Returned
+from harness.platform import Platform
 from harness.untrusted import shorten
 
 SUPPORTED_FD_KINDS = frozenset(

@@ -38,7 +38,7 @@ from hypothesis.stateful import (
 from harness.check.registry import Finding
 from harness.expectation import Expectation
 from harness.fuzz.evaluate import Evaluation, FuzzConfig, evaluate
-from harness.host import Platform, probe
+from harness.host import probe
 from harness.model import (
     Close,
     FdKind,
@@ -58,6 +58,7 @@ from harness.model import (
 )
 from harness.observation import Failed
 from harness.oracle import expect
+from harness.platform import Platform
 
 TABLE_KINDS = (FdKind.REGULAR_FILE, FdKind.MEMFD, FdKind.PIPE_READ, FdKind.PIPE_WRITE, FdKind.EVENTFD, FdKind.SOCKET)
 SIDES = st.sampled_from(("a", "b"))

@@ -28,8 +28,9 @@ from harness.fuzz.signature import counter_index, slug
 from harness.fuzz.slot import ENV_SLOT, FUZZER_BYTES, PICKLED_SCENARIO, Slot
 from harness.fuzz.worker import CannotWrite, WorkerSpec, WorkerState, leave_cannot_write, worker_writing
 from harness.generate.decode import decode
-from harness.host import Platform, probe
+from harness.host import probe
 from harness.model import Scenario
+from harness.platform import Platform
 from harness.report.write import write_atomically
 from harness.untrusted import load_json_file, read_file
 

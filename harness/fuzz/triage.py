@@ -20,9 +20,9 @@ from harness.fuzz import findings
 from harness.fuzz.evaluate import Evaluation, FuzzConfig, evaluate
 from harness.fuzz.isolate import call_in_child
 from harness.fuzz.minimise import minimise
-from harness.host import Platform
 from harness.model import Scenario
 from harness.oracle import expect
+from harness.platform import Platform
 
 HANG = "hang/scenario/scenario"
 

@@ -27,8 +27,8 @@ from harness.fuzz.evaluate import Evaluation, FuzzConfig, evaluate
 from harness.fuzz.minimise import minimise
 from harness.fuzz.signature import slug
 from harness.fuzz.slot import CANNOT_WRITE_EXIT, Slot
-from harness.host import Platform
 from harness.model import Scenario
+from harness.platform import Platform
 from harness.report.write import OutputError, write_atomically, writing
 
 FLUSH_EVERY = 1.0  # seconds between statistics files

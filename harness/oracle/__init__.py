@@ -10,7 +10,7 @@ from harness.model import Scenario
 from harness.oracle import linux
 
 if TYPE_CHECKING:  # host.py imports harness.oracle.history: no import of harness.host at run time here
-    from harness.host import Platform
+    from harness.platform import Platform
 
 Oracle = Callable[[Scenario, "Platform"], Expectation | Unmodelled]
 ORACLES: Mapping[str, Oracle] = {"linux": linux.expect}

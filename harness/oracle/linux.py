@@ -64,7 +64,7 @@ from harness.oracle import oob, stream
 from harness.oracle.processes import UNKNOWN_PID, Proc, as_seen_by, check_credentials, sent_credentials
 
 if TYPE_CHECKING:
-    from harness.host import Platform
+    from harness.platform import Platform
 
 
 class Unknown(Exception):

@@ -14,7 +14,7 @@ from harness.expectation import CredExpect
 from harness.model import CredValue, Identity
 
 if TYPE_CHECKING:
-    from harness.host import Platform
+    from harness.platform import Platform
 
 OVERFLOW_ID = 65534  # from_kuid_munged() of an id the reader's user namespace cannot map
 NONEXISTENT_PID = "nonexistent"
