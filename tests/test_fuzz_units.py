@@ -13,12 +13,12 @@ import pytest
 from hypothesis import given
 
 from harness.check.registry import Finding, check
+from harness.execute.lifetime import call_in_child
 from harness.execute.run import execute
 from harness.expectation import Expectation
 from harness.fuzz import findings
 from harness.fuzz.evaluate import Evaluation, FuzzConfig
 from harness.fuzz.invariants import invariants
-from harness.fuzz.isolate import call_in_child
 from harness.fuzz.minimise import cost, minimise
 from harness.fuzz.signature import counter_index, finding_signature, outcome_signatures, slug
 from harness.fuzz.slot import CANNOT_WRITE, FUZZER_BYTES, Slot

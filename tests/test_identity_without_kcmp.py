@@ -25,10 +25,10 @@ from harness.check.registry import check
 from harness.describe import observation_words
 from harness.execute.fdtable import FdTable, FdUnavailable
 from harness.execute.inspect import Identifier
+from harness.execute.lifetime import call_in_child
 from harness.execute.run import execute
 from harness.expectation import Expectation
 from harness.fuzz.invariants import invariants
-from harness.fuzz.isolate import call_in_child
 from harness.host import probe
 from harness.model import FdKind, FdSpec, Named, PairKind, Recv, Scenario, ScmRights, Send, SockType
 from harness.native import constants

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -14,11 +13,11 @@ from harness.execute.child import kill_and_reap
 from harness.execute.errors import CannotExpress
 from harness.execute.fdtable import FdTable, FdUnavailable, ensure_descriptor_limit
 from harness.execute.inspect import describe, open_fds
-from harness.execute.lifetime import fork_dying_with_parent
+from harness.execute.lifetime import call_in_child
 from harness.execute.pysock import PySockBackend
 from harness.execute.raw import RawBackend
 from harness.host import host_constants
-from harness.model import FdKind
+from harness.model import FdKind, step_count
 from harness.observation import Observation, ProcessContext, StepObservation
 
 if TYPE_CHECKING:
@@ -47,30 +46,29 @@ def execute(scenario: Scenario, backend: str, config: ExecConfig = DEFAULT_CONFI
 
 
 def _in_child(scenario: Scenario, backend: str, config: ExecConfig) -> Observation:
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    pid = fork_dying_with_parent()
-    if pid == 0:  # pragma: no cover - the child
-        os.close(read_end)
-        try:
-            payload = pickle.dumps(("ok", execute_here(scenario, backend, config)))
-        except CannotExpress as exc:
-            payload = pickle.dumps(("cannot", str(exc)))
-        except BaseException as exc:
-            payload = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"))
-        with os.fdopen(write_end, "wb") as out:
-            out.write(payload)
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as incoming:
-        data = incoming.read()
-    os.waitpid(pid, 0)
-    kind, value = pickle.loads(data)
+    # bounded like the scenario itself: every step at most its timeout, plus the set-up and the inspections
+    timeout = config.step_timeout * (step_count(scenario.steps) + 2) + 10.0
+    ended = call_in_child(lambda: _attempt(scenario, backend, config), timeout)
+    if ended.value is None:
+        how = f"no result within {timeout:g} s" if ended.hang else f"it ended by {ended.signal or ended.exit_status}"
+        raise RuntimeError(f"the child that owned the io_uring: {how}")
+    kind, value = ended.value
     if kind == "cannot":
-        raise CannotExpress(value)
+        raise CannotExpress(str(value))
     if kind == "error":
         raise RuntimeError(f"in the child that owned the io_uring: {value}")
     assert isinstance(value, Observation)
     return value
+
+
+def _attempt(scenario: Scenario, backend: str, config: ExecConfig) -> tuple[str, Observation | str]:
+    """What :func:`execute_here` ended with, as a value that crosses the pipe (in the child)."""
+    try:
+        return "ok", execute_here(scenario, backend, config)
+    except CannotExpress as exc:
+        return "cannot", str(exc)
+    except Exception as exc:
+        return "error", f"{type(exc).__name__}: {exc}"
 
 
 def execute_here(scenario: Scenario, backend: str, config: ExecConfig = DEFAULT_CONFIG) -> Observation:

@@ -15,10 +15,10 @@ from harness.check import check
 from harness.check.registry import Finding
 from harness.execute import faults
 from harness.execute.backend import CannotExpress, ExecConfig
+from harness.execute.lifetime import call_in_child
 from harness.execute.run import execute
 from harness.expectation import Expectation, Unmodelled
 from harness.fuzz.invariants import invariants
-from harness.fuzz.isolate import call_in_child
 from harness.fuzz.signature import finding_signature, outcome_signatures
 from harness.model import FdKind, Scenario
 from harness.native.constants import UnknownName

@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from harness.catalogue.case import Variant
+from harness.execute.lifetime import call_in_child
 from harness.fuzz import corpus
 from harness.fuzz.corpus import LoadError
-from harness.fuzz.isolate import call_in_child
 from harness.platform import Platform
 from harness.report.schema import Finding, Report, Result, Verdict
 from harness.runner import RunConfig, VariantResult, mention_descriptor_limit, run_variant

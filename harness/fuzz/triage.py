@@ -15,10 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.check.registry import Finding
+from harness.execute.lifetime import call_in_child
 from harness.expectation import Expectation
 from harness.fuzz import findings
 from harness.fuzz.evaluate import Evaluation, FuzzConfig, evaluate
-from harness.fuzz.isolate import call_in_child
 from harness.fuzz.minimise import minimise
 from harness.model import Scenario
 from harness.oracle import expect
