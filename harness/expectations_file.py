@@ -34,8 +34,9 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.finding import Finding
 from harness.platform import Platform
-from harness.report.schema import Finding, Result, Verdict
+from harness.report.schema import Result, Verdict
 from harness.untrusted import MAX_EXPECTATIONS_FILE, UntrustedInputError, load_json_file, one_line, shorten
 
 SCHEMA = "scm-harness/expectations/2"

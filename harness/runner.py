@@ -20,7 +20,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from harness.catalogue.case import Case, Variant
 from harness.check import check
@@ -33,12 +33,13 @@ from harness.execute.lifetime import fork_dying_with_parent
 from harness.execute.run import execute
 from harness.expectation import Expectation, Unmodelled
 from harness.expectations_file import SKIP_REASON_PREFIX, KnownDeviations
+from harness.finding import Finding
 from harness.model import PairKind, Scenario
 from harness.native.constants import UnknownName
 from harness.observation import Blocked, Observation
 from harness.oracle import expect, history
 from harness.platform import Platform
-from harness.report.schema import Finding, Result, Verdict
+from harness.report.schema import Result, Verdict
 
 SEVERITY = (
     Verdict.ERROR,
@@ -127,10 +128,7 @@ def run_variant(variant: Variant, backend: str, platform: Platform, config: RunC
     timeout = unexpected_block(observation, expectation, variant.blocking_expected)
     if timeout:
         return VariantResult(label, Verdict.ERROR, expected=expected, observed=observed, reason=timeout)
-    findings = tuple(
-        Finding(checker=f.checker, variant=label, step=f.step, field=f.field, expected=f.expected, observed=f.observed)
-        for f in check(variant.scenario, observation, expectation)
-    )
+    findings = tuple(replace(f, variant=label) for f in check(variant.scenario, observation, expectation))
     if not findings:
         return VariantResult(label, Verdict.PASS, expected=expected, observed=observed)
     explainers = explanations(variant, observation, platform)

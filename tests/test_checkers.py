@@ -182,5 +182,7 @@ def test_pysock_style_observation_without_buffers_still_checks_data() -> None:
 
 def test_finding_describes_itself() -> None:
     f = Finding(checker="bytes", step=2, field="data", expected="b'a'", observed="b'b'")
-    assert f.describe() == "step 2 data: expected b'a', observed b'b'"
+    assert f.describe() == "[bytes step 2] data: expected b'a', observed b'b'"
+    labelled = Finding(checker="bytes", variant="peek", step=None, field="data", expected="1", observed="2")
+    assert labelled.describe() == "[bytes peek] data: expected 1, observed 2"
     assert isinstance(StepObservation, type)

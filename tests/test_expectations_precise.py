@@ -24,10 +24,11 @@ from harness.expectations_file import (
     glob_escape,
     load,
 )
+from harness.finding import Finding
 from harness.model import PairKind, Scenario
 from harness.observation import Observation
 from harness.platform import Platform
-from harness.report.schema import Finding, Report, Result, Verdict, load_report
+from harness.report.schema import Report, Result, Verdict, load_report
 from harness.report.write import write_report_bundle
 
 NATIVE = Platform(system="linux", release="6.18.44", arch="x86_64")

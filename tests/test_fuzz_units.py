@@ -12,10 +12,11 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import given
 
-from harness.check.registry import Finding, check
+from harness.check.registry import check
 from harness.execute.lifetime import call_in_child
 from harness.execute.run import execute
 from harness.expectation import Expectation
+from harness.finding import Finding
 from harness.fuzz import findings
 from harness.fuzz.evaluate import Evaluation, FuzzConfig
 from harness.fuzz.invariants import invariants

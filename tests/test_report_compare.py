@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from harness.cli import main
+from harness.finding import Finding
 from harness.oracle import history
 from harness.report.compare import COMPARE_SCHEMA, Class, Comparison, compare
-from harness.report.schema import Finding, Report, Result, Verdict, load_report
+from harness.report.schema import Report, Result, Verdict, load_report
 from harness.report.write import write_report_bundle
 
 KIND = "stream/blocking/as-created"

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.finding import Finding
 from harness.report.html import render_html
-from harness.report.schema import Finding, Report, Result, Verdict
+from harness.report.schema import Report, Result, Verdict
 from tests.junit_schema import assert_junit_10
 
 

@@ -8,8 +8,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from harness.finding import Finding
 from harness.report.junit import render_junit, xml_safe
-from harness.report.schema import Finding, Report, Result, Verdict
+from harness.report.schema import Report, Result, Verdict
 from tests.junit_schema import assert_junit_10
 
 

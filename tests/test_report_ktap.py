@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.finding import Finding
 from harness.report.ktap import render_ktap
-from harness.report.schema import Finding, Report, Result, Verdict
+from harness.report.schema import Report, Result, Verdict
 
 _RESULT = re.compile(r"(?P<ok>ok|not ok) (?P<number>[0-9]+)(?: (?P<name>[^#]*?))?(?: # (?P<directive>.*))?")
 _PLAN = re.compile(r"1\.\.(?P<count>[0-9]+)")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from harness.finding import Finding
 from harness.report.markdown import collapse_kinds, md_code, md_text, render_summary, render_terminal, visible
-from harness.report.schema import Finding, Report, Result, Verdict
+from harness.report.schema import Report, Result, Verdict
 
 RUN_INFO: dict[str, object] = {
     "system": "linux", "release": "6.18.44-test", "arch": "x86_64", "label": "native", "libc": "glibc 2.36",

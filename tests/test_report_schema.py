@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from harness.finding import Finding
 from harness.report.schema import (
     SCHEMA,
-    Finding,
     Report,
     ReportError,
     Result,

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.report.schema import Finding, Report, ReportError, Result, Verdict, load_report
+from harness.finding import Finding
+from harness.report.schema import Report, ReportError, Result, Verdict, load_report
 from harness.report.write import canonical_json, write_atomically, write_report_bundle
 
 

@@ -9,9 +9,10 @@ import pytest
 
 import harness.report.markdown as markdown
 from harness.cli import main
+from harness.finding import Finding
 from harness.report.annotations import MAX_ANNOTATIONS, escape_data, escape_property, render_github_annotations
 from harness.report.markdown import render_summary
-from harness.report.schema import Finding, Report, Result, Verdict
+from harness.report.schema import Report, Result, Verdict
 
 MIB = 1024 * 1024
 KINDS = tuple(

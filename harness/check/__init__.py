@@ -8,6 +8,7 @@ from __future__ import annotations
 
 # importing the modules registers their checkers
 from harness.check import control, data, fds, flags, outcome, signals, state  # noqa: F401
-from harness.check.registry import CHECKERS, Checker, Finding, check, checker
+from harness.check.registry import CHECKERS, Checker, check, checker
+from harness.finding import Finding
 
 __all__ = ["CHECKERS", "Checker", "Finding", "check", "checker"]

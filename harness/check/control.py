@@ -5,8 +5,9 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
-from harness.check.registry import Finding, checker, pairs, resolve, words
+from harness.check.registry import checker, pairs, resolve, words
 from harness.expectation import CredExpect, Expectation, ExpectedCmsg
+from harness.finding import Finding
 from harness.model import Scenario
 from harness.observation import Observation, ObservedCmsg
 

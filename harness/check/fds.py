@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from harness.check.registry import Finding, checker, pairs, words
+from harness.check.registry import checker, pairs, words
 from harness.expectation import Expectation, ExpectedFd
+from harness.finding import Finding
 from harness.model import Scenario
 from harness.observation import KNOWN_LIMITS, Observation, ReceivedFd
 

@@ -1,29 +1,14 @@
-"""The checker registry and the Finding value."""
+"""The checker registry."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from harness.expectation import CredExpect, Expectation, StepExpectation
+from harness.finding import Finding
 from harness.model import Scenario
 from harness.observation import Observation, StepObservation
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Finding:
-    """One observable that differs from the oracle, in plain words."""
-
-    checker: str
-    step: int | None  # None: about the whole scenario (leaks)
-    field: str  # "outcome", "data", "buffers[1]", "msg_flags", "cmsgs[0].fds[1]", ...
-    expected: str
-    observed: str
-
-    def describe(self) -> str:
-        where = "scenario" if self.step is None else f"step {self.step}"
-        return f"{where} {self.field}: expected {self.expected}, observed {self.observed}"
-
 
 Checker = Callable[[Scenario, Observation, Expectation], Iterable[Finding]]
 CHECKERS: dict[str, Checker] = {}

@@ -12,12 +12,12 @@ import traceback
 from dataclasses import dataclass, field
 
 from harness.check import check
-from harness.check.registry import Finding
 from harness.execute import faults
 from harness.execute.backend import CannotExpress, ExecConfig
 from harness.execute.lifetime import call_in_child
 from harness.execute.run import execute
 from harness.expectation import Expectation, Unmodelled
+from harness.finding import Finding
 from harness.fuzz.invariants import invariants
 from harness.fuzz.signature import finding_signature, outcome_signatures
 from harness.model import FdKind, Scenario

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from hypothesis import Verbosity, event, given, seed, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from harness.check.registry import Finding
+from harness.finding import Finding
 from harness.fuzz.evaluate import Evaluation
 from harness.fuzz.signature import finding_signature
 from harness.fuzz.slot import PICKLED_SCENARIO, Slot

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from harness.check.registry import Finding
+from harness.finding import Finding
 from harness.model import Child, Fill, Named, Recv, Scenario, ScmRights, Send, SockType, Step
 from harness.observation import Observation, Returned, StepObservation
 

@@ -20,10 +20,11 @@ from pathlib import Path
 
 from harness.catalogue.case import Variant
 from harness.execute.lifetime import call_in_child
+from harness.finding import Finding
 from harness.fuzz import corpus
 from harness.fuzz.corpus import LoadError
 from harness.platform import Platform
-from harness.report.schema import Finding, Report, Result, Verdict
+from harness.report.schema import Report, Result, Verdict
 from harness.runner import RunConfig, VariantResult, mention_descriptor_limit, run_variant
 from harness.version import commit_info
 

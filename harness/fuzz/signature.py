@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import zlib
 
-from harness.check.registry import Finding
+from harness.finding import Finding
 from harness.model import RECV_FLAGS_SEED, Recv, Scenario, Send, Step
 from harness.observation import Blocked, Failed, Observation, StepObservation
 

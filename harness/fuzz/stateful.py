@@ -35,8 +35,8 @@ from hypothesis.stateful import (
     rule,
 )
 
-from harness.check.registry import Finding
 from harness.expectation import Expectation
+from harness.finding import Finding
 from harness.fuzz.evaluate import Evaluation, FuzzConfig, evaluate
 from harness.host import probe
 from harness.model import (

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from harness.check.registry import Finding
 from harness.execute.lifetime import call_in_child
 from harness.expectation import Expectation
+from harness.finding import Finding
 from harness.fuzz import findings
 from harness.fuzz.evaluate import Evaluation, FuzzConfig, evaluate
 from harness.fuzz.minimise import minimise

@@ -16,8 +16,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 
+from harness.finding import Finding
 from harness.report.markdown import change_heading, describe_platform, explained_groups, judged_as, outcome, visible
-from harness.report.schema import Finding, Report, Result, Verdict
+from harness.report.schema import Report, Result, Verdict
 
 COLOURS = {
     Verdict.PASS: "#cfc",

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from harness.finding import Finding
 from harness.untrusted import MAX_REPORT_FILE, UntrustedInputError, one_line, parse_json, read_file, shorten
 
 SCHEMA = "scm-harness/report/1"
@@ -38,25 +39,6 @@ class Verdict(enum.Enum):
     def is_news(self) -> bool:
         """True for the verdicts a CI gate stops on: something changed or broke."""
         return self in (Verdict.FAIL, Verdict.XPASS, Verdict.ERROR)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Finding:
-    """One disagreement a checker found between the observation and the expectation."""
-
-    checker: str
-    variant: str
-    step: int | None
-    field: str
-    expected: str
-    observed: str
-
-    def describe(self) -> str:
-        """One line: ``[msg-flags controllen=20 step 1] msg_flags: expected {...}, observed {}``."""
-        where = " ".join(
-            part for part in (self.checker, self.variant, "" if self.step is None else f"step {self.step}") if part
-        )
-        return f"[{where}] {self.field}: expected {self.expected}, observed {self.observed}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
