@@ -316,7 +316,7 @@ def test_a_received_reopen_fails_fd_identity(kcmp: Kcmp, kind: FdKind) -> None:
         assert received.undecided_as == ("f",) and f"f (identity undecided: {NO_METHOD_FOR_O_PATH})" in words
         return
     assert findings == [
-        f"step 1 cmsgs[0].fds[0]: expected the open file description of 'f' ({method}), "
+        f"[fd-identity step 1] cmsgs[0].fds[0]: expected the open file description of 'f' ({method}), "
         "observed same inode, other description (none of the scenario)"
     ]
     assert violations == ["fd-is-sent-file", "fd-order"]
@@ -340,7 +340,7 @@ def test_a_probe_that_fails_is_a_finding_not_a_pass() -> None:
     )
     found = [f.describe() for f in check(scenario, tampered, expectation) if f.checker == "fd-identity"]
     assert found == [
-        "step 1 cmsgs[0].fds[0].identity: expected the open file description of 'f' decided, "
+        "[fd-identity step 1] cmsgs[0].fds[0].identity: expected the open file description of 'f' decided, "
         "observed undecided: F_SETFL failed with EINVAL"
     ]
 
