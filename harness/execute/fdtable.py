@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import fcntl
 import os
 import resource
@@ -154,7 +155,9 @@ class FdTable:
     def _open(self, spec: FdSpec) -> int:
         kind = spec.kind
         if kind is FdKind.REGULAR_FILE:
-            fd = os.open(os.path.join(self._directory(), spec.name), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = _unnamed_regular_file()
+            if fd is None:
+                fd = os.open(os.path.join(self._directory(), spec.name), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
             os.write(fd, FILE_CONTENT)
             return fd
         if kind is FdKind.MEMFD:
@@ -243,6 +246,26 @@ def io_uring_fd() -> int:
     if not r.ok:
         raise FdUnavailable(f"io_uring_setup failed: {os.strerror(r.errno)}")
     return r.value
+
+
+_tmpfile_refused = False  # the temporary directory's filesystem has no O_TMPFILE (hostfs under UML, ...)
+
+
+def _unnamed_regular_file() -> int | None:
+    """A regular file without a name (O_TMPFILE in the temporary directory), or None where the filesystem
+    has no O_TMPFILE.  Nothing to create or remove per scenario, and nothing is left behind even when the
+    process is killed; a scenario never needs a regular file's name (a reopen goes through /proc/self/fd).
+    """
+    global _tmpfile_refused
+    if _tmpfile_refused:
+        return None
+    try:
+        return os.open(tempfile.gettempdir(), os.O_TMPFILE | os.O_RDWR, 0o600)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+            raise
+        _tmpfile_refused = True
+        return None
 
 
 def _close_quietly(fd: int) -> None:
