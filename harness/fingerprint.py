@@ -24,8 +24,9 @@ from typing import Any
 
 from harness.catalogue import CASES
 from harness.catalogue.case import Variant
+from harness.evaluate import agrees, watchdog
 from harness.execute.backend import ExecConfig
-from harness.execute.errors import CannotExpress
+from harness.execute.errors import CannotExpress, CaseTimeout
 from harness.expectation import Unmodelled
 from harness.model import Scenario
 from harness.native import constants, libc
@@ -33,7 +34,6 @@ from harness.native.constants import UnknownName
 from harness.observation import Observation
 from harness.oracle import expect, history
 from harness.platform import Platform
-from harness.runner import CaseTimeout, agrees, watchdog
 
 # change id -> (case id, variant label) of the catalogue that tell its two sides apart
 SCENARIOS: Mapping[str, tuple[tuple[str, str], ...]] = {

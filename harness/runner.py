@@ -16,27 +16,21 @@ import select
 import signal
 import struct
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from harness.catalogue.case import Case, Variant
-from harness.check import check
 from harness.describe import expectation_words, observation_words
+from harness.evaluate import EvaluationConfig, Status, agrees, evaluate
 from harness.execute.backend import ExecConfig
-from harness.execute.errors import CannotExpress
-from harness.execute.faults import inject
-from harness.execute.fdtable import DescriptorLimitTooLow
 from harness.execute.lifetime import fork_dying_with_parent
-from harness.execute.run import execute
-from harness.expectation import Expectation, Unmodelled
+from harness.expectation import Unmodelled
 from harness.expectations_file import SKIP_REASON_PREFIX, KnownDeviations
 from harness.finding import Finding
-from harness.model import PairKind, Scenario
-from harness.native.constants import UnknownName
-from harness.observation import Blocked, Observation
+from harness.model import PairKind
+from harness.observation import Observation
 from harness.oracle import expect, history
 from harness.platform import Platform
 from harness.report.schema import Result, Verdict
@@ -50,10 +44,6 @@ SEVERITY = (
     Verdict.UNSUPPORTED,
     Verdict.PASS,
 )
-
-
-class CaseTimeout(Exception):
-    """The whole scenario took longer than the watchdog allows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,50 +75,33 @@ class VariantResult:
         return self.explainers[0] if self.explainers else ""
 
 
-@contextlib.contextmanager
-def watchdog(seconds: float) -> Iterator[None]:
-    """SIGALRM after ``seconds``: a syscall that no step timeout ends is interrupted (main thread only)."""
-    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
-        yield
-        return
-
-    def expire(signum: int, frame: object) -> None:
-        raise CaseTimeout(f"no result within {seconds:g} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def run_variant(variant: Variant, backend: str, platform: Platform, config: RunConfig) -> VariantResult:
+    """One variant through the evaluation pipeline (harness.evaluate), as a verdict."""
     label = variant.label
-    expectation = expect(variant.scenario, platform)
-    if isinstance(expectation, Unmodelled):
-        return VariantResult(label, Verdict.UNMODELLED, reason=expectation.reason)
-    expected = expectation_words(expectation)
-    try:
-        with watchdog(config.scenario_timeout):
-            observation = execute(variant.scenario, backend, config.exec)
-            for fault in config.faults:
-                observation = inject(fault, variant.scenario, observation)
-    except DescriptorLimitTooLow as exc:
-        short = (exc.limit, exc.required)
-        return VariantResult(label, Verdict.UNSUPPORTED, expected=expected, reason=str(exc), descriptors_short=short)
-    except CannotExpress as exc:
-        return VariantResult(label, Verdict.UNSUPPORTED, expected=expected, reason=str(exc))
-    except UnknownName as exc:
-        return VariantResult(label, Verdict.UNSUPPORTED, expected=expected, reason=f"this platform has no {exc}")
-    except CaseTimeout as exc:
-        return VariantResult(label, Verdict.ERROR, expected=expected, reason=f"timeout: {exc}")
+    settings = EvaluationConfig(
+        backend=backend, exec=config.exec, scenario_timeout=config.scenario_timeout, faults=config.faults
+    )
+    evaluation = evaluate(variant.scenario, platform, settings, blocking_expected=variant.blocking_expected)
+    status = evaluation.status
+    if status is Status.UNMODELLED:
+        return VariantResult(label, Verdict.UNMODELLED, reason=evaluation.reason)
+    assert evaluation.expectation is not None  # the oracle modelled it
+    expected = expectation_words(evaluation.expectation)
+    if status is Status.UNSUPPORTED:
+        short = evaluation.descriptors_short
+        return VariantResult(
+            label, Verdict.UNSUPPORTED, expected=expected, reason=evaluation.reason, descriptors_short=short
+        )
+    if status in (Status.TIMEOUT, Status.CRASH):
+        return VariantResult(label, Verdict.ERROR, expected=expected, reason=f"{status.value}: {evaluation.reason}")
+    if status is Status.HARNESS_ERROR:
+        return VariantResult(label, Verdict.ERROR, expected=expected, reason=f"harness error: {evaluation.reason}")
+    observation = evaluation.observation
+    assert status is Status.CHECKED and observation is not None
     observed = observation_words(observation)
-    timeout = unexpected_block(observation, expectation, variant.blocking_expected)
-    if timeout:
-        return VariantResult(label, Verdict.ERROR, expected=expected, observed=observed, reason=timeout)
-    findings = tuple(replace(f, variant=label) for f in check(variant.scenario, observation, expectation))
+    if evaluation.blocked:
+        return VariantResult(label, Verdict.ERROR, expected=expected, observed=observed, reason=evaluation.blocked)
+    findings = tuple(replace(f, variant=label) for f in evaluation.findings)
     if not findings:
         return VariantResult(label, Verdict.PASS, expected=expected, observed=observed)
     explainers = explanations(variant, observation, platform)
@@ -143,22 +116,6 @@ def run_variant(variant: Variant, backend: str, platform: Platform, config: RunC
         findings=findings,
         explainers=explainers,
     )
-
-
-def unexpected_block(observation: Observation, expectation: Expectation, blocking_expected: bool) -> str:
-    """Why a step that blocked is the harness's timeout ('' when none did out of turn)."""
-    for seen, want in zip(observation.steps, expectation.steps, strict=False):
-        if isinstance(seen.outcome, Blocked) and not (want.blocks and blocking_expected):
-            oracle = "the oracle expects it to block too" if want.blocks else f"expected {want.outcome.describe()}"
-            return f"timeout: step {seen.index} ({seen.op}) {seen.outcome.describe()}; {oracle}"
-    return ""
-
-
-def agrees(scenario: Scenario, observation: Observation, expectation: Expectation, blocking_expected: bool) -> bool:
-    """The observation is what ``expectation`` says: no checker finds anything, nothing blocked out of turn."""
-    if unexpected_block(observation, expectation, blocking_expected):
-        return False
-    return not check(scenario, observation, expectation)
 
 
 def explanations(variant: Variant, observation: Observation, platform: Platform) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import harness.runner as runner
+import harness.evaluate as pipeline
 from harness.cli import main
 from harness.execute.backend import ExecConfig
 from harness.execute.faults import inject
@@ -211,7 +211,7 @@ def plant(monkeypatch: pytest.MonkeyPatch, fault: str | None) -> None:
     def execute(scenario: Scenario, backend: str, config: ExecConfig) -> Observation:
         return inject(fault, scenario, real_execute(scenario, backend, config))
 
-    monkeypatch.setattr(runner, "execute", execute)
+    monkeypatch.setattr(pipeline, "execute", execute)
 
 
 @pytest.mark.kernel
@@ -249,7 +249,7 @@ def test_a_skip_entry_runs_nothing_and_says_so(monkeypatch: pytest.MonkeyPatch) 
     def never(*args: object) -> Observation:
         raise AssertionError("a skipped case ran")
 
-    monkeypatch.setattr(runner, "execute", never)
+    monkeypatch.setattr(pipeline, "execute", never)
     case = select(["BND-04"])[0]
     kind = next(k for k in case.kinds() if k.name == "dgram/blocking/as-created")
     assert isinstance(kind, PairKind)

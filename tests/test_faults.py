@@ -26,10 +26,11 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from harness import codec
+from harness.evaluate import Evaluation
 from harness.execute.faults import FAULTS, OBSERVATION_FAULTS, inject
 from harness.finding import Finding
 from harness.fuzz import corpus, triage
-from harness.fuzz.evaluate import Evaluation, FuzzConfig, evaluate
+from harness.fuzz.evaluate import FuzzConfig, evaluate
 from harness.fuzz.hypothesis_engine import run_inline
 from harness.fuzz.minimise import minimise
 from harness.fuzz.signature import slug

@@ -13,12 +13,13 @@ import pytest
 from hypothesis import given
 
 from harness.check.registry import check
+from harness.evaluate import Evaluation, Status
 from harness.execute.lifetime import call_in_child
 from harness.execute.run import execute
 from harness.expectation import Expectation
 from harness.finding import Finding
 from harness.fuzz import findings
-from harness.fuzz.evaluate import Evaluation, FuzzConfig
+from harness.fuzz.evaluate import FuzzConfig
 from harness.fuzz.invariants import invariants
 from harness.fuzz.minimise import cost, minimise
 from harness.fuzz.signature import counter_index, finding_signature, outcome_signatures, slug
@@ -289,7 +290,11 @@ def test_a_stored_finding_takes_its_other_signatures_as_aliases(tmp_path: Path, 
     assert isinstance(expectation, Expectation)
     first, other = "outcome/outcome/send", "bytes/data/recv"
     evaluation = Evaluation(
-        scenario, expectation=expectation, observation=execute(scenario, "raw"), signatures=(other, first)
+        scenario=scenario,
+        status=Status.CHECKED,
+        expectation=expectation,
+        observation=execute(scenario, "raw"),
+        signatures=(other, first),
     )
     assert findings.claim(tmp_path, first)
     stored = findings.store_finding(tmp_path, first, evaluation, platform, meta={}, run_repros=False)

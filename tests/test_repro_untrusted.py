@@ -29,10 +29,10 @@ from hypothesis import HealthCheck, given, settings
 from harness import codec
 from harness.addresses import TargetKind, address_target
 from harness.check.registry import check
+from harness.evaluate import Evaluation, Status
 from harness.execute.run import execute
 from harness.expectation import Expectation
 from harness.fuzz import campaign, findings, repro_c, repro_py, repro_runtime
-from harness.fuzz.evaluate import Evaluation
 from harness.fuzz.repro_c_runtime import RUNTIME
 from harness.fuzz.repro_plan import Inexpressible, Plan, PlanStep, clip, fits, make_plan
 from harness.model import (
@@ -320,7 +320,12 @@ def _finding(tmp_path: Path, platform: Platform, scenario: Scenario) -> Path:
     assert found, "the lying expectation must give a finding"
     signature = f"bytes/data/recv {found[0].observed}"[:200]
     evaluation = Evaluation(
-        scenario, expectation=lying, observation=observation, findings=found, signatures=(signature,)
+        scenario=scenario,
+        status=Status.CHECKED,
+        expectation=lying,
+        observation=observation,
+        findings=found,
+        signatures=(signature,),
     )
     stored = findings.store_finding(tmp_path / "findings", signature, evaluation, platform, meta={})
     assert stored is not None
@@ -488,7 +493,7 @@ def test_a_refused_integer_gives_reproducers_that_say_so_and_exit_2(tmp_path: Pa
     expectation = expect(scenario, platform)
     assert isinstance(expectation, Expectation)
     bad = replace(scenario, steps=(_forced(Shutdown(on="a", how=7), how=1 << 80),))
-    evaluation = Evaluation(bad, expectation=expectation)
+    evaluation = Evaluation(scenario=bad, status=Status.CHECKED, expectation=expectation)
     reason = findings.write_reproducers(tmp_path, "t", [], evaluation, platform)
     assert reason.startswith("step 0: Shutdown.how = 1208925819614629174706176 does not fit in int")
     for result in (findings.run_python_repro(tmp_path / "repro.py"), findings.run_c_repro(tmp_path / "repro.c")):

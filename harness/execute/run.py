@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from harness.execute import signals
 from harness.execute.backend import Backend, ExecConfig
 from harness.execute.child import kill_and_reap
-from harness.execute.errors import CannotExpress
+from harness.execute.errors import CannotExpress, CaseTimeout, ChildDied
 from harness.execute.fdtable import FdTable, FdUnavailable, ensure_descriptor_limit
 from harness.execute.inspect import describe, open_fds
 from harness.execute.lifetime import call_in_child
@@ -49,9 +49,11 @@ def _in_child(scenario: Scenario, backend: str, config: ExecConfig) -> Observati
     # bounded like the scenario itself: every step at most its timeout, plus the set-up and the inspections
     timeout = config.step_timeout * (step_count(scenario.steps) + 2) + 10.0
     ended = call_in_child(lambda: _attempt(scenario, backend, config), timeout)
+    if ended.hang:
+        raise CaseTimeout(f"the child that owned the io_uring gave no result within {timeout:g} s")
     if ended.value is None:
-        how = f"no result within {timeout:g} s" if ended.hang else f"it ended by {ended.signal or ended.exit_status}"
-        raise RuntimeError(f"the child that owned the io_uring: {how}")
+        how = f"killed by {ended.signal}" if ended.signal else f"exit status {ended.exit_status}"
+        raise ChildDied(f"the child that owned the io_uring died: {how}")
     kind, value = ended.value
     if kind == "cannot":
         raise CannotExpress(str(value))

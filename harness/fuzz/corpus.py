@@ -29,7 +29,7 @@ from pathlib import Path
 from harness import codec
 from harness.catalogue import CASES
 from harness.catalogue.case import sort_key
-from harness.fuzz.evaluate import Evaluation
+from harness.evaluate import Evaluation
 from harness.generate.decode import decode
 from harness.model import Scenario
 from harness.untrusted import (

@@ -33,10 +33,10 @@ from pathlib import Path
 
 from harness import codec
 from harness.describe import expectation_words, observation_words
+from harness.evaluate import Evaluation
 from harness.execute.lifetime import dying_with_parent
 from harness.expectation import Expectation
 from harness.fuzz import jsonify, repro_c, repro_py
-from harness.fuzz.evaluate import Evaluation
 from harness.fuzz.repro_plan import Inexpressible, make_plan
 from harness.fuzz.repro_runtime import RESULT_LINE, RESULTS, printable
 from harness.fuzz.signature import slug

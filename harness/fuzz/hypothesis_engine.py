@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterator
 from hypothesis import Verbosity, event, given, seed, settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from harness.evaluate import Evaluation
 from harness.finding import Finding
-from harness.fuzz.evaluate import Evaluation
 from harness.fuzz.signature import finding_signature
 from harness.fuzz.slot import PICKLED_SCENARIO, Slot
 from harness.fuzz.stateful import PairMachine

@@ -35,9 +35,10 @@ from hypothesis.stateful import (
     rule,
 )
 
+from harness.evaluate import Evaluation
 from harness.expectation import Expectation
 from harness.finding import Finding
-from harness.fuzz.evaluate import Evaluation, FuzzConfig, evaluate
+from harness.fuzz.evaluate import FuzzConfig, evaluate
 from harness.host import probe
 from harness.model import (
     Close,

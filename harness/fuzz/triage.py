@@ -14,11 +14,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from harness.evaluate import Evaluation, Status
 from harness.execute.lifetime import call_in_child
 from harness.expectation import Expectation
 from harness.finding import Finding
 from harness.fuzz import findings
-from harness.fuzz.evaluate import Evaluation, FuzzConfig, evaluate
+from harness.fuzz.evaluate import FuzzConfig, evaluate
 from harness.fuzz.minimise import minimise
 from harness.model import Scenario
 from harness.oracle import expect
@@ -34,7 +35,8 @@ def crash_signature(how: str) -> str:
 def _dead(scenario: Scenario, signature: str, what: str) -> Evaluation:
     checker, field, _ = signature.split("/", 2)
     finding = Finding(checker=checker, step=None, field=field, expected="the scenario completes", observed=what)
-    return Evaluation(scenario, findings=(finding,), signatures=(signature,))
+    status = Status.TIMEOUT if checker == "hang" else Status.CRASH
+    return Evaluation(scenario=scenario, status=status, reason=what, findings=(finding,), signatures=(signature,))
 
 
 def run_isolated(scenario: Scenario, platform: Platform, config: FuzzConfig, timeout: float) -> Evaluation:

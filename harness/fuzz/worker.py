@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from harness import codec
+from harness.evaluate import Evaluation
 from harness.fuzz import findings
-from harness.fuzz.evaluate import Evaluation, FuzzConfig, evaluate
+from harness.fuzz.evaluate import FuzzConfig, evaluate
 from harness.fuzz.minimise import minimise
 from harness.fuzz.signature import slug
 from harness.fuzz.slot import CANNOT_WRITE_EXIT, Slot
