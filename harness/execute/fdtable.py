@@ -248,24 +248,27 @@ def io_uring_fd() -> int:
     return r.value
 
 
-_tmpfile_refused = False  # the temporary directory's filesystem has no O_TMPFILE (hostfs under UML, ...)
+# Where a regular file without a name is made (O_TMPFILE): tmpfs first (measured here: 32 us for
+# open+write+close on /dev/shm, 290 us on the ext4 temporary directory, 2.1 ms for mkdtemp + create +
+# unlink + rmdir), then the temporary directory.  A directory whose filesystem refuses O_TMPFILE
+# (hostfs under UML, ...) is dropped; with none left, files get names in the table's private directory.
+_TMPFILE_PLACES: list[str] = ["/dev/shm", tempfile.gettempdir()]
 
 
 def _unnamed_regular_file() -> int | None:
-    """A regular file without a name (O_TMPFILE in the temporary directory), or None where the filesystem
-    has no O_TMPFILE.  Nothing to create or remove per scenario, and nothing is left behind even when the
-    process is killed; a scenario never needs a regular file's name (a reopen goes through /proc/self/fd).
+    """A regular file without a name (O_TMPFILE), or None where no filesystem offers O_TMPFILE.
+
+    Nothing to create or remove per scenario, and nothing is left behind even when the process is
+    killed; a scenario never needs a regular file's name (a reopen goes through /proc/self/fd).
     """
-    global _tmpfile_refused
-    if _tmpfile_refused:
-        return None
-    try:
-        return os.open(tempfile.gettempdir(), os.O_TMPFILE | os.O_RDWR, 0o600)
-    except OSError as exc:
-        if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
-            raise
-        _tmpfile_refused = True
-        return None
+    while _TMPFILE_PLACES:
+        try:
+            return os.open(_TMPFILE_PLACES[0], os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT, errno.EACCES, errno.EROFS):
+                raise
+            _TMPFILE_PLACES.pop(0)
+    return None
 
 
 def _close_quietly(fd: int) -> None:
