@@ -121,9 +121,10 @@ def _named(test: PeerTest, name: str) -> bool:
     if test.suite == "kselftest":  # fixture.variant.test, named by the file's stem and the test
         prefix, _, name = name.partition(" ")
         return Path(test.file).stem == prefix and fnmatch.fnmatchcase(test.test.rsplit(".", 1)[-1], name)
+    own = test.test.removesuffix("_NoRandomSave")  # gVisor's save/restore marker, not part of the name
     if "." in name:
-        return fnmatch.fnmatchcase(test.test, name) or test.test.endswith("." + name)
-    return fnmatch.fnmatchcase(test.test.rsplit(".", 1)[-1], name)
+        return fnmatch.fnmatchcase(own, name) or own.endswith("." + name)
+    return fnmatch.fnmatchcase(own.rsplit(".", 1)[-1], name)
 
 
 # Anchors that are analogies, not the peer test the map lists: (case, suite, anchor) and why.
