@@ -133,7 +133,6 @@ ANALOGIES = {
     ("BND-13", "ltp", "recvmsg01"): "the INET row 'invalid iovec count'; the map lists only recvmsg01's AF_UNIX rows",
     ("ER-07", "ltp", "sendmsg01"): "the INET rows with bad msghdr/iovec pointers",
     ("ER-07", "ltp", "recvmsg01"): "the INET rows with bad buffers and iovecs",
-    ("ER-11", "ltp", "sendmsg01"): "the UDP row 'MSG_OOB'",
     ("TRN-01", "cpython", "testRecvmsgTrunc"): "CPython runs it on a stream socket, where it is TRN-04",
 }
 
