@@ -122,6 +122,7 @@ def _named(test: PeerTest, name: str) -> bool:
         prefix, _, name = name.partition(" ")
         return Path(test.file).stem == prefix and fnmatch.fnmatchcase(test.test.rsplit(".", 1)[-1], name)
     own = test.test.removesuffix("_NoRandomSave")  # gVisor's save/restore marker, not part of the name
+    own = own.rsplit(":", 1)[-1]  # FreeBSD's program:case
     if "." in name:
         return fnmatch.fnmatchcase(own, name) or own.endswith("." + name)
     return fnmatch.fnmatchcase(own.rsplit(".", 1)[-1], name)
