@@ -153,7 +153,8 @@ def test_each_peer_test_a_case_names_as_its_anchor_lists_that_case(tests: tuple[
 
 def test_the_readme_coverage_section_has_the_counts_of_the_map(tests: tuple[PeerTest, ...]) -> None:
     text = README.read_text()
-    assert readme_table(tests) in text
+    table = readme_table(tests)
+    assert table in text, "the README's peer table is stale; it should read:\n" + table
     assert "scm-harness list --peers" in text
 
 

@@ -4,6 +4,10 @@ and the catalogue cases that cover it, or the reason none does (``peers.json`` b
 The map was written by reading the peers' stored public sources (test names and what each checks);
 ``scm-harness list --peers SUITE`` prints it, ``tests/test_peers.py`` keeps it, the registry and the
 README's Coverage table in agreement.  Parsing is pure: ``parse`` takes the known case ids as data.
+
+The file holds one test per line.  When a case lands for a ``pending:…`` test, edit that line (status
+``covered`` or ``partly``, the case ids, no reason or the reason for what is still missing); the test
+then prints the README table to paste (``scm-harness list --peers all | grep pending:`` lists them).
 """
 
 from __future__ import annotations
