@@ -5,7 +5,7 @@ scm-harness run      [--out DIR [--overwrite]] [--ids GLOBS] [--backend raw|pyso
                      [--as-linux RELEASE|latest|fingerprint]
                      [--on host|uml|uml:6.12|uml:PATH [--target-timeout S]] [--inject-fault FAULT ...]
 scm-harness fingerprint [--out DIR] [--json] [--on TARGET]
-scm-harness list     [--ids GLOBS]
+scm-harness list     [--ids GLOBS] [--peers gvisor|kselftest|ltp|freebsd|cpython|all]
 scm-harness render   REPORT.json [--out DIR]
 scm-harness compare  REPORT.json REPORT.json ... [--labels A,B,...] [--by-backend] [--out DIR]
 scm-harness compare-kernels --on TARGET [--on TARGET ...] [--out DIR] [--ids GLOBS] [--kinds GLOB] [--backend B]
@@ -192,6 +192,11 @@ def _parser() -> argparse.ArgumentParser:
 
     lst = sub.add_parser("list", help="list the catalogue cases")
     lst.add_argument("--ids", default="*")
+    lst.add_argument(
+        "--peers",
+        choices=("gvisor", "kselftest", "ltp", "freebsd", "cpython", "all"),
+        help="list a peer suite's AF_UNIX tests with the cases that cover them, or why none does",
+    )
 
     render = sub.add_parser("render", help="render junit.xml and summary.md from a report.json")
     render.add_argument("report", type=Path)
@@ -431,6 +436,13 @@ def as_linux(platform: Platform, model: str | None) -> tuple[Platform, Fingerpri
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    if args.peers is not None:
+        from harness.catalogue.peers import choose, load, summary_lines
+
+        tests = choose(load(), args.peers, args.ids)
+        for line in [test.line() for test in tests] + summary_lines(tests):
+            print(line)
+        return 0
     for case in _select_cases(args.ids):
         types = "".join(
             t.short[0].upper() if t.short != "seqpacket" else "Q" for t in sorted(case.types, key=lambda t: t.value)

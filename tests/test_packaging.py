@@ -1,4 +1,4 @@
-"""The wheel: runtime dependencies only, corpora and schemas inside; an installed scm-harness works outside a clone.
+"""The wheel: runtime dependencies only, corpora, schemas and the peer map inside; works outside a clone.
 
 The wheel is built offline from a copy of the tree (``pip wheel --no-build-isolation``: setuptools comes
 with the test extra) and installed with ``--no-deps`` into a plain virtual environment of its own; the
@@ -66,6 +66,7 @@ def test_the_wheel_carries_the_corpora_and_schemas_and_needs_no_test_tools(wheel
     assert len(corpora) > 250 and corpora <= names, sorted(corpora - names)[:5]
     assert {f"harness/schemas/{name}.schema.json" for name in NAMES} <= names
     assert "harness/native/floor.c" in names  # scm-harness bench compiles it
+    assert "harness/catalogue/peers.json" in names  # scm-harness list --peers
     runtime = [line for line in requires if "extra ==" not in line]
     assert any("hypothesis" in line for line in runtime)
     assert not [line for line in runtime if re.search(r"pytest|xdist|xmlschema|jsonschema", line)]
@@ -79,6 +80,8 @@ def test_an_installed_harness_has_its_seeds_outside_a_clone(installed: Path, tmp
     assert version.stdout == f"scm-harness {__import__('harness').__version__}\n"  # no clone: no commit
     schema = run([str(installed), "-m", "harness", "schema", "report"], tmp_path)
     assert schema.stdout == schema_text("report")
+    peers = run([str(installed), "-m", "harness", "list", "--peers", "ltp"], tmp_path)
+    assert peers.returncode == 0 and "cve-2025-38236" in peers.stdout, peers.stderr
     fuzz = [str(installed), "-m", "harness", "fuzz", "--runs", "3", "--seed", "1"]
     seeded = run([*fuzz, "--out", str(tmp_path / "seeded")], tmp_path)
     assert seeded.returncode == 0 and "no seeds" not in seeded.stderr, seeded.stderr
