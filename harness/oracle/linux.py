@@ -275,6 +275,9 @@ class LinuxModel:
         self.used_headroom = 0  # descriptors a child at its RLIMIT_NOFILE has received
         self.background: Child | None = None  # a background child not yet run
         self.slept: int | None = None  # bytes queued when the receive in progress went to sleep (raced)
+        # True in the trial run of a step a background party races (raced()): a wait that would end
+        # with a partial result at the step bound (MSG_WAITALL with part of the data) counts as waiting
+        self.trial = False
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -327,6 +330,7 @@ class LinuxModel:
         shared = (self.c, self.p, self.s, self.abi)  # immutable: shared, not copied
         trial = copy.deepcopy(self, {id(obj): obj for obj in shared})
         trial.background = None
+        trial.trial = True
         for end in trial.ends.values():
             # a scenario timeout longer than the step bound only widens the child's head start: it waits
             end.rcvtimeo = SocketTimeout.HARNESS if end.rcvtimeo is SocketTimeout.RACING else end.rcvtimeo
