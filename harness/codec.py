@@ -312,6 +312,7 @@ _FIELD_READERS: dict[str, Callable[[object, str], object]] = {
     "events": lambda v, w: frozenset(_expect(f, str, f"{w}[]") for f in _list(v, w, len(POLL_EVENTS), "POLL_EVENTS")),
     "request": lambda v, w: _expect(v, str, w),
     "wait_ms": lambda v, w: _expect(v, int, w),
+    "timeout_ms": lambda v, w: _expect(v, int, w),  # Poll
     "chunk": lambda v, w: _expect(v, int, w),
     "count": lambda v, w: _expect(v, int, w),
     "data": lambda v, w: decode_bytes(v, w),

@@ -42,7 +42,7 @@ MAX_FILL_CHUNK = 1 << 20  # bytes of one Fill send
 MAX_FILL_SENDS = 1_000_000  # sends of one Fill step (it stops at the first that fails)
 MAX_SEND_MANY = 2 * UIO_MAXIOV  # messages of one sendmmsg() (SendMany)
 MAX_SPLICE = 1 << 16  # bytes of one splice()
-MAX_WAIT_MS = 10_000  # ReadPartner.wait_ms
+MAX_WAIT_MS = 10_000  # ReadPartner.wait_ms, Poll.timeout_ms
 MAX_DELAY_MS = 5000  # Child.delay_ms of a background child
 MAX_NOFILE = 1 << 20  # Identity.nofile (RLIMIT_NOFILE of a child)
 MAX_FD_HEADROOM = 64  # Identity.fd_headroom
@@ -517,13 +517,19 @@ POLL_EVENTS = ("POLLIN", "POLLPRI", "POLLOUT", "POLLERR", "POLLHUP", "POLLRDHUP"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Poll:
-    """poll() on a pair end with a zero timeout; the observation is the set of revents."""
+    """poll() on a pair end; the observation is the set of revents.
+
+    ``timeout_ms`` (bounded by MAX_WAIT_MS) lets the call wait for an event, e.g. one a background
+    Child causes (a blocked poll woken by shutdown); nothing happening is then ``0`` after the wait.
+    """
 
     on: Side
     events: frozenset[str] = frozenset({"POLLIN", "POLLOUT", "POLLPRI", "POLLRDHUP"})
+    timeout_ms: int = 0
 
     def __post_init__(self) -> None:
         _check_side(self.on)
+        _within("timeout_ms", self.timeout_ms, 0, MAX_WAIT_MS, "MAX_WAIT_MS")
         unknown = self.events - set(POLL_EVENTS)
         if unknown:
             raise InvalidScenario(f"unknown poll events {sorted(unknown)}")
@@ -794,6 +800,16 @@ def _all_steps(steps: tuple[Step, ...]) -> Iterator[Step]:
         yield step
         if isinstance(step, Child):
             yield from step.steps
+
+
+def woken_steps(scenario: Scenario) -> frozenset[int]:
+    """Indices of the steps a background party races: each one right after a background Child.
+
+    Such a step waits (bounded) until the party acts; if it is still waiting at its bound, the
+    wake-up never came, which is a fail of the kernel, not a timeout of the harness.
+    """
+    steps = scenario.steps
+    return frozenset(i + 1 for i, step in enumerate(steps[:-1]) if isinstance(step, Child) and step.background)
 
 
 def step_count(steps: tuple[Step, ...]) -> int:

@@ -34,7 +34,7 @@ from harness.execute.run import execute
 from harness.expectation import Expectation, Unmodelled
 from harness.expectations_file import SKIP_REASON_PREFIX, KnownDeviations
 from harness.host import Platform
-from harness.model import PairKind, Scenario
+from harness.model import PairKind, Scenario, woken_steps
 from harness.native.constants import UnknownName
 from harness.observation import Blocked, Observation
 from harness.oracle import expect, history
@@ -124,7 +124,7 @@ def run_variant(variant: Variant, backend: str, platform: Platform, config: RunC
     except CaseTimeout as exc:
         return VariantResult(label, Verdict.ERROR, expected=expected, reason=f"timeout: {exc}")
     observed = observation_words(observation)
-    timeout = unexpected_block(observation, expectation, variant.blocking_expected)
+    timeout = unexpected_block(observation, expectation, variant.blocking_expected, woken_steps(variant.scenario))
     if timeout:
         return VariantResult(label, Verdict.ERROR, expected=expected, observed=observed, reason=timeout)
     findings = tuple(
@@ -147,9 +147,17 @@ def run_variant(variant: Variant, backend: str, platform: Platform, config: RunC
     )
 
 
-def unexpected_block(observation: Observation, expectation: Expectation, blocking_expected: bool) -> str:
-    """Why a step that blocked is the harness's timeout ('' when none did out of turn)."""
+def unexpected_block(
+    observation: Observation, expectation: Expectation, blocking_expected: bool, woken: frozenset[int] = frozenset()
+) -> str:
+    """Why a step that blocked is the harness's timeout ('' when none did out of turn).
+
+    A step in ``woken`` (one a background party should wake: model.woken_steps) that stayed blocked
+    is no timeout of the harness: the wake-up did not come, and the checkers report it as a fail.
+    """
     for seen, want in zip(observation.steps, expectation.steps, strict=False):
+        if seen.index in woken and not want.blocks:
+            continue
         if isinstance(seen.outcome, Blocked) and not (want.blocks and blocking_expected):
             oracle = "the oracle expects it to block too" if want.blocks else f"expected {want.outcome.describe()}"
             return f"timeout: step {seen.index} ({seen.op}) {seen.outcome.describe()}; {oracle}"
@@ -158,7 +166,7 @@ def unexpected_block(observation: Observation, expectation: Expectation, blockin
 
 def agrees(scenario: Scenario, observation: Observation, expectation: Expectation, blocking_expected: bool) -> bool:
     """The observation is what ``expectation`` says: no checker finds anything, nothing blocked out of turn."""
-    if unexpected_block(observation, expectation, blocking_expected):
+    if unexpected_block(observation, expectation, blocking_expected, woken_steps(scenario)):
         return False
     return not check(scenario, observation, expectation)
 

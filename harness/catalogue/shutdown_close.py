@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import FDS_SPACE, drain, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import Close, FdKind, FdSpec, PairKind, Poll, ReadPartner, Shutdown, Step
+from harness.model import Child, Close, FdKind, FdSpec, PairKind, Poll, ReadPartner, Shutdown, Step
 
 UNTRACKED_PIPE = FdSpec(name="w", kind=FdKind.PIPE_WRITE, tracked=False)
 UNTRACKED_SOCKET = FdSpec(name="s", kind=FdKind.SOCKET, tracked=False)
@@ -171,3 +171,10 @@ def sc_12(kind: PairKind) -> Iterator[Variant]:
     yield Variant("SHUT_RD", scenario(kind, Shutdown(on="a", how="SHUT_RD"), Poll(on="a"), Poll(on="b"), fds=()))
     yield Variant("SHUT_RDWR", scenario(kind, Shutdown(on="a", how="SHUT_RDWR"), Poll(on="a"), Poll(on="b"), fds=()))
     yield Variant("peer closed", scenario(kind, send(b"x", on="b"), Close(target="b"), Poll(on="a"), fds=()))
+    # wake-ups (issue 10): a poll that waits (bounded by its timeout) is woken by a background child's
+    # shutdown; a poller asking for no events still gets POLLHUP (gVisor's *WakesHangupOnlyPoller)
+    # (SHUT_RD alone gives no POLLHUP: a hangup-only poller would sleep out its timeout and return 0)
+    for how, events in (("SHUT_RDWR", frozenset[str]()), ("SHUT_RD", frozenset({"POLLIN", "POLLRDHUP"}))):
+        woken = Child(steps=(Shutdown(on="a", how=how),), background=True, delay_ms=100)
+        label = f"blocked poll woken by {how} ({'|'.join(sorted(events)) or 'hangup only'})"
+        yield Variant(label, scenario(kind, woken, Poll(on="a", events=events, timeout_ms=2000), fds=()))

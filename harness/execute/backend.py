@@ -222,7 +222,7 @@ class Backend(ABC):
             mask |= getattr(select, name)
         poller = select.poll()
         poller.register(self.table.fd(step.on), mask)
-        got = poller.poll(0)
+        got = poller.poll(step.timeout_ms)  # bounded: model.MAX_WAIT_MS
         revents = got[0][1] if got else 0
         names = frozenset(name for name in POLL_EVENTS if revents & getattr(select, name))
         return StepObservation(index=index, op="poll", outcome=Returned(len(got)), events=names)

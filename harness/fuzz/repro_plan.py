@@ -345,8 +345,9 @@ def _step(step: Step, want: StepExpectation, consts: Constants) -> PlanStep:
             raise Inexpressible("getsockopt(SO_PEERPIDFD): the pid behind a pidfd")
         return PlanStep("getsockopt", args, wanted, f"getsockopt({step.on}, {step.option})")
     if isinstance(step, Poll):
-        args = {"on": step.on, "events": poll_mask(step.events)}
-        return PlanStep("poll", args, wanted, f"poll({step.on}, {{{', '.join(sorted(step.events))}}}, timeout 0)")
+        args = {"on": step.on, "events": poll_mask(step.events), "timeout": step.timeout_ms}
+        events = ", ".join(sorted(step.events))
+        return PlanStep("poll", args, wanted, f"poll({step.on}, {{{events}}}, timeout {step.timeout_ms} ms)")
     if isinstance(step, Ioctl):
         args = {"on": step.on, "request": consts.ioctls[step.request]}
         return PlanStep("ioctl", args, wanted, f"ioctl({step.on}, {step.request})")

@@ -649,7 +649,9 @@ _REOPENS = st.builds(Reopen, on=_SIDES, mode=st.sampled_from(("O_RDWR", "O_RDONL
 _POLL_EVENTS = _mix(
     (3, st.just(DEFAULT_POLL_EVENTS)), (1, st.frozensets(st.sampled_from(POLL_EVENTS), min_size=1, max_size=4))
 )
-_POLLS = st.builds(Poll, on=_SIDES, events=_POLL_EVENTS)
+POLL_WAIT_MS = 10
+# a poll that waits is rare and short: one that nothing wakes costs its whole timeout
+_POLLS = st.builds(Poll, on=_SIDES, events=_POLL_EVENTS, timeout_ms=_rarely(st.just(POLL_WAIT_MS), 0))
 _IOCTLS = st.builds(Ioctl, on=_SIDES, request=st.sampled_from(IOCTL_REQUESTS))
 _SET_OWNERS = st.builds(SetOwner, on=_SIDES)
 _FILLS = st.builds(Fill, on=_SIDES, chunk=st.sampled_from(FILL_CHUNKS), limit=st.sampled_from(FILL_LIMITS))

@@ -1265,7 +1265,11 @@ class LinuxModel:
         if self.writable(step.on):
             mask |= {"POLLOUT", "POLLWRNORM"}
         revents = frozenset(mask & (set(step.events) | {"POLLERR", "POLLHUP"}))
-        return StepExpectation(op="poll", outcome=Returned(1 if revents else 0), events=revents, why="unix_poll")
+        if not revents and step.timeout_ms and self.trial:
+            # a background party races this poll: it sleeps until the party's act wakes it
+            return StepExpectation(op="poll", outcome=Blocked(), events=revents, why="poll waits for an event")
+        why = "unix_poll" if revents or not step.timeout_ms else "unix_poll: nothing happens within the timeout"
+        return StepExpectation(op="poll", outcome=Returned(1 if revents else 0), events=revents, why=why)
 
     def writable(self, side: str) -> bool:
         """unix_writable(): sk_wmem_alloc * 4 <= sk_sndbuf, where sk_wmem_alloc is the truesize of

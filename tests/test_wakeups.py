@@ -1,0 +1,90 @@
+"""Wake-ups: a blocking step that a background party ends (issue 10 item 3).
+
+The oracle's predictions are checked as a pure function; the executor's side runs real pairs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+
+from harness.catalogue.build import recv, scenario, send
+from harness.check import check
+from harness.codec import CodecError, decode_step, encode_step
+from harness.execute.run import execute
+from harness.expectation import Expectation
+from harness.model import MAX_WAIT_MS, Child, InvalidScenario, PairKind, Poll, Shutdown, SockType, Step, woken_steps
+from harness.observation import Blocked, Returned
+from harness.oracle import expect
+from harness.runner import unexpected_block
+from tests.test_oracle import PLATFORM, steps
+
+STREAM, DGRAM, SEQPACKET = (PairKind(t) for t in SockType)
+
+
+def background(*inner: Step) -> Child:
+    return Child(steps=inner, background=True, delay_ms=50)
+
+
+def test_a_poll_with_a_timeout_and_nothing_happening_returns_0_after_it() -> None:
+    got = steps(scenario(STREAM, Poll(on="a", events=frozenset({"POLLIN"}), timeout_ms=20), fds=()))[0]
+    assert (got.outcome, got.events) == (Returned(0), frozenset())
+
+
+def test_a_blocked_hangup_only_poll_is_woken_by_shutdown() -> None:
+    for kind in (STREAM, DGRAM, SEQPACKET):
+        s = scenario(
+            kind, background(Shutdown(on="a", how="SHUT_RDWR")), Poll(on="a", events=frozenset(), timeout_ms=900)
+        )
+        child, poll = steps(s)
+        assert (poll.outcome, poll.events) == (Returned(1), frozenset({"POLLHUP"}))
+        assert len(child.nested) == 1
+
+
+def test_msg_waitall_sleeps_with_part_of_the_data_until_a_later_write() -> None:
+    s = scenario(STREAM, send(b"abc"), background(send(b"def")), recv(6, flags=["MSG_WAITALL"]), fds=())
+    got = steps(s)[2]
+    assert (got.outcome, got.data) == (Returned(6), b"abcdef")
+
+
+def test_a_blocking_zero_length_peek_trunc_is_woken_by_a_send() -> None:
+    for kind, value in ((STREAM, 0), (DGRAM, 4), (SEQPACKET, 4)):
+        s = scenario(kind, background(send(b"wake")), recv(0, flags=["MSG_PEEK", "MSG_TRUNC"]), recv(16), fds=())
+        peeked, read = steps(s)[1:]
+        assert peeked.outcome == Returned(value), kind
+        assert (read.outcome, read.data) == (Returned(4), b"wake")
+
+
+def test_the_step_after_a_background_child_is_the_woken_one() -> None:
+    s = scenario(STREAM, send(b"x"), background(send(b"y")), recv(8), recv(8, flags=["MSG_DONTWAIT"]), fds=())
+    assert woken_steps(s) == frozenset({2})
+
+
+def test_a_wake_up_that_never_comes_is_a_fail_within_the_bound_not_a_hang() -> None:
+    """The oracle expects the background child's send to wake the receive; a child that sends
+    nothing stands in for a kernel that loses the wake-up.  The receive ends at its SO_RCVTIMEO
+    bound, and the verdict is a fail of the checkers, not a harness timeout."""
+    woken = scenario(STREAM, background(send(b"wake")), recv(8), fds=())
+    expectation = expect(woken, PLATFORM)
+    assert isinstance(expectation, Expectation)
+    silent = dataclasses.replace(woken, steps=(background(), woken.steps[1]))
+    started = time.monotonic()
+    observation = execute(silent, "raw")
+    assert time.monotonic() - started < 5
+    assert isinstance(observation.steps[1].outcome, Blocked)
+    assert unexpected_block(observation, expectation, False, woken_steps(woken)) == ""
+    findings = check(woken, observation, expectation)
+    assert any(f.checker == "outcome" and f.step == 1 for f in findings), findings
+    # outside the woken step a block stays a harness timeout
+    assert unexpected_block(observation, expectation, False) != ""
+
+
+def test_a_poll_timeout_round_trips_through_the_codec_and_is_bounded() -> None:
+    poll = Poll(on="b", events=frozenset({"POLLIN"}), timeout_ms=250)
+    assert decode_step(encode_step(poll), "step") == poll
+    with pytest.raises(InvalidScenario, match="MAX_WAIT_MS"):
+        Poll(on="a", timeout_ms=MAX_WAIT_MS + 1)
+    with pytest.raises((InvalidScenario, CodecError)):
+        decode_step({"op": "poll", "on": "a", "timeout_ms": -1}, "step")
