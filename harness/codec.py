@@ -20,6 +20,7 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any, TypeVar, cast, get_args
 
 from harness.model import (
+    CRED_WORDS,
     MAX_CMSGS,
     MAX_FDS,
     MAX_FLAGS,
@@ -244,7 +245,7 @@ def _name_or_int(value: object, where: str) -> str | int:
 
 
 def _cred(value: object, where: str) -> int | str:
-    if value in ("self", "parent", "nonexistent"):
+    if value in CRED_WORDS:
         return str(value)
     return _expect(value, int, where)
 
@@ -323,6 +324,7 @@ _FIELD_READERS: dict[str, Callable[[object, str], object]] = {
     "sv": lambda v, w: _expect(v, str, w),
     "background": lambda v, w: _expect(v, bool, w),
     "delay_ms": lambda v, w: _expect(v, int, w),
+    "thread": lambda v, w: _expect(v, bool, w),  # Child
     "length": lambda v, w: _expect(v, int, w),
     "limit": lambda v, w: _expect(v, int, w),
     "steps": lambda v, w: tuple(decode_step(x, f"{w}[{i}]") for i, x in enumerate(_list(v, w, MAX_STEPS, "MAX_STEPS"))),

@@ -281,8 +281,10 @@ FdRef: TypeAlias = Named | RawFd | ClosedFd
 
 
 # "self": the sender's own id; "parent": the scenario process's (from a child); "nonexistent":
-# a pid no process has (the executor picks one that is free).
-CredValue: TypeAlias = int | Literal["self", "parent", "nonexistent"]
+# a pid no process has (the executor picks one that is free); "thread" (pid only): the sending
+# thread's id, gettid(), which differs from getpid() in a Child(thread=True).
+CredValue: TypeAlias = int | Literal["self", "parent", "nonexistent", "thread"]
+CRED_WORDS = ("self", "parent", "nonexistent", "thread")
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,8 +314,10 @@ class ScmCredentials:
             value = getattr(self, field_name)
             if isinstance(value, int):
                 _fits(self, field_name, value)
-            elif value not in ("self", "parent", "nonexistent"):
-                raise FieldError(field_name, f"{shorten(value)} is not an int, 'self', 'parent' or 'nonexistent'")
+            elif value not in CRED_WORDS or (value == "thread" and field_name != "pid"):
+                raise FieldError(
+                    field_name, f"{shorten(value)} is not an int, 'self', 'parent', 'nonexistent' or (pid) 'thread'"
+                )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -710,7 +714,15 @@ class Identity:
 class Child:
     """fork(): the child runs ``steps`` on the inherited descriptors as ``identity`` and exits; the
     parent waits for it (and reaps it) before its next step.  Privilege drops and namespaces happen
-    only in the child."""
+    only in the child.
+
+    ``thread=True``: no fork; the steps run on a new thread of the scenario's own process (same
+    pid, same descriptor table, same identity, which must be the default), which the scenario's
+    thread joins with a timeout.  Every call the thread makes is bounded like any step's
+    (SO_RCVTIMEO/SO_SNDTIMEO of the pair, Poll and ReadPartner timeouts), so a join that times
+    out is a harness error, never a hang.  Credentials the kernel fills in name the process (the
+    thread-group id), not the thread; ``ScmCredentials(pid="thread")`` names the thread's id.
+    """
 
     steps: tuple[Step, ...]
     identity: Identity = Identity()
@@ -719,8 +731,11 @@ class Child:
     # parent reaps it right after that step.
     background: bool = False
     delay_ms: int = 200
+    thread: bool = False
 
     def __post_init__(self) -> None:
+        if self.thread and self.identity != Identity():
+            raise InvalidScenario("a thread is the scenario's process: it cannot have an identity of its own")
         if len(self.steps) >= MAX_STEPS:
             raise FieldError("steps", f"{len(self.steps)} steps and the child itself exceed MAX_STEPS={MAX_STEPS}")
         if any(isinstance(step, Child) for step in self.steps):

@@ -6,17 +6,31 @@ The oracle's predictions are checked as a pure function; the executor's side run
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 
 import pytest
 
-from harness.catalogue.build import recv, scenario, send
+from harness.catalogue.build import SPACE, passcred, recv, scenario, send
 from harness.check import check
 from harness.codec import CodecError, decode_step, encode_step
 from harness.execute.run import execute
 from harness.expectation import Expectation
-from harness.model import MAX_WAIT_MS, Child, InvalidScenario, PairKind, Poll, Shutdown, SockType, Step, woken_steps
-from harness.observation import Blocked, Returned
+from harness.model import (
+    MAX_WAIT_MS,
+    Child,
+    Close,
+    Identity,
+    InvalidScenario,
+    PairKind,
+    Poll,
+    ScmCredentials,
+    Shutdown,
+    SockType,
+    Step,
+    woken_steps,
+)
+from harness.observation import Blocked, Failed, Returned
 from harness.oracle import expect
 from harness.runner import unexpected_block
 from tests.test_oracle import PLATFORM, steps
@@ -88,3 +102,57 @@ def test_a_poll_timeout_round_trips_through_the_codec_and_is_bounded() -> None:
         Poll(on="a", timeout_ms=MAX_WAIT_MS + 1)
     with pytest.raises((InvalidScenario, CodecError)):
         decode_step({"op": "poll", "on": "a", "timeout_ms": -1}, "step")
+
+
+def thread(*inner: Step, background: bool = False) -> Child:
+    return Child(steps=inner, thread=True, background=background, delay_ms=50)
+
+
+def test_a_thread_sends_the_process_credentials_and_names_itself_only_explicitly() -> None:
+    implicit = steps(scenario(DGRAM, passcred(), thread(send(b"x")), recv(8, control=SPACE(12)), fds=()))[2]
+    assert implicit.cmsgs[0].creds == ("pid", "uid", "gid")
+    tid = send(b"x", cmsgs=[ScmCredentials(pid="thread")])
+    root = dataclasses.replace(PLATFORM, capabilities=frozenset({"CAP_SYS_ADMIN"}))
+    named = steps(scenario(DGRAM, passcred(), thread(tid), recv(8, control=SPACE(12)), fds=()), root)[2]
+    assert named.cmsgs[0].creds == ("child0.pid", "uid", "gid")  # the thread's context records its tid
+    unprivileged = PLATFORM
+    assert not unprivileged.privileged
+    refused = steps(scenario(DGRAM, passcred(), thread(tid), fds=()), unprivileged)[1].nested[0]
+    assert refused.outcome == Failed("EPERM")
+    main = steps(scenario(DGRAM, passcred(), tid, recv(8, control=SPACE(12)), fds=()), unprivileged)
+    assert main[1].outcome == Returned(1)  # on the main thread gettid() is getpid()
+
+
+def test_a_thread_shares_the_descriptors_a_close_there_closes_the_process_s() -> None:
+    got = steps(scenario(STREAM, thread(Close(target="b")), send(b"x", flags=["MSG_NOSIGNAL"]), fds=()))
+    assert got[1].outcome == Failed("EPIPE")
+
+
+def test_thread_field_round_trips_and_a_thread_has_no_identity_of_its_own() -> None:
+    step = thread(send(b"x"), background=True)
+    assert decode_step(encode_step(step), "step") == step
+    with pytest.raises(InvalidScenario, match="identity"):
+        Child(steps=(), thread=True, identity=Identity(user="unprivileged"))
+    with pytest.raises(InvalidScenario):
+        ScmCredentials(uid="thread")
+
+
+def test_credentials_from_a_second_thread_on_a_real_pair() -> None:
+    s = scenario(DGRAM, passcred(), thread(send(b"x", cmsgs=[ScmCredentials(pid="thread")])), recv(8, control=64))
+    observation = execute(s, "raw")
+    tid = observation.children[0].pid
+    assert tid != observation.context.pid
+    assert observation.steps[2].cmsgs[0].creds == (tid, observation.context.uid, observation.context.gid)
+
+
+def test_a_thread_that_outlives_its_bound_is_a_harness_error_not_a_hang() -> None:
+    from harness.execute.threads import ThreadFailed, finish_thread, start_thread
+
+    release = threading.Event()
+    running = start_thread(lambda: (release.wait(5), ())[1], timeout=0.05)
+    started = time.monotonic()
+    with pytest.raises(ThreadFailed, match="in time"):
+        finish_thread(running)
+    assert time.monotonic() - started < 1
+    release.set()
+    running.thread.join(5)

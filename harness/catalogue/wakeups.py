@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from harness.catalogue.build import recv, scenario, send
+from harness.catalogue.build import FDS_SPACE, SPACE, drain, passcred, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import Child, PairKind
+from harness.model import Child, GetSockOpt, PairKind, ScmCredentials, SetSockOpt, Step
+
+CREDS = SPACE(12)
 
 DELAY_MS = 100  # the background party's head start: the waiting step is asleep by then
 
@@ -31,3 +33,70 @@ def pk_30(kind: PairKind) -> Iterator[Variant]:
     woken = Child(steps=(send(b"wake", on="a"),), background=True, delay_ms=DELAY_MS)
     steps = (woken, recv(0, flags=["MSG_PEEK", "MSG_TRUNC"]), recv(16))
     yield Variant("woken by a send", scenario(kind, *steps, fds=()))
+
+
+def thread(*steps: Step, background: bool = False) -> Child:
+    """The steps on a second thread of the scenario's process (Child(thread=True))."""
+    return Child(steps=steps, thread=True, background=background, delay_ms=DELAY_MS)
+
+
+@case(
+    "FD-23",
+    "a second thread of the process receives an fd (and a receive waiting on one thread gets the fd another "
+    "thread sends); the fd is the file sent",
+    area="fd-passing",
+    source="GV ConcurrentBasicFDPass",
+)
+def fd_23(kind: PairKind) -> Iterator[Variant]:
+    received = thread(recv(64, control=FDS_SPACE(1)))
+    yield Variant("received by a second thread", scenario(kind, send(b"fd", fds=["f"]), received, drain()))
+    if not kind.nonblocking:
+        sent = thread(send(b"fd", fds=["f"]), background=True)
+        yield Variant("sent by a second thread while the receive waits", scenario(kind, sent, recv(64, control=64)))
+
+
+@case(
+    "CR-30",
+    "credentials from a thread other than the main one name the process: SCM_CREDENTIALS pid, SCM_PIDFD's Pid "
+    "and SO_PEERCRED are the process id, not the thread id (no spec row: issue 10)",
+    area="credentials",
+    source="GV BasicCredPass (sent from a std::thread); KS scm_pidfd",
+    types="SD",
+)
+def cr_30(kind: PairKind) -> Iterator[Variant]:
+    implicit = thread(send(b"x"))
+    yield Variant("implicit", scenario(kind, passcred(), implicit, recv(64, control=CREDS), fds=()))
+    explicit = thread(send(b"x", creds=True))
+    yield Variant("explicit pid self", scenario(kind, passcred(), explicit, recv(64, control=CREDS), fds=()))
+    yield Variant("SO_PEERCRED", scenario(kind, thread(GetSockOpt(on="a", option="SO_PEERCRED")), fds=()))
+
+
+@case(
+    "CR-31",
+    "the pidfd of an SCM_PIDFD sent from a thread other than the main one is the process's (no spec row: issue 10)",
+    area="credentials",
+    source="KS scm_pidfd (pidfd of the thread-group leader)",
+    types="SD",
+    needs=("SO_PASSPIDFD",),
+)
+def cr_31(kind: PairKind) -> Iterator[Variant]:
+    pidfd = SetSockOpt(on="b", option="SO_PASSPIDFD", value=1)
+    steps = (pidfd, passcred(), thread(send(b"x")), recv(64, control=CREDS + SPACE(4)))
+    yield Variant("pidfd from a thread", scenario(kind, *steps, fds=()))
+
+
+@case(
+    "CR-32",
+    "explicit SCM_CREDENTIALS naming the sending thread's id (gettid, not getpid): a sender with CAP_SYS_ADMIN "
+    "may, and the receiver sees the thread id (no spec row: issue 10)",
+    area="credentials",
+    source="GV CredPassDifferentPID (with the tid); SRC scm_check_creds (task_tgid_vnr)",
+    types="SD",
+)
+def cr_32(kind: PairKind) -> Iterator[Variant]:
+    # measured on 6.18.44: root sending its thread's tid: accepted, the receiver gets the tid;
+    # an unprivileged sender gets EPERM (its tid is no task_tgid_vnr()); implicit credentials
+    # from the same thread carry the process id
+    tid = send(b"x", cmsgs=[ScmCredentials(pid="thread")])
+    yield Variant("from a second thread", scenario(kind, passcred(), thread(tid), recv(64, control=CREDS), fds=()))
+    yield Variant("from the main thread", scenario(kind, passcred(), tid, recv(64, control=CREDS), fds=()))

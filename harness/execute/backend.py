@@ -12,15 +12,18 @@ import struct
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.addresses import AddressSpace
 from harness.execute import signals
-from harness.execute.child import ChildReport, ChildUnsupported, Running, finish_child, start_child
+from harness.execute.child import ChildReport, ChildUnsupported, Running, finish_child, kill_and_reap, start_child
 from harness.execute.errors import CannotExpress as CannotExpress  # re-exported
 from harness.execute.fdtable import FdTable
 from harness.execute.inspect import Identifier, describe, open_fds, pidfd_pid
+from harness.execute.threads import ThreadRun, finish_thread, start_thread
 from harness.model import (
+    MAX_WAIT_MS,
     POLL_EVENTS,
     Child,
     Close,
@@ -132,7 +135,7 @@ class Backend(ABC):
         self.identifier = Identifier(consts.syscalls.get("kcmp"))
         self.kind: PairKind | None = None
         self.children: list[ProcessContext] = []
-        self.background: tuple[int, Running] | None = None
+        self.background: tuple[int, Running | ThreadRun] | None = None
         self.main_ids = (os.getpid(), os.getuid(), os.getgid())  # "parent" in a child's credentials
         self.addresses = AddressSpace.fresh()  # where this scenario's msg_names resolve (harness.addresses)
 
@@ -294,6 +297,8 @@ class Backend(ABC):
                 out.append(dataclasses.replace(observed, signals=signals.take()))
             return tuple(out)
 
+        if step.thread:
+            return self.thread_child(index, step, steps)
         try:
             running = start_child(
                 step.identity,
@@ -310,6 +315,37 @@ class Backend(ABC):
             raise CannotExpress(f"child: {exc}") from None
         return self.child_observation(index, report)
 
+    # -- Child(thread=True): the steps on another thread of this process (harness.execute.threads) --
+
+    def thread_child(
+        self, index: int, step: Child, steps: Callable[[], tuple[StepObservation, ...]]
+    ) -> StepObservation:
+        # the longest a thread's steps can take: each bounded call, a Poll or ReadPartner wait at most
+        timeout = self.config.child_timeout + MAX_WAIT_MS / 1000
+        running = start_thread(steps, timeout, step.delay_ms / 1000 if step.background else 0.0)
+        if step.background:
+            self.background = (index, running)
+            return StepObservation(index=index, op="child", outcome=Returned(0))
+        return self.thread_observation(index, running)
+
+    def thread_observation(self, index: int, running: ThreadRun) -> StepObservation:
+        tid, observed = finish_thread(running)
+        # a thread's context: its thread id as "pid" (what ScmCredentials(pid="thread") names), the process's ids
+        self.children.append(ProcessContext(pid=tid, uid=os.getuid(), gid=os.getgid()))
+        return StepObservation(index=index, op="child", outcome=Returned(0), nested=observed)
+
+    def abandon_background(self) -> None:
+        """After a failure: a background child is killed; a background thread ends at its bounded calls."""
+        if self.background is None:
+            return
+        _, running = self.background
+        self.background = None
+        if isinstance(running, ThreadRun):
+            running.thread.join(max(running.deadline - time.monotonic(), 0.0))
+            return
+        kill_and_reap(running.pid)
+        os.close(running.read_end)
+
     def child_observation(self, index: int, report: ChildReport) -> StepObservation:
         self.children.append(report.context)
         outcome: Outcome = Returned(0) if report.died is None else Failed(f"killed by {report.died}")
@@ -321,6 +357,8 @@ class Backend(ABC):
             return None
         index, running = self.background
         self.background = None
+        if isinstance(running, ThreadRun):
+            return self.thread_observation(index, running)
         try:
             report = finish_child(running)
         except ChildUnsupported as exc:
@@ -407,6 +445,8 @@ class Backend(ABC):
                 values.append(self.main_ids[index])
             elif value == "nonexistent":
                 values.append(free_pid())
+            elif value == "thread":
+                values.append(threading.get_native_id())  # gettid() of the thread that sends
             else:
                 values.append(value)
         return pack_ucred(values[0], values[1], values[2])

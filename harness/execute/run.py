@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from harness.execute import signals
 from harness.execute.backend import Backend, ExecConfig
-from harness.execute.child import kill_and_reap
 from harness.execute.errors import CannotExpress
 from harness.execute.fdtable import FdTable, FdUnavailable, ensure_descriptor_limit
 from harness.execute.inspect import describe, open_fds
@@ -107,10 +106,7 @@ def execute_here(scenario: Scenario, backend: str, config: ExecConfig = DEFAULT_
             if last is not None:
                 observed[last.index] = last
         finally:
-            if impl.background is not None:
-                _, running = impl.background
-                kill_and_reap(running.pid)
-                os.close(running.read_end)
+            impl.abandon_background()
         children = tuple(impl.children)
     leaked = tuple(describe(fd) for fd in sorted(open_fds() - baseline))
     return Observation(

@@ -340,7 +340,7 @@ class LinuxModel:
         self.background = None
         if isinstance(step, Recv):
             self.slept = sum(skb.remaining for skb in self.ends[step.on].queue)
-        done = self.child(Child(steps=child.steps, identity=child.identity))
+        done = self.child(Child(steps=child.steps, identity=child.identity, thread=child.thread))
         index = max(i for i, e in enumerate(out) if e.op == "child")
         out[index] = done
         try:
@@ -1162,6 +1162,8 @@ class LinuxModel:
             return StepExpectation(op="child", outcome=Returned(0), why="started; runs while the next step waits")
         prefix = f"child{self.children}."
         self.children += 1
+        if step.thread:
+            return self.thread(step, prefix)
         self.used_headroom = 0
         self.proc = Proc(prefix, step.identity, self.p)
         nested = []
@@ -1175,6 +1177,24 @@ class LinuxModel:
         self.exited.add(prefix)
         self.settle()  # what the child installed is closed when it exits
         return StepExpectation(op="child", outcome=Returned(0), nested=tuple(nested), why="forked, ran, reaped")
+
+    def thread(self, step: Child, prefix: str) -> StepExpectation:
+        """Child(thread=True): the scenario's process on another thread: its descriptors (a Close or
+        a receive there is the process's), its credentials (the kernel fills in the thread-group id:
+        SCM_CREDENTIALS, SCM_PIDFD and SO_PEERCRED name the process, not the thread).  Only
+        ScmCredentials(pid="thread") names the thread; measured on 6.18.44: root (CAP_SYS_ADMIN)
+        may send it and the receiver sees the tid; an unprivileged sender gets EPERM (scm_check_creds
+        compares with task_tgid_vnr)."""
+        self.proc = Proc("", None, self.p, tid=f"{prefix}pid")
+        nested = []
+        try:
+            for inner in step.steps:
+                if isinstance(inner, SetOwner) or (isinstance(inner, Send) and "MSG_OOB" in inner.flags):
+                    raise Unknown("SIGURG for one thread of several")
+                nested.append(self.step(inner))
+        finally:
+            self.proc = self.main
+        return StepExpectation(op="child", outcome=Returned(0), nested=tuple(nested), why="a thread: ran, joined")
 
     # -- lifetimes: descriptors, files in flight, garbage collection --------------------------
 
