@@ -156,3 +156,11 @@ def test_a_thread_that_outlives_its_bound_is_a_harness_error_not_a_hang() -> Non
     assert time.monotonic() - started < 1
     release.set()
     running.thread.join(5)
+
+
+def test_a_writer_asleep_on_a_full_queue_woken_by_the_reader_gets_no_sigpipe() -> None:
+    for wake, errno_name in ((Close(target="b"), "ECONNRESET"), (Shutdown(on="b", how="SHUT_RD"), "EPIPE")):
+        s = scenario(STREAM, Fill(on="a"), thread(wake, background=True), send(b"w" * 4096), send(b"x"), fds=())
+        woken, after = steps(s)[2:]
+        assert (woken.outcome, woken.signals) == (Failed(errno_name), ())
+        assert (after.outcome, after.signals) == (Failed("EPIPE"), ("SIGPIPE",))

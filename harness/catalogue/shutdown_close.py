@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import FDS_SPACE, drain, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import Child, Close, FdKind, FdSpec, PairKind, Poll, ReadPartner, Shutdown, Step
+from harness.model import Child, Close, FdKind, FdSpec, Fill, PairKind, Poll, ReadPartner, Shutdown, Step
 
 UNTRACKED_PIPE = FdSpec(name="w", kind=FdKind.PIPE_WRITE, tracked=False)
 UNTRACKED_SOCKET = FdSpec(name="s", kind=FdKind.SOCKET, tracked=False)
@@ -79,6 +79,15 @@ def sc_05(kind: PairKind) -> Iterator[Variant]:
     yield Variant(
         "send", scenario(kind, send(b"unread"), Close(target="b"), send(b"x", flags=["MSG_NOSIGNAL"]), fds=())
     )
+    if kind.nonblocking:
+        return
+    # wake-ups (issue 10): a writer asleep on a full queue (it sent nothing) is woken by the reader's
+    # close on a second thread (ECONNRESET: the reader's queue held unread data) or by its SHUT_RD
+    # (EPIPE); the woken send raises no SIGPIPE, the next one does (harness.oracle.linux.woken_writer)
+    for label, wake in (("reader's close", Close(target="b")), ("reader's SHUT_RD", Shutdown(on="b", how="SHUT_RD"))):
+        reader = Child(steps=(wake,), thread=True, background=True, delay_ms=100)
+        steps = (Fill(on="a"), reader, send(b"w" * 4096), send(b"x"))
+        yield Variant(f"blocked writer woken by the {label}", scenario(kind, *steps, fds=()))
 
 
 @case(
