@@ -20,6 +20,7 @@ from harness.model import (
     MAX_WAIT_MS,
     Child,
     Close,
+    Fill,
     Identity,
     InvalidScenario,
     PairKind,
