@@ -42,6 +42,7 @@ from harness.model import (
     GetSockName,
     GetSockOpt,
     Identity,
+    Interrupt,
     InvalidScenario,
     Ioctl,
     Listen,
@@ -114,6 +115,7 @@ STEP_TAGS: dict[str, type[Step]] = {
     "sendmany": SendMany,
     "diag_uid": DiagUid,
     "splice": Splice,
+    "interrupt": Interrupt,
     "child": Child,
 }
 _TAG_OF_STEP = {cls: tag for tag, cls in STEP_TAGS.items()}
@@ -325,6 +327,7 @@ _FIELD_READERS: dict[str, Callable[[object, str], object]] = {
     "background": lambda v, w: _expect(v, bool, w),
     "delay_ms": lambda v, w: _expect(v, int, w),
     "thread": lambda v, w: _expect(v, bool, w),  # Child
+    "restart": lambda v, w: _expect(v, bool, w),  # Interrupt
     "length": lambda v, w: _expect(v, int, w),
     "limit": lambda v, w: _expect(v, int, w),
     "steps": lambda v, w: tuple(decode_step(x, f"{w}[{i}]") for i, x in enumerate(_list(v, w, MAX_STEPS, "MAX_STEPS"))),

@@ -673,6 +673,20 @@ class Splice:
         _within("length", self.length, 1, MAX_SPLICE, "MAX_SPLICE")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Interrupt:
+    """tgkill(the scenario's process, its scenario thread, SIGUSR2), from a background party: a
+    blocking call the scenario thread is in is interrupted by a signal with a handler.
+
+    For a scenario with an Interrupt the executor installs a SIGUSR2 handler (which does nothing)
+    in the scenario's process, with SA_RESTART if ``restart`` (every Interrupt of a scenario says
+    the same), and restores the old disposition afterwards.  Raw back end only: Python's socket
+    module retries a call a signal interrupted (PEP 475).
+    """
+
+    restart: bool = False
+
+
 # An unprivileged child switches to uid = gid = UNPRIVILEGED_UID + (the harness process's pid % 10000):
 # per-user kernel counters (user->unix_inflight) must not be shared by harness processes that
 # run at the same time (pytest-xdist workers).  The oracle refers to it only symbolically.
@@ -762,6 +776,7 @@ Step: TypeAlias = (
     | SendMany
     | DiagUid
     | Splice
+    | Interrupt
     | Child
 )
 
@@ -788,6 +803,8 @@ class Scenario:
             raise FieldError(
                 "steps", f"{size} bytes of data and control exceed MAX_SCENARIO_BYTES={MAX_SCENARIO_BYTES}"
             )
+        if len({step.restart for step in _all_steps(self.steps) if isinstance(step, Interrupt)}) > 1:
+            raise InvalidScenario("Interrupt steps disagree about SA_RESTART (the process has one SIGUSR2 handler)")
         names = [spec.name for spec in self.fds]
         if len(set(names)) != len(names):
             raise InvalidScenario(f"duplicate fd names in {names}")
@@ -815,6 +832,11 @@ def _all_steps(steps: tuple[Step, ...]) -> Iterator[Step]:
         yield step
         if isinstance(step, Child):
             yield from step.steps
+
+
+def all_steps(steps: tuple[Step, ...]) -> Iterator[Step]:
+    """Every step of ``steps``, a Child's own steps included (after the Child)."""
+    return _all_steps(steps)
 
 
 def woken_steps(scenario: Scenario) -> frozenset[int]:

@@ -14,7 +14,7 @@ import pytest
 from harness.catalogue.build import SPACE, passcred, recv, scenario, send
 from harness.check import check
 from harness.codec import CodecError, decode_step, encode_step
-from harness.execute.run import execute
+from harness.execute.run import CannotExpress, execute
 from harness.expectation import Expectation
 from harness.model import (
     MAX_WAIT_MS,
@@ -22,6 +22,7 @@ from harness.model import (
     Close,
     Fill,
     Identity,
+    Interrupt,
     InvalidScenario,
     PairKind,
     Poll,
@@ -165,3 +166,32 @@ def test_a_writer_asleep_on_a_full_queue_woken_by_the_reader_gets_no_sigpipe() -
         woken, after = steps(s)[2:]
         assert (woken.outcome, woken.signals) == (Failed(errno_name), ())
         assert (after.outcome, after.signals) == (Failed("EPIPE"), ("SIGPIPE",))
+
+
+def test_a_signal_with_a_handler_ends_a_blocking_receive_with_eintr_restart_or_not() -> None:
+    for restart in (False, True):
+        for party in (False, True):
+            gap = Poll(on="a", events=frozenset({"POLLIN"}), timeout_ms=20)
+            signal = Child(
+                steps=(Interrupt(restart=restart), gap, send(b"late")), thread=party, background=True, delay_ms=50
+            )
+            got = steps(scenario(DGRAM, signal, recv(16), recv(16), fds=()))
+            assert got[1].outcome == Failed("EINTR")  # SO_RCVTIMEO: never restarted
+            assert (got[2].outcome, got[2].data) == (Returned(4), b"late")
+
+
+def test_interrupts_of_a_scenario_agree_and_round_trip() -> None:
+    step = Interrupt(restart=True)
+    assert decode_step(encode_step(step), "step") == step
+    with pytest.raises(InvalidScenario, match="SA_RESTART"):
+        scenario(STREAM, Interrupt(restart=True), Child(steps=(Interrupt(),)), fds=())
+
+
+def test_an_interrupted_receive_on_a_real_pair_and_pysock_cannot_say_it() -> None:
+    signal = Child(steps=(Interrupt(restart=True),), thread=True, background=True, delay_ms=50)
+    s = scenario(STREAM, signal, recv(16), fds=())
+    started = time.monotonic()
+    assert execute(s, "raw").steps[1].outcome == Failed("EINTR")
+    assert time.monotonic() - started < 0.4  # the signal ended it, not the step bound
+    with pytest.raises(CannotExpress, match="PEP 475"):
+        execute(s, "pysock")

@@ -30,7 +30,7 @@ REGRESSIONS_NOT_EXPRESSIBLE: dict[str, str] = {
 }
 
 # Wake-up rows added by the wakeups work (issue 10 item 3): numbered from 30 in their areas.
-WAKEUP_IDS: tuple[str, ...] = ("PK-30", "CR-30", "CR-31", "CR-32")
+WAKEUP_IDS: tuple[str, ...] = ("PK-30", "CR-30", "CR-31", "CR-32", "FL-30")
 
 ALL_IDS: tuple[str, ...] = WAKEUP_IDS + tuple(
     [f"FD-{i:02}" for i in range(1, 25)]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import FDS_SPACE, SPACE, drain, passcred, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import Child, GetSockOpt, PairKind, ScmCredentials, SetSockOpt, Step
+from harness.model import Child, Fill, GetSockOpt, Interrupt, PairKind, Poll, ScmCredentials, SetSockOpt, Step
 
 CREDS = SPACE(12)
 
@@ -100,3 +100,31 @@ def cr_32(kind: PairKind) -> Iterator[Variant]:
     tid = send(b"x", cmsgs=[ScmCredentials(pid="thread")])
     yield Variant("from a second thread", scenario(kind, passcred(), thread(tid), recv(64, control=CREDS), fds=()))
     yield Variant("from the main thread", scenario(kind, passcred(), tid, recv(64, control=CREDS), fds=()))
+
+
+@case(
+    "FL-30",
+    "a signal with a handler ends a blocking receive or send with EINTR; under SO_RCVTIMEO/SO_SNDTIMEO (which "
+    "the harness always sets) SA_RESTART does not restart it (no spec row: issue 10; FL-02 names the signal)",
+    area="flags",
+    source="OpenBSD regress/lib/libpthread/restart/recvmsg (SA_RESTART restarts, without it EINTR); "
+    "man 7 signal (socket calls with a timeout are never restarted)",
+)
+def fl_30(kind: PairKind) -> Iterator[Variant]:
+    if kind.nonblocking:
+        return  # nothing waits
+    # measured on 6.18.44: without SO_RCVTIMEO, SA_RESTART restarts the recv and it returns the data
+    # sent after the signal; with SO_RCVTIMEO (the executor's bound) the kernel returns EINTR either way
+    for restart in (False, True):
+        label = "SA_RESTART" if restart else "no SA_RESTART"
+        for how, party in (("a forked child", False), ("a second thread", True)):
+            # the party's poll (nothing to see on its end: 200 ms) lets the interrupted receive return
+            # before the late send: a datagram receive woken with data queued takes the data first
+            gap = Poll(on="a", events=frozenset({"POLLIN"}), timeout_ms=200)
+            signal = Child(
+                steps=(Interrupt(restart=restart), gap, send(b"late")), thread=party, background=True, delay_ms=DELAY_MS
+            )
+            steps = (signal, recv(16), recv(16))
+            yield Variant(f"recv, {label}, signal from {how}", scenario(kind, *steps, fds=()))
+        writer = Child(steps=(Interrupt(restart=restart),), thread=True, background=True, delay_ms=DELAY_MS)
+        yield Variant(f"send on a full queue, {label}", scenario(kind, Fill(on="a"), writer, send(b"w" * 4096), fds=()))

@@ -6,6 +6,7 @@ import dataclasses
 import fcntl
 import os
 import select
+import signal
 import socket
 import stat
 import struct
@@ -33,6 +34,7 @@ from harness.model import (
     Fill,
     GetSockName,
     GetSockOpt,
+    Interrupt,
     Ioctl,
     Listen,
     Named,
@@ -137,6 +139,7 @@ class Backend(ABC):
         self.children: list[ProcessContext] = []
         self.background: tuple[int, Running | ThreadRun] | None = None
         self.main_ids = (os.getpid(), os.getuid(), os.getgid())  # "parent" in a child's credentials
+        self.main_tid = threading.get_native_id()  # the scenario's thread: where an Interrupt goes
         self.addresses = AddressSpace.fresh()  # where this scenario's msg_names resolve (harness.addresses)
 
     # -- set-up -------------------------------------------------------------------------------
@@ -213,6 +216,15 @@ class Backend(ABC):
             return StepObservation(index=index, op="sendmany", outcome=self.send_many(step))
         if isinstance(step, Splice):
             return self.splice(index, step)
+        if isinstance(step, Interrupt):
+            # tgkill(2): SIGUSR2 to the scenario's thread (the handler harness.execute.run installed)
+            tgkill = self.c.syscalls.get("tgkill")
+            if tgkill is None:
+                raise CannotExpress("tgkill: no syscall number for this architecture")
+            r = libc.syscall(tgkill, self.main_ids[0], self.main_tid, signal.SIGUSR2)
+            return StepObservation(
+                index=index, op="interrupt", outcome=Returned(0) if r.ok else Failed(errno_name(r.errno))
+            )
         if isinstance(step, DiagUid):
             return StepObservation(index=index, op="diag_uid", outcome=diag_uid(self.table.fd(step.on)))
         raise AssertionError(f"unhandled step {step!r}")

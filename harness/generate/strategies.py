@@ -713,7 +713,11 @@ def _draw_step(draw: st.DrawFn, ctx: _StepContext, *, allow_child: bool = True) 
     elif kind == _CHILD:
         identity = draw(_IDENTITIES)
         count = draw(st.integers(1, MAX_CHILD_STEPS))
-        step = Child(steps=tuple(_draw_step(draw, ctx, allow_child=False) for _ in range(count)), identity=identity)
+        inner = tuple(_draw_step(draw, ctx, allow_child=False) for _ in range(count))
+        # now and then the steps run on a second thread of the process instead (Child(thread=True));
+        # background parties are not generated: a fuzzed step after one rarely waits for it
+        thread = identity == Identity() and _chance(draw, 1, 4)
+        step = Child(steps=inner, identity=identity, thread=thread)
     else:
         step = draw(_STATIC_STEPS[kind - 2])
     if ctx.sketch is not None:

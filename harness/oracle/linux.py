@@ -35,6 +35,8 @@ from harness.model import (
     Fill,
     GetSockName,
     GetSockOpt,
+    Identity,
+    Interrupt,
     Ioctl,
     Listen,
     Named,
@@ -343,6 +345,8 @@ class LinuxModel:
         done = self.child(Child(steps=child.steps, identity=child.identity, thread=child.thread))
         index = max(i for i, e in enumerate(out) if e.op == "child")
         out[index] = done
+        if any(isinstance(inner, Interrupt) for inner in child.steps):
+            return self.interrupted(step, child)
         if isinstance(step, Send):
             woken = self.woken_writer(step)
             if woken is not None:
@@ -351,6 +355,32 @@ class LinuxModel:
             return self.step(step)
         finally:
             self.slept = None
+
+    def interrupted(self, step: Step, party: Child) -> StepExpectation:
+        """A blocking receive or send that a background party's Interrupt (SIGUSR2 with a handler)
+        ends: EINTR, with or without SA_RESTART, because the executor bounds every blocking call
+        with SO_RCVTIMEO/SO_SNDTIMEO: sock_intr_errno(timeo) is -ERESTARTSYS (restartable) only
+        for an infinite timeout.  Measured on Linux 6.18.44: with SO_RCVTIMEO, EINTR both ways;
+        without it, SA_RESTART restarts the recv, which returns the data sent after the signal
+        (man 7 signal: socket calls with a timeout are never restarted)."""
+        if not isinstance(party.steps[0], Interrupt):
+            raise Unknown("a signal after another act of the background party (which woke the step first)")
+        if not party.thread and party.identity != Identity():
+            raise Unknown("tgkill from a child of another identity (EPERM or not)")
+        if not isinstance(step, Recv | Send):
+            raise Unknown("a signal during a call other than a receive or a send (Python's poll retries)")
+        if isinstance(step, Recv) and "MSG_WAITALL" in step.flags and self.ends[step.on].queue:
+            raise Unknown("a signal during a MSG_WAITALL receive that copied part of the data")
+        if isinstance(step, Recv):
+            if self.ends[step.on].passcred or self.ends[step.on].passpidfd:
+                raise Unknown("an interrupted receive with SO_PASSCRED (what the stream path writes to msg_control)")
+            return self.recv_failed(step, Failed("EINTR"), "a signal with a handler: sock_intr_errno()")
+        return self.simple("send", Failed("EINTR"), "a signal with a handler: sock_intr_errno()")
+
+    def interrupt(self, step: Interrupt) -> StepExpectation:
+        if not self.proc.is_main and self.proc.identity != Identity():
+            raise Unknown("tgkill from a child of another identity")
+        return self.simple("interrupt", Returned(0), "tgkill(SIGUSR2) to the scenario's thread")
 
     def woken_writer(self, step: Send) -> StepExpectation | None:
         """A stream send that slept on a full queue (it sent nothing) and that the peer's close or
@@ -413,6 +443,8 @@ class LinuxModel:
             return self.send_many(step)
         if isinstance(step, Splice):
             return self.splice(step)
+        if isinstance(step, Interrupt):
+            return self.interrupt(step)
         if isinstance(step, DiagUid):
             if not self.ends[step.on].open:
                 raise Unknown("sock_diag of a closed socket")
