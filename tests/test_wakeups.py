@@ -6,8 +6,10 @@ The oracle's predictions are checked as a pure function; the executor's side run
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,10 @@ from harness.check import check
 from harness.codec import CodecError, decode_step, encode_step
 from harness.execute.run import CannotExpress, execute
 from harness.expectation import Expectation
+from harness.fuzz import repro_c, repro_py
+from harness.fuzz.findings import run_c_repro, run_python_repro
+from harness.fuzz.repro_plan import Inexpressible, make_plan
+from harness.host import Platform
 from harness.model import (
     MAX_WAIT_MS,
     Child,
@@ -195,3 +201,25 @@ def test_an_interrupted_receive_on_a_real_pair_and_pysock_cannot_say_it() -> Non
     assert time.monotonic() - started < 0.4  # the signal ended it, not the step bound
     with pytest.raises(CannotExpress, match="PEP 475"):
         execute(s, "pysock")
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_both_reproducers_wait_in_a_poll_with_a_timeout(tmp_path: Path, platform: Platform) -> None:
+    idle = Poll(on="a", events=frozenset({"POLLIN"}), timeout_ms=30)
+    s = scenario(STREAM, idle, send(b"x"), Poll(on="b", events=frozenset({"POLLIN"}), timeout_ms=30), fds=())
+    expectation = expect(s, platform)
+    assert isinstance(expectation, Expectation)
+    plan = make_plan(s, expectation, platform)
+    (tmp_path / "repro.py").write_text(repro_py.render(plan, "test", ["poll timeouts"]))
+    (tmp_path / "repro.c").write_text(repro_c.render(plan, "test", ["poll timeouts"]))
+    for result in (run_python_repro(tmp_path / "repro.py"), run_c_repro(tmp_path / "repro.c")):
+        assert result.exit == 0, f"{result.name}:\n{result.output}"
+
+
+def test_threads_and_interrupts_have_no_reproducer(platform: Platform) -> None:
+    for party in (thread(send(b"x")), Child(steps=(Interrupt(),), thread=True, background=True)):
+        s = scenario(DGRAM, party, recv(8), fds=())
+        expectation = expect(s, platform)
+        assert isinstance(expectation, Expectation)
+        with pytest.raises(Inexpressible, match=r"thread|background"):
+            make_plan(s, expectation, platform)
