@@ -33,6 +33,7 @@ from harness.model import (
     PairKind,
     Poll,
     ScmCredentials,
+    SetSockOpt,
     Shutdown,
     SockType,
     Step,
@@ -223,3 +224,17 @@ def test_threads_and_interrupts_have_no_reproducer(platform: Platform) -> None:
         assert isinstance(expectation, Expectation)
         with pytest.raises(Inexpressible, match=r"thread|background"):
             make_plan(s, expectation, platform)
+
+
+def test_a_thread_stuck_in_an_unbounded_receive_is_woken_and_is_a_harness_error() -> None:
+    """A scenario's own SO_RCVTIMEO of zero is an infinite one: the thread's receive is ended by
+    the shutdown of the pair at its deadline, and the step is a harness error, not a hang."""
+    from harness.execute.backend import ExecConfig
+    from harness.execute.threads import ThreadFailed
+
+    stuck = Child(steps=(recv(8),), thread=True)
+    s = scenario(STREAM, SetSockOpt(on="b", option="SO_RCVTIMEO_OLD", value=(0, 0)), stuck, fds=())
+    started = time.monotonic()
+    with pytest.raises(ThreadFailed, match="in time"):
+        execute(s, "raw", ExecConfig(step_timeout=0.25, child_timeout=0.1))
+    assert time.monotonic() - started < 5

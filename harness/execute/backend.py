@@ -22,9 +22,8 @@ from harness.execute.child import ChildReport, ChildUnsupported, Running, finish
 from harness.execute.errors import CannotExpress as CannotExpress  # re-exported
 from harness.execute.fdtable import FdTable
 from harness.execute.inspect import Identifier, describe, open_fds, pidfd_pid
-from harness.execute.threads import ThreadRun, finish_thread, start_thread
+from harness.execute.threads import WAKE_GRACE, ThreadRun, finish_thread, start_thread
 from harness.model import (
-    MAX_WAIT_MS,
     POLL_EVENTS,
     Child,
     Close,
@@ -332,8 +331,12 @@ class Backend(ABC):
     def thread_child(
         self, index: int, step: Child, steps: Callable[[], tuple[StepObservation, ...]]
     ) -> StepObservation:
-        # the longest a thread's steps can take: each bounded call, a Poll or ReadPartner wait at most
-        timeout = self.config.child_timeout + MAX_WAIT_MS / 1000
+        # the longest a thread's steps can take: the child bound, and the Poll and ReadPartner waits
+        waits = sum(
+            inner.timeout_ms if isinstance(inner, Poll) else inner.wait_ms if isinstance(inner, ReadPartner) else 0
+            for inner in step.steps
+        )
+        timeout = self.config.child_timeout + waits / 1000
         running = start_thread(steps, timeout, step.delay_ms / 1000 if step.background else 0.0)
         if step.background:
             self.background = (index, running)
@@ -341,10 +344,17 @@ class Backend(ABC):
         return self.thread_observation(index, running)
 
     def thread_observation(self, index: int, running: ThreadRun) -> StepObservation:
-        tid, observed = finish_thread(running)
+        tid, observed = finish_thread(running, self.wake_pair)
         # a thread's context: its thread id as "pid" (what ScmCredentials(pid="thread") names), the process's ids
         self.children.append(ProcessContext(pid=tid, uid=os.getuid(), gid=os.getgid()))
         return StepObservation(index=index, op="child", outcome=Returned(0), nested=observed)
+
+    def wake_pair(self) -> None:
+        """shutdown(SHUT_RDWR) of both pair ends: wakes a thread stuck in a receive or send on them
+        (the scenario is over: the step is a harness error)."""
+        for side in ("a", "b"):
+            if self.table.is_live(side):
+                libc.shutdown(self.table.fd(side), socket.SHUT_RDWR)
 
     def abandon_background(self) -> None:
         """After a failure: a background child is killed; a background thread ends at its bounded calls."""
@@ -354,6 +364,9 @@ class Backend(ABC):
         self.background = None
         if isinstance(running, ThreadRun):
             running.thread.join(max(running.deadline - time.monotonic(), 0.0))
+            if running.thread.is_alive():
+                self.wake_pair()
+                running.thread.join(WAKE_GRACE)
             return
         kill_and_reap(running.pid)
         os.close(running.read_end)

@@ -54,10 +54,21 @@ def start_thread(steps: Callable[[], tuple[StepObservation, ...]], timeout: floa
     return run
 
 
-def finish_thread(run: ThreadRun) -> tuple[int, tuple[StepObservation, ...]]:
-    """Join the thread within its deadline: (its thread id, its observations)."""
+WAKE_GRACE = 1.0  # seconds a thread has to return after :func:`finish_thread` woke it
+
+
+def finish_thread(run: ThreadRun, wake: Callable[[], None] | None = None) -> tuple[int, tuple[StepObservation, ...]]:
+    """Join the thread within its deadline: (its thread id, its observations).
+
+    A thread still running at the deadline is stuck in a call no bound ends (a scenario's own
+    SO_RCVTIMEO of zero is an infinite one): ``wake()`` (shutdown of the pair ends) ends such a
+    call, the thread gets WAKE_GRACE to return, and the step is a harness error either way.
+    """
     run.thread.join(max(run.deadline - time.monotonic(), 0.0))
-    if run.thread.is_alive():
+    if run.thread.is_alive() and wake is not None:
+        wake()
+        run.thread.join(WAKE_GRACE)
+    if run.thread.is_alive() or (wake is not None and run.deadline < time.monotonic()):
         raise ThreadFailed("the thread did not finish in time")
     if run.error is not None:
         raise run.error
