@@ -17,7 +17,7 @@ from harness.catalogue.build import SPACE, passcred, recv, scenario, send
 from harness.check import check
 from harness.codec import CodecError, decode_step, encode_step
 from harness.execute.run import CannotExpress, execute
-from harness.expectation import Expectation
+from harness.expectation import Expectation, Unmodelled
 from harness.fuzz import repro_c, repro_py
 from harness.fuzz.findings import run_c_repro, run_python_repro
 from harness.fuzz.repro_plan import Inexpressible, make_plan
@@ -238,3 +238,13 @@ def test_a_thread_stuck_in_an_unbounded_receive_is_woken_and_is_a_harness_error(
     with pytest.raises(ThreadFailed, match="in time"):
         execute(s, "raw", ExecConfig(step_timeout=0.25, child_timeout=0.1))
     assert time.monotonic() - started < 5
+
+
+def test_a_writer_that_sent_part_and_slept_returns_the_partial_count_when_the_reader_closes() -> None:
+    s = scenario(STREAM, thread(Close(target="b"), background=True), send(b"w" * (1 << 20)), send(b"x"), fds=())
+    woken, after = steps(s)[1:]
+    assert woken.value_range == (1, (1 << 20) - 1) and woken.signals == ()
+    assert (after.outcome, after.signals) == (Failed("EPIPE"), ("SIGPIPE",))
+    # a reader that only shuts down leaves an unknown part queued: not modelled
+    shut = scenario(STREAM, thread(Shutdown(on="b", how="SHUT_RD"), background=True), send(b"w" * (1 << 20)), fds=())
+    assert isinstance(expect(shut, PLATFORM), Unmodelled)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import FDS_SPACE, drain, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import Child, Close, FdKind, FdSpec, Fill, PairKind, Poll, ReadPartner, Shutdown, Step
+from harness.model import Child, Close, FdKind, FdSpec, Fill, PairKind, Poll, ReadPartner, Shutdown, SockType, Step
 
 UNTRACKED_PIPE = FdSpec(name="w", kind=FdKind.PIPE_WRITE, tracked=False)
 UNTRACKED_SOCKET = FdSpec(name="s", kind=FdKind.SOCKET, tracked=False)
@@ -88,6 +88,12 @@ def sc_05(kind: PairKind) -> Iterator[Variant]:
         reader = Child(steps=(wake,), thread=True, background=True, delay_ms=100)
         steps = (Fill(on="a"), reader, send(b"w" * 4096), send(b"x"))
         yield Variant(f"blocked writer woken by the {label}", scenario(kind, *steps, fds=()))
+    if kind.sock_type is SockType.STREAM:
+        # a send far over SO_SNDBUF into an empty queue queues part of its data and sleeps: the
+        # reader's close makes it return that partial count (no SIGPIPE); the next send is EPIPE
+        reader = Child(steps=(Close(target="b"),), thread=True, background=True, delay_ms=100)
+        partial = (reader, send(b"w" * (1 << 20)), send(b"x"))
+        yield Variant("writer woken by the reader's close after a partial send", scenario(kind, *partial, fds=()))
 
 
 @case(

@@ -342,9 +342,14 @@ class LinuxModel:
         self.background = None
         if isinstance(step, Recv):
             self.slept = sum(skb.remaining for skb in self.ends[step.on].queue)
+        part = isinstance(step, Send) and self.sends_part_then_sleeps(step, self.ends[step.on], self.peer(step.on))
         done = self.child(Child(steps=child.steps, identity=child.identity, thread=child.thread))
         index = max(i for i, e in enumerate(out) if e.op == "child")
         out[index] = done
+        if part and isinstance(step, Send):
+            if any(isinstance(inner, Interrupt) for inner in child.steps):
+                raise Unknown("a signal during a send that queued part of its data")
+            return self.partly_sent(step)
         if any(isinstance(inner, Interrupt) for inner in child.steps):
             return self.interrupted(step, child)
         if isinstance(step, Send):
@@ -381,6 +386,36 @@ class LinuxModel:
         if not self.proc.is_main and self.proc.identity != Identity():
             raise Unknown("tgkill from a child of another identity")
         return self.simple("interrupt", Returned(0), "tgkill(SIGUSR2) to the scenario's thread")
+
+    def sends_part_then_sleeps(self, step: Send, x: End, peer: End) -> bool:
+        """A blocking stream send far over SO_SNDBUF into an empty queue: unix_stream_sendmsg() queues
+        skbs until sock_alloc_send_pskb() waits (some bytes, never all), then sleeps."""
+        return (
+            self.t is SockType.STREAM
+            and self.blocking(step.flags)
+            and not peer.queue
+            and not peer.full
+            and not peer.released
+            and not peer.rcv_shutdown
+            and step.length > x.sndbuf + (256 << 10)
+        )
+
+    def partly_sent(self, step: Send) -> StepExpectation:
+        """The writer of sends_part_then_sleeps(), asleep after queuing part of its data, woken by the
+        reader's close: sock_alloc_send_pskb() fails (sock_error() consumes the ECONNRESET the close
+        left, or EPIPE) and unix_stream_sendmsg() returns what it sent, without SIGPIPE; the next send
+        is EPIPE with SIGPIPE.  Measured on Linux 6.18.44 (1 MiB into a default SO_SNDBUF of 212992:
+        219264 bytes sent).  A reader that reads or only shuts down is not modelled (how much it left)."""
+        x, peer = self.ends[step.on], self.peer(step.on)
+        if not peer.released:
+            raise Unknown("a writer that sent part of its data, woken by anything but the reader's close")
+        x.error = None
+        return StepExpectation(
+            op="send",
+            outcome=Returned(step.length - 1),
+            value_range=(1, step.length - 1),
+            why="a sleeping writer woken by the reader's close: the partial count, no SIGPIPE",
+        )
 
     def woken_writer(self, step: Send) -> StepExpectation | None:
         """A stream send that slept on a full queue (it sent nothing) and that the peer's close or
@@ -670,6 +705,8 @@ class LinuxModel:
         cost = truesize_ceiling(step.length)
         if peer.fill_unknown:
             raise Unknown("sending after a Fill that may have stopped at its limit")
+        if self.trial and self.sends_part_then_sleeps(step, x, peer):
+            return self.would_block_on_send(step, x)  # after the part that fits (see raced)
         if peer.full_at is not None:
             if x.sndbuf <= peer.full_at:
                 return self.would_block_on_send(step, x)
