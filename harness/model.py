@@ -42,7 +42,7 @@ MAX_FILL_CHUNK = 1 << 20  # bytes of one Fill send
 MAX_FILL_SENDS = 1_000_000  # sends of one Fill step (it stops at the first that fails)
 MAX_SEND_MANY = 2 * UIO_MAXIOV  # messages of one sendmmsg() (SendMany)
 MAX_SPLICE = 1 << 16  # bytes of one splice()
-MAX_WAIT_MS = 10_000  # ReadPartner.wait_ms
+MAX_WAIT_MS = 10_000  # ReadPartner.wait_ms, Poll.timeout_ms
 MAX_DELAY_MS = 5000  # Child.delay_ms of a background child
 MAX_NOFILE = 1 << 20  # Identity.nofile (RLIMIT_NOFILE of a child)
 MAX_FD_HEADROOM = 64  # Identity.fd_headroom
@@ -281,8 +281,10 @@ FdRef: TypeAlias = Named | RawFd | ClosedFd
 
 
 # "self": the sender's own id; "parent": the scenario process's (from a child); "nonexistent":
-# a pid no process has (the executor picks one that is free).
-CredValue: TypeAlias = int | Literal["self", "parent", "nonexistent"]
+# a pid no process has (the executor picks one that is free); "thread" (pid only): the sending
+# thread's id, gettid(), which differs from getpid() in a Child(thread=True).
+CredValue: TypeAlias = int | Literal["self", "parent", "nonexistent", "thread"]
+CRED_WORDS = ("self", "parent", "nonexistent", "thread")
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,8 +314,10 @@ class ScmCredentials:
             value = getattr(self, field_name)
             if isinstance(value, int):
                 _fits(self, field_name, value)
-            elif value not in ("self", "parent", "nonexistent"):
-                raise FieldError(field_name, f"{shorten(value)} is not an int, 'self', 'parent' or 'nonexistent'")
+            elif value not in CRED_WORDS or (value == "thread" and field_name != "pid"):
+                raise FieldError(
+                    field_name, f"{shorten(value)} is not an int, 'self', 'parent', 'nonexistent' or (pid) 'thread'"
+                )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -517,13 +521,19 @@ POLL_EVENTS = ("POLLIN", "POLLPRI", "POLLOUT", "POLLERR", "POLLHUP", "POLLRDHUP"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Poll:
-    """poll() on a pair end with a zero timeout; the observation is the set of revents."""
+    """poll() on a pair end; the observation is the set of revents.
+
+    ``timeout_ms`` (bounded by MAX_WAIT_MS) lets the call wait for an event, e.g. one a background
+    Child causes (a blocked poll woken by shutdown); nothing happening is then ``0`` after the wait.
+    """
 
     on: Side
     events: frozenset[str] = frozenset({"POLLIN", "POLLOUT", "POLLPRI", "POLLRDHUP"})
+    timeout_ms: int = 0
 
     def __post_init__(self) -> None:
         _check_side(self.on)
+        _within("timeout_ms", self.timeout_ms, 0, MAX_WAIT_MS, "MAX_WAIT_MS")
         unknown = self.events - set(POLL_EVENTS)
         if unknown:
             raise InvalidScenario(f"unknown poll events {sorted(unknown)}")
@@ -663,6 +673,20 @@ class Splice:
         _within("length", self.length, 1, MAX_SPLICE, "MAX_SPLICE")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Interrupt:
+    """tgkill(the scenario's process, its scenario thread, SIGUSR2), from a background party: a
+    blocking call the scenario thread is in is interrupted by a signal with a handler.
+
+    For a scenario with an Interrupt the executor installs a SIGUSR2 handler (which does nothing)
+    in the scenario's process, with SA_RESTART if ``restart`` (every Interrupt of a scenario says
+    the same), and restores the old disposition afterwards.  Raw back end only: Python's socket
+    module retries a call a signal interrupted (PEP 475).
+    """
+
+    restart: bool = False
+
+
 # An unprivileged child switches to uid = gid = UNPRIVILEGED_UID + (the harness process's pid % 10000):
 # per-user kernel counters (user->unix_inflight) must not be shared by harness processes that
 # run at the same time (pytest-xdist workers).  The oracle refers to it only symbolically.
@@ -704,7 +728,15 @@ class Identity:
 class Child:
     """fork(): the child runs ``steps`` on the inherited descriptors as ``identity`` and exits; the
     parent waits for it (and reaps it) before its next step.  Privilege drops and namespaces happen
-    only in the child."""
+    only in the child.
+
+    ``thread=True``: no fork; the steps run on a new thread of the scenario's own process (same
+    pid, same descriptor table, same identity, which must be the default), which the scenario's
+    thread joins with a timeout.  Every call the thread makes is bounded like any step's
+    (SO_RCVTIMEO/SO_SNDTIMEO of the pair, Poll and ReadPartner timeouts), so a join that times
+    out is a harness error, never a hang.  Credentials the kernel fills in name the process (the
+    thread-group id), not the thread; ``ScmCredentials(pid="thread")`` names the thread's id.
+    """
 
     steps: tuple[Step, ...]
     identity: Identity = Identity()
@@ -713,8 +745,11 @@ class Child:
     # parent reaps it right after that step.
     background: bool = False
     delay_ms: int = 200
+    thread: bool = False
 
     def __post_init__(self) -> None:
+        if self.thread and self.identity != Identity():
+            raise InvalidScenario("a thread is the scenario's process: it cannot have an identity of its own")
         if len(self.steps) >= MAX_STEPS:
             raise FieldError("steps", f"{len(self.steps)} steps and the child itself exceed MAX_STEPS={MAX_STEPS}")
         if any(isinstance(step, Child) for step in self.steps):
@@ -741,6 +776,7 @@ Step: TypeAlias = (
     | SendMany
     | DiagUid
     | Splice
+    | Interrupt
     | Child
 )
 
@@ -767,6 +803,8 @@ class Scenario:
             raise FieldError(
                 "steps", f"{size} bytes of data and control exceed MAX_SCENARIO_BYTES={MAX_SCENARIO_BYTES}"
             )
+        if len({step.restart for step in _all_steps(self.steps) if isinstance(step, Interrupt)}) > 1:
+            raise InvalidScenario("Interrupt steps disagree about SA_RESTART (the process has one SIGUSR2 handler)")
         names = [spec.name for spec in self.fds]
         if len(set(names)) != len(names):
             raise InvalidScenario(f"duplicate fd names in {names}")
@@ -794,6 +832,21 @@ def _all_steps(steps: tuple[Step, ...]) -> Iterator[Step]:
         yield step
         if isinstance(step, Child):
             yield from step.steps
+
+
+def all_steps(steps: tuple[Step, ...]) -> Iterator[Step]:
+    """Every step of ``steps``, a Child's own steps included (after the Child)."""
+    return _all_steps(steps)
+
+
+def woken_steps(scenario: Scenario) -> frozenset[int]:
+    """Indices of the steps a background party races: each one right after a background Child.
+
+    Such a step waits (bounded) until the party acts; if it is still waiting at its bound, the
+    wake-up never came, which is a fail of the kernel, not a timeout of the harness.
+    """
+    steps = scenario.steps
+    return frozenset(i + 1 for i, step in enumerate(steps[:-1]) if isinstance(step, Child) and step.background)
 
 
 def step_count(steps: tuple[Step, ...]) -> int:

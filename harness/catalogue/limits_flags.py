@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import drain, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import Close, Fill, GetSockOpt, PairKind, Poll, SendMany, SetSockOpt, Shutdown
+from harness.model import Child, Close, Fill, GetSockOpt, PairKind, Poll, SendMany, SetSockOpt, Shutdown
 
 DONTWAIT = "MSG_DONTWAIT"
 
@@ -141,6 +141,9 @@ def fl_02(kind: PairKind) -> Iterator[Variant]:
             recv(6, flags=["MSG_WAITALL"]),
         )
         yield Variant("SO_RCVTIMEO", scenario(kind, *steps, fds=()))
+        # wake-ups (issue 10): the receive sleeps with 3 of 6 bytes until a background child writes the rest
+        later = Child(steps=(send(b"def"),), background=True, delay_ms=100)
+        yield Variant("a later write", scenario(kind, send(b"abc"), later, recv(6, flags=["MSG_WAITALL"]), fds=()))
 
 
 @case(

@@ -6,20 +6,23 @@ import dataclasses
 import fcntl
 import os
 import select
+import signal
 import socket
 import stat
 import struct
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.addresses import AddressSpace
 from harness.execute import signals
-from harness.execute.child import ChildReport, ChildUnsupported, Running, finish_child, start_child
+from harness.execute.child import ChildReport, ChildUnsupported, Running, finish_child, kill_and_reap, start_child
 from harness.execute.errors import CannotExpress as CannotExpress  # re-exported
 from harness.execute.fdtable import FdTable
 from harness.execute.inspect import Identifier, describe, open_fds, pidfd_pid
+from harness.execute.threads import WAKE_GRACE, ThreadRun, finish_thread, start_thread
 from harness.model import (
     POLL_EVENTS,
     Child,
@@ -30,6 +33,7 @@ from harness.model import (
     Fill,
     GetSockName,
     GetSockOpt,
+    Interrupt,
     Ioctl,
     Listen,
     Named,
@@ -132,8 +136,9 @@ class Backend(ABC):
         self.identifier = Identifier(consts.syscalls.get("kcmp"))
         self.kind: PairKind | None = None
         self.children: list[ProcessContext] = []
-        self.background: tuple[int, Running] | None = None
+        self.background: tuple[int, Running | ThreadRun] | None = None
         self.main_ids = (os.getpid(), os.getuid(), os.getgid())  # "parent" in a child's credentials
+        self.main_tid = threading.get_native_id()  # the scenario's thread: where an Interrupt goes
         self.addresses = AddressSpace.fresh()  # where this scenario's msg_names resolve (harness.addresses)
 
     # -- set-up -------------------------------------------------------------------------------
@@ -210,6 +215,15 @@ class Backend(ABC):
             return StepObservation(index=index, op="sendmany", outcome=self.send_many(step))
         if isinstance(step, Splice):
             return self.splice(index, step)
+        if isinstance(step, Interrupt):
+            # tgkill(2): SIGUSR2 to the scenario's thread (the handler harness.execute.run installed)
+            tgkill = self.c.syscalls.get("tgkill")
+            if tgkill is None:
+                raise CannotExpress("tgkill: no syscall number for this architecture")
+            r = libc.syscall(tgkill, self.main_ids[0], self.main_tid, signal.SIGUSR2)
+            return StepObservation(
+                index=index, op="interrupt", outcome=Returned(0) if r.ok else Failed(errno_name(r.errno))
+            )
         if isinstance(step, DiagUid):
             return StepObservation(index=index, op="diag_uid", outcome=diag_uid(self.table.fd(step.on)))
         raise AssertionError(f"unhandled step {step!r}")
@@ -222,7 +236,7 @@ class Backend(ABC):
             mask |= getattr(select, name)
         poller = select.poll()
         poller.register(self.table.fd(step.on), mask)
-        got = poller.poll(0)
+        got = poller.poll(step.timeout_ms)  # bounded: model.MAX_WAIT_MS
         revents = got[0][1] if got else 0
         names = frozenset(name for name in POLL_EVENTS if revents & getattr(select, name))
         return StepObservation(index=index, op="poll", outcome=Returned(len(got)), events=names)
@@ -294,6 +308,8 @@ class Backend(ABC):
                 out.append(dataclasses.replace(observed, signals=signals.take()))
             return tuple(out)
 
+        if step.thread:
+            return self.thread_child(index, step, steps)
         try:
             running = start_child(
                 step.identity,
@@ -310,6 +326,51 @@ class Backend(ABC):
             raise CannotExpress(f"child: {exc}") from None
         return self.child_observation(index, report)
 
+    # -- Child(thread=True): the steps on another thread of this process (harness.execute.threads) --
+
+    def thread_child(
+        self, index: int, step: Child, steps: Callable[[], tuple[StepObservation, ...]]
+    ) -> StepObservation:
+        # the longest a thread's steps can take: the child bound, and the Poll and ReadPartner waits
+        waits = sum(
+            inner.timeout_ms if isinstance(inner, Poll) else inner.wait_ms if isinstance(inner, ReadPartner) else 0
+            for inner in step.steps
+        )
+        timeout = self.config.child_timeout + waits / 1000
+        running = start_thread(steps, timeout, step.delay_ms / 1000 if step.background else 0.0)
+        if step.background:
+            self.background = (index, running)
+            return StepObservation(index=index, op="child", outcome=Returned(0))
+        return self.thread_observation(index, running)
+
+    def thread_observation(self, index: int, running: ThreadRun) -> StepObservation:
+        tid, observed = finish_thread(running, self.wake_pair)
+        # a thread's context: its thread id as "pid" (what ScmCredentials(pid="thread") names), the process's ids
+        self.children.append(ProcessContext(pid=tid, uid=os.getuid(), gid=os.getgid()))
+        return StepObservation(index=index, op="child", outcome=Returned(0), nested=observed)
+
+    def wake_pair(self) -> None:
+        """shutdown(SHUT_RDWR) of both pair ends: wakes a thread stuck in a receive or send on them
+        (the scenario is over: the step is a harness error)."""
+        for side in ("a", "b"):
+            if self.table.is_live(side):
+                libc.shutdown(self.table.fd(side), socket.SHUT_RDWR)
+
+    def abandon_background(self) -> None:
+        """After a failure: a background child is killed; a background thread ends at its bounded calls."""
+        if self.background is None:
+            return
+        _, running = self.background
+        self.background = None
+        if isinstance(running, ThreadRun):
+            running.thread.join(max(running.deadline - time.monotonic(), 0.0))
+            if running.thread.is_alive():
+                self.wake_pair()
+                running.thread.join(WAKE_GRACE)
+            return
+        kill_and_reap(running.pid)
+        os.close(running.read_end)
+
     def child_observation(self, index: int, report: ChildReport) -> StepObservation:
         self.children.append(report.context)
         outcome: Outcome = Returned(0) if report.died is None else Failed(f"killed by {report.died}")
@@ -321,6 +382,8 @@ class Backend(ABC):
             return None
         index, running = self.background
         self.background = None
+        if isinstance(running, ThreadRun):
+            return self.thread_observation(index, running)
         try:
             report = finish_child(running)
         except ChildUnsupported as exc:
@@ -407,6 +470,8 @@ class Backend(ABC):
                 values.append(self.main_ids[index])
             elif value == "nonexistent":
                 values.append(free_pid())
+            elif value == "thread":
+                values.append(threading.get_native_id())  # gettid() of the thread that sends
             else:
                 values.append(value)
         return pack_ucred(values[0], values[1], values[2])

@@ -245,7 +245,10 @@ def _other(index: int, op: str, args: dict[str, Any], want: dict[str, Any]) -> l
                 f"do_getsockopt({index}, {on}, {c_int(args['option'], C_INT, 'GetSockOpt.option')}, "
                 f"{int(bool(args['peercred']))});"
             ),
-            "poll": lambda: f"do_poll({index}, {on}, {c_int(args['events'], C_INT, 'Poll.events')});",
+            "poll": lambda: (
+                f"do_poll({index}, {on}, {c_int(args['events'], C_INT, 'Poll.events')}, "
+                f"{c_int(args['timeout'], C_INT, 'Poll.timeout_ms')});"
+            ),
             "ioctl": lambda: f"do_ioctl({index}, {on}, {c_int(args['request'], UINT32_T, 'Ioctl.request')});",
             "set_owner": lambda: f"do_set_owner({index}, {on});",
             "fill": lambda: (

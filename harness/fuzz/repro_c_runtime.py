@@ -926,10 +926,10 @@ static void do_getsockopt(int step, const char *on, int option, int peercred) {
 
 #define ALL_POLL_BITS (POLLIN | POLLPRI | POLLOUT | POLLERR | POLLHUP | POLLRDNORM | POLLWRNORM | POLLRDHUP)
 
-static void do_poll(int step, const char *on, int events) {
+static void do_poll(int step, const char *on, int events, int timeout_ms) {
     struct pollfd p = {fd_of(on), (short)events, 0};
     errno = 0;
-    int r = poll(&p, 1, 0);
+    int r = poll(&p, 1, timeout_ms);
     check_common(step, "poll", r >= 0 ? (struct outcome){OUT_RETURNED, r, NULL} : (struct outcome){OUT_FAILED, errno, NULL});
     if (want.has_events && (p.revents & ALL_POLL_BITS) != want.events) {
         differ_start(step, "revents");

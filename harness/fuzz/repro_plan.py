@@ -235,7 +235,9 @@ def _refuse_unknown_parts(step: Step, want: StepExpectation) -> None:
             raise Inexpressible(f"credentials of another process {c.creds}")
     if isinstance(step, Send):
         for cmsg in step.cmsgs:
-            if isinstance(cmsg, ScmCredentials) and any(v in ("parent", "nonexistent") for v in cmsg_ids(cmsg)):
+            if isinstance(cmsg, ScmCredentials) and any(
+                v in ("parent", "nonexistent", "thread") for v in cmsg_ids(cmsg)
+            ):
                 raise Inexpressible("credentials naming another process")
 
 
@@ -345,8 +347,9 @@ def _step(step: Step, want: StepExpectation, consts: Constants) -> PlanStep:
             raise Inexpressible("getsockopt(SO_PEERPIDFD): the pid behind a pidfd")
         return PlanStep("getsockopt", args, wanted, f"getsockopt({step.on}, {step.option})")
     if isinstance(step, Poll):
-        args = {"on": step.on, "events": poll_mask(step.events)}
-        return PlanStep("poll", args, wanted, f"poll({step.on}, {{{', '.join(sorted(step.events))}}}, timeout 0)")
+        args = {"on": step.on, "events": poll_mask(step.events), "timeout": step.timeout_ms}
+        events = ", ".join(sorted(step.events))
+        return PlanStep("poll", args, wanted, f"poll({step.on}, {{{events}}}, timeout {step.timeout_ms} ms)")
     if isinstance(step, Ioctl):
         args = {"on": step.on, "request": consts.ioctls[step.request]}
         return PlanStep("ioctl", args, wanted, f"ioctl({step.on}, {step.request})")
@@ -403,6 +406,8 @@ def _child(step: Child, want: StepExpectation, wanted: dict[str, Any], consts: C
     identity = step.identity
     if step.background:
         raise Inexpressible("a background child (its steps race the parent's next step)")
+    if step.thread:
+        raise Inexpressible("a child thread (the reproducers run one thread)")
     if identity.userns or identity.pidns:
         raise Inexpressible("a child in a new user or pid namespace")
     if any(isinstance(inner, Child) for inner in step.steps):

@@ -635,7 +635,7 @@ class Repro:
     def poll(self, index: int, args: dict[str, Any], want: dict[str, Any]) -> None:
         poller = select.poll()
         poller.register(self.fd(args["on"]), args["events"])
-        ready = poller.poll(0)
+        ready = poller.poll(args.get("timeout", 0))
         revents = ready[0][1] if ready else 0
         self.check_common(index, "poll", want, ("returned", len(ready)), self.signals())
         if "events" in want and revents & ALL_POLL_BITS != want["events"]:

@@ -35,6 +35,8 @@ from harness.model import (
     Fill,
     GetSockName,
     GetSockOpt,
+    Identity,
+    Interrupt,
     Ioctl,
     Listen,
     Named,
@@ -275,6 +277,9 @@ class LinuxModel:
         self.used_headroom = 0  # descriptors a child at its RLIMIT_NOFILE has received
         self.background: Child | None = None  # a background child not yet run
         self.slept: int | None = None  # bytes queued when the receive in progress went to sleep (raced)
+        # True in the trial run of a step a background party races (raced()): a wait that would end
+        # with a partial result at the step bound (MSG_WAITALL with part of the data) counts as waiting
+        self.trial = False
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -327,6 +332,7 @@ class LinuxModel:
         shared = (self.c, self.p, self.s, self.abi)  # immutable: shared, not copied
         trial = copy.deepcopy(self, {id(obj): obj for obj in shared})
         trial.background = None
+        trial.trial = True
         for end in trial.ends.values():
             # a scenario timeout longer than the step bound only widens the child's head start: it waits
             end.rcvtimeo = SocketTimeout.HARNESS if end.rcvtimeo is SocketTimeout.RACING else end.rcvtimeo
@@ -336,13 +342,98 @@ class LinuxModel:
         self.background = None
         if isinstance(step, Recv):
             self.slept = sum(skb.remaining for skb in self.ends[step.on].queue)
-        done = self.child(Child(steps=child.steps, identity=child.identity))
+        part = isinstance(step, Send) and self.sends_part_then_sleeps(step, self.ends[step.on], self.peer(step.on))
+        done = self.child(Child(steps=child.steps, identity=child.identity, thread=child.thread))
         index = max(i for i, e in enumerate(out) if e.op == "child")
         out[index] = done
+        if part and isinstance(step, Send):
+            if any(isinstance(inner, Interrupt) for inner in child.steps):
+                raise Unknown("a signal during a send that queued part of its data")
+            return self.partly_sent(step)
+        if any(isinstance(inner, Interrupt) for inner in child.steps):
+            return self.interrupted(step, child)
+        if isinstance(step, Send):
+            woken = self.woken_writer(step)
+            if woken is not None:
+                return woken
         try:
             return self.step(step)
         finally:
             self.slept = None
+
+    def interrupted(self, step: Step, party: Child) -> StepExpectation:
+        """A blocking receive or send that a background party's Interrupt (SIGUSR2 with a handler)
+        ends: EINTR, with or without SA_RESTART, because the executor bounds every blocking call
+        with SO_RCVTIMEO/SO_SNDTIMEO: sock_intr_errno(timeo) is -ERESTARTSYS (restartable) only
+        for an infinite timeout.  Measured on Linux 6.18.44: with SO_RCVTIMEO, EINTR both ways;
+        without it, SA_RESTART restarts the recv, which returns the data sent after the signal
+        (man 7 signal: socket calls with a timeout are never restarted)."""
+        if not isinstance(party.steps[0], Interrupt):
+            raise Unknown("a signal after another act of the background party (which woke the step first)")
+        if not party.thread and party.identity != Identity():
+            raise Unknown("tgkill from a child of another identity (EPERM or not)")
+        if not isinstance(step, Recv | Send):
+            raise Unknown("a signal during a call other than a receive or a send (Python's poll retries)")
+        if isinstance(step, Recv) and "MSG_WAITALL" in step.flags and self.ends[step.on].queue:
+            raise Unknown("a signal during a MSG_WAITALL receive that copied part of the data")
+        if isinstance(step, Recv):
+            if self.ends[step.on].passcred or self.ends[step.on].passpidfd:
+                raise Unknown("an interrupted receive with SO_PASSCRED (what the stream path writes to msg_control)")
+            return self.recv_failed(step, Failed("EINTR"), "a signal with a handler: sock_intr_errno()")
+        return self.simple("send", Failed("EINTR"), "a signal with a handler: sock_intr_errno()")
+
+    def interrupt(self, step: Interrupt) -> StepExpectation:
+        if not self.proc.is_main and self.proc.identity != Identity():
+            raise Unknown("tgkill from a child of another identity")
+        return self.simple("interrupt", Returned(0), "tgkill(SIGUSR2) to the scenario's thread")
+
+    def sends_part_then_sleeps(self, step: Send, x: End, peer: End) -> bool:
+        """A blocking stream send far over SO_SNDBUF into an empty queue: unix_stream_sendmsg() queues
+        skbs until sock_alloc_send_pskb() waits (some bytes, never all), then sleeps."""
+        return (
+            self.t is SockType.STREAM
+            and self.blocking(step.flags)
+            and not peer.queue
+            and not peer.full
+            and not peer.released
+            and not peer.rcv_shutdown
+            and step.length > x.sndbuf + (256 << 10)
+        )
+
+    def partly_sent(self, step: Send) -> StepExpectation:
+        """The writer of sends_part_then_sleeps(), asleep after queuing part of its data, woken by the
+        reader's close: sock_alloc_send_pskb() fails (sock_error() consumes the ECONNRESET the close
+        left, or EPIPE) and unix_stream_sendmsg() returns what it sent, without SIGPIPE; the next send
+        is EPIPE with SIGPIPE.  Measured on Linux 6.18.44 (1 MiB into a default SO_SNDBUF of 212992:
+        219264 bytes sent).  A reader that reads or only shuts down is not modelled (how much it left)."""
+        x, peer = self.ends[step.on], self.peer(step.on)
+        if not peer.released:
+            raise Unknown("a writer that sent part of its data, woken by anything but the reader's close")
+        x.error = None
+        return StepExpectation(
+            op="send",
+            outcome=Returned(step.length - 1),
+            value_range=(1, step.length - 1),
+            why="a sleeping writer woken by the reader's close: the partial count, no SIGPIPE",
+        )
+
+    def woken_writer(self, step: Send) -> StepExpectation | None:
+        """A stream send that slept on a full queue (it sent nothing) and that the peer's close or
+        SHUT_RD woke: sock_alloc_send_pskb() returns sock_error() (ECONNRESET when the peer closed
+        with unread data in its queue, consumed) or EPIPE, and unix_stream_sendmsg() goes to its
+        out_err path, which raises no SIGPIPE: only a send that finds the peer dead before it
+        allocates (out_pipe) does.  Measured on Linux 6.18.44: ECONNRESET after the close, EPIPE
+        after SHUT_RD, neither with SIGPIPE; the next send EPIPE with SIGPIPE.  (Datagram and
+        seqpacket sends check sock_error first anyway: send_error gives the same there.)"""
+        if self.t is not SockType.STREAM:
+            return None
+        x, peer = self.ends[step.on], self.peer(step.on)
+        if not x.open or not (peer.released or peer.rcv_shutdown):
+            return None
+        if x.error is not None:
+            err, x.error = x.error, None
+            return self.simple("send", Failed(err), "a sleeping writer woken: sock_error(), no SIGPIPE")
+        return self.simple("send", Failed("EPIPE"), "a sleeping writer woken by the peer's shutdown: no SIGPIPE")
 
     def step(self, step: Step) -> StepExpectation:
         if self.gc_garbage and not isinstance(step, ReadPartner | Close):
@@ -387,6 +478,8 @@ class LinuxModel:
             return self.send_many(step)
         if isinstance(step, Splice):
             return self.splice(step)
+        if isinstance(step, Interrupt):
+            return self.interrupt(step)
         if isinstance(step, DiagUid):
             if not self.ends[step.on].open:
                 raise Unknown("sock_diag of a closed socket")
@@ -612,6 +705,8 @@ class LinuxModel:
         cost = truesize_ceiling(step.length)
         if peer.fill_unknown:
             raise Unknown("sending after a Fill that may have stopped at its limit")
+        if self.trial and self.sends_part_then_sleeps(step, x, peer):
+            return self.would_block_on_send(step, x)  # after the part that fits (see raced)
         if peer.full_at is not None:
             if x.sndbuf <= peer.full_at:
                 return self.would_block_on_send(step, x)
@@ -1158,6 +1253,8 @@ class LinuxModel:
             return StepExpectation(op="child", outcome=Returned(0), why="started; runs while the next step waits")
         prefix = f"child{self.children}."
         self.children += 1
+        if step.thread:
+            return self.thread(step, prefix)
         self.used_headroom = 0
         self.proc = Proc(prefix, step.identity, self.p)
         nested = []
@@ -1171,6 +1268,24 @@ class LinuxModel:
         self.exited.add(prefix)
         self.settle()  # what the child installed is closed when it exits
         return StepExpectation(op="child", outcome=Returned(0), nested=tuple(nested), why="forked, ran, reaped")
+
+    def thread(self, step: Child, prefix: str) -> StepExpectation:
+        """Child(thread=True): the scenario's process on another thread: its descriptors (a Close or
+        a receive there is the process's), its credentials (the kernel fills in the thread-group id:
+        SCM_CREDENTIALS, SCM_PIDFD and SO_PEERCRED name the process, not the thread).  Only
+        ScmCredentials(pid="thread") names the thread; measured on 6.18.44: root (CAP_SYS_ADMIN)
+        may send it and the receiver sees the tid; an unprivileged sender gets EPERM (scm_check_creds
+        compares with task_tgid_vnr)."""
+        self.proc = Proc("", None, self.p, tid=f"{prefix}pid")
+        nested = []
+        try:
+            for inner in step.steps:
+                if isinstance(inner, SetOwner) or (isinstance(inner, Send) and "MSG_OOB" in inner.flags):
+                    raise Unknown("SIGURG for one thread of several")
+                nested.append(self.step(inner))
+        finally:
+            self.proc = self.main
+        return StepExpectation(op="child", outcome=Returned(0), nested=tuple(nested), why="a thread: ran, joined")
 
     # -- lifetimes: descriptors, files in flight, garbage collection --------------------------
 
@@ -1261,7 +1376,11 @@ class LinuxModel:
         if self.writable(step.on):
             mask |= {"POLLOUT", "POLLWRNORM"}
         revents = frozenset(mask & (set(step.events) | {"POLLERR", "POLLHUP"}))
-        return StepExpectation(op="poll", outcome=Returned(1 if revents else 0), events=revents, why="unix_poll")
+        if not revents and step.timeout_ms and self.trial:
+            # a background party races this poll: it sleeps until the party's act wakes it
+            return StepExpectation(op="poll", outcome=Blocked(), events=revents, why="poll waits for an event")
+        why = "unix_poll" if revents or not step.timeout_ms else "unix_poll: nothing happens within the timeout"
+        return StepExpectation(op="poll", outcome=Returned(1 if revents else 0), events=revents, why=why)
 
     def writable(self, side: str) -> bool:
         """unix_writable(): sk_wmem_alloc * 4 <= sk_sndbuf, where sk_wmem_alloc is the truesize of
