@@ -659,7 +659,19 @@ class Fill:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GetSockName:
-    """getsockname() on a pair end; the outcome is the address length (2: unbound)."""
+    """getsockname() on a pair end; the outcome is the address length (2: unbound; a pathname's is counted
+    without the private directory's bytes), and the observation says what the address is
+    (harness.addresses.describe_name)."""
+
+    on: Side
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetPeerName:
+    """getpeername() on a pair end: observed like :class:`GetSockName`."""
 
     on: Side
 
@@ -806,6 +818,7 @@ Step: TypeAlias = (
     | SetOwner
     | Fill
     | GetSockName
+    | GetPeerName
     | SocketPair
     | SendMany
     | DiagUid

@@ -114,6 +114,15 @@ class FdTable:
         while self._owned:
             _close_quietly(self._owned.pop())
 
+    def close_owned(self, fd: int) -> None:
+        """Close an owned descriptor that is no entry of the table (a pair's listener)."""
+        self._owned.discard(fd)
+        os.close(fd)
+
+    def unlink_after(self, path: bytes) -> None:
+        """Remove the socket file ``path`` when the scenario ends (a pair bound it), even after an error."""
+        self._stack.callback(_unlink_quietly, path)
+
     def add_pair_end(self, side: str, fd: int) -> None:
         self._live[side] = fd
         st = os.fstat(fd)
@@ -243,6 +252,11 @@ def io_uring_fd() -> int:
     if not r.ok:
         raise FdUnavailable(f"io_uring_setup failed: {os.strerror(r.errno)}")
     return r.value
+
+
+def _unlink_quietly(path: bytes) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def _close_quietly(fd: int) -> None:
