@@ -136,6 +136,8 @@ def pair_target(address: str, role: str) -> Target:
 
 def pair_name_length(address: str, role: str) -> int:
     """:func:`portable_length` of the name ``role`` binds (getsockname's length for it)."""
+    if address == "autobind":
+        return AUTOBIND_LENGTH
     space = AddressSpace("/", "0" * 2 * TOKEN_BYTES)  # the directory is not counted; the token is fixed-size
     return portable_length(pair_target(address, role).sockaddr(space), space)
 

@@ -6,7 +6,7 @@ import fnmatch
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from harness.model import SOCKETPAIR_KINDS, PairKind, Scenario, SockType
+from harness.model import ALL_KINDS, PairKind, Scenario, SockType
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +33,7 @@ class Case:
     needs: frozenset[str] = frozenset()  # probed platform features the case requires
 
     def kinds(self) -> tuple[PairKind, ...]:
-        # TODO(kinds): every kind of ALL_KINDS once the executor makes them
-        return tuple(k for k in SOCKETPAIR_KINDS if k.sock_type in self.types)
+        return tuple(k for k in ALL_KINDS if k.sock_type in self.types)
 
     def variants(self, kind: PairKind) -> tuple[Variant, ...]:
         return tuple(self.build(kind))

@@ -187,6 +187,10 @@ class Backend(ABC):
         r = libc.bind(fd, name)
         if not r.ok:
             raise OSError(r.errno, f"bind() for {kind.name}")
+        if name[2:3] not in (b"", b"\0"):
+            # whatever the umask: anyone may write to it (sendto, connect), an unprivileged child too, as
+            # to a socketpair() end; nobody else can find it (a 0711 directory, a random token)
+            os.chmod(name[2:].split(b"\0", 1)[0], 0o777)
         r, bound = libc.getsockname(fd)
         if not r.ok:
             raise OSError(r.errno, f"getsockname() for {kind.name}")

@@ -142,9 +142,14 @@ class RawBackend(Backend):
         payload = ctypes.create_string_buffer(step.data, len(step.data))
         iov = libc.iovec(_address(payload), len(step.data))
         messages = (libc.mmsghdr * step.count)()
+        destination = self.default_destination.get(step.on)  # an unconnected pair: the other end's name
+        name = ctypes.create_string_buffer(destination or b"", len(destination or b""))
         for m in messages:
             m.msg_hdr.msg_iov = ctypes.addressof(iov)
             m.msg_hdr.msg_iovlen = 1
+            if destination is not None:
+                m.msg_hdr.msg_name = _address(name)
+                m.msg_hdr.msg_namelen = len(destination)
         r = libc.sendmmsg(self.table.fd(step.on), messages, self.c.msg_flags(frozenset({"MSG_DONTWAIT"})))
         return Returned(r.value) if r.ok else Failed(errno_name(r.errno))
 
