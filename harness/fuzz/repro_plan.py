@@ -431,6 +431,8 @@ def _child(step: Child, want: StepExpectation, wanted: dict[str, Any], consts: C
 def make_plan(scenario: Scenario, expectation: Expectation, platform: Platform) -> Plan:
     if platform.system != "linux":
         raise Inexpressible(f"reproducers drive Linux system calls, not {platform.system}")
+    if not scenario.kind.by_socketpair:
+        raise Inexpressible(f"a {scenario.kind.name} pair (the reproducers make socketpair() pairs only)")
     if len(expectation.steps) != len(scenario.steps):
         raise Inexpressible("the expectation does not cover every step")
     for spec in scenario.fds:

@@ -128,9 +128,11 @@ RECV_FLAGS_MODELLED = frozenset(
 # Send-buffer accounting counts skb truesize (sk_wmem_alloc), not bytes: kmalloc rounds an skb's
 # linear part up to a power of two.  Measured on Linux 6.18.44 x86_64, one send of 1..140000 bytes
 # on each socket type, read back with SIOCOUTQ: bytes + 578 <= truesize <= 2 * bytes + 892 per skb.
-# The oracle uses bytes as the floor and 2 * bytes + TRUESIZE_SLACK as the ceiling, and says
-# unknown where the answer lies between them.
+# The oracle uses bytes + TRUESIZE_FLOOR as the floor and 2 * bytes + TRUESIZE_SLACK as the ceiling, and
+# says unknown where the answer lies between them.  (The floor's constant stays under the measured 578:
+# struct sk_buff and struct skb_shared_info alone take more than 512 bytes on every 64-bit kernel.)
 TRUESIZE_SLACK = 1024
+TRUESIZE_FLOOR = 512
 
 
 def truesize_ceiling(length: int) -> int:
@@ -141,7 +143,7 @@ def truesize_ceiling(length: int) -> int:
 def wmem_bounds(queue: list[Skb]) -> tuple[int, int]:
     """What the skbs of ``queue`` count in their sender's sk_wmem_alloc: (at least, at most)."""
     sizes = [len(skb.data) for skb in queue]
-    return sum(sizes), sum(map(truesize_ceiling, sizes))
+    return sum(sizes) + TRUESIZE_FLOOR * len(sizes), sum(map(truesize_ceiling, sizes))
 
 
 # The executor bounds every blocking call with SO_RCVTIMEO/SO_SNDTIMEO of its step timeout (0.5 s
