@@ -250,6 +250,9 @@ class PairKind:
         for kind in ALL_KINDS:
             if kind.name == name:
                 return kind
+        parts = name.split("/")  # a socketpair() kind may name its type as "SOCK_STREAM" too
+        if len(parts) == 3 and parts[1] in ("blocking", "nonblocking") and parts[2] in ("as-created", "reversed"):
+            return cls(SockType.from_short(parts[0]), parts[1] == "nonblocking", parts[2] == "reversed")
         raise InvalidScenario(
             f"unknown pair kind {shorten(name)} (want e.g. 'stream/blocking/as-created' or 'stream/pathname/accepted')"
         )
