@@ -251,3 +251,24 @@ def test_kinds_selects_the_pathname_kinds(capsys: pytest.CaptureFixture[str], tm
         "dgram/pathname/unconnected",
     } & {k.name for k in CASES["TRN-05"].kinds()}
     assert report.results and all(r.verdict is Verdict.PASS for r in report.results)
+
+
+# -- the generators and the codec ------------------------------------------------------------------
+
+
+def test_the_kind_byte_keeps_old_inputs_and_reaches_the_new_kinds() -> None:
+    from harness.generate.decode import decode
+
+    old = [decode(bytes([b, 0, 0])) for b in range(240)]
+    assert [s.kind if s else None for s in old] == [SOCKETPAIR_KINDS[b % 12] for b in range(240)]
+    new = {s.kind for b in range(240, 256) if (s := decode(bytes([b, 0, 0]))) is not None}
+    assert new == set(API_KINDS)
+
+
+def test_getpeername_round_trips_through_json() -> None:
+    from harness.codec import dumps, loads
+
+    scenario = Scenario(kind=UNCONNECTED, steps=(GetPeerName(on="a"), GetSockName(on="b")))
+    text = dumps(scenario)
+    assert '"op": "getpeername"' in text and '"kind": "dgram/pathname/unconnected"' in text
+    assert loads(text) == scenario
