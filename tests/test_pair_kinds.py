@@ -4,6 +4,7 @@ and sockets after every scenario."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import tempfile
@@ -272,3 +273,15 @@ def test_getpeername_round_trips_through_json() -> None:
     text = dumps(scenario)
     assert '"op": "getpeername"' in text and '"kind": "dgram/pathname/unconnected"' in text
     assert loads(text) == scenario
+
+
+def test_connected_datagram_ends_have_no_peer_pid() -> None:
+    platform = dataclasses.replace(PLATFORM, features=frozenset({"SO_PEERPIDFD"}))
+    for kind, outcome in ((DGRAM_AUTOBIND, Failed("ENODATA")), (ACCEPTED, Returned(0))):
+        got = expect(Scenario(kind=kind, steps=(GetSockOpt(on="a", option="SO_PEERPIDFD"),)), platform)
+        assert isinstance(got, Expectation) and got.steps[0].outcome == outcome
+
+
+def test_an_empty_address_on_an_unconnected_pair_names_no_one() -> None:
+    got = steps(Scenario(kind=UNCONNECTED, steps=(Send(on="a", address="hex:"), Send(on="a"))))
+    assert [e.outcome for e in got] == [Failed("ENOTCONN"), Returned(1)]

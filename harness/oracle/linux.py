@@ -598,8 +598,12 @@ class LinuxModel:
                 return blocked
             if passing and self.too_many_refs():
                 return Failed("ETOOMANYREFS"), (), "the sender's user has more fds in flight than RLIMIT_NOFILE"
-            # dgram/pathname/unconnected: a Send without an address names the other end's path
-            implicit = not target_named and not self.s.kind.connected
+            # dgram/pathname/unconnected: a Send without an address names the other end's path; one with
+            # an empty address ("hex:", msg_namelen 0) names nothing and has no peer either
+            implicit = step.address is None and not self.s.kind.connected
+            if not target_named and not implicit and not self.s.kind.connected:
+                # measured on 6.18.44 (a fuzz finding): unix_peer_get() finds no peer, after the skb is allocated
+                return Failed("ENOTCONN"), (), "no msg_name and no peer (an unconnected socket)"
             if not target_named and x.peer_dropped:
                 # Measured on 6.18.44: EMSGSIZE and a SEND_SHUTDOWN EPIPE come first; unix_dgram_sendmsg()
                 # looks the peer up only after the skb is allocated.
@@ -1148,6 +1152,9 @@ class LinuxModel:
             # the socketpair() caller, translated into the reader's namespaces (sk_peer_pid/cred)
             creds = as_seen_by(self.proc, self.main.symbols, self.main)
             return StepExpectation(op="getsockopt", outcome=Returned(0), peercred=creds, why="the pair's creator")
+        if option == "SO_PEERPIDFD" and self.t is SockType.DGRAM and not self.s.kind.by_socketpair:
+            # measured on 6.18.44 (a fuzz finding): connect() of a datagram socket sets no sk_peer_pid
+            return self.simple("getsockopt", Failed("ENODATA"), "no peer pid (sk_peer_pid is NULL)")
         if option == "SO_PEERPIDFD":
             identity = self.proc.identity
             if identity is not None and (identity.nofile is not None or identity.fd_headroom is not None):
