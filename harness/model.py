@@ -162,9 +162,39 @@ class SockType(enum.Enum):
         raise InvalidScenario(f"unknown socket type {text!r}")
 
 
+class PairOrigin(enum.Enum):
+    """How the two ends of a pair are made.
+
+    ``SOCKETPAIR``: socketpair().  The others go through the socket API with addresses made by
+    :mod:`harness.addresses` (a path in the private directory, or an abstract name with the
+    scenario's random token; ``AUTOBIND``: bind() with only the family, so the kernel picks an
+    abstract name of 5 hex digits):
+
+    * STREAM and SEQPACKET: a listener bound to the address; side ``a`` is the end that connect()ed
+      to it, side ``b`` the end accept() returned.  The listener is closed right after accept(), so
+      the bound name has no socket behind it any more (a connect() to it would be refused) and
+      side ``b`` reports the listener's address as its own (getsockname) while side ``a`` is
+      unbound (getsockname: 2 bytes) and reports that address as its peer's.
+    * DGRAM: both ends bound (two addresses), each connect()ed to the other.
+    * ``UNCONNECTED`` (DGRAM only, pathname addresses): both ends bound, neither connected.  Every
+      Send without an explicit address goes to the other end's address through msg_name; a Send
+      with an explicit address keeps it.
+
+    Every origin but SOCKETPAIR has one kind per socket type (blocking, as connected): the names are
+    ``<type>/<address>/<how>``, e.g. ``stream/pathname/accepted`` or ``dgram/pathname/unconnected``.
+    """
+
+    SOCKETPAIR = "socketpair"
+    PATHNAME = "pathname"
+    ABSTRACT = "abstract"
+    AUTOBIND = "autobind"
+    UNCONNECTED = "unconnected"
+
+
 @dataclass(frozen=True, slots=True)
 class PairKind:
-    """One kind of socket pair: type x {blocking, SOCK_NONBLOCK} x {as created, reversed}.
+    """One kind of socket pair: type x how it is made (:class:`PairOrigin`); for socketpair() also
+    {blocking, SOCK_NONBLOCK} x {as created, reversed}.
 
     *Reversed* swaps the two fds that socketpair() returned, so side ``a`` is ``sv[1]``
     (gVisor's ``ReversedSocketPair``).
@@ -173,32 +203,74 @@ class PairKind:
     sock_type: SockType
     nonblocking: bool = False
     reversed: bool = False
+    origin: PairOrigin = PairOrigin.SOCKETPAIR
+
+    def __post_init__(self) -> None:
+        if self.origin is PairOrigin.SOCKETPAIR:
+            return
+        if self.nonblocking or self.reversed:
+            raise InvalidScenario(f"a {self.origin.value} pair is blocking and as connected only")
+        if self.origin is PairOrigin.UNCONNECTED and self.sock_type is not SockType.DGRAM:
+            raise InvalidScenario("only a DGRAM pair can be unconnected")
+
+    @property
+    def by_socketpair(self) -> bool:
+        return self.origin is PairOrigin.SOCKETPAIR
+
+    @property
+    def address(self) -> Literal["pathname", "abstract", "autobind"] | None:
+        """What the ends' (or the listener's) addresses are; None for socketpair()."""
+        if self.origin is PairOrigin.SOCKETPAIR:
+            return None
+        if self.origin in (PairOrigin.PATHNAME, PairOrigin.UNCONNECTED):
+            return "pathname"
+        return "abstract" if self.origin is PairOrigin.ABSTRACT else "autobind"
+
+    @property
+    def accepted(self) -> bool:
+        """A connection-oriented pair from listen/connect/accept (side b is the accepted end)."""
+        return not self.by_socketpair and self.sock_type is not SockType.DGRAM
+
+    @property
+    def connected(self) -> bool:
+        """Each end is connected to the other (everything but ``dgram/pathname/unconnected``)."""
+        return self.origin is not PairOrigin.UNCONNECTED
 
     @property
     def name(self) -> str:
-        blocking = "nonblocking" if self.nonblocking else "blocking"
-        order = "reversed" if self.reversed else "as-created"
-        return f"{self.sock_type.short}/{blocking}/{order}"
+        if self.origin is PairOrigin.SOCKETPAIR:
+            blocking = "nonblocking" if self.nonblocking else "blocking"
+            order = "reversed" if self.reversed else "as-created"
+            return f"{self.sock_type.short}/{blocking}/{order}"
+        how = "accepted" if self.accepted else "connected" if self.connected else "unconnected"
+        return f"{self.sock_type.short}/{self.address}/{how}"
 
     @classmethod
     def from_name(cls, name: str) -> PairKind:
-        parts = name.split("/")
-        if (
-            len(parts) != 3
-            or parts[1] not in ("blocking", "nonblocking")
-            or parts[2]
-            not in (
-                "as-created",
-                "reversed",
-            )
-        ):
-            raise InvalidScenario(f"unknown pair kind {name!r} (want e.g. 'stream/blocking/as-created')")
-        return cls(SockType.from_short(parts[0]), parts[1] == "nonblocking", parts[2] == "reversed")
+        for kind in ALL_KINDS:
+            if kind.name == name:
+                return kind
+        parts = name.split("/")  # a socketpair() kind may name its type as "SOCK_STREAM" too
+        if len(parts) == 3 and parts[1] in ("blocking", "nonblocking") and parts[2] in ("as-created", "reversed"):
+            return cls(SockType.from_short(parts[0]), parts[1] == "nonblocking", parts[2] == "reversed")
+        raise InvalidScenario(
+            f"unknown pair kind {shorten(name)} (want e.g. 'stream/blocking/as-created' or 'stream/pathname/accepted')"
+        )
 
 
-ALL_KINDS: tuple[PairKind, ...] = tuple(
+# socketpair() kinds first, in the order the byte decoder (harness.generate.decode) has always used
+SOCKETPAIR_KINDS: tuple[PairKind, ...] = tuple(
     PairKind(t, nb, rev) for t in SockType for nb in (False, True) for rev in (False, True)
 )
+API_KINDS: tuple[PairKind, ...] = (
+    *(
+        PairKind(t, origin=o)
+        for t in (SockType.STREAM, SockType.SEQPACKET, SockType.DGRAM)
+        for o in (PairOrigin.PATHNAME, PairOrigin.ABSTRACT, PairOrigin.AUTOBIND)
+    ),
+    PairKind(SockType.DGRAM, origin=PairOrigin.UNCONNECTED),
+)
+ALL_KINDS: tuple[PairKind, ...] = SOCKETPAIR_KINDS + API_KINDS
 
 
 class FdKind(enum.Enum):
@@ -600,7 +672,19 @@ class Fill:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GetSockName:
-    """getsockname() on a pair end; the outcome is the address length (2: unbound)."""
+    """getsockname() on a pair end; the outcome is the address length (2: unbound; a pathname's is counted
+    without the private directory's bytes), and the observation says what the address is
+    (harness.addresses.describe_name)."""
+
+    on: Side
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetPeerName:
+    """getpeername() on a pair end: observed like :class:`GetSockName`."""
 
     on: Side
 
@@ -772,6 +856,7 @@ Step: TypeAlias = (
     | SetOwner
     | Fill
     | GetSockName
+    | GetPeerName
     | SocketPair
     | SendMany
     | DiagUid

@@ -22,6 +22,7 @@ from harness.fuzz import repro_c, repro_py, repro_runtime
 from harness.fuzz.findings import run_c_repro, run_python_repro
 from harness.fuzz.repro_plan import Inexpressible, make_plan
 from harness.model import (
+    API_KINDS,
     Child,
     Close,
     ClosedFd,
@@ -279,3 +280,38 @@ def test_byte_data_is_compact_and_exact() -> None:
     assert repro_runtime.decode(text) == {"data": data}
     assert len(text) < 500 and text.isascii()
     assert repro_c.c_string(b'?"\\\xbd').encode().isascii()
+
+
+# A pair the socket API makes: both runtimes make it as the harness does, and compare recvmsg's msg_name.
+API_PAIR_STEPS = (
+    Send(on="a", iov=(b"ab",)),
+    Recv(on="b", buffers=(8,)),
+    Send(on="b", iov=(b"c",)),
+    Recv(on="a", buffers=(8,)),
+    GetSockOpt(on="a", option="SO_PEERCRED"),
+    Poll(on="a"),
+    Close(target="b"),
+    Send(on="a", flags=frozenset({"MSG_NOSIGNAL"})),
+)
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+@pytest.mark.parametrize("kind", API_KINDS, ids=lambda k: k.name)
+def test_both_reproducers_make_the_socket_api_kinds(tmp_path: Path, platform: Platform, kind: PairKind) -> None:
+    scenario = Scenario(kind=kind, steps=API_PAIR_STEPS)
+    _write(tmp_path, scenario, _modelled(scenario, platform), platform)
+    for result in (run_python_repro(tmp_path / "repro.py"), run_c_repro(tmp_path / "repro.c")):
+        assert result.exit == 0, f"{result.name}:\n{result.output}"
+    assert not list(Path("/tmp").glob("scm-repro-names-*/*-pair-*"))  # the bound paths are gone with the run
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_both_reproducers_see_a_wrong_msg_name(tmp_path: Path, platform: Platform) -> None:
+    scenario = Scenario(kind=PairKind.from_name("dgram/pathname/unconnected"), steps=API_PAIR_STEPS[:2])
+    expectation = _modelled(scenario, platform)
+    assert expectation.steps[1].address == "a"
+    lying = Expectation((expectation.steps[0], replace(expectation.steps[1], address="b")))
+    _write(tmp_path, scenario, lying, platform)
+    for result in (run_python_repro(tmp_path / "repro.py"), run_c_repro(tmp_path / "repro.c")):
+        assert result.exit == 1 and result.reproduced, f"{result.name}:\n{result.output}"
+        assert "DEVIATION step 1 msg_name" in result.output

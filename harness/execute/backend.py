@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.addresses import AddressSpace
+from harness.addresses import AddressSpace, confine, describe_name, pair_target, portable_length
 from harness.execute import signals
 from harness.execute.child import ChildReport, ChildUnsupported, Running, finish_child, kill_and_reap, start_child
 from harness.execute.errors import CannotExpress as CannotExpress  # re-exported
@@ -31,6 +31,7 @@ from harness.model import (
     DiagUid,
     FdRef,
     Fill,
+    GetPeerName,
     GetSockName,
     GetSockOpt,
     Interrupt,
@@ -125,6 +126,12 @@ class ExecConfig:
             raise ValueError(f"step_timeout {self.step_timeout} is under {MIN_STEP_TIMEOUT} s")
 
 
+def _wait(fd: int, event: int, timeout_ms: int) -> bool:
+    poller = select.poll()
+    poller.register(fd, event)
+    return any(got & event for _, got in poller.poll(timeout_ms))
+
+
 class Backend(ABC):
     name: str
 
@@ -140,17 +147,25 @@ class Backend(ABC):
         self.main_ids = (os.getpid(), os.getuid(), os.getgid())  # "parent" in a child's credentials
         self.main_tid = threading.get_native_id()  # the scenario's thread: where an Interrupt goes
         self.addresses = AddressSpace.fresh()  # where this scenario's msg_names resolve (harness.addresses)
+        # the names the pair ends bound (getsockname right after set-up; the listener's for side b of an
+        # accepted pair), and for an unconnected pair where a Send without an address goes
+        self.names: dict[str, bytes] = {}
+        self.default_destination: dict[str, bytes] = {}
 
     # -- set-up -------------------------------------------------------------------------------
 
     def create_pair(self, kind: PairKind) -> None:
         self.kind = kind
-        first, second = self._socketpair(kind)
-        self.table.own(first)
-        self.table.own(second)
-        a, b = (second, first) if kind.reversed else (first, second)
+        if kind.by_socketpair:
+            first, second = self._socketpair(kind)
+            self.table.own(first)
+            self.table.own(second)
+            a, b = (second, first) if kind.reversed else (first, second)
+        else:
+            a, b = self._api_pair(kind)
         self.table.add_pair_end("a", a)
         self.table.add_pair_end("b", b)
+        self.adopt_pair(a, b)
         if not kind.nonblocking:
             timeval = struct.pack("@ll", int(self.config.step_timeout), int(self.config.step_timeout % 1 * 1e6))
             for fd in (a, b):
@@ -158,6 +173,81 @@ class Backend(ABC):
                     r = libc.setsockopt_bytes(fd, self.sol_socket, self.c.so[option], timeval)
                     if not r.ok:
                         raise OSError(r.errno, f"cannot bound blocking calls with {option}")
+
+    def adopt_pair(self, a: int, b: int) -> None:  # noqa: B027 - a hook, empty by default
+        """Hook for a back end that wraps the pair ends in objects."""
+
+    def _new_socket(self, kind: PairKind, extra: int = 0) -> int:
+        r = libc.socket(1, self.c.sock[kind.sock_type.value] | self.c.sock_cloexec | extra, 0)  # AF_UNIX
+        if not r.ok:
+            raise OSError(r.errno, f"socket() for {kind.name}")
+        return self.table.own(r.value)
+
+    def _bind(self, fd: int, kind: PairKind, role: str) -> bytes:
+        """Bind ``fd`` to the confined name of ``role``; the path is unlinked when the scenario ends."""
+        assert kind.address is not None
+        name = pair_target(kind.address, role).sockaddr(self.addresses)
+        if name[2:3] not in (b"", b"\0"):  # a path: remove it whatever happens next
+            self.table.unlink_after(name[2:].split(b"\0", 1)[0])
+        r = libc.bind(fd, name)
+        if not r.ok:
+            raise OSError(r.errno, f"bind() for {kind.name}")
+        if name[2:3] not in (b"", b"\0"):
+            # whatever the umask: anyone may write to it (sendto, connect), an unprivileged child too, as
+            # to a socketpair() end; nobody else can find it (a 0711 directory, a random token)
+            os.chmod(name[2:].split(b"\0", 1)[0], 0o777)
+        r, bound = libc.getsockname(fd)
+        if not r.ok:
+            raise OSError(r.errno, f"getsockname() for {kind.name}")
+        return bound
+
+    def _api_pair(self, kind: PairKind) -> tuple[int, int]:
+        """A pair through socket()/bind()/listen()/connect()/accept() (harness.model.PairOrigin).
+
+        Every call is bounded: connect() is non-blocking (to a listener with room in its backlog it
+        completes at once) and accept() waits at most the step timeout in poll().
+        """
+        wait_ms = int(self.config.step_timeout * 1000)
+        if kind.accepted:
+            listener = self._new_socket(kind)
+            name = self._bind(listener, kind, "b")
+            r = libc.listen(listener, 1)
+            if not r.ok:
+                raise OSError(r.errno, f"listen() for {kind.name}")
+            a = self._new_socket(kind, self.c.sock_nonblock)
+            r = libc.connect(a, name)
+            if not r.ok and (r.errno not in (11, 115) or not _wait(a, select.POLLOUT, wait_ms)):  # EAGAIN, EINPROGRESS
+                raise OSError(r.errno, f"connect() for {kind.name}")
+            if not _wait(listener, select.POLLIN, wait_ms):
+                raise OSError(110, f"accept() for {kind.name}: no connection within the step timeout")
+            r = libc.accept4(listener, self.c.sock_cloexec)
+            if not r.ok:
+                raise OSError(r.errno, f"accept() for {kind.name}")
+            b = self.table.own(r.value)
+            self.table.close_owned(listener)  # only the two ends stay: nothing listens on the name now
+            os.set_blocking(a, True)
+            self.names = {"b": name}
+            return a, b
+        a, b = self._new_socket(kind), self._new_socket(kind)
+        self.names = {"a": self._bind(a, kind, "a"), "b": self._bind(b, kind, "b")}
+        if kind.connected:
+            for fd, peer in ((a, "b"), (b, "a")):
+                r = libc.connect(fd, self.names[peer])
+                if not r.ok:
+                    raise OSError(r.errno, f"connect() for {kind.name}")
+        else:
+            self.default_destination = {"a": self.names["b"], "b": self.names["a"]}
+        return a, b
+
+    def destination(self, step: Send) -> bytes | None:
+        """Send's msg_name: its confined address, else the other end's name for an unconnected pair."""
+        if step.address is not None:
+            return confine(step.address, self.addresses)
+        return self.default_destination.get(step.on)
+
+    def describe_name(self, raw: bytes) -> str:
+        """An address as data comparable across runs (harness.addresses.describe_name)."""
+        return describe_name(raw, self.names)
 
     @abstractmethod
     def _socketpair(self, kind: PairKind) -> tuple[int, int]: ...
@@ -208,7 +298,9 @@ class Backend(ABC):
         if isinstance(step, Fill):
             return self.fill(index, step)
         if isinstance(step, GetSockName):
-            return StepObservation(index=index, op="getsockname", outcome=self.getsockname(step.on))
+            return self.socket_name(index, "getsockname", step.on)
+        if isinstance(step, GetPeerName):
+            return self.socket_name(index, "getpeername", step.on)
         if isinstance(step, SocketPair):
             return StepObservation(index=index, op="socketpair", outcome=self.make_pair(step))
         if isinstance(step, SendMany):
@@ -268,9 +360,15 @@ class Backend(ABC):
             return Failed(errno_name(exc.errno or 0))
         return Returned(len(data))
 
-    def getsockname(self, side: str) -> Outcome:
-        r, name = libc.getsockname(self.table.fd(side))
-        return Returned(len(name)) if r.ok else Failed(errno_name(r.errno))
+    def socket_name(self, index: int, op: str, side: str) -> StepObservation:
+        """getsockname / getpeername: the outcome is the length (without the private directory's bytes,
+        harness.addresses.portable_length), the address what it names (describe_name)."""
+        call = libc.getsockname if op == "getsockname" else libc.getpeername
+        r, name = call(self.table.fd(side))
+        if not r.ok:
+            return StepObservation(index=index, op=op, outcome=Failed(errno_name(r.errno)))
+        outcome = Returned(portable_length(name, self.addresses))
+        return StepObservation(index=index, op=op, outcome=outcome, address=self.describe_name(name))
 
     def make_pair(self, step: SocketPair) -> Outcome:
         domain = step.domain if isinstance(step.domain, int) else {"AF_UNIX": 1, "AF_INET": 2}[step.domain]

@@ -15,7 +15,9 @@ decoded by :func:`decode`) with these keys::
     title, details          what the finding is (printed first, escaped)
     unsupported             why it cannot be reproduced, or null
     consts                  {name: number} of this platform
-    pair                    [type_number, nonblocking, reversed]
+    pair                    [type_number, nonblocking, reversed, origin]: origin null (socketpair) or
+                            [how, address] (harness.model.PairOrigin: "accepted" / "connected" /
+                            "unconnected"; "pathname" / "abstract" / "autobind")
     fds                     [[name, kind, cloexec, nonblock, append, tracked], ...]
     steps                   [[op, args, expected, words], ...]
     # a Child step: ["child", {"uid_base", "nofile", "headroom", "steps": [[op, args, expected, words], ...]}, ...]
@@ -112,6 +114,28 @@ def confined_name(kind: str, data: bytes, token: str, directory: str) -> bytes:
     return family + f"{directory}/{token}-".encode() + data + b"\0"
 
 
+def pair_name(address: str, role: str, token: str, directory: str) -> bytes:
+    """What pair end ``role`` binds (harness.addresses.pair_target restated): the family alone autobinds."""
+    if address == "autobind":
+        return struct.pack("=H", 1)
+    return confined_name("abstract" if address == "abstract" else "path", f"pair-{role}".encode(), token, directory)
+
+
+def describe_name(raw: bytes, names: dict[str, bytes]) -> str:
+    """An address as data comparable across runs (harness.addresses.describe_name restated)."""
+    if not raw:
+        return "none"
+    if len(raw) <= 2:
+        return "unnamed"
+    for side, name in sorted(names.items()):
+        if raw == name:
+            return side
+    if raw[2] == 0:
+        hex_digits = all(c in b"0123456789abcdef" for c in raw[3:])
+        return "autobind" if len(raw) == 8 and hex_digits else "abstract"
+    return "pathname"
+
+
 def names_directory() -> str:
     """This run's directory of confined paths: mode 0711, so that an unprivileged child's lookup ends
     in ENOENT as in the harness, not EACCES; nobody else can create a name in it."""
@@ -152,6 +176,11 @@ libc.getsockopt.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_v
 libc.shutdown.argtypes = (ctypes.c_int, ctypes.c_int)
 libc.listen.argtypes = (ctypes.c_int, ctypes.c_int)
 libc.syscall.restype = ctypes.c_long
+libc.socket.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int)
+libc.bind.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32)
+libc.connect.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32)
+libc.accept4.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int)
+libc.getsockname.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 
 
 def call(result: int) -> tuple[int, int]:
@@ -162,6 +191,13 @@ def call(result: int) -> tuple[int, int]:
 def errno_name(number: int) -> str:
     preferred = {errno.EAGAIN: "EAGAIN", errno.EOPNOTSUPP: "EOPNOTSUPP", errno.EDEADLK: "EDEADLK"}
     return preferred.get(number) or errno.errorcode.get(number, f"errno{number}")
+
+
+def wait_for(fd: int, event: int) -> bool:
+    """poll() ``fd`` for ``event`` for at most the step timeout (connect and accept are bounded)."""
+    poller = select.poll()
+    poller.register(fd, event)
+    return any(got & event for _, got in poller.poll(int(STEP_TIMEOUT * 1000)))
 
 
 def open_fds() -> set[int]:
@@ -226,6 +262,8 @@ class Repro:
         self.tmp = tempfile.mkdtemp(prefix="scm-repro-")
         self.names, self.token = names_directory(), os.urandom(16).hex()  # where msg_names resolve
         self.nonblocking = False
+        self.pair_names: dict[str, bytes] = {}  # the name each pair end bound (an accepted pair: b only)
+        self.destination: dict[str, bytes] = {}  # an unconnected pair: where a send without msg_name goes
         self.closed_number = self.reserve_closed_number()
         # the scenario's process: expected ids name it, in a child too (which has its own pid)
         self.ids = {"pid": os.getpid(), "uid": os.getuid(), "gid": os.getgid()}
@@ -244,15 +282,75 @@ class Repro:
         os.close(number)
         return number
 
-    def pair(self, type_number: int, nonblocking: bool, reversed_: bool) -> None:
-        self.nonblocking = nonblocking
-        sv = (ctypes.c_int * 2)(-1, -1)
+    def new_socket(self, type_number: int) -> int:
         ctypes.set_errno(0)
-        kind = type_number | SOCK_CLOEXEC | (SOCK_NONBLOCK if nonblocking else 0)
-        if libc.socketpair(1, kind, 0, sv) < 0:
-            raise OSError(ctypes.get_errno(), "socketpair")
-        self.owned |= {sv[0], sv[1]}
-        a, b = (sv[1], sv[0]) if reversed_ else (sv[0], sv[1])
+        fd: int = libc.socket(1, type_number | SOCK_CLOEXEC, 0)
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "socket")
+        self.owned.add(fd)
+        return fd
+
+    def bind(self, fd: int, address: str, role: str) -> bytes:
+        """Bind ``fd`` to the name of ``role`` (a path: writable by all, as the harness leaves it); its name."""
+        raw = pair_name(address, role, self.token, self.names)
+        ctypes.set_errno(0)
+        if libc.bind(fd, raw, len(raw)) < 0:
+            raise OSError(ctypes.get_errno(), "bind")
+        if raw[2:3] not in (b"", b"\0"):
+            os.chmod(raw[2:].split(b"\0", 1)[0], 0o777)
+        buf = ctypes.create_string_buffer(128)
+        size = ctypes.c_uint32(128)
+        if libc.getsockname(fd, buf, ctypes.byref(size)) < 0:
+            raise OSError(ctypes.get_errno(), "getsockname")
+        return buf.raw[: size.value]
+
+    def api_pair(self, type_number: int, how: str, address: str) -> tuple[int, int]:
+        """The pair through socket/bind/listen/connect/accept, as the harness makes it (backend._api_pair)."""
+        if how == "accepted":
+            listener = self.new_socket(type_number)
+            name = self.bind(listener, address, "b")
+            if libc.listen(listener, 1) < 0:
+                raise OSError(ctypes.get_errno(), "listen")
+            a = self.new_socket(type_number)
+            os.set_blocking(a, False)
+            ctypes.set_errno(0)
+            if libc.connect(a, name, len(name)) < 0 and (
+                ctypes.get_errno() not in (errno.EAGAIN, errno.EINPROGRESS) or not wait_for(a, select.POLLOUT)
+            ):
+                raise OSError(ctypes.get_errno(), "connect")
+            if not wait_for(listener, select.POLLIN):
+                raise OSError(errno.ETIMEDOUT, "accept")
+            b = libc.accept4(listener, None, None, SOCK_CLOEXEC)
+            if b < 0:
+                raise OSError(ctypes.get_errno(), "accept4")
+            self.owned.add(b)
+            self.owned.discard(listener)
+            os.close(listener)
+            os.set_blocking(a, True)
+            self.pair_names = {"b": name}
+            return a, b
+        a, b = self.new_socket(type_number), self.new_socket(type_number)
+        self.pair_names = {"a": self.bind(a, address, "a"), "b": self.bind(b, address, "b")}
+        if how == "connected":
+            for fd, peer in ((a, "b"), (b, "a")):
+                if libc.connect(fd, self.pair_names[peer], len(self.pair_names[peer])) < 0:
+                    raise OSError(ctypes.get_errno(), "connect")
+        else:
+            self.destination = {"a": self.pair_names["b"], "b": self.pair_names["a"]}
+        return a, b
+
+    def pair(self, type_number: int, nonblocking: bool, reversed_: bool, origin: list[str] | None = None) -> None:
+        self.nonblocking = nonblocking
+        if origin is not None:
+            a, b = self.api_pair(type_number, origin[0], origin[1])
+        else:
+            sv = (ctypes.c_int * 2)(-1, -1)
+            ctypes.set_errno(0)
+            kind = type_number | SOCK_CLOEXEC | (SOCK_NONBLOCK if nonblocking else 0)
+            if libc.socketpair(1, kind, 0, sv) < 0:
+                raise OSError(ctypes.get_errno(), "socketpair")
+            self.owned |= {sv[0], sv[1]}
+            a, b = (sv[1], sv[0]) if reversed_ else (sv[0], sv[1])
         for name, fd in (("a", a), ("b", b)):
             self.live[name] = fd
             st = os.fstat(fd)
@@ -458,9 +556,11 @@ class Repro:
         controllen = len(control) if args["controllen"] is None else args["controllen"]
         ctl = ctypes.create_string_buffer(control.ljust(controllen, b"\0"), max(len(control), controllen))
         msg = msghdr()
+        raw = self.destination.get(args["on"])  # an unconnected pair: the other end's name
         if args.get("address") is not None:  # msg_name: [kind, data] of the harness's address_target
             kind, data = args["address"]
             raw = confined_name(kind, data, self.token, self.names)
+        if raw is not None:
             name = ctypes.create_string_buffer(raw, len(raw))
             keep.append(name)
             msg.msg_name = ctypes.addressof(name)
@@ -488,6 +588,9 @@ class Repro:
         control = args["control"]
         ctl = ctypes.create_string_buffer(bytes([FILL]) * control, max(control, 1))
         msg = msghdr()
+        sender = ctypes.create_string_buffer(bytes([FILL]) * 128, 128)
+        msg.msg_name = ctypes.addressof(sender)
+        msg.msg_namelen = 128
         msg.msg_iov = BAD_ADDRESS if args["fault"] == "iov" else ctypes.addressof(iov)
         msg.msg_iovlen = len(buffers)
         msg.msg_control = {"buffer": ctypes.addressof(ctl), "null": None, "bad": BAD_ADDRESS}[args["control_pointer"]]
@@ -531,6 +634,10 @@ class Repro:
         unreported = sorted(open_fds() - before - reported)
         self.owned |= set(unreported)
         self.check_common(index, "recvmsg", want, got, self.signals())
+        if value >= 0 and want.get("address") is not None:
+            named = describe_name(sender.raw[: min(msg.msg_namelen, 128)], self.pair_names)
+            if named != want["address"]:
+                self.differ(index, "msg_name", want["address"], named)
         self.compare_recv(index, want, data, contents, msg, stray, found, identities, unreported)
 
     def compare_recv(

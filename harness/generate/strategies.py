@@ -76,6 +76,7 @@ from harness.generate.decode import (
     without_blocking,
 )
 from harness.model import (
+    API_KINDS,
     MAX_BUFFER,
     MAX_SCENARIO_BYTES,
     MAX_STEPS,
@@ -259,11 +260,13 @@ _ALL_SOCK_TYPES = tuple(SockType)
 
 
 def pair_kinds(*, sock_types: Sequence[SockType] = _ALL_SOCK_TYPES) -> SearchStrategy[PairKind]:
-    """Pair kinds: each socket type x blocking or not x as created or reversed."""
+    """Pair kinds: from socketpair() (each socket type x blocking or not x as created or reversed; what
+    shrinking goes to), or one the socket API makes (API_KINDS of those types)."""
     allowed = tuple(sock_types)
     if not allowed or not all(isinstance(t, SockType) for t in allowed):
         raise InvalidArgument(f"sock_types={sock_types!r} must be a non-empty sequence of SockType")
-    return st.builds(PairKind, st.sampled_from(allowed), st.booleans(), st.booleans())
+    by_socketpair = st.builds(PairKind, st.sampled_from(allowed), st.booleans(), st.booleans())
+    return st.one_of(by_socketpair, st.sampled_from(tuple(k for k in API_KINDS if k.sock_type in allowed)))
 
 
 _FdParts: TypeAlias = tuple[FdKind, bool, bool, bool, bool]

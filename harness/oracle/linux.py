@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from harness.addresses import TargetKind, address_target, rejected_before_lookup, sockaddr
+from harness.addresses import (
+    AUTOBIND_LENGTH,
+    SUN_PATH_OFFSET,
+    TargetKind,
+    address_target,
+    pair_name_length,
+    rejected_before_lookup,
+    sockaddr,
+)
 from harness.expectation import CredExpect, Expectation, ExpectedCmsg, ExpectedFd, StepExpectation, Unmodelled
 from harness.model import (
     RECV_FILL,
@@ -33,6 +41,7 @@ from harness.model import (
     FdKind,
     FdRef,
     Fill,
+    GetPeerName,
     GetSockName,
     GetSockOpt,
     Identity,
@@ -121,9 +130,11 @@ RECV_FLAGS_MODELLED = frozenset(
 # Send-buffer accounting counts skb truesize (sk_wmem_alloc), not bytes: kmalloc rounds an skb's
 # linear part up to a power of two.  Measured on Linux 6.18.44 x86_64, one send of 1..140000 bytes
 # on each socket type, read back with SIOCOUTQ: bytes + 578 <= truesize <= 2 * bytes + 892 per skb.
-# The oracle uses bytes as the floor and 2 * bytes + TRUESIZE_SLACK as the ceiling, and says
-# unknown where the answer lies between them.
+# The oracle uses bytes + TRUESIZE_FLOOR as the floor and 2 * bytes + TRUESIZE_SLACK as the ceiling, and
+# says unknown where the answer lies between them.  (The floor's constant stays under the measured 578:
+# struct sk_buff and struct skb_shared_info alone take more than 512 bytes on every 64-bit kernel.)
 TRUESIZE_SLACK = 1024
+TRUESIZE_FLOOR = 512
 
 
 def truesize_ceiling(length: int) -> int:
@@ -134,7 +145,7 @@ def truesize_ceiling(length: int) -> int:
 def wmem_bounds(queue: list[Skb]) -> tuple[int, int]:
     """What the skbs of ``queue`` count in their sender's sk_wmem_alloc: (at least, at most)."""
     sizes = [len(skb.data) for skb in queue]
-    return sum(sizes), sum(map(truesize_ceiling, sizes))
+    return sum(sizes) + TRUESIZE_FLOOR * len(sizes), sum(map(truesize_ceiling, sizes))
 
 
 # The executor bounds every blocking call with SO_RCVTIMEO/SO_SNDTIMEO of its step timeout (0.5 s
@@ -207,7 +218,10 @@ class End:
     rcvtimeo: SocketTimeout = SocketTimeout.HARNESS  # what ends a blocking receive that waits
     sndtimeo: SocketTimeout = SocketTimeout.HARNESS
     rcvbuf: int = 0  # SO_RCVBUF (no effect on AF_UNIX queues, only read back)
-    bound: bool = False  # autobound by a datagram send with SO_PASSCRED / SO_PASSPIDFD
+    bound: bool = False  # has an address: the pair's own (PairKind.origin), or autobound by a send with SO_PASSCRED
+    # what getsockname names (harness.addresses.describe_name): "unnamed", "a" / "b" (the name the pair
+    # bound for that end; an accepted end has the listener's, b's), "autobind"
+    name: str = "unnamed"
     released: bool = False  # the socket itself is gone (no descriptor, nothing in flight holds it)
     peer_dropped: bool = False  # dgram: the dead peer was noticed (ECONNREFUSED given, now ENOTCONN)
     # A Fill step filled this queue up to the sender's SO_SNDBUF of then (its bytes are not tracked);
@@ -260,6 +274,12 @@ class LinuxModel:
             raise Unknown("the platform record has no default SO_SNDBUF")
         rcvbuf = platform.limits.get("rcvbuf_default", 0)
         self.ends = {side: End(side, sndbuf=sndbuf, rcvbuf=rcvbuf) for side in ("a", "b")}
+        kind = scenario.kind
+        for side, end in self.ends.items():
+            # a pair the socket API made (PairOrigin): dgram ends bound both; of an accepted pair only
+            # b, which has the listener's name (a connect()ed stream socket is not autobound)
+            if not kind.by_socketpair and (kind.sock_type is SockType.DGRAM or side == "b"):
+                end.bound, end.name = True, side
         self.table_open = {spec.name: True for spec in scenario.fds}
         self.kinds = {spec.name: spec for spec in scenario.fds}
         self.main = Proc("", None, platform)
@@ -469,9 +489,9 @@ class LinuxModel:
         if isinstance(step, GetSockName):
             if not self.ends[step.on].open:
                 return self.simple("getsockname", Failed("EBADF"), "closed descriptor")
-            # unix_autobind() names the socket "\0" + 5 hex digits: offsetof(sun_path) + 6 bytes
-            bound = self.ends[step.on].bound
-            return self.simple("getsockname", Returned(8 if bound else 2), "autobound" if bound else "unnamed")
+            return self.socket_name("getsockname", self.ends[step.on].name, "its own name")
+        if isinstance(step, GetPeerName):
+            return self.getpeername(step)
         if isinstance(step, SocketPair):
             return self.make_pair(step)
         if isinstance(step, SendMany):
@@ -485,6 +505,39 @@ class LinuxModel:
                 raise Unknown("sock_diag of a closed socket")
             return self.simple("diag_uid", Returned(self.p.euid), "the socket's owner (sock_i_uid): its creator")
         raise Unknown(f"step {step!r}")
+
+    def name_length(self, name: str) -> int:
+        """getsockname's length for a name of End.name (harness.addresses.portable_length)."""
+        if name == "unnamed":
+            return SUN_PATH_OFFSET
+        if name == "autobind":
+            return AUTOBIND_LENGTH  # unix_autobind(): "\0" and 5 hex digits
+        assert self.s.kind.address is not None
+        return pair_name_length(self.s.kind.address, name)
+
+    def socket_name(self, op: str, name: str, why: str) -> StepExpectation:
+        return StepExpectation(op=op, outcome=Returned(self.name_length(name)), address=name, why=f"{why}: {name}")
+
+    def getpeername(self, step: GetPeerName) -> StepExpectation:
+        """unix_getname(peer=1): the peer's address, ENOTCONN without one.
+
+        Measured on 6.18.44: the ends of a socketpair() are each other's peer, unnamed (2 bytes); a
+        closed stream peer is still named, a datagram peer until a send noticed it was gone.
+        """
+        x = self.ends[step.on]
+        if not x.open:
+            return self.simple("getpeername", Failed("EBADF"), "closed descriptor")
+        if not self.s.kind.connected or x.peer_dropped:
+            return self.simple("getpeername", Failed("ENOTCONN"), "no peer (unix_peer_get)")
+        return self.socket_name("getpeername", self.peer(step.on).name, "the peer's name")
+
+    def sender_name(self, side: str) -> str:
+        """recvmsg's msg_name: the sending socket's address (unix_copy_addr), msg_namelen 0 for none.
+
+        Whatever is queued at a pair end came from the other end.
+        """
+        name = self.peer(side).name
+        return "none" if name == "unnamed" else name
 
     def splice(self, step: Splice) -> StepExpectation:
         """unix_stream_splice_read(): unix_stream_read_generic() with no msghdr (SPLICE_F_NONBLOCK).
@@ -628,6 +681,7 @@ class LinuxModel:
                     return Failed("EINVAL"), (), problem
             if (x.passcred or x.passpidfd) and not x.bound:
                 x.bound = True  # unix_dgram_sendmsg(): a sender asking for credentials is autobound
+                x.name = "autobind"
             if step.length > x.sndbuf - 32:
                 return Failed("EMSGSIZE"), (), "datagram longer than SO_SNDBUF - 32"
             if x.snd_shutdown:
@@ -637,6 +691,12 @@ class LinuxModel:
                 return blocked
             if passing and self.too_many_refs():
                 return Failed("ETOOMANYREFS"), (), "the sender's user has more fds in flight than RLIMIT_NOFILE"
+            # dgram/pathname/unconnected: a Send without an address names the other end's path; one with
+            # an empty address ("hex:", msg_namelen 0) names nothing and has no peer either
+            implicit = step.address is None and not self.s.kind.connected
+            if not target_named and not implicit and not self.s.kind.connected:
+                # measured on 6.18.44 (a fuzz finding): unix_peer_get() finds no peer, after the skb is allocated
+                return Failed("ENOTCONN"), (), "no msg_name and no peer (an unconnected socket)"
             if not target_named and x.peer_dropped:
                 # Measured on 6.18.44: EMSGSIZE and a SEND_SHUTDOWN EPIPE come first; unix_dgram_sendmsg()
                 # looks the peer up only after the skb is allocated.
@@ -648,6 +708,10 @@ class LinuxModel:
                 if address_target(step.address).kind is TargetKind.ABSTRACT:
                     return Failed("ECONNREFUSED"), (), "no socket is bound to the (confined) abstract name"
                 return Failed("ENOENT"), (), "no socket file at the (confined) path"
+            if peer.released and implicit:
+                # measured on 6.18.44: the path is still there (unlinked when the scenario ends) but no
+                # socket is behind it any more: unix_find_bsd() -> ECONNREFUSED, every time
+                return Failed("ECONNREFUSED"), (), "sendto() the closed other end's path: no socket behind it"
             if peer.released:
                 # unix_dgram_sendmsg(): forget the dead peer, and unix_dgram_disconnected() purges our
                 # own receive queue ("Messages are lost").
@@ -659,6 +723,13 @@ class LinuxModel:
                 return Failed("EPIPE"), (), "peer shut down for reading"
             if passing and not peer.passrights:
                 return Failed("EPERM"), (), "the receiver has SO_PASSRIGHTS off"
+            if implicit and len(peer.queue) > self.max_dgram_qlen():
+                # unix_recvq_full_lockless(): only a receiver whose peer is not the sender limits its
+                # queue to net.unix.max_dgram_qlen (sk_max_ack_backlog) datagrams, measured on 6.18.44
+                if not self.blocking(step.flags):
+                    return Failed("EAGAIN"), (), "the receiver's queue holds more than max_dgram_qlen datagrams"
+                outcome, why = x.sndtimeo.ends_wait("the receiver's queue holds more than max_dgram_qlen datagrams")
+                return outcome, (), why
         carried = creds
         if carried is None:
             # maybe_add_creds(): attach the sender's real creds if either end asks for them now
@@ -885,7 +956,9 @@ class LinuxModel:
         pidfd_of: Skb | None = None,
         *,
         stream_eof: bool = False,
+        named: bool | None = None,
     ) -> StepExpectation:
+        """``named``: msg_name was filled with the sender's address (default: an skb, ``pidfd_of``, was read)."""
         x = self.ends[step.on]
         seen = None if creds is None else as_seen_by(self.proc, creds, self.main)
         if stream_eof and x.passpidfd:
@@ -910,6 +983,7 @@ class LinuxModel:
             controllen=ctl.consumed,
             cmsgs=tuple(ctl.cmsgs),
             cloexec="MSG_CMSG_CLOEXEC" in step.flags,
+            address=self.sender_name(step.on) if (pidfd_of is not None if named is None else named) else "none",
             why=why,
         )
 
@@ -1163,10 +1237,19 @@ class LinuxModel:
         option = step.option
         if option in PROBED_OPTIONS and option not in self.p.features:
             return self.simple("getsockopt", Failed("ENOPROTOOPT"), f"this kernel has no {option}")
+        if option == "SO_PEERCRED" and self.t is SockType.DGRAM and not self.s.kind.by_socketpair:
+            # measured on 6.18.44: connect() of a datagram socket sets no sk_peer_cred, so
+            # cred_to_ucred() reports pid 0 and uid = gid = -1
+            return StepExpectation(
+                op="getsockopt", outcome=Returned(0), peercred=(0, 0xFFFFFFFF, 0xFFFFFFFF), why="no peer credentials"
+            )
         if option == "SO_PEERCRED":
             # the socketpair() caller, translated into the reader's namespaces (sk_peer_pid/cred)
             creds = as_seen_by(self.proc, self.main.symbols, self.main)
             return StepExpectation(op="getsockopt", outcome=Returned(0), peercred=creds, why="the pair's creator")
+        if option == "SO_PEERPIDFD" and self.t is SockType.DGRAM and not self.s.kind.by_socketpair:
+            # measured on 6.18.44 (a fuzz finding): connect() of a datagram socket sets no sk_peer_pid
+            return self.simple("getsockopt", Failed("ENODATA"), "no peer pid (sk_peer_pid is NULL)")
         if option == "SO_PEERPIDFD":
             identity = self.proc.identity
             if identity is not None and (identity.nofile is not None or identity.fd_headroom is not None):
@@ -1424,6 +1507,12 @@ class LinuxModel:
 
     # -- filling the send buffer ---------------------------------------------------------------
 
+    def max_dgram_qlen(self) -> int:
+        qlen = self.p.limits.get("max_dgram_qlen")
+        if qlen is None:
+            raise Unknown("net.unix.max_dgram_qlen unknown")
+        return qlen
+
     def fill(self, step: Fill) -> StepExpectation:
         x = self.ends[step.on]
         peer = self.peer(step.on)
@@ -1431,6 +1520,15 @@ class LinuxModel:
             raise Unknown("filling a queue that cannot take data")
         if self.t is not SockType.STREAM and step.chunk > x.sndbuf - 32:
             return self.simple("fill", Returned(0), "every datagram is too long (EMSGSIZE)")
+        if not self.s.kind.connected and not peer.full:
+            # sendto() the other end: its queue takes max_dgram_qlen + 1 datagrams (unix_recvq_full)
+            room = max(0, self.max_dgram_qlen() + 1 - len(peer.queue))
+            if room < step.limit and wmem_bounds(peer.queue)[1] + room * truesize_ceiling(step.chunk) <= x.sndbuf:
+                if x.passcred or peer.passcred or x.passpidfd or peer.passpidfd:
+                    raise Unknown("credentials of filled messages")
+                for _ in range(room):
+                    peer.queue.append(Skb(b"F" * step.chunk, None, NO_CREDS, sender=self.proc.prefix, has_pid=False))
+                return self.simple("fill", Returned(room), "sends until the receiver's queue is over max_dgram_qlen")
         if peer.fill_unknown:
             raise Unknown("filling after a Fill that may have stopped at its limit")
         if peer.full and x.sndbuf <= (peer.full_at or 0):

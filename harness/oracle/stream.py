@@ -43,6 +43,7 @@ def read_generic(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
     creds: Creds | None = None
     check_creds = False
     first: Skb | None = None
+    named = False  # unix_copy_addr() ran: an skb was reached (even for a receive of 0 bytes)
     queue = x.queue
     done = False
     while not done:  # do { ... } while (size)
@@ -98,6 +99,7 @@ def read_generic(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
                 creds = skb.creds
                 first = skb
                 check_creds = True
+            named = True
             chunk = min(skb.remaining - skip, size)
             if skb.big and skb.fds is not None and skb.consumed + skip + chunk > linux.STREAM_SPLIT_SAFE:
                 raise linux.Unknown("where a large stream send with fds was split into skbs")
@@ -133,4 +135,4 @@ def read_generic(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
             # `goto again`: the peek walks on (through manage_oob) even with a full buffer
         if not size:
             done = True
-    return m.recv_done(step, copied, bytes(out), set(), creds, fds, "stream receive (manage_oob)", first)
+    return m.recv_done(step, copied, bytes(out), set(), creds, fds, "stream receive (manage_oob)", first, named=named)
