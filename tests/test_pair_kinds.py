@@ -21,7 +21,7 @@ from harness.execute.errors import CannotExpress
 from harness.execute.inspect import open_fds
 from harness.execute.run import execute
 from harness.expectation import Expectation, StepExpectation
-from harness.host import Platform, probe
+from harness.host import probe
 from harness.model import (
     API_KINDS,
     SOCKETPAIR_KINDS,
@@ -40,6 +40,7 @@ from harness.model import (
 )
 from harness.observation import Failed, Returned
 from harness.oracle import expect
+from harness.platform import Platform
 from harness.report.schema import Verdict
 from harness.runner import RunConfig, run_variant
 
