@@ -182,6 +182,7 @@ class Skb:
     big: bool = False  # a stream send longer than STREAM_SPLIT_SAFE: split points unknown
     sender: str = ""  # the sending process's prefix ("" or "child0.")
     has_pid: bool = True  # UNIXCB(skb).pid is set (explicit or implicit credentials)
+    peeked: bool = False  # skb->peeked: a zero-length datagram a peek returned (skb_set_peeked)
 
     @property
     def remaining(self) -> int:
@@ -858,27 +859,33 @@ class LinuxModel:
     def dgram_recv(self, step: Recv, x: End) -> StepExpectation:
         """__unix_dgram_recvmsg(): one message per call."""
         peek = "MSG_PEEK" in step.flags
-        if peek and x.peek_off >= 0:
-            raise Unknown("SO_PEEK_OFF on a datagram/seqpacket socket")
         if self.t is SockType.SEQPACKET and x.error is not None:
             # Measured on Linux 6.18.44 (found by a fuzz campaign): a pending ECONNRESET is reported
             # before a record that is still queued; the record comes with the next receive.
             err, x.error = x.error, None
             return self.recv_failed(step, Failed(err), "pending socket error before the queue")
-        if not x.queue:
+        found = peek_at(x.queue, x.peek_off) if peek else (0, 0) if x.queue else None
+        if found is None:
             return self.would_wait(step, x)
-        skb = x.queue[0]
+        index, skip = found
+        skb = x.queue[index]
         if not peek:
             x.queue.pop(0)
+        elif not skb.data:
+            skb.peeked = True
         size = step.capacity
         flags: set[str] = set()
-        if size > len(skb.data):
-            size = len(skb.data)
-        elif size < len(skb.data):
+        if size > len(skb.data) - skip:
+            size = len(skb.data) - skip
+        elif size < len(skb.data) - skip:
             flags.add("MSG_TRUNC")
+        if x.peek_off >= 0:
+            # sk_peek_offset_fwd() by what a peek copied; sk_peek_offset_bwd() by a read message's length
+            x.peek_off = x.peek_off + size if peek else max(0, x.peek_off - len(skb.data))
         fds = skb.fds
-        value = len(skb.data) if "MSG_TRUNC" in step.flags else size
-        return self.recv_done(step, value, skb.data[:size], flags, skb.creds, fds, "one message", skb)
+        value = len(skb.data) - skip if "MSG_TRUNC" in step.flags else size
+        data = skb.data[skip : skip + size]
+        return self.recv_done(step, value, data, flags, skb.creds, fds, "one message", skb)
 
     def scm_recv(
         self, step: Recv, creds: Creds | None, fds: tuple[str, ...] | None, pidfd_of: Skb | None = None
@@ -1343,6 +1350,29 @@ class LinuxModel:
         return StepExpectation(
             op="fill", outcome=Returned(1), value_range=(1, max(1, step.limit - 1)), why="sends until SO_SNDBUF"
         )
+
+
+def peek_at(queue: list[Skb], peek_off: int) -> tuple[int, int] | None:
+    """__skb_try_recv_from_queue() for a datagram MSG_PEEK: (which skb, the offset into it), or None.
+
+    With SO_PEEK_OFF set it skips every message the offset covers whole: one at least as long as
+    what is left of the offset, and a zero-length one once a peek has returned it (skb->peeked) or
+    while the offset is not 0.  Measured on Linux 6.18.44, datagram and seqpacket alike: with
+    SO_PEEK_OFF 0 and "abcdef", "gh", "", "ij" queued, peeks of 2, 2, 8, 8, 0, 0, 8 bytes return
+    "ab", "cd" (MSG_TRUNC), "ef", "gh", "" (no flag), "" with MSG_TRUNC (the "ij" message), "ij",
+    then EAGAIN; a read of "abcdef" then takes SO_PEEK_OFF from 10 down to 4, and a peek finds
+    nothing (a blocking one waits).
+    """
+    if not queue:
+        return None
+    if peek_off < 0:
+        return 0, 0
+    for index, skb in enumerate(queue):
+        if peek_off >= len(skb.data) and (peek_off or skb.peeked):
+            peek_off -= len(skb.data)
+            continue
+        return index, peek_off
+    return None
 
 
 def named(step: Send) -> bool:
