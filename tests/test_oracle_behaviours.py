@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from harness.catalogue.build import scenario, send
-from harness.expectation import Expectation, StepExpectation
+from harness.expectation import Expectation, StepExpectation, Unmodelled
 from harness.host import Platform
 from harness.model import GetSockOpt, PairKind, Recv, Scenario, SetSockOpt, SockType
 from harness.observation import Failed, Returned
@@ -90,3 +90,52 @@ def test_a_blocking_peek_past_the_offset_waits() -> None:
         )
     )
     assert got[2].blocks
+
+
+def test_option_errors() -> None:
+    got = steps(
+        scenario(
+            STREAM,
+            SetSockOpt(on="a", option="SO_9999", value=1),
+            GetSockOpt(on="a", option="SO_9999"),
+            SetSockOpt(on="a", option="SO_ACCEPTCONN", value=1),
+            GetSockOpt(on="a", option="SO_ACCEPTCONN"),
+            SetSockOpt(on="a", option="SO_LINGER", value=1),
+            SetSockOpt(on="a", option="SO_LINGER", value=(1, 0)),
+            GetSockOpt(on="a", option="SO_LINGER"),
+            SetSockOpt(on="a", option="SO_LINGER", value=(1 << 32, 0)),  # l_onoff is the low half: 0
+            GetSockOpt(on="a", option="SO_LINGER"),
+            fds=(),
+        )
+    )
+    assert [s.outcome for s in got] == [
+        Failed("ENOPROTOOPT"),
+        Failed("ENOPROTOOPT"),
+        Failed("ENOPROTOOPT"),
+        Returned(0),
+        Failed("EINVAL"),
+        Returned(0),
+        Returned(1),
+        Returned(0),
+        Returned(0),
+    ]
+
+
+def test_an_unnamed_option_a_newer_kernel_may_have_is_unmodelled() -> None:
+    assert isinstance(expect(scenario(STREAM, GetSockOpt(on="a", option="SO_90"), fds=()), PLATFORM), Unmodelled)
+
+
+def test_a_negative_receive_timeout_means_no_wait() -> None:
+    got = steps(scenario(DGRAM, SetSockOpt(on="b", option="SO_RCVTIMEO_OLD", value=(-1, 0)), Recv(on="b"), fds=()))
+    assert got[1].outcome == Failed("EAGAIN")
+
+
+def test_zero_length_receive_at_end_of_file_per_type() -> None:
+    from harness.model import Close
+
+    nowait = frozenset({"MSG_DONTWAIT"})
+    outcomes = [
+        steps(scenario(kind, Close(target="a"), Recv(on="b", buffers=(0,), flags=nowait), fds=()))[1].outcome
+        for kind in (STREAM, DGRAM, SEQPACKET)
+    ]
+    assert outcomes == [Returned(0), Failed("EAGAIN"), Returned(0)]

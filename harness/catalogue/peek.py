@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import FDS_SPACE, FILE, FILE2, drain, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import GetSockOpt, PairKind, SetSockOpt, SockType, Step
+from harness.model import Close, GetSockOpt, PairKind, SetSockOpt, Shutdown, SockType, Step
 
 PEEK = "MSG_PEEK"
 
@@ -200,3 +200,27 @@ def pk_09(kind: PairKind) -> Iterator[Variant]:
     yield Variant(
         "fd", scenario(kind, send(b"a", fds=["f"]), recv(0, control=FDS_SPACE(1)), drain(control=FDS_SPACE(1)))
     )
+
+
+# ---- issue 10 item 4: behaviours peers check (zero-length receives without MSG_PEEK) --------------
+
+
+@case(
+    "PK-10",
+    "zero-length recv without MSG_PEEK: empty queue EAGAIN (non-blocking) or waits; at EOF S/Q 0, D EAGAIN",
+    area="peek",
+    source="GV ZeroLengthRecvEmptyQueue, ZeroLengthRecvPeerShutdown (UnixSocketPairTest, *NonBlocking*); "
+    "new id: PK-06 is the MSG_PEEK form",
+)
+def pk_10(kind: PairKind) -> Iterator[Variant]:
+    for extra in ((), ("MSG_TRUNC",)):
+        flags = ("MSG_DONTWAIT", *extra)
+        label = "+".join(flags)
+        yield Variant(f"empty queue {label}", scenario(kind, recv(0, flags=flags), fds=()))
+        steps: tuple[Step, ...] = (Close(target="a"), recv(0, flags=flags), recv(0, flags=flags))
+        yield Variant(f"peer closed {label}", scenario(kind, *steps, fds=()))
+        steps = (Shutdown(on="a", how="SHUT_WR"), recv(0, flags=flags))
+        yield Variant(f"peer shut down for writing {label}", scenario(kind, *steps, fds=()))
+    if not kind.nonblocking:
+        yield Variant("empty queue, blocking", scenario(kind, recv(0), fds=()), blocking_expected=True)
+        yield Variant("blocking at EOF", scenario(kind, Close(target="a"), recv(0), fds=()), blocking_expected=True)

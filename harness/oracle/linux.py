@@ -219,6 +219,7 @@ class End:
     oobinline: bool = False  # SO_OOBINLINE
     owner: str | None = None  # F_SETOWN: the prefix of the process SIGURG goes to
     inq_stale: int = 0  # dropped OOB bytes SIOCINQ still counts (oob.inq_extra)
+    linger: bool = False  # SOCK_LINGER (SO_LINGER's l_onoff)
 
     @property
     def full(self) -> bool:
@@ -1001,13 +1002,24 @@ class LinuxModel:
         option, value = step.option, step.value
         if option in PROBED_OPTIONS and option not in self.p.features:
             return self.simple("setsockopt", Failed("ENOPROTOOPT"), f"this kernel has no {option}")
+        refused = self.option_error(option, value)
+        if refused is not None:
+            return self.simple("setsockopt", *refused)
         if option in ("SO_RCVTIMEO_OLD", "SO_SNDTIMEO_OLD"):
             if not isinstance(value, tuple):
                 raise Unknown("a timeout option with an int value")
             seconds, micros = value
             if micros < 0 or micros >= 1_000_000:
                 return self.simple("setsockopt", Failed("EDOM"), "tv_usec outside 0..999999 (sock_set_timeout)")
-            if seconds < 0 or (seconds, micros) == (0, 0) or seconds > 1:
+            if seconds < 0:
+                # sock_set_timeout(): a negative tv_sec sets the timeout to 0 (and logs once): a blocking
+                # call then gives up at once.  Measured on 6.18.44: reads back {0, 0}, recv EAGAIN at once.
+                if option == "SO_RCVTIMEO_OLD":
+                    x.rcvtimeo = SocketTimeout.SHORT
+                else:
+                    x.sndtimeo = SocketTimeout.SHORT
+                return self.simple("setsockopt", Returned(0), f"{option} with a negative tv_sec: no wait")
+            if (seconds, micros) == (0, 0) or seconds > 1:
                 raise Unknown("a negative, zero or long socket timeout")
             timeout = SocketTimeout.SHORT if seconds * 1_000_000 + micros <= SHORT_TIMEOUT_US else SocketTimeout.RACING
             if option == "SO_RCVTIMEO_OLD":
@@ -1015,6 +1027,9 @@ class LinuxModel:
             else:
                 x.sndtimeo = timeout
             return self.simple("setsockopt", Returned(0), f"{option} set")
+        if option == "SO_LINGER":
+            x.linger = self.linger_onoff(value)
+            return self.simple("setsockopt", Returned(0), "SO_LINGER set")
         if isinstance(value, tuple):
             raise Unknown(f"{option} with a timeval")
         if option == "SO_PASSCRED":
@@ -1047,6 +1062,37 @@ class LinuxModel:
             raise Unknown(f"setsockopt {option}")
         return self.simple("setsockopt", Returned(0), f"{option} set")
 
+    # -- issue 10 item 4: socket option errors (unknown options, read-only ones, SO_LINGER) -------
+
+    # The highest SOL_SOCKET option number the oracle assumes no kernel defines (6.18 ends near 85):
+    # an unnamed option ``SO_<n>`` at or above it is refused with ENOPROTOOPT by sk_setsockopt() and
+    # sk_getsockopt(); a lower unnamed one may be a newer kernel's option, and is not modelled.
+    UNKNOWN_OPTION_FLOOR = 1000
+    # Read-only SOL_SOCKET options: sk_setsockopt() has no case for them (default: ENOPROTOOPT).
+    READ_ONLY = frozenset({"SO_ACCEPTCONN", "SO_TYPE", "SO_DOMAIN", "SO_PROTOCOL", "SO_PEERCRED", "SO_ERROR"})
+
+    def option_error(self, option: str, value: int | tuple[int, int] | None) -> tuple[Failed, str] | None:
+        """The errno of a set (``value``) or get (None) that no option's own code decides."""
+        if option not in self.c.so:
+            number = self.c.sockopt(option)
+            if number >= self.UNKNOWN_OPTION_FLOOR:
+                return Failed("ENOPROTOOPT"), f"no SOL_SOCKET option {number} (sk_setsockopt/sk_getsockopt default)"
+            raise Unknown(f"an option number without a name ({number})")
+        if value is not None and option in self.READ_ONLY:
+            return Failed("ENOPROTOOPT"), f"{option} cannot be set"
+        if value is not None and option == "SO_LINGER" and isinstance(value, int):
+            return Failed("EINVAL"), "SO_LINGER needs optlen >= sizeof(struct linger)"
+        return None
+
+    def linger_onoff(self, value: int | tuple[int, int]) -> bool:
+        """struct linger {int l_onoff; int l_linger} read from the timeval the scenario passes."""
+        assert isinstance(value, tuple)
+        if self.p.word == 4:
+            return value[0] != 0  # two 4-byte longs: l_onoff is tv_sec
+        if self.p.arch in ("x86_64", "aarch64", "riscv64"):
+            return value[0] & 0xFFFFFFFF != 0  # little-endian LP64: l_onoff is tv_sec's low half
+        raise Unknown("SO_LINGER from a timeval on this architecture")
+
     def buffer_size(self, option: str, value: int) -> int | Failed:
         """sock_setsockopt(): SO_SNDBUF/SO_RCVBUF cap at net.core.[wr]mem_max (as u32), the FORCE
         variants need CAP_NET_ADMIN and take any value >= 0 up to INT_MAX / 2; then the size is doubled
@@ -1075,6 +1121,9 @@ class LinuxModel:
         option = step.option
         if option in PROBED_OPTIONS and option not in self.p.features:
             return self.simple("getsockopt", Failed("ENOPROTOOPT"), f"this kernel has no {option}")
+        refused = self.option_error(option, None)
+        if refused is not None:
+            return self.simple("getsockopt", *refused)
         if option == "SO_PEERCRED":
             # the socketpair() caller, translated into the reader's namespaces (sk_peer_pid/cred)
             creds = as_seen_by(self.proc, self.main.symbols, self.main)
@@ -1101,6 +1150,7 @@ class LinuxModel:
             "SO_RCVBUF": x.rcvbuf,
             "SO_ACCEPTCONN": 0,
             "SO_OOBINLINE": int(x.oobinline),
+            "SO_LINGER": int(x.linger),  # an int-sized read gets l_onoff (sock_flag(SOCK_LINGER): 0 or 1)
         }
         if option not in values:
             raise Unknown(f"getsockopt {option}")
