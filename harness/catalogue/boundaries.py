@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import FDS_SPACE, FILE, FILE2, SPACE, drain, passcred, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import UIO_MAXIOV, PairKind, Recv, Send
+from harness.model import UIO_MAXIOV, Child, PairKind, Recv, Send
 
 
 @case("BND-01", "two plain writes can be returned by one recv", area="boundaries", source="GV CoalescedRecv", types="S")
@@ -89,7 +89,8 @@ def bnd_07(kind: PairKind) -> Iterator[Variant]:
     "BND-08",
     "with SO_PASSCRED, data with different credentials is never glued into one recv",
     area="boundaries",
-    source="SRC unix_skb_scm_eq: never glue messages from different writers",
+    source="SRC unix_skb_scm_eq: never glue messages from different writers; GV (UnixStreamSocketPairTest) "
+    "NonCoalescedDifferingCreds1",
     types="S",
 )
 def bnd_08(kind: PairKind) -> Iterator[Variant]:
@@ -97,6 +98,15 @@ def bnd_08(kind: PairKind) -> Iterator[Variant]:
     # the receiver sees {0, 65534, 65534}) and after it (the sender's own).
     steps = (send(b"ab"), passcred(), send(b"cd"), recv(64, control=SPACE(12)), recv(64, control=SPACE(12)))
     yield Variant("before/after SO_PASSCRED", scenario(kind, *steps, fds=()))
+    # issue 10 item 4: writers that really differ (another pid), and a receiver that does not ask: the
+    # check is made only while the reader has SO_PASSCRED (unix_stream_read_generic: check_creds)
+    child = Child(steps=(send(b"cd"),))
+    other = (passcred(), send(b"ab"), child, recv(64, control=SPACE(12)), recv(64, control=SPACE(12)))
+    yield Variant("another process's write", scenario(kind, *other, fds=()))
+    off = (passcred(), send(b"ab"), child, passcred(value=0), recv(64, control=SPACE(12)))
+    yield Variant("receiver switched SO_PASSCRED off: glued", scenario(kind, *off, fds=()))
+    same = (send(b"ab"), passcred(), send(b"cd", creds=True), send(b"ef"), recv(64, control=SPACE(12)), drain())
+    yield Variant("explicit own credentials equal the implicit ones", scenario(kind, *same, fds=()))
 
 
 @case(

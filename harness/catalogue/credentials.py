@@ -51,7 +51,8 @@ def cr_03(kind: PairKind) -> Iterator[Variant]:
     "CR-04",
     "implicit creds: attached when either end has SO_PASSCRED at send time; seen if the receiver has it at recv time",
     area="credentials",
-    source="GV WriteAfterSoPassCredRecvEnd, WriteBeforeSoPassCredRecvEndAfterSendEnd; SRC maybe_add_creds",
+    source="GV WriteAfterSoPassCredRecvEnd, WriteBeforeSoPassCredRecvEndAfterSendEnd; SRC maybe_add_creds; "
+    "switched off between writes (issue 10 item 4)",
 )
 def cr_04(kind: PairKind) -> Iterator[Variant]:
     yield Variant("receiver set before", scenario(kind, passcred("b"), send(b"x"), recv(64, control=CREDS), fds=()))
@@ -61,6 +62,14 @@ def cr_04(kind: PairKind) -> Iterator[Variant]:
     yield Variant("both set before", scenario(kind, *both, fds=()))
     late = (send(b"x"), passcred("a"), passcred("b"), recv(64, control=CREDS))
     yield Variant("both set after the send", scenario(kind, *late, fds=()))
+    # issue 10 item 4: SO_PASSCRED switched off between two writes and on again before the reads: the
+    # first message carries the sender's credentials, the second none ({0, 65534, 65534}); a stream
+    # never glues them (BND-08)
+    toggled = (passcred("b"), send(b"x"), passcred("b", 0), send(b"y"), passcred("b"), recv(64, control=CREDS))
+    yield Variant("switched off between writes", scenario(kind, *toggled, recv(64, control=CREDS), fds=()))
+    # read while it is off: no cmsg at all, the credentials stay with the message
+    off = (passcred("b"), send(b"x"), passcred("b", 0), recv(64, control=CREDS), send(b"y"), recv(64, control=CREDS))
+    yield Variant("switched off before the read", scenario(kind, *off, fds=()))
 
 
 @case(

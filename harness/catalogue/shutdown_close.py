@@ -79,6 +79,12 @@ def sc_05(kind: PairKind) -> Iterator[Variant]:
     yield Variant(
         "send", scenario(kind, send(b"unread"), Close(target="b"), send(b"x", flags=["MSG_NOSIGNAL"]), fds=())
     )
+    # issue 10 item 4 (KS unix_connreset): the reset is reported once; reads after it see EOF, and a
+    # reader that was sent data before the close reads it first (stream) or after the reset (seqpacket)
+    steps = (send(b"unread"), send(b"mine", on="b"), Close(target="b"), recv(64, on="a"), recv(64, on="a"))
+    yield Variant("queued data and the reset", scenario(kind, *steps, recv(64, on="a"), recv(64, on="a"), fds=()))
+    again = (send(b"unread"), Close(target="b"), recv(64, on="a"), recv(64, on="a"), recv(64, on="a"))
+    yield Variant("ECONNRESET once, then EOF again and again", scenario(kind, *again, fds=()))
 
 
 @case(
@@ -171,3 +177,7 @@ def sc_12(kind: PairKind) -> Iterator[Variant]:
     yield Variant("SHUT_RD", scenario(kind, Shutdown(on="a", how="SHUT_RD"), Poll(on="a"), Poll(on="b"), fds=()))
     yield Variant("SHUT_RDWR", scenario(kind, Shutdown(on="a", how="SHUT_RDWR"), Poll(on="a"), Poll(on="b"), fds=()))
     yield Variant("peer closed", scenario(kind, send(b"x", on="b"), Close(target="b"), Poll(on="a"), fds=()))
+    # issue 10 item 4: after SHUT_WR the writer still polls POLLOUT (capacity only; GV
+    # DgramUnixSocketPairTest.PollOutAfterWriteShutdownIsCapacityBased); a stream/seqpacket peer
+    # sees POLLRDHUP|POLLIN, a datagram peer nothing
+    yield Variant("SHUT_WR", scenario(kind, Shutdown(on="a", how="SHUT_WR"), Poll(on="a"), Poll(on="b"), fds=()))
