@@ -139,3 +139,23 @@ def test_zero_length_receive_at_end_of_file_per_type() -> None:
         for kind in (STREAM, DGRAM, SEQPACKET)
     ]
     assert outcomes == [Returned(0), Failed("EAGAIN"), Returned(0)]
+
+
+def test_a_faulting_data_buffer_drops_a_datagram_but_not_stream_data() -> None:
+    bad = Recv(on="b", buffers=(4,), fault="iov_base")
+    for kind, left in ((DGRAM, Failed("EAGAIN")), (SEQPACKET, Failed("EAGAIN")), (STREAM, Returned(4))):
+        got = steps(
+            scenario(kind, send(b"abcd"), bad, Recv(on="b", buffers=(8,), flags=frozenset({"MSG_DONTWAIT"})), fds=())
+        )
+        assert got[1].outcome == Failed("EFAULT")
+        assert got[2].outcome == left
+
+
+def test_a_faulting_send_buffer_queues_nothing() -> None:
+    from harness.model import Send
+
+    for kind in (STREAM, DGRAM, SEQPACKET):
+        got = steps(scenario(kind, Send(on="a", iov=(b"ab",), fault="iov_base"), fds=()))
+        assert got[0].outcome == Failed("EFAULT")
+    # an empty send never touches the buffer
+    assert steps(scenario(STREAM, Send(on="a", iov=(b"",), fault="iov_base"), fds=()))[0].outcome == Returned(0)

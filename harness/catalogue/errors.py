@@ -103,12 +103,24 @@ def er_06(kind: PairKind) -> Iterator[Variant]:
     "ER-07",
     "a bad msghdr or iovec pointer: EFAULT, nothing sent or received",
     area="errors",
-    source="LTP sendmsg01, recvmsg01",
+    source="LTP sendmsg01, recvmsg01 (invalid send/recv buffer: EFAULT)",
 )
 def er_07(kind: PairKind) -> Iterator[Variant]:
     for fault in ("msghdr", "iov"):
         yield Variant(f"send {fault}", scenario(kind, Send(on="a", iov=(b"x",), fault=fault), drain(), fds=()))
         yield Variant(f"recv {fault}", scenario(kind, send(b"x"), Recv(on="b", fault=fault), recv(64), fds=()))
+    # issue 10 item 4: a faulting *data* buffer (iov_base).  Send: nothing is queued, the fds attached are
+    # released.  Receive (measured on 6.18.44): a datagram/seqpacket message is dequeued before the copy and
+    # lost with its fds; stream data stays queued; a peek leaves it either way.
+    bad_send = Send(on="a", iov=(b"", b"data"), cmsgs=(rights("f"),), fault="iov_base")
+    yield Variant("send iov_base", scenario(kind, bad_send, drain(control=FDS_SPACE(1))))
+    bad_recv = Recv(on="b", buffers=(4, 60), control=FDS_SPACE(1), fault="iov_base")
+    steps = (send(b"first", fds=["f"]), send(b"second"), bad_recv, drain(control=FDS_SPACE(1)), drain())
+    yield Variant("recv iov_base", scenario(kind, *steps))
+    peek = Recv(on="b", buffers=(4,), fault="iov_base", flags=frozenset({"MSG_PEEK"}))
+    yield Variant("peek iov_base", scenario(kind, send(b"abc"), peek, drain(), fds=()))
+    empty_first = Recv(on="b", buffers=(0, 8), fault="iov_base")
+    yield Variant("empty iov[0] never faults", scenario(kind, send(b"abc"), empty_first, drain(), fds=()))
 
 
 @case(

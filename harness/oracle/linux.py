@@ -494,8 +494,6 @@ class LinuxModel:
                 return Failed("ENOBUFS"), (), "msg_controllen >= net.core.optmem_max (sock_kmalloc)"
             if step.control != "buffer":
                 return Failed("EFAULT"), (), "msg_control is NULL or unmapped while msg_controllen > 0"
-        if step.fault == "iov_base" and step.length:
-            raise Unknown("sendmsg with a faulting iov_base")
         # unix_seqpacket_sendmsg: sock_error() and the state come before the control messages
         if self.t is SockType.SEQPACKET and x.error is not None:
             err, x.error = x.error, None
@@ -507,6 +505,8 @@ class LinuxModel:
         if "MSG_OOB" in step.flags:
             if self.t is not SockType.STREAM:
                 return Failed("EOPNOTSUPP"), (), "MSG_OOB on a datagram/seqpacket socket"
+            if step.fault == "iov_base" and step.length:
+                raise Unknown("an out-of-band send from a faulting iov_base")
             return oob.send(self, step, x, fds, creds)
         peer = self.peer(step.on)
         nosignal = "MSG_NOSIGNAL" in step.flags
@@ -525,6 +525,8 @@ class LinuxModel:
                 return blocked
             if passing and self.too_many_refs():
                 return Failed("ETOOMANYREFS"), (), "the sender's user has more fds in flight than RLIMIT_NOFILE"
+            if step.fault == "iov_base":
+                return data_fault_on_send()
             if peer.released or peer.rcv_shutdown:
                 return Failed("EPIPE"), sigpipe, "stream peer closed or shut down for reading: EPIPE (+SIGPIPE)"
             if passing and not peer.passrights:
@@ -546,6 +548,8 @@ class LinuxModel:
                 return blocked
             if passing and self.too_many_refs():
                 return Failed("ETOOMANYREFS"), (), "the sender's user has more fds in flight than RLIMIT_NOFILE"
+            if step.fault == "iov_base" and step.length:
+                return data_fault_on_send()
             if not target_named and x.peer_dropped:
                 # Measured on 6.18.44: EMSGSIZE and a SEND_SHUTDOWN EPIPE come first; unix_dgram_sendmsg()
                 # looks the peer up only after the skb is allocated.
@@ -754,8 +758,6 @@ class LinuxModel:
             return self.recv_failed(step, Failed("EMSGSIZE"), "msg_iovlen > UIO_MAXIOV")
         if step.fault == "iov" and step.buffers:
             return self.recv_failed(step, Failed("EFAULT"), "iovec array pointer faults")
-        if step.fault == "iov_base":
-            raise Unknown("recvmsg into a faulting iov_base")
         if "MSG_OOB" in step.flags:
             if self.t is SockType.STREAM:
                 return oob.recv_urg(self, step, x)
@@ -765,8 +767,32 @@ class LinuxModel:
         if x.inq:
             raise Unknown("SO_INQ's SCM_INQ control messages")
         if self.t is SockType.STREAM:
+            if data_fault(step):
+                return self.stream_recv_fault(step, x)
             return self.stream_recv(step, x)
         return self.dgram_recv(step, x)
+
+    # -- issue 10 item 4: a faulting data buffer on receive -------------------------------------
+
+    def stream_recv_fault(self, step: Recv, x: End) -> StepExpectation:
+        """unix_stream_read_generic() whose first copy into iov[0] faults: -EFAULT when nothing was
+        copied, and the skb is left as it was (it is consumed, and its fds detached, only after a
+        copy succeeds).  What it would have done without the fault decides whether a copy happens."""
+        if x.oob_skb is not None or x.passcred or x.passpidfd:
+            raise Unknown("a faulting stream receive with out-of-band data or credentials (scm_recv_unix still runs)")
+        shared = (self.c, self.p, self.s, self.abi)
+        trial = copy.deepcopy(self, {id(obj): obj for obj in shared})
+        clean = Recv(
+            on=step.on,
+            buffers=step.buffers,
+            control=step.control,
+            flags=step.flags,
+            control_pointer=step.control_pointer,
+        )
+        got = trial.stream_recv(clean, trial.ends[step.on])
+        if isinstance(got.outcome, Returned) and got.data:
+            return self.recv_failed(step, Failed("EFAULT"), "the first copy into iov_base faults: nothing consumed")
+        return self.stream_recv(step, x)  # nothing to copy: the fault is never reached
 
     def recv_failed(self, step: Recv, outcome: Outcome, why: str, stray: int = 0) -> StepExpectation:
         # A failed recvmsg copies nothing back: buffers, msg_flags and msg_controllen stay as they were.
@@ -880,6 +906,11 @@ class LinuxModel:
             size = len(skb.data) - skip
         elif size < len(skb.data) - skip:
             flags.add("MSG_TRUNC")
+        if size and data_fault(step):
+            # skb_copy_datagram_msg() faults: `goto out_free`; the message was already dequeued, so it
+            # is lost with its fds; SO_PEEK_OFF does not move.  A peek leaves it queued.
+            self.settle()
+            return self.recv_failed(step, Failed("EFAULT"), "the copy into iov_base faults: the message is dropped")
         if x.peek_off >= 0:
             # sk_peek_offset_fwd() by what a peek copied; sk_peek_offset_bwd() by a read message's length
             x.peek_off = x.peek_off + size if peek else max(0, x.peek_off - len(skb.data))
@@ -1423,6 +1454,17 @@ def peek_at(queue: list[Skb], peek_off: int) -> tuple[int, int] | None:
             continue
         return index, peek_off
     return None
+
+
+def data_fault(step: Recv) -> bool:
+    """The receive's first data buffer is unmapped (the executors put BAD_ADDRESS in iov[0])."""
+    return step.fault == "iov_base" and bool(step.buffers) and step.buffers[0] > 0
+
+
+def data_fault_on_send() -> tuple[Outcome, tuple[str, ...], str]:
+    """skb_copy_datagram_from_iter() faults on the first non-empty iovec: the skb is freed with the
+    fds and credentials attached to it, nothing is queued and sendmsg returns EFAULT."""
+    return Failed("EFAULT"), (), "the data buffer (iov_base) faults: nothing queued"
 
 
 def named(step: Send) -> bool:
