@@ -520,12 +520,16 @@ class LinuxModel:
             if step.length == 0:
                 # `while (sent < len)` never runs: nothing is queued, attached fds/creds are dropped
                 return None
+            if step.fault == "iov_base" and (step.length > STREAM_SPLIT_SAFE or peer.full or peer.fill_unknown):
+                raise Unknown("a faulting stream send that may be split or wait for room first")
             blocked = self.capacity(step, x, peer)
             if blocked is not None:
                 return blocked
             if passing and self.too_many_refs():
                 return Failed("ETOOMANYREFS"), (), "the sender's user has more fds in flight than RLIMIT_NOFILE"
             if step.fault == "iov_base":
+                if passing and not peer.passrights:
+                    raise Unknown("a faulting send of fds to a receiver with SO_PASSRIGHTS off (which check first)")
                 return data_fault_on_send()
             if peer.released or peer.rcv_shutdown:
                 return Failed("EPIPE"), sigpipe, "stream peer closed or shut down for reading: EPIPE (+SIGPIPE)"
@@ -549,6 +553,8 @@ class LinuxModel:
             if passing and self.too_many_refs():
                 return Failed("ETOOMANYREFS"), (), "the sender's user has more fds in flight than RLIMIT_NOFILE"
             if step.fault == "iov_base" and step.length:
+                if passing and not peer.passrights:
+                    raise Unknown("a faulting send of fds to a receiver with SO_PASSRIGHTS off (which check first)")
                 return data_fault_on_send()
             if not target_named and x.peer_dropped:
                 # Measured on 6.18.44: EMSGSIZE and a SEND_SHUTDOWN EPIPE come first; unix_dgram_sendmsg()
