@@ -159,3 +159,33 @@ def test_a_faulting_send_buffer_queues_nothing() -> None:
         assert got[0].outcome == Failed("EFAULT")
     # an empty send never touches the buffer
     assert steps(scenario(STREAM, Send(on="a", iov=(b"",), fault="iov_base"), fds=()))[0].outcome == Returned(0)
+
+
+def test_scm_inq_carries_the_bytes_left_and_the_checker_compares_it() -> None:
+    from harness.catalogue.build import SPACE, recv
+    from harness.check import check
+    from tests.observe import conforming
+
+    platform = dataclasses.replace(PLATFORM, features=frozenset({"SO_INQ"}))
+    s = scenario(
+        STREAM,
+        SetSockOpt(on="b", option="SO_INQ", value=1),
+        send(b"hello"),
+        send(b"world"),
+        recv(3, control=SPACE(4)),
+        recv(2, control=SPACE(4), flags=["MSG_PEEK"]),
+        recv(10, control=SPACE(4)),
+        fds=(),
+    )
+    result = expect(s, platform)
+    assert isinstance(result, Expectation), result
+    assert [c.inq for step in result.steps[3:] for c in step.cmsgs] == [7, 7, 0]
+    assert [step.controllen for step in result.steps[3:]] == [SPACE(4)] * 3
+    observation = conforming(result)
+    assert not [f for f in check(s, observation, result) if f.checker == "cmsgs"]
+    step = observation.steps[3]
+    wrong = dataclasses.replace(step.cmsgs[0], data=b"\x08\x00\x00\x00")
+    steps_seen = list(observation.steps)
+    steps_seen[3] = dataclasses.replace(step, cmsgs=(wrong,))
+    findings = check(s, dataclasses.replace(observation, steps=tuple(steps_seen)), result)
+    assert [f.field for f in findings if f.checker == "cmsgs"] == ["cmsgs[0] SCM_INQ"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from harness.catalogue.build import recv, scenario, send
+from harness.catalogue.build import SPACE, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import DiagUid, GetSockOpt, Ioctl, PairKind, SetSockOpt
+from harness.model import Close, DiagUid, GetSockOpt, Ioctl, PairKind, SetSockOpt, SockType, Step
 
 
 @case(
@@ -44,14 +44,33 @@ def ms_01(kind: PairKind) -> Iterator[Variant]:
 
 @case(
     "MS-02",
-    "SO_INQ: datagram and seqpacket refuse it with ENOPROTOOPT",
+    "SO_INQ: a stream receive carries SCM_INQ = the bytes left (== SIOCINQ); datagram and seqpacket refuse it",
     area="flags",
     source="KS scm_inq",
-    types="DQ",
     needs=("SO_INQ",),
 )
 def ms_02(kind: PairKind) -> Iterator[Variant]:
-    yield Variant("refused", scenario(kind, SetSockOpt(on="b", option="SO_INQ", value=1), fds=()))
+    if kind.sock_type is not SockType.STREAM:
+        yield Variant("refused", scenario(kind, SetSockOpt(on="b", option="SO_INQ", value=1), fds=()))
+        return
+    # issue 10 item 4 (the stream half of KS scm_inq), measured on 6.18.44
+    inq = SetSockOpt(on="b", option="SO_INQ", value=1)
+    room = SPACE(4)
+    steps: tuple[Step, ...] = (
+        inq,
+        send(b"hello"),
+        send(b"world"),
+        recv(3, control=room),
+        Ioctl(on="b", request="SIOCINQ"),
+        recv(4, control=room),
+        recv(2, control=room, flags=["MSG_PEEK"]),
+        recv(10, control=room),
+    )
+    yield Variant("remaining bytes", scenario(kind, *steps, fds=()))
+    steps = (inq, send(b"abc"), Close(target="a"), recv(8, control=room), recv(8, control=room))
+    yield Variant("end of file", scenario(kind, *steps, fds=()))
+    steps = (inq, SetSockOpt(on="b", option="SO_INQ", value=2), SetSockOpt(on="b", option="SO_INQ", value=0))
+    yield Variant("values other than 0 and 1", scenario(kind, *steps, send(b"ab"), recv(8, control=room), fds=()))
 
 
 @case(
