@@ -189,3 +189,13 @@ def test_scm_inq_carries_the_bytes_left_and_the_checker_compares_it() -> None:
     steps_seen[3] = dataclasses.replace(step, cmsgs=(wrong,))
     findings = check(s, dataclasses.replace(observation, steps=tuple(steps_seen)), result)
     assert [f.field for f in findings if f.checker == "cmsgs"] == ["cmsgs[0] SCM_INQ"]
+
+
+def test_sock_diag_from_a_new_user_namespace_sees_the_owner_as_its_root() -> None:
+    from harness.model import Child, DiagUid, Identity
+
+    as_user = dataclasses.replace(PLATFORM, euid=1000)
+    inside = Child(steps=(DiagUid(on="a"),), identity=Identity(userns=True))
+    got = steps(scenario(STREAM, DiagUid(on="a"), inside, fds=()), as_user)
+    assert got[0].outcome == Returned(1000)
+    assert got[1].nested[0].outcome == Returned(0)

@@ -1,4 +1,4 @@
-"""MS rows that a socketpair shows without another process."""
+"""MS rows that a socketpair shows (MS-04 also asks from a child in a new user namespace)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import SPACE, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import Close, DiagUid, GetSockOpt, Ioctl, PairKind, SetSockOpt, SockType, Step
+from harness.model import Child, Close, DiagUid, GetSockOpt, Identity, Ioctl, PairKind, SetSockOpt, SockType, Step
 
 
 @case(
@@ -77,7 +77,13 @@ def ms_02(kind: PairKind) -> Iterator[Variant]:
     "MS-04",
     "sock_diag (UNIX_DIAG_UID) reports the socket's owner uid",
     area="misc",
-    source="KS diag_uid",
+    source="KS diag_uid (run in a new user namespace by its test runner)",
 )
 def ms_04(kind: PairKind) -> Iterator[Variant]:
     yield Variant("both ends", scenario(kind, DiagUid(on="a"), DiagUid(on="b"), fds=()))
+    # issue 10 item 4: asked from a new user namespace (the uid is translated into it) and by an
+    # unprivileged user (unix_diag needs no capability)
+    inside = Child(steps=(DiagUid(on="a"),), identity=Identity(userns=True))
+    yield Variant("from a new user namespace", scenario(kind, inside, fds=()))
+    unprivileged = Child(steps=(DiagUid(on="b"),), identity=Identity(user="unprivileged"))
+    yield Variant("from an unprivileged user", scenario(kind, unprivileged, fds=()))

@@ -393,6 +393,10 @@ class LinuxModel:
         if isinstance(step, DiagUid):
             if not self.ends[step.on].open:
                 raise Unknown("sock_diag of a closed socket")
+            if self.proc.userns:
+                # from_kuid_munged(sk_user_ns(netlink socket), owner): the child's netlink socket belongs
+                # to its new user namespace, where uid 0 is the creator's uid (unshare -U -r)
+                return self.simple("diag_uid", Returned(0), "the owner seen from the child's user namespace")
             return self.simple("diag_uid", Returned(self.p.euid), "the socket's owner (sock_i_uid): its creator")
         raise Unknown(f"step {step!r}")
 
