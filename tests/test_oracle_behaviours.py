@@ -199,3 +199,11 @@ def test_sock_diag_from_a_new_user_namespace_sees_the_owner_as_its_root() -> Non
     got = steps(scenario(STREAM, DiagUid(on="a"), inside, fds=()), as_user)
     assert got[0].outcome == Returned(1000)
     assert got[1].nested[0].outcome == Returned(0)
+
+
+def test_a_missing_feature_is_named_with_why_it_is_missing() -> None:
+    from harness.runner import lacking
+
+    assert lacking(["SO_INQ"]) == "the platform lacks SO_INQ"
+    assert "securityfs" in lacking(["bpf-lsm", "bpf-lsm-loader"])
+    assert "ships neither" in lacking(["bpf-lsm", "bpf-lsm-loader"])

@@ -55,7 +55,6 @@ ALL_IDS: tuple[str, ...] = ADDED_IDS + tuple(
 EXTRA_PREFIXES: tuple[str, ...] = ("REG-", "PROG-")
 
 NOT_COVERED: dict[str, str] = {
-    "FD-20": "needs an LSM that denies file receipt (a BPF LSM program); no such LSM on the test machines",
     "FD-23": "the harness runs the steps of a process one at a time; fd passing to another process is FD-21/CR-15",
     "CR-20": "not applicable to socketpair(): there is no listener whose SO_PASSCRED an accepted socket inherits",
     "ER-12": "the harness sends on AF_UNIX pairs only; SCM_RIGHTS on another family is outside its scope",

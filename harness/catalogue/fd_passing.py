@@ -333,3 +333,22 @@ def fd_21(kind: PairKind) -> Iterator[Variant]:
             f"{headroom} free slots",
             scenario(kind, send(b"data", fds=["f", "g", "h"]), receiver, fds=(FILE, FILE2, FILE3)),
         )
+
+
+# ---- issue 10 item 4: fds an LSM refuses ----------------------------------------------------------
+
+
+@case(
+    "FD-20",
+    "an LSM denies a passed file (security_file_receive): the fd array is cut at the first denied fd, "
+    "MSG_CTRUNC, data delivered",
+    area="fd-passing",
+    source="KS scm_rights_denial_lsm (a BPF LSM program denies chosen inodes)",
+    needs=("bpf-lsm", "bpf-lsm-loader"),
+)
+def fd_20(kind: PairKind) -> Iterator[Variant]:
+    # What the case runs once the harness can load a BPF LSM program that denies "g": the receiver
+    # gets "f" only, with MSG_CTRUNC.  No platform has "bpf-lsm-loader" yet (harness.host.FEATURE_WHY):
+    # the case is `unsupported` with that reason, never run without the program.
+    steps = (send(b"x", fds=["f", "g", "f"]), recv(64, control=FDS_SPACE(3)))
+    yield Variant("second of three denied", scenario(kind, *steps, fds=(FILE, FILE2)))
