@@ -41,6 +41,7 @@ MAX_NOTE = 4096  # characters of a scenario's note (it is copied into every repo
 MAX_FILL_CHUNK = 1 << 20  # bytes of one Fill send
 MAX_FILL_SENDS = 1_000_000  # sends of one Fill step (it stops at the first that fails)
 MAX_SEND_MANY = 2 * UIO_MAXIOV  # messages of one sendmmsg() (SendMany)
+MAX_RECV_MANY = 2 * UIO_MAXIOV  # messages of one recvmmsg() (RecvMany; the kernel takes at most UIO_MAXIOV)
 MAX_SPLICE = 1 << 16  # bytes of one splice()
 MAX_WAIT_MS = 10_000  # ReadPartner.wait_ms
 MAX_DELAY_MS = 5000  # Child.delay_ms of a background child
@@ -642,6 +643,26 @@ class SendMany:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RecvMany:
+    """recvmmsg() of up to ``count`` messages, each into one buffer of ``size`` bytes without a control
+    buffer, timeout NULL (raw back end: Python has no recvmmsg).  The outcome is the number of messages;
+    the observation's ``buffers`` hold each message's first msg_len bytes (its ``data``: all of them)."""
+
+    on: Side
+    count: int
+    size: int = 64
+    flags: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+        _check_flags(self.flags)
+        _within("count", self.count, 1, MAX_RECV_MANY, "MAX_RECV_MANY")
+        _within("size", self.size, 0, MAX_BUFFER, "MAX_BUFFER")
+        if self.count * self.size > MAX_BUFFER:
+            raise FieldError("size", f"{self.count} buffers of {self.size} bytes exceed MAX_BUFFER={MAX_BUFFER}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DiagUid:
     """sock_diag (NETLINK_SOCK_DIAG, UDIAG_SHOW_UID) for a pair end: the outcome is the owner uid."""
 
@@ -739,6 +760,7 @@ Step: TypeAlias = (
     | GetSockName
     | SocketPair
     | SendMany
+    | RecvMany
     | DiagUid
     | Splice
     | Child
@@ -809,6 +831,8 @@ def step_bytes(step: Step) -> int:
         return step.capacity + step.control
     if isinstance(step, SendMany):
         return len(step.data)
+    if isinstance(step, RecvMany):
+        return step.count * step.size
     if isinstance(step, Child):
         return scenario_bytes(step.steps)
     return 0

@@ -207,3 +207,26 @@ def test_a_missing_feature_is_named_with_why_it_is_missing() -> None:
     assert lacking(["SO_INQ"]) == "the platform lacks SO_INQ"
     assert "securityfs" in lacking(["bpf-lsm", "bpf-lsm-loader"])
     assert "ships neither" in lacking(["bpf-lsm", "bpf-lsm-loader"])
+
+
+def test_recvmmsg_takes_one_message_per_entry_and_stops_at_an_empty_queue() -> None:
+    from harness.model import RecvMany
+
+    nowait = frozenset({"MSG_DONTWAIT"})
+    for kind, want in ((DGRAM, (b"ab", b"de")), (SEQPACKET, (b"ab", b"de")), (STREAM, (b"ab", b"cd", b"e"))):
+        got = steps(scenario(kind, send(b"abc"), send(b"de"), RecvMany(on="b", count=5, size=2, flags=nowait), fds=()))
+        assert (got[2].outcome, got[2].buffers, got[2].data) == (Returned(len(want)), want, b"".join(want))
+    empty = steps(scenario(DGRAM, RecvMany(on="b", count=2, flags=nowait), fds=()))[0]
+    assert empty.outcome == Failed("EAGAIN")
+    blocking = expect(scenario(DGRAM, send(b"x"), RecvMany(on="b", count=2), fds=()), PLATFORM)
+    assert isinstance(blocking, Unmodelled)  # it waits for the second message until the socket timeout
+    once = steps(scenario(DGRAM, send(b"x"), RecvMany(on="b", count=2, flags=frozenset({"MSG_WAITFORONE"})), fds=()))
+    assert once[1].outcome == Returned(1)
+
+
+def test_recvmany_round_trips_through_the_codec() -> None:
+    from harness.codec import decode_scenario, encode_scenario
+    from harness.model import RecvMany
+
+    s = scenario(DGRAM, RecvMany(on="b", count=3, size=7, flags=frozenset({"MSG_WAITFORONE"})), fds=())
+    assert decode_scenario(encode_scenario(s)) == s

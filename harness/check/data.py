@@ -13,7 +13,7 @@ from harness.observation import Observation
 @checker("bytes")
 def bytes_match(scenario: Scenario, observation: Observation, expectation: Expectation) -> Iterator[Finding]:
     for seen, want, at in pairs(observation, expectation):
-        if seen.op != "recv":
+        if seen.op not in ("recv", "recvmany"):  # recvmany: buffers are each message's first msg_len bytes
             continue
         if seen.data != want.data:
             yield Finding(

@@ -38,6 +38,7 @@ from harness.model import (
     RawFd,
     ReadPartner,
     Recv,
+    RecvMany,
     Reopen,
     ScmCredentials,
     Send,
@@ -208,6 +209,8 @@ class Backend(ABC):
             return StepObservation(index=index, op="socketpair", outcome=self.make_pair(step))
         if isinstance(step, SendMany):
             return StepObservation(index=index, op="sendmany", outcome=self.send_many(step))
+        if isinstance(step, RecvMany):
+            return self.recv_many(index, step)
         if isinstance(step, Splice):
             return self.splice(index, step)
         if isinstance(step, DiagUid):
@@ -274,6 +277,9 @@ class Backend(ABC):
 
     def send_many(self, step: SendMany) -> Outcome:
         raise CannotExpress(f"{self.name}: no sendmmsg through this back end")
+
+    def recv_many(self, index: int, step: RecvMany) -> StepObservation:
+        raise CannotExpress(f"{self.name}: no recvmmsg through this back end")
 
     def fill(self, index: int, step: Fill) -> StepObservation:
         sent = 0

@@ -67,6 +67,9 @@ _gnu_get_libc_version = getattr(_libc, "gnu_get_libc_version", None)
 _sendmmsg = _libc.sendmmsg
 _sendmmsg.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int)
 _sendmmsg.restype = ctypes.c_int
+_recvmmsg = _libc.recvmmsg
+_recvmmsg.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_void_p)
+_recvmmsg.restype = ctypes.c_int
 _getsockname = _libc.getsockname
 _getsockname.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32))
 
@@ -125,6 +128,12 @@ def socketpair(domain: int, type_: int, protocol: int = 0, bad_sv: bool = False)
 def sendmmsg(fd: int, messages: ctypes.Array[mmsghdr], flags: int) -> Result:
     ctypes.set_errno(0)
     return _result(_sendmmsg(fd, ctypes.addressof(messages), len(messages), flags))
+
+
+def recvmmsg(fd: int, messages: ctypes.Array[mmsghdr], flags: int) -> Result:
+    """recvmmsg(fd, messages, len(messages), flags, NULL)."""
+    ctypes.set_errno(0)
+    return _result(_recvmmsg(fd, ctypes.addressof(messages), len(messages), flags, None))
 
 
 def getsockname(fd: int) -> tuple[Result, bytes]:

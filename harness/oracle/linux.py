@@ -44,6 +44,7 @@ from harness.model import (
     RawFd,
     ReadPartner,
     Recv,
+    RecvMany,
     Reopen,
     Scenario,
     ScmCredentials,
@@ -388,6 +389,8 @@ class LinuxModel:
             return self.make_pair(step)
         if isinstance(step, SendMany):
             return self.send_many(step)
+        if isinstance(step, RecvMany):
+            return self.recv_many(step)
         if isinstance(step, Splice):
             return self.splice(step)
         if isinstance(step, DiagUid):
@@ -453,6 +456,44 @@ class LinuxModel:
                 break
             sent += 1
         return self.simple("sendmany", Returned(sent), "vlen is capped at UIO_MAXIOV")
+
+    # -- issue 10 item 4: recvmmsg ---------------------------------------------------------------
+
+    RECV_MANY_FLAGS = frozenset({"MSG_DONTWAIT", "MSG_WAITFORONE", "MSG_PEEK", "MSG_CMSG_CLOEXEC"})
+
+    def recv_many(self, step: RecvMany) -> StepExpectation:
+        """do_recvmmsg(): ___sys_recvmsg() for each message until one fails; MSG_WAITFORONE adds
+        MSG_DONTWAIT after the first.  The count received, or the first one's error; a later EAGAIN
+        ends the call, a later other error is kept in sk_err (not modelled)."""
+        x = self.ends[step.on]
+        if not x.open:
+            return self.simple("recvmany", Failed("EBADF"), "recvmmsg on a closed descriptor")
+        unknown = step.flags - self.RECV_MANY_FLAGS
+        if unknown:
+            raise Unknown(f"recvmmsg flags {sorted(unknown)} (MSG_TRUNC: msg_len past what a buffer shows)")
+        flags = step.flags - {"MSG_WAITFORONE"}
+        got: list[bytes] = []
+        for _ in range(min(step.count, UIO_MAXIOV)):
+            one = self.recv(Recv(on=step.on, buffers=(step.size,), flags=flags))
+            if isinstance(one.outcome, Returned):
+                got.append(one.data)
+                if "MSG_WAITFORONE" in step.flags:
+                    flags = flags | {"MSG_DONTWAIT"}
+                continue
+            if not got:
+                return StepExpectation(op="recvmany", outcome=one.outcome, why=one.why)
+            if isinstance(one.outcome, Blocked):
+                raise Unknown("recvmmsg waiting for more messages than are queued (until the socket timeout)")
+            if one.outcome != Failed("EAGAIN"):
+                raise Unknown("an error after some messages (do_recvmmsg keeps it in sk_err)")
+            break
+        return StepExpectation(
+            op="recvmany",
+            outcome=Returned(len(got)),
+            data=b"".join(got),
+            buffers=tuple(got),
+            why="one recvmsg per message (vlen capped at UIO_MAXIOV)",
+        )
 
     def simple(self, op: str, outcome: Outcome, why: str) -> StepExpectation:
         return StepExpectation(op=op, outcome=outcome, why=why)
