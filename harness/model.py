@@ -662,6 +662,29 @@ class RecvMany:
             raise FieldError("size", f"{self.count} buffers of {self.size} bytes exceed MAX_BUFFER={MAX_BUFFER}")
 
 
+EPOLL_EVENTS = ("EPOLLIN", "EPOLLOUT", "EPOLLPRI", "EPOLLRDHUP", "EPOLLERR", "EPOLLHUP")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EpollWait:
+    """epoll_wait() with a zero timeout on the scenario's epoll instance for pair end ``on``.
+
+    The instance watches ``events``, edge-triggered (EPOLLET) unless ``edge`` is False; the first
+    EpollWait on an end makes it (EPOLL_CTL_ADD), a later one with other ``events`` or ``edge``
+    changes it (EPOLL_CTL_MOD); it is closed with the scenario.  The observation is the events reported.
+    """
+
+    on: Side
+    events: frozenset[str] = frozenset({"EPOLLIN"})
+    edge: bool = True
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+        unknown = self.events - set(EPOLL_EVENTS)
+        if unknown:
+            raise InvalidScenario(f"unknown epoll events {sorted(unknown)}")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DiagUid:
     """sock_diag (NETLINK_SOCK_DIAG, UDIAG_SHOW_UID) for a pair end: the outcome is the owner uid."""
@@ -761,6 +784,7 @@ Step: TypeAlias = (
     | SocketPair
     | SendMany
     | RecvMany
+    | EpollWait
     | DiagUid
     | Splice
     | Child

@@ -6,7 +6,19 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import SPACE, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import Child, Close, DiagUid, GetSockOpt, Identity, Ioctl, PairKind, SetSockOpt, SockType, Step
+from harness.model import (
+    Child,
+    Close,
+    DiagUid,
+    EpollWait,
+    GetSockOpt,
+    Identity,
+    Ioctl,
+    PairKind,
+    SetSockOpt,
+    SockType,
+    Step,
+)
 
 
 @case(
@@ -87,3 +99,25 @@ def ms_04(kind: PairKind) -> Iterator[Variant]:
     yield Variant("from a new user namespace", scenario(kind, inside, fds=()))
     unprivileged = Child(steps=(DiagUid(on="b"),), identity=Identity(user="unprivileged"))
     yield Variant("from an unprivileged user", scenario(kind, unprivileged, fds=()))
+
+
+# ---- issue 10 item 4: epoll ---------------------------------------------------------------------
+
+
+@case(
+    "MS-05",
+    "epoll with EPOLLET: a readable end is reported once, and again after every write (re-armed though "
+    "nothing was read); level-triggered it is reported while readable",
+    area="misc",
+    source="GV epoll.cc EdgeTriggered_NoRandomSave (pipes) applied to AF_UNIX pairs; new id: no row has epoll",
+)
+def ms_05(kind: PairKind) -> Iterator[Variant]:
+    wait = EpollWait(on="b")
+    steps: tuple[Step, ...] = (wait, send(b"a"), wait, wait, send(b"b"), wait, wait, recv(1), wait, send(b"c"), wait)
+    yield Variant("edge-triggered", scenario(kind, *steps, fds=()))
+    level = EpollWait(on="b", edge=False)
+    steps = (level, send(b"a"), level, level, recv(64), level)
+    yield Variant("level-triggered", scenario(kind, *steps, fds=()))
+    # a write that fails queues nothing and wakes nobody; an empty datagram is queued and wakes
+    steps = (send(b"a"), wait, wait, send(b""), wait)
+    yield Variant("registered with data queued, empty write", scenario(kind, *steps, fds=()))

@@ -21,11 +21,13 @@ from harness.execute.errors import CannotExpress as CannotExpress  # re-exported
 from harness.execute.fdtable import FdTable
 from harness.execute.inspect import Identifier, describe, open_fds, pidfd_pid
 from harness.model import (
+    EPOLL_EVENTS,
     POLL_EVENTS,
     Child,
     Close,
     ClosedFd,
     DiagUid,
+    EpollWait,
     FdRef,
     Fill,
     GetSockName,
@@ -136,6 +138,7 @@ class Backend(ABC):
         self.background: tuple[int, Running] | None = None
         self.main_ids = (os.getpid(), os.getuid(), os.getgid())  # "parent" in a child's credentials
         self.addresses = AddressSpace.fresh()  # where this scenario's msg_names resolve (harness.addresses)
+        self.epolls: dict[str, tuple[int, int]] = {}  # EpollWait: each end's epoll fd and the events it watches
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -211,6 +214,8 @@ class Backend(ABC):
             return StepObservation(index=index, op="sendmany", outcome=self.send_many(step))
         if isinstance(step, RecvMany):
             return self.recv_many(index, step)
+        if isinstance(step, EpollWait):
+            return self.epoll_wait(index, step)
         if isinstance(step, Splice):
             return self.splice(index, step)
         if isinstance(step, DiagUid):
@@ -229,6 +234,35 @@ class Backend(ABC):
         revents = got[0][1] if got else 0
         names = frozenset(name for name in POLL_EVENTS if revents & getattr(select, name))
         return StepObservation(index=index, op="poll", outcome=Returned(len(got)), events=names)
+
+    def epoll_wait(self, index: int, step: EpollWait) -> StepObservation:
+        """The end's epoll instance (made or changed as the step says), then epoll_wait(timeout 0)."""
+        mask = 0
+        for name in step.events:
+            mask |= getattr(select, name)
+        mask |= select.EPOLLET if step.edge else 0
+        fd = self.table.fd(step.on)
+        known = self.epolls.get(step.on)
+        if known is None:
+            made = libc.epoll_create1(os.O_CLOEXEC)
+            if not made.ok:
+                raise OSError(made.errno, "epoll_create1")
+            self.table.own(made.value)  # closed with the scenario
+            r = libc.epoll_ctl(made.value, 1, fd, mask)  # EPOLL_CTL_ADD
+            if not r.ok:
+                return StepObservation(index=index, op="epoll_wait", outcome=Failed(errno_name(r.errno)))
+            self.epolls[step.on] = known = (made.value, mask)
+        epfd, registered = known
+        if registered != mask:
+            r = libc.epoll_ctl(epfd, 3, fd, mask)  # EPOLL_CTL_MOD
+            if not r.ok:
+                return StepObservation(index=index, op="epoll_wait", outcome=Failed(errno_name(r.errno)))
+            self.epolls[step.on] = (epfd, mask)
+        r, revents = libc.epoll_wait(epfd, 0)
+        if not r.ok:
+            return StepObservation(index=index, op="epoll_wait", outcome=Failed(errno_name(r.errno)))
+        names = frozenset(name for name in EPOLL_EVENTS if revents & getattr(select, name))
+        return StepObservation(index=index, op="epoll_wait", outcome=Returned(r.value), events=names)
 
     def ioctl(self, step: Ioctl) -> Outcome:
         buf = bytearray(4)
