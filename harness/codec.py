@@ -65,6 +65,7 @@ from harness.model import (
     Shutdown,
     SocketPair,
     Splice,
+    SpliceIn,
     Step,
 )
 from harness.untrusted import MAX_SCENARIO_FILE, UntrustedInputError, parse_json, shorten
@@ -115,6 +116,7 @@ STEP_TAGS: dict[str, type[Step]] = {
     "sendmany": SendMany,
     "recvmany": RecvMany,
     "epoll_wait": EpollWait,
+    "splice_in": SpliceIn,
     "diag_uid": DiagUid,
     "splice": Splice,
     "child": Child,

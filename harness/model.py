@@ -662,6 +662,20 @@ class RecvMany:
             raise FieldError("size", f"{self.count} buffers of {self.size} bytes exceed MAX_BUFFER={MAX_BUFFER}")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpliceIn:
+    """``data`` written into a private pipe, then splice() from the pipe into pair end ``on``
+    (SPLICE_F_NONBLOCK: an empty pipe is EAGAIN); the outcome is the bytes spliced."""
+
+    on: Side
+    data: bytes = b"x"
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+        if len(self.data) > MAX_SPLICE:
+            raise FieldError("data", f"{len(self.data)} bytes exceed MAX_SPLICE={MAX_SPLICE} (a pipe's default size)")
+
+
 EPOLL_EVENTS = ("EPOLLIN", "EPOLLOUT", "EPOLLPRI", "EPOLLRDHUP", "EPOLLERR", "EPOLLHUP")
 
 
@@ -784,6 +798,7 @@ Step: TypeAlias = (
     | SocketPair
     | SendMany
     | RecvMany
+    | SpliceIn
     | EpollWait
     | DiagUid
     | Splice
@@ -857,6 +872,8 @@ def step_bytes(step: Step) -> int:
         return len(step.data)
     if isinstance(step, RecvMany):
         return step.count * step.size
+    if isinstance(step, SpliceIn):
+        return len(step.data)
     if isinstance(step, Child):
         return scenario_bytes(step.steps)
     return 0

@@ -249,3 +249,15 @@ def test_edge_triggered_epoll_is_rearmed_by_every_write() -> None:
     assert [g.outcome for g in steps(scenario(DGRAM, send(b"a"), level, level, fds=()))[1:]] == [Returned(1)] * 2
     # a close wakes the watch with a key the model does not follow: unmodelled, not guessed
     assert isinstance(expect(scenario(STREAM, wait, Close(target="a"), wait, fds=()), PLATFORM), Unmodelled)
+
+
+def test_splice_into_a_socket_is_one_send() -> None:
+    from harness.codec import decode_scenario, encode_scenario
+    from harness.model import Close, SpliceIn
+
+    s = scenario(DGRAM, SpliceIn(on="a", data=b"hello"), SpliceIn(on="a", data=b""), Recv(on="b"), fds=())
+    assert decode_scenario(encode_scenario(s)) == s
+    got = steps(s)
+    assert [g.outcome for g in got] == [Returned(5), Failed("EAGAIN"), Returned(5)]
+    closed = steps(scenario(STREAM, Close(target="b"), SpliceIn(on="a", data=b"hi"), fds=()))[1]
+    assert (closed.outcome, closed.signals) == (Failed("EPIPE"), ("SIGPIPE",))

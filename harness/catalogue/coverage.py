@@ -32,7 +32,7 @@ REGRESSIONS_NOT_EXPRESSIBLE: dict[str, str] = {
 # Ids the spec's table has no row for: behaviours other suites check (gVisor, kselftests, LTP, FreeBSD,
 # CPython), added in the matching area after its last row (issue 10 item 4).  Each case's source says
 # which peer test it comes from.
-ADDED_IDS: tuple[str, ...] = ("PK-10", "ER-17", "BND-14", "MS-05")
+ADDED_IDS: tuple[str, ...] = ("PK-10", "ER-17", "BND-14", "MS-05", "MS-06")
 SPEC_ROWS = 138  # the id column of shared/spec/behaviours.md
 
 ALL_IDS: tuple[str, ...] = ADDED_IDS + tuple(

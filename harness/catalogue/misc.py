@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from harness.catalogue.build import SPACE, recv, scenario, send
+from harness.catalogue.build import SPACE, drain, recv, scenario, send
 from harness.catalogue.case import Variant, case
 from harness.model import (
     Child,
@@ -17,6 +17,7 @@ from harness.model import (
     PairKind,
     SetSockOpt,
     SockType,
+    SpliceIn,
     Step,
 )
 
@@ -121,3 +122,22 @@ def ms_05(kind: PairKind) -> Iterator[Variant]:
     # a write that fails queues nothing and wakes nobody; an empty datagram is queued and wakes
     steps = (send(b"a"), wait, wait, send(b""), wait)
     yield Variant("registered with data queued, empty write", scenario(kind, *steps, fds=()))
+
+
+# ---- issue 10 item 4: splice into a socket ------------------------------------------------------
+
+
+@case(
+    "MS-06",
+    "splice from a pipe into a pair end: the bytes arrive as one send (one datagram/record); an empty "
+    "pipe is EAGAIN; a closed peer gives the send's errors (stream EPIPE with SIGPIPE)",
+    area="misc",
+    source="SRC splice_to_socket (MSG_SPLICE_PAGES), measured 6.18.44; the read side is REG-CVE-2026-22983; "
+    "new id: no row has splice",
+)
+def ms_06(kind: PairKind) -> Iterator[Variant]:
+    steps: tuple[Step, ...] = (SpliceIn(on="a", data=b"hello"), SpliceIn(on="a", data=b"x" * 5000), drain(), drain())
+    yield Variant("two splices", scenario(kind, *steps, drain(), fds=()))
+    yield Variant("empty pipe", scenario(kind, SpliceIn(on="a", data=b""), drain(), fds=()))
+    steps = (Close(target="b"), SpliceIn(on="a", data=b"hi"), SpliceIn(on="a", data=b"hi"))
+    yield Variant("peer closed", scenario(kind, *steps, fds=()))

@@ -50,6 +50,7 @@ from harness.model import (
     Shutdown,
     SocketPair,
     Splice,
+    SpliceIn,
     Step,
 )
 from harness.native import constants, libc
@@ -216,6 +217,8 @@ class Backend(ABC):
             return self.recv_many(index, step)
         if isinstance(step, EpollWait):
             return self.epoll_wait(index, step)
+        if isinstance(step, SpliceIn):
+            return self.splice_in(index, step)
         if isinstance(step, Splice):
             return self.splice(index, step)
         if isinstance(step, DiagUid):
@@ -379,6 +382,22 @@ class Backend(ABC):
             os.close(read_end)
             os.close(write_end)
         return StepObservation(index=index, op="splice", outcome=Returned(n), data=data)
+
+    def splice_in(self, index: int, step: SpliceIn) -> StepObservation:
+        read_end, write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        try:
+            if step.data:
+                os.write(write_end, step.data)  # at most MAX_SPLICE bytes: a pipe holds 64 KiB
+            started = time.monotonic()
+            try:
+                n = os.splice(read_end, self.table.fd(step.on), max(len(step.data), 1), flags=os.SPLICE_F_NONBLOCK)
+            except OSError as exc:
+                outcome = self.outcome(-1, exc.errno or 0, started, self.may_block(frozenset()))
+                return StepObservation(index=index, op="splice_in", outcome=outcome)
+        finally:
+            os.close(read_end)
+            os.close(write_end)
+        return StepObservation(index=index, op="splice_in", outcome=Returned(n))
 
     @abstractmethod
     def send(self, index: int, step: Send) -> StepObservation: ...

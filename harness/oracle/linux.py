@@ -58,6 +58,7 @@ from harness.model import (
     SocketPair,
     SockType,
     Splice,
+    SpliceIn,
     Step,
 )
 from harness.native.cmsg import CmsgAbi
@@ -448,6 +449,8 @@ class LinuxModel:
             return self.recv_many(step)
         if isinstance(step, Splice):
             return self.splice(step)
+        if isinstance(step, SpliceIn):
+            return self.splice_in(step)
         if isinstance(step, DiagUid):
             if not self.ends[step.on].open:
                 raise Unknown("sock_diag of a closed socket")
@@ -478,6 +481,26 @@ class LinuxModel:
         if isinstance(got.outcome, Failed):
             return StepExpectation(op="splice", outcome=got.outcome, why=got.why)
         return StepExpectation(op="splice", outcome=got.outcome, data=got.data, why="spliced into a pipe")
+
+    def splice_in(self, step: SpliceIn) -> StepExpectation:
+        """splice_to_socket(): the pipe's buffers go to the socket in one sendmsg(MSG_SPLICE_PAGES),
+        MSG_DONTWAIT only if the socket is O_NONBLOCK.  Measured on 6.18.44: 5 and 5000 bytes arrive
+        as one datagram/record; an empty pipe is EAGAIN; to a closed peer, stream EPIPE with SIGPIPE,
+        datagram ECONNREFUSED, seqpacket EPIPE without."""
+        x = self.ends[step.on]
+        if not x.open:
+            return self.simple("splice_in", Failed("EBADF"), "closed descriptor")
+        if not step.data:
+            return self.simple("splice_in", Failed("EAGAIN"), "the pipe is empty (SPLICE_F_NONBLOCK)")
+        peer = self.peer(step.on)
+        if len(step.data) > 4 * 4096:
+            raise Unknown("splicing more pages than were measured (one sendmsg or several)")
+        if not peer.released and (x.snd_shutdown or peer.rcv_shutdown):
+            raise Unknown("splicing into a socket shut down for sending (not measured)")
+        got = self.send(Send(on=step.on, iov=(step.data,)))
+        return StepExpectation(
+            op="splice_in", outcome=got.outcome, value_range=got.value_range, signals=got.signals, why=got.why
+        )
 
     def make_pair(self, step: SocketPair) -> StepExpectation:
         """socketpair(): __sys_socketpair -> sock_create (EINVAL, EAFNOSUPPORT) -> unix_create."""
