@@ -261,3 +261,10 @@ def test_splice_into_a_socket_is_one_send() -> None:
     assert [g.outcome for g in got] == [Returned(5), Failed("EAGAIN"), Returned(5)]
     closed = steps(scenario(STREAM, Close(target="b"), SpliceIn(on="a", data=b"hi"), fds=()))[1]
     assert (closed.outcome, closed.signals) == (Failed("EPIPE"), ("SIGPIPE",))
+
+
+def test_epoll_reports_hangup_whatever_it_watches() -> None:
+    from harness.model import Close, EpollWait
+
+    got = steps(scenario(STREAM, Close(target="a"), EpollWait(on="b"), fds=()))[1]
+    assert got.events == frozenset({"EPOLLIN", "EPOLLHUP"})

@@ -395,11 +395,13 @@ class LinuxModel:
         watch = self.epolls.get(step.on)
         if watch is None or (watch.edge, watch.events) != (step.edge, step.events):
             watch = self.epolls[step.on] = EpollWatch(step.events, step.edge, True)  # ADD and MOD poll it once
-        readable = "POLLIN" in (self.poll(Poll(on=step.on, events=frozenset({"POLLIN"}))).events or ())
-        report = readable and (watch.ready or not watch.edge)
+        # ep_item_poll(): the end's poll mask within what the item watches, EPOLLERR and EPOLLHUP always
+        polled = self.poll(Poll(on=step.on, events=frozenset({"POLLIN"}))).events or frozenset()
+        revents = frozenset("E" + name for name in polled & {"POLLIN", "POLLERR", "POLLHUP"})
+        report = bool(revents) and (watch.ready or not watch.edge)
         if watch.edge:
             watch.ready = False
-        events = frozenset({"EPOLLIN"}) if report else frozenset()
+        events = revents if report else frozenset()
         return StepExpectation(op="epoll_wait", outcome=Returned(int(report)), events=events, why="ep_poll")
 
     def one_step(self, step: Step) -> StepExpectation:
