@@ -76,13 +76,18 @@ def cr_04(kind: PairKind) -> Iterator[Variant]:
     "CR-05",
     "queued while neither end had SO_PASSCRED, receiver enables it later: {pid 0, uid 65534, gid 65534}",
     area="credentials",
-    source="GV WriteBeforeSoPassCredRecvEnd, FDPassBeforeSoPassCred",
+    source="GV WriteBeforeSoPassCredRecvEnd, FDPassBeforeSoPassCred, SendNullCredsBeforeSoPassCredRecvEnd; "
+    "explicit credentials: GV BasicCredPass (sends them before the receiver sets SO_PASSCRED)",
 )
 def cr_05(kind: PairKind) -> Iterator[Variant]:
     yield Variant("data", scenario(kind, send(b"x"), passcred("b"), recv(64, control=CREDS), fds=()))
     yield Variant(
         "with fd", scenario(kind, send(b"x", fds=["f"]), passcred("b"), recv(64, control=CREDS + FDS_SPACE(1)))
     )
+    # issue 10 item 4: explicit SCM_CREDENTIALS sent before the receiver set SO_PASSCRED are kept with
+    # the message (UNIXCB(skb).pid is set): the receiver that enables it later sees them, not the overflow ids
+    steps = (send(b"x", creds=True), passcred("b"), recv(64, control=CREDS))
+    yield Variant("explicit credentials", scenario(kind, *steps, fds=()))
 
 
 @case(
