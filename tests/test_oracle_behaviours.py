@@ -268,3 +268,10 @@ def test_epoll_reports_hangup_whatever_it_watches() -> None:
 
     got = steps(scenario(STREAM, Close(target="a"), EpollWait(on="b"), fds=()))[1]
     assert got.events == frozenset({"EPOLLIN", "EPOLLHUP"})
+
+
+def test_sendmmsg_shows_each_messages_msg_len_as_its_bytes() -> None:
+    from harness.model import SendMany
+
+    got = steps(scenario(DGRAM, SendMany(on="a", count=3, data=b"ab"), fds=()))[0]
+    assert (got.outcome, got.data) == (Returned(3), b"ababab")

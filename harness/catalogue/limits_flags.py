@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import FDS_SPACE, drain, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import Close, Fill, GetSockOpt, PairKind, Poll, SendMany, SetSockOpt, Shutdown
+from harness.model import Close, Fill, GetSockOpt, PairKind, Poll, RecvMany, SendMany, SetSockOpt, Shutdown
 
 DONTWAIT = "MSG_DONTWAIT"
 
@@ -210,8 +210,12 @@ def lm_02(kind: PairKind) -> Iterator[Variant]:
     "LM-08",
     "sendmmsg with vlen > UIO_MAXIOV sends at most 1024 messages",
     area="limits",
-    source="GV SendmmsgIsLimitedByMAXIOV",
+    source="GV SendmmsgIsLimitedByMAXIOV, BasicSendmmsg",
 )
 def lm_08(kind: PairKind) -> Iterator[Variant]:
     raise_buffer = SetSockOpt(on="a", option="SO_SNDBUF", value=4 << 20)
     yield Variant("1030", scenario(kind, raise_buffer, SendMany(on="a", count=1030), recv(8), fds=()))
+    # issue 10 item 4 (GV AllSocketPairTest.BasicSendmmsg): ten messages of 20 bytes, each msg_len 20
+    many = SendMany(on="a", count=10, data=bytes(range(20)))
+    steps = (many, RecvMany(on="b", count=10, size=20, flags=frozenset({"MSG_DONTWAIT"})), drain())
+    yield Variant("msg_len of each message", scenario(kind, *steps, fds=()))

@@ -212,7 +212,7 @@ class Backend(ABC):
         if isinstance(step, SocketPair):
             return StepObservation(index=index, op="socketpair", outcome=self.make_pair(step))
         if isinstance(step, SendMany):
-            return StepObservation(index=index, op="sendmany", outcome=self.send_many(step))
+            return self.send_many(index, step)
         if isinstance(step, RecvMany):
             return self.recv_many(index, step)
         if isinstance(step, EpollWait):
@@ -312,7 +312,7 @@ class Backend(ABC):
             os.close(fd)
         return Returned(bits)
 
-    def send_many(self, step: SendMany) -> Outcome:
+    def send_many(self, index: int, step: SendMany) -> StepObservation:
         raise CannotExpress(f"{self.name}: no sendmmsg through this back end")
 
     def recv_many(self, index: int, step: RecvMany) -> StepObservation:

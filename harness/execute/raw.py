@@ -134,7 +134,7 @@ class RawBackend(Backend):
 
     # -- the rest -----------------------------------------------------------------------------
 
-    def send_many(self, step: SendMany) -> Outcome:
+    def send_many(self, index: int, step: SendMany) -> StepObservation:
         payload = ctypes.create_string_buffer(step.data, len(step.data))
         iov = libc.iovec(_address(payload), len(step.data))
         messages = (libc.mmsghdr * step.count)()
@@ -142,7 +142,10 @@ class RawBackend(Backend):
             m.msg_hdr.msg_iov = ctypes.addressof(iov)
             m.msg_hdr.msg_iovlen = 1
         r = libc.sendmmsg(self.table.fd(step.on), messages, self.c.msg_flags(frozenset({"MSG_DONTWAIT"})))
-        return Returned(r.value) if r.ok else Failed(errno_name(r.errno))
+        outcome = Returned(r.value) if r.ok else Failed(errno_name(r.errno))
+        # each sent message's msg_len shows as that many bytes of its data (GV BasicSendmmsg checks msg_len)
+        sent = b"".join(step.data[: messages[i].msg_len] for i in range(max(r.value, 0)))
+        return StepObservation(index=index, op="sendmany", outcome=outcome, data=sent)
 
     def recv_many(self, index: int, step: RecvMany) -> StepObservation:
         buffers = [ctypes.create_string_buffer(bytes([RECV_FILL]) * step.size, step.size) for _ in range(step.count)]
