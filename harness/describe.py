@@ -28,6 +28,8 @@ def _cmsg_words(cmsg: ExpectedCmsg | ObservedCmsg) -> str:
         text += " fds " + ",".join(map(_fd_words, cmsg.fds))
     if cmsg.creds is not None:
         text += " creds " + "/".join(map(str, cmsg.creds))
+    if isinstance(cmsg, ExpectedCmsg) and cmsg.inq is not None:
+        text += f" inq {cmsg.inq}"
     return text
 
 

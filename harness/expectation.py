@@ -32,6 +32,7 @@ class ExpectedCmsg:
     pidfd: CredExpect | None = None  # SCM_PIDFD: the pid its pidfd refers to
     pidfd_error: int | None = None  # SCM_PIDFD: the negative errno the cmsg carries instead of a pidfd
     truncated: bool = False
+    inq: int | None = None  # SCM_INQ: the int it carries (bytes left in the receive queue)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,6 +11,7 @@ import platform as _platform
 import resource
 import socket
 import sys
+from collections.abc import Mapping
 
 from harness.native import constants, libc
 from harness.oracle import history
@@ -89,11 +90,34 @@ def _probe_features(consts: constants.Constants) -> frozenset[str]:
     finally:
         for s in (a, b, d1, d2):
             s.close()
+    if _bpf_lsm_active():
+        found.add("bpf-lsm")
     if hasattr(os, "memfd_create"):
         found.add("memfd")
     if hasattr(os, "eventfd"):
         found.add("eventfd")
     return frozenset(found)
+
+
+# Why a probed feature can be missing: the runner adds it to a case's `unsupported` reason.
+FEATURE_WHY: Mapping[str, str] = {
+    "bpf-lsm": "bpf is not among the active LSMs of /sys/kernel/security/lsm, or securityfs is not mounted",
+    "bpf-lsm-loader": "the harness has no loader for a BPF LSM program that denies security_file_receive for "
+    "chosen files: it would need libbpf or bpftool and a compiled program, and ships neither",
+}
+
+
+def _bpf_lsm_active() -> bool:
+    """Whether the BPF LSM is active (FD-20 needs it to deny a received file); never mounts securityfs.
+
+    Seen on the 6.18.44 test machine: CONFIG_BPF_LSM=y and "bpf" last in CONFIG_LSM, but securityfs
+    is not mounted, so the active list cannot be read: not probed as present.
+    """
+    try:
+        with open("/sys/kernel/security/lsm") as lsm:
+            return "bpf" in lsm.read().strip().split(",")
+    except OSError:
+        return False
 
 
 def _minimum_buffer(option: int) -> int:

@@ -41,6 +41,7 @@ MAX_NOTE = 4096  # characters of a scenario's note (it is copied into every repo
 MAX_FILL_CHUNK = 1 << 20  # bytes of one Fill send
 MAX_FILL_SENDS = 1_000_000  # sends of one Fill step (it stops at the first that fails)
 MAX_SEND_MANY = 2 * UIO_MAXIOV  # messages of one sendmmsg() (SendMany)
+MAX_RECV_MANY = 2 * UIO_MAXIOV  # messages of one recvmmsg() (RecvMany; the kernel takes at most UIO_MAXIOV)
 MAX_SPLICE = 1 << 16  # bytes of one splice()
 MAX_WAIT_MS = 10_000  # ReadPartner.wait_ms, Poll.timeout_ms
 MAX_DELAY_MS = 5000  # Child.delay_ms of a background child
@@ -736,6 +737,63 @@ class SendMany:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RecvMany:
+    """recvmmsg() of up to ``count`` messages, each into one buffer of ``size`` bytes without a control
+    buffer, timeout NULL (raw back end: Python has no recvmmsg).  The outcome is the number of messages;
+    the observation's ``buffers`` hold each message's first msg_len bytes (its ``data``: all of them)."""
+
+    on: Side
+    count: int
+    size: int = 64
+    flags: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+        _check_flags(self.flags)
+        _within("count", self.count, 1, MAX_RECV_MANY, "MAX_RECV_MANY")
+        _within("size", self.size, 0, MAX_BUFFER, "MAX_BUFFER")
+        if self.count * self.size > MAX_BUFFER:
+            raise FieldError("size", f"{self.count} buffers of {self.size} bytes exceed MAX_BUFFER={MAX_BUFFER}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpliceIn:
+    """``data`` written into a private pipe, then splice() from the pipe into pair end ``on``
+    (SPLICE_F_NONBLOCK: an empty pipe is EAGAIN); the outcome is the bytes spliced."""
+
+    on: Side
+    data: bytes = b"x"
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+        if len(self.data) > MAX_SPLICE:
+            raise FieldError("data", f"{len(self.data)} bytes exceed MAX_SPLICE={MAX_SPLICE} (a pipe's default size)")
+
+
+EPOLL_EVENTS = ("EPOLLIN", "EPOLLOUT", "EPOLLPRI", "EPOLLRDHUP", "EPOLLERR", "EPOLLHUP")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EpollWait:
+    """epoll_wait() with a zero timeout on the scenario's epoll instance for pair end ``on``.
+
+    The instance watches ``events``, edge-triggered (EPOLLET) unless ``edge`` is False; the first
+    EpollWait on an end makes it (EPOLL_CTL_ADD), a later one with other ``events`` or ``edge``
+    changes it (EPOLL_CTL_MOD); it is closed with the scenario.  The observation is the events reported.
+    """
+
+    on: Side
+    events: frozenset[str] = frozenset({"EPOLLIN"})
+    edge: bool = True
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+        unknown = self.events - set(EPOLL_EVENTS)
+        if unknown:
+            raise InvalidScenario(f"unknown epoll events {sorted(unknown)}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DiagUid:
     """sock_diag (NETLINK_SOCK_DIAG, UDIAG_SHOW_UID) for a pair end: the outcome is the owner uid."""
 
@@ -859,6 +917,9 @@ Step: TypeAlias = (
     | GetPeerName
     | SocketPair
     | SendMany
+    | RecvMany
+    | SpliceIn
+    | EpollWait
     | DiagUid
     | Splice
     | Interrupt
@@ -946,6 +1007,10 @@ def step_bytes(step: Step) -> int:
     if isinstance(step, Recv):
         return step.capacity + step.control
     if isinstance(step, SendMany):
+        return len(step.data)
+    if isinstance(step, RecvMany):
+        return step.count * step.size
+    if isinstance(step, SpliceIn):
         return len(step.data)
     if isinstance(step, Child):
         return scenario_bytes(step.steps)

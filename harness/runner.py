@@ -29,6 +29,7 @@ from harness.execute.lifetime import fork_dying_with_parent
 from harness.expectation import Unmodelled
 from harness.expectations_file import SKIP_REASON_PREFIX, KnownDeviations
 from harness.finding import Finding
+from harness.host import FEATURE_WHY
 from harness.model import PairKind
 from harness.observation import Observation
 from harness.oracle import expect, history
@@ -176,6 +177,12 @@ def _reasons(parts: list[VariantResult]) -> str:
 NO_SCENARIO_REASON = "the case has no scenario for this pair kind"
 
 
+def lacking(missing: list[str]) -> str:
+    """The reason of a case whose needs the platform lacks, with why a feature is missing when known."""
+    named = [f"{name} ({FEATURE_WHY[name]})" if name in FEATURE_WHY else name for name in missing]
+    return f"the platform lacks {', '.join(named)}"
+
+
 def run_case(case: Case, kind: PairKind, backend: str, platform: Platform, config: RunConfig) -> Result:
     started = time.monotonic()
     parts: list[VariantResult] = []
@@ -184,7 +191,7 @@ def run_case(case: Case, kind: PairKind, backend: str, platform: Platform, confi
     if skip is not None:
         parts.append(VariantResult("*", Verdict.UNSUPPORTED, reason=f"{SKIP_REASON_PREFIX}{skip.reason}"))
     elif missing:
-        parts.append(VariantResult("*", Verdict.UNSUPPORTED, reason=f"the platform lacks {', '.join(missing)}"))
+        parts.append(VariantResult("*", Verdict.UNSUPPORTED, reason=lacking(missing)))
     else:
         try:
             for variant in case.variants(kind):

@@ -34,6 +34,8 @@ def observed_cmsg(cmsg: ExpectedCmsg, cloexec: bool) -> ObservedCmsg:
         values = tuple(symbols[v] if isinstance(v, str) else v for v in cmsg.creds)
         data = struct.pack("=iII", *values)[: cmsg.length - 16]
         creds = (values[0], values[1], values[2]) if len(data) == 12 else None
+    if cmsg.inq is not None:
+        data = struct.pack("=i", cmsg.inq)
     return ObservedCmsg(level=cmsg.level, type=cmsg.type, length=cmsg.length, data=data, fds=fds, creds=creds)
 
 

@@ -56,7 +56,10 @@ SIGNS = {
         "outcome/outcome/recv",
         "invariant/boundaries/recv",
     },
-    "wrong-errno": {f"outcome/outcome/{op}" for op in ("send", "recv", "close", "listen", "reopen", "setsockopt")},
+    "wrong-errno": {
+        f"outcome/outcome/{op}"
+        for op in ("send", "recv", "close", "listen", "reopen", "setsockopt", "recvmany", "splice_in", "epoll_wait")
+    },
 }
 MAX_STEPS_AFTER_MINIMISING = 6
 

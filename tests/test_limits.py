@@ -39,6 +39,7 @@ from harness.model import (
     RawCmsg,
     RawFd,
     Recv,
+    RecvMany,
     Scenario,
     ScmCredentials,
     ScmRights,
@@ -172,6 +173,8 @@ SIZE_BOUNDS: list[tuple[str, Callable[[], object], str]] = [
     ("control", lambda: Send(on="a", cmsgs=(RawCmsg(level=1, type=1, space=MAX_CONTROL),) * 2), "control bytes"),
     ("receive control", lambda: Recv(on="a", control=MAX_CONTROL + 1), "control: "),
     ("sendmany data", lambda: SendMany(on="a", count=1, data=bytes((1 << 22) + 1)), "data: "),
+    ("recvmany count", lambda: RecvMany(on="a", count=2 * 1024 + 1), "MAX_RECV_MANY=2048"),
+    ("recvmany buffers", lambda: RecvMany(on="a", count=1024, size=4097), "exceed MAX_BUFFER"),
     ("child steps", lambda: Child(steps=(_poll(),) * MAX_STEPS), f"MAX_STEPS={MAX_STEPS}"),
     (
         "steps over all levels",

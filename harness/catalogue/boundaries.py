@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import FDS_SPACE, FILE, FILE2, SPACE, drain, passcred, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import UIO_MAXIOV, PairKind, Recv, Send
+from harness.model import UIO_MAXIOV, Child, Close, PairKind, Recv, RecvMany, Send, Step
 
 
 @case("BND-01", "two plain writes can be returned by one recv", area="boundaries", source="GV CoalescedRecv", types="S")
@@ -89,7 +89,8 @@ def bnd_07(kind: PairKind) -> Iterator[Variant]:
     "BND-08",
     "with SO_PASSCRED, data with different credentials is never glued into one recv",
     area="boundaries",
-    source="SRC unix_skb_scm_eq: never glue messages from different writers",
+    source="SRC unix_skb_scm_eq: never glue messages from different writers; GV (UnixStreamSocketPairTest) "
+    "NonCoalescedDifferingCreds1",
     types="S",
 )
 def bnd_08(kind: PairKind) -> Iterator[Variant]:
@@ -97,6 +98,15 @@ def bnd_08(kind: PairKind) -> Iterator[Variant]:
     # the receiver sees {0, 65534, 65534}) and after it (the sender's own).
     steps = (send(b"ab"), passcred(), send(b"cd"), recv(64, control=SPACE(12)), recv(64, control=SPACE(12)))
     yield Variant("before/after SO_PASSCRED", scenario(kind, *steps, fds=()))
+    # issue 10 item 4: writers that really differ (another pid), and a receiver that does not ask: the
+    # check is made only while the reader has SO_PASSCRED (unix_stream_read_generic: check_creds)
+    child = Child(steps=(send(b"cd"),))
+    other = (passcred(), send(b"ab"), child, recv(64, control=SPACE(12)), recv(64, control=SPACE(12)))
+    yield Variant("another process's write", scenario(kind, *other, fds=()))
+    off = (passcred(), send(b"ab"), child, passcred(value=0), recv(64, control=SPACE(12)))
+    yield Variant("receiver switched SO_PASSCRED off: glued", scenario(kind, *off, fds=()))
+    same = (send(b"ab"), passcred(), send(b"cd", creds=True), send(b"ef"), recv(64, control=SPACE(12)), drain())
+    yield Variant("explicit own credentials equal the implicit ones", scenario(kind, *same, fds=()))
 
 
 @case(
@@ -160,3 +170,33 @@ def bnd_13(kind: PairKind) -> Iterator[Variant]:
         "recv 1025", scenario(kind, send(b"q"), Recv(on="b", buffers=(1,) * (UIO_MAXIOV + 1)), drain(), fds=())
     )
     _ = FILE2
+
+
+# ---- issue 10 item 4: recvmmsg ---------------------------------------------------------------------
+
+
+@case(
+    "BND-14",
+    "recvmmsg: one message per entry with its msg_len (a stream reads up to the buffer each time); "
+    "stops at an empty queue; MSG_WAITFORONE waits for the first only",
+    area="boundaries",
+    source="GV AllSocketPairTest.BasicRecvmmsg, RecvmmsgInvalidTimeout (timeout not used); new id: no row has recvmmsg",
+)
+def bnd_14(kind: PairKind) -> Iterator[Variant]:
+    sends = tuple(send(bytes([0x30 + i]) * 20) for i in range(10))
+    yield Variant("ten of twenty bytes", scenario(kind, *sends, RecvMany(on="b", count=10, size=20), drain(), fds=()))
+    nowait = frozenset({"MSG_DONTWAIT"})
+    steps: tuple[Step, ...] = (send(b"abc"), send(b"de"), RecvMany(on="b", count=5, size=2, flags=nowait), drain())
+    yield Variant("fewer queued than asked, short buffers", scenario(kind, *steps, fds=()))
+    yield Variant("empty queue", scenario(kind, RecvMany(on="b", count=3, flags=nowait), fds=()))
+    one = frozenset({"MSG_WAITFORONE"})
+    steps = (send(b"abc"), send(b"de"), RecvMany(on="b", count=4, flags=one), drain())
+    yield Variant("MSG_WAITFORONE", scenario(kind, *steps, fds=()))
+    peek = frozenset({"MSG_PEEK", "MSG_DONTWAIT"})
+    steps = (send(b"abc"), send(b"de"), RecvMany(on="b", count=2, size=8, flags=peek), drain())
+    yield Variant("MSG_PEEK peeks the head each time", scenario(kind, *steps, fds=()))
+    # an fd message without room for it: the fd is closed, the data counts
+    steps = (send(b"f", fds=["f"]), RecvMany(on="b", count=1, size=8, flags=nowait), drain())
+    yield Variant("fd without a control buffer", scenario(kind, *steps))
+    steps = (send(b"xy"), Close(target="a"), RecvMany(on="b", count=3, size=8, flags=nowait))
+    yield Variant("peer closed", scenario(kind, *steps, fds=()))

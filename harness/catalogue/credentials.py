@@ -51,7 +51,8 @@ def cr_03(kind: PairKind) -> Iterator[Variant]:
     "CR-04",
     "implicit creds: attached when either end has SO_PASSCRED at send time; seen if the receiver has it at recv time",
     area="credentials",
-    source="GV WriteAfterSoPassCredRecvEnd, WriteBeforeSoPassCredRecvEndAfterSendEnd; SRC maybe_add_creds",
+    source="GV WriteAfterSoPassCredRecvEnd, WriteBeforeSoPassCredRecvEndAfterSendEnd; SRC maybe_add_creds; "
+    "switched off between writes (issue 10 item 4)",
 )
 def cr_04(kind: PairKind) -> Iterator[Variant]:
     yield Variant("receiver set before", scenario(kind, passcred("b"), send(b"x"), recv(64, control=CREDS), fds=()))
@@ -61,19 +62,32 @@ def cr_04(kind: PairKind) -> Iterator[Variant]:
     yield Variant("both set before", scenario(kind, *both, fds=()))
     late = (send(b"x"), passcred("a"), passcred("b"), recv(64, control=CREDS))
     yield Variant("both set after the send", scenario(kind, *late, fds=()))
+    # issue 10 item 4: SO_PASSCRED switched off between two writes and on again before the reads: the
+    # first message carries the sender's credentials, the second none ({0, 65534, 65534}); a stream
+    # never glues them (BND-08)
+    toggled = (passcred("b"), send(b"x"), passcred("b", 0), send(b"y"), passcred("b"), recv(64, control=CREDS))
+    yield Variant("switched off between writes", scenario(kind, *toggled, recv(64, control=CREDS), fds=()))
+    # read while it is off: no cmsg at all, the credentials stay with the message
+    off = (passcred("b"), send(b"x"), passcred("b", 0), recv(64, control=CREDS), send(b"y"), recv(64, control=CREDS))
+    yield Variant("switched off before the read", scenario(kind, *off, fds=()))
 
 
 @case(
     "CR-05",
     "queued while neither end had SO_PASSCRED, receiver enables it later: {pid 0, uid 65534, gid 65534}",
     area="credentials",
-    source="GV WriteBeforeSoPassCredRecvEnd, FDPassBeforeSoPassCred",
+    source="GV WriteBeforeSoPassCredRecvEnd, FDPassBeforeSoPassCred, SendNullCredsBeforeSoPassCredRecvEnd; "
+    "explicit credentials: GV BasicCredPass (sends them before the receiver sets SO_PASSCRED)",
 )
 def cr_05(kind: PairKind) -> Iterator[Variant]:
     yield Variant("data", scenario(kind, send(b"x"), passcred("b"), recv(64, control=CREDS), fds=()))
     yield Variant(
         "with fd", scenario(kind, send(b"x", fds=["f"]), passcred("b"), recv(64, control=CREDS + FDS_SPACE(1)))
     )
+    # issue 10 item 4: explicit SCM_CREDENTIALS sent before the receiver set SO_PASSCRED are kept with
+    # the message (UNIXCB(skb).pid is set): the receiver that enables it later sees them, not the overflow ids
+    steps = (send(b"x", creds=True), passcred("b"), recv(64, control=CREDS))
+    yield Variant("explicit credentials", scenario(kind, *steps, fds=()))
 
 
 @case(

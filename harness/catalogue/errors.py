@@ -6,7 +6,20 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import FDS_SPACE, HEADER, LEN, drain, recv, rights, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import Listen, PairKind, RawCmsg, RawFd, Recv, Reopen, Send, Shutdown, SocketPair
+from harness.model import (
+    GetSockOpt,
+    Listen,
+    PairKind,
+    RawCmsg,
+    RawFd,
+    Recv,
+    Reopen,
+    Send,
+    SetSockOpt,
+    Shutdown,
+    SocketPair,
+    Step,
+)
 
 
 @case(
@@ -90,12 +103,24 @@ def er_06(kind: PairKind) -> Iterator[Variant]:
     "ER-07",
     "a bad msghdr or iovec pointer: EFAULT, nothing sent or received",
     area="errors",
-    source="LTP sendmsg01, recvmsg01",
+    source="LTP sendmsg01, recvmsg01 (invalid send/recv buffer: EFAULT)",
 )
 def er_07(kind: PairKind) -> Iterator[Variant]:
     for fault in ("msghdr", "iov"):
         yield Variant(f"send {fault}", scenario(kind, Send(on="a", iov=(b"x",), fault=fault), drain(), fds=()))
         yield Variant(f"recv {fault}", scenario(kind, send(b"x"), Recv(on="b", fault=fault), recv(64), fds=()))
+    # issue 10 item 4: a faulting *data* buffer (iov_base).  Send: nothing is queued, the fds attached are
+    # released.  Receive (measured on 6.18.44): a datagram/seqpacket message is dequeued before the copy and
+    # lost with its fds; stream data stays queued; a peek leaves it either way.
+    bad_send = Send(on="a", iov=(b"", b"data"), cmsgs=(rights("f"),), fault="iov_base")
+    yield Variant("send iov_base", scenario(kind, bad_send, drain(control=FDS_SPACE(1))))
+    bad_recv = Recv(on="b", buffers=(4, 60), control=FDS_SPACE(1), fault="iov_base")
+    steps = (send(b"first", fds=["f"]), send(b"second"), bad_recv, drain(control=FDS_SPACE(1)), drain())
+    yield Variant("recv iov_base", scenario(kind, *steps))
+    peek = Recv(on="b", buffers=(4,), fault="iov_base", flags=frozenset({"MSG_PEEK"}))
+    yield Variant("peek iov_base", scenario(kind, send(b"abc"), peek, drain(), fds=()))
+    empty_first = Recv(on="b", buffers=(0, 8), fault="iov_base")
+    yield Variant("empty iov[0] never faults", scenario(kind, send(b"abc"), empty_first, drain(), fds=()))
 
 
 @case(
@@ -227,3 +252,40 @@ def er_14(kind: PairKind) -> Iterator[Variant]:
         ("bad sv", SocketPair(type=t, sv="bad")),
     ):
         yield Variant(label, scenario(kind, step, fds=()))
+
+
+# ---- issue 10 item 4: behaviours peers check (socket option errors) -------------------------------
+
+
+@case(
+    "ER-17",
+    "socket option errors: unknown SOL_SOCKET option ENOPROTOOPT; SO_ACCEPTCONN read-only (0); SO_LINGER "
+    "needs a struct linger (EINVAL for an int) and reads back l_onoff; negative SO_RCVTIMEO means no wait",
+    area="errors",
+    source="GV AllSocketPairTest.LingerSocketOption, RecvTimeoutNegSecRead; SRC sk_setsockopt, sock_set_timeout; "
+    "new id: no row covers option errors",
+)
+def er_17(kind: PairKind) -> Iterator[Variant]:
+    # measured on 6.18.44 (all three types): option 9999 set and get ENOPROTOOPT; SO_ACCEPTCONN get 0, set
+    # ENOPROTOOPT; SO_LINGER {1, 5} reads back {1, 5} (an int-sized read gets l_onoff); SO_RCVTIMEO {-1, 0}
+    # is accepted, reads back {0, 0} and a blocking recv on an empty queue is EAGAIN at once
+    yield Variant(
+        "unknown option",
+        scenario(kind, SetSockOpt(on="a", option="SO_9999", value=1), GetSockOpt(on="a", option="SO_9999"), fds=()),
+    )
+    steps: tuple[Step, ...] = (
+        GetSockOpt(on="a", option="SO_ACCEPTCONN"),
+        SetSockOpt(on="a", option="SO_ACCEPTCONN", value=1),
+    )
+    yield Variant("SO_ACCEPTCONN", scenario(kind, *steps, fds=()))
+    steps = (
+        GetSockOpt(on="a", option="SO_LINGER"),
+        SetSockOpt(on="a", option="SO_LINGER", value=1),
+        SetSockOpt(on="a", option="SO_LINGER", value=(1, 0)),
+        GetSockOpt(on="a", option="SO_LINGER"),
+        SetSockOpt(on="a", option="SO_LINGER", value=(0, 0)),
+        GetSockOpt(on="a", option="SO_LINGER"),
+    )
+    yield Variant("SO_LINGER", scenario(kind, *steps, fds=()))
+    steps = (SetSockOpt(on="b", option="SO_RCVTIMEO_OLD", value=(-1, 0)), recv(8), send(b"x"), recv(8))
+    yield Variant("negative SO_RCVTIMEO", scenario(kind, *steps, fds=()))

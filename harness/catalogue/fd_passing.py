@@ -34,6 +34,7 @@ from harness.model import (
     RawFd,
     ScmRights,
     SetSockOpt,
+    SockType,
     Step,
 )
 
@@ -286,7 +287,7 @@ def fd_24(kind: PairKind) -> Iterator[Variant]:
     "FD-19",
     "receiver with SO_PASSRIGHTS off (6.16+): sendmsg with SCM_RIGHTS fails EPERM; plain data still flows",
     area="fd-passing",
-    source="KS scm_rights *_disabled variants",
+    source="KS scm_rights *_disabled variants (stream_oob_disabled for MSG_OOB)",
     needs=("SO_PASSRIGHTS",),
 )
 def fd_19(kind: PairKind) -> Iterator[Variant]:
@@ -299,6 +300,11 @@ def fd_19(kind: PairKind) -> Iterator[Variant]:
         recv(64, control=FDS_SPACE(1)),
     )
     yield Variant("off", scenario(kind, *steps))
+    if kind.sock_type is SockType.STREAM:
+        # issue 10 item 4: the MSG_OOB send path (queue_oob) checks it too, for a one-byte and a longer send
+        for data in (b"!", b"data!"):
+            oob = (off, send(data, fds=["f"], flags=["MSG_OOB"]), send(b"y"), recv(64, control=FDS_SPACE(1)))
+            yield Variant(f"MSG_OOB, {len(data)} bytes", scenario(kind, *oob))
 
 
 @case(
@@ -327,3 +333,22 @@ def fd_21(kind: PairKind) -> Iterator[Variant]:
             f"{headroom} free slots",
             scenario(kind, send(b"data", fds=["f", "g", "h"]), receiver, fds=(FILE, FILE2, FILE3)),
         )
+
+
+# ---- issue 10 item 4: fds an LSM refuses ----------------------------------------------------------
+
+
+@case(
+    "FD-20",
+    "an LSM denies a passed file (security_file_receive): the fd array is cut at the first denied fd, "
+    "MSG_CTRUNC, data delivered",
+    area="fd-passing",
+    source="KS scm_rights_denial_lsm (a BPF LSM program denies chosen inodes)",
+    needs=("bpf-lsm", "bpf-lsm-loader"),
+)
+def fd_20(kind: PairKind) -> Iterator[Variant]:
+    # What the case runs once the harness can load a BPF LSM program that denies "g": the receiver
+    # gets "f" only, with MSG_CTRUNC.  No platform has "bpf-lsm-loader" yet (harness.host.FEATURE_WHY):
+    # the case is `unsupported` with that reason, never run without the program.
+    steps = (send(b"x", fds=["f", "g", "f"]), recv(64, control=FDS_SPACE(3)))
+    yield Variant("second of three denied", scenario(kind, *steps, fds=(FILE, FILE2)))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from harness.catalogue.build import drain, recv, scenario, send
+from harness.catalogue.build import FDS_SPACE, drain, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import Child, Close, Fill, GetSockOpt, PairKind, Poll, SendMany, SetSockOpt, Shutdown
+from harness.model import Child, Close, Fill, GetSockOpt, PairKind, Poll, RecvMany, SendMany, SetSockOpt, Shutdown
 
 DONTWAIT = "MSG_DONTWAIT"
 
@@ -15,13 +15,24 @@ DONTWAIT = "MSG_DONTWAIT"
     "LM-01",
     "datagram longer than SO_SNDBUF - 32: EMSGSIZE; exactly that long: sent",
     area="limits",
-    source="GV NonStreamSocketPairTest.SendMsgTooLarge; SRC; FB unix_dgram basic",
+    source="GV NonStreamSocketPairTest.SendMsgTooLarge; SRC; FB unix_dgram basic (maxdgram)",
     types="DQ",
 )
 def lm_01(kind: PairKind) -> Iterator[Variant]:
     small = SetSockOpt(on="a", option="SO_SNDBUF", value=4096)  # SO_SNDBUF becomes 8192
     yield Variant("8160 fits", scenario(kind, small, send(b"z" * 8160), recv(9000), fds=()))
     yield Variant("8161 too long", scenario(kind, small, send(b"z" * 8161), drain(), fds=()))
+    # issue 10 item 4: near the limit of a larger buffer (SO_SNDBUF 100000 becomes 200000, under the
+    # default net.core.wmem_max): the longest datagram arrives whole, with an fd, cut by one byte less
+    # of buffer; one byte more is EMSGSIZE and queues nothing
+    large = SetSockOpt(on="a", option="SO_SNDBUF", value=100_000)
+    top = 200_000 - 32
+    yield Variant(
+        f"{top} with an fd, exact buffer",
+        scenario(kind, large, send(b"q" * top, fds=["f"]), recv(top, control=FDS_SPACE(1)), drain()),
+    )
+    steps = (large, send(b"q" * top), recv(top - 1, flags=["MSG_TRUNC"]), send(b"q" * (top + 1)), drain())
+    yield Variant(f"{top} cut by one byte, {top + 1} too long", scenario(kind, *steps, fds=()))
 
 
 @case(
@@ -205,8 +216,12 @@ def lm_02(kind: PairKind) -> Iterator[Variant]:
     "LM-08",
     "sendmmsg with vlen > UIO_MAXIOV sends at most 1024 messages",
     area="limits",
-    source="GV SendmmsgIsLimitedByMAXIOV",
+    source="GV SendmmsgIsLimitedByMAXIOV, BasicSendmmsg",
 )
 def lm_08(kind: PairKind) -> Iterator[Variant]:
     raise_buffer = SetSockOpt(on="a", option="SO_SNDBUF", value=4 << 20)
     yield Variant("1030", scenario(kind, raise_buffer, SendMany(on="a", count=1030), recv(8), fds=()))
+    # issue 10 item 4 (GV AllSocketPairTest.BasicSendmmsg): ten messages of 20 bytes, each msg_len 20
+    many = SendMany(on="a", count=10, data=bytes(range(20)))
+    steps = (many, RecvMany(on="b", count=10, size=20, flags=frozenset({"MSG_DONTWAIT"})), drain())
+    yield Variant("msg_len of each message", scenario(kind, *steps, fds=()))

@@ -1,12 +1,25 @@
-"""MS rows that a socketpair shows without another process."""
+"""MS rows that a socketpair shows (MS-04 also asks from a child in a new user namespace)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from harness.catalogue.build import recv, scenario, send
+from harness.catalogue.build import SPACE, drain, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import DiagUid, GetSockOpt, Ioctl, PairKind, SetSockOpt
+from harness.model import (
+    Child,
+    Close,
+    DiagUid,
+    EpollWait,
+    GetSockOpt,
+    Identity,
+    Ioctl,
+    PairKind,
+    SetSockOpt,
+    SockType,
+    SpliceIn,
+    Step,
+)
 
 
 @case(
@@ -44,21 +57,87 @@ def ms_01(kind: PairKind) -> Iterator[Variant]:
 
 @case(
     "MS-02",
-    "SO_INQ: datagram and seqpacket refuse it with ENOPROTOOPT",
+    "SO_INQ: a stream receive carries SCM_INQ = the bytes left (== SIOCINQ); datagram and seqpacket refuse it",
     area="flags",
     source="KS scm_inq",
-    types="DQ",
     needs=("SO_INQ",),
 )
 def ms_02(kind: PairKind) -> Iterator[Variant]:
-    yield Variant("refused", scenario(kind, SetSockOpt(on="b", option="SO_INQ", value=1), fds=()))
+    if kind.sock_type is not SockType.STREAM:
+        yield Variant("refused", scenario(kind, SetSockOpt(on="b", option="SO_INQ", value=1), fds=()))
+        return
+    # issue 10 item 4 (the stream half of KS scm_inq), measured on 6.18.44
+    inq = SetSockOpt(on="b", option="SO_INQ", value=1)
+    room = SPACE(4)
+    steps: tuple[Step, ...] = (
+        inq,
+        send(b"hello"),
+        send(b"world"),
+        recv(3, control=room),
+        Ioctl(on="b", request="SIOCINQ"),
+        recv(4, control=room),
+        recv(2, control=room, flags=["MSG_PEEK"]),
+        recv(10, control=room),
+    )
+    yield Variant("remaining bytes", scenario(kind, *steps, fds=()))
+    steps = (inq, send(b"abc"), Close(target="a"), recv(8, control=room), recv(8, control=room))
+    yield Variant("end of file", scenario(kind, *steps, fds=()))
+    steps = (inq, SetSockOpt(on="b", option="SO_INQ", value=2), SetSockOpt(on="b", option="SO_INQ", value=0))
+    yield Variant("values other than 0 and 1", scenario(kind, *steps, send(b"ab"), recv(8, control=room), fds=()))
 
 
 @case(
     "MS-04",
     "sock_diag (UNIX_DIAG_UID) reports the socket's owner uid",
     area="misc",
-    source="KS diag_uid",
+    source="KS diag_uid (run in a new user namespace by its test runner)",
 )
 def ms_04(kind: PairKind) -> Iterator[Variant]:
     yield Variant("both ends", scenario(kind, DiagUid(on="a"), DiagUid(on="b"), fds=()))
+    # issue 10 item 4: asked from a new user namespace (the uid is translated into it) and by an
+    # unprivileged user (unix_diag needs no capability)
+    inside = Child(steps=(DiagUid(on="a"),), identity=Identity(userns=True))
+    yield Variant("from a new user namespace", scenario(kind, inside, fds=()))
+    unprivileged = Child(steps=(DiagUid(on="b"),), identity=Identity(user="unprivileged"))
+    yield Variant("from an unprivileged user", scenario(kind, unprivileged, fds=()))
+
+
+# ---- issue 10 item 4: epoll ---------------------------------------------------------------------
+
+
+@case(
+    "MS-05",
+    "epoll with EPOLLET: a readable end is reported once, and again after every write (re-armed though "
+    "nothing was read); level-triggered it is reported while readable",
+    area="misc",
+    source="GV epoll.cc EdgeTriggered_NoRandomSave (pipes) applied to AF_UNIX pairs; new id: no row has epoll",
+)
+def ms_05(kind: PairKind) -> Iterator[Variant]:
+    wait = EpollWait(on="b")
+    steps: tuple[Step, ...] = (wait, send(b"a"), wait, wait, send(b"b"), wait, wait, recv(1), wait, send(b"c"), wait)
+    yield Variant("edge-triggered", scenario(kind, *steps, fds=()))
+    level = EpollWait(on="b", edge=False)
+    steps = (level, send(b"a"), level, level, recv(64), level)
+    yield Variant("level-triggered", scenario(kind, *steps, fds=()))
+    # a write that fails queues nothing and wakes nobody; an empty datagram is queued and wakes
+    steps = (send(b"a"), wait, wait, send(b""), wait)
+    yield Variant("registered with data queued, empty write", scenario(kind, *steps, fds=()))
+
+
+# ---- issue 10 item 4: splice into a socket ------------------------------------------------------
+
+
+@case(
+    "MS-06",
+    "splice from a pipe into a pair end: the bytes arrive as one send (one datagram/record); an empty "
+    "pipe is EAGAIN; a closed peer gives the send's errors (stream EPIPE with SIGPIPE)",
+    area="misc",
+    source="SRC splice_to_socket (MSG_SPLICE_PAGES), measured 6.18.44; the read side is REG-CVE-2026-22983; "
+    "new id: no row has splice",
+)
+def ms_06(kind: PairKind) -> Iterator[Variant]:
+    steps: tuple[Step, ...] = (SpliceIn(on="a", data=b"hello"), SpliceIn(on="a", data=b"x" * 5000), drain(), drain())
+    yield Variant("two splices", scenario(kind, *steps, drain(), fds=()))
+    yield Variant("empty pipe", scenario(kind, SpliceIn(on="a", data=b""), drain(), fds=()))
+    steps = (Close(target="b"), SpliceIn(on="a", data=b"hi"), SpliceIn(on="a", data=b"hi"))
+    yield Variant("peer closed", scenario(kind, *steps, fds=()))

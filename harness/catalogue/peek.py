@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import FDS_SPACE, FILE, FILE2, drain, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import PairKind, SetSockOpt
+from harness.model import Close, GetSockOpt, PairKind, SetSockOpt, Shutdown, SockType, Step
 
 PEEK = "MSG_PEEK"
 
@@ -72,25 +72,79 @@ def pk_04(kind: PairKind) -> Iterator[Variant]:
 
 @case(
     "PK-05",
-    "SO_PEEK_OFF: successive stream peeks advance and fill the buffer across skbs",
+    "SO_PEEK_OFF: peeks advance; a stream peek fills the buffer across skbs, datagram/seqpacket stop at the message",
     area="peek",
-    source="KS so_peek_off",
-    types="S",
+    source="KS so_peek_off (S, D, Q)",
     needs=("SO_PEEK_OFF",),
 )
 def pk_05(kind: PairKind) -> Iterator[Variant]:
     peek_off = SetSockOpt(on="b", option="SO_PEEK_OFF", value=0)
+    peek = (PEEK, "MSG_DONTWAIT")
+    if kind.sock_type is SockType.STREAM:
+        steps: tuple[Step, ...] = (
+            peek_off,
+            send(b"aaaa"),
+            send(b"bbbb"),
+            recv(3, flags=[PEEK]),
+            recv(3, flags=[PEEK]),
+            recv(8, flags=[PEEK]),
+            recv(2),
+            recv(64, flags=peek),
+        )
+        yield Variant("advance", scenario(kind, *steps, fds=()))
+        return
+    # measured on 6.18.44 (datagram and seqpacket alike): the offset walks into a message and on to the
+    # next; a zero-length message is returned once and then skipped (skb->peeked); a read takes the
+    # offset back by the whole message's length; a peek past the last message finds nothing.
     steps = (
         peek_off,
-        send(b"aaaa"),
-        send(b"bbbb"),
-        recv(3, flags=[PEEK]),
-        recv(3, flags=[PEEK]),
-        recv(8, flags=[PEEK]),
-        recv(2),
-        recv(64, flags=[PEEK, "MSG_DONTWAIT"]),
+        send(b"abcdef"),
+        send(b"gh"),
+        send(b""),
+        send(b"ij"),
+        recv(2, flags=peek),
+        recv(2, flags=peek),
+        recv(8, flags=peek),
+        recv(8, flags=peek),
+        recv(0, flags=peek),
+        recv(0, flags=peek),
+        recv(8, flags=peek),
+        recv(8, flags=peek),
+        GetSockOpt(on="b", option="SO_PEEK_OFF"),
+        recv(8),
+        GetSockOpt(on="b", option="SO_PEEK_OFF"),
+        recv(8, flags=peek),
+        recv(3),
+        GetSockOpt(on="b", option="SO_PEEK_OFF"),
+        drain(),
+        drain(),
     )
-    yield Variant("advance", scenario(kind, *steps, fds=()))
+    yield Variant("advance through messages", scenario(kind, *steps, fds=()))
+    steps = (
+        SetSockOpt(on="b", option="SO_PEEK_OFF", value=2),
+        send(b"abcdef"),
+        recv(2, flags=(PEEK, "MSG_TRUNC")),
+        recv(2, flags=[PEEK]),
+        GetSockOpt(on="b", option="SO_PEEK_OFF"),
+        recv(8),
+        GetSockOpt(on="b", option="SO_PEEK_OFF"),
+    )
+    yield Variant("MSG_TRUNC from an offset", scenario(kind, *steps, fds=()))
+    steps = (
+        SetSockOpt(on="b", option="SO_PEEK_OFF", value=10),
+        send(b"abc"),
+        send(b"defghijk", fds=["f"]),
+        recv(8, control=FDS_SPACE(1), flags=peek),
+        recv(8),
+        GetSockOpt(on="b", option="SO_PEEK_OFF"),
+        recv(8, control=FDS_SPACE(1), flags=peek),
+        drain(control=FDS_SPACE(1)),
+    )
+    yield Variant("offset past a message, fds peeked", scenario(kind, *steps))
+    # a blocking peek with nothing left past the offset waits (the harness bounds it)
+    if not kind.nonblocking:
+        steps = (peek_off, send(b"ab"), recv(8, flags=[PEEK]), recv(8, flags=[PEEK]))
+        yield Variant("blocking peek past the end", scenario(kind, *steps, fds=()), blocking_expected=True)
 
 
 @case(
@@ -146,3 +200,27 @@ def pk_09(kind: PairKind) -> Iterator[Variant]:
     yield Variant(
         "fd", scenario(kind, send(b"a", fds=["f"]), recv(0, control=FDS_SPACE(1)), drain(control=FDS_SPACE(1)))
     )
+
+
+# ---- issue 10 item 4: behaviours peers check (zero-length receives without MSG_PEEK) --------------
+
+
+@case(
+    "PK-10",
+    "zero-length recv without MSG_PEEK: empty queue EAGAIN (non-blocking) or waits; at EOF S/Q 0, D EAGAIN",
+    area="peek",
+    source="GV ZeroLengthRecvEmptyQueue, ZeroLengthRecvPeerShutdown (UnixSocketPairTest, *NonBlocking*); "
+    "new id: PK-06 is the MSG_PEEK form",
+)
+def pk_10(kind: PairKind) -> Iterator[Variant]:
+    for extra in ((), ("MSG_TRUNC",)):
+        flags = ("MSG_DONTWAIT", *extra)
+        label = "+".join(flags)
+        yield Variant(f"empty queue {label}", scenario(kind, recv(0, flags=flags), fds=()))
+        steps: tuple[Step, ...] = (Close(target="a"), recv(0, flags=flags), recv(0, flags=flags))
+        yield Variant(f"peer closed {label}", scenario(kind, *steps, fds=()))
+        steps = (Shutdown(on="a", how="SHUT_WR"), recv(0, flags=flags))
+        yield Variant(f"peer shut down for writing {label}", scenario(kind, *steps, fds=()))
+    if not kind.nonblocking:
+        yield Variant("empty queue, blocking", scenario(kind, recv(0), fds=()), blocking_expected=True)
+        yield Variant("blocking at EOF", scenario(kind, Close(target="a"), recv(0), fds=()), blocking_expected=True)

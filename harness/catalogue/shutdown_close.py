@@ -79,6 +79,12 @@ def sc_05(kind: PairKind) -> Iterator[Variant]:
     yield Variant(
         "send", scenario(kind, send(b"unread"), Close(target="b"), send(b"x", flags=["MSG_NOSIGNAL"]), fds=())
     )
+    # issue 10 item 4 (KS unix_connreset): the reset is reported once; reads after it see EOF, and a
+    # reader that was sent data before the close reads it first (stream) or after the reset (seqpacket)
+    steps = (send(b"unread"), send(b"mine", on="b"), Close(target="b"), recv(64, on="a"), recv(64, on="a"))
+    yield Variant("queued data and the reset", scenario(kind, *steps, recv(64, on="a"), recv(64, on="a"), fds=()))
+    again = (send(b"unread"), Close(target="b"), recv(64, on="a"), recv(64, on="a"), recv(64, on="a"))
+    yield Variant("ECONNRESET once, then EOF again and again", scenario(kind, *again, fds=()))
     if kind.nonblocking:
         return
     # wake-ups (issue 10): a writer asleep on a full queue (it sent nothing) is woken by the reader's
@@ -86,8 +92,8 @@ def sc_05(kind: PairKind) -> Iterator[Variant]:
     # (EPIPE); the woken send raises no SIGPIPE, the next one does (harness.oracle.linux.woken_writer)
     for label, wake in (("reader's close", Close(target="b")), ("reader's SHUT_RD", Shutdown(on="b", how="SHUT_RD"))):
         reader = Child(steps=(wake,), thread=True, background=True, delay_ms=100)
-        steps = (Fill(on="a"), reader, send(b"w" * 4096), send(b"x"))
-        yield Variant(f"blocked writer woken by the {label}", scenario(kind, *steps, fds=()))
+        woken = (Fill(on="a"), reader, send(b"w" * 4096), send(b"x"))
+        yield Variant(f"blocked writer woken by the {label}", scenario(kind, *woken, fds=()))
     if kind.sock_type is SockType.STREAM:
         # a send far over SO_SNDBUF into an empty queue queues part of its data and sleeps: the
         # reader's close makes it return that partial count (no SIGPIPE); the next send is EPIPE
@@ -193,3 +199,7 @@ def sc_12(kind: PairKind) -> Iterator[Variant]:
         woken = Child(steps=(Shutdown(on="a", how=how),), background=True, delay_ms=100)
         label = f"blocked poll woken by {how} ({'|'.join(sorted(events)) or 'hangup only'})"
         yield Variant(label, scenario(kind, woken, Poll(on="a", events=events, timeout_ms=2000), fds=()))
+    # issue 10 item 4: after SHUT_WR the writer still polls POLLOUT (capacity only; GV
+    # DgramUnixSocketPairTest.PollOutAfterWriteShutdownIsCapacityBased); a stream/seqpacket peer
+    # sees POLLRDHUP|POLLIN, a datagram peer nothing
+    yield Variant("SHUT_WR", scenario(kind, Shutdown(on="a", how="SHUT_WR"), Poll(on="a"), Poll(on="b"), fds=()))

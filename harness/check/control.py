@@ -75,6 +75,14 @@ def cmsgs_match(scenario: Scenario, observation: Observation, expectation: Expec
                         expected=wanted,
                         observed=seen_pidfd,
                     )
+            if exp.inq is not None and got.data[:4] != struct.pack("=i", exp.inq):
+                yield Finding(
+                    checker="cmsgs",
+                    step=seen.index,
+                    field=at + f"cmsgs[{i}] SCM_INQ",
+                    expected=str(exp.inq),
+                    observed=words(got.data[:4]),
+                )
             if exp.creds is None:
                 continue
             packed = struct.pack("=iII", *resolve_creds(exp.creds, observation))

@@ -14,7 +14,9 @@ from harness.observation import Observation
 @checker("bytes")
 def bytes_match(scenario: Scenario, observation: Observation, expectation: Expectation) -> Iterator[Finding]:
     for seen, want, at in pairs(observation, expectation):
-        if seen.op != "recv":
+        # recvmany: buffers are each message's first msg_len bytes; sendmany: data is each sent
+        # message's first msg_len bytes
+        if seen.op not in ("recv", "recvmany", "sendmany"):
             continue
         if seen.data != want.data:
             yield Finding(

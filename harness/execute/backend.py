@@ -24,11 +24,13 @@ from harness.execute.fdtable import FdTable
 from harness.execute.inspect import Identifier, describe, open_fds, pidfd_pid
 from harness.execute.threads import WAKE_GRACE, ThreadRun, finish_thread, start_thread
 from harness.model import (
+    EPOLL_EVENTS,
     POLL_EVENTS,
     Child,
     Close,
     ClosedFd,
     DiagUid,
+    EpollWait,
     FdRef,
     Fill,
     GetPeerName,
@@ -43,6 +45,7 @@ from harness.model import (
     RawFd,
     ReadPartner,
     Recv,
+    RecvMany,
     Reopen,
     ScmCredentials,
     Send,
@@ -52,6 +55,7 @@ from harness.model import (
     Shutdown,
     SocketPair,
     Splice,
+    SpliceIn,
     Step,
 )
 from harness.native import constants, libc
@@ -151,6 +155,7 @@ class Backend(ABC):
         # accepted pair), and for an unconnected pair where a Send without an address goes
         self.names: dict[str, bytes] = {}
         self.default_destination: dict[str, bytes] = {}
+        self.epolls: dict[str, tuple[int, int]] = {}  # EpollWait: each end's epoll fd and the events it watches
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -304,7 +309,13 @@ class Backend(ABC):
         if isinstance(step, SocketPair):
             return StepObservation(index=index, op="socketpair", outcome=self.make_pair(step))
         if isinstance(step, SendMany):
-            return StepObservation(index=index, op="sendmany", outcome=self.send_many(step))
+            return self.send_many(index, step)
+        if isinstance(step, RecvMany):
+            return self.recv_many(index, step)
+        if isinstance(step, EpollWait):
+            return self.epoll_wait(index, step)
+        if isinstance(step, SpliceIn):
+            return self.splice_in(index, step)
         if isinstance(step, Splice):
             return self.splice(index, step)
         if isinstance(step, Interrupt):
@@ -332,6 +343,35 @@ class Backend(ABC):
         revents = got[0][1] if got else 0
         names = frozenset(name for name in POLL_EVENTS if revents & getattr(select, name))
         return StepObservation(index=index, op="poll", outcome=Returned(len(got)), events=names)
+
+    def epoll_wait(self, index: int, step: EpollWait) -> StepObservation:
+        """The end's epoll instance (made or changed as the step says), then epoll_wait(timeout 0)."""
+        mask = 0
+        for name in step.events:
+            mask |= getattr(select, name)
+        mask |= select.EPOLLET if step.edge else 0
+        fd = self.table.fd(step.on)
+        known = self.epolls.get(step.on)
+        if known is None:
+            made = libc.epoll_create1(os.O_CLOEXEC)
+            if not made.ok:
+                raise OSError(made.errno, "epoll_create1")
+            self.table.own(made.value)  # closed with the scenario
+            r = libc.epoll_ctl(made.value, 1, fd, mask)  # EPOLL_CTL_ADD
+            if not r.ok:
+                return StepObservation(index=index, op="epoll_wait", outcome=Failed(errno_name(r.errno)))
+            self.epolls[step.on] = known = (made.value, mask)
+        epfd, registered = known
+        if registered != mask:
+            r = libc.epoll_ctl(epfd, 3, fd, mask)  # EPOLL_CTL_MOD
+            if not r.ok:
+                return StepObservation(index=index, op="epoll_wait", outcome=Failed(errno_name(r.errno)))
+            self.epolls[step.on] = (epfd, mask)
+        r, revents = libc.epoll_wait(epfd, 0)
+        if not r.ok:
+            return StepObservation(index=index, op="epoll_wait", outcome=Failed(errno_name(r.errno)))
+        names = frozenset(name for name in EPOLL_EVENTS if revents & getattr(select, name))
+        return StepObservation(index=index, op="epoll_wait", outcome=Returned(r.value), events=names)
 
     def ioctl(self, step: Ioctl) -> Outcome:
         buf = bytearray(4)
@@ -384,8 +424,11 @@ class Backend(ABC):
             os.close(fd)
         return Returned(bits)
 
-    def send_many(self, step: SendMany) -> Outcome:
+    def send_many(self, index: int, step: SendMany) -> StepObservation:
         raise CannotExpress(f"{self.name}: no sendmmsg through this back end")
+
+    def recv_many(self, index: int, step: RecvMany) -> StepObservation:
+        raise CannotExpress(f"{self.name}: no recvmmsg through this back end")
 
     def fill(self, index: int, step: Fill) -> StepObservation:
         sent = 0
@@ -500,6 +543,22 @@ class Backend(ABC):
             os.close(read_end)
             os.close(write_end)
         return StepObservation(index=index, op="splice", outcome=Returned(n), data=data)
+
+    def splice_in(self, index: int, step: SpliceIn) -> StepObservation:
+        read_end, write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        try:
+            if step.data:
+                os.write(write_end, step.data)  # at most MAX_SPLICE bytes: a pipe holds 64 KiB
+            started = time.monotonic()
+            try:
+                n = os.splice(read_end, self.table.fd(step.on), max(len(step.data), 1), flags=os.SPLICE_F_NONBLOCK)
+            except OSError as exc:
+                outcome = self.outcome(-1, exc.errno or 0, started, self.may_block(frozenset()))
+                return StepObservation(index=index, op="splice_in", outcome=outcome)
+        finally:
+            os.close(read_end)
+            os.close(write_end)
+        return StepObservation(index=index, op="splice_in", outcome=Returned(n))
 
     @abstractmethod
     def send(self, index: int, step: Send) -> StepObservation: ...

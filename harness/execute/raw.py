@@ -8,7 +8,7 @@ import time
 
 from harness.execute.backend import Backend
 from harness.execute.inspect import open_fds
-from harness.model import RECV_FILL, RECV_FLAGS_SEED, PairKind, RawCmsg, Recv, ScmRights, Send, SendMany
+from harness.model import RECV_FILL, RECV_FLAGS_SEED, PairKind, RawCmsg, Recv, RecvMany, ScmRights, Send, SendMany
 from harness.native import cmsg, libc
 from harness.native.constants import errno_name
 from harness.observation import Failed, Outcome, Returned, StepObservation
@@ -138,7 +138,7 @@ class RawBackend(Backend):
 
     # -- the rest -----------------------------------------------------------------------------
 
-    def send_many(self, step: SendMany) -> Outcome:
+    def send_many(self, index: int, step: SendMany) -> StepObservation:
         payload = ctypes.create_string_buffer(step.data, len(step.data))
         iov = libc.iovec(_address(payload), len(step.data))
         messages = (libc.mmsghdr * step.count)()
@@ -151,7 +151,33 @@ class RawBackend(Backend):
                 m.msg_hdr.msg_name = _address(name)
                 m.msg_hdr.msg_namelen = len(destination)
         r = libc.sendmmsg(self.table.fd(step.on), messages, self.c.msg_flags(frozenset({"MSG_DONTWAIT"})))
-        return Returned(r.value) if r.ok else Failed(errno_name(r.errno))
+        outcome = Returned(r.value) if r.ok else Failed(errno_name(r.errno))
+        # each sent message's msg_len shows as that many bytes of its data (GV BasicSendmmsg checks msg_len)
+        sent = b"".join(step.data[: messages[i].msg_len] for i in range(max(r.value, 0)))
+        return StepObservation(index=index, op="sendmany", outcome=outcome, data=sent)
+
+    def recv_many(self, index: int, step: RecvMany) -> StepObservation:
+        buffers = [ctypes.create_string_buffer(bytes([RECV_FILL]) * step.size, step.size) for _ in range(step.count)]
+        iovs = (libc.iovec * step.count)()
+        messages = (libc.mmsghdr * step.count)()
+        for i, buf in enumerate(buffers):
+            iovs[i].iov_base = _address(buf)
+            iovs[i].iov_len = step.size
+            messages[i].msg_hdr.msg_iov = ctypes.addressof(iovs[i])
+            messages[i].msg_hdr.msg_iovlen = 1
+        before = open_fds()
+        started = time.monotonic()
+        r = libc.recvmmsg(self.table.fd(step.on), messages, self.c.msg_flags(step.flags))
+        outcome = self.outcome(r.value, r.errno, started, self.may_block(step.flags))
+        got = tuple(buffers[i].raw[: messages[i].msg_len] for i in range(max(r.value, 0)))
+        return StepObservation(
+            index=index,
+            op="recvmany",
+            outcome=outcome,
+            data=b"".join(got),
+            buffers=got,
+            unreported_fds=self.new_fds(before, ()),
+        )
 
     def setsockopt(self, side: str, option: int, value: int | bytes) -> Outcome:
         fd = self.table.fd(side)

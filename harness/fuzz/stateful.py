@@ -43,12 +43,14 @@ from harness.host import probe
 from harness.model import (
     API_KINDS,
     Close,
+    EpollWait,
     FdKind,
     FdSpec,
     InvalidScenario,
     Named,
     PairKind,
     Recv,
+    RecvMany,
     Scenario,
     ScmCredentials,
     ScmRights,
@@ -56,6 +58,7 @@ from harness.model import (
     SetSockOpt,
     Shutdown,
     SockType,
+    SpliceIn,
     Step,
 )
 from harness.observation import Failed
@@ -215,6 +218,20 @@ class PairMachine(RuleBasedStateMachine):
     )
     def setsockopt(self, on: str, option: str, value: int) -> None:
         self.attempt(SetSockOpt(on="a" if on == "a" else "b", option=option, value=value))
+
+    # issue 10 item 4: recvmmsg, epoll and splice into a socket (steps the oracle does not model are dropped)
+    @rule(on=SIDES, count=st.integers(1, 4), size=st.sampled_from((0, 1, 8, 40)), peek=st.booleans())
+    def recv_many(self, on: str, count: int, size: int, peek: bool) -> None:
+        flags = frozenset({"MSG_DONTWAIT", "MSG_PEEK"} if peek else {"MSG_DONTWAIT"})
+        self.attempt(RecvMany(on="a" if on == "a" else "b", count=count, size=size, flags=flags))
+
+    @rule(on=SIDES, edge=st.booleans())
+    def epoll_wait(self, on: str, edge: bool) -> None:
+        self.attempt(EpollWait(on="a" if on == "a" else "b", edge=edge))
+
+    @rule(on=SIDES, data=st.binary(max_size=48))
+    def splice_in(self, on: str, data: bytes) -> None:
+        self.attempt(SpliceIn(on="a" if on == "a" else "b", data=data))
 
     @precondition(lambda self: len(self.steps) >= 3 and not any(isinstance(s, Shutdown) for s in self.steps))
     @rule(on=SIDES, how=st.sampled_from(("SHUT_RD", "SHUT_WR", "SHUT_RDWR")))

@@ -90,6 +90,7 @@ from harness.model import (
     Close,
     Cmsg,
     CredValue,
+    EpollWait,
     FdKind,
     FdRef,
     FdSpec,
@@ -105,6 +106,7 @@ from harness.model import (
     RawCmsg,
     ReadPartner,
     Recv,
+    RecvMany,
     Reopen,
     Scenario,
     ScmCredentials,
@@ -114,6 +116,7 @@ from harness.model import (
     SetSockOpt,
     Shutdown,
     SockType,
+    SpliceIn,
     Step,
     scenario_bytes,
     step_count,
@@ -660,6 +663,16 @@ _SET_OWNERS = st.builds(SetOwner, on=_SIDES)
 _FILLS = st.builds(Fill, on=_SIDES, chunk=st.sampled_from(FILL_CHUNKS), limit=st.sampled_from(FILL_LIMITS))
 _WAITS = _mix((5, st.just(0)), (3, st.sampled_from(READ_PARTNER_WAITS)))
 _IDENTITIES = _rarely(st.sampled_from(IDENTITIES[1:]), Identity(), odds=3)
+# issue 10 item 4: recvmmsg (never waiting: MSG_DONTWAIT), edge- or level-triggered epoll, splice in
+_RECV_MANYS = st.builds(
+    RecvMany,
+    on=_SIDES,
+    count=st.integers(1, 4),
+    size=st.sampled_from((0, 1, 8, 64)),
+    flags=st.sampled_from((frozenset({"MSG_DONTWAIT"}), frozenset({"MSG_DONTWAIT", "MSG_PEEK"}))),
+)
+_EPOLL_WAITS = st.builds(EpollWait, on=_SIDES, edge=st.booleans())
+_SPLICE_INS = st.builds(SpliceIn, on=_SIDES, data=st.binary(max_size=64))
 _STATIC_STEPS: tuple[SearchStrategy[Step], ...] = (
     _SETSOCKOPTS,
     _GETSOCKOPTS,
@@ -670,10 +683,13 @@ _STATIC_STEPS: tuple[SearchStrategy[Step], ...] = (
     _IOCTLS,
     _SET_OWNERS,
     _FILLS,
+    _RECV_MANYS,
+    _EPOLL_WAITS,
+    _SPLICE_INS,
 )
 # send, recv, then _STATIC_STEPS, then close, read_partner, child
-_STEP_WEIGHTS = (16, 16, 4, 2, 2, 2, 2, 2, 2, 1, 1, 2, 2, 1)
-_CLOSE, _READ_PARTNER, _CHILD = 11, 12, 13
+_STEP_WEIGHTS = (16, 16, 4, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 2, 2, 1)
+_CLOSE, _READ_PARTNER, _CHILD = 14, 15, 16
 
 
 def _draw_close(draw: st.DrawFn, names: tuple[str, ...]) -> Close:

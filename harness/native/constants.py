@@ -165,6 +165,9 @@ class Constants:
         return _lookup({}, name, "cmsg type", self)
 
     def sockopt(self, name: str) -> int:
+        """A SOL_SOCKET option by name; ``SO_<digits>`` is that option number (one no name is for)."""
+        if name.startswith("SO_") and name[3:].isdigit() and name not in self.so:
+            return int(name[3:])
         return _lookup(self.so, name, "socket option", self)
 
     def level_name(self, value: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import platform
 from dataclasses import dataclass
 
 BAD_ADDRESS = 0x10  # inside page 0, never mapped (vm.mmap_min_addr >= 4096): copies fault
@@ -36,6 +37,12 @@ class cmsghdr(ctypes.Structure):
 
 class mmsghdr(ctypes.Structure):
     _fields_ = (("msg_hdr", msghdr), ("msg_len", ctypes.c_uint))
+
+
+class epoll_event(ctypes.Structure):
+    # struct epoll_event is __attribute__((packed)) on x86_64 only (12 bytes; 16 elsewhere)
+    _pack_ = 1 if platform.machine() == "x86_64" else 8
+    _fields_ = (("events", ctypes.c_uint32), ("data", ctypes.c_uint64))
 
 
 WORD = ctypes.sizeof(ctypes.c_size_t)
@@ -67,6 +74,9 @@ _gnu_get_libc_version = getattr(_libc, "gnu_get_libc_version", None)
 _sendmmsg = _libc.sendmmsg
 _sendmmsg.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int)
 _sendmmsg.restype = ctypes.c_int
+_recvmmsg = _libc.recvmmsg
+_recvmmsg.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_void_p)
+_recvmmsg.restype = ctypes.c_int
 _getsockname = _libc.getsockname
 _getsockname.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32))
 _getpeername = _libc.getpeername
@@ -135,6 +145,31 @@ def socketpair(domain: int, type_: int, protocol: int = 0, bad_sv: bool = False)
 def sendmmsg(fd: int, messages: ctypes.Array[mmsghdr], flags: int) -> Result:
     ctypes.set_errno(0)
     return _result(_sendmmsg(fd, ctypes.addressof(messages), len(messages), flags))
+
+
+def recvmmsg(fd: int, messages: ctypes.Array[mmsghdr], flags: int) -> Result:
+    """recvmmsg(fd, messages, len(messages), flags, NULL)."""
+    ctypes.set_errno(0)
+    return _result(_recvmmsg(fd, ctypes.addressof(messages), len(messages), flags, None))
+
+
+def epoll_create1(flags: int) -> Result:
+    ctypes.set_errno(0)
+    return _result(_libc.epoll_create1(flags))
+
+
+def epoll_ctl(epfd: int, op: int, fd: int, events: int) -> Result:
+    event = epoll_event(events, fd)
+    ctypes.set_errno(0)
+    return _result(_libc.epoll_ctl(epfd, op, fd, ctypes.byref(event)))
+
+
+def epoll_wait(epfd: int, timeout_ms: int) -> tuple[Result, int]:
+    """epoll_wait() for one event: (the result, the events of the one reported, 0 when none)."""
+    event = epoll_event(0, 0)
+    ctypes.set_errno(0)
+    r = _result(_libc.epoll_wait(epfd, ctypes.byref(event), 1, timeout_ms))
+    return r, event.events if r.ok and r.value else 0
 
 
 def getsockname(fd: int) -> tuple[Result, bytes]:

@@ -13,6 +13,7 @@ were marked ``?`` are settled where the rule is written down below.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import errno
 from dataclasses import dataclass, field
 from enum import Enum
@@ -38,6 +39,7 @@ from harness.model import (
     Close,
     ClosedFd,
     DiagUid,
+    EpollWait,
     FdKind,
     FdRef,
     Fill,
@@ -54,6 +56,7 @@ from harness.model import (
     RawFd,
     ReadPartner,
     Recv,
+    RecvMany,
     Reopen,
     Scenario,
     ScmCredentials,
@@ -66,6 +69,7 @@ from harness.model import (
     SocketPair,
     SockType,
     Splice,
+    SpliceIn,
     Step,
 )
 from harness.native.cmsg import CmsgAbi
@@ -195,6 +199,7 @@ class Skb:
     big: bool = False  # a stream send longer than STREAM_SPLIT_SAFE: split points unknown
     sender: str = ""  # the sending process's prefix ("" or "child0.")
     has_pid: bool = True  # UNIXCB(skb).pid is set (explicit or implicit credentials)
+    peeked: bool = False  # skb->peeked: a zero-length datagram a peek returned (skb_set_peeked)
 
     @property
     def remaining(self) -> int:
@@ -234,6 +239,7 @@ class End:
     oobinline: bool = False  # SO_OOBINLINE
     owner: str | None = None  # F_SETOWN: the prefix of the process SIGURG goes to
     inq_stale: int = 0  # dropped OOB bytes SIOCINQ still counts (oob.inq_extra)
+    linger: bool = False  # SOCK_LINGER (SO_LINGER's l_onoff)
 
     @property
     def full(self) -> bool:
@@ -253,6 +259,15 @@ class End:
         self.fill_excess = 0
         self.fill_used = 0
         self.fill_unknown = False
+
+
+@dataclass
+class EpollWatch:
+    """An epoll item on a pair end: what it watches, and whether it is on the ready list."""
+
+    events: frozenset[str]
+    edge: bool
+    ready: bool
 
 
 @dataclass
@@ -300,6 +315,7 @@ class LinuxModel:
         # True in the trial run of a step a background party races (raced()): a wait that would end
         # with a partial result at the step bound (MSG_WAITALL with part of the data) counts as waiting
         self.trial = False
+        self.epolls: dict[str, EpollWatch] = {}  # EpollWait: each end's epoll item
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -456,8 +472,54 @@ class LinuxModel:
         return self.simple("send", Failed("EPIPE"), "a sleeping writer woken by the peer's shutdown: no SIGPIPE")
 
     def step(self, step: Step) -> StepExpectation:
+        if not self.epolls:
+            return self.one_step(step)
+        return self.woken_by(step)
+
+    # -- issue 10 item 4: epoll, edge-triggered ------------------------------------------------
+
+    # Steps whose wake-ups of a watched end the model knows: sk_data_ready (EPOLLIN) whenever an skb
+    # joins the end's queue, and nothing else that an EPOLLIN watch hears.
+    EPOLL_QUIET = (Send, Recv, SendMany, RecvMany, Poll, Ioctl, GetSockOpt, GetSockName, EpollWait, Child)
+
+    def woken_by(self, step: Step) -> StepExpectation:
+        """Run ``step`` and set a watched end's ready flag (ep_poll_callback) when an skb was queued to it."""
+        if not isinstance(step, self.EPOLL_QUIET):
+            raise Unknown(f"the wake-ups of a {type(step).__name__} step while an epoll instance watches")
+        before = {side: len(end.queue) for side, end in self.ends.items()}
+        got = self.one_step(step)
+        for side, watch in self.epolls.items():
+            if len(self.ends[side].queue) > before[side]:  # (a child's steps each went through here too)
+                watch.ready = True
+        return got
+
+    def epoll_wait(self, step: EpollWait) -> StepExpectation:
+        """ep_poll(): an edge-triggered item is reported once per wake-up, and only if the end is still
+        ready when epoll_wait() polls it (ep_send_events); a level-triggered one whenever it is ready.
+        Measured on 6.18.44: with "a" queued, EPOLLIN|EPOLLET reports once; another write reports it
+        again though "a" was never read."""
+        if step.events - {"EPOLLIN"}:
+            raise Unknown("epoll events other than EPOLLIN")
+        x = self.ends[step.on]
+        if not x.open:
+            raise Unknown("epoll_wait on a closed pair end")
+        watch = self.epolls.get(step.on)
+        if watch is None or (watch.edge, watch.events) != (step.edge, step.events):
+            watch = self.epolls[step.on] = EpollWatch(step.events, step.edge, True)  # ADD and MOD poll it once
+        # ep_item_poll(): the end's poll mask within what the item watches, EPOLLERR and EPOLLHUP always
+        polled = self.poll(Poll(on=step.on, events=frozenset({"POLLIN"}))).events or frozenset()
+        revents = frozenset("E" + name for name in polled & {"POLLIN", "POLLERR", "POLLHUP"})
+        report = bool(revents) and (watch.ready or not watch.edge)
+        if watch.edge:
+            watch.ready = False
+        events = revents if report else frozenset()
+        return StepExpectation(op="epoll_wait", outcome=Returned(int(report)), events=events, why="ep_poll")
+
+    def one_step(self, step: Step) -> StepExpectation:
         if self.gc_garbage and not isinstance(step, ReadPartner | Close):
             raise Unknown("a step while a garbage collection is pending")
+        if isinstance(step, EpollWait):
+            return self.epoll_wait(step)
         if isinstance(step, Send):
             return self.send(step)
         if isinstance(step, Recv):
@@ -496,13 +558,21 @@ class LinuxModel:
             return self.make_pair(step)
         if isinstance(step, SendMany):
             return self.send_many(step)
+        if isinstance(step, RecvMany):
+            return self.recv_many(step)
         if isinstance(step, Splice):
             return self.splice(step)
         if isinstance(step, Interrupt):
             return self.interrupt(step)
+        if isinstance(step, SpliceIn):
+            return self.splice_in(step)
         if isinstance(step, DiagUid):
             if not self.ends[step.on].open:
                 raise Unknown("sock_diag of a closed socket")
+            if self.proc.userns:
+                # from_kuid_munged(sk_user_ns(netlink socket), owner): the child's netlink socket belongs
+                # to its new user namespace, where uid 0 is the creator's uid (unshare -U -r)
+                return self.simple("diag_uid", Returned(0), "the owner seen from the child's user namespace")
             return self.simple("diag_uid", Returned(self.p.euid), "the socket's owner (sock_i_uid): its creator")
         raise Unknown(f"step {step!r}")
 
@@ -560,6 +630,26 @@ class LinuxModel:
             return StepExpectation(op="splice", outcome=got.outcome, why=got.why)
         return StepExpectation(op="splice", outcome=got.outcome, data=got.data, why="spliced into a pipe")
 
+    def splice_in(self, step: SpliceIn) -> StepExpectation:
+        """splice_to_socket(): the pipe's buffers go to the socket in one sendmsg(MSG_SPLICE_PAGES),
+        MSG_DONTWAIT only if the socket is O_NONBLOCK.  Measured on 6.18.44: 5 and 5000 bytes arrive
+        as one datagram/record; an empty pipe is EAGAIN; to a closed peer, stream EPIPE with SIGPIPE,
+        datagram ECONNREFUSED, seqpacket EPIPE without."""
+        x = self.ends[step.on]
+        if not x.open:
+            return self.simple("splice_in", Failed("EBADF"), "closed descriptor")
+        if not step.data:
+            return self.simple("splice_in", Failed("EAGAIN"), "the pipe is empty (SPLICE_F_NONBLOCK)")
+        peer = self.peer(step.on)
+        if len(step.data) > 4 * 4096:
+            raise Unknown("splicing more pages than were measured (one sendmsg or several)")
+        if not peer.released and (x.snd_shutdown or peer.rcv_shutdown):
+            raise Unknown("splicing into a socket shut down for sending (not measured)")
+        got = self.send(Send(on=step.on, iov=(step.data,)))
+        return StepExpectation(
+            op="splice_in", outcome=got.outcome, value_range=got.value_range, signals=got.signals, why=got.why
+        )
+
     def make_pair(self, step: SocketPair) -> StepExpectation:
         """socketpair(): __sys_socketpair -> sock_create (EINVAL, EAFNOSUPPORT) -> unix_create."""
         domain = (
@@ -590,8 +680,50 @@ class LinuxModel:
                 if sent == 0:
                     return StepExpectation(op="sendmany", outcome=one.outcome, signals=one.signals, why=one.why)
                 break
+            if one.value_range is not None:
+                raise Unknown("a partial message in sendmmsg (its msg_len)")
             sent += 1
-        return self.simple("sendmany", Returned(sent), "vlen is capped at UIO_MAXIOV")
+        # every message's msg_len is its whole length: the observation shows that many bytes of each
+        why = "vlen is capped at UIO_MAXIOV; msg_len = the message's length"
+        return StepExpectation(op="sendmany", outcome=Returned(sent), data=step.data * sent, why=why)
+
+    # -- issue 10 item 4: recvmmsg ---------------------------------------------------------------
+
+    RECV_MANY_FLAGS = frozenset({"MSG_DONTWAIT", "MSG_WAITFORONE", "MSG_PEEK", "MSG_CMSG_CLOEXEC"})
+
+    def recv_many(self, step: RecvMany) -> StepExpectation:
+        """do_recvmmsg(): ___sys_recvmsg() for each message until one fails; MSG_WAITFORONE adds
+        MSG_DONTWAIT after the first.  The count received, or the first one's error; a later EAGAIN
+        ends the call, a later other error is kept in sk_err (not modelled)."""
+        x = self.ends[step.on]
+        if not x.open:
+            return self.simple("recvmany", Failed("EBADF"), "recvmmsg on a closed descriptor")
+        unknown = step.flags - self.RECV_MANY_FLAGS
+        if unknown:
+            raise Unknown(f"recvmmsg flags {sorted(unknown)} (MSG_TRUNC: msg_len past what a buffer shows)")
+        flags = step.flags - {"MSG_WAITFORONE"}
+        got: list[bytes] = []
+        for _ in range(min(step.count, UIO_MAXIOV)):
+            one = self.recv(Recv(on=step.on, buffers=(step.size,), flags=flags))
+            if isinstance(one.outcome, Returned):
+                got.append(one.data)
+                if "MSG_WAITFORONE" in step.flags:
+                    flags = flags | {"MSG_DONTWAIT"}
+                continue
+            if not got:
+                return StepExpectation(op="recvmany", outcome=one.outcome, why=one.why)
+            if isinstance(one.outcome, Blocked):
+                raise Unknown("recvmmsg waiting for more messages than are queued (until the socket timeout)")
+            if one.outcome != Failed("EAGAIN"):
+                raise Unknown("an error after some messages (do_recvmmsg keeps it in sk_err)")
+            break
+        return StepExpectation(
+            op="recvmany",
+            outcome=Returned(len(got)),
+            data=b"".join(got),
+            buffers=tuple(got),
+            why="one recvmsg per message (vlen capped at UIO_MAXIOV)",
+        )
 
     def simple(self, op: str, outcome: Outcome, why: str) -> StepExpectation:
         return StepExpectation(op=op, outcome=outcome, why=why)
@@ -638,8 +770,6 @@ class LinuxModel:
                 return Failed("ENOBUFS"), (), "msg_controllen >= net.core.optmem_max (sock_kmalloc)"
             if step.control != "buffer":
                 return Failed("EFAULT"), (), "msg_control is NULL or unmapped while msg_controllen > 0"
-        if step.fault == "iov_base" and step.length:
-            raise Unknown("sendmsg with a faulting iov_base")
         # unix_seqpacket_sendmsg: sock_error() and the state come before the control messages
         if self.t is SockType.SEQPACKET and x.error is not None:
             err, x.error = x.error, None
@@ -651,6 +781,8 @@ class LinuxModel:
         if "MSG_OOB" in step.flags:
             if self.t is not SockType.STREAM:
                 return Failed("EOPNOTSUPP"), (), "MSG_OOB on a datagram/seqpacket socket"
+            if step.fault == "iov_base" and step.length:
+                raise Unknown("an out-of-band send from a faulting iov_base")
             return oob.send(self, step, x, fds, creds)
         peer = self.peer(step.on)
         nosignal = "MSG_NOSIGNAL" in step.flags
@@ -664,11 +796,17 @@ class LinuxModel:
             if step.length == 0:
                 # `while (sent < len)` never runs: nothing is queued, attached fds/creds are dropped
                 return None
+            if step.fault == "iov_base" and (step.length > STREAM_SPLIT_SAFE or peer.full or peer.fill_unknown):
+                raise Unknown("a faulting stream send that may be split or wait for room first")
             blocked = self.capacity(step, x, peer)
             if blocked is not None:
                 return blocked
             if passing and self.too_many_refs():
                 return Failed("ETOOMANYREFS"), (), "the sender's user has more fds in flight than RLIMIT_NOFILE"
+            if step.fault == "iov_base":
+                if passing and not peer.passrights:
+                    raise Unknown("a faulting send of fds to a receiver with SO_PASSRIGHTS off (which check first)")
+                return data_fault_on_send()
             if peer.released or peer.rcv_shutdown:
                 return Failed("EPIPE"), sigpipe, "stream peer closed or shut down for reading: EPIPE (+SIGPIPE)"
             if passing and not peer.passrights:
@@ -691,6 +829,10 @@ class LinuxModel:
                 return blocked
             if passing and self.too_many_refs():
                 return Failed("ETOOMANYREFS"), (), "the sender's user has more fds in flight than RLIMIT_NOFILE"
+            if step.fault == "iov_base" and step.length:
+                if passing and not peer.passrights:
+                    raise Unknown("a faulting send of fds to a receiver with SO_PASSRIGHTS off (which check first)")
+                return data_fault_on_send()
             # dgram/pathname/unconnected: a Send without an address names the other end's path; one with
             # an empty address ("hex:", msg_namelen 0) names nothing and has no peer either
             implicit = step.address is None and not self.s.kind.connected
@@ -918,19 +1060,69 @@ class LinuxModel:
             return self.recv_failed(step, Failed("EMSGSIZE"), "msg_iovlen > UIO_MAXIOV")
         if step.fault == "iov" and step.buffers:
             return self.recv_failed(step, Failed("EFAULT"), "iovec array pointer faults")
-        if step.fault == "iov_base":
-            raise Unknown("recvmsg into a faulting iov_base")
         if "MSG_OOB" in step.flags:
             if self.t is SockType.STREAM:
                 return oob.recv_urg(self, step, x)
             return self.recv_failed(step, Failed("EOPNOTSUPP"), "MSG_OOB on a datagram/seqpacket socket")
         if x.full:
             raise Unknown("receiving from a queue a Fill step filled (its bytes are not tracked)")
-        if x.inq:
-            raise Unknown("SO_INQ's SCM_INQ control messages")
         if self.t is SockType.STREAM:
+            if data_fault(step):
+                if x.inq:
+                    raise Unknown("SCM_INQ after a faulting receive")
+                return self.stream_recv_fault(step, x)
+            if x.inq:
+                return self.with_inq(step, x)
             return self.stream_recv(step, x)
+        if x.inq:
+            raise Unknown("SO_INQ on a datagram or seqpacket socket")  # setsockopt refuses it
         return self.dgram_recv(step, x)
+
+    # -- issue 10 item 4: SO_INQ's SCM_INQ on a stream receive -----------------------------------
+
+    def with_inq(self, step: Recv, x: End) -> StepExpectation:
+        """unix_stream_read_generic() with SO_INQ: after scm_recv_unix(), put_cmsg(SCM_INQ) with the
+        bytes still queued (unix_inq_len).  Measured on 6.18.44: "hello" + "world", reads of 3, 4 and
+        10 bytes carry 7, 3 and 0; a peek of 2 of "abc" carries 3; end of file carries 0 (after the
+        zero SCM_CREDENTIALS when SO_PASSCRED is on)."""
+        if x.oob_skb is not None or x.inq_stale or x.passpidfd:
+            raise Unknown("SCM_INQ with out-of-band data or SO_PASSPIDFD")
+        got = self.stream_recv(step, x)
+        if not isinstance(got.outcome, Returned):
+            if got.control_stray:
+                raise Unknown("a failed receive with SO_INQ and SO_PASSCRED (what it writes into msg_control)")
+            return got
+        if step.control_pointer != "buffer":
+            raise Unknown("SCM_INQ without a control buffer")
+        used = got.controllen or 0
+        room = step.control - used
+        if room < self.abi.length(4) or "MSG_CTRUNC" in (got.msg_flags or ()):
+            raise Unknown("an SCM_INQ that does not fit")
+        left = sum(skb.remaining for skb in x.queue)
+        inq = ExpectedCmsg(level="SOL_SOCKET", type="SCM_INQ", length=self.abi.length(4), inq=left)
+        return dataclasses.replace(got, cmsgs=(*got.cmsgs, inq), controllen=used + min(self.abi.space(4), room))
+
+    # -- issue 10 item 4: a faulting data buffer on receive -------------------------------------
+
+    def stream_recv_fault(self, step: Recv, x: End) -> StepExpectation:
+        """unix_stream_read_generic() whose first copy into iov[0] faults: -EFAULT when nothing was
+        copied, and the skb is left as it was (it is consumed, and its fds detached, only after a
+        copy succeeds).  What it would have done without the fault decides whether a copy happens."""
+        if x.oob_skb is not None or x.passcred or x.passpidfd:
+            raise Unknown("a faulting stream receive with out-of-band data or credentials (scm_recv_unix still runs)")
+        shared = (self.c, self.p, self.s, self.abi)
+        trial = copy.deepcopy(self, {id(obj): obj for obj in shared})
+        clean = Recv(
+            on=step.on,
+            buffers=step.buffers,
+            control=step.control,
+            flags=step.flags,
+            control_pointer=step.control_pointer,
+        )
+        got = trial.stream_recv(clean, trial.ends[step.on])
+        if isinstance(got.outcome, Returned) and got.data:
+            return self.recv_failed(step, Failed("EFAULT"), "the first copy into iov_base faults: nothing consumed")
+        return self.stream_recv(step, x)  # nothing to copy: the fault is never reached
 
     def recv_failed(self, step: Recv, outcome: Outcome, why: str, stray: int = 0) -> StepExpectation:
         # A failed recvmsg copies nothing back: buffers, msg_flags and msg_controllen stay as they were.
@@ -1027,27 +1219,38 @@ class LinuxModel:
     def dgram_recv(self, step: Recv, x: End) -> StepExpectation:
         """__unix_dgram_recvmsg(): one message per call."""
         peek = "MSG_PEEK" in step.flags
-        if peek and x.peek_off >= 0:
-            raise Unknown("SO_PEEK_OFF on a datagram/seqpacket socket")
         if self.t is SockType.SEQPACKET and x.error is not None:
             # Measured on Linux 6.18.44 (found by a fuzz campaign): a pending ECONNRESET is reported
             # before a record that is still queued; the record comes with the next receive.
             err, x.error = x.error, None
             return self.recv_failed(step, Failed(err), "pending socket error before the queue")
-        if not x.queue:
+        found = peek_at(x.queue, x.peek_off) if peek else (0, 0) if x.queue else None
+        if found is None:
             return self.would_wait(step, x)
-        skb = x.queue[0]
+        index, skip = found
+        skb = x.queue[index]
         if not peek:
             x.queue.pop(0)
+        elif not skb.data:
+            skb.peeked = True
         size = step.capacity
         flags: set[str] = set()
-        if size > len(skb.data):
-            size = len(skb.data)
-        elif size < len(skb.data):
+        if size > len(skb.data) - skip:
+            size = len(skb.data) - skip
+        elif size < len(skb.data) - skip:
             flags.add("MSG_TRUNC")
+        if size and data_fault(step):
+            # skb_copy_datagram_msg() faults: `goto out_free`; the message was already dequeued, so it
+            # is lost with its fds; SO_PEEK_OFF does not move.  A peek leaves it queued.
+            self.settle()
+            return self.recv_failed(step, Failed("EFAULT"), "the copy into iov_base faults: the message is dropped")
+        if x.peek_off >= 0:
+            # sk_peek_offset_fwd() by what a peek copied; sk_peek_offset_bwd() by a read message's length
+            x.peek_off = x.peek_off + size if peek else max(0, x.peek_off - len(skb.data))
         fds = skb.fds
-        value = len(skb.data) if "MSG_TRUNC" in step.flags else size
-        return self.recv_done(step, value, skb.data[:size], flags, skb.creds, fds, "one message", skb)
+        value = len(skb.data) - skip if "MSG_TRUNC" in step.flags else size
+        data = skb.data[skip : skip + size]
+        return self.recv_done(step, value, data, flags, skb.creds, fds, "one message", skb)
 
     def scm_recv(
         self, step: Recv, creds: Creds | None, fds: tuple[str, ...] | None, pidfd_of: Skb | None = None
@@ -1163,13 +1366,24 @@ class LinuxModel:
         option, value = step.option, step.value
         if option in PROBED_OPTIONS and option not in self.p.features:
             return self.simple("setsockopt", Failed("ENOPROTOOPT"), f"this kernel has no {option}")
+        refused = self.option_error(option, value)
+        if refused is not None:
+            return self.simple("setsockopt", *refused)
         if option in ("SO_RCVTIMEO_OLD", "SO_SNDTIMEO_OLD"):
             if not isinstance(value, tuple):
                 raise Unknown("a timeout option with an int value")
             seconds, micros = value
             if micros < 0 or micros >= 1_000_000:
                 return self.simple("setsockopt", Failed("EDOM"), "tv_usec outside 0..999999 (sock_set_timeout)")
-            if seconds < 0 or (seconds, micros) == (0, 0) or seconds > 1:
+            if seconds < 0:
+                # sock_set_timeout(): a negative tv_sec sets the timeout to 0 (and logs once): a blocking
+                # call then gives up at once.  Measured on 6.18.44: reads back {0, 0}, recv EAGAIN at once.
+                if option == "SO_RCVTIMEO_OLD":
+                    x.rcvtimeo = SocketTimeout.SHORT
+                else:
+                    x.sndtimeo = SocketTimeout.SHORT
+                return self.simple("setsockopt", Returned(0), f"{option} with a negative tv_sec: no wait")
+            if (seconds, micros) == (0, 0) or seconds > 1:
                 raise Unknown("a negative, zero or long socket timeout")
             timeout = SocketTimeout.SHORT if seconds * 1_000_000 + micros <= SHORT_TIMEOUT_US else SocketTimeout.RACING
             if option == "SO_RCVTIMEO_OLD":
@@ -1177,6 +1391,9 @@ class LinuxModel:
             else:
                 x.sndtimeo = timeout
             return self.simple("setsockopt", Returned(0), f"{option} set")
+        if option == "SO_LINGER":
+            x.linger = self.linger_onoff(value)
+            return self.simple("setsockopt", Returned(0), "SO_LINGER set")
         if isinstance(value, tuple):
             raise Unknown(f"{option} with a timeval")
         if option == "SO_PASSCRED":
@@ -1209,6 +1426,37 @@ class LinuxModel:
             raise Unknown(f"setsockopt {option}")
         return self.simple("setsockopt", Returned(0), f"{option} set")
 
+    # -- issue 10 item 4: socket option errors (unknown options, read-only ones, SO_LINGER) -------
+
+    # The highest SOL_SOCKET option number the oracle assumes no kernel defines (6.18 ends near 85):
+    # an unnamed option ``SO_<n>`` at or above it is refused with ENOPROTOOPT by sk_setsockopt() and
+    # sk_getsockopt(); a lower unnamed one may be a newer kernel's option, and is not modelled.
+    UNKNOWN_OPTION_FLOOR = 1000
+    # Read-only SOL_SOCKET options: sk_setsockopt() has no case for them (default: ENOPROTOOPT).
+    READ_ONLY = frozenset({"SO_ACCEPTCONN", "SO_TYPE", "SO_DOMAIN", "SO_PROTOCOL", "SO_PEERCRED", "SO_ERROR"})
+
+    def option_error(self, option: str, value: int | tuple[int, int] | None) -> tuple[Failed, str] | None:
+        """The errno of a set (``value``) or get (None) that no option's own code decides."""
+        if option not in self.c.so:
+            number = self.c.sockopt(option)
+            if number >= self.UNKNOWN_OPTION_FLOOR:
+                return Failed("ENOPROTOOPT"), f"no SOL_SOCKET option {number} (sk_setsockopt/sk_getsockopt default)"
+            raise Unknown(f"an option number without a name ({number})")
+        if value is not None and option in self.READ_ONLY:
+            return Failed("ENOPROTOOPT"), f"{option} cannot be set"
+        if value is not None and option == "SO_LINGER" and isinstance(value, int):
+            return Failed("EINVAL"), "SO_LINGER needs optlen >= sizeof(struct linger)"
+        return None
+
+    def linger_onoff(self, value: int | tuple[int, int]) -> bool:
+        """struct linger {int l_onoff; int l_linger} read from the timeval the scenario passes."""
+        assert isinstance(value, tuple)
+        if self.p.word == 4:
+            return value[0] != 0  # two 4-byte longs: l_onoff is tv_sec
+        if self.p.arch in ("x86_64", "aarch64", "riscv64"):
+            return value[0] & 0xFFFFFFFF != 0  # little-endian LP64: l_onoff is tv_sec's low half
+        raise Unknown("SO_LINGER from a timeval on this architecture")
+
     def buffer_size(self, option: str, value: int) -> int | Failed:
         """sock_setsockopt(): SO_SNDBUF/SO_RCVBUF cap at net.core.[wr]mem_max (as u32), the FORCE
         variants need CAP_NET_ADMIN and take any value >= 0 up to INT_MAX / 2; then the size is doubled
@@ -1237,6 +1485,9 @@ class LinuxModel:
         option = step.option
         if option in PROBED_OPTIONS and option not in self.p.features:
             return self.simple("getsockopt", Failed("ENOPROTOOPT"), f"this kernel has no {option}")
+        refused = self.option_error(option, None)
+        if refused is not None:
+            return self.simple("getsockopt", *refused)
         if option == "SO_PEERCRED" and self.t is SockType.DGRAM and not self.s.kind.by_socketpair:
             # measured on 6.18.44: connect() of a datagram socket sets no sk_peer_cred, so
             # cred_to_ucred() reports pid 0 and uid = gid = -1
@@ -1272,6 +1523,7 @@ class LinuxModel:
             "SO_RCVBUF": x.rcvbuf,
             "SO_ACCEPTCONN": 0,
             "SO_OOBINLINE": int(x.oobinline),
+            "SO_LINGER": int(x.linger),  # an int-sized read gets l_onoff (sock_flag(SOCK_LINGER): 0 or 1)
         }
         if option not in values:
             raise Unknown(f"getsockopt {option}")
@@ -1560,6 +1812,40 @@ class LinuxModel:
         return StepExpectation(
             op="fill", outcome=Returned(1), value_range=(1, max(1, step.limit - 1)), why="sends until SO_SNDBUF"
         )
+
+
+def peek_at(queue: list[Skb], peek_off: int) -> tuple[int, int] | None:
+    """__skb_try_recv_from_queue() for a datagram MSG_PEEK: (which skb, the offset into it), or None.
+
+    With SO_PEEK_OFF set it skips every message the offset covers whole: one at least as long as
+    what is left of the offset, and a zero-length one once a peek has returned it (skb->peeked) or
+    while the offset is not 0.  Measured on Linux 6.18.44, datagram and seqpacket alike: with
+    SO_PEEK_OFF 0 and "abcdef", "gh", "", "ij" queued, peeks of 2, 2, 8, 8, 0, 0, 8 bytes return
+    "ab", "cd" (MSG_TRUNC), "ef", "gh", "" (no flag), "" with MSG_TRUNC (the "ij" message), "ij",
+    then EAGAIN; a read of "abcdef" then takes SO_PEEK_OFF from 10 down to 4, and a peek finds
+    nothing (a blocking one waits).
+    """
+    if not queue:
+        return None
+    if peek_off < 0:
+        return 0, 0
+    for index, skb in enumerate(queue):
+        if peek_off >= len(skb.data) and (peek_off or skb.peeked):
+            peek_off -= len(skb.data)
+            continue
+        return index, peek_off
+    return None
+
+
+def data_fault(step: Recv) -> bool:
+    """The receive's first data buffer is unmapped (the executors put BAD_ADDRESS in iov[0])."""
+    return step.fault == "iov_base" and bool(step.buffers) and step.buffers[0] > 0
+
+
+def data_fault_on_send() -> tuple[Outcome, tuple[str, ...], str]:
+    """skb_copy_datagram_from_iter() faults on the first non-empty iovec: the skb is freed with the
+    fds and credentials attached to it, nothing is queued and sendmsg returns EFAULT."""
+    return Failed("EFAULT"), (), "the data buffer (iov_base) faults: nothing queued"
 
 
 def named(step: Send) -> bool:
