@@ -91,7 +91,7 @@ def execute_here(scenario: Scenario, backend: str, config: ExecConfig = DEFAULT_
         impl.create_pair(scenario.kind)
         for spec in scenario.fds:
             try:
-                table.open(spec)
+                impl.open_table(spec)
             except FdUnavailable as exc:
                 raise CannotExpress(str(exc)) from None
         try:

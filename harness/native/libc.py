@@ -69,6 +69,13 @@ _sendmmsg.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int
 _sendmmsg.restype = ctypes.c_int
 _getsockname = _libc.getsockname
 _getsockname.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32))
+# listener and address steps (issue 10)
+_bind = _libc.bind
+_bind.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_uint32)
+_connect = _libc.connect
+_connect.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_uint32)
+_accept4 = _libc.accept4
+_accept4.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +140,25 @@ def getsockname(fd: int) -> tuple[Result, bytes]:
     ctypes.set_errno(0)
     r = _result(_getsockname(fd, buf, ctypes.byref(size)))
     return r, buf.raw[: size.value] if r.ok else b""
+
+
+def bind(fd: int, address: bytes) -> Result:
+    """bind(fd, address, len(address)): the sockaddr byte for byte (its length is addrlen)."""
+    buf = ctypes.create_string_buffer(address, max(1, len(address)))
+    ctypes.set_errno(0)
+    return _result(_bind(fd, buf, len(address)))
+
+
+def connect(fd: int, address: bytes) -> Result:
+    buf = ctypes.create_string_buffer(address, max(1, len(address)))
+    ctypes.set_errno(0)
+    return _result(_connect(fd, buf, len(address)))
+
+
+def accept4(fd: int, flags: int) -> Result:
+    """accept4(fd, NULL, NULL, flags): the new descriptor."""
+    ctypes.set_errno(0)
+    return _result(_accept4(fd, None, None, exact(ctypes.c_int, flags)))
 
 
 def setsockopt_int(fd: int, level: int, option: int, value: int) -> Result:
