@@ -173,6 +173,8 @@ class PySockBackend(Backend):
         return self._call(self.sock(side).shutdown, how)
 
     def listen(self, side: str, backlog: int) -> Outcome:
+        if backlog < 0:  # measured: CPython's socket.listen() passes 0 for a negative backlog
+            raise CannotExpress("pysock: socket.listen() turns a negative backlog into 0")
         return self._call(self.sock(side).listen, backlog)
 
     # -- listener and address steps (issue 10) ---------------------------------------------------
