@@ -7,6 +7,7 @@ executor against the kernel where the rule is about what the executor does (boun
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -330,3 +331,22 @@ def test_the_accepted_socket_carries_what_the_client_sent_before_accept() -> Non
     assert (got.outcome, got.data) == (Returned(5), b"early")
     assert "c" in got.cmsgs[0].fds[0].same_inode_as  # the client itself, sent into its own connection
     assert not observed.leaked_fds
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("backend", ["raw", "pysock"])
+def test_the_socket_files_of_path_binds_are_removed_when_the_scenario_ends(backend: str) -> None:
+    from harness.addresses import address_target, private_directory
+
+    leaf = address_target("/listener-cleanup-test").data.decode()
+    s = scenario(
+        STREAM,
+        Bind(target="l", address="/listener-cleanup-test"),
+        Child(steps=(Bind(target="m", address="/listener-cleanup-test-child"),)),
+        fds=(sock(STREAM, "l"), sock(STREAM, "m")),
+    )
+    observed = execute(s, backend)
+    assert [o.outcome for o in observed.steps] == [Returned(0), Returned(0)]
+    child_leaf = address_target("/listener-cleanup-test-child").data.decode()
+    left = [name for name in os.listdir(private_directory()) if name.endswith((leaf, child_leaf))]
+    assert left == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import os
@@ -409,6 +410,18 @@ class Backend(ABC):
     @abstractmethod
     def accept(self, on: str, cloexec: bool, nonblock: bool) -> tuple[Outcome, int | None]:
         """accept4(); the new descriptor (owned by no one yet) on success."""
+
+    def remove_bound_paths(self) -> None:
+        """Unlink the socket files this scenario's binds left in the private directory (its token's)."""
+        directory = self.addresses.directory
+        prefix = f"{self.addresses.token}-"
+        try:
+            names = [name for name in os.listdir(directory) if name.startswith(prefix)]
+        except OSError:
+            return
+        for name in names:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(directory, name))
 
     def connect_step(self, step: Connect) -> Outcome:
         if step.name_of is not None:
