@@ -343,12 +343,54 @@ def cr_20(kind: PairKind) -> Iterator[Variant]:
     yield Variant("set after connect()", scenario(kind, *made[:3], passcred, made[3], *check, fds=fds))
 
 
+# tools/testing/selftests/net/af_unix/scm_rights.c, variant stream_listener: socket i is an autobound
+# listener l<i> and a client c<i> connected to it (never accepted); send_fd(i, j) sends l<i> (twice)
+# through c<j>, into the queue of l<j>'s embryo; then every descriptor is closed in order.  Each test
+# has two independent components: the first edge of each also carries a witness pipe (w0, w1).
+KSELFTEST_CYCLES: dict[str, tuple[int, tuple[tuple[int, int], ...]]] = {
+    "self_ref": (2, ((0, 0), (1, 1))),
+    "triangle": (6, ((0, 1), (1, 2), (2, 0), (3, 4), (4, 5), (5, 3))),
+    "cross_edge": (8, ((0, 1), (1, 2), (2, 0), (1, 3), (3, 2), (4, 5), (5, 6), (6, 4), (5, 7), (7, 6))),
+    "backtrack_from_scc": (10, ((0, 1), (0, 4), (1, 2), (2, 3), (3, 1), (5, 6), (5, 9), (6, 7), (7, 8), (8, 6))),
+}
+# Measured on 6.18.44 (fresh network namespace, /proc/net/protocols UNIX-STREAM count, 6 s): kselftest
+# mixed_lowpoint, edges (0,1) (1,2) (2,1) (1,0) and (3,4) (4,5) (5,4) (4,3), is NOT collected, in the
+# listener form (18 sockets left) and the socketpair form (12 left) alike, while the same edges added in
+# another order, (1,0) (0,1) (1,2) (2,1), are.  kselftest expects collection; which upstream change fixes
+# it is not known here, so it is no variant yet (it would fail on this kernel): see the issue 10 report.
+KSELFTEST_NOT_COLLECTED_HERE = {"mixed_lowpoint": (6, ((0, 1), (1, 2), (2, 1), (1, 0), (3, 4), (4, 5), (5, 4), (4, 3)))}
+
+
+def kselftest_fds(kind: PairKind, n: int) -> tuple[FdSpec, ...]:
+    witnesses = (
+        FdSpec(name="w0", kind=FdKind.PIPE_WRITE, tracked=False),
+        FdSpec(name="w1", kind=FdKind.PIPE_WRITE, tracked=False),
+    )
+    return (*(spec for i in range(n) for spec in (sock(kind, f"l{i}"), sock(kind, f"c{i}"))), *witnesses)
+
+
+def kselftest_cycle(kind: PairKind, n: int, edges: tuple[tuple[int, int], ...]) -> tuple[Step, ...]:
+    steps: list[Step] = []
+    for i in range(n):  # bind(addrlen = sizeof(sa_family_t)): autobind; kselftest listens with -1 (somaxconn)
+        steps += [Bind(target=f"l{i}", address="hex:0100"), Listen(on=f"l{i}", backlog=1)]
+        steps.append(Connect(target=f"c{i}", name_of=f"l{i}"))
+    half = n // 2
+    for index, (inflight, receiver) in enumerate(edges):
+        first = index == 0 or (inflight >= half and edges[index - 1][0] < half)
+        witness = ["w0" if inflight < half else "w1"] if first else []
+        steps.append(send(on=f"c{receiver}", fds=[f"l{inflight}", f"l{inflight}", *witness]))
+    steps += [Close(target="w0"), Close(target="w1")]
+    steps += [Close(target=f"{role}{i}") for i in range(n) for role in ("l", "c")]
+    steps += [ReadPartner(target="w0", wait_ms=WAIT), ReadPartner(target="w1", wait_ms=WAIT)]
+    return tuple(steps)
+
+
 @case(
     "GC-03",
-    "cycles through listener-made sockets are collected: an embryo holding its own listener, an accepted "
-    "socket in its own queue; a cycle an open listener still reaches is kept",
+    "cycles through listener-made sockets are collected: the kselftest stream_listener cycles (listeners in "
+    "their embryos' queues), an accepted socket in its own queue; a cycle an open listener still reaches is kept",
     area="gc-inflight",
-    source="KS scm_rights stream_listener (self_ref, triangle)",
+    source="KS scm_rights stream_listener (self_ref, triangle, cross_edge, backtrack_from_scc; not mixed_lowpoint)",
     types="SQ",
 )
 def gc_03(kind: PairKind) -> Iterator[Variant]:
@@ -383,7 +425,9 @@ def gc_03(kind: PairKind) -> Iterator[Variant]:
         ReadPartner(target="w", wait_ms=WAIT),
     )
     yield Variant("accepted socket in its own queue", scenario(kind, *self_ref, fds=(*fds_x, WITNESS)))
-    # kselftest triangle over listener-made sockets: x0 in x1's queue, x1 in x2's, x2 in x0's
+    for name, (n, edges) in KSELFTEST_CYCLES.items():
+        yield Variant(f"kselftest {name}", scenario(kind, *kselftest_cycle(kind, n, edges), fds=kselftest_fds(kind, n)))
+    # a triangle of accepted sockets: x0 in x1's queue, x1 in x2's, x2 in x0's
     tri_fds = [sock(kind, "l"), WITNESS]
     tri: list[Step] = [*listening()]
     for i in range(3):
