@@ -151,8 +151,13 @@ def ls_03(kind: PairKind) -> Iterator[Variant]:
         Bind(target="f", address="@f"),
     )
     yield Variant("not a socket", scenario(kind, *not_socket, fds=(sock(kind, "l"), fds[-1])))
-    short = (*listening(), Connect(target="c", address="hex:0100"))  # addrlen == sizeof(sa_family_t)
-    yield Variant("addrlen 2", scenario(kind, *short, fds=(sock(kind, "l"), sock(kind, "c"))))
+    odd = (
+        *listening(),
+        Connect(target="c", address="hex:0100"),  # addrlen == sizeof(sa_family_t)
+        Connect(target="c", address="hex:0100" + "61" * 109),  # addrlen 111 > sizeof(struct sockaddr_un)
+        Connect(target="c", address="hex:0200" + "61" * 8),  # AF_INET
+    )
+    yield Variant("addrlen 2 and 111, another family", scenario(kind, *odd, fds=(sock(kind, "l"), sock(kind, "c"))))
     abstract_other = (
         Bind(target="t", address="@typed"),
         Listen(on="t"),
