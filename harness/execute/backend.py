@@ -15,7 +15,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from harness.addresses import AddressSpace, confine
+from harness.addresses import SUN_PATH_OFFSET, AddressSpace, TargetKind, address_target, confine
 from harness.execute import signals
 from harness.execute.child import ChildReport, ChildUnsupported, Running, finish_child, start_child
 from harness.execute.errors import CannotExpress as CannotExpress  # re-exported
@@ -411,17 +411,17 @@ class Backend(ABC):
     def accept(self, on: str, cloexec: bool, nonblock: bool) -> tuple[Outcome, int | None]:
         """accept4(); the new descriptor (owned by no one yet) on success."""
 
-    def remove_bound_paths(self) -> None:
-        """Unlink the socket files this scenario's binds left in the private directory (its token's)."""
-        directory = self.addresses.directory
-        prefix = f"{self.addresses.token}-"
-        try:
-            names = [name for name in os.listdir(directory) if name.startswith(prefix)]
-        except OSError:
-            return
-        for name in names:
-            with contextlib.suppress(OSError):
-                os.unlink(os.path.join(directory, name))
+    def remove_bound_paths(self, steps: tuple[Step, ...]) -> None:
+        """Unlink the socket files the Bind steps of ``steps`` (a Child's too) may have left in the
+        private directory: the confined paths of this execution's token, nothing else."""
+        for step in steps:
+            inner = step.steps if isinstance(step, Child) else (step,)
+            for bind in (s for s in inner if isinstance(s, Bind)):
+                target = address_target(bind.address)
+                if target.kind is TargetKind.PATH:
+                    path = target.sockaddr(self.addresses)[SUN_PATH_OFFSET:].rstrip(b"\0")
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
 
     def connect_step(self, step: Connect) -> Outcome:
         if step.name_of is not None:

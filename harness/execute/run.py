@@ -86,7 +86,7 @@ def execute_here(scenario: Scenario, backend: str, config: ExecConfig = DEFAULT_
     with signals.watched(), contextlib.ExitStack() as stack:
         table = FdTable(stack, closed_above)
         impl = BACKENDS[backend](consts, table, config)
-        stack.callback(impl.remove_bound_paths)  # unlinking a socket file leaves the socket alone
+        stack.callback(impl.remove_bound_paths, scenario.steps)  # unlinking a socket file leaves the socket alone
         if isinstance(impl, PySockBackend):
             stack.callback(impl.finish)
         impl.create_pair(scenario.kind)
