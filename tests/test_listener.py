@@ -350,3 +350,29 @@ def test_the_socket_files_of_path_binds_are_removed_when_the_scenario_ends(backe
     child_leaf = address_target("/listener-cleanup-test-child").data.decode()
     left = [name for name in os.listdir(private_directory()) if name.endswith((leaf, child_leaf))]
     assert left == []
+
+
+@pytest.mark.kernel
+def test_a_send_on_a_table_socket_is_no_send_to_the_pair_for_the_invariants() -> None:
+    from dataclasses import replace
+
+    from harness.fuzz.invariants import invariants
+
+    fds, made = connection(STREAM)
+    files = (FdSpec(name="f", kind=FdKind.REGULAR_FILE), FdSpec(name="g", kind=FdKind.REGULAR_FILE))
+    s = scenario(
+        STREAM,
+        *made,
+        send(b"c", on="c", fds=["f"]),  # to x, not to b
+        send(b"a", fds=["g"]),
+        recv(8, control=FDS_SPACE(1)),
+        fds=(*fds, *files),
+    )
+    observation = execute(s, "raw")
+    assert list(invariants(s, observation)) == []
+    got = observation.steps[-1]
+    f = replace(got.cmsgs[0].fds[0], same_inode_as=("f",), same_file_as="f")
+    tampered = replace(
+        observation, steps=(*observation.steps[:-1], replace(got, cmsgs=(replace(got.cmsgs[0], fds=(f,)),)))
+    )
+    assert [finding.field for finding in invariants(s, tampered)] == ["fd-is-sent-file"]
