@@ -55,7 +55,10 @@ SIGNS = {
         "outcome/outcome/recv",
         "invariant/boundaries/recv",
     },
-    "wrong-errno": {f"outcome/outcome/{op}" for op in ("send", "recv", "close", "listen", "reopen", "setsockopt")},
+    "wrong-errno": {
+        f"outcome/outcome/{op}"
+        for op in ("send", "recv", "close", "listen", "reopen", "setsockopt", "bind", "connect", "accept")
+    },
 }
 MAX_STEPS_AFTER_MINIMISING = 6
 
