@@ -28,7 +28,8 @@ releasing a listener or an embryo does.  Measured on Linux 6.18.44 x86_64:
   the embryo (and the accepted socket) the connect() caller's, the listener its own; an
   unconnected socket {0, -1, -1}.
 * Flags SO_PASSCRED / SO_PASSPIDFD / SO_PASSRIGHTS are inherited at connect() (3f84d577b79d,
-  6.16), so a listener's SO_PASSCRED set after the connect does not reach the accepted socket;
+  6.16; history change ``flags-at-connect-2025``: before it, at accept()), so a listener's
+  SO_PASSCRED set after the connect does not reach the accepted socket;
   a message sent to an embryo always carries the sender's credentials (43fb2b30eea7).
 * closing a listener releases its embryos: each client gets ECONNRESET once (recv), then end of
   file; send EPIPE; poll POLLIN|POLLOUT|POLLERR|POLLHUP|POLLRDHUP.  The garbage collector follows
@@ -318,11 +319,9 @@ def connect(m: LinuxModel, step: Connect) -> StepExpectation:
         listener=other.side,
         peer_proc=m.proc,  # init_peercred(newsk): whoever connects
         netns=other.netns,
-        # 3f84d577b79d (6.16): the listener's flags are copied at connect()
-        passcred=other.passcred,
-        passpidfd=other.passpidfd,
-        passrights=other.passrights,
     )
+    if m.p.has_change("flags-at-connect-2025"):  # 3f84d577b79d (6.16): the listener's flags, at connect()
+        _inherit(m.ends[embryo], other)
     other.embryos.append(embryo)
     x.peer_name, x.state = embryo, "connected"
     x.peer_proc = other.peer_proc  # copy_peercred(sk, other): the listen() caller
@@ -348,6 +347,8 @@ def accept(m: LinuxModel, step: Accept) -> StepExpectation:
     spec = m.kinds[step.into]
     if spec.kind is not FdKind.ACCEPTED:
         raise Unknown("accept into an entry that is no accepted one")
+    if not m.p.has_change("flags-at-connect-2025"):  # before 6.16: unix_sock_inherit_flags() in accept()
+        _inherit(embryo, x)
     embryo.side = step.into
     embryo.open = True
     embryo.listener = None
@@ -357,6 +358,10 @@ def accept(m: LinuxModel, step: Accept) -> StepExpectation:
     if embryo.peer_name is not None and embryo.peer_name in m.ends:
         m.ends[embryo.peer_name].peer_name = step.into
     return m.simple("accept", Returned(0), "the first embryo of the listener's queue")
+
+
+def _inherit(new: End, listener: End) -> None:
+    new.passcred, new.passpidfd, new.passrights = listener.passcred, listener.passpidfd, listener.passrights
 
 
 def peercred(m: LinuxModel, x: End) -> StepExpectation:
