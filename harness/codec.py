@@ -28,10 +28,13 @@ from harness.model import (
     MAX_STEPS,
     POLL_EVENTS,
     UIO_MAXIOV,
+    Accept,
+    Bind,
     Child,
     Close,
     ClosedFd,
     Cmsg,
+    Connect,
     DiagUid,
     EpollWait,
     Fault,
@@ -125,6 +128,10 @@ STEP_TAGS: dict[str, type[Step]] = {
     "splice": Splice,
     "interrupt": Interrupt,
     "child": Child,
+    # listener and address steps (issue 10)
+    "bind": Bind,
+    "connect": Connect,
+    "accept": Accept,
 }
 _TAG_OF_STEP = {cls: tag for tag, cls in STEP_TAGS.items()}
 
@@ -344,6 +351,9 @@ _FIELD_READERS: dict[str, Callable[[object, str], object]] = {
     "identity": lambda v, w: _identity(v, w),
     "backlog": lambda v, w: _expect(v, int, w),
     "control": lambda v, w: v if isinstance(v, str) else _expect(v, int, w),
+    # listener and address steps (issue 10)
+    "name_of": lambda v, w: None if v is None else _expect(v, str, w),
+    "into": lambda v, w: _expect(v, str, w),
     "controllen": lambda v, w: None if v is None else _expect(v, int, w),
     "how": _name_or_int,
     "flags": lambda v, w: frozenset(_expect(f, str, f"{w}[]") for f in _list(v, w, MAX_FLAGS, "MAX_FLAGS")),
@@ -364,12 +374,13 @@ def _int_or_pair(value: object, where: str) -> int | tuple[int, int]:
 
 
 def _identity(value: object, where: str) -> Identity:
-    obj = _object(value, where, {"user", "userns", "pidns", "nofile", "fd_headroom"})
+    obj = _object(value, where, {"user", "userns", "pidns", "netns", "nofile", "fd_headroom"})
     try:
         return Identity(
             user=_expect(obj.get("user", "same"), str, f"{where}.user"),  # type: ignore[arg-type]
             userns=_expect(obj.get("userns", False), bool, f"{where}.userns"),
             pidns=_expect(obj.get("pidns", False), bool, f"{where}.pidns"),
+            netns=_expect(obj.get("netns", False), bool, f"{where}.netns"),
             nofile=None if obj.get("nofile") is None else _expect(obj["nofile"], int, f"{where}.nofile"),
             fd_headroom=None
             if obj.get("fd_headroom") is None

@@ -11,6 +11,7 @@ Nothing here touches the kernel.  :mod:`harness.codec` turns these values into J
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
@@ -18,7 +19,7 @@ from harness.native.cmsg import LP64, CmsgAbi
 from harness.untrusted import shorten
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator
 
 # Linux limits that shape what a scenario may say (include/net/scm.h, include/uapi/linux/uio.h).
 SCM_MAX_FD = 253
@@ -286,10 +287,22 @@ class FdKind(enum.Enum):
     OPATH_DIR = "opath-dir"  # O_PATH descriptor of a private directory
     EVENTFD = "eventfd"
     IO_URING = "io-uring"  # an io_uring instance (io_uring_setup with one entry)
+    # -- listener and address behaviours (issue 10): AF_UNIX sockets of the table --------------
+    UNIX_STREAM = "unix-stream"  # a fresh unbound socket(AF_UNIX, SOCK_STREAM): Bind, Listen, Connect ...
+    UNIX_DGRAM = "unix-dgram"
+    UNIX_SEQPACKET = "unix-seqpacket"
+    ACCEPTED = "accepted"  # empty (closed) until an Accept step fills it with the accepted socket
 
 
 SEEKABLE_KINDS = frozenset({FdKind.REGULAR_FILE, FdKind.MEMFD})
 PARTNERED_KINDS = frozenset({FdKind.PIPE_WRITE, FdKind.SOCKET})  # their private other end can be read
+# AF_UNIX sockets of the table (issue 10) and the socket type of each fresh one
+FRESH_SOCKET_TYPES: Mapping[FdKind, SockType] = {
+    FdKind.UNIX_STREAM: SockType.STREAM,
+    FdKind.UNIX_DGRAM: SockType.DGRAM,
+    FdKind.UNIX_SEQPACKET: SockType.SEQPACKET,
+}
+SOCKET_KINDS = frozenset({*FRESH_SOCKET_TYPES, FdKind.ACCEPTED})
 SIDES = ("a", "b")
 Side: TypeAlias = Literal["a", "b"]
 
@@ -449,7 +462,7 @@ class Send:
     into one pointer (raw back end only).
     """
 
-    on: Side
+    on: str  # a pair end, or a socket of the fd table (harness/model.py SOCKET_KINDS)
     iov: tuple[bytes, ...] = (b"x",)
     cmsgs: tuple[Cmsg, ...] = ()
     flags: frozenset[str] = frozenset()
@@ -461,7 +474,7 @@ class Send:
     address: str | None = None
 
     def __post_init__(self) -> None:
-        _check_side(self.on)
+        _check_target(self.on, "on")
         if self.address is not None:
             _check_address(self.address)
         _check_flags(self.flags)
@@ -494,7 +507,7 @@ class Recv:
     (``"null"`` with a non-zero ``control`` is the NULL-with-length case).
     """
 
-    on: Side
+    on: str  # a pair end, or a socket of the fd table (harness/model.py SOCKET_KINDS)
     buffers: tuple[int, ...] = (64,)
     control: int = 0
     flags: frozenset[str] = frozenset()
@@ -502,7 +515,7 @@ class Recv:
     fault: Fault | None = None
 
     def __post_init__(self) -> None:
-        _check_side(self.on)
+        _check_target(self.on, "on")
         _check_flags(self.flags)
         if len(self.buffers) > UIO_MAXIOV + 1:
             raise FieldError("buffers", f"{len(self.buffers)} receive buffers exceed UIO_MAXIOV+1")
@@ -519,12 +532,12 @@ class Recv:
 class SetSockOpt:
     """setsockopt(SOL_SOCKET, option): an int, or (seconds, microseconds) for a struct timeval."""
 
-    on: Side
+    on: str  # a pair end, or a socket of the fd table (harness/model.py SOCKET_KINDS)
     option: str  # "SO_PASSCRED", "SO_PASSPIDFD", "SO_PEEK_OFF", "SO_SNDBUF", "SO_RCVTIMEO_OLD", ...
     value: int | tuple[int, int]
 
     def __post_init__(self) -> None:
-        _check_side(self.on)
+        _check_target(self.on, "on")
         _check_name(self.option, "SO_")
         if isinstance(self.value, int):
             _fits(self, "value", self.value)
@@ -537,11 +550,11 @@ class SetSockOpt:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GetSockOpt:
-    on: Side
+    on: str  # a pair end, or a socket of the fd table (harness/model.py SOCKET_KINDS)
     option: str
 
     def __post_init__(self) -> None:
-        _check_side(self.on)
+        _check_target(self.on, "on")
         _check_name(self.option, "SO_")
 
 
@@ -570,11 +583,11 @@ class Close:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Listen:
-    on: Side
+    on: str  # a pair end, or a socket of the fd table (harness/model.py SOCKET_KINDS)
     backlog: int = 1
 
     def __post_init__(self) -> None:
-        _check_side(self.on)
+        _check_target(self.on, "on")
         _fits(self, "backlog", self.backlog)
 
 
@@ -673,24 +686,24 @@ class Fill:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GetSockName:
-    """getsockname() on a pair end; the outcome is the address length (2: unbound; a pathname's is counted
-    without the private directory's bytes), and the observation says what the address is
-    (harness.addresses.describe_name)."""
+    """getsockname() on a pair end or a socket of the table; the outcome is the address length (2: unbound;
+    a pathname's is counted without the private directory's bytes), and the observation says what the
+    address is (harness.addresses.describe_name)."""
 
-    on: Side
+    on: str  # a pair end, or a socket of the fd table (harness/model.py SOCKET_KINDS)
 
     def __post_init__(self) -> None:
-        _check_side(self.on)
+        _check_target(self.on, "on")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GetPeerName:
     """getpeername() on a pair end: observed like :class:`GetSockName`."""
 
-    on: Side
+    on: str  # a pair end, or a socket of the fd table (harness/model.py SOCKET_KINDS)
 
     def __post_init__(self) -> None:
-        _check_side(self.on)
+        _check_target(self.on, "on")
 
 
 SOCKETPAIR_DOMAINS = ("AF_UNIX", "AF_INET")  # SocketPair.domain by name; any other domain is given as a number
@@ -829,6 +842,64 @@ class Interrupt:
     restart: bool = False
 
 
+# ----------------------------------------------------------------------------------------------
+# Listener and address steps (issue 10): bind(), connect() and accept() on sockets of the fd table.
+# Every address goes through harness.addresses confinement as Send.address does.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bind:
+    """bind() a socket (``target``: a pair end or a socket of the table) to ``address``.
+
+    ``address`` is the grammar of :attr:`Send.address` ("@abstract", "/path", "hex:<sockaddr>");
+    ``"hex:0100"`` (addrlen == sizeof(sa_family_t)) asks for autobind.
+    """
+
+    target: str
+    address: str
+
+    def __post_init__(self) -> None:
+        _check_target(self.target, "target")
+        _check_address(self.address)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Connect:
+    """connect() ``target`` to ``address``, or to the address ``name_of`` (a socket of the scenario) is
+    bound to now (its getsockname(), e.g. an autobound listener's); exactly one of the two.
+
+    A connect that has to wait (a full backlog, a blocking socket) is bounded by the socket's
+    SO_SNDTIMEO, which the executor sets to the step timeout: it ends as Blocked, never a hang.
+    """
+
+    target: str
+    address: str | None = None
+    name_of: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_target(self.target, "target")
+        if (self.address is None) == (self.name_of is None):
+            raise InvalidScenario("connect: give exactly one of address and name_of")
+        if self.address is not None:
+            _check_address(self.address)
+        if self.name_of is not None:
+            _check_target(self.name_of, "name_of")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Accept:
+    """accept4() on the listener ``on``; the accepted socket fills the table entry ``into`` (an
+    ``accepted`` FdSpec, whose cloexec and nonblock become SOCK_CLOEXEC and SOCK_NONBLOCK).  A
+    blocking accept is bounded by the listener's SO_RCVTIMEO (the step timeout)."""
+
+    on: str
+    into: str
+
+    def __post_init__(self) -> None:
+        _check_target(self.on, "on")
+        _check_target(self.into, "into")
+
+
 # An unprivileged child switches to uid = gid = UNPRIVILEGED_UID + (the harness process's pid % 10000):
 # per-user kernel counters (user->unix_inflight) must not be shared by harness processes that
 # run at the same time (pytest-xdist workers).  The oracle refers to it only symbolically.
@@ -842,12 +913,14 @@ class Identity:
     ``user="unprivileged"``: setgroups([]), setresgid and setresuid to UNPRIVILEGED_UID, which drops
     every capability.  ``userns``: unshare(CLONE_NEWUSER) mapping uid and gid 0 to the parent's
     (``unshare -U -r``).  ``pidns``: unshare(CLONE_NEWPID) and fork again, so the steps run as pid 1
-    of a new pid namespace.  ``nofile`` lowers RLIMIT_NOFILE.
+    of a new pid namespace.  ``netns``: unshare(CLONE_NEWNET) (the abstract namespace is per network
+    namespace, paths are not).  ``nofile`` lowers RLIMIT_NOFILE.
     """
 
     user: Literal["same", "unprivileged"] = "same"
     userns: bool = False
     pidns: bool = False
+    netns: bool = False  # unshare(CLONE_NEWNET): abstract names and sockets of another network namespace
     nofile: int | None = None
     # RLIMIT_NOFILE set so that exactly this many more descriptors can be opened (the child counts
     # its free slots below the limit); for a receiver at its limit
@@ -924,6 +997,9 @@ Step: TypeAlias = (
     | Splice
     | Interrupt
     | Child
+    | Bind
+    | Connect
+    | Accept
 )
 
 
@@ -956,6 +1032,8 @@ class Scenario:
             raise InvalidScenario(f"duplicate fd names in {names}")
         known = set(names) | set(SIDES)
         partnered = {spec.name for spec in self.fds if spec.kind in PARTNERED_KINDS}
+        accepted = {spec.name for spec in self.fds if spec.kind is FdKind.ACCEPTED}
+        filled: set[str] = set()
         for index, step in enumerate(self.steps):
             for name in _names_used(step):
                 if name not in known:
@@ -965,6 +1043,12 @@ class Scenario:
                     raise InvalidScenario(
                         f"step {index}: {inner.target!r} has no readable partner (pipe write end, socket)"
                     )
+                if isinstance(inner, Accept):
+                    if inner.into not in accepted:
+                        raise InvalidScenario(f"step {index}: accept into {inner.into!r}, which is no 'accepted' entry")
+                    if inner.into in filled:
+                        raise InvalidScenario(f"step {index}: a second accept into {inner.into!r}")
+                    filled.add(inner.into)
 
     def fd(self, name: str) -> FdSpec:
         for spec in self.fds:
@@ -1026,9 +1110,21 @@ def _names_used(step: Step) -> Iterator[str]:
     if isinstance(step, Child):
         for inner in step.steps:
             yield from _names_used(inner)
-    elif isinstance(step, ReadPartner | Close):
+    elif isinstance(step, ReadPartner | Close | Bind):
         yield step.target
+    elif isinstance(step, Connect):
+        yield step.target
+        if step.name_of is not None:
+            yield step.name_of
+    elif isinstance(step, Accept):
+        yield step.on
+        yield step.into
+    elif isinstance(step, Recv | SetSockOpt | GetSockOpt | Listen | GetSockName):
+        if step.on not in SIDES:
+            yield step.on
     elif isinstance(step, Send):
+        if step.on not in SIDES:
+            yield step.on
         for cmsg in step.cmsgs:
             if isinstance(cmsg, ScmRights):
                 yield from (ref.name for ref in cmsg.fds if isinstance(ref, Named))

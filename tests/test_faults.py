@@ -58,7 +58,20 @@ SIGNS = {
     },
     "wrong-errno": {
         f"outcome/outcome/{op}"
-        for op in ("send", "recv", "close", "listen", "reopen", "setsockopt", "recvmany", "splice_in", "epoll_wait")
+        for op in (
+            "send",
+            "recv",
+            "close",
+            "listen",
+            "reopen",
+            "setsockopt",
+            "recvmany",
+            "splice_in",
+            "epoll_wait",
+            "bind",
+            "connect",
+            "accept",
+        )
     },
 }
 MAX_STEPS_AFTER_MINIMISING = 6

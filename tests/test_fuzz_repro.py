@@ -315,3 +315,27 @@ def test_both_reproducers_see_a_wrong_msg_name(tmp_path: Path, platform: Platfor
     for result in (run_python_repro(tmp_path / "repro.py"), run_c_repro(tmp_path / "repro.c")):
         assert result.exit == 1 and result.reproduced, f"{result.name}:\n{result.output}"
         assert "DEVIATION step 1 msg_name" in result.output
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_both_reproducers_open_the_unix_sockets_of_the_table(tmp_path: Path, platform: Platform) -> None:
+    """Issue 10: unix-* entries are sockets of their own (listen unbound: EINVAL; a send: ENOTCONN);
+    bind, connect and accept are refused with a reason."""
+    from harness.model import Bind, FdKind, FdSpec, Listen, Send
+
+    fds = (
+        FdSpec(name="s", kind=FdKind.UNIX_STREAM, nonblock=True, tracked=False),
+        FdSpec(name="q", kind=FdKind.UNIX_SEQPACKET, nonblock=True),
+        FdSpec(name="d", kind=FdKind.UNIX_DGRAM, nonblock=True),
+    )
+    steps = (Listen(on="s"), Listen(on="q"), Send(on="s", iov=(b"x",)), Recv(on="b", buffers=(4,)))
+    scenario = Scenario(kind=PairKind(SockType.STREAM, nonblocking=True), fds=fds, steps=steps)
+    _write(tmp_path, scenario, _modelled(scenario, platform), platform)
+    for result in (run_python_repro(tmp_path / "repro.py"), run_c_repro(tmp_path / "repro.c")):
+        assert result.exit == 0, f"{result.name}:\n{result.output}"
+    blocking = replace(scenario, kind=PairKind(SockType.STREAM))  # the table's sockets are non-blocking here
+    with pytest.raises(Inexpressible, match="blocking mode"):
+        make_plan(blocking, _modelled(blocking, platform), platform)
+    bound = replace(scenario, steps=(Bind(target="s", address="@x"),))
+    with pytest.raises(Inexpressible, match="Bind"):
+        make_plan(bound, _modelled(bound, platform), platform)

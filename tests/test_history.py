@@ -248,6 +248,18 @@ def _steps(result: Expectation | Unmodelled) -> tuple[StepExpectation, ...]:
     return result.steps
 
 
+def _flags_at_connect() -> tuple[str, str]:
+    """CR-20: SO_PASSCRED set on the listener after the connect() reaches the accepted socket only before 6.16."""
+    scenario = variant("CR-20", "set after connect()")
+    sides = []
+    for changes in (ALL, ALL - {"flags-at-connect-2025"}):
+        got = judged(scenario, changes)
+        assert not isinstance(got, Unmodelled)
+        getsockopt = next(s for s in got.steps if s.op == "getsockopt")
+        sides.append(getsockopt.outcome.describe())
+    return sides[0], sides[1]
+
+
 BOTH_SIDES: dict[str, BothSides] = {
     "oob-2024-06": _series,
     "oob-peek-2024-04": _peek_2024_04,
@@ -259,6 +271,7 @@ BOTH_SIDES: dict[str, BothSides] = {
     "gc-2024": _gc,
     "scm_pidfd-reaped": _scm_pidfd_reaped,
     "oob-zero-length-2026": _zero_length,
+    "flags-at-connect-2025": _flags_at_connect,
     "pidfd-2023": _probed("SO_PASSPIDFD"),
     "passrights-2025": _probed("SO_PASSRIGHTS"),
     "so_inq-2025": _probed("SO_INQ"),
@@ -293,6 +306,7 @@ def test_hand_worked_values_on_both_sides() -> None:
     )
     # 6.17+: a pidfd of the reaped sender (Pid: -1); measured on 6.12.118 (UML): the cmsg's int is -22 (EINVAL)
     assert _scm_pidfd_reaped() == ([(-1, None)], [(None, -22)])
+    assert _flags_at_connect() == ("returned 0", "returned 1")  # measured 0 on 6.18.44
 
 
 def test_a_negative_scm_pidfd_is_data_on_both_sides() -> None:

@@ -31,17 +31,18 @@ def test_every_program_file_has_a_note_naming_what_it_reproduces() -> None:
         assert codec.dumps(scenario) == path.read_text(encoding="utf-8")
 
 
-def test_the_readme_lists_every_program_and_the_pathname_todo() -> None:
+def test_the_readme_lists_every_program_and_no_todo_is_left() -> None:
     text = (PROGRAMS / "README.md").read_text(encoding="utf-8")
     assert all(f"`{name}`" in text for name in programs.program_files())
-    assert "TODO" in text and "listens and accepts" in text
+    assert "TODO" not in text and "listens and accepts" in text
 
 
 def test_the_run_includes_the_programs_on_every_kind_of_their_type() -> None:
-    assert {c for c in CASES if c.startswith("PROG-")} == {"PROG-CREDS-DAEMON", "PROG-SEND-FD"}
+    progs = {"PROG-CREDS-DAEMON", "PROG-SEND-FD", "PROG-PATHNAME-PASSFD"}
+    assert {c for c in CASES if c.startswith("PROG-")} == progs
     assert CASES["PROG-CREDS-DAEMON"].types == {SockType.DGRAM}
-    assert CASES["PROG-SEND-FD"].types == {SockType.STREAM}
-    for case in (CASES["PROG-CREDS-DAEMON"], CASES["PROG-SEND-FD"]):
+    assert CASES["PROG-SEND-FD"].types == CASES["PROG-PATHNAME-PASSFD"].types == {SockType.STREAM}
+    for case in (CASES[name] for name in sorted(progs)):
         for kind in case.kinds():
             labels = [v.label for v in case.variants(kind)]
             assert labels and all(v.scenario.kind == kind for v in case.variants(kind))
@@ -56,3 +57,15 @@ def test_send_fd_records_the_msg_controllen_linux_returns(platform: Platform) ->
     assert isinstance(expected, Expectation)
     assert observed == [s.controllen for s in expected.steps if s.op == "recv"] == [FDS_SPACE(1), 0]
     assert str(FDS_SPACE(1)) in scenario.note
+
+
+def test_the_pathname_program_gets_one_then_four_fds_through_the_accepted_socket(platform: Platform) -> None:
+    # the receiver binds a path, listens and accepts; each received fd is the file sent, in order
+    scenario = programs.pathname_passfd()
+    observed = [s for s in execute(scenario, "raw").steps if s.op == "recv"]
+    assert [len(s.cmsgs[0].fds) for s in observed] == [1, 4]
+    assert [fd.same_file_as for s in observed for fd in s.cmsgs[0].fds] == ["f0", "f1", "f2", "f3", "f4"]
+    expected = expect(scenario, platform)
+    assert isinstance(expected, Expectation)
+    assert [s.controllen for s in observed] == [s.controllen for s in expected.steps if s.op == "recv"]
+    assert [s.controllen for s in observed] == [FDS_SPACE(1), FDS_SPACE(4)]

@@ -10,6 +10,7 @@ from harness.catalogue import (  # noqa: F401
     fd_passing,
     gc,
     limits_flags,
+    listener,
     misc,
     oob,
     peek,

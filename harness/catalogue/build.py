@@ -17,7 +17,6 @@ from harness.model import (
     ScmRights,
     Send,
     SetSockOpt,
-    Side,
     SockType,
     Step,
 )
@@ -60,7 +59,7 @@ def rights(*names: str | FdRef) -> ScmRights:
 def send(
     data: bytes = b"x",
     *,
-    on: Side = "a",
+    on: str = "a",
     fds: Iterable[str | FdRef] | None = None,
     creds: bool = False,
     cmsgs: Iterable[Cmsg] = (),
@@ -83,7 +82,7 @@ def send(
 def recv(
     size: int = 64,
     *,
-    on: Side = "b",
+    on: str = "b",
     control: int = 0,
     flags: Iterable[str] = (),
     buffers: tuple[int, ...] | None = None,
@@ -91,12 +90,12 @@ def recv(
     return Recv(on=on, buffers=(size,) if buffers is None else buffers, control=control, flags=frozenset(flags))
 
 
-def drain(on: Side = "b", control: int = 0) -> Recv:
+def drain(on: str = "b", control: int = 0) -> Recv:
     """A receive that never waits: it shows what is (not) left in the queue."""
     return recv(256, on=on, control=control, flags=("MSG_DONTWAIT",))
 
 
-def passcred(on: Side = "b", value: int = 1) -> SetSockOpt:
+def passcred(on: str = "b", value: int = 1) -> SetSockOpt:
     return SetSockOpt(on=on, option="SO_PASSCRED", value=value)
 
 

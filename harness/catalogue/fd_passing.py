@@ -40,7 +40,9 @@ from harness.model import (
 
 # every kind of file that can be passed (an io_uring fd cannot: FD-18)
 ALL_KINDS_TABLE = tuple(
-    FdSpec(name=f"k_{kind.name.lower()}", kind=kind) for kind in FdKind if kind is not FdKind.IO_URING
+    FdSpec(name=f"k_{kind.name.lower()}", kind=kind)
+    for kind in FdKind
+    if kind not in (FdKind.IO_URING, FdKind.ACCEPTED)  # an accepted entry is empty until an Accept step
 )
 
 

@@ -7,7 +7,8 @@ reproduces).  The cases ``PROG-…`` read those files through the safe reader
 so ``scm-harness run``, ``scm-harness replay corpora/`` and the test suite all replay them.
 
 The third seed program (a pathname receiver that listens and accepts, a sender that connects and
-passes 1 then 4 fds) needs listener-made pairs: a TODO in corpora/programs/README.md.
+passes 1 then 4 fds) uses AF_UNIX sockets of the fd table with bind/listen/connect/accept steps
+(issue 10; harness/catalogue/listener.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,21 @@ from pathlib import Path
 from harness import codec
 from harness.catalogue.build import FDS_SPACE, LEN, SPACE, passcred, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import Child, Identity, PairKind, Poll, Scenario, ScmCredentials, SockType
+from harness.model import (
+    Accept,
+    Bind,
+    Child,
+    Connect,
+    FdKind,
+    FdSpec,
+    Identity,
+    Listen,
+    PairKind,
+    Poll,
+    Scenario,
+    ScmCredentials,
+    SockType,
+)
 
 PROGRAMS = "programs"  # the directory under corpora/
 DGRAM = PairKind(SockType.DGRAM)
@@ -69,6 +84,37 @@ def send_fd() -> Scenario:
     return scenario(STREAM, *steps, note=SEND_FD_NOTE.format(space=FDS_SPACE(1), length=LEN(4)))
 
 
+PATHNAME_PASSFD_NOTE = (
+    "seed program: a pathname-socket receiver. It binds a path, listen()s and accept()s; the sender "
+    "connect()s to the path and passes one fd (a 1-byte message), then four (another 1-byte message). The "
+    "receiver reads each message with a control buffer of CMSG_SPACE(n * sizeof(int)) and reads through the "
+    "received descriptors: the harness checks that each is the sent file (same open file description by kcmp, "
+    "same offset and status flags), in order, with msg_controllen = CMSG_SPACE(n * sizeof(int)) ({one} and "
+    "{four} on x86_64). The sockets are the fd table's (unix-stream, accepted), not the pair's."
+)
+
+
+def pathname_passfd() -> Scenario:
+    files = tuple(FdSpec(name=f"f{i}", kind=FdKind.REGULAR_FILE) for i in range(5))
+    sockets = (
+        FdSpec(name="receiver", kind=FdKind.UNIX_STREAM, tracked=False),
+        FdSpec(name="sender", kind=FdKind.UNIX_STREAM, tracked=False),
+        FdSpec(name="conn", kind=FdKind.ACCEPTED, tracked=False),
+    )
+    steps = (
+        Bind(target="receiver", address="/receiver.sock"),
+        Listen(on="receiver", backlog=5),
+        Connect(target="sender", address="/receiver.sock"),
+        Accept(on="receiver", into="conn"),
+        send(b"1", on="sender", fds=["f0"]),
+        send(b"4", on="sender", fds=["f1", "f2", "f3", "f4"]),
+        recv(1, on="conn", control=FDS_SPACE(1)),
+        recv(1, on="conn", control=FDS_SPACE(4)),
+    )
+    note = PATHNAME_PASSFD_NOTE.format(one=FDS_SPACE(1), four=FDS_SPACE(4))
+    return scenario(STREAM, *steps, fds=(*sockets, *files), note=note)
+
+
 # program -> variant -> builder; the file is corpora/programs/<program>__<variant>.json
 BUILDERS: dict[str, dict[str, Callable[[], Scenario]]] = {
     "creds-daemon": {
@@ -76,6 +122,7 @@ BUILDERS: dict[str, dict[str, Callable[[], Scenario]]] = {
         "unprivileged": lambda: creds_daemon("unprivileged"),
     },
     "send-fd": {"status-and-fd": send_fd},
+    "pathname-passfd": {"one-then-four": pathname_passfd},
 }
 
 
@@ -140,3 +187,15 @@ def prog_creds_daemon(kind: PairKind) -> Iterator[Variant]:
 )
 def prog_send_fd(kind: PairKind) -> Iterator[Variant]:
     yield from replayed("send-fd", kind)
+
+
+@case(
+    "PROG-PATHNAME-PASSFD",
+    "seed program: a pathname listener accepts a sender that passes 1 then 4 fds; each received fd is the sent "
+    "file, in order",
+    area="programs",
+    source="corpora/programs/pathname-passfd__*.json; issue 10 item 5",
+    types="S",
+)
+def prog_pathname_passfd(kind: PairKind) -> Iterator[Variant]:
+    yield from replayed("pathname-passfd", kind)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import os
@@ -16,7 +17,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.addresses import AddressSpace, confine, describe_name, pair_target, portable_length
+from harness.addresses import (
+    SUN_PATH_OFFSET,
+    AddressSpace,
+    TargetKind,
+    address_target,
+    confine,
+    describe_name,
+    pair_target,
+    portable_length,
+)
 from harness.execute import signals
 from harness.execute.child import ChildReport, ChildUnsupported, Running, finish_child, kill_and_reap, start_child
 from harness.execute.errors import CannotExpress as CannotExpress  # re-exported
@@ -25,13 +35,18 @@ from harness.execute.inspect import Identifier, describe, open_fds, pidfd_pid
 from harness.execute.threads import WAKE_GRACE, ThreadRun, finish_thread, start_thread
 from harness.model import (
     EPOLL_EVENTS,
+    FRESH_SOCKET_TYPES,
     POLL_EVENTS,
+    Accept,
+    Bind,
     Child,
     Close,
     ClosedFd,
+    Connect,
     DiagUid,
     EpollWait,
     FdRef,
+    FdSpec,
     Fill,
     GetPeerName,
     GetSockName,
@@ -172,12 +187,22 @@ class Backend(ABC):
         self.table.add_pair_end("b", b)
         self.adopt_pair(a, b)
         if not kind.nonblocking:
-            timeval = struct.pack("@ll", int(self.config.step_timeout), int(self.config.step_timeout % 1 * 1e6))
             for fd in (a, b):
-                for option in ("SO_RCVTIMEO_OLD", "SO_SNDTIMEO_OLD"):
-                    r = libc.setsockopt_bytes(fd, self.sol_socket, self.c.so[option], timeval)
-                    if not r.ok:
-                        raise OSError(r.errno, f"cannot bound blocking calls with {option}")
+                self.bound_waits(fd)
+
+    def bound_waits(self, fd: int) -> None:
+        """SO_RCVTIMEO and SO_SNDTIMEO of the step timeout: a blocking call on ``fd`` ends (EAGAIN)."""
+        timeval = struct.pack("@ll", int(self.config.step_timeout), int(self.config.step_timeout % 1 * 1e6))
+        for option in ("SO_RCVTIMEO_OLD", "SO_SNDTIMEO_OLD"):
+            r = libc.setsockopt_bytes(fd, self.sol_socket, self.c.so[option], timeval)
+            if not r.ok:
+                raise OSError(r.errno, f"cannot bound blocking calls with {option}")
+
+    def open_table(self, spec: FdSpec) -> None:
+        """Open an entry of the fd table; a blocking AF_UNIX socket gets its waits bounded too."""
+        fd = self.table.open(spec)
+        if spec.kind in FRESH_SOCKET_TYPES and not spec.nonblock:
+            self.bound_waits(fd)
 
     def adopt_pair(self, a: int, b: int) -> None:  # noqa: B027 - a hook, empty by default
         """Hook for a back end that wraps the pair ends in objects."""
@@ -329,6 +354,13 @@ class Backend(ABC):
             )
         if isinstance(step, DiagUid):
             return StepObservation(index=index, op="diag_uid", outcome=diag_uid(self.table.fd(step.on)))
+        # listener and address steps (issue 10)
+        if isinstance(step, Bind):
+            return StepObservation(index=index, op="bind", outcome=self.bind(step.target, step.address))
+        if isinstance(step, Connect):
+            return StepObservation(index=index, op="connect", outcome=self.connect_step(step))
+        if isinstance(step, Accept):
+            return StepObservation(index=index, op="accept", outcome=self.accept_step(step))
         raise AssertionError(f"unhandled step {step!r}")
 
     # -- steps both back ends do the same way --------------------------------------------------
@@ -595,6 +627,57 @@ class Backend(ABC):
     @abstractmethod
     def listen(self, side: str, backlog: int) -> Outcome: ...
 
+    # -- listener and address steps (issue 10) ---------------------------------------------------
+
+    @abstractmethod
+    def bind(self, target: str, address: str) -> Outcome: ...
+
+    @abstractmethod
+    def connect(self, target: str, sockaddr: bytes, started: float) -> Outcome:
+        """connect() to the sockaddr (already confined) ``sockaddr``."""
+
+    @abstractmethod
+    def accept(self, on: str, cloexec: bool, nonblock: bool) -> tuple[Outcome, int | None]:
+        """accept4(); the new descriptor (owned by no one yet) on success."""
+
+    def remove_bound_paths(self, steps: tuple[Step, ...]) -> None:
+        """Unlink the socket files the Bind steps of ``steps`` (a Child's too) may have left in the
+        private directory: the confined paths of this execution's token, nothing else."""
+        for step in steps:
+            inner = step.steps if isinstance(step, Child) else (step,)
+            for bind in (s for s in inner if isinstance(s, Bind)):
+                target = address_target(bind.address)
+                if target.kind is TargetKind.PATH:
+                    path = target.sockaddr(self.addresses)[SUN_PATH_OFFSET:].rstrip(b"\0")
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
+
+    def connect_step(self, step: Connect) -> Outcome:
+        if step.name_of is not None:
+            # the address the named socket is bound to now: a socket this scenario made, so confined
+            r, raw = libc.getsockname(self.table.fd(step.name_of))
+            if not r.ok:
+                return Failed(errno_name(r.errno))
+        else:
+            assert step.address is not None
+            raw = confine(step.address, self.addresses)
+        return self.connect(step.target, raw, time.monotonic())
+
+    def accept_step(self, step: Accept) -> Outcome:
+        spec = self.table.pending.get(step.into)
+        if spec is None:
+            raise CannotExpress(f"accept into {step.into!r}: the entry is filled already")
+        outcome, fd = self.accept(step.on, spec.cloexec, spec.nonblock)
+        if fd is not None:
+            self.table.fill(step.into, fd)
+            if not spec.nonblock:
+                self.bound_waits(fd)
+        return outcome
+
+    def wait_outcome(self, value: int, err: int, started: float, name: str) -> Outcome:
+        """A connect or accept: EAGAIN after about the step timeout on a blocking socket is Blocked."""
+        return self.outcome(min(value, 0), err, started, self.may_block(frozenset(), name))
+
     def before_close(self, name: str) -> None:  # noqa: B027 - a hook, empty by default
         """Hook for a back end that wraps the pair ends in objects."""
 
@@ -633,9 +716,13 @@ class Backend(ABC):
                 values.append(value)
         return pack_ucred(values[0], values[1], values[2])
 
-    def may_block(self, flag_names: frozenset[str]) -> bool:
+    def may_block(self, flag_names: frozenset[str], on: str = "a") -> bool:
         assert self.kind is not None
-        return not self.kind.nonblocking and "MSG_DONTWAIT" not in flag_names
+        if "MSG_DONTWAIT" in flag_names:
+            return False
+        if on in ("a", "b"):
+            return not self.kind.nonblocking
+        return self.table.is_live(on) and not fcntl.fcntl(self.table.fd(on), fcntl.F_GETFL) & os.O_NONBLOCK
 
     def outcome(self, value: int, err: int, started: float, may_block: bool) -> Outcome:
         if value >= 0:

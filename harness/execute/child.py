@@ -27,6 +27,7 @@ from harness.observation import ProcessContext, StepObservation
 
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -68,6 +69,8 @@ def become(identity: Identity, outer_uid: int, outer_gid: int) -> None:
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"0 {outer_uid} 1")
         _write("/proc/self/gid_map", f"0 {outer_gid} 1")
+    if identity.netns:  # after the user namespace (which gives the capability), before any privilege drop
+        _unshare(CLONE_NEWNET, "CLONE_NEWNET")
     if identity.user == "unprivileged":
         uid = unprivileged_uid()
         try:

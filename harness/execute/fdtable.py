@@ -20,7 +20,18 @@ import tempfile
 
 from harness.execute.errors import CannotExpress
 from harness.execute.inspect import Known
-from harness.model import SEEKABLE_KINDS, FdKind, FdSpec, RawCmsg, Recv, Scenario, ScmRights, Send, Step
+from harness.model import (
+    FRESH_SOCKET_TYPES,
+    SEEKABLE_KINDS,
+    FdKind,
+    FdSpec,
+    RawCmsg,
+    Recv,
+    Scenario,
+    ScmRights,
+    Send,
+    Step,
+)
 from harness.model import _all_steps as all_steps  # every step, a Child step's too
 
 FILE_CONTENT = b"scm-harness regular file\n" * 4  # so that offsets can move
@@ -102,6 +113,7 @@ class FdTable:
         self._live: dict[str, int] = {}
         self.known: dict[str, Known] = {}
         self.partners: dict[str, int] = {}  # the private other end of a pipe write end or a socket
+        self.pending: dict[str, FdSpec] = {}  # ``accepted`` entries no Accept has filled yet
         self.closed_number = self._reserve_closed_number(closed_above)
 
     # -- set-up -------------------------------------------------------------------------------
@@ -130,6 +142,9 @@ class FdTable:
         self.known[side] = Known(fd, st.st_dev, st.st_ino, False)
 
     def open(self, spec: FdSpec) -> int:
+        if spec.kind is FdKind.ACCEPTED:
+            self.pending[spec.name] = spec  # filled by an Accept step (fill); closed until then
+            return -1
         fd = self.own(self._open(spec))
         flags = fcntl.fcntl(fd, fcntl.F_GETFL)
         if spec.nonblock:
@@ -151,6 +166,15 @@ class FdTable:
         return fd
 
     _last_partner: int | None = None
+
+    def fill(self, name: str, fd: int) -> None:
+        """An Accept step's new descriptor becomes the ``accepted`` entry ``name`` (accept4 set its flags)."""
+        spec = self.pending.pop(name)
+        self.own(fd)
+        private = self.own(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 0)) if spec.tracked else None
+        st = os.fstat(fd)
+        self._live[name] = fd
+        self.known[name] = Known(private, st.st_dev, st.st_ino, False)
 
     def _directory(self) -> str:
         if self._private_dir is None:
@@ -183,6 +207,9 @@ class FdTable:
             one, two = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
             self._last_partner = self.own(two.detach())
             return one.detach()
+        if kind in FRESH_SOCKET_TYPES:
+            type_ = getattr(socket, FRESH_SOCKET_TYPES[kind].value)
+            return socket.socket(socket.AF_UNIX, type_ | socket.SOCK_CLOEXEC).detach()
         if kind is FdKind.DEV_NULL:
             return os.open(os.devnull, os.O_RDWR)
         if kind is FdKind.OPATH_DIR:

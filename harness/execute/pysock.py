@@ -16,7 +16,7 @@ import struct
 import time
 import warnings
 
-from harness.addresses import SUN_PATH_OFFSET, SUN_PATH_SIZE
+from harness.addresses import SUN_PATH_OFFSET, SUN_PATH_SIZE, confine
 from harness.execute.backend import Backend
 from harness.execute.errors import CannotExpress
 from harness.execute.inspect import open_fds
@@ -72,6 +72,11 @@ class PySockBackend(Backend):
     def sock(self, side: str) -> socket.socket:
         if not self.table.is_live(side):
             raise CannotExpress(f"pysock: pair end {side!r} is closed; socket objects refuse closed fds")
+        if side not in self.socks:  # a socket of the fd table (issue 10): wrapped when first used
+            try:
+                self.socks[side] = socket.socket(fileno=self.table.fd(side))
+            except OSError as exc:
+                raise CannotExpress(f"pysock: {side!r} is no socket ({exc.strerror})") from None
         return self.socks[side]
 
     def before_close(self, name: str) -> None:
@@ -117,7 +122,7 @@ class PySockBackend(Backend):
         except OSError as exc:
             value, err = -1, exc.errno or 0
         return StepObservation(
-            index=index, op="send", outcome=self.outcome(value, err, started, self.may_block(step.flags))
+            index=index, op="send", outcome=self.outcome(value, err, started, self.may_block(step.flags, step.on))
         )
 
     # -- recvmsg ------------------------------------------------------------------------------
@@ -145,7 +150,7 @@ class PySockBackend(Backend):
                 err = 0
             except OSError as exc:
                 value, err, data, ancdata, msg_flags, sender = -1, exc.errno or 0, b"", [], None, None
-        outcome = self.outcome(value, err, started, self.may_block(step.flags))
+        outcome = self.outcome(value, err, started, self.may_block(step.flags, step.on))
         found = [(level, type_, _ABI.length(len(payload)), bytes(payload), False) for level, type_, payload in ancdata]
         cmsgs = self.observe_cmsgs(found)
         note = "; ".join(str(w.message) for w in caught)
@@ -185,4 +190,42 @@ class PySockBackend(Backend):
         return self._call(self.sock(side).shutdown, how)
 
     def listen(self, side: str, backlog: int) -> Outcome:
+        if backlog < 0:  # measured: CPython's socket.listen() passes 0 for a negative backlog
+            raise CannotExpress("pysock: socket.listen() turns a negative backlog into 0")
         return self._call(self.sock(side).listen, backlog)
+
+    # -- listener and address steps (issue 10) ---------------------------------------------------
+
+    def bind(self, target: str, address: str) -> Outcome:
+        # "hex:0100" (addrlen 2) is autobind: socket.bind(b"") passes exactly that
+        if address == "hex:0100":
+            return self._call(self.sock(target).bind, b"")
+        if address.startswith("hex:"):
+            raise CannotExpress("pysock: socket.bind takes an AF_UNIX address, not raw sockaddr bytes")
+        return self._call(self.sock(target).bind, python_address(confine(address, self.addresses)))
+
+    def connect(self, target: str, sockaddr: bytes, started: float) -> Outcome:
+        if len(sockaddr) <= SUN_PATH_OFFSET or sockaddr[:SUN_PATH_OFFSET] != struct.pack("=H", socket.AF_UNIX):
+            raise CannotExpress("pysock: socket.connect takes an AF_UNIX address, not raw sockaddr bytes")
+        sun_path = sockaddr[SUN_PATH_OFFSET:]
+        if sun_path[:1] != b"\0":
+            sun_path = sun_path.split(b"\0", 1)[0]  # a path: socket.connect appends the NUL itself
+        if len(sun_path) >= SUN_PATH_SIZE:
+            raise CannotExpress("pysock: socket.connect refuses an AF_UNIX address longer than sun_path")
+        try:
+            self.sock(target).connect(sun_path)
+            value, err = 0, 0
+        except OSError as exc:
+            value, err = -1, exc.errno or 0
+        return self.wait_outcome(value, err, started, target)
+
+    def accept(self, on: str, cloexec: bool, nonblock: bool) -> tuple[Outcome, int | None]:
+        started = time.monotonic()
+        try:
+            conn, _ = self.sock(on).accept()  # accept4(SOCK_CLOEXEC)
+        except OSError as exc:
+            return self.wait_outcome(-1, exc.errno or 0, started, on), None
+        conn.set_inheritable(not cloexec)
+        if nonblock:
+            conn.setblocking(False)
+        return Returned(0), conn.detach()

@@ -6,6 +6,7 @@ import ctypes
 import struct
 import time
 
+from harness.addresses import confine
 from harness.execute.backend import Backend
 from harness.execute.inspect import open_fds
 from harness.model import RECV_FILL, RECV_FLAGS_SEED, PairKind, RawCmsg, Recv, RecvMany, ScmRights, Send, SendMany
@@ -79,7 +80,7 @@ class RawBackend(Backend):
         started = time.monotonic()
         r = libc.sendmsg_at(fd, libc.BAD_ADDRESS, flags) if step.fault == "msghdr" else libc.sendmsg(fd, msg, flags)
         return StepObservation(
-            index=index, op="send", outcome=self.outcome(r.value, r.errno, started, self.may_block(step.flags))
+            index=index, op="send", outcome=self.outcome(r.value, r.errno, started, self.may_block(step.flags, step.on))
         )
 
     # -- recvmsg ------------------------------------------------------------------------------
@@ -108,7 +109,7 @@ class RawBackend(Backend):
         started = time.monotonic()
         address = libc.BAD_ADDRESS if step.fault == "msghdr" else ctypes.addressof(msg)
         r = libc.recvmsg(fd, address, flags)
-        outcome = self.outcome(r.value, r.errno, started, self.may_block(step.flags))
+        outcome = self.outcome(r.value, r.errno, started, self.may_block(step.flags, step.on))
         contents = tuple(buf.raw for buf in buffers)
         found: list[tuple[int, int, int, bytes, bool]] = []
         stray: int | None = None
@@ -198,6 +199,22 @@ class RawBackend(Backend):
     def listen(self, side: str, backlog: int) -> Outcome:
         r = libc.listen(self.table.fd(side), backlog)
         return Returned(0) if r.ok else Failed(errno_name(r.errno))
+
+    # -- listener and address steps (issue 10) ---------------------------------------------------
+
+    def bind(self, target: str, address: str) -> Outcome:
+        r = libc.bind(self.table.fd(target), confine(address, self.addresses))
+        return Returned(0) if r.ok else Failed(errno_name(r.errno))
+
+    def connect(self, target: str, sockaddr: bytes, started: float) -> Outcome:
+        r = libc.connect(self.table.fd(target), sockaddr)
+        return self.wait_outcome(r.value, r.errno, started, target)
+
+    def accept(self, on: str, cloexec: bool, nonblock: bool) -> tuple[Outcome, int | None]:
+        flags = (self.c.sock_cloexec if cloexec else 0) | (self.c.sock_nonblock if nonblock else 0)
+        started = time.monotonic()
+        r = libc.accept4(self.table.fd(on), flags)
+        return self.wait_outcome(r.value, r.errno, started, on), (r.value if r.ok else None)
 
 
 def _stray_bytes(buffer: bytes, written: list[tuple[int, int]]) -> int:

@@ -122,12 +122,13 @@ def _execute_steps(scenario: Scenario, backend: str, config: ExecConfig, consts:
     with signals.watched(), contextlib.ExitStack() as stack:
         table = FdTable(stack, closed_above)
         impl = BACKENDS[backend](consts, table, config)
+        stack.callback(impl.remove_bound_paths, scenario.steps)  # unlinking a socket file leaves the socket alone
         if isinstance(impl, PySockBackend):
             stack.callback(impl.finish)
         impl.create_pair(scenario.kind)
         for spec in scenario.fds:
             try:
-                table.open(spec)
+                impl.open_table(spec)
             except FdUnavailable as exc:
                 raise CannotExpress(str(exc)) from None
         try:

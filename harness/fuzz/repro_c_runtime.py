@@ -423,6 +423,14 @@ static void open_fd(const char *name, const char *kind, int cloexec, int nb, int
         if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) die("socketpair");
         fd = sv[0];
         own(sv[1]);
+    } else if (!strncmp(kind, "unix-", 5)) { /* a fresh AF_UNIX socket of the table: waits bounded like the pair's */
+        int type = !strcmp(kind, "unix-stream") ? SOCK_STREAM : !strcmp(kind, "unix-dgram") ? SOCK_DGRAM : SOCK_SEQPACKET;
+        fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && !nb) {
+            struct timeval tv = {STEP_TIMEOUT_US / 1000000, STEP_TIMEOUT_US % 1000000};
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        }
     } else if (!strcmp(kind, "dev-null")) {
         fd = open("/dev/null", O_RDWR);
     } else if (!strcmp(kind, "opath-dir")) {

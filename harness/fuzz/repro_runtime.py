@@ -64,6 +64,7 @@ CHILD_CANNOT_RUN = 2  # a child's exit status: it could not run its steps (0 = c
 RESULT_LINE = "SCM-HARNESS-REPRO-RESULT: "  # + the word of RESULTS for the exit status: the last line printed
 RESULTS = {0: "conforms", 1: "reproduced", 2: "unsupported"}
 BYTES_TAG = "$bytes"
+UNIX_SOCKET_TYPES = {"unix-stream": 1, "unix-dgram": 2, "unix-seqpacket": 5}  # SOCK_* on Linux
 
 
 def decode(text: str) -> Any:
@@ -175,6 +176,7 @@ libc.setsockopt.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_v
 libc.getsockopt.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 libc.shutdown.argtypes = (ctypes.c_int, ctypes.c_int)
 libc.listen.argtypes = (ctypes.c_int, ctypes.c_int)
+libc.socket.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int)
 libc.syscall.restype = ctypes.c_long
 libc.socket.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int)
 libc.bind.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32)
@@ -356,10 +358,13 @@ class Repro:
             st = os.fstat(fd)
             self.known[name] = (fd, st.st_dev, st.st_ino, False)
             if not nonblocking:
-                timeval = struct.pack("@ll", int(STEP_TIMEOUT), int(STEP_TIMEOUT % 1 * 1e6))
-                buf = ctypes.create_string_buffer(timeval, len(timeval))
-                for option in ("SO_RCVTIMEO_OLD", "SO_SNDTIMEO_OLD"):
-                    libc.setsockopt(fd, self.c["SOL_SOCKET"], self.c[option], buf, len(timeval))
+                self.bound_waits(fd)
+
+    def bound_waits(self, fd: int) -> None:
+        timeval = struct.pack("@ll", int(STEP_TIMEOUT), int(STEP_TIMEOUT % 1 * 1e6))
+        buf = ctypes.create_string_buffer(timeval, len(timeval))
+        for option in ("SO_RCVTIMEO_OLD", "SO_SNDTIMEO_OLD"):
+            libc.setsockopt(fd, self.c["SOL_SOCKET"], self.c[option], buf, len(timeval))
 
     def open_fd(self, name: str, kind: str, cloexec: bool, nonblock: bool, append: bool, tracked: bool = True) -> None:
         if kind == "regular-file":
@@ -377,6 +382,12 @@ class Repro:
             libc.socketpair(1, 1, 0, sv)
             fd = sv[0]
             self.owned.add(sv[1])
+        elif kind in UNIX_SOCKET_TYPES:  # a fresh AF_UNIX socket of the table, waits bounded like the pair's
+            fd = libc.socket(1, UNIX_SOCKET_TYPES[kind] | SOCK_CLOEXEC, 0)
+            if fd < 0:
+                raise OSError(ctypes.get_errno(), "socket")
+            if not nonblock:
+                self.bound_waits(fd)
         elif kind == "dev-null":
             fd = os.open(os.devnull, os.O_RDWR)
         elif kind == "opath-dir":

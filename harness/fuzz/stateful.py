@@ -42,11 +42,15 @@ from harness.fuzz.evaluate import FuzzConfig, evaluate
 from harness.host import probe
 from harness.model import (
     API_KINDS,
+    Accept,
+    Bind,
     Close,
+    Connect,
     EpollWait,
     FdKind,
     FdSpec,
     InvalidScenario,
+    Listen,
     Named,
     PairKind,
     Recv,
@@ -65,6 +69,11 @@ from harness.observation import Failed
 from harness.oracle import expect
 from harness.platform import Platform
 
+LISTENER_KINDS = {
+    SockType.STREAM: FdKind.UNIX_STREAM,
+    SockType.DGRAM: FdKind.UNIX_DGRAM,
+    SockType.SEQPACKET: FdKind.UNIX_SEQPACKET,
+}
 TABLE_KINDS = (FdKind.REGULAR_FILE, FdKind.MEMFD, FdKind.PIPE_READ, FdKind.PIPE_WRITE, FdKind.EVENTFD, FdKind.SOCKET)
 SIDES = st.sampled_from(("a", "b"))
 # control sizes around CMSG_SPACE(4k) and one ucred, so that truncation and its absence both happen
@@ -140,11 +149,57 @@ class PairMachine(RuleBasedStateMachine):
             st.sampled_from(API_KINDS),  # the kinds the socket API makes (harness.model.PairOrigin)
         ),
         table=st.lists(st.sampled_from(TABLE_KINDS), min_size=1, max_size=3),
+        listener=st.booleans(),
     )
-    def open_pair(self, kind: PairKind, table: list[FdKind]) -> object:
+    def open_pair(self, kind: PairKind, table: list[FdKind], listener: bool) -> object:
         self.kind = kind
         self.fds = tuple(FdSpec(name=f"f{i}", kind=k) for i, k in enumerate(table))
+        if listener:  # issue 10: a listener "l", a client "c" and the entry "x" an accept fills
+            socket_kind = LISTENER_KINDS[kind.sock_type]
+            self.fds += tuple(
+                FdSpec(name=name, kind=k, nonblock=kind.nonblocking, tracked=False)
+                for name, k in (("l", socket_kind), ("c", socket_kind), ("x", FdKind.ACCEPTED))
+            )
         return multiple(*(spec.name for spec in self.fds))
+
+    # -- listener rules (issue 10): bind/listen, connect, accept, and data over the connection ---
+
+    def _has(self, name: str) -> bool:
+        return any(spec.name == name for spec in self.fds)
+
+    @precondition(lambda self: self._has("l") and not any(isinstance(s, Listen) for s in self.steps))
+    @rule(address=st.sampled_from(("@l", "/l", "hex:0100")), backlog=st.sampled_from((0, 1, 4)))
+    def bind_listen(self, address: str, backlog: int) -> None:
+        self.attempt(Bind(target="l", address=address))
+        self.attempt(Listen(on="l", backlog=backlog))
+
+    @precondition(lambda self: self._has("c"))
+    @rule(by_name=st.booleans())
+    def connect(self, by_name: bool) -> None:
+        listener = next((s for s in self.steps if isinstance(s, Bind) and s.target == "l"), None)
+        if by_name or listener is None:
+            self.attempt(Connect(target="c", name_of="l"))
+        else:
+            self.attempt(Connect(target="c", address=listener.address))
+
+    @precondition(lambda self: self._has("x") and not any(isinstance(s, Accept) for s in self.steps))
+    @rule()
+    def accept(self) -> None:
+        self.attempt(Accept(on="l", into="x"))
+
+    @precondition(lambda self: self._has("c"))
+    @rule(
+        on=st.sampled_from(("c", "x")),
+        data=st.binary(min_size=1, max_size=16),
+        names=st.lists(files, max_size=2),
+        receive=st.booleans(),
+    )
+    def over_connection(self, on: str, data: bytes, names: list[str], receive: bool) -> None:
+        cmsgs = (ScmRights(tuple(Named(n) for n in names)),) if names else ()
+        self.attempt(Send(on=on, iov=(data,), cmsgs=cmsgs, flags=frozenset({"MSG_DONTWAIT", "MSG_NOSIGNAL"})))
+        if receive:
+            other = "x" if on == "c" else "c"
+            self.attempt(Recv(on=other, buffers=(32,), control=64, flags=frozenset({"MSG_DONTWAIT"})))
 
     def _send(self, on: str, data: bytes, split: int, names: list[str], creds: bool, flags: frozenset[str]) -> None:
         cmsgs: list[ScmRights | ScmCredentials] = [ScmCredentials()] if creds else []

@@ -18,6 +18,7 @@ whole bytes that cover the range, little-endian, modulo the range size)::
     scenario := kind:int(0..255) nfds:int(0..4) fdspec*nfds (more:bool step)* stop
     fdspec   := kind:pick(FdKind) bits:int(0..15 seekable | 0..7)  # cloexec, nonblock, untracked, append
     step     := tag:pick(STEP_TABLE) body                          # 32 slots: 10 send, 10 recv, ...
+                                    # + read_partner, + bind/connect/listen/getsockname, + accept
     send     := on iov ncmsg:pick cmsg* flags controllen control:pick fault:pick address:pick
     recv     := on buffers control flags control_pointer:pick fault:pick
     cmsg     := variant:pick(rights x4, creds x2, raw x2) body
@@ -25,6 +26,9 @@ whole bytes that cover the range, little-endian, modulo the range size)::
     flags    := ncommon:int(0..3) pick(common)* nrare:pick(0 x7, 1) pick(rare)*
     setsockopt := on option:pick [raw:pick] (int32 | value:pick)  # raw only outside *FORCE
     child    := identity:pick n:int(1..3) step*n                   # steps without child
+    bind     := target:pick(sockets, a, b) address:pick(LISTENER_ADDRESSES)   # with a unix-* entry
+    connect  := target:pick bool (name_of:pick | address:pick)
+    accept   := on:pick into:pick(accepted entries not filled yet)  # with an accepted entry
 
 ``more`` is a whole byte whose low bit says "another step"; a scenario therefore ends with an
 even byte, and any strict prefix of a scenario's bytes decodes to ``None``.  Trailing bytes
@@ -53,6 +57,7 @@ from typing import Literal, TypeAlias, TypeVar
 
 from harness.model import (
     API_KINDS,
+    FRESH_SOCKET_TYPES,
     MAX_BUFFER,
     MAX_CONTROL,
     MAX_SCENARIO_BYTES,
@@ -64,16 +69,20 @@ from harness.model import (
     SIDES,
     SOCKETPAIR_KINDS,
     UIO_MAXIOV,
+    Accept,
+    Bind,
     Child,
     Close,
     ClosedFd,
     Cmsg,
+    Connect,
     CredValue,
     Fault,
     FdKind,
     FdRef,
     FdSpec,
     Fill,
+    GetSockName,
     GetSockOpt,
     Identity,
     InvalidScenario,
@@ -299,7 +308,11 @@ IDENTITIES: tuple[Identity, ...] = (
     Identity(nofile=3),
     Identity(nofile=16),
     Identity(user="unprivileged", nofile=16),
+    Identity(netns=True),
 )
+# Listener and address steps (issue 10): names bind and connect use (confined like ADDRESSES), the
+# socket kinds of the fd table they act on, and the accepted entries Accept fills.
+LISTENER_ADDRESSES: tuple[str, ...] = ("@l0", "@l1", "/l0", "/l1", "hex:0100", "@l0\x00")
 MAX_CHILD_STEPS = 3
 POINTERS_RARE: tuple[Pointer, ...] = ("null", "bad")
 FAULTS: tuple[Fault, ...] = ("msghdr", "iov", "iov_base")
@@ -627,6 +640,10 @@ class _Context:
     refs: tuple[FdRef, ...]
     sketch: QueueSketch
     table: tuple[Callable[[ByteReader, _Context], Step], ...] = ()
+    # listener and address steps (issue 10)
+    sockets: tuple[str, ...] = ()  # fresh AF_UNIX sockets of the fd table
+    accepted: tuple[str, ...] = ()  # accepted entries
+    filled: set[str] = field(default_factory=set)  # accepted entries an Accept fills already
 
 
 def decode(data: bytes, *, max_steps: int = MAX_STEPS) -> Scenario | None:
@@ -645,7 +662,11 @@ def _scenario(r: ByteReader, max_steps: int) -> Scenario:
     partners = tuple(spec.name for spec in fds if spec.kind in PARTNERED_KINDS)
     refs = (*(Named(name) for name in names), *SPECIAL_REFS)
     table = _STEP_TABLE + ((_read_partner,) if partners else ())
-    ctx = _Context(names, partners, refs, QueueSketch(kind), table)
+    sockets = tuple(spec.name for spec in fds if spec.kind in FRESH_SOCKET_TYPES)
+    accepted = tuple(spec.name for spec in fds if spec.kind is FdKind.ACCEPTED)
+    table += _LISTENER_STEPS if sockets else ()
+    table += (_accept,) if accepted else ()
+    ctx = _Context(names, partners, refs, QueueSketch(kind), table, sockets, accepted)
     steps: list[Step] = []
     count = size = 0
     while count < max_steps and r.bool():
@@ -852,6 +873,49 @@ def _child(r: ByteReader, ctx: _Context) -> Child:
     finally:
         ctx.table = outer
     return Child(steps=steps, identity=identity)
+
+
+# -- listener and address steps (issue 10) -----------------------------------------------------
+
+
+def _bind(r: ByteReader, ctx: _Context) -> Bind:
+    return Bind(target=r.pick((*ctx.sockets, *PAIR_ENDS)), address=r.pick(LISTENER_ADDRESSES))
+
+
+def _connect(r: ByteReader, ctx: _Context) -> Connect:
+    target = r.pick((*ctx.sockets, *PAIR_ENDS))
+    if r.bool():
+        return Connect(target=target, name_of=r.pick((*ctx.sockets, *PAIR_ENDS)))
+    return Connect(target=target, address=r.pick(LISTENER_ADDRESSES))
+
+
+def _listen_socket(r: ByteReader, ctx: _Context) -> Listen:
+    return Listen(on=r.pick(ctx.sockets), backlog=r.pick(LISTEN_BACKLOGS))
+
+
+def _getsockname(r: ByteReader, ctx: _Context) -> GetSockName:
+    return GetSockName(on=r.pick((*ctx.sockets, *ctx.accepted, *PAIR_ENDS)))
+
+
+def _accept(r: ByteReader, ctx: _Context) -> Accept | GetSockName:
+    on = r.pick((*ctx.sockets, *PAIR_ENDS))
+    free = tuple(name for name in ctx.accepted if name not in ctx.filled)
+    if not free:  # every accepted entry is filled: a second accept into one is no scenario
+        return GetSockName(on=on)
+    into = r.pick(free)
+    ctx.filled.add(into)
+    return Accept(on=on, into=into)
+
+
+# appended when the fd table has a fresh AF_UNIX socket (and _accept when it has an accepted entry)
+_LISTENER_STEPS: tuple[Callable[[ByteReader, _Context], Step], ...] = (
+    _bind,
+    _bind,
+    _connect,
+    _connect,
+    _listen_socket,
+    _getsockname,
+)
 
 
 # 32 slots (one byte); read_partner is appended when the fd table has a pipe write end or a socket.

@@ -18,7 +18,7 @@ Only valid constructor arguments are generated, so drawing never raises
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from itertools import pairwise
 from typing import TypeAlias, TypeVar
@@ -42,6 +42,7 @@ from harness.generate.decode import (
     IDENTITIES,
     IOCTL_REQUESTS,
     LISTEN_BACKLOGS,
+    LISTENER_ADDRESSES,
     MAX_CHILD_STEPS,
     PAIR_ENDS,
     PAYLOAD_LENGTHS_LARGE,
@@ -77,6 +78,7 @@ from harness.generate.decode import (
 )
 from harness.model import (
     API_KINDS,
+    FRESH_SOCKET_TYPES,
     MAX_BUFFER,
     MAX_SCENARIO_BYTES,
     MAX_STEPS,
@@ -86,9 +88,12 @@ from harness.model import (
     SEEKABLE_KINDS,
     SIDES,
     UIO_MAXIOV,
+    Accept,
+    Bind,
     Child,
     Close,
     Cmsg,
+    Connect,
     CredValue,
     EpollWait,
     FdKind,
@@ -687,9 +692,28 @@ _STATIC_STEPS: tuple[SearchStrategy[Step], ...] = (
     _EPOLL_WAITS,
     _SPLICE_INS,
 )
-# send, recv, then _STATIC_STEPS, then close, read_partner, child
-_STEP_WEIGHTS = (16, 16, 4, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 2, 2, 1)
+# send, recv, then _STATIC_STEPS, then close, read_partner, child, then the listener steps
+_STEP_WEIGHTS = (16, 16, 4, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 2, 2, 1, 3, 3, 2, 2)
 _CLOSE, _READ_PARTNER, _CHILD = 14, 15, 16
+_BIND, _CONNECT, _LISTEN_SOCKET, _ACCEPT = 17, 18, 19, 20
+_LISTENER_ADDRESSES = st.sampled_from(LISTENER_ADDRESSES)
+
+
+def _draw_listener_step(draw: st.DrawFn, ctx: _StepContext, kind: int) -> Step:
+    """Bind, Connect, Listen or Accept on the sockets of the table (issue 10)."""
+    targets = (*ctx.sockets, *SIDES)
+    if kind == _BIND:
+        return Bind(target=_pick(draw, targets), address=draw(_LISTENER_ADDRESSES))
+    if kind == _CONNECT:
+        if _chance(draw, 1, 3):
+            return Connect(target=_pick(draw, targets), name_of=_pick(draw, targets))
+        return Connect(target=_pick(draw, targets), address=draw(_LISTENER_ADDRESSES))
+    if kind == _LISTEN_SOCKET:
+        return Listen(on=_pick(draw, ctx.sockets), backlog=draw(st.sampled_from(LISTEN_BACKLOGS)))
+    free = [name for name in ctx.accepted if name not in ctx.filled]
+    into = _pick(draw, free)
+    ctx.filled.add(into)
+    return Accept(on=_pick(draw, targets), into=into)
 
 
 def _draw_close(draw: st.DrawFn, names: tuple[str, ...]) -> Close:
@@ -709,6 +733,11 @@ class _StepContext:
     sock_type: SockType | None
     sketch: QueueSketch | None = None
     lengths: tuple[int, ...] = ()
+    # listener and address steps (issue 10): fresh AF_UNIX sockets of the table, accepted entries,
+    # and those an Accept fills already (a second accept into one is no scenario)
+    sockets: tuple[str, ...] = ()
+    accepted: tuple[str, ...] = ()
+    filled: set[str] = field(default_factory=set)
 
     def recent_lengths(self) -> tuple[int, ...]:
         return self.sketch.recent_lengths() if self.sketch is not None else self.lengths
@@ -719,9 +748,14 @@ def _draw_step(draw: st.DrawFn, ctx: _StepContext, *, allow_child: bool = True) 
     weights[_CLOSE] *= bool(ctx.names)
     weights[_READ_PARTNER] *= bool(ctx.partners)
     weights[_CHILD] *= allow_child
+    for listener_step in (_BIND, _CONNECT, _LISTEN_SOCKET):
+        weights[listener_step] *= bool(ctx.sockets)
+    weights[_ACCEPT] *= any(name not in ctx.filled for name in ctx.accepted)
     kind = _bucket(draw, weights)
     step: Step
-    if kind == 0:
+    if kind >= _BIND:
+        step = _draw_listener_step(draw, ctx, kind)
+    elif kind == 0:
         step = _draw_send(draw, ctx.names, ctx.sock_type)
     elif kind == 1:
         step = _draw_recv(draw, ctx.sock_type, ctx.recent_lengths())
@@ -790,7 +824,9 @@ def _scenarios(
     fds = draw(fd_tables)
     names = (*SIDES, *(spec.name for spec in fds))
     partners = tuple(spec.name for spec in fds if spec.kind in PARTNERED_KINDS)
-    ctx = _StepContext(names, partners, kind.sock_type, QueueSketch(kind))
+    sockets = tuple(spec.name for spec in fds if spec.kind in FRESH_SOCKET_TYPES)
+    accepted = tuple(spec.name for spec in fds if spec.kind is FdKind.ACCEPTED)
+    ctx = _StepContext(names, partners, kind.sock_type, QueueSketch(kind), sockets=sockets, accepted=accepted)
     drawn: list[Step] = []
     # Another step about 5 times in 6 (shrinks to stopping): about five steps on average.
     while len(drawn) < max_steps and (len(drawn) < min_steps or _chance(draw, 5, 6)):

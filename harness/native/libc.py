@@ -83,12 +83,13 @@ _getpeername = _libc.getpeername
 _getpeername.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32))
 _socket = _libc.socket
 _socket.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int)
+# listener and address steps (issue 10)
 _bind = _libc.bind
-_bind.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32)
+_bind.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_uint32)
 _connect = _libc.connect
-_connect.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32)
+_connect.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_uint32)
 _accept4 = _libc.accept4
-_accept4.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32), ctypes.c_int)
+_accept4.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,21 +194,23 @@ def socket(domain: int, type_: int, protocol: int = 0) -> Result:
     return _result(_socket(domain, type_, protocol))
 
 
-def bind(fd: int, sockaddr: bytes) -> Result:
-    """bind(fd, sockaddr, len(sockaddr)): the address bytes exactly as given (family included)."""
+def bind(fd: int, address: bytes) -> Result:
+    """bind(fd, address, len(address)): the sockaddr byte for byte (its length is addrlen)."""
+    buf = ctypes.create_string_buffer(address, max(1, len(address)))
     ctypes.set_errno(0)
-    return _result(_bind(fd, sockaddr, len(sockaddr)))
+    return _result(_bind(fd, buf, len(address)))
 
 
-def connect(fd: int, sockaddr: bytes) -> Result:
+def connect(fd: int, address: bytes) -> Result:
+    buf = ctypes.create_string_buffer(address, max(1, len(address)))
     ctypes.set_errno(0)
-    return _result(_connect(fd, sockaddr, len(sockaddr)))
+    return _result(_connect(fd, buf, len(address)))
 
 
 def accept4(fd: int, flags: int) -> Result:
     """accept4(fd, NULL, NULL, flags): the new descriptor."""
     ctypes.set_errno(0)
-    return _result(_accept4(fd, None, None, flags))
+    return _result(_accept4(fd, None, None, exact(ctypes.c_int, flags)))
 
 
 def setsockopt_int(fd: int, level: int, option: int, value: int) -> Result:

@@ -156,6 +156,15 @@ CHANGES: tuple[Change, ...] = (
         without="SO_PASSRIGHTS: ENOPROTOOPT; every receiver accepts fds",
     ),
     Change(
+        id="flags-at-connect-2025",
+        commits=("3f84d577b79d",),
+        title="af_unix: Inherit sk_flags at connect()",
+        mainline="6.16",
+        backports=(),
+        cases=("CR-20",),
+        without="the accepted socket takes the listener's SO_PASSCRED / SO_PASSPIDFD at accept(), not at connect()",
+    ),
+    Change(
         id="peerpidfd-reaped",
         commits=("358ab1fd6922",),
         title="net, pidfs: enable handing out pidfds for reaped sk->sk_peer_pid",

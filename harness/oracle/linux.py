@@ -35,9 +35,12 @@ from harness.model import (
     SCM_MAX_FD,
     SEEKABLE_KINDS,
     UIO_MAXIOV,
+    Accept,
+    Bind,
     Child,
     Close,
     ClosedFd,
+    Connect,
     DiagUid,
     EpollWait,
     FdKind,
@@ -75,7 +78,7 @@ from harness.model import (
 from harness.native.cmsg import CmsgAbi
 from harness.native.constants import Constants, linux
 from harness.observation import Blocked, Failed, Outcome, Returned
-from harness.oracle import oob, stream
+from harness.oracle import listener, oob, stream
 from harness.oracle.processes import UNKNOWN_PID, Proc, as_seen_by, check_credentials, sent_credentials
 
 if TYPE_CHECKING:
@@ -112,6 +115,10 @@ FILE_TYPES = {
     FdKind.OPATH_DIR: "directory",
     FdKind.EVENTFD: "eventfd",
     FdKind.IO_URING: "io_uring",
+    FdKind.UNIX_STREAM: "socket",
+    FdKind.UNIX_DGRAM: "socket",
+    FdKind.UNIX_SEQPACKET: "socket",
+    FdKind.ACCEPTED: "socket",
 }
 ACCESS_MODES = {FdKind.PIPE_READ: "O_RDONLY", FdKind.PIPE_WRITE: "O_WRONLY", FdKind.OPATH_DIR: "O_RDONLY"}
 
@@ -240,6 +247,19 @@ class End:
     owner: str | None = None  # F_SETOWN: the prefix of the process SIGURG goes to
     inq_stale: int = 0  # dropped OOB bytes SIOCINQ still counts (oob.inq_extra)
     linger: bool = False  # SOCK_LINGER (SO_LINGER's l_onoff)
+    # -- listener and address state (issue 10; harness/oracle/listener.py) ---------------------
+    peer_name: str | None = None  # the connected peer (a pair end's is the other end)
+    table: bool = False  # a socket of the fd table (or an embryo), not a pair end
+    sock_type: SockType | None = None  # a table socket's type (None: the pair's)
+    state: str = "connected"  # "unconnected", "listening" or "connected" (sk_state)
+    nonblocking: bool = False  # a table socket's O_NONBLOCK
+    address: object = None  # a table socket's bound address (harness.addresses.Target), None: unbound
+    address_len: int = 2  # what getsockname() returns as its length (2: unnamed; -1: a path's, which varies)
+    backlog: int = 0  # sk_max_ack_backlog of a listener
+    embryos: list[str] = field(default_factory=list)  # a listener's connections not yet accepted
+    listener: str | None = None  # an embryo: the listener whose queue holds it (None once accepted)
+    peer_proc: Proc | None = None  # SO_PEERCRED: the process whose credentials sk_peer_cred holds
+    netns: str = ""  # the network namespace it was created in ("" the scenario's own)
 
     @property
     def full(self) -> bool:
@@ -288,16 +308,19 @@ class LinuxModel:
         if sndbuf is None:
             raise Unknown("the platform record has no default SO_SNDBUF")
         rcvbuf = platform.limits.get("rcvbuf_default", 0)
-        self.ends = {side: End(side, sndbuf=sndbuf, rcvbuf=rcvbuf) for side in ("a", "b")}
+        self.ends = {
+            side: End(side, sndbuf=sndbuf, rcvbuf=rcvbuf, peer_name="b" if side == "a" else "a") for side in ("a", "b")
+        }
         kind = scenario.kind
         for side, end in self.ends.items():
             # a pair the socket API made (PairOrigin): dgram ends bound both; of an accepted pair only
             # b, which has the listener's name (a connect()ed stream socket is not autobound)
             if not kind.by_socketpair and (kind.sock_type is SockType.DGRAM or side == "b"):
                 end.bound, end.name = True, side
-        self.table_open = {spec.name: True for spec in scenario.fds}
+        self.table_open = {spec.name: spec.kind is not FdKind.ACCEPTED for spec in scenario.fds}
         self.kinds = {spec.name: spec for spec in scenario.fds}
         self.main = Proc("", None, platform)
+        listener.add_table_sockets(self, sndbuf, rcvbuf)
         self.proc = self.main
         self.children = 0
         self.exited: set[str] = set()  # prefixes of processes that have exited (and were reaped)
@@ -320,14 +343,21 @@ class LinuxModel:
     # -- helpers -----------------------------------------------------------------------------
 
     def peer(self, side: str) -> End:
-        return self.ends["b" if side == "a" else "a"]
+        peer = self.ends[side].peer_name
+        if peer is None:
+            raise Unknown("a socket with no peer")  # listener.check_step keeps unconnected sockets away
+        return self.ends[peer]
 
-    def blocking(self, flags: frozenset[str]) -> bool:
-        return not self.s.kind.nonblocking and "MSG_DONTWAIT" not in flags
+    def blocking(self, flags: frozenset[str], on: str = "a") -> bool:
+        x = self.ends.get(on)
+        nonblocking = x.nonblocking if x is not None and x.table else self.s.kind.nonblocking
+        return not nonblocking and "MSG_DONTWAIT" not in flags
 
     def expected_fd(self, name: str) -> ExpectedFd:
         if name in self.ends:
-            status = {"O_RDWR"} | ({"O_NONBLOCK"} if self.s.kind.nonblocking else set())
+            x = self.ends[name]
+            nonblocking = x.nonblocking if x.table else self.s.kind.nonblocking
+            status = {"O_RDWR"} | ({"O_NONBLOCK"} if nonblocking else set())
             return ExpectedFd(name=name, file_type="socket", status_flags=frozenset(status), seekable=False)
         spec = self.kinds[name]
         status = {ACCESS_MODES.get(spec.kind, "O_RDWR")}
@@ -518,6 +548,16 @@ class LinuxModel:
     def one_step(self, step: Step) -> StepExpectation:
         if self.gc_garbage and not isinstance(step, ReadPartner | Close):
             raise Unknown("a step while a garbage collection is pending")
+        # listener and address steps, and steps on sockets of the fd table (issue 10)
+        early = listener.check_step(self, step)
+        if early is not None:
+            return early
+        if isinstance(step, Bind):
+            return listener.bind(self, step)
+        if isinstance(step, Connect):
+            return listener.connect(self, step)
+        if isinstance(step, Accept):
+            return listener.accept(self, step)
         if isinstance(step, EpollWait):
             return self.epoll_wait(step)
         if isinstance(step, Send):
@@ -551,7 +591,10 @@ class LinuxModel:
         if isinstance(step, GetSockName):
             if not self.ends[step.on].open:
                 return self.simple("getsockname", Failed("EBADF"), "closed descriptor")
-            return self.socket_name("getsockname", self.ends[step.on].name, "its own name")
+            x = self.ends[step.on]
+            if x.address is not None:
+                return listener.getsockname(self, x)
+            return self.socket_name("getsockname", x.name, "its own name")
         if isinstance(step, GetPeerName):
             return self.getpeername(step)
         if isinstance(step, SocketPair):
@@ -640,6 +683,10 @@ class LinuxModel:
             return self.simple("splice_in", Failed("EBADF"), "closed descriptor")
         if not step.data:
             return self.simple("splice_in", Failed("EAGAIN"), "the pipe is empty (SPLICE_F_NONBLOCK)")
+        if not self.s.kind.connected and step.on in ("a", "b"):
+            # measured on 6.18.44 (found by the stateful machine): a splice has no msg_name, so a socket of
+            # dgram/pathname/unconnected has nowhere to send it: unix_dgram_sendmsg() -> ENOTCONN
+            return self.simple("splice_in", Failed("ENOTCONN"), "an unconnected socket and no msg_name")
         peer = self.peer(step.on)
         if len(step.data) > 4 * 4096:
             raise Unknown("splicing more pages than were measured (one sendmsg or several)")
@@ -843,6 +890,8 @@ class LinuxModel:
                 # Measured on 6.18.44: EMSGSIZE and a SEND_SHUTDOWN EPIPE come first; unix_dgram_sendmsg()
                 # looks the peer up only after the skb is allocated.
                 return Failed("ENOTCONN"), (), "the dead peer was dropped by an earlier send"
+            if target_named and listener.bound_to(self, step.address or ""):
+                raise Unknown("a datagram to an address a socket of the scenario is bound to")
             if target_named:
                 # harness.addresses confines every name the kernel looks up to a fresh one in the
                 # harness's namespace, which nobody can have bound (the kernel's answer, measured 6.18.44)
@@ -875,7 +924,8 @@ class LinuxModel:
         carried = creds
         if carried is None:
             # maybe_add_creds(): attach the sender's real creds if either end asks for them now
-            asked = x.passcred or x.passpidfd or peer.passcred or peer.passpidfd
+            # 43fb2b30eea7 (6.16-rc2): and always when the receiver is an embryo (not accepted yet)
+            asked = x.passcred or x.passpidfd or peer.passcred or peer.passpidfd or peer.listener is not None
             carried = self.proc.symbols if asked else NO_CREDS
             has_pid = asked
         else:
@@ -893,7 +943,7 @@ class LinuxModel:
         return None
 
     def would_block_on_send(self, step: Send, x: End) -> tuple[Outcome, tuple[str, ...], str]:
-        if not self.blocking(step.flags):
+        if not self.blocking(step.flags, step.on):
             return Failed("EAGAIN"), (), "the peer's queue is full (SO_SNDBUF), non-blocking"
         outcome, why = x.sndtimeo.ends_wait("the peer's queue is full (SO_SNDBUF)")
         return outcome, (), why
@@ -932,7 +982,12 @@ class LinuxModel:
         if self.t is SockType.STREAM and not queued and x.sndbuf < step.length <= x.sndbuf + (256 << 10):
             # sock_alloc_send_pskb() lets the skb that crosses SO_SNDBUF through: maybe all of it goes
             raise Unknown("a stream send just over SO_SNDBUF")
-        if self.t is SockType.STREAM and not queued and step.length > x.sndbuf and not self.blocking(step.flags):
+        if (
+            self.t is SockType.STREAM
+            and not queued
+            and step.length > x.sndbuf
+            and not self.blocking(step.flags, step.on)
+        ):
             # unix_stream_sendmsg() sends skb after skb until sock_alloc_send_pskb() would wait,
             # then returns what it sent: some, never all; the queue is full after it.
             peer.filled_up(x.sndbuf, x.sndbuf // 2)  # a stream skb carries at most sk_sndbuf / 2
@@ -1192,11 +1247,11 @@ class LinuxModel:
                 return self.recv_failed(step, Failed(err), "pending socket error (sock_error)", written)
             if x.rcv_shutdown:
                 return eof
-            if not self.blocking(step.flags):
+            if not self.blocking(step.flags, step.on):
                 return self.recv_failed(step, Failed("EAGAIN"), "empty queue, non-blocking", written)
             return self.recv_failed(step, *x.rcvtimeo.ends_wait("empty queue"), written)
         eof = self.recv_done(step, 0, b"", set(), None, None, "end of file after shutdown")
-        if self.blocking(step.flags):
+        if self.blocking(step.flags, step.on):
             # __skb_wait_for_more_packets(): sock_error, then RCV_SHUTDOWN, then wait
             if x.error is not None:
                 err, x.error = x.error, None
@@ -1495,6 +1550,8 @@ class LinuxModel:
                 op="getsockopt", outcome=Returned(0), peercred=(0, 0xFFFFFFFF, 0xFFFFFFFF), why="no peer credentials"
             )
         if option == "SO_PEERCRED":
+            if x.table:
+                return listener.peercred(self, x)
             # the socketpair() caller, translated into the reader's namespaces (sk_peer_pid/cred)
             creds = as_seen_by(self.proc, self.main.symbols, self.main)
             return StepExpectation(op="getsockopt", outcome=Returned(0), peercred=creds, why="the pair's creator")
@@ -1515,13 +1572,13 @@ class LinuxModel:
             "SO_PASSCRED": int(x.passcred),
             "SO_PASSPIDFD": int(x.passpidfd),
             "SO_PASSRIGHTS": int(x.passrights),
-            "SO_TYPE": self.c.sock[self.t.value],
+            "SO_TYPE": self.c.sock[(x.sock_type or self.t).value],
             "SO_DOMAIN": 1,
             "SO_PROTOCOL": 0,
             "SO_PEEK_OFF": x.peek_off,
             "SO_SNDBUF": x.sndbuf,
             "SO_RCVBUF": x.rcvbuf,
-            "SO_ACCEPTCONN": 0,
+            "SO_ACCEPTCONN": int(x.state == "listening"),
             "SO_OOBINLINE": int(x.oobinline),
             "SO_LINGER": int(x.linger),  # an int-sized read gets l_onoff (sock_flag(SOCK_LINGER): 0 or 1)
         }
@@ -1564,6 +1621,8 @@ class LinuxModel:
         x = self.ends[step.on]
         if not x.open:
             return self.simple("listen", Failed("EBADF"), "closed descriptor")
+        if x.table:
+            return listener.listen(self, step, x)
         if self.t is SockType.DGRAM:
             return self.simple("listen", Failed("EOPNOTSUPP"), "listen() on SOCK_DGRAM")
         return self.simple("listen", Failed("EINVAL"), "listen() on a connected socketpair end (unix_listen)")
@@ -1629,8 +1688,12 @@ class LinuxModel:
 
     def held(self, name: str) -> int:
         """References to the file ``name`` that keep it alive, apart from in-flight ones."""
-        if name in self.ends:
+        if name in self.ends and not self.ends[name].table:
             return int(self.ends[name].open) + self.installed.get(name, 0)
+        if name in self.ends and name not in self.kinds:
+            return 0  # an embryo: no descriptor; its listener's queue holds it (settle)
+        if name in self.ends:
+            return int(self.ends[name].open) + int(self.kinds[name].tracked) + self.installed.get(name, 0)
         tracked = self.kinds[name].tracked
         return int(self.table_open[name]) + int(tracked) + self.installed.get(name, 0)
 
@@ -1643,27 +1706,37 @@ class LinuxModel:
             frontier = list(roots)
             while frontier:
                 side = frontier.pop()
-                for skb in self.ends[side].queue:
-                    for name in skb.fds or ():
-                        if name in self.ends and name not in reachable:
-                            reachable.add(name)
-                            frontier.append(name)
+                held_by = [name for skb in self.ends[side].queue for name in skb.fds or ()]
+                held_by += self.ends[side].embryos  # a listener's queue holds its embryos (skb->sk)
+                for name in held_by:
+                    if name in self.ends and name not in reachable:
+                        reachable.add(name)
+                        frontier.append(name)
             dead = live - reachable
             if not dead:
                 return
-            for side in dead:
-                if self.inflight(side):
-                    self.gc_garbage = True  # a cycle: only the garbage collector frees it
-                else:
-                    self.gc_triggered = self.gc_triggered or self.gc_garbage or self.any_inflight()
+            # Sockets nothing carries go first (their queues are purged, which may free what they
+            # carried: a chain is released, not collected); what is left is carried only by itself, a
+            # cycle.  An embryo is carried by its listener's queue, so it goes with its listener
+            # (harness/oracle/listener.py).
+            flying = {side for side in dead if self.inflight(side)}
+            carried = flying | {side for side in dead if self.ends[side].listener in dead}
+            free = sorted(dead - carried)
+            for side in free:
+                self.gc_triggered = self.gc_triggered or self.gc_garbage or self.any_inflight()
                 self.release(side)
-            if self.gc_garbage and not self.gc_triggered:
-                self.gc_triggered = any(self.ends[side].released and not self.inflight(side) for side in dead)
+            if free:
+                continue
+            self.gc_garbage = True  # a cycle: only the garbage collector frees it
+            for side in sorted(dead):
+                self.release(side)
 
     def release(self, side: str) -> None:
         """unix_release_sock(): the socket is gone; its queue (and the files in it) go with it."""
         x = self.ends[side]
         x.released = True
+        if listener.release(self, x):
+            return
         peer = self.peer(side)
         if self.t is not SockType.DGRAM and not peer.released:
             peer.snd_shutdown = peer.rcv_shutdown = True

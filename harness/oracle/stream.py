@@ -61,7 +61,7 @@ def read_generic(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
                 unlinked = skb is None and len(queue) < queued
                 if unlinked and not every_skb:
                     break  # before 283454c8a123: `goto redo` at once
-                if skb is None and queue and not m.p.has_change("oob-2024-06") and m.blocking(step.flags):
+                if skb is None and queue and not m.p.has_change("oob-2024-06") and m.blocking(step.flags, step.on):
                     # 6.1.y: unix_stream_data_wait() returns at once when the queue's tail moved
                     # (the skb unlinked) and the read starts again; it spins with the OOB byte
                     # ahead of more data on a peek without a6736a0addd6
@@ -80,7 +80,9 @@ def read_generic(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
                 # non-blocking receive or SO_RCVTIMEO return what was copied; otherwise it waits.
                 if x.error is not None:
                     x.error = None
-                elif not (x.rcv_shutdown or not m.blocking(step.flags) or x.rcvtimeo is linux.SocketTimeout.SHORT):
+                elif not (
+                    x.rcv_shutdown or not m.blocking(step.flags, step.on) or x.rcvtimeo is linux.SocketTimeout.SHORT
+                ):
                     if m.trial:  # a background party races this receive: it sleeps here until the party acts
                         return StepExpectation(op="recv", outcome=Blocked(), why="MSG_WAITALL waits for more")
                     raise linux.Unknown("MSG_WAITALL waiting for more data than is queued")

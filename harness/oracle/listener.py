@@ -1,0 +1,401 @@
+"""Listeners, embryos, accept() and addresses on Linux 6.18: the pure part of the oracle for issue 10.
+
+:mod:`harness.oracle.linux` keeps its :class:`~harness.oracle.linux.End` for every AF_UNIX socket
+of a scenario: the two pair ends, each socket of the fd table (``unix-stream`` ...), and each
+embryo (``~embryo<n>``: the socket connect() makes for the listener's queue, which accept() turns
+into the ``accepted`` table entry).  This module decides what bind(), connect(), listen(), accept()
+and getsockname() do with them, which steps on table sockets the model covers, and what
+releasing a listener or an embryo does.  Measured on Linux 6.18.44 x86_64:
+
+* bind(): addrlen 2 with AF_UNIX autobinds ("\\0" + 5 hex digits, length 8), also on a bound
+  socket (0, the name stays); other lengths go through unix_validate_addr() (EINVAL); a bound
+  socket gets EINVAL for a fresh name; a path that exists (bound now, or left behind by a closed
+  socket) is EADDRINUSE before that; an abstract name is EADDRINUSE only among sockets of the same
+  type (the abstract table is hashed by type: a SOCK_DGRAM and a SOCK_STREAM may share a name).
+  A socketpair end can be bound (0), and stays connected.
+* listen(): SOCK_DGRAM EOPNOTSUPP; unbound EINVAL; connected EINVAL; again on a listener 0 (new
+  backlog).  A backlog above net.core.somaxconn (also a negative one, as unsigned) becomes
+  somaxconn; CPython's socket.listen() turns a negative backlog into 0 first.
+* connect() (stream, seqpacket): unix_validate_addr EINVAL; a client asking for credentials is
+  autobound; the lookup: a missing path ENOENT, a path with no live socket ECONNREFUSED, a path
+  socket of another type EPROTOTYPE, an abstract name with no socket *of this type* ECONNREFUSED
+  (never EPROTOTYPE); a socket that is not listening ECONNREFUSED; then the backlog: a listener
+  holds backlog + 1 embryos, the next connect EAGAIN (non-blocking) or waits (SO_SNDTIMEO); then
+  the caller's own state: connected EISCONN, listening EINVAL.  Abstract names are looked up in
+  the network namespace of the *socket* (sock_net), so a socket inherited into a child in a new
+  network namespace still reaches the parent's abstract names.
+* SO_PEERCRED: the client gets the listen() caller's credentials (copied from the listener),
+  the embryo (and the accepted socket) the connect() caller's, the listener its own; an
+  unconnected socket {0, -1, -1}.
+* Flags SO_PASSCRED / SO_PASSPIDFD / SO_PASSRIGHTS are inherited at connect() (3f84d577b79d,
+  6.16; history change ``flags-at-connect-2025``: before it, at accept()), so a listener's
+  SO_PASSCRED set after the connect does not reach the accepted socket;
+  a message sent to an embryo always carries the sender's credentials (43fb2b30eea7).
+* closing a listener releases its embryos: each client gets ECONNRESET once (recv), then end of
+  file; send EPIPE; poll POLLIN|POLLOUT|POLLERR|POLLHUP|POLLRDHUP.  The garbage collector follows
+  listener -> embryo -> embryo's queue (kselftest scm_rights ``stream_listener``).
+* getsockname(): the accepted socket shares the listener's address; an abstract name of the
+  confined form is 64 bytes long (offsetof(sun_path) + NUL + "scm-harness-" + token + "-" + leaf);
+  a path name's length depends on the private directory (a range here).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from harness.addresses import (
+    ABSTRACT_TAG,
+    LEAF_CHARS,
+    SOCKADDR_UN_SIZE,
+    SUN_PATH_OFFSET,
+    TOKEN_BYTES,
+    Target,
+    TargetKind,
+    address_target,
+)
+from harness.expectation import StepExpectation
+from harness.model import (
+    FRESH_SOCKET_TYPES,
+    SIDES,
+    SOCKET_KINDS,
+    Accept,
+    Bind,
+    Connect,
+    FdKind,
+    GetSockName,
+    GetSockOpt,
+    Listen,
+    Recv,
+    Send,
+    SetSockOpt,
+    SockType,
+    Step,
+)
+from harness.observation import Failed, Outcome, Returned
+
+if TYPE_CHECKING:
+    from harness.oracle.linux import End, LinuxModel
+
+AUTOBIND_LEN = SUN_PATH_OFFSET + 6  # "\0" + 5 hex digits
+ABSTRACT_LEN = SUN_PATH_OFFSET + 1 + len(ABSTRACT_TAG) + 1 + 2 * TOKEN_BYTES + 1 + LEAF_CHARS
+# "<directory>/<token>-<leaf>\0": the directory is the harness's own (at least "/x")
+PATH_LEN_RANGE = (SUN_PATH_OFFSET + 2 + 1 + 2 * TOKEN_BYTES + 1 + LEAF_CHARS + 1, SOCKADDR_UN_SIZE)
+SOMAXCONN_DEFAULT = 4096  # net.core.somaxconn since 5.4
+NO_PEER = (0, 4294967295, 4294967295)  # SO_PEERCRED of an unconnected socket (measured 6.18.44)
+EMBRYO = "~embryo"
+STEP_OPS = {Send: "send", Recv: "recv", SetSockOpt: "setsockopt", GetSockOpt: "getsockopt", Listen: "listen"}
+
+
+def add_table_sockets(m: LinuxModel, sndbuf: int, rcvbuf: int) -> None:
+    """An End for every fresh AF_UNIX socket of the fd table: unbound, unconnected."""
+    from harness.oracle.linux import End
+
+    for spec in m.s.fds:
+        if spec.kind in FRESH_SOCKET_TYPES:
+            m.ends[spec.name] = End(
+                spec.name,
+                sndbuf=m.p.sndbuf.get(FRESH_SOCKET_TYPES[spec.kind].value, sndbuf),
+                rcvbuf=rcvbuf,
+                table=True,
+                sock_type=FRESH_SOCKET_TYPES[spec.kind],
+                state="unconnected",
+                nonblocking=spec.nonblock,
+            )
+
+
+def sock_type(m: LinuxModel, x: End) -> SockType:
+    return x.sock_type or m.t
+
+
+def _op(step: Step) -> str:
+    if isinstance(step, Bind | Connect | Accept):
+        return type(step).__name__.lower()
+    if isinstance(step, GetSockName):
+        return "getsockname"
+    return STEP_OPS.get(type(step), type(step).__name__.lower())
+
+
+def _names(step: Step) -> tuple[str, ...]:
+    if isinstance(step, Bind | Connect):
+        return (step.target,)
+    if isinstance(step, Send | Recv | SetSockOpt | GetSockOpt | Listen | GetSockName | Accept):
+        return (step.on,)
+    return ()
+
+
+def check_step(m: LinuxModel, step: Step) -> StepExpectation | None:
+    """What a step on a name that is no modelled socket gives; None when the model goes on."""
+    from harness.oracle.linux import Unknown
+
+    for name in _names(step):
+        if name in SIDES and not isinstance(step, Accept | Bind | Connect):
+            return None
+        spec = m.kinds.get(name)
+        if spec is not None and spec.kind not in SOCKET_KINDS:
+            outcome = Failed("ENOTSOCK") if m.table_open[name] else Failed("EBADF")
+            return StepExpectation(op=_op(step), outcome=outcome, why="a socket call on a descriptor that is no socket")
+        if name not in m.ends:  # an accepted entry not filled yet
+            return StepExpectation(op=_op(step), outcome=Failed("EBADF"), why="no descriptor (not accepted yet)")
+        x = m.ends[name]
+        if not x.table:
+            continue
+        if isinstance(step, Send | Recv):
+            if not x.open:
+                return None  # EBADF, as for a pair end
+            if sock_type(m, x) is not m.t:
+                raise Unknown("data on a socket of the table whose type is not the pair's")
+            if m.t is SockType.DGRAM:
+                raise Unknown("datagrams between sockets of the table")
+            if x.state != "connected":
+                if isinstance(step, Send) and not step.cmsgs and step.address is None and step.fault is None:
+                    return StepExpectation(op="send", outcome=Failed("ENOTCONN"), why="no peer: not connected")
+                if isinstance(step, Recv) and x.state == "listening" and m.t is SockType.STREAM:
+                    return StepExpectation(op="recv", outcome=Failed("EINVAL"), why="recvmsg on a listener")
+                raise Unknown("data on a socket that is not connected")
+    if isinstance(step, Accept) and not m.proc.is_main:
+        raise Unknown("accept() in a child (the accepted descriptor is the child's)")
+    return None
+
+
+# -- addresses ----------------------------------------------------------------------------------
+
+
+def _target(m: LinuxModel, x: End) -> Target | None:
+    return x.address if isinstance(x.address, Target) else None
+
+
+def bound_to(m: LinuxModel, address: str) -> bool:
+    """Some socket of the scenario has (or had: a path stays) the name ``address`` confines to."""
+    target = address_target(address)
+    return target.kind is not TargetKind.UNCHANGED and any(_target(m, x) == target for x in m.ends.values())
+
+
+def _lookup(m: LinuxModel, target: Target, want: SockType, netns: str) -> tuple[End | None, Outcome | None, str]:
+    """unix_find_other(): the socket a name reaches, or the error of the lookup."""
+    if target.kind is TargetKind.PATH:
+        owners = [x for x in m.ends.values() if _target(m, x) == target]
+        if not owners:
+            return None, Failed("ENOENT"), "no file at the (confined) path"
+        live = [x for x in owners if not x.released]
+        if not live:
+            return None, Failed("ECONNREFUSED"), "the socket file is left, its socket is gone"
+        if sock_type(m, live[0]) is not want:
+            return None, Failed("EPROTOTYPE"), "a socket of another type is bound to the path"
+        return live[0], None, "found by path"
+    found = [
+        x
+        for x in m.ends.values()
+        if _target(m, x) == target and not x.released and sock_type(m, x) is want and x.netns == netns
+    ]
+    if not found:
+        return None, Failed("ECONNREFUSED"), "no socket of this type has the abstract name in its network namespace"
+    return found[0], None, "found by abstract name"
+
+
+def _autobind(x: End) -> None:
+    """unix_autobind(): a name of its own, "\\0" + 5 hex digits, which no scenario address spells."""
+    if x.address is None and not x.bound:
+        x.bound = True
+        x.address = Target(TargetKind.ABSTRACT, f"autobind:{x.side}".encode())
+        x.address_len = AUTOBIND_LEN
+
+
+def bind(m: LinuxModel, step: Bind) -> StepExpectation:
+    """unix_bind(): autobind, unix_validate_addr, then the path (EADDRINUSE first) or abstract name."""
+    from harness.oracle.linux import Unknown, address_problem
+
+    x = m.ends[step.target]
+    if not x.open:
+        return m.simple("bind", Failed("EBADF"), "closed descriptor")
+    target = address_target(step.address)
+    if target.kind is TargetKind.UNCHANGED:
+        raw = target.data
+        if len(raw) == SUN_PATH_OFFSET and raw == b"\x01\x00":
+            _autobind(x)
+            return m.simple("bind", Returned(0), "addrlen == sizeof(sa_family_t): autobind (0 when bound already)")
+        problem = address_problem(step.address)
+        if problem:
+            return m.simple("bind", Failed("EINVAL"), problem)
+        raise Unknown("bind with no name")
+    if not m.proc.is_main and target.kind is TargetKind.PATH and m.proc.unprivileged:
+        raise Unknown("a path bind by another user in the harness's directory (mode 0711: EACCES)")
+    if target.kind is TargetKind.PATH:
+        if any(_target(m, other) == target for other in m.ends.values()):
+            return m.simple("bind", Failed("EADDRINUSE"), "the path exists (a socket file, live or left behind)")
+        if x.address is not None or x.bound:
+            return m.simple("bind", Failed("EINVAL"), "the socket is bound already")
+        x.address, x.address_len = target, -1  # the length depends on the private directory
+        return m.simple("bind", Returned(0), "bound to a path")
+    if x.address is not None or x.bound:
+        return m.simple("bind", Failed("EINVAL"), "the socket is bound already")
+    if _lookup(m, target, sock_type(m, x), x.netns)[0] is not None:
+        return m.simple("bind", Failed("EADDRINUSE"), "a socket of this type has the abstract name")
+    x.address, x.address_len = target, ABSTRACT_LEN
+    return m.simple("bind", Returned(0), "bound to an abstract name")
+
+
+def getsockname(m: LinuxModel, x: End) -> StepExpectation:
+    if x.address_len == -1:
+        return StepExpectation(
+            op="getsockname", outcome=Returned(PATH_LEN_RANGE[0]), value_range=PATH_LEN_RANGE, why="a path name"
+        )
+    return m.simple("getsockname", Returned(x.address_len), "the bound name's length")
+
+
+# -- listen, connect, accept -------------------------------------------------------------------
+
+
+def listen(m: LinuxModel, step: Listen, x: End) -> StepExpectation:
+    if sock_type(m, x) is SockType.DGRAM:
+        return m.simple("listen", Failed("EOPNOTSUPP"), "listen() on SOCK_DGRAM")
+    if x.address is None and not x.bound:
+        return m.simple("listen", Failed("EINVAL"), "listen() on an unbound socket")
+    if x.state not in ("unconnected", "listening"):
+        return m.simple("listen", Failed("EINVAL"), "listen() on a connected socket")
+    somaxconn = m.p.limits.get("somaxconn", SOMAXCONN_DEFAULT)
+    backlog = step.backlog & 0xFFFFFFFF  # compared as unsigned int in __sys_listen
+    x.backlog = min(backlog, somaxconn)
+    x.state = "listening"
+    x.peer_proc = m.proc  # init_peercred(): a listener's SO_PEERCRED is its own
+    return m.simple("listen", Returned(0), "listening (backlog capped at net.core.somaxconn)")
+
+
+def connect(m: LinuxModel, step: Connect) -> StepExpectation:
+    from harness.oracle.linux import End, Unknown, address_problem
+
+    x = m.ends[step.target]
+    if not x.open:
+        return m.simple("connect", Failed("EBADF"), "closed descriptor")
+    kind = sock_type(m, x)
+    if step.name_of is not None:
+        if step.name_of not in m.ends or not m.ends[step.name_of].open:
+            return m.simple("connect", Failed("EBADF"), "getsockname() of a closed descriptor")
+        named = m.ends[step.name_of]
+        target = _target(m, named)
+        if target is None:
+            if named.bound:
+                raise Unknown("connect to the name a datagram send autobound")
+            return m.simple("connect", Failed("EINVAL"), "the socket has no name: addrlen 2")
+    else:
+        assert step.address is not None
+        target = address_target(step.address)
+        if target.kind is TargetKind.UNCHANGED:
+            if kind is SockType.DGRAM and target.data[:SUN_PATH_OFFSET] == b"\x00\x00":
+                raise Unknown("AF_UNSPEC on a datagram socket (disconnect)")
+            problem = address_problem(step.address)
+            if problem or len(target.data) <= SUN_PATH_OFFSET:
+                return m.simple("connect", Failed("EINVAL"), problem or "addrlen <= offsetof(sun_path)")
+            raise Unknown("connect with no name")
+    if kind is SockType.DGRAM:
+        raise Unknown("connect() of a datagram socket")
+    if x.passcred or x.passpidfd:
+        _autobind(x)  # unix_stream_connect(): a client asking for credentials gets a name
+    other, failed, why = _lookup(m, target, kind, x.netns)
+    if failed is not None or other is None:
+        return m.simple("connect", failed or Failed("ECONNREFUSED"), why)
+    if other.state != "listening" or other.rcv_shutdown:
+        return m.simple("connect", Failed("ECONNREFUSED"), "the socket with that name is not listening")
+    if len(other.embryos) > other.backlog:
+        if x.nonblocking:
+            return m.simple("connect", Failed("EAGAIN"), "the listener's backlog is full (non-blocking)")
+        outcome, why = x.sndtimeo.ends_wait("the listener's backlog is full")
+        return m.simple("connect", outcome, why)
+    if x.state == "connected":
+        return m.simple("connect", Failed("EISCONN"), "already connected")
+    if x.state != "unconnected":
+        return m.simple("connect", Failed("EINVAL"), "a listening socket cannot connect")
+    embryo = f"{EMBRYO}{sum(1 for name in m.ends if name.startswith(EMBRYO))}"
+    m.ends[embryo] = End(
+        embryo,
+        open=False,
+        sndbuf=x.sndbuf,
+        rcvbuf=x.rcvbuf,
+        table=True,
+        sock_type=kind,
+        nonblocking=x.nonblocking,
+        peer_name=x.side,
+        address=other.address,
+        address_len=other.address_len,
+        listener=other.side,
+        peer_proc=m.proc,  # init_peercred(newsk): whoever connects
+        netns=other.netns,
+    )
+    if m.p.has_change("flags-at-connect-2025"):  # 3f84d577b79d (6.16): the listener's flags, at connect()
+        _inherit(m.ends[embryo], other)
+    other.embryos.append(embryo)
+    x.peer_name, x.state = embryo, "connected"
+    x.peer_proc = other.peer_proc  # copy_peercred(sk, other): the listen() caller
+    return m.simple("connect", Returned(0), "connected: an embryo waits in the listener's queue")
+
+
+def accept(m: LinuxModel, step: Accept) -> StepExpectation:
+    from harness.oracle.linux import Unknown
+
+    x = m.ends[step.on]
+    if not x.open:
+        return m.simple("accept", Failed("EBADF"), "closed descriptor")
+    if (not x.table and m.t is SockType.DGRAM) or (x.table and sock_type(m, x) is SockType.DGRAM):
+        return m.simple("accept", Failed("EOPNOTSUPP"), "accept() on SOCK_DGRAM")
+    if x.state != "listening":
+        return m.simple("accept", Failed("EINVAL"), "accept() on a socket that is not listening")
+    if not x.embryos:
+        if x.nonblocking:
+            return m.simple("accept", Failed("EAGAIN"), "no connection waits (non-blocking)")
+        outcome, why = x.rcvtimeo.ends_wait("no connection waits")
+        return m.simple("accept", outcome, why)
+    embryo = m.ends.pop(x.embryos.pop(0))
+    spec = m.kinds[step.into]
+    if spec.kind is not FdKind.ACCEPTED:
+        raise Unknown("accept into an entry that is no accepted one")
+    if not m.p.has_change("flags-at-connect-2025"):  # before 6.16: unix_sock_inherit_flags() in accept()
+        _inherit(embryo, x)
+    embryo.side = step.into
+    embryo.open = True
+    embryo.listener = None
+    embryo.nonblocking = spec.nonblock
+    m.ends[step.into] = embryo
+    m.table_open[step.into] = True
+    if embryo.peer_name is not None and embryo.peer_name in m.ends:
+        m.ends[embryo.peer_name].peer_name = step.into
+    return m.simple("accept", Returned(0), "the first embryo of the listener's queue")
+
+
+def _inherit(new: End, listener: End) -> None:
+    new.passcred, new.passpidfd, new.passrights = listener.passcred, listener.passpidfd, listener.passrights
+
+
+def peercred(m: LinuxModel, x: End) -> StepExpectation:
+    from harness.oracle.processes import as_seen_by
+
+    if x.peer_proc is None:
+        return StepExpectation(op="getsockopt", outcome=Returned(0), peercred=NO_PEER, why="no peer credentials")
+    creds = as_seen_by(m.proc, x.peer_proc.symbols, m.main)
+    return StepExpectation(op="getsockopt", outcome=Returned(0), peercred=creds, why="sk_peer_cred")
+
+
+# -- release -----------------------------------------------------------------------------------
+
+
+def release(m: LinuxModel, x: End) -> bool:
+    """unix_release_sock() of a table socket or an embryo (True: done here)."""
+    from harness.oracle import oob
+
+    if not x.table:
+        return False
+    for name in x.embryos:
+        if name in m.ends and not m.ends[name].released:
+            m.ends[name].released = True
+            release(m, m.ends[name])
+    x.embryos.clear()
+    if x.listener is not None and x.listener in m.ends:
+        owner = m.ends[x.listener]
+        if x.side in owner.embryos:
+            owner.embryos.remove(x.side)
+    if x.peer_name is not None and x.peer_name in m.ends and sock_type(m, x) is not SockType.DGRAM:
+        peer = m.ends[x.peer_name]
+        if not peer.released:
+            peer.snd_shutdown = peer.rcv_shutdown = True
+            if x.listener is not None or oob.resets_peer(m, x):
+                peer.error = "ECONNRESET"  # an embryo always resets its client
+    x.purge()
+    return True
