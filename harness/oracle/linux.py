@@ -254,7 +254,7 @@ class End:
     state: str = "connected"  # "unconnected", "listening" or "connected" (sk_state)
     nonblocking: bool = False  # a table socket's O_NONBLOCK
     address: object = None  # a table socket's bound address (harness.addresses.Target), None: unbound
-    address_len: int = 2  # what getsockname() returns as its length (2: unnamed; -1: a path's, which varies)
+    address_len: int = 2  # what getsockname() returns as its length (2: unnamed; without the private directory)
     backlog: int = 0  # sk_max_ack_backlog of a listener
     embryos: list[str] = field(default_factory=list)  # a listener's connections not yet accepted
     listener: str | None = None  # an embryo: the listener whose queue holds it (None once accepted)
