@@ -13,7 +13,6 @@ import dataclasses
 import json
 import types
 import typing
-from functools import cache
 from typing import Any
 
 from harness import expectation as _expectation
@@ -34,9 +33,13 @@ class ExpectationCodecError(ValueError):
     """An expectation document that does not spell an Expectation."""
 
 
-@cache
+_HINTS: dict[type[Any], dict[str, Any]] = {}
+
+
 def _hints(cls: type[Any]) -> dict[str, Any]:
-    return typing.get_type_hints(cls, vars(_observation) | vars(_expectation))
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls, vars(_observation) | vars(_expectation))
+    return _HINTS[cls]
 
 
 def _encode(value: object) -> object:
