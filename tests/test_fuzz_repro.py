@@ -10,7 +10,11 @@ runtimes express.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +22,7 @@ import pytest
 
 from harness.catalogue import CASES
 from harness.expectation import Expectation
-from harness.fuzz import repro_c, repro_py
+from harness.fuzz import bundle, repro_c, repro_py
 from harness.fuzz.findings import run_c_repro, run_python_repro
 from harness.fuzz.repro_plan import Inexpressible, make_plan
 from harness.model import (
@@ -288,3 +292,46 @@ def test_repro_py_runs_what_repro_c_cannot_express(
     (tmp_path / "repro.py").write_text(repro_py.render(scenario, _modelled(scenario, platform), "t", []))
     result = run_python_repro(tmp_path / "repro.py")
     assert result.exit == 0 and result.reproduced is False, result.output
+
+
+def test_repro_py_runs_alone_with_every_fd_kind_and_a_child(tmp_path: Path, platform: Platform) -> None:
+    """``python3 -I -S repro.py`` from an empty directory, where the harness cannot be imported: it carries
+    the harness modules it runs and nothing else, and every fd kind travels and arrives as the oracle says."""
+    table = tuple(FdSpec(name=f"k{i}", kind=kind) for i, kind in enumerate(FdKind))
+    scenario = Scenario(
+        kind=PairKind(SockType.STREAM),
+        fds=table,
+        steps=(
+            Send(on="a", iov=(b"all",), cmsgs=(ScmRights(tuple(Named(spec.name) for spec in table)),)),
+            Child(steps=(Recv(on="b", buffers=(8,), control=256), Send(on="b", iov=(b"back",)))),
+            Recv(on="a", buffers=(8,)),
+        ),
+    )
+    expectation = _modelled(scenario, platform)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    repro = tmp_path / "repro.py"
+    repro.write_text(repro_py.render(scenario, expectation, "every fd kind", []))
+    alone = {"cwd": empty, "env": {"PATH": os.defpath}, "capture_output": True, "text": True, "check": False}
+    assert subprocess.run([sys.executable, "-I", "-S", "-c", "import harness"], **alone).returncode != 0  # type: ignore[call-overload]
+    done = subprocess.run([sys.executable, "-I", "-S", str(repro)], **alone, timeout=120)  # type: ignore[call-overload]
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.endswith("SCM-HARNESS-REPRO-RESULT: conforms\n") and "step 1.0 recv" in done.stdout
+    assert list(empty.iterdir()) == []
+
+
+def test_the_carried_modules_are_the_import_graph_and_standard_library_only() -> None:
+    carried = bundle.modules()
+    assert "harness.execute.raw" in carried and "harness.check.outcome" in carried and "harness.codec" in carried
+    assert not any(name.startswith(("harness.generate", "harness.fuzz.hypothesis", "harness.cli")) for name in carried)
+    # every harness module the carried ones import is carried (the closure), and nothing else is needed
+    code = "\n".join(
+        [
+            "import json, sys",
+            f"sys.path.insert(0, {str(Path(__file__).parents[1])!r})",
+            *(f"import {name}" for name in carried),
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] not in sys.stdlib_module_names)))",
+        ]
+    )
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True)
+    assert set(json.loads(done.stdout)) == set(carried) | {"__main__"}
