@@ -335,3 +335,24 @@ def test_the_carried_modules_are_the_import_graph_and_standard_library_only() ->
     )
     done = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True)
     assert set(json.loads(done.stdout)) == set(carried) | {"__main__"}
+
+
+RUNTIME_DIRECTORY = Path(repro_c.__file__).with_name("c")
+WERROR = ["-Wall", "-Wextra", "-Werror"]
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_the_c_runtime_is_a_real_file_that_compiles_without_a_warning(tmp_path: Path) -> None:
+    source = RUNTIME_DIRECTORY / "runtime.c"
+    subprocess.run(["cc", *WERROR, "-c", "-o", str(tmp_path / "runtime.o"), str(source)], check=True)
+    # a reproducer is one file: the header, the runtime, main(); nothing else is included from near it
+    assert repro_c.RUNTIME.startswith((RUNTIME_DIRECTORY / "runtime.h").read_text())
+    assert '#include "' not in repro_c.RUNTIME
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_generated_repro_c_compiles_with_werror_alone(tmp_path: Path, platform: Platform) -> None:
+    for index, scenario in enumerate((*EVERYTHING, *CHILDREN)):
+        path = tmp_path / f"repro{index}.c"
+        path.write_text(repro_c.render(make_plan(scenario, _modelled(scenario, platform), platform), "t", []))
+        subprocess.run(["cc", *WERROR, "-o", str(tmp_path / "repro"), path.name], check=True, cwd=tmp_path)

@@ -28,8 +28,7 @@ from harness.catalogue.build import drain, recv
 from harness.expectation import Expectation
 from harness.fuzz import findings
 from harness.fuzz.evaluate import FuzzConfig, evaluate
-from harness.fuzz.repro_c import segs
-from harness.fuzz.repro_c_runtime import RUNTIME
+from harness.fuzz.repro_c import RUNTIME, segs
 from harness.fuzz.repro_plan import make_plan
 from harness.model import Child, PairKind, Scenario, Send, SockType, Step
 from harness.oracle import expect

@@ -34,7 +34,7 @@ from harness.evaluate import Evaluation, Status
 from harness.execute.run import execute
 from harness.expectation import Expectation, ExpectedCmsg, ExpectedFd, StepExpectation
 from harness.fuzz import campaign, findings, repro_c, repro_main, repro_py
-from harness.fuzz.repro_c_runtime import RUNTIME
+from harness.fuzz.repro_c import RUNTIME
 from harness.fuzz.repro_plan import Inexpressible, Plan, PlanStep, clip, fits, make_plan
 from harness.model import (
     C_INT,
@@ -274,7 +274,9 @@ def test_repro_c_compiles_without_a_warning_whatever_the_values(
     path = tmp_path_factory.mktemp("c") / "repro.c"
     path.write_text(source)
     assert source.isascii()
-    done = subprocess.run(["cc", "-Wall", "-Wextra", "-c", "-o", os.devnull, str(path)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["cc", "-Wall", "-Wextra", "-Werror", "-c", "-o", os.devnull, str(path)], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "warning" not in done.stderr, done.stderr[-2000:]
 
