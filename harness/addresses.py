@@ -110,6 +110,68 @@ class Target:
         return _FAMILY + f"{space.directory}/{space.token}-".encode() + self.data + b"\0"
 
 
+# -- the names of pair kinds the socket API makes (harness.model.PairOrigin) ------------------------
+#
+# A pathname or abstract pair binds Target(PATH | ABSTRACT, leaf) with one of these leaves: not hex
+# digits, so no Send.address (whose leaf is a digest, address_target) ever names them.  An autobind
+# pair binds the family alone (the kernel picks "\0" and 5 hex digits).  Reproducers render the same
+# Targets with their own token and directory.
+PAIR_ROLES = ("a", "b")  # an accepted pair's listener binds b's name: the accepted end reports it as its own
+AUTOBIND_LENGTH = SUN_PATH_OFFSET + 1 + 5  # an autobound name: "\0" and 5 hex digits (unix_autobind)
+
+
+def pair_target(address: str, role: str) -> Target:
+    """What ``role`` ("a", "b") binds for a pair whose addresses are ``address``
+    ("pathname", "abstract" or "autobind": harness.model.PairKind.address)."""
+    if role not in PAIR_ROLES:
+        raise ValueError(f"unknown pair role {role!r}")
+    if address == "autobind":
+        return Target(TargetKind.UNCHANGED, _FAMILY)
+    leaf = f"pair-{role}".encode()
+    if address == "pathname":
+        return Target(TargetKind.PATH, leaf)
+    if address == "abstract":
+        return Target(TargetKind.ABSTRACT, leaf)
+    raise ValueError(f"unknown pair address {address!r}")
+
+
+def pair_name_length(address: str, role: str) -> int:
+    """:func:`portable_length` of the name ``role`` binds (getsockname's length for it)."""
+    if address == "autobind":
+        return AUTOBIND_LENGTH
+    space = AddressSpace("/", "0" * 2 * TOKEN_BYTES)  # the directory is not counted; the token is fixed-size
+    return portable_length(pair_target(address, role).sockaddr(space), space)
+
+
+def describe_name(raw: bytes, names: dict[str, bytes]) -> str:
+    """A socket address as data that means the same in every run (no token, no directory):
+
+    ``"none"`` (length 0), ``"unnamed"`` (the family alone), ``"a"`` / ``"b"`` (the name pair end a / b
+    bound, :meth:`Backend.names <harness.execute.backend.Backend>`), else its class: ``"autobind"``,
+    ``"abstract"``, ``"pathname"``.
+    """
+    if not raw:
+        return "none"
+    if len(raw) <= SUN_PATH_OFFSET:
+        return "unnamed"
+    for side, name in sorted(names.items()):
+        if raw == name:
+            return side
+    sun_path = raw[SUN_PATH_OFFSET:]
+    if sun_path[0] == 0:
+        hex_digits = all(c in b"0123456789abcdef" for c in sun_path[1:])
+        return "autobind" if len(raw) == AUTOBIND_LENGTH and hex_digits else "abstract"
+    return "pathname"
+
+
+def portable_length(raw: bytes, space: AddressSpace) -> int:
+    """``len(raw)``, without the private directory's bytes for a name inside it (they vary with TMPDIR)."""
+    directory = space.directory.encode() + b"/"
+    if raw[SUN_PATH_OFFSET:].startswith(directory):
+        return len(raw) - len(directory)
+    return len(raw)
+
+
 def sockaddr(address: str) -> bytes:
     """The struct sockaddr_un a scenario's address spells, unconfined: "@abstract", "/path", "hex:..."."""
     if address.startswith("hex:"):

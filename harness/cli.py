@@ -149,7 +149,9 @@ def _parser() -> argparse.ArgumentParser:
     overwrite_option(run)
     run.add_argument("--ids", default="*", help="comma-separated globs of case ids (default: all), e.g. 'FD-*,TRN-05'")
     run.add_argument("--backend", choices=("raw", "pysock", "both"), default="both")
-    run.add_argument("--kinds", default="*", help="glob of pair kinds, e.g. 'seqpacket/*' (default: all 12)")
+    run.add_argument(
+        "--kinds", default="*", help="glob of pair kinds, e.g. 'seqpacket/*' or '*/pathname/*' (default: all)"
+    )
     run.add_argument("--expectations", type=Path, help="JSON file of known deviations (see README)")
     run.add_argument("--platform-label", default="native", help="name of the platform in reports (e.g. gvisor)")
     step_timeout_option(run)

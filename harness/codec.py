@@ -20,6 +20,7 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any, TypeVar, cast, get_args
 
 from harness.model import (
+    CRED_WORDS,
     MAX_CMSGS,
     MAX_FDS,
     MAX_FLAGS,
@@ -38,9 +39,11 @@ from harness.model import (
     FdSpec,
     FieldError,
     Fill,
+    GetPeerName,
     GetSockName,
     GetSockOpt,
     Identity,
+    Interrupt,
     InvalidScenario,
     Ioctl,
     Listen,
@@ -109,10 +112,12 @@ STEP_TAGS: dict[str, type[Step]] = {
     "set_owner": SetOwner,
     "fill": Fill,
     "getsockname": GetSockName,
+    "getpeername": GetPeerName,
     "socketpair": SocketPair,
     "sendmany": SendMany,
     "diag_uid": DiagUid,
     "splice": Splice,
+    "interrupt": Interrupt,
     "child": Child,
 }
 _TAG_OF_STEP = {cls: tag for tag, cls in STEP_TAGS.items()}
@@ -244,7 +249,7 @@ def _name_or_int(value: object, where: str) -> str | int:
 
 
 def _cred(value: object, where: str) -> int | str:
-    if value in ("self", "parent", "nonexistent"):
+    if value in CRED_WORDS:
         return str(value)
     return _expect(value, int, where)
 
@@ -312,6 +317,7 @@ _FIELD_READERS: dict[str, Callable[[object, str], object]] = {
     "events": lambda v, w: frozenset(_expect(f, str, f"{w}[]") for f in _list(v, w, len(POLL_EVENTS), "POLL_EVENTS")),
     "request": lambda v, w: _expect(v, str, w),
     "wait_ms": lambda v, w: _expect(v, int, w),
+    "timeout_ms": lambda v, w: _expect(v, int, w),  # Poll
     "chunk": lambda v, w: _expect(v, int, w),
     "count": lambda v, w: _expect(v, int, w),
     "data": lambda v, w: decode_bytes(v, w),
@@ -322,6 +328,8 @@ _FIELD_READERS: dict[str, Callable[[object, str], object]] = {
     "sv": lambda v, w: _expect(v, str, w),
     "background": lambda v, w: _expect(v, bool, w),
     "delay_ms": lambda v, w: _expect(v, int, w),
+    "thread": lambda v, w: _expect(v, bool, w),  # Child
+    "restart": lambda v, w: _expect(v, bool, w),  # Interrupt
     "length": lambda v, w: _expect(v, int, w),
     "limit": lambda v, w: _expect(v, int, w),
     "steps": lambda v, w: tuple(decode_step(x, f"{w}[{i}]") for i, x in enumerate(_list(v, w, MAX_STEPS, "MAX_STEPS"))),

@@ -43,6 +43,8 @@ def step_words(step: StepExpectation | StepObservation) -> str:
         text += f" +{','.join(step.signals)}"
     if step.events is not None:
         text += f" {words(step.events)}"
+    if step.address is not None:
+        text += f" name {step.address}"
     if step.peercred is not None:
         text += f" peer {'/'.join(map(str, step.peercred))}"
     if step.nested:

@@ -28,7 +28,7 @@ from harness.execute.fdtable import DescriptorLimitTooLow
 from harness.execute.run import execute
 from harness.expectation import Expectation, Unmodelled
 from harness.finding import Finding
-from harness.model import Scenario
+from harness.model import Scenario, woken_steps
 from harness.native.constants import UnknownName
 from harness.observation import Blocked, Observation
 from harness.oracle import expect
@@ -108,9 +108,17 @@ def watchdog(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def unexpected_block(observation: Observation, expectation: Expectation, blocking_expected: bool) -> str:
-    """Why a step that blocked is the harness's timeout ('' when none did out of turn)."""
+def unexpected_block(
+    observation: Observation, expectation: Expectation, blocking_expected: bool, woken: frozenset[int] = frozenset()
+) -> str:
+    """Why a step that blocked is the harness's timeout ('' when none did out of turn).
+
+    A step in ``woken`` (one a background party should wake: model.woken_steps) that stayed blocked
+    is no timeout of the harness: the wake-up did not come, and the checkers report it as a fail.
+    """
     for seen, want in zip(observation.steps, expectation.steps, strict=False):
+        if seen.index in woken and not want.blocks:
+            continue
         if isinstance(seen.outcome, Blocked) and not (want.blocks and blocking_expected):
             oracle = "the oracle expects it to block too" if want.blocks else f"expected {want.outcome.describe()}"
             return f"timeout: step {seen.index} ({seen.op}) {seen.outcome.describe()}; {oracle}"
@@ -119,7 +127,7 @@ def unexpected_block(observation: Observation, expectation: Expectation, blockin
 
 def agrees(scenario: Scenario, observation: Observation, expectation: Expectation, blocking_expected: bool) -> bool:
     """The observation is what ``expectation`` says: no checker finds anything, nothing blocked out of turn."""
-    if unexpected_block(observation, expectation, blocking_expected):
+    if unexpected_block(observation, expectation, blocking_expected, woken_steps(scenario)):
         return False
     return not check(scenario, observation, expectation)
 
@@ -170,5 +178,5 @@ def evaluate(
         expectation=expectation,
         observation=observation,
         findings=tuple(findings),
-        blocked=unexpected_block(observation, expectation, blocking_expected),
+        blocked=unexpected_block(observation, expectation, blocking_expected, woken_steps(scenario)),
     )

@@ -51,6 +51,7 @@ class StepExpectation:
     events: frozenset[str] | None = None
     peercred: tuple[CredExpect, CredExpect, CredExpect] | None = None
     peer_pid: CredExpect | None = None
+    address: str | None = None  # getsockname / getpeername / recv's msg_name (StepObservation.address)
     nested: tuple[StepExpectation, ...] = ()
     why: str = field(default="", compare=False)  # the rule that decided, for reports
 

@@ -42,7 +42,7 @@ MAX_FILL_CHUNK = 1 << 20  # bytes of one Fill send
 MAX_FILL_SENDS = 1_000_000  # sends of one Fill step (it stops at the first that fails)
 MAX_SEND_MANY = 2 * UIO_MAXIOV  # messages of one sendmmsg() (SendMany)
 MAX_SPLICE = 1 << 16  # bytes of one splice()
-MAX_WAIT_MS = 10_000  # ReadPartner.wait_ms
+MAX_WAIT_MS = 10_000  # ReadPartner.wait_ms, Poll.timeout_ms
 MAX_DELAY_MS = 5000  # Child.delay_ms of a background child
 MAX_NOFILE = 1 << 20  # Identity.nofile (RLIMIT_NOFILE of a child)
 MAX_FD_HEADROOM = 64  # Identity.fd_headroom
@@ -162,9 +162,39 @@ class SockType(enum.Enum):
         raise InvalidScenario(f"unknown socket type {text!r}")
 
 
+class PairOrigin(enum.Enum):
+    """How the two ends of a pair are made.
+
+    ``SOCKETPAIR``: socketpair().  The others go through the socket API with addresses made by
+    :mod:`harness.addresses` (a path in the private directory, or an abstract name with the
+    scenario's random token; ``AUTOBIND``: bind() with only the family, so the kernel picks an
+    abstract name of 5 hex digits):
+
+    * STREAM and SEQPACKET: a listener bound to the address; side ``a`` is the end that connect()ed
+      to it, side ``b`` the end accept() returned.  The listener is closed right after accept(), so
+      the bound name has no socket behind it any more (a connect() to it would be refused) and
+      side ``b`` reports the listener's address as its own (getsockname) while side ``a`` is
+      unbound (getsockname: 2 bytes) and reports that address as its peer's.
+    * DGRAM: both ends bound (two addresses), each connect()ed to the other.
+    * ``UNCONNECTED`` (DGRAM only, pathname addresses): both ends bound, neither connected.  Every
+      Send without an explicit address goes to the other end's address through msg_name; a Send
+      with an explicit address keeps it.
+
+    Every origin but SOCKETPAIR has one kind per socket type (blocking, as connected): the names are
+    ``<type>/<address>/<how>``, e.g. ``stream/pathname/accepted`` or ``dgram/pathname/unconnected``.
+    """
+
+    SOCKETPAIR = "socketpair"
+    PATHNAME = "pathname"
+    ABSTRACT = "abstract"
+    AUTOBIND = "autobind"
+    UNCONNECTED = "unconnected"
+
+
 @dataclass(frozen=True, slots=True)
 class PairKind:
-    """One kind of socket pair: type x {blocking, SOCK_NONBLOCK} x {as created, reversed}.
+    """One kind of socket pair: type x how it is made (:class:`PairOrigin`); for socketpair() also
+    {blocking, SOCK_NONBLOCK} x {as created, reversed}.
 
     *Reversed* swaps the two fds that socketpair() returned, so side ``a`` is ``sv[1]``
     (gVisor's ``ReversedSocketPair``).
@@ -173,32 +203,74 @@ class PairKind:
     sock_type: SockType
     nonblocking: bool = False
     reversed: bool = False
+    origin: PairOrigin = PairOrigin.SOCKETPAIR
+
+    def __post_init__(self) -> None:
+        if self.origin is PairOrigin.SOCKETPAIR:
+            return
+        if self.nonblocking or self.reversed:
+            raise InvalidScenario(f"a {self.origin.value} pair is blocking and as connected only")
+        if self.origin is PairOrigin.UNCONNECTED and self.sock_type is not SockType.DGRAM:
+            raise InvalidScenario("only a DGRAM pair can be unconnected")
+
+    @property
+    def by_socketpair(self) -> bool:
+        return self.origin is PairOrigin.SOCKETPAIR
+
+    @property
+    def address(self) -> Literal["pathname", "abstract", "autobind"] | None:
+        """What the ends' (or the listener's) addresses are; None for socketpair()."""
+        if self.origin is PairOrigin.SOCKETPAIR:
+            return None
+        if self.origin in (PairOrigin.PATHNAME, PairOrigin.UNCONNECTED):
+            return "pathname"
+        return "abstract" if self.origin is PairOrigin.ABSTRACT else "autobind"
+
+    @property
+    def accepted(self) -> bool:
+        """A connection-oriented pair from listen/connect/accept (side b is the accepted end)."""
+        return not self.by_socketpair and self.sock_type is not SockType.DGRAM
+
+    @property
+    def connected(self) -> bool:
+        """Each end is connected to the other (everything but ``dgram/pathname/unconnected``)."""
+        return self.origin is not PairOrigin.UNCONNECTED
 
     @property
     def name(self) -> str:
-        blocking = "nonblocking" if self.nonblocking else "blocking"
-        order = "reversed" if self.reversed else "as-created"
-        return f"{self.sock_type.short}/{blocking}/{order}"
+        if self.origin is PairOrigin.SOCKETPAIR:
+            blocking = "nonblocking" if self.nonblocking else "blocking"
+            order = "reversed" if self.reversed else "as-created"
+            return f"{self.sock_type.short}/{blocking}/{order}"
+        how = "accepted" if self.accepted else "connected" if self.connected else "unconnected"
+        return f"{self.sock_type.short}/{self.address}/{how}"
 
     @classmethod
     def from_name(cls, name: str) -> PairKind:
-        parts = name.split("/")
-        if (
-            len(parts) != 3
-            or parts[1] not in ("blocking", "nonblocking")
-            or parts[2]
-            not in (
-                "as-created",
-                "reversed",
-            )
-        ):
-            raise InvalidScenario(f"unknown pair kind {name!r} (want e.g. 'stream/blocking/as-created')")
-        return cls(SockType.from_short(parts[0]), parts[1] == "nonblocking", parts[2] == "reversed")
+        for kind in ALL_KINDS:
+            if kind.name == name:
+                return kind
+        parts = name.split("/")  # a socketpair() kind may name its type as "SOCK_STREAM" too
+        if len(parts) == 3 and parts[1] in ("blocking", "nonblocking") and parts[2] in ("as-created", "reversed"):
+            return cls(SockType.from_short(parts[0]), parts[1] == "nonblocking", parts[2] == "reversed")
+        raise InvalidScenario(
+            f"unknown pair kind {shorten(name)} (want e.g. 'stream/blocking/as-created' or 'stream/pathname/accepted')"
+        )
 
 
-ALL_KINDS: tuple[PairKind, ...] = tuple(
+# socketpair() kinds first, in the order the byte decoder (harness.generate.decode) has always used
+SOCKETPAIR_KINDS: tuple[PairKind, ...] = tuple(
     PairKind(t, nb, rev) for t in SockType for nb in (False, True) for rev in (False, True)
 )
+API_KINDS: tuple[PairKind, ...] = (
+    *(
+        PairKind(t, origin=o)
+        for t in (SockType.STREAM, SockType.SEQPACKET, SockType.DGRAM)
+        for o in (PairOrigin.PATHNAME, PairOrigin.ABSTRACT, PairOrigin.AUTOBIND)
+    ),
+    PairKind(SockType.DGRAM, origin=PairOrigin.UNCONNECTED),
+)
+ALL_KINDS: tuple[PairKind, ...] = SOCKETPAIR_KINDS + API_KINDS
 
 
 class FdKind(enum.Enum):
@@ -281,8 +353,10 @@ FdRef: TypeAlias = Named | RawFd | ClosedFd
 
 
 # "self": the sender's own id; "parent": the scenario process's (from a child); "nonexistent":
-# a pid no process has (the executor picks one that is free).
-CredValue: TypeAlias = int | Literal["self", "parent", "nonexistent"]
+# a pid no process has (the executor picks one that is free); "thread" (pid only): the sending
+# thread's id, gettid(), which differs from getpid() in a Child(thread=True).
+CredValue: TypeAlias = int | Literal["self", "parent", "nonexistent", "thread"]
+CRED_WORDS = ("self", "parent", "nonexistent", "thread")
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,8 +386,10 @@ class ScmCredentials:
             value = getattr(self, field_name)
             if isinstance(value, int):
                 _fits(self, field_name, value)
-            elif value not in ("self", "parent", "nonexistent"):
-                raise FieldError(field_name, f"{shorten(value)} is not an int, 'self', 'parent' or 'nonexistent'")
+            elif value not in CRED_WORDS or (value == "thread" and field_name != "pid"):
+                raise FieldError(
+                    field_name, f"{shorten(value)} is not an int, 'self', 'parent', 'nonexistent' or (pid) 'thread'"
+                )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -517,13 +593,19 @@ POLL_EVENTS = ("POLLIN", "POLLPRI", "POLLOUT", "POLLERR", "POLLHUP", "POLLRDHUP"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Poll:
-    """poll() on a pair end with a zero timeout; the observation is the set of revents."""
+    """poll() on a pair end; the observation is the set of revents.
+
+    ``timeout_ms`` (bounded by MAX_WAIT_MS) lets the call wait for an event, e.g. one a background
+    Child causes (a blocked poll woken by shutdown); nothing happening is then ``0`` after the wait.
+    """
 
     on: Side
     events: frozenset[str] = frozenset({"POLLIN", "POLLOUT", "POLLPRI", "POLLRDHUP"})
+    timeout_ms: int = 0
 
     def __post_init__(self) -> None:
         _check_side(self.on)
+        _within("timeout_ms", self.timeout_ms, 0, MAX_WAIT_MS, "MAX_WAIT_MS")
         unknown = self.events - set(POLL_EVENTS)
         if unknown:
             raise InvalidScenario(f"unknown poll events {sorted(unknown)}")
@@ -590,7 +672,19 @@ class Fill:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GetSockName:
-    """getsockname() on a pair end; the outcome is the address length (2: unbound)."""
+    """getsockname() on a pair end; the outcome is the address length (2: unbound; a pathname's is counted
+    without the private directory's bytes), and the observation says what the address is
+    (harness.addresses.describe_name)."""
+
+    on: Side
+
+    def __post_init__(self) -> None:
+        _check_side(self.on)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetPeerName:
+    """getpeername() on a pair end: observed like :class:`GetSockName`."""
 
     on: Side
 
@@ -663,6 +757,20 @@ class Splice:
         _within("length", self.length, 1, MAX_SPLICE, "MAX_SPLICE")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Interrupt:
+    """tgkill(the scenario's process, its scenario thread, SIGUSR2), from a background party: a
+    blocking call the scenario thread is in is interrupted by a signal with a handler.
+
+    For a scenario with an Interrupt the executor installs a SIGUSR2 handler (which does nothing)
+    in the scenario's process, with SA_RESTART if ``restart`` (every Interrupt of a scenario says
+    the same), and restores the old disposition afterwards.  Raw back end only: Python's socket
+    module retries a call a signal interrupted (PEP 475).
+    """
+
+    restart: bool = False
+
+
 # An unprivileged child switches to uid = gid = UNPRIVILEGED_UID + (the harness process's pid % 10000):
 # per-user kernel counters (user->unix_inflight) must not be shared by harness processes that
 # run at the same time (pytest-xdist workers).  The oracle refers to it only symbolically.
@@ -704,7 +812,15 @@ class Identity:
 class Child:
     """fork(): the child runs ``steps`` on the inherited descriptors as ``identity`` and exits; the
     parent waits for it (and reaps it) before its next step.  Privilege drops and namespaces happen
-    only in the child."""
+    only in the child.
+
+    ``thread=True``: no fork; the steps run on a new thread of the scenario's own process (same
+    pid, same descriptor table, same identity, which must be the default), which the scenario's
+    thread joins with a timeout.  Every call the thread makes is bounded like any step's
+    (SO_RCVTIMEO/SO_SNDTIMEO of the pair, Poll and ReadPartner timeouts), so a join that times
+    out is a harness error, never a hang.  Credentials the kernel fills in name the process (the
+    thread-group id), not the thread; ``ScmCredentials(pid="thread")`` names the thread's id.
+    """
 
     steps: tuple[Step, ...]
     identity: Identity = Identity()
@@ -713,8 +829,11 @@ class Child:
     # parent reaps it right after that step.
     background: bool = False
     delay_ms: int = 200
+    thread: bool = False
 
     def __post_init__(self) -> None:
+        if self.thread and self.identity != Identity():
+            raise InvalidScenario("a thread is the scenario's process: it cannot have an identity of its own")
         if len(self.steps) >= MAX_STEPS:
             raise FieldError("steps", f"{len(self.steps)} steps and the child itself exceed MAX_STEPS={MAX_STEPS}")
         if any(isinstance(step, Child) for step in self.steps):
@@ -737,10 +856,12 @@ Step: TypeAlias = (
     | SetOwner
     | Fill
     | GetSockName
+    | GetPeerName
     | SocketPair
     | SendMany
     | DiagUid
     | Splice
+    | Interrupt
     | Child
 )
 
@@ -767,6 +888,8 @@ class Scenario:
             raise FieldError(
                 "steps", f"{size} bytes of data and control exceed MAX_SCENARIO_BYTES={MAX_SCENARIO_BYTES}"
             )
+        if len({step.restart for step in _all_steps(self.steps) if isinstance(step, Interrupt)}) > 1:
+            raise InvalidScenario("Interrupt steps disagree about SA_RESTART (the process has one SIGUSR2 handler)")
         names = [spec.name for spec in self.fds]
         if len(set(names)) != len(names):
             raise InvalidScenario(f"duplicate fd names in {names}")
@@ -794,6 +917,21 @@ def _all_steps(steps: tuple[Step, ...]) -> Iterator[Step]:
         yield step
         if isinstance(step, Child):
             yield from step.steps
+
+
+def all_steps(steps: tuple[Step, ...]) -> Iterator[Step]:
+    """Every step of ``steps``, a Child's own steps included (after the Child)."""
+    return _all_steps(steps)
+
+
+def woken_steps(scenario: Scenario) -> frozenset[int]:
+    """Indices of the steps a background party races: each one right after a background Child.
+
+    Such a step waits (bounded) until the party acts; if it is still waiting at its bound, the
+    wake-up never came, which is a fail of the kernel, not a timeout of the harness.
+    """
+    steps = scenario.steps
+    return frozenset(i + 1 for i, step in enumerate(steps[:-1]) if isinstance(step, Child) and step.background)
 
 
 def step_count(steps: tuple[Step, ...]) -> int:

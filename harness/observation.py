@@ -123,6 +123,10 @@ class StepObservation:
     events: frozenset[str] | None = None  # poll: the revents
     peercred: tuple[int, int, int] | None = None  # getsockopt(SO_PEERCRED): (pid, uid, gid)
     peer_pid: int | None = None  # getsockopt(SO_PEERPIDFD): the pid its pidfd refers to
+    # getsockname / getpeername: the address; recv: the sender's (msg_name), as
+    # harness.addresses.describe_name says it ("none", "unnamed", "a", "b", "autobind", "abstract", "pathname");
+    # None: not visible
+    address: str | None = None
     nested: tuple[StepObservation, ...] = ()  # a child's steps, observed in the child
     note: str = field(default="", compare=False)
 

@@ -26,6 +26,7 @@ from harness.fuzz import bundle, repro_c, repro_py
 from harness.fuzz.findings import run_c_repro, run_python_repro
 from harness.fuzz.repro_plan import Inexpressible, make_plan
 from harness.model import (
+    API_KINDS,
     Child,
     Close,
     ClosedFd,
@@ -356,3 +357,41 @@ def test_generated_repro_c_compiles_with_werror_alone(tmp_path: Path, platform: 
         path = tmp_path / f"repro{index}.c"
         path.write_text(repro_c.render(make_plan(scenario, _modelled(scenario, platform), platform), "t", []))
         subprocess.run(["cc", *WERROR, "-o", str(tmp_path / "repro"), path.name], check=True, cwd=tmp_path)
+
+
+# A pair the socket API makes: both runtimes make it as the harness does, and compare recvmsg's msg_name.
+API_PAIR_STEPS = (
+    Send(on="a", iov=(b"ab",)),
+    Recv(on="b", buffers=(8,)),
+    Send(on="b", iov=(b"c",)),
+    Recv(on="a", buffers=(8,)),
+    GetSockOpt(on="a", option="SO_PEERCRED"),
+    Poll(on="a"),
+    Close(target="b"),
+    Send(on="a", flags=frozenset({"MSG_NOSIGNAL"})),
+)
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+@pytest.mark.parametrize("kind", API_KINDS, ids=lambda k: k.name)
+def test_both_reproducers_make_the_socket_api_kinds(tmp_path: Path, platform: Platform, kind: PairKind) -> None:
+    scenario = Scenario(kind=kind, steps=API_PAIR_STEPS)
+    _write(tmp_path, scenario, _modelled(scenario, platform), platform)
+    for result in (run_python_repro(tmp_path / "repro.py"), run_c_repro(tmp_path / "repro.c")):
+        assert result.exit == 0, f"{result.name}:\n{result.output}"
+    assert not list(Path("/tmp").glob("scm-repro-names-*/*-pair-*"))  # the bound paths are gone with the run
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_both_reproducers_see_a_wrong_msg_name(tmp_path: Path, platform: Platform) -> None:
+    scenario = Scenario(kind=PairKind.from_name("dgram/pathname/unconnected"), steps=API_PAIR_STEPS[:2])
+    expectation = _modelled(scenario, platform)
+    assert expectation.steps[1].address == "a"
+    lying = Expectation((expectation.steps[0], replace(expectation.steps[1], address="b")))
+    _write(tmp_path, scenario, lying, platform)
+    for result in (run_python_repro(tmp_path / "repro.py"), run_c_repro(tmp_path / "repro.c")):
+        assert result.exit == 1 and result.reproduced, f"{result.name}:\n{result.output}"
+        deviation = (
+            "DEVIATION step 1 msg_name" if result.name == "repro.c" else "step 1] msg_name: expected b, observed a"
+        )
+        assert deviation in result.output, result.output

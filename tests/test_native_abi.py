@@ -275,7 +275,7 @@ def test_headers_lack_only_the_newest_names(headers: Headers) -> None:
 def test_syscall_numbers_known_for_this_arch() -> None:
     if ARCH not in ("x86_64", "aarch64", "riscv64"):
         pytest.skip(f"no syscall table for {ARCH}")
-    assert set(C.syscalls) == {"kcmp", "pidfd_open", "pidfd_getfd", "io_uring_setup"}
+    assert set(C.syscalls) == {"kcmp", "pidfd_open", "pidfd_getfd", "io_uring_setup", "tgkill"}
 
 
 def test_msg_flag_names() -> None:

@@ -184,5 +184,5 @@ def test_a_real_run_writes_report_ktap_that_parses(capsys: pytest.CaptureFixture
     capsys.readouterr()
     tests, _ = parse_ktap((tmp_path / "report.ktap").read_text())
     assert [t.name for t in tests] == ["BND-04", "FD-01"]  # catalogue order
-    assert all(t.ok and not t.skipped and len(t.subtests) == 4 * 2 for t in tests)
+    assert all(t.ok and not t.skipped and len(t.subtests) == 8 * 2 for t in tests)  # 4 socketpair(), 4 API kinds
     assert all(s.ok for t in tests for s in t.subtests)

@@ -163,7 +163,7 @@ def _plan(text: str, data: bytes, name: str) -> Plan:
     close = PlanStep("close", {"target": name}, want, text)
     return Plan(
         consts={"SOL_SOCKET": 1},
-        pair=(1, False, False),
+        pair=(1, False, False, None),
         pair_words=text,
         fds=((name, "memfd", False, False, False, True),),
         steps=(send, recv, child, close),

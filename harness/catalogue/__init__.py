@@ -19,6 +19,7 @@ from harness.catalogue import (  # noqa: F401
     regressions_without_oob,
     shutdown_close,
     truncation,
+    wakeups,
 )
 from harness.catalogue.case import CASES, Case, Variant, select
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from harness.model import ALL_KINDS, PairKind, Scenario, SockType
 
@@ -31,9 +32,12 @@ class Case:
     types: frozenset[SockType]
     build: Builder = field(repr=False, compare=False)
     needs: frozenset[str] = frozenset()  # probed platform features the case requires
+    # "any": every kind of its types; "socketpair": the case is about socketpair() itself (its title
+    # or source says why), so only the kinds socketpair() makes
+    pairs: Literal["any", "socketpair"] = "any"
 
     def kinds(self) -> tuple[PairKind, ...]:
-        return tuple(k for k in ALL_KINDS if k.sock_type in self.types)
+        return tuple(k for k in ALL_KINDS if k.sock_type in self.types and (self.pairs == "any" or k.by_socketpair))
 
     def variants(self, kind: PairKind) -> tuple[Variant, ...]:
         return tuple(self.build(kind))
@@ -45,9 +49,17 @@ _TYPE_LETTERS = {"S": SockType.STREAM, "D": SockType.DGRAM, "Q": SockType.SEQPAC
 
 
 def case(
-    id: str, title: str, *, area: str, source: str, types: str = "SDQ", needs: Iterable[str] = ()
+    id: str,
+    title: str,
+    *,
+    area: str,
+    source: str,
+    types: str = "SDQ",
+    needs: Iterable[str] = (),
+    pairs: Literal["any", "socketpair"] = "any",
 ) -> Callable[[Builder], Builder]:
-    """Register a case builder: ``types`` uses the catalogue's letters (S, D, Q)."""
+    """Register a case builder: ``types`` uses the catalogue's letters (S, D, Q); ``pairs="socketpair"``
+    for a case about socketpair() itself (not run on the kinds the socket API makes)."""
 
     def register(build: Builder) -> Builder:
         if id in CASES:
@@ -60,6 +72,7 @@ def case(
             types=frozenset(_TYPE_LETTERS[t] for t in types),
             build=build,
             needs=frozenset(needs),
+            pairs=pairs,
         )
         return build
 

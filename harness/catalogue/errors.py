@@ -213,6 +213,7 @@ def er_10(kind: PairKind) -> Iterator[Variant]:
     "socketpair(): bad domain EAFNOSUPPORT, bad type EINVAL, bad sv EFAULT; SOCK_CLOEXEC / SOCK_NONBLOCK on both fds",
     area="errors",
     source="LTP socketpair01, socketpair02",
+    pairs="socketpair",  # its steps are socketpair() calls: the pair the case runs on plays no part
 )
 def er_14(kind: PairKind) -> Iterator[Variant]:
     t = kind.sock_type.value

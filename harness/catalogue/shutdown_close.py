@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import FDS_SPACE, drain, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import Close, FdKind, FdSpec, PairKind, Poll, ReadPartner, Shutdown, Step
+from harness.model import Child, Close, FdKind, FdSpec, Fill, PairKind, Poll, ReadPartner, Shutdown, SockType, Step
 
 UNTRACKED_PIPE = FdSpec(name="w", kind=FdKind.PIPE_WRITE, tracked=False)
 UNTRACKED_SOCKET = FdSpec(name="s", kind=FdKind.SOCKET, tracked=False)
@@ -79,6 +79,21 @@ def sc_05(kind: PairKind) -> Iterator[Variant]:
     yield Variant(
         "send", scenario(kind, send(b"unread"), Close(target="b"), send(b"x", flags=["MSG_NOSIGNAL"]), fds=())
     )
+    if kind.nonblocking:
+        return
+    # wake-ups (issue 10): a writer asleep on a full queue (it sent nothing) is woken by the reader's
+    # close on a second thread (ECONNRESET: the reader's queue held unread data) or by its SHUT_RD
+    # (EPIPE); the woken send raises no SIGPIPE, the next one does (harness.oracle.linux.woken_writer)
+    for label, wake in (("reader's close", Close(target="b")), ("reader's SHUT_RD", Shutdown(on="b", how="SHUT_RD"))):
+        reader = Child(steps=(wake,), thread=True, background=True, delay_ms=100)
+        steps = (Fill(on="a"), reader, send(b"w" * 4096), send(b"x"))
+        yield Variant(f"blocked writer woken by the {label}", scenario(kind, *steps, fds=()))
+    if kind.sock_type is SockType.STREAM:
+        # a send far over SO_SNDBUF into an empty queue queues part of its data and sleeps: the
+        # reader's close makes it return that partial count (no SIGPIPE); the next send is EPIPE
+        reader = Child(steps=(Close(target="b"),), thread=True, background=True, delay_ms=100)
+        partial = (reader, send(b"w" * (1 << 20)), send(b"x"))
+        yield Variant("writer woken by the reader's close after a partial send", scenario(kind, *partial, fds=()))
 
 
 @case(
@@ -171,3 +186,10 @@ def sc_12(kind: PairKind) -> Iterator[Variant]:
     yield Variant("SHUT_RD", scenario(kind, Shutdown(on="a", how="SHUT_RD"), Poll(on="a"), Poll(on="b"), fds=()))
     yield Variant("SHUT_RDWR", scenario(kind, Shutdown(on="a", how="SHUT_RDWR"), Poll(on="a"), Poll(on="b"), fds=()))
     yield Variant("peer closed", scenario(kind, send(b"x", on="b"), Close(target="b"), Poll(on="a"), fds=()))
+    # wake-ups (issue 10): a poll that waits (bounded by its timeout) is woken by a background child's
+    # shutdown; a poller asking for no events still gets POLLHUP (gVisor's *WakesHangupOnlyPoller)
+    # (SHUT_RD alone gives no POLLHUP: a hangup-only poller would sleep out its timeout and return 0)
+    for how, events in (("SHUT_RDWR", frozenset[str]()), ("SHUT_RD", frozenset({"POLLIN", "POLLRDHUP"}))):
+        woken = Child(steps=(Shutdown(on="a", how=how),), background=True, delay_ms=100)
+        label = f"blocked poll woken by {how} ({'|'.join(sorted(events)) or 'hangup only'})"
+        yield Variant(label, scenario(kind, woken, Poll(on="a", events=events, timeout_ms=2000), fds=()))

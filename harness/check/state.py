@@ -22,6 +22,14 @@ def socket_state_matches(scenario: Scenario, observation: Observation, expectati
                 expected=words(want.events),
                 observed=words(seen.events) if seen.events is not None else "nothing",
             )
+        if want.address is not None and seen.address is not None and seen.address != want.address:
+            yield Finding(
+                checker="socket-state",
+                step=seen.index,
+                field=at + ("msg_name" if seen.op == "recv" else "address"),
+                expected=want.address,
+                observed=seen.address,
+            )
         if want.peercred is not None:
             expected = tuple(resolve(v, observation) for v in want.peercred)
             if seen.peercred != expected:

@@ -6,20 +6,23 @@ import dataclasses
 import fcntl
 import os
 import select
+import signal
 import socket
 import stat
 import struct
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.addresses import AddressSpace
+from harness.addresses import AddressSpace, confine, describe_name, pair_target, portable_length
 from harness.execute import signals
-from harness.execute.child import ChildReport, ChildUnsupported, Running, finish_child, start_child
+from harness.execute.child import ChildReport, ChildUnsupported, Running, finish_child, kill_and_reap, start_child
 from harness.execute.errors import CannotExpress as CannotExpress  # re-exported
 from harness.execute.fdtable import FdTable
 from harness.execute.inspect import Identifier, describe, open_fds, pidfd_pid
+from harness.execute.threads import WAKE_GRACE, ThreadRun, finish_thread, start_thread
 from harness.model import (
     POLL_EVENTS,
     Child,
@@ -28,8 +31,10 @@ from harness.model import (
     DiagUid,
     FdRef,
     Fill,
+    GetPeerName,
     GetSockName,
     GetSockOpt,
+    Interrupt,
     Ioctl,
     Listen,
     Named,
@@ -121,6 +126,12 @@ class ExecConfig:
             raise ValueError(f"step_timeout {self.step_timeout} is under {MIN_STEP_TIMEOUT} s")
 
 
+def _wait(fd: int, event: int, timeout_ms: int) -> bool:
+    poller = select.poll()
+    poller.register(fd, event)
+    return any(got & event for _, got in poller.poll(timeout_ms))
+
+
 class Backend(ABC):
     name: str
 
@@ -132,20 +143,29 @@ class Backend(ABC):
         self.identifier = Identifier(consts.syscalls.get("kcmp"))
         self.kind: PairKind | None = None
         self.children: list[ProcessContext] = []
-        self.background: tuple[int, Running] | None = None
+        self.background: tuple[int, Running | ThreadRun] | None = None
         self.main_ids = (os.getpid(), os.getuid(), os.getgid())  # "parent" in a child's credentials
+        self.main_tid = threading.get_native_id()  # the scenario's thread: where an Interrupt goes
         self.addresses = AddressSpace.fresh()  # where this scenario's msg_names resolve (harness.addresses)
+        # the names the pair ends bound (getsockname right after set-up; the listener's for side b of an
+        # accepted pair), and for an unconnected pair where a Send without an address goes
+        self.names: dict[str, bytes] = {}
+        self.default_destination: dict[str, bytes] = {}
 
     # -- set-up -------------------------------------------------------------------------------
 
     def create_pair(self, kind: PairKind) -> None:
         self.kind = kind
-        first, second = self._socketpair(kind)
-        self.table.own(first)
-        self.table.own(second)
-        a, b = (second, first) if kind.reversed else (first, second)
+        if kind.by_socketpair:
+            first, second = self._socketpair(kind)
+            self.table.own(first)
+            self.table.own(second)
+            a, b = (second, first) if kind.reversed else (first, second)
+        else:
+            a, b = self._api_pair(kind)
         self.table.add_pair_end("a", a)
         self.table.add_pair_end("b", b)
+        self.adopt_pair(a, b)
         if not kind.nonblocking:
             timeval = struct.pack("@ll", int(self.config.step_timeout), int(self.config.step_timeout % 1 * 1e6))
             for fd in (a, b):
@@ -153,6 +173,81 @@ class Backend(ABC):
                     r = libc.setsockopt_bytes(fd, self.sol_socket, self.c.so[option], timeval)
                     if not r.ok:
                         raise OSError(r.errno, f"cannot bound blocking calls with {option}")
+
+    def adopt_pair(self, a: int, b: int) -> None:  # noqa: B027 - a hook, empty by default
+        """Hook for a back end that wraps the pair ends in objects."""
+
+    def _new_socket(self, kind: PairKind, extra: int = 0) -> int:
+        r = libc.socket(1, self.c.sock[kind.sock_type.value] | self.c.sock_cloexec | extra, 0)  # AF_UNIX
+        if not r.ok:
+            raise OSError(r.errno, f"socket() for {kind.name}")
+        return self.table.own(r.value)
+
+    def _bind(self, fd: int, kind: PairKind, role: str) -> bytes:
+        """Bind ``fd`` to the confined name of ``role``; the path is unlinked when the scenario ends."""
+        assert kind.address is not None
+        name = pair_target(kind.address, role).sockaddr(self.addresses)
+        if name[2:3] not in (b"", b"\0"):  # a path: remove it whatever happens next
+            self.table.unlink_after(name[2:].split(b"\0", 1)[0])
+        r = libc.bind(fd, name)
+        if not r.ok:
+            raise OSError(r.errno, f"bind() for {kind.name}")
+        if name[2:3] not in (b"", b"\0"):
+            # whatever the umask: anyone may write to it (sendto, connect), an unprivileged child too, as
+            # to a socketpair() end; nobody else can find it (a 0711 directory, a random token)
+            os.chmod(name[2:].split(b"\0", 1)[0], 0o777)
+        r, bound = libc.getsockname(fd)
+        if not r.ok:
+            raise OSError(r.errno, f"getsockname() for {kind.name}")
+        return bound
+
+    def _api_pair(self, kind: PairKind) -> tuple[int, int]:
+        """A pair through socket()/bind()/listen()/connect()/accept() (harness.model.PairOrigin).
+
+        Every call is bounded: connect() is non-blocking (to a listener with room in its backlog it
+        completes at once) and accept() waits at most the step timeout in poll().
+        """
+        wait_ms = int(self.config.step_timeout * 1000)
+        if kind.accepted:
+            listener = self._new_socket(kind)
+            name = self._bind(listener, kind, "b")
+            r = libc.listen(listener, 1)
+            if not r.ok:
+                raise OSError(r.errno, f"listen() for {kind.name}")
+            a = self._new_socket(kind, self.c.sock_nonblock)
+            r = libc.connect(a, name)
+            if not r.ok and (r.errno not in (11, 115) or not _wait(a, select.POLLOUT, wait_ms)):  # EAGAIN, EINPROGRESS
+                raise OSError(r.errno, f"connect() for {kind.name}")
+            if not _wait(listener, select.POLLIN, wait_ms):
+                raise OSError(110, f"accept() for {kind.name}: no connection within the step timeout")
+            r = libc.accept4(listener, self.c.sock_cloexec)
+            if not r.ok:
+                raise OSError(r.errno, f"accept() for {kind.name}")
+            b = self.table.own(r.value)
+            self.table.close_owned(listener)  # only the two ends stay: nothing listens on the name now
+            os.set_blocking(a, True)
+            self.names = {"b": name}
+            return a, b
+        a, b = self._new_socket(kind), self._new_socket(kind)
+        self.names = {"a": self._bind(a, kind, "a"), "b": self._bind(b, kind, "b")}
+        if kind.connected:
+            for fd, peer in ((a, "b"), (b, "a")):
+                r = libc.connect(fd, self.names[peer])
+                if not r.ok:
+                    raise OSError(r.errno, f"connect() for {kind.name}")
+        else:
+            self.default_destination = {"a": self.names["b"], "b": self.names["a"]}
+        return a, b
+
+    def destination(self, step: Send) -> bytes | None:
+        """Send's msg_name: its confined address, else the other end's name for an unconnected pair."""
+        if step.address is not None:
+            return confine(step.address, self.addresses)
+        return self.default_destination.get(step.on)
+
+    def describe_name(self, raw: bytes) -> str:
+        """An address as data comparable across runs (harness.addresses.describe_name)."""
+        return describe_name(raw, self.names)
 
     @abstractmethod
     def _socketpair(self, kind: PairKind) -> tuple[int, int]: ...
@@ -203,13 +298,24 @@ class Backend(ABC):
         if isinstance(step, Fill):
             return self.fill(index, step)
         if isinstance(step, GetSockName):
-            return StepObservation(index=index, op="getsockname", outcome=self.getsockname(step.on))
+            return self.socket_name(index, "getsockname", step.on)
+        if isinstance(step, GetPeerName):
+            return self.socket_name(index, "getpeername", step.on)
         if isinstance(step, SocketPair):
             return StepObservation(index=index, op="socketpair", outcome=self.make_pair(step))
         if isinstance(step, SendMany):
             return StepObservation(index=index, op="sendmany", outcome=self.send_many(step))
         if isinstance(step, Splice):
             return self.splice(index, step)
+        if isinstance(step, Interrupt):
+            # tgkill(2): SIGUSR2 to the scenario's thread (the handler harness.execute.run installed)
+            tgkill = self.c.syscalls.get("tgkill")
+            if tgkill is None:
+                raise CannotExpress("tgkill: no syscall number for this architecture")
+            r = libc.syscall(tgkill, self.main_ids[0], self.main_tid, signal.SIGUSR2)
+            return StepObservation(
+                index=index, op="interrupt", outcome=Returned(0) if r.ok else Failed(errno_name(r.errno))
+            )
         if isinstance(step, DiagUid):
             return StepObservation(index=index, op="diag_uid", outcome=diag_uid(self.table.fd(step.on)))
         raise AssertionError(f"unhandled step {step!r}")
@@ -222,7 +328,7 @@ class Backend(ABC):
             mask |= getattr(select, name)
         poller = select.poll()
         poller.register(self.table.fd(step.on), mask)
-        got = poller.poll(0)
+        got = poller.poll(step.timeout_ms)  # bounded: model.MAX_WAIT_MS
         revents = got[0][1] if got else 0
         names = frozenset(name for name in POLL_EVENTS if revents & getattr(select, name))
         return StepObservation(index=index, op="poll", outcome=Returned(len(got)), events=names)
@@ -254,9 +360,15 @@ class Backend(ABC):
             return Failed(errno_name(exc.errno or 0))
         return Returned(len(data))
 
-    def getsockname(self, side: str) -> Outcome:
-        r, name = libc.getsockname(self.table.fd(side))
-        return Returned(len(name)) if r.ok else Failed(errno_name(r.errno))
+    def socket_name(self, index: int, op: str, side: str) -> StepObservation:
+        """getsockname / getpeername: the outcome is the length (without the private directory's bytes,
+        harness.addresses.portable_length), the address what it names (describe_name)."""
+        call = libc.getsockname if op == "getsockname" else libc.getpeername
+        r, name = call(self.table.fd(side))
+        if not r.ok:
+            return StepObservation(index=index, op=op, outcome=Failed(errno_name(r.errno)))
+        outcome = Returned(portable_length(name, self.addresses))
+        return StepObservation(index=index, op=op, outcome=outcome, address=self.describe_name(name))
 
     def make_pair(self, step: SocketPair) -> Outcome:
         domain = step.domain if isinstance(step.domain, int) else {"AF_UNIX": 1, "AF_INET": 2}[step.domain]
@@ -294,6 +406,8 @@ class Backend(ABC):
                 out.append(dataclasses.replace(observed, signals=signals.take()))
             return tuple(out)
 
+        if step.thread:
+            return self.thread_child(index, step, steps)
         try:
             running = start_child(
                 step.identity,
@@ -310,6 +424,51 @@ class Backend(ABC):
             raise CannotExpress(f"child: {exc}") from None
         return self.child_observation(index, report)
 
+    # -- Child(thread=True): the steps on another thread of this process (harness.execute.threads) --
+
+    def thread_child(
+        self, index: int, step: Child, steps: Callable[[], tuple[StepObservation, ...]]
+    ) -> StepObservation:
+        # the longest a thread's steps can take: the child bound, and the Poll and ReadPartner waits
+        waits = sum(
+            inner.timeout_ms if isinstance(inner, Poll) else inner.wait_ms if isinstance(inner, ReadPartner) else 0
+            for inner in step.steps
+        )
+        timeout = self.config.child_timeout + waits / 1000
+        running = start_thread(steps, timeout, step.delay_ms / 1000 if step.background else 0.0)
+        if step.background:
+            self.background = (index, running)
+            return StepObservation(index=index, op="child", outcome=Returned(0))
+        return self.thread_observation(index, running)
+
+    def thread_observation(self, index: int, running: ThreadRun) -> StepObservation:
+        tid, observed = finish_thread(running, self.wake_pair)
+        # a thread's context: its thread id as "pid" (what ScmCredentials(pid="thread") names), the process's ids
+        self.children.append(ProcessContext(pid=tid, uid=os.getuid(), gid=os.getgid()))
+        return StepObservation(index=index, op="child", outcome=Returned(0), nested=observed)
+
+    def wake_pair(self) -> None:
+        """shutdown(SHUT_RDWR) of both pair ends: wakes a thread stuck in a receive or send on them
+        (the scenario is over: the step is a harness error)."""
+        for side in ("a", "b"):
+            if self.table.is_live(side):
+                libc.shutdown(self.table.fd(side), socket.SHUT_RDWR)
+
+    def abandon_background(self) -> None:
+        """After a failure: a background child is killed; a background thread ends at its bounded calls."""
+        if self.background is None:
+            return
+        _, running = self.background
+        self.background = None
+        if isinstance(running, ThreadRun):
+            running.thread.join(max(running.deadline - time.monotonic(), 0.0))
+            if running.thread.is_alive():
+                self.wake_pair()
+                running.thread.join(WAKE_GRACE)
+            return
+        kill_and_reap(running.pid)
+        os.close(running.read_end)
+
     def child_observation(self, index: int, report: ChildReport) -> StepObservation:
         self.children.append(report.context)
         outcome: Outcome = Returned(0) if report.died is None else Failed(f"killed by {report.died}")
@@ -321,6 +480,8 @@ class Backend(ABC):
             return None
         index, running = self.background
         self.background = None
+        if isinstance(running, ThreadRun):
+            return self.thread_observation(index, running)
         try:
             report = finish_child(running)
         except ChildUnsupported as exc:
@@ -407,6 +568,8 @@ class Backend(ABC):
                 values.append(self.main_ids[index])
             elif value == "nonexistent":
                 values.append(free_pid())
+            elif value == "thread":
+                values.append(threading.get_native_id())  # gettid() of the thread that sends
             else:
                 values.append(value)
         return pack_ucred(values[0], values[1], values[2])

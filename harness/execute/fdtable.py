@@ -115,6 +115,15 @@ class FdTable:
         while self._owned:
             _close_quietly(self._owned.pop())
 
+    def close_owned(self, fd: int) -> None:
+        """Close an owned descriptor that is no entry of the table (a pair's listener)."""
+        self._owned.discard(fd)
+        os.close(fd)
+
+    def unlink_after(self, path: bytes) -> None:
+        """Remove the socket file ``path`` when the scenario ends (a pair bound it), even after an error."""
+        self._stack.callback(_unlink_quietly, path)
+
     def add_pair_end(self, side: str, fd: int) -> None:
         self._live[side] = fd
         st = os.fstat(fd)
@@ -269,6 +278,11 @@ def _unnamed_regular_file() -> int | None:
                 raise
             _TMPFILE_PLACES.pop(0)
     return None
+
+
+def _unlink_quietly(path: bytes) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def _close_quietly(fd: int) -> None:

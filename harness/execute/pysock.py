@@ -10,12 +10,13 @@ failure are not visible through this API.
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import time
 import warnings
 
-from harness.addresses import SUN_PATH_OFFSET, SUN_PATH_SIZE, confine
+from harness.addresses import SUN_PATH_OFFSET, SUN_PATH_SIZE
 from harness.execute.backend import Backend
 from harness.execute.errors import CannotExpress
 from harness.execute.inspect import open_fds
@@ -26,6 +27,29 @@ from harness.native.constants import errno_name
 from harness.observation import Failed, Outcome, Returned, StepObservation
 
 _ABI = cmsg_abi.CmsgAbi(libc.WORD)
+
+
+def python_address(raw: bytes) -> bytes:
+    """A sockaddr_un as socket.sendmsg takes it: sun_path bytes (it adds the family and a path's NUL)."""
+    sun_path = raw[SUN_PATH_OFFSET:]
+    if sun_path[:1] != b"\0":
+        sun_path = sun_path[:-1]  # a path: socket.sendmsg appends the NUL itself
+    # CPython refuses (OSError without an errno) what does not fit sun_path, before any syscall
+    if len(sun_path) > SUN_PATH_SIZE or (sun_path[:1] != b"\0" and len(sun_path) >= SUN_PATH_SIZE):
+        raise CannotExpress("pysock: socket.sendmsg refuses an AF_UNIX address longer than sun_path")
+    return sun_path
+
+
+def sockaddr_of(sender: object) -> bytes:
+    """The sockaddr_un behind the address socket.recvmsg returns (None: msg_namelen 0; a str: a path, whose
+    length the kernel counts with its NUL; bytes: an abstract name, or b"": the family alone)."""
+    family = struct.pack("=H", socket.AF_UNIX)
+    if sender is None:
+        return b""
+    if isinstance(sender, str):
+        return family + os.fsencode(sender) + (b"\0" if sender else b"")
+    assert isinstance(sender, bytes)
+    return family + sender
 
 
 class PySockBackend(Backend):
@@ -40,9 +64,10 @@ class PySockBackend(Backend):
         if kind.nonblocking:
             type_ |= socket.SOCK_NONBLOCK
         first, second = socket.socketpair(socket.AF_UNIX, type_)
-        a, b = (second, first) if kind.reversed else (first, second)
-        self.socks = {"a": a, "b": b}
-        return first.fileno(), second.fileno()
+        return first.detach(), second.detach()
+
+    def adopt_pair(self, a: int, b: int) -> None:
+        self.socks = {"a": socket.socket(fileno=a), "b": socket.socket(fileno=b)}
 
     def sock(self, side: str) -> socket.socket:
         if not self.table.is_live(side):
@@ -82,7 +107,10 @@ class PySockBackend(Backend):
     def send(self, index: int, step: Send) -> StepObservation:
         ancillary = self.ancillary(step)
         sock = self.sock(step.on)
-        extra = [] if step.address is None else [self.python_address(step.address)]
+        if step.address is not None and step.address.startswith("hex:"):
+            raise CannotExpress("pysock: socket.sendmsg takes an AF_UNIX address, not raw sockaddr bytes")
+        destination = self.destination(step)
+        extra = [] if destination is None else [python_address(destination)]
         started = time.monotonic()
         try:
             value, err = sock.sendmsg(list(step.iov), ancillary, self.c.msg_flags(step.flags), *extra), 0
@@ -91,18 +119,6 @@ class PySockBackend(Backend):
         return StepObservation(
             index=index, op="send", outcome=self.outcome(value, err, started, self.may_block(step.flags))
         )
-
-    def python_address(self, address: str) -> bytes:
-        """The confined address as socket.sendmsg takes it: sun_path bytes (it adds the family and a path's NUL)."""
-        if address.startswith("hex:"):
-            raise CannotExpress("pysock: socket.sendmsg takes an AF_UNIX address, not raw sockaddr bytes")
-        sun_path = confine(address, self.addresses)[SUN_PATH_OFFSET:]
-        if sun_path[:1] != b"\0":
-            sun_path = sun_path[:-1]  # a path: socket.sendmsg appends the NUL itself
-        # CPython refuses (OSError without an errno) what does not fit sun_path, before any syscall
-        if len(sun_path) > SUN_PATH_SIZE or (sun_path[:1] != b"\0" and len(sun_path) >= SUN_PATH_SIZE):
-            raise CannotExpress("pysock: socket.sendmsg refuses an AF_UNIX address longer than sun_path")
-        return sun_path
 
     # -- recvmsg ------------------------------------------------------------------------------
 
@@ -121,14 +137,14 @@ class PySockBackend(Backend):
             warnings.simplefilter("always")
             try:
                 if into:
-                    value, ancdata, msg_flags, _ = sock.recvmsg_into(buffers, step.control, flags)
+                    value, ancdata, msg_flags, sender = sock.recvmsg_into(buffers, step.control, flags)
                     data = b"".join(buffers)[:value]
                 else:
-                    data, ancdata, msg_flags, _ = sock.recvmsg(step.buffers[0], step.control, flags)
+                    data, ancdata, msg_flags, sender = sock.recvmsg(step.buffers[0], step.control, flags)
                     value = len(data)
                 err = 0
             except OSError as exc:
-                value, err, data, ancdata, msg_flags = -1, exc.errno or 0, b"", [], None
+                value, err, data, ancdata, msg_flags, sender = -1, exc.errno or 0, b"", [], None, None
         outcome = self.outcome(value, err, started, self.may_block(step.flags))
         found = [(level, type_, _ABI.length(len(payload)), bytes(payload), False) for level, type_, payload in ancdata]
         cmsgs = self.observe_cmsgs(found)
@@ -142,6 +158,7 @@ class PySockBackend(Backend):
             msg_flags=None if msg_flags is None else self.c.msg_flag_names(msg_flags),
             cmsgs=cmsgs,
             unreported_fds=self.new_fds(before, cmsgs),
+            address=None if err else self.describe_name(sockaddr_of(sender)),
             note=f"python warned: {note}" if note else "",
         )
 

@@ -6,7 +6,6 @@ import ctypes
 import struct
 import time
 
-from harness.addresses import confine
 from harness.execute.backend import Backend
 from harness.execute.inspect import open_fds
 from harness.model import RECV_FILL, RECV_FLAGS_SEED, PairKind, RawCmsg, Recv, ScmRights, Send, SendMany
@@ -15,6 +14,7 @@ from harness.native.constants import errno_name
 from harness.observation import Failed, Outcome, Returned, StepObservation
 
 _ABI = cmsg.CmsgAbi(libc.WORD)
+NAME_CAPACITY = 128  # recvmsg's msg_name: sizeof(struct sockaddr_storage)
 
 
 def _address(buf: ctypes.Array[ctypes.c_char]) -> int:
@@ -64,8 +64,8 @@ class RawBackend(Backend):
         controllen = len(control) if step.controllen is None else step.controllen
         ctl = ctypes.create_string_buffer(control.ljust(controllen, b"\0"), max(len(control), controllen))
         msg = libc.msghdr()
-        if step.address is not None:
-            address = confine(step.address, self.addresses)
+        address = self.destination(step)
+        if address is not None:
             name = ctypes.create_string_buffer(address, len(address))
             keep.append(name)
             msg.msg_name = _address(name)
@@ -94,6 +94,9 @@ class RawBackend(Backend):
             iov[0].iov_base = libc.BAD_ADDRESS
         ctl = ctypes.create_string_buffer(bytes([RECV_FILL]) * step.control, max(step.control, 1))
         msg = libc.msghdr()
+        name = ctypes.create_string_buffer(bytes([RECV_FILL]) * NAME_CAPACITY, NAME_CAPACITY)
+        msg.msg_name = _address(name)
+        msg.msg_namelen = NAME_CAPACITY
         msg.msg_iov = libc.BAD_ADDRESS if step.fault == "iov" else ctypes.addressof(iov)
         msg.msg_iovlen = len(buffers)
         msg.msg_control = {"buffer": _address(ctl), "null": None, "bad": libc.BAD_ADDRESS}[step.control_pointer]
@@ -130,6 +133,7 @@ class RawBackend(Backend):
             control_stray=stray,
             cmsgs=cmsgs,
             unreported_fds=self.new_fds(before, cmsgs),
+            address=self.describe_name(name.raw[: min(msg.msg_namelen, NAME_CAPACITY)]) if r.ok else None,
         )
 
     # -- the rest -----------------------------------------------------------------------------
@@ -138,9 +142,14 @@ class RawBackend(Backend):
         payload = ctypes.create_string_buffer(step.data, len(step.data))
         iov = libc.iovec(_address(payload), len(step.data))
         messages = (libc.mmsghdr * step.count)()
+        destination = self.default_destination.get(step.on)  # an unconnected pair: the other end's name
+        name = ctypes.create_string_buffer(destination or b"", len(destination or b""))
         for m in messages:
             m.msg_hdr.msg_iov = ctypes.addressof(iov)
             m.msg_hdr.msg_iovlen = 1
+            if destination is not None:
+                m.msg_hdr.msg_name = _address(name)
+                m.msg_hdr.msg_namelen = len(destination)
         r = libc.sendmmsg(self.table.fd(step.on), messages, self.c.msg_flags(frozenset({"MSG_DONTWAIT"})))
         return Returned(r.value) if r.ok else Failed(errno_name(r.errno))
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from harness.execute import signals
 from harness.execute.backend import Backend, ExecConfig
-from harness.execute.child import kill_and_reap
 from harness.execute.errors import CannotExpress, CaseTimeout, ChildDied
 from harness.execute.fdtable import FdTable, FdUnavailable, ensure_descriptor_limit
 from harness.execute.inspect import describe, open_fds
@@ -17,11 +18,14 @@ from harness.execute.lifetime import call_in_child
 from harness.execute.pysock import PySockBackend
 from harness.execute.raw import RawBackend
 from harness.host import host_constants
-from harness.model import FdKind, step_count
+from harness.model import FdKind, Interrupt, all_steps, step_count
 from harness.observation import Observation, ProcessContext, StepObservation
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from harness.model import Scenario
+    from harness.native.constants import Constants
 
 BACKENDS: dict[str, type[Backend]] = {"raw": RawBackend, "pysock": PySockBackend}
 
@@ -80,6 +84,38 @@ def execute_here(scenario: Scenario, backend: str, config: ExecConfig = DEFAULT_
     RLIMIT_NOFILE cannot be raised to what the scenario needs (checked before anything is opened).
     """
     consts = host_constants()
+    interrupts = {step.restart for step in all_steps(scenario.steps) if isinstance(step, Interrupt)}
+    if interrupts:
+        if backend != "raw":
+            raise CannotExpress(f"{backend}: Python's socket calls retry after a signal (PEP 475): no Interrupt")
+        with sigusr2_handler(restart=interrupts.pop()):
+            return _execute_steps(scenario, backend, config, consts)
+    return _execute_steps(scenario, backend, config, consts)
+
+
+@contextlib.contextmanager
+def sigusr2_handler(*, restart: bool) -> Iterator[None]:
+    """A SIGUSR2 handler that does nothing, with SA_RESTART or not, for Interrupt steps.
+
+    Python installs its C handler without SA_RESTART; signal.siginterrupt(sig, False) adds it.
+    A blocking call of the raw back end (ctypes) then fails with EINTR or is restarted by the
+    kernel, and the Python-level handler runs afterwards.  Only the main thread may do this.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        raise CannotExpress("a signal handler can be installed from the main thread only")
+    previous = signal.signal(signal.SIGUSR2, _ignore)
+    try:
+        signal.siginterrupt(signal.SIGUSR2, not restart)
+        yield
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """The handler Interrupt steps interrupt with (its effect is the interruption)."""
+
+
+def _execute_steps(scenario: Scenario, backend: str, config: ExecConfig, consts: Constants) -> Observation:
     baseline = open_fds()
     closed_above = ensure_descriptor_limit(scenario, len(baseline))
     observed: list[StepObservation] = []
@@ -107,10 +143,7 @@ def execute_here(scenario: Scenario, backend: str, config: ExecConfig = DEFAULT_
             if last is not None:
                 observed[last.index] = last
         finally:
-            if impl.background is not None:
-                _, running = impl.background
-                kill_and_reap(running.pid)
-                os.close(running.read_end)
+            impl.abandon_background()
         children = tuple(impl.children)
     leaked = tuple(describe(fd) for fd in sorted(open_fds() - baseline))
     return Observation(

@@ -23,6 +23,7 @@ from harness.model import (
     FdSpec,
     InvalidScenario,
     Named,
+    PairKind,
     RawCmsg,
     Recv,
     Scenario,
@@ -66,7 +67,7 @@ def cost(s: Scenario) -> tuple[int, ...]:
         sum(st.control for st in recvs),
         flags,
         overrides,
-        fd_flags + int(s.kind.nonblocking) + int(s.kind.reversed),
+        fd_flags + int(s.kind.nonblocking) + int(s.kind.reversed) + int(not s.kind.by_socketpair),
         plain,
     )
 
@@ -216,6 +217,8 @@ def _table_variants(s: Scenario) -> Iterator[Scenario | None]:
         yield replace(s, kind=replace(s.kind, nonblocking=False))
     if s.kind.reversed:
         yield replace(s, kind=replace(s.kind, reversed=False))
+    if not s.kind.by_socketpair:  # the same type from socketpair(): no names, no listener
+        yield replace(s, kind=PairKind(s.kind.sock_type))
 
 
 PASSES: tuple[Callable[[Scenario], Iterator[Scenario | None]], ...] = (_drop_steps, _step_variants, _table_variants)

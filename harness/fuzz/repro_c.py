@@ -62,6 +62,8 @@ RUN_LENGTH = 16
 _POINTERS = dict(zip(POINTERS, ("PTR_BUFFER", "PTR_NULL", "PTR_BAD"), strict=True))
 _FAULTS = dict(zip(FAULTS, ("FAULT_NONE", "FAULT_MSGHDR", "FAULT_IOV", "FAULT_IOV_BASE"), strict=True))
 _SIGNALS = dict(zip(SIGNALS, ("SIGNAL_PIPE", "SIGNAL_URG"), strict=True))
+_HOWS = {"accepted": "PAIR_ACCEPTED", "connected": "PAIR_CONNECTED", "unconnected": "PAIR_UNCONNECTED"}
+_ADDRESSES = {"pathname": "ADDR_PATHNAME", "abstract": "ADDR_ABSTRACT", "autobind": "ADDR_AUTOBIND"}
 _NAMES = {kind.value: f"NAME_{kind.name}" for kind in TargetKind}  # the runtime's NAME_UNCHANGED, ...
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-.,:;!#%&()*+/<=>@[]^{|}~")
 _SELF = ("self", "pid", "uid", "gid")  # ids resolved at run time: the process's own
@@ -231,6 +233,8 @@ def _recv(index: int, args: dict[str, Any], want: dict[str, Any]) -> list[str]:
         lines.append(f"expect_controllen({c_int(want['controllen'], INT64_T, 'expected msg_controllen')});")
     lines.append(f"expect_stray({c_int(want['stray'], INT64_T, 'expected stray control bytes')});")
     lines.append(f"expect_cloexec({int(bool(want['cloexec']))});")
+    if want.get("address") is not None:
+        lines.append(f"expect_address({c_name(want['address'])});")
     for level, type_, length, fds, creds in want["cmsgs"]:
         numbers = (c_int(level, C_INT, "expected cmsg_level"), c_int(type_, C_INT, "expected cmsg_type"))
         lines.append(f"expect_cmsg({numbers[0]}, {numbers[1]}, {c_int(length, INT64_T, 'expected cmsg_len')});")
@@ -270,7 +274,10 @@ def _other(index: int, op: str, args: dict[str, Any], want: dict[str, Any]) -> l
                 f"do_getsockopt({index}, {on}, {c_int(args['option'], C_INT, 'GetSockOpt.option')}, "
                 f"{int(bool(args['peercred']))});"
             ),
-            "poll": lambda: f"do_poll({index}, {on}, {c_int(args['events'], C_INT, 'Poll.events')});",
+            "poll": lambda: (
+                f"do_poll({index}, {on}, {c_int(args['events'], C_INT, 'Poll.events')}, "
+                f"{c_int(args['timeout'], C_INT, 'Poll.timeout_ms')});"
+            ),
             "ioctl": lambda: f"do_ioctl({index}, {on}, {c_int(args['request'], UINT32_T, 'Ioctl.request')});",
             "set_owner": lambda: f"do_set_owner({index}, {on});",
             "fill": lambda: (
@@ -328,13 +335,14 @@ def _about(title: str, details: list[str]) -> str:
 
 
 def render(plan: Plan, title: str, details: list[str]) -> str:
-    type_, nonblocking, reversed_ = plan.pair
-    body = [
-        "int main(void) {",
-        "    start();",
-        _about(title, details),
-        f"    pair({c_int(type_, C_INT, 'socket type')}, {int(bool(nonblocking))}, {int(bool(reversed_))});",
-    ]
+    type_, nonblocking, reversed_, origin = plan.pair
+    if origin is None:
+        make = f"pair({c_int(type_, C_INT, 'socket type')}, {int(bool(nonblocking))}, {int(bool(reversed_))});"
+    else:
+        how = _choice(_HOWS, origin[0], "the pair's origin")
+        address = _choice(_ADDRESSES, origin[1], "the pair's addresses")
+        make = f"api_pair({c_int(type_, C_INT, 'socket type')}, {how}, {address});"
+    body = ["int main(void) {", "    start();", _about(title, details), f"    {make}"]
     for name, kind, cloexec, nonblock, append, tracked in plan.fds:
         flags = ", ".join(str(int(bool(flag))) for flag in (cloexec, nonblock, append, tracked))
         body.append(f"    open_fd({c_name(name)}, {c_name(kind)}, {flags});")

@@ -28,6 +28,7 @@ from harness.execute.run import execute
 from harness.expectation import Expectation, StepExpectation
 from harness.expectation_codec import ExpectationCodecError
 from harness.expectation_codec import loads as load_expectation
+from harness.model import woken_steps
 from harness.observation import Observation, StepObservation
 
 RESULT_LINE = "SCM-HARNESS-REPRO-RESULT: "  # + the word of RESULTS for the exit status: the last line printed
@@ -88,7 +89,7 @@ def _run(scenario_text: str, expectation_text: str) -> int:
     deviations = [f.describe() for f in check(scenario, observation, expectation)]
     # a step that blocks where the oracle expects it to conforms (as the reproducer always had it);
     # only one that blocks out of turn deviates
-    blocked = unexpected_block(observation, expectation, blocking_expected=True)
+    blocked = unexpected_block(observation, expectation, True, woken_steps(scenario))
     if blocked:
         deviations.append(blocked)
     for text in deviations:

@@ -40,6 +40,7 @@ from harness.model import (
     Ioctl,
     Listen,
     Named,
+    PairKind,
     Poll,
     RawFd,
     Recv,
@@ -91,6 +92,7 @@ SIGNALS = ("SIGPIPE", "SIGURG")  # the signals both runtimes observe
 POINTERS = ("buffer", "null", "bad")
 FAULTS = (None, "msghdr", "iov", "iov_base")
 REOPEN_MODES = ("O_RDONLY", "O_RDWR")
+ADDRESS_WORDS = ("none", "unnamed", "a", "b", "autobind", "abstract", "pathname")  # harness.addresses.describe_name
 
 
 TEXT_LIMIT = 1000  # a title, detail line or reason longer than this is cut: it is for people to read
@@ -145,7 +147,9 @@ class PlanStep:
 @dataclass(frozen=True, slots=True)
 class Plan:
     consts: dict[str, int]
-    pair: tuple[int, bool, bool]  # socket type number, nonblocking, reversed
+    # socket type number, nonblocking, reversed, and for a pair the socket API makes (how, address):
+    # ("accepted" | "connected" | "unconnected", "pathname" | "abstract" | "autobind")
+    pair: tuple[int, bool, bool, tuple[str, str] | None]
     pair_words: str
     fds: tuple[tuple[str, str, bool, bool, bool, bool], ...]  # name, kind, cloexec, nonblock, append, tracked
     steps: tuple[PlanStep, ...]
@@ -235,7 +239,9 @@ def _refuse_unknown_parts(step: Step, want: StepExpectation) -> None:
             raise Inexpressible(f"credentials of another process {c.creds}")
     if isinstance(step, Send):
         for cmsg in step.cmsgs:
-            if isinstance(cmsg, ScmCredentials) and any(v in ("parent", "nonexistent") for v in cmsg_ids(cmsg)):
+            if isinstance(cmsg, ScmCredentials) and any(
+                v in ("parent", "nonexistent", "thread") for v in cmsg_ids(cmsg)
+            ):
                 raise Inexpressible("credentials naming another process")
 
 
@@ -269,6 +275,9 @@ def _want(step: Step, want: StepExpectation, consts: Constants) -> dict[str, Any
             cloexec=want.cloexec,
             cmsgs=[_expected_cmsg(c, consts) for c in want.cmsgs],
         )
+        if want.address is not None:
+            one_of(want.address, ADDRESS_WORDS, "expected msg_name")
+            out["address"] = want.address
     return out
 
 
@@ -345,8 +354,9 @@ def _step(step: Step, want: StepExpectation, consts: Constants) -> PlanStep:
             raise Inexpressible("getsockopt(SO_PEERPIDFD): the pid behind a pidfd")
         return PlanStep("getsockopt", args, wanted, f"getsockopt({step.on}, {step.option})")
     if isinstance(step, Poll):
-        args = {"on": step.on, "events": poll_mask(step.events)}
-        return PlanStep("poll", args, wanted, f"poll({step.on}, {{{', '.join(sorted(step.events))}}}, timeout 0)")
+        args = {"on": step.on, "events": poll_mask(step.events), "timeout": step.timeout_ms}
+        events = ", ".join(sorted(step.events))
+        return PlanStep("poll", args, wanted, f"poll({step.on}, {{{events}}}, timeout {step.timeout_ms} ms)")
     if isinstance(step, Ioctl):
         args = {"on": step.on, "request": consts.ioctls[step.request]}
         return PlanStep("ioctl", args, wanted, f"ioctl({step.on}, {step.request})")
@@ -403,6 +413,8 @@ def _child(step: Child, want: StepExpectation, wanted: dict[str, Any], consts: C
     identity = step.identity
     if step.background:
         raise Inexpressible("a background child (its steps race the parent's next step)")
+    if step.thread:
+        raise Inexpressible("a child thread (the reproducers run one thread)")
     if identity.userns or identity.pidns:
         raise Inexpressible("a child in a new user or pid namespace")
     if any(isinstance(inner, Child) for inner in step.steps):
@@ -426,6 +438,13 @@ def _child(step: Child, want: StepExpectation, wanted: dict[str, Any], consts: C
         parts.append(f"RLIMIT_NOFILE leaving {identity.fd_headroom} free descriptor(s)")
     text = f"fork a child ({', '.join(parts)}) that runs {len(nested)} step(s), and wait for it"
     return PlanStep("child", args, wanted, text, nested)
+
+
+def _origin(kind: PairKind) -> tuple[str, str] | None:
+    """How the runtimes make the pair (harness.execute.backend.Backend._api_pair), None for socketpair()."""
+    if kind.address is None:
+        return None
+    return ("accepted" if kind.accepted else "connected" if kind.connected else "unconnected", kind.address)
 
 
 def make_plan(scenario: Scenario, expectation: Expectation, platform: Platform) -> Plan:
@@ -462,8 +481,13 @@ def make_plan(scenario: Scenario, expectation: Expectation, platform: Platform) 
     kind = scenario.kind
     return Plan(
         consts=numbers,
-        pair=(consts.sock[kind.sock_type.value], kind.nonblocking, kind.reversed),
-        pair_words=f"socketpair(AF_UNIX, {kind.sock_type.value}) as {kind.name}",
+        pair=(consts.sock[kind.sock_type.value], kind.nonblocking, kind.reversed, _origin(kind)),
+        pair_words=(
+            f"socketpair(AF_UNIX, {kind.sock_type.value}) as {kind.name}"
+            if kind.by_socketpair
+            else f"{kind.name}: AF_UNIX {kind.sock_type.value} sockets made by socket(), bind(), connect()"
+            + (", listen() and accept()" if kind.accepted else "")
+        ),
         fds=tuple((s.name, s.kind.value, s.cloexec, s.nonblock, s.append, s.tracked) for s in scenario.fds),
         steps=steps,
     )

@@ -41,6 +41,7 @@ from harness.finding import Finding
 from harness.fuzz.evaluate import FuzzConfig, evaluate
 from harness.host import probe
 from harness.model import (
+    API_KINDS,
     Close,
     FdKind,
     FdSpec,
@@ -131,7 +132,10 @@ class PairMachine(RuleBasedStateMachine):
 
     @initialize(
         target=files,
-        kind=st.builds(PairKind, st.sampled_from(tuple(SockType)), st.booleans(), st.booleans()),
+        kind=st.one_of(
+            st.builds(PairKind, st.sampled_from(tuple(SockType)), st.booleans(), st.booleans()),
+            st.sampled_from(API_KINDS),  # the kinds the socket API makes (harness.model.PairOrigin)
+        ),
         table=st.lists(st.sampled_from(TABLE_KINDS), min_size=1, max_size=3),
     )
     def open_pair(self, kind: PairKind, table: list[FdKind]) -> object:

@@ -15,7 +15,7 @@ stdlib-only.
 Grammar (every number is read with :meth:`ByteReader.int_in_range`, which takes the fewest
 whole bytes that cover the range, little-endian, modulo the range size)::
 
-    scenario := kind:pick(ALL_KINDS) nfds:int(0..4) fdspec*nfds (more:bool step)* stop
+    scenario := kind:int(0..255) nfds:int(0..4) fdspec*nfds (more:bool step)* stop
     fdspec   := kind:pick(FdKind) bits:int(0..15 seekable | 0..7)  # cloexec, nonblock, untracked, append
     step     := tag:pick(STEP_TABLE) body                          # 32 slots: 10 send, 10 recv, ...
     send     := on iov ncmsg:pick cmsg* flags controllen control:pick fault:pick address:pick
@@ -37,6 +37,9 @@ from a number read as is.  Steps are counted as :data:`~harness.model.MAX_STEPS`
 child and each of its steps): a child whose steps do not fit ends the scenario before it.  Data
 and control bytes are summed after each step, and input that asks for more than
 :data:`~harness.model.MAX_SCENARIO_BYTES` decodes to ``None`` at once.
+
+The kind byte: 0..239 is ``SOCKETPAIR_KINDS[byte % 12]`` (what it has always been, so older corpora
+decode to the same scenarios), 240..255 one of the kinds the socket API makes (``API_KINDS``).
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from pathlib import Path
 from typing import Literal, TypeAlias, TypeVar
 
 from harness.model import (
-    ALL_KINDS,
+    API_KINDS,
     MAX_BUFFER,
     MAX_CONTROL,
     MAX_SCENARIO_BYTES,
@@ -59,6 +62,7 @@ from harness.model import (
     SCM_MAX_FD,
     SEEKABLE_KINDS,
     SIDES,
+    SOCKETPAIR_KINDS,
     UIO_MAXIOV,
     Child,
     Close,
@@ -570,6 +574,15 @@ def _table(*entries: tuple[T, int]) -> tuple[T, ...]:
     return tuple(value for value, weight in entries for _ in range(weight))
 
 
+# The kind byte: 0..239 is SOCKETPAIR_KINDS[byte % 12] as it always was (old corpora decode to the
+# same scenarios), 240..255 the kinds the socket API makes (API_KINDS, the first ones twice).
+_OLD_KIND_BYTES = 240
+_KINDS: tuple[PairKind, ...] = tuple(
+    SOCKETPAIR_KINDS[b % len(SOCKETPAIR_KINDS)]
+    if b < _OLD_KIND_BYTES
+    else API_KINDS[(b - _OLD_KIND_BYTES) % len(API_KINDS)]
+    for b in range(256)
+)
 _POINTERS: tuple[Pointer, ...] = _table(("buffer", 14), ("null", 1), ("bad", 1))
 _FAULT_CODES: tuple[Fault | None, ...] = _table((None, 29), ("msghdr", 1), ("iov", 1), ("iov_base", 1))
 _KEEP_BLOCKING: tuple[bool, ...] = _table((False, 9), (True, 1))
@@ -626,7 +639,7 @@ def decode(data: bytes, *, max_steps: int = MAX_STEPS) -> Scenario | None:
 
 
 def _scenario(r: ByteReader, max_steps: int) -> Scenario:
-    kind = r.pick(ALL_KINDS)
+    kind = _KINDS[r.int_in_range(0, 255)]
     fds = tuple(_fd_spec(r, index) for index in range(r.int_in_range(0, 4)))
     names = (*SIDES, *(spec.name for spec in fds))
     partners = tuple(spec.name for spec in fds if spec.kind in PARTNERED_KINDS)

@@ -76,6 +76,7 @@ from harness.generate.decode import (
     without_blocking,
 )
 from harness.model import (
+    API_KINDS,
     MAX_BUFFER,
     MAX_SCENARIO_BYTES,
     MAX_STEPS,
@@ -259,11 +260,13 @@ _ALL_SOCK_TYPES = tuple(SockType)
 
 
 def pair_kinds(*, sock_types: Sequence[SockType] = _ALL_SOCK_TYPES) -> SearchStrategy[PairKind]:
-    """Pair kinds: each socket type x blocking or not x as created or reversed."""
+    """Pair kinds: from socketpair() (each socket type x blocking or not x as created or reversed; what
+    shrinking goes to), or one the socket API makes (API_KINDS of those types)."""
     allowed = tuple(sock_types)
     if not allowed or not all(isinstance(t, SockType) for t in allowed):
         raise InvalidArgument(f"sock_types={sock_types!r} must be a non-empty sequence of SockType")
-    return st.builds(PairKind, st.sampled_from(allowed), st.booleans(), st.booleans())
+    by_socketpair = st.builds(PairKind, st.sampled_from(allowed), st.booleans(), st.booleans())
+    return st.one_of(by_socketpair, st.sampled_from(tuple(k for k in API_KINDS if k.sock_type in allowed)))
 
 
 _FdParts: TypeAlias = tuple[FdKind, bool, bool, bool, bool]
@@ -649,7 +652,9 @@ _REOPENS = st.builds(Reopen, on=_SIDES, mode=st.sampled_from(("O_RDWR", "O_RDONL
 _POLL_EVENTS = _mix(
     (3, st.just(DEFAULT_POLL_EVENTS)), (1, st.frozensets(st.sampled_from(POLL_EVENTS), min_size=1, max_size=4))
 )
-_POLLS = st.builds(Poll, on=_SIDES, events=_POLL_EVENTS)
+POLL_WAIT_MS = 10
+# a poll that waits is rare and short: one that nothing wakes costs its whole timeout
+_POLLS = st.builds(Poll, on=_SIDES, events=_POLL_EVENTS, timeout_ms=_rarely(st.just(POLL_WAIT_MS), 0))
 _IOCTLS = st.builds(Ioctl, on=_SIDES, request=st.sampled_from(IOCTL_REQUESTS))
 _SET_OWNERS = st.builds(SetOwner, on=_SIDES)
 _FILLS = st.builds(Fill, on=_SIDES, chunk=st.sampled_from(FILL_CHUNKS), limit=st.sampled_from(FILL_LIMITS))
@@ -711,7 +716,11 @@ def _draw_step(draw: st.DrawFn, ctx: _StepContext, *, allow_child: bool = True) 
     elif kind == _CHILD:
         identity = draw(_IDENTITIES)
         count = draw(st.integers(1, MAX_CHILD_STEPS))
-        step = Child(steps=tuple(_draw_step(draw, ctx, allow_child=False) for _ in range(count)), identity=identity)
+        inner = tuple(_draw_step(draw, ctx, allow_child=False) for _ in range(count))
+        # now and then the steps run on a second thread of the process instead (Child(thread=True));
+        # background parties are not generated: a fuzzed step after one rarely waits for it
+        thread = identity == Identity() and _chance(draw, 1, 4)
+        step = Child(steps=inner, identity=identity, thread=thread)
     else:
         step = draw(_STATIC_STEPS[kind - 2])
     if ctx.sketch is not None:

@@ -102,9 +102,9 @@ _LINUX_SOCK = {"SOCK_STREAM": 1, "SOCK_DGRAM": 2, "SOCK_SEQPACKET": 5}
 
 # arch/*/include/uapi/asm/unistd*.h; kcmp differs per architecture, the pidfd calls do not.
 _LINUX_SYSCALLS = {
-    "x86_64": {"kcmp": 312, "pidfd_open": 434, "pidfd_getfd": 438, "io_uring_setup": 425},
-    "aarch64": {"kcmp": 272, "pidfd_open": 434, "pidfd_getfd": 438, "io_uring_setup": 425},
-    "riscv64": {"kcmp": 272, "pidfd_open": 434, "pidfd_getfd": 438, "io_uring_setup": 425},
+    "x86_64": {"kcmp": 312, "pidfd_open": 434, "pidfd_getfd": 438, "io_uring_setup": 425, "tgkill": 234},
+    "aarch64": {"kcmp": 272, "pidfd_open": 434, "pidfd_getfd": 438, "io_uring_setup": 425, "tgkill": 131},
+    "riscv64": {"kcmp": 272, "pidfd_open": 434, "pidfd_getfd": 438, "io_uring_setup": 425, "tgkill": 131},
 }
 
 

@@ -69,6 +69,16 @@ _sendmmsg.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int
 _sendmmsg.restype = ctypes.c_int
 _getsockname = _libc.getsockname
 _getsockname.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32))
+_getpeername = _libc.getpeername
+_getpeername.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32))
+_socket = _libc.socket
+_socket.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int)
+_bind = _libc.bind
+_bind.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32)
+_connect = _libc.connect
+_connect.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32)
+_accept4 = _libc.accept4
+_accept4.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32), ctypes.c_int)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +143,36 @@ def getsockname(fd: int) -> tuple[Result, bytes]:
     ctypes.set_errno(0)
     r = _result(_getsockname(fd, buf, ctypes.byref(size)))
     return r, buf.raw[: size.value] if r.ok else b""
+
+
+def getpeername(fd: int) -> tuple[Result, bytes]:
+    buf = ctypes.create_string_buffer(128)
+    size = ctypes.c_uint32(128)
+    ctypes.set_errno(0)
+    r = _result(_getpeername(fd, buf, ctypes.byref(size)))
+    return r, buf.raw[: size.value] if r.ok else b""
+
+
+def socket(domain: int, type_: int, protocol: int = 0) -> Result:
+    ctypes.set_errno(0)
+    return _result(_socket(domain, type_, protocol))
+
+
+def bind(fd: int, sockaddr: bytes) -> Result:
+    """bind(fd, sockaddr, len(sockaddr)): the address bytes exactly as given (family included)."""
+    ctypes.set_errno(0)
+    return _result(_bind(fd, sockaddr, len(sockaddr)))
+
+
+def connect(fd: int, sockaddr: bytes) -> Result:
+    ctypes.set_errno(0)
+    return _result(_connect(fd, sockaddr, len(sockaddr)))
+
+
+def accept4(fd: int, flags: int) -> Result:
+    """accept4(fd, NULL, NULL, flags): the new descriptor."""
+    ctypes.set_errno(0)
+    return _result(_accept4(fd, None, None, flags))
 
 
 def setsockopt_int(fd: int, level: int, option: int, value: int) -> Result:

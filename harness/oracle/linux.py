@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from harness.addresses import TargetKind, address_target, rejected_before_lookup, sockaddr
+from harness.addresses import (
+    AUTOBIND_LENGTH,
+    SUN_PATH_OFFSET,
+    TargetKind,
+    address_target,
+    pair_name_length,
+    rejected_before_lookup,
+    sockaddr,
+)
 from harness.expectation import CredExpect, Expectation, ExpectedCmsg, ExpectedFd, StepExpectation, Unmodelled
 from harness.model import (
     RECV_FILL,
@@ -33,8 +41,11 @@ from harness.model import (
     FdKind,
     FdRef,
     Fill,
+    GetPeerName,
     GetSockName,
     GetSockOpt,
+    Identity,
+    Interrupt,
     Ioctl,
     Listen,
     Named,
@@ -119,9 +130,11 @@ RECV_FLAGS_MODELLED = frozenset(
 # Send-buffer accounting counts skb truesize (sk_wmem_alloc), not bytes: kmalloc rounds an skb's
 # linear part up to a power of two.  Measured on Linux 6.18.44 x86_64, one send of 1..140000 bytes
 # on each socket type, read back with SIOCOUTQ: bytes + 578 <= truesize <= 2 * bytes + 892 per skb.
-# The oracle uses bytes as the floor and 2 * bytes + TRUESIZE_SLACK as the ceiling, and says
-# unknown where the answer lies between them.
+# The oracle uses bytes + TRUESIZE_FLOOR as the floor and 2 * bytes + TRUESIZE_SLACK as the ceiling, and
+# says unknown where the answer lies between them.  (The floor's constant stays under the measured 578:
+# struct sk_buff and struct skb_shared_info alone take more than 512 bytes on every 64-bit kernel.)
 TRUESIZE_SLACK = 1024
+TRUESIZE_FLOOR = 512
 
 
 def truesize_ceiling(length: int) -> int:
@@ -132,7 +145,7 @@ def truesize_ceiling(length: int) -> int:
 def wmem_bounds(queue: list[Skb]) -> tuple[int, int]:
     """What the skbs of ``queue`` count in their sender's sk_wmem_alloc: (at least, at most)."""
     sizes = [len(skb.data) for skb in queue]
-    return sum(sizes), sum(map(truesize_ceiling, sizes))
+    return sum(sizes) + TRUESIZE_FLOOR * len(sizes), sum(map(truesize_ceiling, sizes))
 
 
 # The executor bounds every blocking call with SO_RCVTIMEO/SO_SNDTIMEO of its step timeout (0.5 s
@@ -205,7 +218,10 @@ class End:
     rcvtimeo: SocketTimeout = SocketTimeout.HARNESS  # what ends a blocking receive that waits
     sndtimeo: SocketTimeout = SocketTimeout.HARNESS
     rcvbuf: int = 0  # SO_RCVBUF (no effect on AF_UNIX queues, only read back)
-    bound: bool = False  # autobound by a datagram send with SO_PASSCRED / SO_PASSPIDFD
+    bound: bool = False  # has an address: the pair's own (PairKind.origin), or autobound by a send with SO_PASSCRED
+    # what getsockname names (harness.addresses.describe_name): "unnamed", "a" / "b" (the name the pair
+    # bound for that end; an accepted end has the listener's, b's), "autobind"
+    name: str = "unnamed"
     released: bool = False  # the socket itself is gone (no descriptor, nothing in flight holds it)
     peer_dropped: bool = False  # dgram: the dead peer was noticed (ECONNREFUSED given, now ENOTCONN)
     # A Fill step filled this queue up to the sender's SO_SNDBUF of then (its bytes are not tracked);
@@ -258,6 +274,12 @@ class LinuxModel:
             raise Unknown("the platform record has no default SO_SNDBUF")
         rcvbuf = platform.limits.get("rcvbuf_default", 0)
         self.ends = {side: End(side, sndbuf=sndbuf, rcvbuf=rcvbuf) for side in ("a", "b")}
+        kind = scenario.kind
+        for side, end in self.ends.items():
+            # a pair the socket API made (PairOrigin): dgram ends bound both; of an accepted pair only
+            # b, which has the listener's name (a connect()ed stream socket is not autobound)
+            if not kind.by_socketpair and (kind.sock_type is SockType.DGRAM or side == "b"):
+                end.bound, end.name = True, side
         self.table_open = {spec.name: True for spec in scenario.fds}
         self.kinds = {spec.name: spec for spec in scenario.fds}
         self.main = Proc("", None, platform)
@@ -275,6 +297,9 @@ class LinuxModel:
         self.used_headroom = 0  # descriptors a child at its RLIMIT_NOFILE has received
         self.background: Child | None = None  # a background child not yet run
         self.slept: int | None = None  # bytes queued when the receive in progress went to sleep (raced)
+        # True in the trial run of a step a background party races (raced()): a wait that would end
+        # with a partial result at the step bound (MSG_WAITALL with part of the data) counts as waiting
+        self.trial = False
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -327,6 +352,7 @@ class LinuxModel:
         shared = (self.c, self.p, self.s, self.abi)  # immutable: shared, not copied
         trial = copy.deepcopy(self, {id(obj): obj for obj in shared})
         trial.background = None
+        trial.trial = True
         for end in trial.ends.values():
             # a scenario timeout longer than the step bound only widens the child's head start: it waits
             end.rcvtimeo = SocketTimeout.HARNESS if end.rcvtimeo is SocketTimeout.RACING else end.rcvtimeo
@@ -336,13 +362,98 @@ class LinuxModel:
         self.background = None
         if isinstance(step, Recv):
             self.slept = sum(skb.remaining for skb in self.ends[step.on].queue)
-        done = self.child(Child(steps=child.steps, identity=child.identity))
+        part = isinstance(step, Send) and self.sends_part_then_sleeps(step, self.ends[step.on], self.peer(step.on))
+        done = self.child(Child(steps=child.steps, identity=child.identity, thread=child.thread))
         index = max(i for i, e in enumerate(out) if e.op == "child")
         out[index] = done
+        if part and isinstance(step, Send):
+            if any(isinstance(inner, Interrupt) for inner in child.steps):
+                raise Unknown("a signal during a send that queued part of its data")
+            return self.partly_sent(step)
+        if any(isinstance(inner, Interrupt) for inner in child.steps):
+            return self.interrupted(step, child)
+        if isinstance(step, Send):
+            woken = self.woken_writer(step)
+            if woken is not None:
+                return woken
         try:
             return self.step(step)
         finally:
             self.slept = None
+
+    def interrupted(self, step: Step, party: Child) -> StepExpectation:
+        """A blocking receive or send that a background party's Interrupt (SIGUSR2 with a handler)
+        ends: EINTR, with or without SA_RESTART, because the executor bounds every blocking call
+        with SO_RCVTIMEO/SO_SNDTIMEO: sock_intr_errno(timeo) is -ERESTARTSYS (restartable) only
+        for an infinite timeout.  Measured on Linux 6.18.44: with SO_RCVTIMEO, EINTR both ways;
+        without it, SA_RESTART restarts the recv, which returns the data sent after the signal
+        (man 7 signal: socket calls with a timeout are never restarted)."""
+        if not isinstance(party.steps[0], Interrupt):
+            raise Unknown("a signal after another act of the background party (which woke the step first)")
+        if not party.thread and party.identity != Identity():
+            raise Unknown("tgkill from a child of another identity (EPERM or not)")
+        if not isinstance(step, Recv | Send):
+            raise Unknown("a signal during a call other than a receive or a send (Python's poll retries)")
+        if isinstance(step, Recv) and "MSG_WAITALL" in step.flags and self.ends[step.on].queue:
+            raise Unknown("a signal during a MSG_WAITALL receive that copied part of the data")
+        if isinstance(step, Recv):
+            if self.ends[step.on].passcred or self.ends[step.on].passpidfd:
+                raise Unknown("an interrupted receive with SO_PASSCRED (what the stream path writes to msg_control)")
+            return self.recv_failed(step, Failed("EINTR"), "a signal with a handler: sock_intr_errno()")
+        return self.simple("send", Failed("EINTR"), "a signal with a handler: sock_intr_errno()")
+
+    def interrupt(self, step: Interrupt) -> StepExpectation:
+        if not self.proc.is_main and self.proc.identity != Identity():
+            raise Unknown("tgkill from a child of another identity")
+        return self.simple("interrupt", Returned(0), "tgkill(SIGUSR2) to the scenario's thread")
+
+    def sends_part_then_sleeps(self, step: Send, x: End, peer: End) -> bool:
+        """A blocking stream send far over SO_SNDBUF into an empty queue: unix_stream_sendmsg() queues
+        skbs until sock_alloc_send_pskb() waits (some bytes, never all), then sleeps."""
+        return (
+            self.t is SockType.STREAM
+            and self.blocking(step.flags)
+            and not peer.queue
+            and not peer.full
+            and not peer.released
+            and not peer.rcv_shutdown
+            and step.length > x.sndbuf + (256 << 10)
+        )
+
+    def partly_sent(self, step: Send) -> StepExpectation:
+        """The writer of sends_part_then_sleeps(), asleep after queuing part of its data, woken by the
+        reader's close: sock_alloc_send_pskb() fails (sock_error() consumes the ECONNRESET the close
+        left, or EPIPE) and unix_stream_sendmsg() returns what it sent, without SIGPIPE; the next send
+        is EPIPE with SIGPIPE.  Measured on Linux 6.18.44 (1 MiB into a default SO_SNDBUF of 212992:
+        219264 bytes sent).  A reader that reads or only shuts down is not modelled (how much it left)."""
+        x, peer = self.ends[step.on], self.peer(step.on)
+        if not peer.released:
+            raise Unknown("a writer that sent part of its data, woken by anything but the reader's close")
+        x.error = None
+        return StepExpectation(
+            op="send",
+            outcome=Returned(step.length - 1),
+            value_range=(1, step.length - 1),
+            why="a sleeping writer woken by the reader's close: the partial count, no SIGPIPE",
+        )
+
+    def woken_writer(self, step: Send) -> StepExpectation | None:
+        """A stream send that slept on a full queue (it sent nothing) and that the peer's close or
+        SHUT_RD woke: sock_alloc_send_pskb() returns sock_error() (ECONNRESET when the peer closed
+        with unread data in its queue, consumed) or EPIPE, and unix_stream_sendmsg() goes to its
+        out_err path, which raises no SIGPIPE: only a send that finds the peer dead before it
+        allocates (out_pipe) does.  Measured on Linux 6.18.44: ECONNRESET after the close, EPIPE
+        after SHUT_RD, neither with SIGPIPE; the next send EPIPE with SIGPIPE.  (Datagram and
+        seqpacket sends check sock_error first anyway: send_error gives the same there.)"""
+        if self.t is not SockType.STREAM:
+            return None
+        x, peer = self.ends[step.on], self.peer(step.on)
+        if not x.open or not (peer.released or peer.rcv_shutdown):
+            return None
+        if x.error is not None:
+            err, x.error = x.error, None
+            return self.simple("send", Failed(err), "a sleeping writer woken: sock_error(), no SIGPIPE")
+        return self.simple("send", Failed("EPIPE"), "a sleeping writer woken by the peer's shutdown: no SIGPIPE")
 
     def step(self, step: Step) -> StepExpectation:
         if self.gc_garbage and not isinstance(step, ReadPartner | Close):
@@ -378,20 +489,55 @@ class LinuxModel:
         if isinstance(step, GetSockName):
             if not self.ends[step.on].open:
                 return self.simple("getsockname", Failed("EBADF"), "closed descriptor")
-            # unix_autobind() names the socket "\0" + 5 hex digits: offsetof(sun_path) + 6 bytes
-            bound = self.ends[step.on].bound
-            return self.simple("getsockname", Returned(8 if bound else 2), "autobound" if bound else "unnamed")
+            return self.socket_name("getsockname", self.ends[step.on].name, "its own name")
+        if isinstance(step, GetPeerName):
+            return self.getpeername(step)
         if isinstance(step, SocketPair):
             return self.make_pair(step)
         if isinstance(step, SendMany):
             return self.send_many(step)
         if isinstance(step, Splice):
             return self.splice(step)
+        if isinstance(step, Interrupt):
+            return self.interrupt(step)
         if isinstance(step, DiagUid):
             if not self.ends[step.on].open:
                 raise Unknown("sock_diag of a closed socket")
             return self.simple("diag_uid", Returned(self.p.euid), "the socket's owner (sock_i_uid): its creator")
         raise Unknown(f"step {step!r}")
+
+    def name_length(self, name: str) -> int:
+        """getsockname's length for a name of End.name (harness.addresses.portable_length)."""
+        if name == "unnamed":
+            return SUN_PATH_OFFSET
+        if name == "autobind":
+            return AUTOBIND_LENGTH  # unix_autobind(): "\0" and 5 hex digits
+        assert self.s.kind.address is not None
+        return pair_name_length(self.s.kind.address, name)
+
+    def socket_name(self, op: str, name: str, why: str) -> StepExpectation:
+        return StepExpectation(op=op, outcome=Returned(self.name_length(name)), address=name, why=f"{why}: {name}")
+
+    def getpeername(self, step: GetPeerName) -> StepExpectation:
+        """unix_getname(peer=1): the peer's address, ENOTCONN without one.
+
+        Measured on 6.18.44: the ends of a socketpair() are each other's peer, unnamed (2 bytes); a
+        closed stream peer is still named, a datagram peer until a send noticed it was gone.
+        """
+        x = self.ends[step.on]
+        if not x.open:
+            return self.simple("getpeername", Failed("EBADF"), "closed descriptor")
+        if not self.s.kind.connected or x.peer_dropped:
+            return self.simple("getpeername", Failed("ENOTCONN"), "no peer (unix_peer_get)")
+        return self.socket_name("getpeername", self.peer(step.on).name, "the peer's name")
+
+    def sender_name(self, side: str) -> str:
+        """recvmsg's msg_name: the sending socket's address (unix_copy_addr), msg_namelen 0 for none.
+
+        Whatever is queued at a pair end came from the other end.
+        """
+        name = self.peer(side).name
+        return "none" if name == "unnamed" else name
 
     def splice(self, step: Splice) -> StepExpectation:
         """unix_stream_splice_read(): unix_stream_read_generic() with no msghdr (SPLICE_F_NONBLOCK).
@@ -535,6 +681,7 @@ class LinuxModel:
                     return Failed("EINVAL"), (), problem
             if (x.passcred or x.passpidfd) and not x.bound:
                 x.bound = True  # unix_dgram_sendmsg(): a sender asking for credentials is autobound
+                x.name = "autobind"
             if step.length > x.sndbuf - 32:
                 return Failed("EMSGSIZE"), (), "datagram longer than SO_SNDBUF - 32"
             if x.snd_shutdown:
@@ -544,6 +691,12 @@ class LinuxModel:
                 return blocked
             if passing and self.too_many_refs():
                 return Failed("ETOOMANYREFS"), (), "the sender's user has more fds in flight than RLIMIT_NOFILE"
+            # dgram/pathname/unconnected: a Send without an address names the other end's path; one with
+            # an empty address ("hex:", msg_namelen 0) names nothing and has no peer either
+            implicit = step.address is None and not self.s.kind.connected
+            if not target_named and not implicit and not self.s.kind.connected:
+                # measured on 6.18.44 (a fuzz finding): unix_peer_get() finds no peer, after the skb is allocated
+                return Failed("ENOTCONN"), (), "no msg_name and no peer (an unconnected socket)"
             if not target_named and x.peer_dropped:
                 # Measured on 6.18.44: EMSGSIZE and a SEND_SHUTDOWN EPIPE come first; unix_dgram_sendmsg()
                 # looks the peer up only after the skb is allocated.
@@ -555,6 +708,10 @@ class LinuxModel:
                 if address_target(step.address).kind is TargetKind.ABSTRACT:
                     return Failed("ECONNREFUSED"), (), "no socket is bound to the (confined) abstract name"
                 return Failed("ENOENT"), (), "no socket file at the (confined) path"
+            if peer.released and implicit:
+                # measured on 6.18.44: the path is still there (unlinked when the scenario ends) but no
+                # socket is behind it any more: unix_find_bsd() -> ECONNREFUSED, every time
+                return Failed("ECONNREFUSED"), (), "sendto() the closed other end's path: no socket behind it"
             if peer.released:
                 # unix_dgram_sendmsg(): forget the dead peer, and unix_dgram_disconnected() purges our
                 # own receive queue ("Messages are lost").
@@ -566,6 +723,13 @@ class LinuxModel:
                 return Failed("EPIPE"), (), "peer shut down for reading"
             if passing and not peer.passrights:
                 return Failed("EPERM"), (), "the receiver has SO_PASSRIGHTS off"
+            if implicit and len(peer.queue) > self.max_dgram_qlen():
+                # unix_recvq_full_lockless(): only a receiver whose peer is not the sender limits its
+                # queue to net.unix.max_dgram_qlen (sk_max_ack_backlog) datagrams, measured on 6.18.44
+                if not self.blocking(step.flags):
+                    return Failed("EAGAIN"), (), "the receiver's queue holds more than max_dgram_qlen datagrams"
+                outcome, why = x.sndtimeo.ends_wait("the receiver's queue holds more than max_dgram_qlen datagrams")
+                return outcome, (), why
         carried = creds
         if carried is None:
             # maybe_add_creds(): attach the sender's real creds if either end asks for them now
@@ -612,6 +776,8 @@ class LinuxModel:
         cost = truesize_ceiling(step.length)
         if peer.fill_unknown:
             raise Unknown("sending after a Fill that may have stopped at its limit")
+        if self.trial and self.sends_part_then_sleeps(step, x, peer):
+            return self.would_block_on_send(step, x)  # after the part that fits (see raced)
         if peer.full_at is not None:
             if x.sndbuf <= peer.full_at:
                 return self.would_block_on_send(step, x)
@@ -790,7 +956,9 @@ class LinuxModel:
         pidfd_of: Skb | None = None,
         *,
         stream_eof: bool = False,
+        named: bool | None = None,
     ) -> StepExpectation:
+        """``named``: msg_name was filled with the sender's address (default: an skb, ``pidfd_of``, was read)."""
         x = self.ends[step.on]
         seen = None if creds is None else as_seen_by(self.proc, creds, self.main)
         if stream_eof and x.passpidfd:
@@ -815,6 +983,7 @@ class LinuxModel:
             controllen=ctl.consumed,
             cmsgs=tuple(ctl.cmsgs),
             cloexec="MSG_CMSG_CLOEXEC" in step.flags,
+            address=self.sender_name(step.on) if (pidfd_of is not None if named is None else named) else "none",
             why=why,
         )
 
@@ -1068,10 +1237,19 @@ class LinuxModel:
         option = step.option
         if option in PROBED_OPTIONS and option not in self.p.features:
             return self.simple("getsockopt", Failed("ENOPROTOOPT"), f"this kernel has no {option}")
+        if option == "SO_PEERCRED" and self.t is SockType.DGRAM and not self.s.kind.by_socketpair:
+            # measured on 6.18.44: connect() of a datagram socket sets no sk_peer_cred, so
+            # cred_to_ucred() reports pid 0 and uid = gid = -1
+            return StepExpectation(
+                op="getsockopt", outcome=Returned(0), peercred=(0, 0xFFFFFFFF, 0xFFFFFFFF), why="no peer credentials"
+            )
         if option == "SO_PEERCRED":
             # the socketpair() caller, translated into the reader's namespaces (sk_peer_pid/cred)
             creds = as_seen_by(self.proc, self.main.symbols, self.main)
             return StepExpectation(op="getsockopt", outcome=Returned(0), peercred=creds, why="the pair's creator")
+        if option == "SO_PEERPIDFD" and self.t is SockType.DGRAM and not self.s.kind.by_socketpair:
+            # measured on 6.18.44 (a fuzz finding): connect() of a datagram socket sets no sk_peer_pid
+            return self.simple("getsockopt", Failed("ENODATA"), "no peer pid (sk_peer_pid is NULL)")
         if option == "SO_PEERPIDFD":
             identity = self.proc.identity
             if identity is not None and (identity.nofile is not None or identity.fd_headroom is not None):
@@ -1158,6 +1336,8 @@ class LinuxModel:
             return StepExpectation(op="child", outcome=Returned(0), why="started; runs while the next step waits")
         prefix = f"child{self.children}."
         self.children += 1
+        if step.thread:
+            return self.thread(step, prefix)
         self.used_headroom = 0
         self.proc = Proc(prefix, step.identity, self.p)
         nested = []
@@ -1171,6 +1351,24 @@ class LinuxModel:
         self.exited.add(prefix)
         self.settle()  # what the child installed is closed when it exits
         return StepExpectation(op="child", outcome=Returned(0), nested=tuple(nested), why="forked, ran, reaped")
+
+    def thread(self, step: Child, prefix: str) -> StepExpectation:
+        """Child(thread=True): the scenario's process on another thread: its descriptors (a Close or
+        a receive there is the process's), its credentials (the kernel fills in the thread-group id:
+        SCM_CREDENTIALS, SCM_PIDFD and SO_PEERCRED name the process, not the thread).  Only
+        ScmCredentials(pid="thread") names the thread; measured on 6.18.44: root (CAP_SYS_ADMIN)
+        may send it and the receiver sees the tid; an unprivileged sender gets EPERM (scm_check_creds
+        compares with task_tgid_vnr)."""
+        self.proc = Proc("", None, self.p, tid=f"{prefix}pid")
+        nested = []
+        try:
+            for inner in step.steps:
+                if isinstance(inner, SetOwner) or (isinstance(inner, Send) and "MSG_OOB" in inner.flags):
+                    raise Unknown("SIGURG for one thread of several")
+                nested.append(self.step(inner))
+        finally:
+            self.proc = self.main
+        return StepExpectation(op="child", outcome=Returned(0), nested=tuple(nested), why="a thread: ran, joined")
 
     # -- lifetimes: descriptors, files in flight, garbage collection --------------------------
 
@@ -1261,7 +1459,11 @@ class LinuxModel:
         if self.writable(step.on):
             mask |= {"POLLOUT", "POLLWRNORM"}
         revents = frozenset(mask & (set(step.events) | {"POLLERR", "POLLHUP"}))
-        return StepExpectation(op="poll", outcome=Returned(1 if revents else 0), events=revents, why="unix_poll")
+        if not revents and step.timeout_ms and self.trial:
+            # a background party races this poll: it sleeps until the party's act wakes it
+            return StepExpectation(op="poll", outcome=Blocked(), events=revents, why="poll waits for an event")
+        why = "unix_poll" if revents or not step.timeout_ms else "unix_poll: nothing happens within the timeout"
+        return StepExpectation(op="poll", outcome=Returned(1 if revents else 0), events=revents, why=why)
 
     def writable(self, side: str) -> bool:
         """unix_writable(): sk_wmem_alloc * 4 <= sk_sndbuf, where sk_wmem_alloc is the truesize of
@@ -1305,6 +1507,12 @@ class LinuxModel:
 
     # -- filling the send buffer ---------------------------------------------------------------
 
+    def max_dgram_qlen(self) -> int:
+        qlen = self.p.limits.get("max_dgram_qlen")
+        if qlen is None:
+            raise Unknown("net.unix.max_dgram_qlen unknown")
+        return qlen
+
     def fill(self, step: Fill) -> StepExpectation:
         x = self.ends[step.on]
         peer = self.peer(step.on)
@@ -1312,6 +1520,15 @@ class LinuxModel:
             raise Unknown("filling a queue that cannot take data")
         if self.t is not SockType.STREAM and step.chunk > x.sndbuf - 32:
             return self.simple("fill", Returned(0), "every datagram is too long (EMSGSIZE)")
+        if not self.s.kind.connected and not peer.full:
+            # sendto() the other end: its queue takes max_dgram_qlen + 1 datagrams (unix_recvq_full)
+            room = max(0, self.max_dgram_qlen() + 1 - len(peer.queue))
+            if room < step.limit and wmem_bounds(peer.queue)[1] + room * truesize_ceiling(step.chunk) <= x.sndbuf:
+                if x.passcred or peer.passcred or x.passpidfd or peer.passpidfd:
+                    raise Unknown("credentials of filled messages")
+                for _ in range(room):
+                    peer.queue.append(Skb(b"F" * step.chunk, None, NO_CREDS, sender=self.proc.prefix, has_pid=False))
+                return self.simple("fill", Returned(room), "sends until the receiver's queue is over max_dgram_qlen")
         if peer.fill_unknown:
             raise Unknown("filling after a Fill that may have stopped at its limit")
         if peer.full and x.sndbuf <= (peer.full_at or 0):

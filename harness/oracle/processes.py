@@ -28,6 +28,10 @@ class Proc:
     prefix: str  # "" for the scenario's process, "child0." for its first child
     identity: Identity | None  # None: the scenario's process itself
     platform: Platform
+    # A Child(thread=True) is the scenario's process (prefix "", identity None) on another thread:
+    # ``tid`` is the symbol of that thread's id ("child0.pid": the executor records a thread's
+    # context with its tid as pid).  None: the process's only (or main) thread, whose tid is its pid.
+    tid: str | None = None
 
     @property
     def is_main(self) -> bool:
@@ -79,6 +83,7 @@ def check_credentials(proc: Proc, pid: CredValue, uid: CredValue, gid: CredValue
             return f"EINVAL: {what} {value} is not mapped in the sender's user namespace"
     pid_ok = (
         pid == "self"
+        or (pid == "thread" and proc.tid is None)  # gettid() == task_tgid_vnr() on the main thread
         or _is_self_pid(proc, pid)
         or proc.root
         or (proc.pidns and not proc.userns and proc.platform.privileged)
@@ -118,6 +123,8 @@ def sent_credentials(proc: Proc, main: Proc, pid: CredValue, uid: CredValue, gid
     def value(v: CredValue, index: int) -> CredExpect:
         if v == "self" or (index == 0 and _is_self_pid(proc, v)):
             return proc.symbols[index]
+        if v == "thread":  # find_get_pid(tid): the receiver sees the thread's id (pid_vnr of its struct pid)
+            return proc.symbols[0] if proc.tid is None else proc.tid
         if v == "parent":
             return main.symbols[index]
         if isinstance(v, int) and index > 0 and proc.userns:

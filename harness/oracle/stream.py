@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from harness.expectation import StepExpectation
+from harness.observation import Blocked
 from harness.oracle import linux
 from harness.oracle.oob import manage_oob
 from harness.oracle.queue import next_skb, unlink
@@ -42,6 +43,7 @@ def read_generic(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
     creds: Creds | None = None
     check_creds = False
     first: Skb | None = None
+    named = False  # unix_copy_addr() ran: an skb was reached (even for a receive of 0 bytes)
     queue = x.queue
     done = False
     while not done:  # do { ... } while (size)
@@ -79,6 +81,8 @@ def read_generic(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
                 if x.error is not None:
                     x.error = None
                 elif not (x.rcv_shutdown or not m.blocking(step.flags) or x.rcvtimeo is linux.SocketTimeout.SHORT):
+                    if m.trial:  # a background party races this receive: it sleeps here until the party acts
+                        return StepExpectation(op="recv", outcome=Blocked(), why="MSG_WAITALL waits for more")
                     raise linux.Unknown("MSG_WAITALL waiting for more data than is queued")
                 done = True
                 break
@@ -95,6 +99,7 @@ def read_generic(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
                 creds = skb.creds
                 first = skb
                 check_creds = True
+            named = True
             chunk = min(skb.remaining - skip, size)
             if skb.big and skb.fds is not None and skb.consumed + skip + chunk > linux.STREAM_SPLIT_SAFE:
                 raise linux.Unknown("where a large stream send with fds was split into skbs")
@@ -130,4 +135,4 @@ def read_generic(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
             # `goto again`: the peek walks on (through manage_oob) even with a full buffer
         if not size:
             done = True
-    return m.recv_done(step, copied, bytes(out), set(), creds, fds, "stream receive (manage_oob)", first)
+    return m.recv_done(step, copied, bytes(out), set(), creds, fds, "stream receive (manage_oob)", first, named=named)

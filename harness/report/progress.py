@@ -56,7 +56,9 @@ class Progress:
                 self.stream.flush()
                 self._shown, self._drawn = now, True
         elif (
-            now - self._shown >= PLAIN_INTERVAL or (self.results_done - self._shown_results) * 10 >= self.results_total
+            now - self._shown >= PLAIN_INTERVAL
+            or (self.results_done - self._shown_results) * 10 >= self.results_total
+            or self.results_done == self.results_total  # the last line says the run is done
         ):
             print(self.line(), file=self.stream, flush=True)
             self._shown, self._shown_results = now, self.results_done

@@ -428,6 +428,29 @@ static size_t confined_name(int kind, const unsigned char *data, size_t n, const
     return len;
 }
 
+/* A pair the socket API makes (harness.model.PairOrigin): the name each end bound (index 0 = a, 1 = b; an
+   accepted pair: b only, the listener's), as harness/addresses.py pair_target() names them; paths to unlink. */
+enum { PAIR_ACCEPTED, PAIR_CONNECTED, PAIR_UNCONNECTED };
+enum { ADDR_PATHNAME, ADDR_ABSTRACT, ADDR_AUTOBIND };
+static unsigned char pair_names[2][sizeof(struct sockaddr_un)];
+static socklen_t pair_namelens[2];
+static char pair_paths[2][sizeof(struct sockaddr_un)];
+static int unconnected; /* a send without msg_name goes to the other end's name */
+
+/* An address as data comparable across runs (harness/addresses.py describe_name restated). */
+static const char *describe_name(const unsigned char *raw, socklen_t len) {
+    if (len == 0) return "none";
+    if (len <= 2) return "unnamed";
+    for (int i = 0; i < 2; i++)
+        if (pair_namelens[i] == len && !memcmp(pair_names[i], raw, len)) return i ? "b" : "a";
+    if (raw[2] == 0) {
+        int hex = len == 8;
+        for (socklen_t i = 3; hex && i < len; i++) hex = (raw[i] >= '0' && raw[i] <= '9') || (raw[i] >= 'a' && raw[i] <= 'f');
+        return hex ? "autobind" : "abstract";
+    }
+    return "pathname";
+}
+
 /* Exit 2 ("cannot run here"), saying so on the last line. */
 void cannot_run_exit(void) {
     printf(RESULT_LINE "unsupported\n");
@@ -596,13 +619,9 @@ static void add_known(const char *name, int fd, int private_fd, int seekable) {
     known[nknown++] = (struct known){name, fd, 1, private_fd, st.st_dev, st.st_ino, seekable};
 }
 
-void pair(int type, int nb, int reversed) {
-    int sv[2];
-    nonblocking = nb;
-    if (socketpair(AF_UNIX, type | SOCK_CLOEXEC | (nb ? SOCK_NONBLOCK : 0), 0, sv)) die("socketpair");
-    own(sv[0]);
-    own(sv[1]);
-    int a = reversed ? sv[1] : sv[0], b = reversed ? sv[0] : sv[1];
+static void pair_ends(int a, int b, int nb) {
+    own(a);
+    own(b);
     add_known("a", a, a, 0);
     add_known("b", b, b, 0);
     if (!nb) {
@@ -612,6 +631,75 @@ void pair(int type, int nb, int reversed) {
             setsockopt(i ? b : a, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
         }
     }
+}
+
+void pair(int type, int nb, int reversed) {
+    int sv[2];
+    nonblocking = nb;
+    if (socketpair(AF_UNIX, type | SOCK_CLOEXEC | (nb ? SOCK_NONBLOCK : 0), 0, sv)) die("socketpair");
+    pair_ends(reversed ? sv[1] : sv[0], reversed ? sv[0] : sv[1], nb);
+}
+
+/* poll() for `events` for at most the step timeout: connect and accept are bounded */
+static int wait_for(int fd, short events) {
+    struct pollfd p = {fd, events, 0};
+    return poll(&p, 1, STEP_TIMEOUT_US / 1000) == 1 && (p.revents & events);
+}
+
+/* bind `fd` to the name of pair end `role` (a path: writable by all, as the harness leaves it) */
+static void pair_bind(int fd, int address, int role) {
+    unsigned char *out = pair_names[role];
+    size_t len;
+    if (address == ADDR_AUTOBIND) {
+        sa_family_t family = AF_UNIX;
+        memcpy(out, &family, sizeof family);
+        len = sizeof family;
+    } else {
+        const char *leaf = role ? "pair-b" : "pair-a";
+        len = confined_name(address == ADDR_ABSTRACT ? NAME_ABSTRACT : NAME_PATH, (const unsigned char *)leaf, strlen(leaf), name_token, names_dir, out);
+        if (!len) { printf("cannot run: a pair's name longer than sockaddr_un\n"); cannot_run_exit(); }
+    }
+    if (bind(fd, (struct sockaddr *)out, (socklen_t)len)) die("bind");
+    if (address == ADDR_PATHNAME) {
+        memcpy(pair_paths[role], out + sizeof(sa_family_t), len - sizeof(sa_family_t));
+        if (chmod(pair_paths[role], 0777)) die("chmod");
+    }
+    socklen_t n = sizeof pair_names[role];
+    if (getsockname(fd, (struct sockaddr *)out, &n)) die("getsockname");
+    pair_namelens[role] = n;
+}
+
+/* the pair through socket/bind/listen/connect/accept, as the harness makes it (backend.py _api_pair) */
+void api_pair(int type, int how, int address) {
+    int a, b;
+    nonblocking = 0;
+    if (how == PAIR_ACCEPTED) {
+        int listener = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+        if (listener < 0) die("socket");
+        pair_bind(listener, address, 1);
+        if (listen(listener, 1)) die("listen");
+        a = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (a < 0) die("socket");
+        if (connect(a, (struct sockaddr *)pair_names[1], pair_namelens[1]) && !((errno == EAGAIN || errno == EINPROGRESS) && wait_for(a, POLLOUT))) die("connect");
+        if (!wait_for(listener, POLLIN)) die("accept: no connection within the step timeout");
+        b = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        if (b < 0) die("accept4");
+        close(listener); /* only the two ends stay: nothing listens on the name now */
+        if (fcntl(a, F_SETFL, fcntl(a, F_GETFL) & ~O_NONBLOCK)) die("fcntl");
+    } else {
+        a = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+        b = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+        if (a < 0 || b < 0) die("socket");
+        pair_bind(a, address, 0);
+        pair_bind(b, address, 1);
+        if (how == PAIR_CONNECTED) {
+            if (connect(a, (struct sockaddr *)pair_names[1], pair_namelens[1])) die("connect");
+            if (connect(b, (struct sockaddr *)pair_names[0], pair_namelens[0])) die("connect");
+        } else {
+            unconnected = 1;
+        }
+    }
+    pair_ends(a, b, 0);
 }
 
 static const char file_content[] =
@@ -690,6 +778,7 @@ static struct {
     int has_range; long range_lo, range_hi;
     int has_events; long events;
     int has_peercred; long peercred[3]; int peercred_self[3];
+    const char *address; /* recvmsg's msg_name, as describe_name() says it; NULL: not compared */
 } want;
 
 void expect_begin(void) {
@@ -726,6 +815,7 @@ void expect_buffer(const struct seg *s, int n) {
     want.nbufs++;
 }
 void expect_msg_flags(uint32_t f) { want.has_flags = 1; want.flags = (long)f; }
+void expect_address(const char *address) { want.address = address; }
 void expect_controllen(int64_t n) { want.has_controllen = 1; want.controllen = as_long(n, "expected msg_controllen"); }
 void expect_stray(int64_t n) { want.stray = as_long(n, "expected stray bytes"); }
 void expect_cloexec(int c) { want.cloexec = c; }
@@ -934,6 +1024,11 @@ void do_send(int step, const char *on, int flags, int64_t controllen, int contro
     memset(&msg, 0, sizeof msg);
     msg.msg_name = send_name;
     msg.msg_namelen = send_namelen;
+    if (!send_name && unconnected) { /* the other end's name */
+        int other = strcmp(on, "b") ? 1 : 0;
+        msg.msg_name = pair_names[other];
+        msg.msg_namelen = pair_namelens[other];
+    }
     msg.msg_iov = fault == FAULT_IOV ? BAD_ADDRESS : send_iov;
     msg.msg_iovlen = send_niov;
     msg.msg_control = control == PTR_BUFFER ? (void *)ctl : control == PTR_NULL ? NULL : BAD_ADDRESS;
@@ -1064,7 +1159,11 @@ void do_recv(int step, const char *on, const size_t *sizes, int nbufs, size_t co
         iov[i].iov_len = sizes[i];
     }
     if (fault == FAULT_IOV_BASE && nbufs) iov[0].iov_base = BAD_ADDRESS;
+    unsigned char sender[128];
+    memset(sender, FILL, sizeof sender);
     memset(&msg, 0, sizeof msg);
+    msg.msg_name = sender;
+    msg.msg_namelen = sizeof sender;
     msg.msg_iov = fault == FAULT_IOV ? BAD_ADDRESS : iov;
     msg.msg_iovlen = nbufs;
     msg.msg_control = pointer == PTR_BUFFER ? (void *)ctl : pointer == PTR_NULL ? NULL : BAD_ADDRESS;
@@ -1135,6 +1234,13 @@ void do_recv(int step, const char *on, const size_t *sizes, int nbufs, size_t co
     if (want.has_flags && fl != (unsigned long)want.flags) {
         differ_start(step, "msg_flags");
         printf("expected %#lx, observed %#x\n", want.flags, fl);
+    }
+    if (r >= 0 && want.address) {
+        const char *named = describe_name(sender, msg.msg_namelen < sizeof sender ? msg.msg_namelen : (socklen_t)sizeof sender);
+        if (strcmp(named, want.address)) {
+            differ_start(step, "msg_name");
+            printf("expected %s, observed %s\n", want.address, named);
+        }
     }
     if (want.has_controllen && (long)msg.msg_controllen != want.controllen) {
         differ_start(step, "msg_controllen");
@@ -1229,10 +1335,10 @@ void do_getsockopt(int step, const char *on, int option, int peercred) {
 
 #define ALL_POLL_BITS (POLLIN | POLLPRI | POLLOUT | POLLERR | POLLHUP | POLLRDNORM | POLLWRNORM | POLLRDHUP)
 
-void do_poll(int step, const char *on, int events) {
+void do_poll(int step, const char *on, int events, int timeout_ms) {
     struct pollfd p = {fd_of(on), (short)events, 0};
     errno = 0;
-    int r = poll(&p, 1, 0);
+    int r = poll(&p, 1, timeout_ms);
     check_common(step, "poll", r >= 0 ? (struct outcome){OUT_RETURNED, r, NULL} : (struct outcome){OUT_FAILED, errno, NULL});
     if (want.has_events && (p.revents & ALL_POLL_BITS) != want.events) {
         differ_start(step, "revents");
@@ -1396,7 +1502,10 @@ static void remove_tmpdir(void) {
     }
     rmdir(tmpdir);
     tmpdir[0] = 0;
-    if (names_owner == getpid()) rmdir(names_dir);
+    if (names_owner == getpid()) {
+        for (int i = 0; i < 2; i++) if (pair_paths[i][0]) unlink(pair_paths[i]);
+        rmdir(names_dir);
+    }
 }
 
 static void on_alarm(int sig) {
