@@ -51,6 +51,7 @@ import stat
 import struct
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 # What run_info records about how addresses are confined (Platform.as_json).
 ADDRESS_CONFINEMENT = "private-dir+random-abstract-prefix"
@@ -234,10 +235,20 @@ def private_directory() -> str:
     return _directory
 
 
+def _searchable_by_all(path: str) -> bool:
+    """Every directory from the root to ``path`` lets any user through (an unprivileged child's lookup
+    of a confined name then ends in ENOENT, as the oracle expects, not EACCES)."""
+    try:
+        return all(os.stat(p).st_mode & stat.S_IXOTH for p in (path, *map(str, Path(path).parents)))
+    except OSError:
+        return False
+
+
 def _base() -> str:
+    """$TMPDIR, unless it is too long or private (a 0700 $TMPDIR, as reproducers run with): then /tmp."""
     base = tempfile.gettempdir()
     room = MAX_DIRECTORY - len(DIRECTORY_PREFIX) - 10 - 1  # a uid or mkdtemp's 8 characters, and a "/"
-    return base if len(base.encode()) <= room else "/tmp"
+    return base if len(base.encode()) <= room and _searchable_by_all(base) else "/tmp"
 
 
 def _shared_directory() -> str | None:

@@ -10,7 +10,11 @@ runtimes express.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +22,7 @@ import pytest
 
 from harness.catalogue import CASES
 from harness.expectation import Expectation
-from harness.fuzz import repro_c, repro_py, repro_runtime
+from harness.fuzz import bundle, repro_c, repro_py
 from harness.fuzz.findings import run_c_repro, run_python_repro
 from harness.fuzz.repro_plan import Inexpressible, make_plan
 from harness.model import (
@@ -151,9 +155,8 @@ def _modelled(scenario: Scenario, platform: Platform) -> Expectation:
 
 
 def _write(tmp_path: Path, scenario: Scenario, expectation: Expectation, platform: Platform) -> Path:
-    plan = make_plan(scenario, expectation, platform)
-    (tmp_path / "repro.py").write_text(repro_py.render(plan, "test", ["a test reproducer"]))
-    (tmp_path / "repro.c").write_text(repro_c.render(plan, "test", ["a test reproducer"]))
+    (tmp_path / "repro.py").write_text(repro_py.render(scenario, expectation, "test", ["a test reproducer"]))
+    (tmp_path / "repro.c").write_text(repro_c.render(make_plan(scenario, expectation, platform), "test", ["a test"]))
     return tmp_path
 
 
@@ -207,7 +210,11 @@ def test_both_reproducers_see_a_deviation(tmp_path: Path, platform: Platform) ->
     _write(tmp_path, scenario, lying, platform)
     for result in (run_python_repro(tmp_path / "repro.py"), run_c_repro(tmp_path / "repro.c")):
         assert result.exit == 1 and result.reproduced, f"{result.name}:\n{result.output}"
-        assert "DEVIATION step 1 outcome" in result.output and "DEVIATION step 1 msg_flags" in result.output
+        if result.name == "repro.c":
+            assert "DEVIATION step 1 outcome" in result.output and "DEVIATION step 1 msg_flags" in result.output
+        else:  # repro.py prints the harness's own findings
+            assert "DEVIATION [outcome step 1] outcome: expected returned" in result.output
+            assert "DEVIATION [msg-flags step 1] msg_flags: expected {}" in result.output
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
@@ -231,11 +238,10 @@ def test_both_reproducers_run_a_childs_steps(tmp_path: Path, platform: Platform,
             run_c_repro(tmp_path / directory / "repro.c"),
         ):
             assert result.exit == code, f"{result.name}:\n{result.output}"
-            assert (
-                "    step 1.0 " in result.output
-                and "step 1 child: expected returned 0; observed returned 0" in result.output
-            )
-            assert ("DEVIATION step 1.0 outcome" in result.output) == bool(code), result.output
+            assert "    step 1.0 " in result.output
+            assert "step 1 child: expected " in result.output and "returned 0" in result.output
+            deviation = "DEVIATION step 1.0 outcome" if result.name == "repro.c" else "] child.steps[0].outcome"
+            assert (deviation in result.output) == bool(code), result.output
 
 
 UNSUPPORTED = (
@@ -274,12 +280,83 @@ def test_unsupported_scenarios_give_reproducers_that_exit_2(tmp_path: Path, plat
         assert run_c_repro(tmp_path / "repro.c").exit == 2
 
 
-def test_byte_data_is_compact_and_exact() -> None:
-    data = b"ab" + b"\xa5" * 1000 + b"\x00\x01?\\\"'" + bytes(range(200, 256))
-    text = repro_py.data_text({"data": data})
-    assert repro_runtime.decode(text) == {"data": data}
-    assert len(text) < 500 and text.isascii()
+def test_c_strings_are_ascii() -> None:
     assert repro_c.c_string(b'?"\\\xbd').encode().isascii()
+
+
+@pytest.mark.parametrize(("child", "reason"), UNSUPPORTED)
+def test_repro_py_runs_what_repro_c_cannot_express(
+    tmp_path: Path, platform: Platform, child: Child, reason: str
+) -> None:
+    """repro.py runs the harness itself: a child repro.c refuses (namespaces, background) still conforms."""
+    scenario = Scenario(kind=PairKind(SockType.STREAM), steps=(child, Recv(on="b", buffers=(8,))))
+    (tmp_path / "repro.py").write_text(repro_py.render(scenario, _modelled(scenario, platform), "t", []))
+    result = run_python_repro(tmp_path / "repro.py")
+    assert result.exit == 0 and result.reproduced is False, result.output
+
+
+def test_repro_py_runs_alone_with_every_fd_kind_and_a_child(tmp_path: Path, platform: Platform) -> None:
+    """``python3 -I -S repro.py`` from an empty directory, where the harness cannot be imported: it carries
+    the harness modules it runs and nothing else, and every fd kind travels and arrives as the oracle says."""
+    table = tuple(FdSpec(name=f"k{i}", kind=kind) for i, kind in enumerate(FdKind))
+    scenario = Scenario(
+        kind=PairKind(SockType.STREAM),
+        fds=table,
+        steps=(
+            Send(on="a", iov=(b"all",), cmsgs=(ScmRights(tuple(Named(spec.name) for spec in table)),)),
+            Child(steps=(Recv(on="b", buffers=(8,), control=256), Send(on="b", iov=(b"back",)))),
+            Recv(on="a", buffers=(8,)),
+        ),
+    )
+    expectation = _modelled(scenario, platform)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    repro = tmp_path / "repro.py"
+    repro.write_text(repro_py.render(scenario, expectation, "every fd kind", []))
+    alone = {"cwd": empty, "env": {"PATH": os.defpath}, "capture_output": True, "text": True, "check": False}
+    assert subprocess.run([sys.executable, "-I", "-S", "-c", "import harness"], **alone).returncode != 0  # type: ignore[call-overload]
+    done = subprocess.run([sys.executable, "-I", "-S", str(repro)], **alone, timeout=120)  # type: ignore[call-overload]
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.endswith("SCM-HARNESS-REPRO-RESULT: conforms\n") and "step 1.0 recv" in done.stdout
+    assert list(empty.iterdir()) == []
+
+
+def test_the_carried_modules_are_the_import_graph_and_standard_library_only() -> None:
+    carried = bundle.modules()
+    assert "harness.execute.raw" in carried and "harness.check.outcome" in carried and "harness.codec" in carried
+    assert not any(name.startswith(("harness.generate", "harness.fuzz.hypothesis", "harness.cli")) for name in carried)
+    # every harness module the carried ones import is carried (the closure), and nothing else is needed
+    code = "\n".join(
+        [
+            "import json, sys",
+            f"sys.path.insert(0, {str(Path(__file__).parents[1])!r})",
+            *(f"import {name}" for name in carried),
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] not in sys.stdlib_module_names)))",
+        ]
+    )
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True)
+    assert set(json.loads(done.stdout)) == set(carried) | {"__main__"}
+
+
+RUNTIME_DIRECTORY = Path(repro_c.__file__).with_name("c")
+WERROR = ["-Wall", "-Wextra", "-Werror"]
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_the_c_runtime_is_a_real_file_that_compiles_without_a_warning(tmp_path: Path) -> None:
+    source = RUNTIME_DIRECTORY / "runtime.c"
+    subprocess.run(["cc", *WERROR, "-c", "-o", str(tmp_path / "runtime.o"), str(source)], check=True)
+    # a reproducer is one file: the header, the runtime, main(); nothing else is included from near it
+    assert repro_c.RUNTIME.startswith((RUNTIME_DIRECTORY / "runtime.h").read_text())
+    assert '#include "' not in repro_c.RUNTIME
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_generated_repro_c_compiles_with_werror_alone(tmp_path: Path, platform: Platform) -> None:
+    for index, scenario in enumerate((*EVERYTHING, *CHILDREN)):
+        path = tmp_path / f"repro{index}.c"
+        path.write_text(repro_c.render(make_plan(scenario, _modelled(scenario, platform), platform), "t", []))
+        subprocess.run(["cc", *WERROR, "-o", str(tmp_path / "repro"), path.name], check=True, cwd=tmp_path)
 
 
 # A pair the socket API makes: both runtimes make it as the harness does, and compare recvmsg's msg_name.
@@ -314,7 +391,10 @@ def test_both_reproducers_see_a_wrong_msg_name(tmp_path: Path, platform: Platfor
     _write(tmp_path, scenario, lying, platform)
     for result in (run_python_repro(tmp_path / "repro.py"), run_c_repro(tmp_path / "repro.c")):
         assert result.exit == 1 and result.reproduced, f"{result.name}:\n{result.output}"
-        assert "DEVIATION step 1 msg_name" in result.output
+        deviation = (
+            "DEVIATION step 1 msg_name" if result.name == "repro.c" else "step 1] msg_name: expected b, observed a"
+        )
+        assert deviation in result.output, result.output
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")

@@ -133,7 +133,7 @@ def test_reproducers_run_at_a_low_limit(tmp_path: Path, platform: Platform) -> N
     expectation = expect(scenario, platform)
     assert isinstance(expectation, Expectation)
     plan = make_plan(scenario, expectation, platform)
-    (tmp_path / "repro.py").write_text(repro_py.render(plan, "test", ["at RLIMIT_NOFILE 64"]))
+    (tmp_path / "repro.py").write_text(repro_py.render(scenario, expectation, "test", ["at RLIMIT_NOFILE 64"]))
     programs = [[sys.executable, "-I", "-S", str(tmp_path / "repro.py")]]
     compiler = shutil.which("cc")
     if compiler is not None:

@@ -67,6 +67,7 @@ def test_the_wheel_carries_the_corpora_and_schemas_and_needs_no_test_tools(wheel
     assert {f"harness/schemas/{name}.schema.json" for name in NAMES} <= names
     assert "harness/native/floor.c" in names  # scm-harness bench compiles it
     assert "harness/catalogue/peers.json" in names  # scm-harness list --peers
+    assert {"harness/fuzz/c/runtime.c", "harness/fuzz/c/runtime.h"} <= names  # every repro.c carries them
     runtime = [line for line in requires if "extra ==" not in line]
     assert any("hypothesis" in line for line in runtime)
     assert not [line for line in runtime if re.search(r"pytest|xdist|xmlschema|jsonschema", line)]

@@ -1,11 +1,12 @@
 """Reproducers confine every msg_name exactly as the harness does (issue 12, item 2).
 
-repro.py and repro.c cannot import the harness: they carry ``harness.addresses.address_target`` of
-each address as data and build the name themselves.  For every address shape of
-tests/adversarial/addresses/ and the catalogue's ER-08/09/10: the same sockaddr bytes as
-:meth:`Target.sockaddr` for the same token and directory (so the same lengths), their own private
-directory (0711, short enough, removed afterwards), and, run for real as the harness runs them, the
-same errno as the harness while listeners bound at the names as written hear nothing.
+repro.py runs the harness itself (harness/addresses.py confines its names).  repro.c carries
+``harness.addresses.address_target`` of each address as data and builds the name itself.  For every
+address shape of tests/adversarial/addresses/ and the catalogue's ER-08/09/10: repro.c builds the same
+sockaddr bytes as :meth:`Target.sockaddr` for the same token and directory (so the same lengths), in a
+private directory of its own (0711, short enough, removed afterwards), and both reproducers, run for
+real as the harness runs them, get the same errno as the harness while listeners bound at the names as
+written hear nothing.
 """
 
 from __future__ import annotations
@@ -21,14 +22,13 @@ from pathlib import Path
 import pytest
 
 from harness import codec
-from harness.addresses import MAX_DIRECTORY, SOCKADDR_UN_SIZE, AddressSpace, TargetKind, address_target
+from harness.addresses import MAX_DIRECTORY, AddressSpace, TargetKind, address_target
 from harness.catalogue import CASES
 from harness.catalogue.build import drain, recv
 from harness.expectation import Expectation
-from harness.fuzz import findings, repro_py, repro_runtime
+from harness.fuzz import findings
 from harness.fuzz.evaluate import FuzzConfig, evaluate
-from harness.fuzz.repro_c import segs
-from harness.fuzz.repro_c_runtime import RUNTIME
+from harness.fuzz.repro_c import RUNTIME, segs
 from harness.fuzz.repro_plan import make_plan
 from harness.model import Child, PairKind, Scenario, Send, SockType, Step
 from harness.oracle import expect
@@ -79,14 +79,13 @@ ADDRESSES = sorted(
 
 
 def _planned(platform: Platform) -> list[tuple[str, str, bytes]]:
-    """Each address and its [kind, data] as a generated reproducer carries it: the plan, then repro.py's JSON."""
+    """Each address and its [kind, data] as repro.c carries it (the plan)."""
     scenario = Scenario(kind=PairKind(SockType.DGRAM), steps=tuple(Send(on="a", address=a) for a in ADDRESSES))
     expectation = expect(scenario, platform)
     assert isinstance(expectation, Expectation)
     plan = make_plan(scenario, expectation, platform)
-    carried = repro_runtime.decode(repro_py.data_text({"addresses": [step.args["address"] for step in plan.steps]}))
     out = []
-    for address, (kind, data) in zip(ADDRESSES, carried["addresses"], strict=True):
+    for address, (kind, data) in zip(ADDRESSES, [step.args["address"] for step in plan.steps], strict=True):
         assert isinstance(kind, str) and isinstance(data, bytes)
         out.append((address, kind, data))
     return out
@@ -95,17 +94,6 @@ def _planned(platform: Platform) -> list[tuple[str, str, bytes]]:
 def test_the_addresses_cover_every_shape() -> None:
     kinds = {address_target(a).kind for a in ADDRESSES}
     assert kinds == set(TargetKind) and len(ADDRESSES) >= 15
-
-
-def test_repro_py_builds_the_harnesss_sockaddr(platform: Platform) -> None:
-    for address, kind, data in _planned(platform):
-        target = address_target(address)
-        assert (kind, data) == (target.kind.value, target.data)
-        built = repro_runtime.confined_name(kind, data, SPACE.token, SPACE.directory)
-        assert built == target.sockaddr(SPACE), address
-        assert (target.kind is TargetKind.UNCHANGED) or (
-            SPACE.token.encode() in built and len(built) <= SOCKADDR_UN_SIZE
-        )
 
 
 def _c_program(tmp_path: Path, body: list[str]) -> Path:
@@ -143,21 +131,6 @@ def _check_directory(path: str) -> None:
     assert len(path.encode()) <= MAX_DIRECTORY and os.listdir(path) == []
     # searchable by every user up to the root: an unprivileged child's lookup says ENOENT, not EACCES
     assert all(os.stat(parent).st_mode & stat.S_IXOTH for parent in Path(path).parents)
-
-
-def test_repro_py_has_a_private_directory_of_its_own_and_removes_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tempfile, "tempdir", tempfile.mkdtemp(prefix="scm-t-"))  # a private 0700 $TMPDIR
-    try:
-        first, second = repro_runtime.Repro({}), repro_runtime.Repro({})
-        for repro in (first, second):
-            _check_directory(repro.names)
-            assert len(repro.token) == 32 and int(repro.token, 16) >= 0
-        assert first.token != second.token and first.names != second.names
-        for repro in (first, second):
-            repro.remove_directories()
-            assert not os.path.exists(repro.names)
-    finally:
-        shutil.rmtree(tempfile.tempdir or "", ignore_errors=True)
 
 
 @needs_cc

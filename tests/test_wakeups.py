@@ -211,19 +211,23 @@ def test_both_reproducers_wait_in_a_poll_with_a_timeout(tmp_path: Path, platform
     expectation = expect(s, platform)
     assert isinstance(expectation, Expectation)
     plan = make_plan(s, expectation, platform)
-    (tmp_path / "repro.py").write_text(repro_py.render(plan, "test", ["poll timeouts"]))
+    (tmp_path / "repro.py").write_text(repro_py.render(s, expectation, "test", ["poll timeouts"]))
     (tmp_path / "repro.c").write_text(repro_c.render(plan, "test", ["poll timeouts"]))
     for result in (run_python_repro(tmp_path / "repro.py"), run_c_repro(tmp_path / "repro.c")):
         assert result.exit == 0, f"{result.name}:\n{result.output}"
 
 
-def test_threads_and_interrupts_have_no_reproducer(platform: Platform) -> None:
-    for party in (thread(send(b"x")), Child(steps=(Interrupt(),), thread=True, background=True)):
+def test_threads_and_interrupts_have_no_c_reproducer_and_repro_py_runs_them(tmp_path: Path, platform: Platform) -> None:
+    for index, party in enumerate((thread(send(b"x")), Child(steps=(Interrupt(),), thread=True, background=True))):
         s = scenario(DGRAM, party, recv(8), fds=())
         expectation = expect(s, platform)
         assert isinstance(expectation, Expectation)
         with pytest.raises(Inexpressible, match=r"thread|background"):
             make_plan(s, expectation, platform)
+        path = tmp_path / f"repro{index}.py"  # repro.py runs the harness itself
+        path.write_text(repro_py.render(s, expectation, "test", ["threads"]))
+        result = run_python_repro(path)
+        assert result.exit == 0, result.output
 
 
 def test_a_thread_stuck_in_an_unbounded_receive_is_woken_and_is_a_harness_error() -> None:

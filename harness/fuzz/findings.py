@@ -11,7 +11,7 @@ A reproducer is untrusted in what it carries (a scenario from a shared corpus), 
 before it runs (``compile()`` for repro.py, ``cc -fsyntax-only`` for repro.c) and run in a private
 temporary directory as its own session, with a minimal environment, no stdin, a bounded output and a
 timeout.  Its verdict counts only when its exit status is one of its documented codes *and* its last
-line says the same (``repro_runtime.RESULT_LINE``); anything else (it does not compile, a traceback,
+line says the same (``repro_main.RESULT_LINE``); anything else (it does not compile, a traceback,
 a signal, a timeout) is recorded as ``"broken"`` with ``"reproduced": null``, never as reproduced.
 """
 
@@ -37,8 +37,8 @@ from harness.evaluate import Evaluation
 from harness.execute.lifetime import dying_with_parent
 from harness.expectation import Expectation
 from harness.fuzz import jsonify, repro_c, repro_py
+from harness.fuzz.repro_main import RESULT_LINE, RESULTS, printable
 from harness.fuzz.repro_plan import Inexpressible, make_plan
-from harness.fuzz.repro_runtime import RESULT_LINE, RESULTS, printable
 from harness.fuzz.signature import slug
 from harness.platform import Platform
 from harness.report.write import write_atomically, writing
@@ -120,25 +120,26 @@ def _words(title: str, signature: str, evaluation: Evaluation, platform: Platfor
 def write_reproducers(
     directory: Path, title: str, details: list[str], evaluation: Evaluation, platform: Platform
 ) -> str:
-    """Write repro.py and repro.c; returns "" or why they (or one of them) can only exit 2."""
+    """Write repro.py and repro.c; returns "" or why they (or one of them) can only exit 2.
+
+    repro.py runs the harness itself on the scenario, so it needs only the oracle's expectation;
+    repro.c needs a plan (:func:`make_plan`), which may find the scenario inexpressible.
+    """
     expectation = evaluation.expectation
+    if not isinstance(expectation, Expectation):
+        reason = "the oracle has no expectation for this scenario"
+        write_atomically(directory / "repro.py", repro_py.render_unsupported(title, details, reason))
+        write_atomically(directory / "repro.c", repro_c.render_unsupported(title, details, reason))
+        os.chmod(directory / "repro.py", 0o755)
+        return reason
+    write_atomically(directory / "repro.py", repro_py.render(evaluation.scenario, expectation, title, details))
     reasons = []
     try:
-        if not isinstance(expectation, Expectation):
-            raise Inexpressible("the oracle has no expectation for this scenario")
-        plan = make_plan(evaluation.scenario, expectation, platform)
+        source = repro_c.render(make_plan(evaluation.scenario, expectation, platform), title, details)
     except Inexpressible as exc:
-        plan, reasons = None, [str(exc)]
-    for name, writer in (("repro.py", repro_py), ("repro.c", repro_c)):
-        try:
-            if plan is None:
-                raise Inexpressible(reasons[0])
-            source = writer.render(plan, title, details)
-        except Inexpressible as exc:  # a value its C type cannot hold, found while writing one of them
-            if plan is not None:
-                reasons.append(f"{name}: {exc}")
-            source = writer.render_unsupported(title, details, str(exc))
-        write_atomically(directory / name, source)
+        reasons.append(f"repro.c: {exc}")
+        source = repro_c.render_unsupported(title, details, str(exc))
+    write_atomically(directory / "repro.c", source)
     os.chmod(directory / "repro.py", 0o755)
     return "; ".join(reasons)
 

@@ -1,8 +1,11 @@
 """Render a reproducer plan as ``repro.c``: plain libc, ``cc -o repro repro.c && ./repro``.
 
-Each step becomes a short block of builder calls of :mod:`harness.fuzz.repro_c_runtime`
-(``send_begin``, ``iov_add``, ``cmsg_rights``, ``expect_*``) and one ``do_*`` call, after an
-``announce`` that prints what the step does.
+The runtime is real C shipped as package data (``harness/fuzz/c/runtime.h`` and ``runtime.c``,
+compiled alone with ``-Wall -Wextra -Werror`` by the tests); a reproducer is one standalone file:
+:data:`RUNTIME` (the header, then the runtime without its ``#include "runtime.h"``) and a generated
+``main()``.  Each step becomes a short block of builder calls (``send_begin``, ``iov_add``,
+``cmsg_rights``, ``expect_*``) and one ``do_*`` call, after an ``announce`` that prints what the
+step does.
 
 Nothing from a scenario or an observation is pasted into the source as text: bytes and text are
 C string literals written by :func:`c_string` (every byte outside a small safe set as a 3-digit
@@ -15,12 +18,16 @@ compiler truncate it.  Comments hold only fixed text.
 from __future__ import annotations
 
 import errno
+import re
+from importlib import resources
 from typing import Any
 
 from harness.addresses import TargetKind
-from harness.fuzz.repro_c_runtime import RUNTIME
 from harness.fuzz.repro_plan import (
     FAULTS,
+    MAX_OUTCOMES,
+    MAX_RIGHTS,
+    MAX_TABLE,
     POINTERS,
     REOPEN_MODES,
     SIGNALS,
@@ -33,6 +40,24 @@ from harness.fuzz.repro_plan import (
 from harness.model import C_INT, CMSG_LEN, GID_T, INT64_T, PID_T, RLIM_T, UID_T, UINT32_T, CType
 from harness.untrusted import shorten
 
+INCLUDE = '#include "runtime.h"\n'
+
+
+def _runtime() -> str:
+    """runtime.h and runtime.c as one text (the include dropped), after checking the limits agree with the plan's."""
+    files = resources.files("harness.fuzz").joinpath("c")
+    header, source = (files.joinpath(name).read_text(encoding="ascii") for name in ("runtime.h", "runtime.c"))
+    limits = {"MAX_NAMES": MAX_TABLE + 2, "SCM_MAX_FD_PLUS": MAX_RIGHTS, "MAX_EXP": MAX_OUTCOMES}
+    for name, value in limits.items():
+        found = re.search(rf"^#define {name} (\d+)\b", header, re.MULTILINE)
+        if found is None or int(found.group(1)) != value:
+            raise RuntimeError(f"harness/fuzz/c/runtime.h: {name} must be {value} (harness.fuzz.repro_plan)")
+    if source.count(INCLUDE) != 1:
+        raise RuntimeError(f"harness/fuzz/c/runtime.c must hold {INCLUDE.strip()} once")
+    return header + "\n" + source.replace(INCLUDE, "/* runtime.h: above */\n")
+
+
+RUNTIME = _runtime()
 RUN_LENGTH = 16
 _POINTERS = dict(zip(POINTERS, ("PTR_BUFFER", "PTR_NULL", "PTR_BAD"), strict=True))
 _FAULTS = dict(zip(FAULTS, ("FAULT_NONE", "FAULT_MSGHDR", "FAULT_IOV", "FAULT_IOV_BASE"), strict=True))

@@ -1,8 +1,8 @@
-"""Scenario + Expectation -> a reproducer plan: every name resolved to this platform's numbers.
+"""Scenario + Expectation -> repro.c's plan: every name resolved to this platform's numbers.
 
-Both reproducer writers (:mod:`harness.fuzz.repro_py`, :mod:`harness.fuzz.repro_c`) render the
-same plan, so they run the same system calls with the same arguments and expect the same
-results.  Anything that cannot be expressed (a name this platform's table lacks, an expectation
+:mod:`harness.fuzz.repro_c` renders the plan as the generated ``main()`` over the C runtime
+(harness/fuzz/c/).  (``repro.py`` needs no plan: it runs the harness itself, see
+:mod:`harness.fuzz.repro_main`.)  Anything that cannot be expressed (a name this platform's table lacks, an expectation
 the plan does not know how to state) raises :class:`Inexpressible`; the writers then emit a
 reproducer that says why and exits 2, never wrong code.
 """

@@ -1,76 +1,28 @@
-"""Render a reproducer plan as ``repro.py``: a fixed header, the runtime's source, then the scenario as data.
+"""Render ``repro.py``: a fixed header, the harness's own modules as data, then the finding as data.
 
-Nothing that comes from a scenario or an observation (names, bytes, expected and observed words,
-the finding's title) is ever source text: it all goes into one JSON text (:func:`data_text`,
-ASCII only) written as Python string literals by :func:`py_text_literal` (``repr`` of ASCII
-lines) and decoded at run time by :func:`harness.fuzz.repro_runtime.decode`.  Long runs of one
-byte are written as ``[byte, count]`` so that a 200 KiB datagram stays a short line.
+The reproducer runs the harness itself (:mod:`harness.fuzz.repro_main`: the codec, the raw back
+end, the checkers), so every step type and pair kind the harness runs is reproducible.  The
+modules it needs (:mod:`harness.fuzz.bundle`, from the import graph) are one base64 text, imported
+from memory by the header's importer: nothing has to be installed, ``python3 -I -S repro.py`` runs.
+
+Nothing that comes from a scenario or an observation (names, bytes, expected words, the finding's
+title) is ever source text: the scenario (:func:`harness.codec.dumps`), the expectation
+(:func:`harness.expectation_codec.dumps`) and what the finding is are ASCII JSON texts written as
+Python string literals by :func:`py_text_literal` (``repr`` of ASCII lines) and decoded at run time.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
-from typing import Any
 
-from harness.fuzz import repro_runtime
-from harness.fuzz.repro_plan import Plan, PlanStep, clip
+from harness import codec, expectation_codec
+from harness.expectation import Expectation
+from harness.fuzz.bundle import payload
+from harness.fuzz.repro_plan import clip
+from harness.model import Scenario
 
-RUN_LENGTH = 16  # runs of one byte at least this long are written as [byte, count]
-DATA_NAME = "SCENARIO"
-
-
-def bytes_parts(data: bytes) -> list[Any]:
-    """``data`` as the runtime's parts: latin-1 text, and [byte, count] for runs of RUN_LENGTH or more."""
-    parts: list[Any] = []
-    literal = bytearray()
-    i = 0
-    while i < len(data):
-        j = i
-        while j < len(data) and data[j] == data[i]:
-            j += 1
-        if j - i >= RUN_LENGTH:
-            if literal:
-                parts.append(literal.decode("latin-1"))
-                literal.clear()
-            parts.append([data[i], j - i])
-        else:
-            literal += data[i:j]
-        i = j
-    if literal:
-        parts.append(literal.decode("latin-1"))
-    return parts
-
-
-def jsonable(value: Any) -> Any:
-    """Plan data as JSON values: bytes tagged (see repro_runtime.decode), tuples as lists."""
-    if isinstance(value, bytes | bytearray):
-        return {repro_runtime.BYTES_TAG: bytes_parts(bytes(value))}
-    if isinstance(value, dict):
-        if repro_runtime.BYTES_TAG in value or not all(isinstance(k, str) for k in value):
-            raise TypeError(f"plan data with a key the JSON encoding cannot hold: {sorted(map(repr, value))[:4]}")
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    raise TypeError(f"plan data of type {type(value).__name__}")
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(jsonable(value), ensure_ascii=True, allow_nan=False)
-
-
-def data_text(data: dict[str, Any]) -> str:
-    """The JSON text of the scenario data, ASCII only; one key per line and one step per line."""
-    lines = []
-    for key, value in data.items():
-        if key == "steps":
-            inner = ",\n  ".join(_dumps(step) for step in value)
-            lines.append(f"{_dumps(key)}: [\n  {inner}\n ]")
-        else:
-            lines.append(f"{_dumps(key)}: {_dumps(value)}")
-    return "{\n " + ",\n ".join(lines) + "\n}\n"
+DATA_NAMES = ("ABOUT", "SCENARIO", "EXPECTATION")
+PAYLOAD_LINE = 100  # base64 characters per line of the modules' literal
 
 
 def py_text_literal(text: str) -> str:
@@ -81,60 +33,93 @@ def py_text_literal(text: str) -> str:
     return "(\n" + "".join(f"    {piece}\n" for piece in pieces) + ")"
 
 
-def _about(title: str, details: list[str], unsupported: str | None) -> dict[str, Any]:
-    return {"title": clip(title), "details": [clip(line) for line in details], "unsupported": unsupported}
-
-
-def _steps(steps: tuple[PlanStep, ...]) -> list[Any]:
-    """``[op, args, expected, words]`` per step; a child's steps go in its args as "steps"."""
-    out: list[Any] = []
-    for step in steps:
-        args = {**step.args, "steps": _steps(step.nested)} if step.op == "child" else step.args
-        out.append([step.op, args, step.want, step.words])
-    return out
+def _payload_literal() -> str:
+    text = payload()
+    lines = [text[i : i + PAYLOAD_LINE] for i in range(0, len(text), PAYLOAD_LINE)]
+    return py_text_literal("\n".join(lines))
 
 
 _HEADER = '''#!/usr/bin/env python3
-"""An scm-harness reproducer: the scenario and what the oracle expects are the SCENARIO data at the end.
+"""An scm-harness reproducer: the scenario and what the oracle expects are the data at the end.
 
-Generated by scm-harness.  Standard library and ctypes only: run it with `python3 repro.py`.  It prints
-what the finding is, then every step with what was expected and what was observed.
+Generated by scm-harness.  It carries the harness modules it runs (HARNESS, base64 of zlib-compressed
+JSON, imported from memory) and needs the Python standard library only: run it with `python3 repro.py`.
+It prints what the finding is, then every step with what was expected and what was observed.
 Exit status: 1 = the deviation reproduces, 0 = this platform conforms, 2 = cannot run here; the last line
 printed says the same: SCM-HARNESS-REPRO-RESULT: reproduced | conforms | unsupported.
 """
+
+import base64
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import json
+import sys
+import zlib
+
+
+class Bundle(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports the carried harness modules from memory, ahead of any installed copy."""
+
+    def __init__(self, text):
+        self.modules = json.loads(zlib.decompress(base64.b64decode("".join(text.split()))))
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in self.modules:
+            return None
+        return importlib.util.spec_from_loader(name, self, is_package=self.modules[name][0])
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        is_package, source = self.modules[module.__name__]
+        where = "<repro.py>/" + module.__name__.replace(".", "/") + ("/__init__.py" if is_package else ".py")
+        module.__file__ = where
+        exec(compile(source, where, "exec"), module.__dict__)
+
+
+def run():
+    sys.meta_path.insert(0, Bundle(HARNESS))
+    from harness.fuzz.repro_main import main
+
+    return main(ABOUT, SCENARIO, EXPECTATION)
 '''
 
 
-def _source(data: dict[str, Any]) -> str:
-    runtime = inspect.getsource(repro_runtime)
+def _source(about: dict[str, object], scenario: str, expectation: str) -> str:
+    about_text = json.dumps(about, ensure_ascii=True, allow_nan=False, indent=1) + "\n"
     return "\n".join(
         [
             _HEADER,
-            runtime[runtime.index("from __future__") :],
             "",
-            "# ---- the scenario (JSON, decoded by decode() above) " + "-" * 50,
+            "# ---- the harness modules this reproducer runs " + "-" * 50,
             "",
-            f"{DATA_NAME} = {py_text_literal(data_text(data))}",
+            f"HARNESS = {_payload_literal()}",
+            "",
+            "# ---- the finding, the scenario and the expectation (JSON data) " + "-" * 33,
+            "",
+            f"ABOUT = {py_text_literal(about_text)}",
+            "",
+            f"SCENARIO = {py_text_literal(scenario)}",
+            "",
+            f"EXPECTATION = {py_text_literal(expectation)}",
             "",
             'if __name__ == "__main__":',
-            f"    sys.exit(main({DATA_NAME}))",
+            "    sys.exit(run())",
             "",
         ]
     )
 
 
-def render(plan: Plan, title: str, details: list[str]) -> str:
-    data = {
-        **_about(title, details, None),
-        "consts": plan.consts,
-        "pair": plan.pair,
-        "pair_words": plan.pair_words,
-        "fds": plan.fds,
-        "steps": _steps(plan.steps),
-    }
-    return _source(data)
+def _about(title: str, details: list[str], unsupported: str | None) -> dict[str, object]:
+    return {"title": clip(title), "details": [clip(line) for line in details], "unsupported": unsupported}
+
+
+def render(scenario: Scenario, expectation: Expectation, title: str, details: list[str]) -> str:
+    return _source(_about(title, details, None), codec.dumps(scenario), expectation_codec.dumps(expectation) + "\n")
 
 
 def render_unsupported(title: str, details: list[str], reason: str) -> str:
     """A reproducer that cannot be written: it says why and exits 2 (never wrong code)."""
-    return _source(_about(title, details, clip(reason)))
+    return _source(_about(title, details, clip(reason)), "null\n", "null\n")

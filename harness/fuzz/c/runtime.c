@@ -1,98 +1,404 @@
-# ruff: noqa: E501  (the C source keeps its own line lengths)
-"""The C interpreter every generated ``repro.c`` carries: plain libc, builds with ``cc repro.c``.
-
-It mirrors :mod:`harness.fuzz.repro_runtime` (the Python one) call for call, so both reproducers
-observe what the raw back end observes and compare it the way the checkers do.  The generated
-``main()`` (see :mod:`harness.fuzz.repro_c`) is a list of builder calls (``send_begin``,
-``iov_add``, ``cmsg_rights``, ``expect_*``) followed by ``do_send``/``do_recv``/... per step.
-Kept as a string so that it is installed with the package (no package data needed).
-"""
-
-from __future__ import annotations
-
-import errno
-
-from harness.fuzz.repro_plan import MAX_OUTCOMES, MAX_RIGHTS, MAX_TABLE
-
-_ERRNO_TABLE = "\n".join(
-    f'#ifdef {name}\n    {{{name}, "{name}"}},\n#endif' for name in sorted(set(errno.errorcode.values()))
-)
-
-RUNTIME = (
-    r"""
-#define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <inttypes.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/eventfd.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/random.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/time.h>
-#include <sys/types.h>
-#include <sys/uio.h>
-#include <sys/un.h>
-#include <sys/utsname.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-/* a reproducer uses only the builders and steps its scenario needs: the others are not a warning */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-
-#define FILL 0xA5
-#define FLAGS_SEED 0x00800000
-#define STEP_TIMEOUT_US 500000L /* SO_RCVTIMEO / SO_SNDTIMEO on blocking pairs, as the harness sets them */
-#define HANG_SECONDS 20
-#define CHILD_TIMEOUT_S 10 /* the harness's child_timeout: a child still running then is killed (a hang) */
-#define CHILD_CANNOT_RUN 2 /* a child's exit status: it could not run its steps (0 = conforms, 1 = deviated) */
-#define BAD_ADDRESS ((void *)0x10) /* inside page 0, never mapped: the kernel's copy faults */
-#define HEADER CMSG_ALIGN(sizeof(struct cmsghdr))
-#define MAX_NAMES @MAX_NAMES@
-#define MAX_FDS 8192
-#define MAX_LIST 2048
-#define SCM_MAX_FD_PLUS @MAX_RIGHTS@ /* ints of one SCM_RIGHTS message the reproducer sends or looks at */
-#define RESULT_LINE "SCM-HARNESS-REPRO-RESULT: " /* + reproduced | conforms | unsupported: the last line printed */
-
-enum { PTR_BUFFER, PTR_NULL, PTR_BAD };
-enum { FAULT_NONE, FAULT_MSGHDR, FAULT_IOV, FAULT_IOV_BASE };
-enum { OUT_RETURNED, OUT_FAILED, OUT_BLOCKED };
-
-struct seg { const char *lit; size_t n; int rep; };
-/* text of the scenario (names, words): bytes with their length, never pasted into the source unescaped */
-struct text { const char *s; size_t n; };
-#define T(s) {s, sizeof(s) - 1}
-#define TEXT(s) ((struct text)T(s))
-#define LIT(s) {s, sizeof(s) - 1, 0}
-#define REP(b, k) {NULL, (k), (b)}
-#define SEGS(...) (const struct seg[]){__VA_ARGS__}, (int)(sizeof((const struct seg[]){__VA_ARGS__}) / sizeof(struct seg))
-#define NOSEGS NULL, 0
-struct ref { int kind; const char *name; int number; };
-enum { REF_NAMED, REF_RAWNUM, REF_CLOSEDFD };
-#define REF_FD(n) {REF_NAMED, n, 0}
-#define REF_RAW(v) {REF_RAWNUM, NULL, v}
-#define REF_CLOSED {REF_CLOSEDFD, NULL, 0}
-#define REFS(...) (const struct ref[]){__VA_ARGS__}, (int)(sizeof((const struct ref[]){__VA_ARGS__}) / sizeof(struct ref))
-#define NOREFS NULL, 0
-#define SIZES(...) (const size_t[]){__VA_ARGS__}, (int)(sizeof((const size_t[]){__VA_ARGS__}) / sizeof(size_t))
-#define NOSIZES NULL, 0
+/*
+ * The C runtime of every generated repro.c (scm-harness): plain libc.
+ *
+ * harness/fuzz/repro_c.py writes one standalone file: runtime.h, this file (without the #include
+ * below) and a generated main() of builder calls (send_begin, iov_add, cmsg_rights, expect_*)
+ * followed by do_send / do_recv / ... per step.  It observes what the raw back end observes and
+ * compares it the way the checkers do.  The tests compile it alone with -Wall -Wextra -Werror.
+ */
+#include "runtime.h"
 
 static const struct { int number; const char *name; } errnames[] = {
-@ERRNO_TABLE@
+#ifdef E2BIG
+    {E2BIG, "E2BIG"},
+#endif
+#ifdef EACCES
+    {EACCES, "EACCES"},
+#endif
+#ifdef EADDRINUSE
+    {EADDRINUSE, "EADDRINUSE"},
+#endif
+#ifdef EADDRNOTAVAIL
+    {EADDRNOTAVAIL, "EADDRNOTAVAIL"},
+#endif
+#ifdef EADV
+    {EADV, "EADV"},
+#endif
+#ifdef EAFNOSUPPORT
+    {EAFNOSUPPORT, "EAFNOSUPPORT"},
+#endif
+#ifdef EAGAIN
+    {EAGAIN, "EAGAIN"},
+#endif
+#ifdef EALREADY
+    {EALREADY, "EALREADY"},
+#endif
+#ifdef EBADE
+    {EBADE, "EBADE"},
+#endif
+#ifdef EBADF
+    {EBADF, "EBADF"},
+#endif
+#ifdef EBADFD
+    {EBADFD, "EBADFD"},
+#endif
+#ifdef EBADMSG
+    {EBADMSG, "EBADMSG"},
+#endif
+#ifdef EBADR
+    {EBADR, "EBADR"},
+#endif
+#ifdef EBADRQC
+    {EBADRQC, "EBADRQC"},
+#endif
+#ifdef EBADSLT
+    {EBADSLT, "EBADSLT"},
+#endif
+#ifdef EBFONT
+    {EBFONT, "EBFONT"},
+#endif
+#ifdef EBUSY
+    {EBUSY, "EBUSY"},
+#endif
+#ifdef ECANCELED
+    {ECANCELED, "ECANCELED"},
+#endif
+#ifdef ECHILD
+    {ECHILD, "ECHILD"},
+#endif
+#ifdef ECHRNG
+    {ECHRNG, "ECHRNG"},
+#endif
+#ifdef ECOMM
+    {ECOMM, "ECOMM"},
+#endif
+#ifdef ECONNABORTED
+    {ECONNABORTED, "ECONNABORTED"},
+#endif
+#ifdef ECONNREFUSED
+    {ECONNREFUSED, "ECONNREFUSED"},
+#endif
+#ifdef ECONNRESET
+    {ECONNRESET, "ECONNRESET"},
+#endif
+#ifdef EDEADLOCK
+    {EDEADLOCK, "EDEADLOCK"},
+#endif
+#ifdef EDESTADDRREQ
+    {EDESTADDRREQ, "EDESTADDRREQ"},
+#endif
+#ifdef EDOM
+    {EDOM, "EDOM"},
+#endif
+#ifdef EDOTDOT
+    {EDOTDOT, "EDOTDOT"},
+#endif
+#ifdef EDQUOT
+    {EDQUOT, "EDQUOT"},
+#endif
+#ifdef EEXIST
+    {EEXIST, "EEXIST"},
+#endif
+#ifdef EFAULT
+    {EFAULT, "EFAULT"},
+#endif
+#ifdef EFBIG
+    {EFBIG, "EFBIG"},
+#endif
+#ifdef EHOSTDOWN
+    {EHOSTDOWN, "EHOSTDOWN"},
+#endif
+#ifdef EHOSTUNREACH
+    {EHOSTUNREACH, "EHOSTUNREACH"},
+#endif
+#ifdef EIDRM
+    {EIDRM, "EIDRM"},
+#endif
+#ifdef EILSEQ
+    {EILSEQ, "EILSEQ"},
+#endif
+#ifdef EINPROGRESS
+    {EINPROGRESS, "EINPROGRESS"},
+#endif
+#ifdef EINTR
+    {EINTR, "EINTR"},
+#endif
+#ifdef EINVAL
+    {EINVAL, "EINVAL"},
+#endif
+#ifdef EIO
+    {EIO, "EIO"},
+#endif
+#ifdef EISCONN
+    {EISCONN, "EISCONN"},
+#endif
+#ifdef EISDIR
+    {EISDIR, "EISDIR"},
+#endif
+#ifdef EISNAM
+    {EISNAM, "EISNAM"},
+#endif
+#ifdef EKEYEXPIRED
+    {EKEYEXPIRED, "EKEYEXPIRED"},
+#endif
+#ifdef EKEYREJECTED
+    {EKEYREJECTED, "EKEYREJECTED"},
+#endif
+#ifdef EKEYREVOKED
+    {EKEYREVOKED, "EKEYREVOKED"},
+#endif
+#ifdef EL2HLT
+    {EL2HLT, "EL2HLT"},
+#endif
+#ifdef EL2NSYNC
+    {EL2NSYNC, "EL2NSYNC"},
+#endif
+#ifdef EL3HLT
+    {EL3HLT, "EL3HLT"},
+#endif
+#ifdef EL3RST
+    {EL3RST, "EL3RST"},
+#endif
+#ifdef ELIBACC
+    {ELIBACC, "ELIBACC"},
+#endif
+#ifdef ELIBBAD
+    {ELIBBAD, "ELIBBAD"},
+#endif
+#ifdef ELIBEXEC
+    {ELIBEXEC, "ELIBEXEC"},
+#endif
+#ifdef ELIBMAX
+    {ELIBMAX, "ELIBMAX"},
+#endif
+#ifdef ELIBSCN
+    {ELIBSCN, "ELIBSCN"},
+#endif
+#ifdef ELNRNG
+    {ELNRNG, "ELNRNG"},
+#endif
+#ifdef ELOOP
+    {ELOOP, "ELOOP"},
+#endif
+#ifdef EMEDIUMTYPE
+    {EMEDIUMTYPE, "EMEDIUMTYPE"},
+#endif
+#ifdef EMFILE
+    {EMFILE, "EMFILE"},
+#endif
+#ifdef EMLINK
+    {EMLINK, "EMLINK"},
+#endif
+#ifdef EMSGSIZE
+    {EMSGSIZE, "EMSGSIZE"},
+#endif
+#ifdef EMULTIHOP
+    {EMULTIHOP, "EMULTIHOP"},
+#endif
+#ifdef ENAMETOOLONG
+    {ENAMETOOLONG, "ENAMETOOLONG"},
+#endif
+#ifdef ENAVAIL
+    {ENAVAIL, "ENAVAIL"},
+#endif
+#ifdef ENETDOWN
+    {ENETDOWN, "ENETDOWN"},
+#endif
+#ifdef ENETRESET
+    {ENETRESET, "ENETRESET"},
+#endif
+#ifdef ENETUNREACH
+    {ENETUNREACH, "ENETUNREACH"},
+#endif
+#ifdef ENFILE
+    {ENFILE, "ENFILE"},
+#endif
+#ifdef ENOANO
+    {ENOANO, "ENOANO"},
+#endif
+#ifdef ENOBUFS
+    {ENOBUFS, "ENOBUFS"},
+#endif
+#ifdef ENOCSI
+    {ENOCSI, "ENOCSI"},
+#endif
+#ifdef ENODATA
+    {ENODATA, "ENODATA"},
+#endif
+#ifdef ENODEV
+    {ENODEV, "ENODEV"},
+#endif
+#ifdef ENOENT
+    {ENOENT, "ENOENT"},
+#endif
+#ifdef ENOEXEC
+    {ENOEXEC, "ENOEXEC"},
+#endif
+#ifdef ENOKEY
+    {ENOKEY, "ENOKEY"},
+#endif
+#ifdef ENOLCK
+    {ENOLCK, "ENOLCK"},
+#endif
+#ifdef ENOLINK
+    {ENOLINK, "ENOLINK"},
+#endif
+#ifdef ENOMEDIUM
+    {ENOMEDIUM, "ENOMEDIUM"},
+#endif
+#ifdef ENOMEM
+    {ENOMEM, "ENOMEM"},
+#endif
+#ifdef ENOMSG
+    {ENOMSG, "ENOMSG"},
+#endif
+#ifdef ENONET
+    {ENONET, "ENONET"},
+#endif
+#ifdef ENOPKG
+    {ENOPKG, "ENOPKG"},
+#endif
+#ifdef ENOPROTOOPT
+    {ENOPROTOOPT, "ENOPROTOOPT"},
+#endif
+#ifdef ENOSPC
+    {ENOSPC, "ENOSPC"},
+#endif
+#ifdef ENOSR
+    {ENOSR, "ENOSR"},
+#endif
+#ifdef ENOSTR
+    {ENOSTR, "ENOSTR"},
+#endif
+#ifdef ENOSYS
+    {ENOSYS, "ENOSYS"},
+#endif
+#ifdef ENOTBLK
+    {ENOTBLK, "ENOTBLK"},
+#endif
+#ifdef ENOTCONN
+    {ENOTCONN, "ENOTCONN"},
+#endif
+#ifdef ENOTDIR
+    {ENOTDIR, "ENOTDIR"},
+#endif
+#ifdef ENOTEMPTY
+    {ENOTEMPTY, "ENOTEMPTY"},
+#endif
+#ifdef ENOTNAM
+    {ENOTNAM, "ENOTNAM"},
+#endif
+#ifdef ENOTRECOVERABLE
+    {ENOTRECOVERABLE, "ENOTRECOVERABLE"},
+#endif
+#ifdef ENOTSOCK
+    {ENOTSOCK, "ENOTSOCK"},
+#endif
+#ifdef ENOTSUP
+    {ENOTSUP, "ENOTSUP"},
+#endif
+#ifdef ENOTTY
+    {ENOTTY, "ENOTTY"},
+#endif
+#ifdef ENOTUNIQ
+    {ENOTUNIQ, "ENOTUNIQ"},
+#endif
+#ifdef ENXIO
+    {ENXIO, "ENXIO"},
+#endif
+#ifdef EOVERFLOW
+    {EOVERFLOW, "EOVERFLOW"},
+#endif
+#ifdef EOWNERDEAD
+    {EOWNERDEAD, "EOWNERDEAD"},
+#endif
+#ifdef EPERM
+    {EPERM, "EPERM"},
+#endif
+#ifdef EPFNOSUPPORT
+    {EPFNOSUPPORT, "EPFNOSUPPORT"},
+#endif
+#ifdef EPIPE
+    {EPIPE, "EPIPE"},
+#endif
+#ifdef EPROTO
+    {EPROTO, "EPROTO"},
+#endif
+#ifdef EPROTONOSUPPORT
+    {EPROTONOSUPPORT, "EPROTONOSUPPORT"},
+#endif
+#ifdef EPROTOTYPE
+    {EPROTOTYPE, "EPROTOTYPE"},
+#endif
+#ifdef ERANGE
+    {ERANGE, "ERANGE"},
+#endif
+#ifdef EREMCHG
+    {EREMCHG, "EREMCHG"},
+#endif
+#ifdef EREMOTE
+    {EREMOTE, "EREMOTE"},
+#endif
+#ifdef EREMOTEIO
+    {EREMOTEIO, "EREMOTEIO"},
+#endif
+#ifdef ERESTART
+    {ERESTART, "ERESTART"},
+#endif
+#ifdef ERFKILL
+    {ERFKILL, "ERFKILL"},
+#endif
+#ifdef EROFS
+    {EROFS, "EROFS"},
+#endif
+#ifdef ESHUTDOWN
+    {ESHUTDOWN, "ESHUTDOWN"},
+#endif
+#ifdef ESOCKTNOSUPPORT
+    {ESOCKTNOSUPPORT, "ESOCKTNOSUPPORT"},
+#endif
+#ifdef ESPIPE
+    {ESPIPE, "ESPIPE"},
+#endif
+#ifdef ESRCH
+    {ESRCH, "ESRCH"},
+#endif
+#ifdef ESRMNT
+    {ESRMNT, "ESRMNT"},
+#endif
+#ifdef ESTALE
+    {ESTALE, "ESTALE"},
+#endif
+#ifdef ESTRPIPE
+    {ESTRPIPE, "ESTRPIPE"},
+#endif
+#ifdef ETIME
+    {ETIME, "ETIME"},
+#endif
+#ifdef ETIMEDOUT
+    {ETIMEDOUT, "ETIMEDOUT"},
+#endif
+#ifdef ETOOMANYREFS
+    {ETOOMANYREFS, "ETOOMANYREFS"},
+#endif
+#ifdef ETXTBSY
+    {ETXTBSY, "ETXTBSY"},
+#endif
+#ifdef EUCLEAN
+    {EUCLEAN, "EUCLEAN"},
+#endif
+#ifdef EUNATCH
+    {EUNATCH, "EUNATCH"},
+#endif
+#ifdef EUSERS
+    {EUSERS, "EUSERS"},
+#endif
+#ifdef EXDEV
+    {EXDEV, "EXDEV"},
+#endif
+#ifdef EXFULL
+    {EXFULL, "EXFULL"},
+#endif
     {0, NULL}};
 
 /* msg_name: the harness's address confinement (harness/addresses.py, Target.sockaddr) restated, as a
@@ -101,9 +407,8 @@ static const struct { int number; const char *name; } errnames[] = {
    token (getrandom) and private directory (mode 0711: an unprivileged child's lookup ends in ENOENT as in
    the harness, not EACCES) in the harness's layout, so its length stays within sockaddr_un and the
    kernel's errno is the harness's.  An address the kernel refuses before any lookup is unchanged. */
-enum { NAME_UNCHANGED, NAME_ABSTRACT, NAME_PATH };
-static char names_dir[] = "/tmp/scm-repro-names-XXXXXX"; /* not $TMPDIR: it may be a 0700 directory */
-static char name_token[33];
+char names_dir[] = "/tmp/scm-repro-names-XXXXXX"; /* not $TMPDIR: it may be a 0700 directory */
+char name_token[33];
 static pid_t names_owner; /* the process that made names_dir (a child leaves it alone) */
 
 /* The confined sockaddr of a target into `out` (sizeof(struct sockaddr_un) bytes): its length, 0 if it does not fit. */
@@ -147,7 +452,7 @@ static const char *describe_name(const unsigned char *raw, socklen_t len) {
 }
 
 /* Exit 2 ("cannot run here"), saying so on the last line. */
-static void cannot_run_exit(void) {
+void cannot_run_exit(void) {
     printf(RESULT_LINE "unsupported\n");
     fflush(stdout);
     exit(2);
@@ -171,7 +476,7 @@ static long as_long(int64_t v, const char *field) {
 }
 
 /* Text as printable ASCII: a backslash doubled, any other byte as \xNN, so that data never prints as a new line. */
-static void print_text(struct text t) {
+void print_text(struct text t) {
     for (size_t i = 0; i < t.n; i++) {
         unsigned char c = (unsigned char)t.s[i];
         if (c == '\\') printf("\\\\");
@@ -218,7 +523,7 @@ static void die(const char *what) {
     cannot_run_exit();
 }
 
-static unsigned char *segs_bytes(const struct seg *s, int n, size_t *len) {
+unsigned char *segs_bytes(const struct seg *s, int n, size_t *len) {
     size_t total = 0, off = 0;
     for (int i = 0; i < n; i++) total += s[i].n;
     unsigned char *out = malloc(total ? total : 1);
@@ -271,7 +576,7 @@ static void print_step(int step) {
 }
 
 /* What the next step does, from the scenario's words. */
-static void announce(int step, struct text words) {
+void announce(int step, struct text words) {
     printf("%s-- ", indent);
     print_step(step);
     printf(": ");
@@ -280,7 +585,7 @@ static void announce(int step, struct text words) {
 }
 
 /* What the finding is: its title and details. */
-static void about(const struct text *lines, int n) {
+void about(const struct text *lines, int n) {
     for (int i = 0; i < n; i++) {
         printf(i ? "  " : "");
         print_text(lines[i]);
@@ -328,7 +633,7 @@ static void pair_ends(int a, int b, int nb) {
     }
 }
 
-static void pair(int type, int nb, int reversed) {
+void pair(int type, int nb, int reversed) {
     int sv[2];
     nonblocking = nb;
     if (socketpair(AF_UNIX, type | SOCK_CLOEXEC | (nb ? SOCK_NONBLOCK : 0), 0, sv)) die("socketpair");
@@ -365,7 +670,7 @@ static void pair_bind(int fd, int address, int role) {
 }
 
 /* the pair through socket/bind/listen/connect/accept, as the harness makes it (backend.py _api_pair) */
-static void api_pair(int type, int how, int address) {
+void api_pair(int type, int how, int address) {
     int a, b;
     nonblocking = 0;
     if (how == PAIR_ACCEPTED) {
@@ -400,7 +705,7 @@ static void api_pair(int type, int how, int address) {
 static const char file_content[] =
     "scm-harness regular file\nscm-harness regular file\nscm-harness regular file\nscm-harness regular file\n";
 
-static void open_fd(const char *name, const char *kind, int cloexec, int nb, int append, int tracked) {
+void open_fd(const char *name, const char *kind, int cloexec, int nb, int append, int tracked) {
     int fd = -1, p[2], sv[2], seekable = 0;
     char path[sizeof tmpdir + 64];
     if (!strcmp(kind, "regular-file")) {
@@ -466,7 +771,6 @@ static void open_fd(const char *name, const char *kind, int cloexec, int nb, int
 
 /* -- expectations of the next step ------------------------------------------------------ */
 
-#define MAX_EXP @MAX_OUTCOMES@
 #define MAX_CMSGS 64
 #define MAX_EFDS 300
 static struct {
@@ -485,53 +789,52 @@ static struct {
     const char *address; /* recvmsg's msg_name, as describe_name() says it; NULL: not compared */
 } want;
 
-static void expect_begin(void) {
+void expect_begin(void) {
     free(want.data);
     for (int i = 0; i < want.nbufs; i++) free(want.bufs[i]);
     memset(&want, 0, sizeof want);
 }
-static void expect_returned(int64_t v) {
+void expect_returned(int64_t v) {
     room(want.nout, MAX_EXP, "allowed outcomes");
     want.kinds[want.nout] = OUT_RETURNED; want.values[want.nout++] = as_long(v, "expected return value");
 }
-static void expect_failed(int e, const char *name) {
+void expect_failed(int e, const char *name) {
     room(want.nout, MAX_EXP, "allowed outcomes");
     want.kinds[want.nout] = OUT_FAILED; want.values[want.nout] = e; want.names[want.nout++] = name;
 }
-static void expect_blocked(void) { room(want.nout, MAX_EXP, "allowed outcomes"); want.kinds[want.nout++] = OUT_BLOCKED; }
-static void expect_range(int64_t lo, int64_t hi) {
+void expect_blocked(void) { room(want.nout, MAX_EXP, "allowed outcomes"); want.kinds[want.nout++] = OUT_BLOCKED; }
+void expect_range(int64_t lo, int64_t hi) {
     want.has_range = 1; want.range_lo = as_long(lo, "expected range"); want.range_hi = as_long(hi, "expected range");
 }
-static void expect_events(int64_t mask) { want.has_events = 1; want.events = as_long(mask, "expected revents"); }
-static void expect_peercred(int pid_self, int64_t pid, int uid_self, int64_t uid, int gid_self, int64_t gid) {
+void expect_events(int64_t mask) { want.has_events = 1; want.events = as_long(mask, "expected revents"); }
+void expect_peercred(int pid_self, int64_t pid, int uid_self, int64_t uid, int gid_self, int64_t gid) {
     want.has_peercred = 1;
     want.peercred_self[0] = pid_self; want.peercred[0] = as_long(pid, "expected SO_PEERCRED");
     want.peercred_self[1] = uid_self; want.peercred[1] = as_long(uid, "expected SO_PEERCRED");
     want.peercred_self[2] = gid_self; want.peercred[2] = as_long(gid, "expected SO_PEERCRED");
 }
-enum { SIGNAL_PIPE, SIGNAL_URG };
-static void expect_signal(int sig) { if (sig == SIGNAL_PIPE) want.sigpipe = 1; else want.sigurg = 1; }
-static void expect_data(const struct seg *s, int n) { want.has_data = 1; want.data = segs_bytes(s, n, &want.data_len); }
-static void expect_buffers_known(void) { want.has_bufs = 1; }
-static void expect_buffer(const struct seg *s, int n) {
+void expect_signal(int sig) { if (sig == SIGNAL_PIPE) want.sigpipe = 1; else want.sigurg = 1; }
+void expect_data(const struct seg *s, int n) { want.has_data = 1; want.data = segs_bytes(s, n, &want.data_len); }
+void expect_buffers_known(void) { want.has_bufs = 1; }
+void expect_buffer(const struct seg *s, int n) {
     room(want.nbufs, MAX_LIST, "expected buffers");
     want.has_bufs = 1;
     want.bufs[want.nbufs] = segs_bytes(s, n, &want.buf_lens[want.nbufs]);
     want.nbufs++;
 }
-static void expect_msg_flags(uint32_t f) { want.has_flags = 1; want.flags = (long)f; }
-static void expect_address(const char *address) { want.address = address; }
-static void expect_controllen(int64_t n) { want.has_controllen = 1; want.controllen = as_long(n, "expected msg_controllen"); }
-static void expect_stray(int64_t n) { want.stray = as_long(n, "expected stray bytes"); }
-static void expect_cloexec(int c) { want.cloexec = c; }
-static void expect_cmsg(int level, int type, int64_t length) {
+void expect_msg_flags(uint32_t f) { want.has_flags = 1; want.flags = (long)f; }
+void expect_address(const char *address) { want.address = address; }
+void expect_controllen(int64_t n) { want.has_controllen = 1; want.controllen = as_long(n, "expected msg_controllen"); }
+void expect_stray(int64_t n) { want.stray = as_long(n, "expected stray bytes"); }
+void expect_cloexec(int c) { want.cloexec = c; }
+void expect_cmsg(int level, int type, int64_t length) {
     room(want.ncmsgs, MAX_CMSGS, "expected control messages");
     if (length < 0 || (uint64_t)length > SIZE_MAX) { printf("cannot run: expected cmsg_len out of range\n"); cannot_run_exit(); }
     want.levels[want.ncmsgs] = level; want.types[want.ncmsgs] = type; want.lengths[want.ncmsgs] = (size_t)length;
     want.ncmsgs++;
 }
 /* self: 1 = the process's own pid/uid/gid, resolved at run time */
-static void expect_creds(int pid_self, int64_t pid, int uid_self, int64_t uid, int gid_self, int64_t gid) {
+void expect_creds(int pid_self, int64_t pid, int uid_self, int64_t uid, int gid_self, int64_t gid) {
     int i = want.ncmsgs - 1;
     room(i, MAX_CMSGS, "expected control messages");
     want.has_creds[i] = 1;
@@ -539,7 +842,7 @@ static void expect_creds(int pid_self, int64_t pid, int uid_self, int64_t uid, i
     want.creds_self[i][1] = uid_self; want.creds[i][1] = as_long(uid, "expected credentials");
     want.creds_self[i][2] = gid_self; want.creds[i][2] = as_long(gid, "expected credentials");
 }
-static void expect_fd(const char *name, const char *type, const char *flags) {
+void expect_fd(const char *name, const char *type, const char *flags) {
     room(want.nefds, MAX_EFDS, "expected fds");
     room(want.ncmsgs - 1, MAX_CMSGS, "expected control messages");
     int i = want.nefds++;
@@ -573,7 +876,7 @@ static struct outcome outcome(long value, int err, double started, int may_block
     return (struct outcome){OUT_FAILED, err, NULL};
 }
 
-static void take_signals(int *pipe_seen, int *urg_seen) {
+void take_signals(int *pipe_seen, int *urg_seen) {
     sigset_t pending, one;
     struct timespec zero = {0, 0};
     int sigs[2] = {SIGPIPE, SIGURG};
@@ -626,12 +929,12 @@ static void check_common(int step, const char *op, struct outcome got) {
 static struct iovec send_iov[MAX_LIST];
 static unsigned char *send_parts[MAX_LIST];
 static int send_niov;
-static unsigned char *send_name;
-static size_t send_namelen;
+unsigned char *send_name;
+size_t send_namelen;
 static unsigned char send_ctl[1 << 18];
 static size_t send_ctl_len;
 
-static void send_begin(void) {
+void send_begin(void) {
     for (int i = 0; i < send_niov; i++) free(send_parts[i]);
     free(send_name);
     send_name = NULL;
@@ -641,7 +944,7 @@ static void send_begin(void) {
     memset(send_ctl, 0, sizeof send_ctl);
 }
 
-static void iov_add(const struct seg *s, int n) {
+void iov_add(const struct seg *s, int n) {
     size_t len;
     room(send_niov, MAX_LIST, "iovecs");
     send_parts[send_niov] = segs_bytes(s, n, &len);
@@ -651,7 +954,7 @@ static void iov_add(const struct seg *s, int n) {
 }
 
 /* msg_name: a target of the harness's address confinement (see confined_name) */
-static void msg_name(int kind, const struct seg *s, int n) {
+void msg_name(int kind, const struct seg *s, int n) {
     size_t len;
     unsigned char *data = segs_bytes(s, n, &len);
     if (kind == NAME_UNCHANGED) {
@@ -666,7 +969,7 @@ static void msg_name(int kind, const struct seg *s, int n) {
     if (!send_namelen) { printf("cannot run: a confined msg_name longer than sockaddr_un\n"); cannot_run_exit(); }
 }
 
-static void iov_empty(int count) {
+void iov_empty(int count) {
     for (int i = 0; i < count; i++) iov_add(NOSEGS);
 }
 
@@ -688,7 +991,7 @@ static void cmsg_put(int64_t length, int level, int type, const unsigned char *d
     free(body);
 }
 
-static void cmsg_rights(int64_t length, const struct ref *refs, int n) {
+void cmsg_rights(int64_t length, const struct ref *refs, int n) {
     int fds[SCM_MAX_FD_PLUS];
     if (n > SCM_MAX_FD_PLUS) { printf("cannot run: more than %d fds in one SCM_RIGHTS\n", SCM_MAX_FD_PLUS); cannot_run_exit(); }
     for (int i = 0; i < n; i++)
@@ -697,7 +1000,7 @@ static void cmsg_rights(int64_t length, const struct ref *refs, int n) {
 }
 
 /* pid fits pid_t and uid/gid 32 bits (the generator checks): a negative id is its two's complement, as the harness packs it */
-static void cmsg_creds(int pid_self, int64_t pid, int uid_self, int64_t uid, int gid_self, int64_t gid) {
+void cmsg_creds(int pid_self, int64_t pid, int uid_self, int64_t uid, int gid_self, int64_t gid) {
     struct ucred c;
     c.pid = pid_self ? getpid() : (pid_t)pid;
     c.uid = uid_self ? getuid() : (uid_t)uid;
@@ -705,7 +1008,7 @@ static void cmsg_creds(int pid_self, int64_t pid, int uid_self, int64_t uid, int
     cmsg_put(-1, SOL_SOCKET, SCM_CREDENTIALS, (unsigned char *)&c, sizeof c, -1);
 }
 
-static void cmsg_raw(int level, int type, const struct seg *s, int n, int64_t length, int64_t space) {
+void cmsg_raw(int level, int type, const struct seg *s, int n, int64_t length, int64_t space) {
     size_t len;
     unsigned char *data = segs_bytes(s, n, &len);
     cmsg_put(length, level, type, data, len, space);
@@ -714,7 +1017,7 @@ static void cmsg_raw(int level, int type, const struct seg *s, int n, int64_t le
 
 static int may_block(int flags) { return !nonblocking && !(flags & MSG_DONTWAIT); }
 
-static void do_send(int step, const char *on, int flags, int64_t controllen, int control, int fault) {
+void do_send(int step, const char *on, int flags, int64_t controllen, int control, int fault) {
     struct msghdr msg;
     static unsigned char ctl[1 << 18];
     if (controllen > (int64_t)sizeof ctl) { printf("cannot run: msg_controllen above %zu\n", sizeof ctl); cannot_run_exit(); }
@@ -847,7 +1150,7 @@ static void check_fd(int step, int ci, int j, int fd, int e) {
     }
 }
 
-static void do_recv(int step, const char *on, const size_t *sizes, int nbufs, size_t control, int flags, int pointer, int fault) {
+void do_recv(int step, const char *on, const size_t *sizes, int nbufs, size_t control, int flags, int pointer, int fault) {
     static struct iovec iov[MAX_LIST];
     unsigned char *bufs[MAX_LIST];
     unsigned char *ctl = malloc(control ? control : 1);
@@ -1009,19 +1312,19 @@ static void simple(int step, const char *op, long r) {
     check_common(step, op, outcome(r, errno, 0, 0));
 }
 
-static void do_setsockopt(int step, const char *on, int option, int value) {
+void do_setsockopt(int step, const char *on, int option, int value) {
     errno = 0;
     simple(step, "setsockopt", setsockopt(fd_of(on), SOL_SOCKET, option, &value, sizeof value));
 }
 
-static void do_setsockopt_timeval(int step, const char *on, int option, int64_t seconds, int64_t microseconds) {
+void do_setsockopt_timeval(int step, const char *on, int option, int64_t seconds, int64_t microseconds) {
     /* struct timeval (the _OLD options: native longs), any values that fit */
     struct { long s, us; } tv = {as_long(seconds, "timeval seconds"), as_long(microseconds, "timeval microseconds")};
     errno = 0;
     simple(step, "setsockopt", setsockopt(fd_of(on), SOL_SOCKET, option, &tv, sizeof tv));
 }
 
-static void do_getsockopt(int step, const char *on, int option, int peercred) {
+void do_getsockopt(int step, const char *on, int option, int peercred) {
     int value[3] = {0, 0, 0};
     socklen_t size = peercred ? 12 : 4;
     errno = 0;
@@ -1040,7 +1343,7 @@ static void do_getsockopt(int step, const char *on, int option, int peercred) {
 
 #define ALL_POLL_BITS (POLLIN | POLLPRI | POLLOUT | POLLERR | POLLHUP | POLLRDNORM | POLLWRNORM | POLLRDHUP)
 
-static void do_poll(int step, const char *on, int events, int timeout_ms) {
+void do_poll(int step, const char *on, int events, int timeout_ms) {
     struct pollfd p = {fd_of(on), (short)events, 0};
     errno = 0;
     int r = poll(&p, 1, timeout_ms);
@@ -1051,20 +1354,20 @@ static void do_poll(int step, const char *on, int events, int timeout_ms) {
     }
 }
 
-static void do_ioctl(int step, const char *on, unsigned long request) {
+void do_ioctl(int step, const char *on, unsigned long request) {
     int value = 0;
     errno = 0;
     int r = ioctl(fd_of(on), request, &value);
     check_common(step, "ioctl", r >= 0 ? (struct outcome){OUT_RETURNED, value, NULL} : (struct outcome){OUT_FAILED, errno, NULL});
 }
 
-static void do_set_owner(int step, const char *on) {
+void do_set_owner(int step, const char *on) {
     struct { int type; int pid; } owner = {0 /* F_OWNER_TID */, (int)syscall(SYS_gettid)};
     errno = 0;
     simple(step, "set_owner", fcntl(fd_of(on), 15 /* F_SETOWN_EX */, &owner));
 }
 
-static void do_fill(int step, const char *on, size_t chunk, int64_t limit) {
+void do_fill(int step, const char *on, size_t chunk, int64_t limit) {
     char *data = malloc(chunk);
     struct iovec iov = {data, chunk};
     struct msghdr msg;
@@ -1079,17 +1382,17 @@ static void do_fill(int step, const char *on, size_t chunk, int64_t limit) {
     check_common(step, "fill", (struct outcome){OUT_RETURNED, as_long(sent, "sends"), NULL});
 }
 
-static void do_shutdown(int step, const char *on, int how) {
+void do_shutdown(int step, const char *on, int how) {
     errno = 0;
     simple(step, "shutdown", shutdown(fd_of(on), how));
 }
 
-static void do_listen(int step, const char *on, int backlog) {
+void do_listen(int step, const char *on, int backlog) {
     errno = 0;
     simple(step, "listen", listen(fd_of(on), backlog));
 }
 
-static void do_close(int step, const char *name) {
+void do_close(int step, const char *name) {
     struct known *k = lookup(name);
     if (!k || !k->live) { check_common(step, "close", (struct outcome){OUT_FAILED, EBADF, NULL}); return; }
     k->live = 0;
@@ -1098,7 +1401,7 @@ static void do_close(int step, const char *name) {
     simple(step, "close", close(k->fd));
 }
 
-static void do_reopen(int step, const char *on, int mode) {
+void do_reopen(int step, const char *on, int mode) {
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd_of(on));
     errno = 0;
@@ -1129,7 +1432,7 @@ static void child_cannot(const char *what) {
 
 /* fork; 1 in the child, which has become the identity (as harness.execute.child.become does) and
    runs its steps on the inherited pair and fd table next; 0 in the parent (do_child waits). */
-static int child_begin(int step, int64_t uid_base, int64_t nofile, int64_t headroom) {
+int child_begin(int step, int64_t uid_base, int64_t nofile, int64_t headroom) {
     struct rlimit rl;
     fflush(stdout); /* or the child would print the parent's buffered lines again */
     child_pid = fork();
@@ -1158,13 +1461,13 @@ static int child_begin(int step, int64_t uid_base, int64_t nofile, int64_t headr
     return 1;
 }
 
-static void child_end(void) {
+void child_end(void) {
     fflush(stdout);
     _exit(deviations ? 1 : 0);
 }
 
 /* The parent: waitpid with a deadline (a child that overstays is a hang, killed and reported). */
-static void do_child(int step) {
+void do_child(int step) {
     static char killed[64];
     struct timespec ms = {0, 1000000};
     double deadline = now() + CHILD_TIMEOUT_S;
@@ -1231,7 +1534,7 @@ static void start_names(void) {
     if (chmod(names_dir, 0711)) die("chmod");
 }
 
-static void start(void) {
+void start(void) {
     struct utsname u;
     sigset_t set;
     uname(&u);
@@ -1257,7 +1560,7 @@ static void start(void) {
     main_ids[2] = (long)getgid();
 }
 
-static int finish(void) {
+int finish(void) {
     int now_open[MAX_LIST], n;
     for (int fd = 0; fd < MAX_FDS; fd++) if (owned[fd]) close(fd);
     remove_tmpdir();
@@ -1278,9 +1581,3 @@ static int finish(void) {
     return 0;
 }
 
-#pragma GCC diagnostic pop
-""".replace("@ERRNO_TABLE@", _ERRNO_TABLE)
-    .replace("@MAX_NAMES@", str(MAX_TABLE + 2))
-    .replace("@MAX_RIGHTS@", str(MAX_RIGHTS))
-    .replace("@MAX_OUTCOMES@", str(MAX_OUTCOMES))
-)
