@@ -135,6 +135,8 @@ ANALOGIES = {
     ("ER-07", "ltp", "sendmsg01"): "the INET rows with bad msghdr/iovec pointers",
     ("ER-07", "ltp", "recvmsg01"): "the INET rows with bad buffers and iovecs",
     ("TRN-01", "cpython", "testRecvmsgTrunc"): "CPython runs it on a stream socket, where it is TRN-04",
+    ("REG-EMBRYO-CREDS-6.16", "gvisor", "WriteBeforeSoPassCredRecvEnd"): "the socketpair contrast (CR-05's "
+    "{0, 65534, 65534}); a message sent to an embryo carries real credentials",
 }
 
 

@@ -5,9 +5,9 @@ The map was written by reading the peers' stored public sources (test names and 
 ``scm-harness list --peers SUITE`` prints it, ``tests/test_peers.py`` keeps it, the registry and the
 README's Coverage table in agreement.  Parsing is pure: ``parse`` takes the known case ids as data.
 
-The file holds one test per line.  When a case lands for a ``pending:…`` test, edit that line (status
+The file holds one test per line.  When a case lands for a ``no-case`` test, edit that line (status
 ``covered`` or ``partly``, the case ids, no reason or the reason for what is still missing); the test
-then prints the README table to paste (``scm-harness list --peers all | grep pending:`` lists them).
+then prints the README table to paste (``scm-harness list --peers all | grep no-case`` lists them).
 """
 
 from __future__ import annotations
@@ -36,18 +36,12 @@ class Status(enum.Enum):
     NOT_COVERED = "not covered"
 
 
-# The fixed vocabulary of reasons.  ``pending:<topic>`` marks work under way in issue 10 (the
-# coordinator flips those entries to covered when the cases land); the others are lasting reasons.
+# The fixed vocabulary of reasons.  The ``pending:<topic>`` reasons of issue 10 (listener, threads,
+# SO_PEEK_OFF, recvmmsg, zero-length, option errors) are gone: that work landed and every test that had
+# one was re-read against the cases (covered, partly, or ``no-case`` for what no case checks yet).
 REASONS: Mapping[str, str] = {
-    "pending:listener": "needs sockets made by bind/listen/accept/connect (pathname, abstract, autobind) "
-    "or a lone socket (issue 10 items 1-2, in progress)",
-    "pending:unconnected-dgram": "needs an unconnected datagram socket sending to a bound one (issue 10 items 1-2)",
-    "pending:threads": "needs a second thread or process woken while blocked (issue 10, wake-ups)",
-    "pending:peek-off": "SO_PEEK_OFF on datagram and seqpacket (issue 10 item 4)",
-    "pending:recvmmsg": "recvmmsg() (issue 10 item 4)",
-    "pending:zero-length": "zero-length receives in every MSG_PEEK/MSG_TRUNC combination (issue 10 item 4)",
-    "pending:sockopt": "socket option errors (issue 10 item 4)",
-    "no-case": "expressible on a socketpair, but no case checks it yet",
+    "no-case": "no case checks it yet: today's steps, pair kinds and fd-table sockets express it, "
+    "or a small extension of a step would",
     "needs-lsm": "needs an LSM that denies file receipt (a BPF LSM program)",
     "race": "a race: needs repeated concurrent runs, not one deterministic scenario",
     "not-af-unix": "a generic socket option or ioctl, not AF_UNIX behaviour",
