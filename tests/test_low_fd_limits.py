@@ -19,10 +19,13 @@ import pytest
 
 from harness import codec
 from harness.catalogue import CASES
+from harness.execute.errors import CannotExpress
 from harness.execute.fdtable import WORKING_DESCRIPTORS, descriptors_needed
+from harness.execute.run import execute
 from harness.expectation import Expectation
 from harness.fuzz import repro_c, repro_py
 from harness.fuzz.repro_plan import make_plan
+from harness.model import Child, EpollWait, Identity, PairKind, Scenario, SockType, Splice, SpliceIn, Step
 from harness.oracle import expect
 from harness.platform import Platform
 
@@ -154,3 +157,15 @@ def test_reproducers_run_at_a_low_limit(tmp_path: Path, platform: Platform) -> N
         )
         assert done.returncode == 0, done.stdout + done.stderr
         assert sorted(p.name for p in private.iterdir()) == [], f"{argv[-1]} left its directory behind"
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize(
+    "step", [EpollWait(on="a"), SpliceIn(on="a", data=b"x"), Splice(on="a")], ids=lambda s: type(s).__name__
+)
+def test_a_child_at_its_limit_leaves_no_room_for_the_harness_instruments(step: Step) -> None:
+    """A hypothesis finding: epoll_wait in a child with RLIMIT_NOFILE 3 was a harness error (EMFILE from the
+    harness's own epoll_create1); it cannot be expressed there: unsupported, with the reason."""
+    scenario = Scenario(kind=PairKind(SockType.STREAM), steps=(Child(steps=(step,), identity=Identity(nofile=3)),))
+    with pytest.raises(CannotExpress, match="no descriptor left for the harness's own"):
+        execute(scenario, "raw")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import os
 import select
@@ -387,7 +388,7 @@ class Backend(ABC):
         if known is None:
             made = libc.epoll_create1(os.O_CLOEXEC)
             if not made.ok:
-                raise OSError(made.errno, "epoll_create1")
+                raise _instrument_failed("epoll instance", OSError(made.errno, "epoll_create1"))
             self.table.own(made.value)  # closed with the scenario
             r = libc.epoll_ctl(made.value, 1, fd, mask)  # EPOLL_CTL_ADD
             if not r.ok:
@@ -564,7 +565,7 @@ class Backend(ABC):
         return self.child_observation(index, report)
 
     def splice(self, index: int, step: Splice) -> StepObservation:
-        read_end, write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        read_end, write_end = _private_pipe()
         try:
             try:
                 n = os.splice(self.table.fd(step.on), write_end, step.length, flags=os.SPLICE_F_NONBLOCK)
@@ -577,7 +578,7 @@ class Backend(ABC):
         return StepObservation(index=index, op="splice", outcome=Returned(n), data=data)
 
     def splice_in(self, index: int, step: SpliceIn) -> StepObservation:
-        read_end, write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        read_end, write_end = _private_pipe()
         try:
             if step.data:
                 os.write(write_end, step.data)  # at most MAX_SPLICE bytes: a pipe holds 64 KiB
@@ -772,3 +773,19 @@ class Backend(ABC):
         for fd in extra:
             self.table.own(fd)
         return tuple(describe(fd) for fd in extra)
+
+
+def _instrument_failed(what: str, exc: OSError) -> Exception:
+    """A descriptor the harness itself needs (not the scenario) could not be made: with the table at the
+    scenario's RLIMIT_NOFILE (a child's ``nofile``) that is "cannot express here", else a harness error."""
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
+        return CannotExpress(f"no descriptor left for the harness's own {what} (RLIMIT_NOFILE)")
+    return exc
+
+
+def _private_pipe() -> tuple[int, int]:
+    """The harness's own pipe for a splice step."""
+    try:
+        return os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as exc:
+        raise _instrument_failed("pipe", exc) from None
