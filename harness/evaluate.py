@@ -149,10 +149,10 @@ def evaluate(
     if config.skip_blocking and any(step.blocks for step in expectation.steps):
         return ended(Status.WOULD_BLOCK, "the oracle expects a step to wait", expectation=expectation)
     try:
-        with watchdog(config.scenario_timeout):
+        with watchdog(config.scenario_timeout):  # a fault (test only) may hang or kill, as a kernel could
             observation = execute(scenario, config.backend, config.exec)
-        for fault in config.faults:
-            observation = inject(fault, scenario, observation)
+            for fault in config.faults:
+                observation = inject(fault, scenario, observation)
         findings = [*check(scenario, observation, expectation)]
         for extra in config.extra_checks:
             findings.extend(extra(scenario, observation))

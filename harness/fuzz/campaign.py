@@ -175,6 +175,9 @@ def _hypothesis_entry(
     group_end: int,
     slot: Slot,
 ) -> None:
+    # The supervisor's SIGTERM handler (KeyboardInterrupt) is inherited: a SIGTERM while this worker still
+    # imports the engine would print a traceback.  It waits, blocked, until worker_main has its own handler.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     die_with_parent(supervisor)
     os.close(lifeline.write_end)  # only the supervisor may hold it open
     os.close(lifeline.read_end)

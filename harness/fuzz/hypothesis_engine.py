@@ -218,6 +218,7 @@ def worker_main(spec: WorkerSpec, platform: Platform, initial: list[Scenario], s
             worker.stop_requested = True
 
         signal.signal(signal.SIGTERM, stop)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # blocked since the fork (campaign)
         worker.run(initial)
     except CannotWrite as exc:
         leave_cannot_write(slot, exc)
