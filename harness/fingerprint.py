@@ -299,6 +299,31 @@ def _asynchronous_collection(platform: Platform) -> Evidence:
     return Evidence(name, "both", f"collected before close() returned in all {GC_ROUNDS} rounds")
 
 
+def _splice_pages(platform: Platform) -> Evidence:
+    """5000 bytes spliced from a pipe into a datagram socket: one datagram since 6.5 (2dc334f1a63a), one per pipe
+    page (4096 + 904) before, when splice_from_pipe() handed each buffer to ->sendpage() by itself."""
+    name = "probe: splice of 5000 bytes from a pipe into a datagram socketpair"
+    one, two = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        os.write(write_end, b"x" * 5000)
+        os.splice(read_end, one.fileno(), 5000, flags=os.SPLICE_F_NONBLOCK)
+        two.setblocking(False)
+        sizes: list[int] = []
+        while len(sizes) < 8:
+            try:
+                sizes.append(len(two.recv(8192)))
+            except BlockingIOError:
+                break
+    finally:
+        one.close()
+        two.close()
+        os.close(read_end)
+        os.close(write_end)
+    side = {(5000,): "with", (4096, 904): "without"}.get(tuple(sizes), "neither")
+    return Evidence(name, side, f"datagrams of {sizes} bytes")
+
+
 def _guarded(probe: Callable[[Platform], Evidence], platform: Platform) -> Evidence:
     """A direct probe's evidence; a refusal or a timeout of its own sockets makes it inconclusive, not an error."""
     try:
@@ -309,6 +334,7 @@ def _guarded(probe: Callable[[Platform], Evidence], platform: Platform) -> Evide
 
 DIRECT: Mapping[str, Callable[[Platform], Evidence]] = {
     "gc-2024": _asynchronous_collection,
+    "splice-sendmsg-2023": _splice_pages,
     "peerpidfd-reaped": _reaped_peer_pidfd,
     "scm_pidfd-reaped": _reaped_sender_pidfd,
 }

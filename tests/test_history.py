@@ -58,9 +58,9 @@ def oob(*items: Step) -> Scenario:
     return scenario(STREAM, *items, fds=())
 
 
-def variant(case_id: str, label: str) -> Scenario:
+def variant(case_id: str, label: str, kind_name: str = "") -> Scenario:
     case = CASES[case_id]
-    kind = next(k for k in case.kinds() if not k.nonblocking)
+    kind = PairKind.from_name(kind_name) if kind_name else next(k for k in case.kinds() if not k.nonblocking)
     return next(v.scenario for v in case.variants(kind) if v.label == label)
 
 
@@ -260,7 +260,18 @@ def _flags_at_connect() -> tuple[str, str]:
     return sides[0], sides[1]
 
 
+def _splice_pages() -> tuple[object, object]:
+    """MS-06 on a datagram pair: 5000 bytes spliced from a pipe are one datagram, or one per page before 6.5."""
+    scenario = variant("MS-06", "two splices", "dgram/blocking/as-created")
+    with_it, without_it = (
+        [step.outcome.describe() for step in _steps(judged(scenario, changes))]
+        for changes in (ALL, ALL - {"splice-sendmsg-2023"})
+    )
+    return with_it, without_it
+
+
 BOTH_SIDES: dict[str, BothSides] = {
+    "splice-sendmsg-2023": _splice_pages,
     "oob-2024-06": _series,
     "oob-peek-2024-04": _peek_2024_04,
     "oob-peek-loop-2024-06": _peek_loop,

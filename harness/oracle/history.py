@@ -100,6 +100,16 @@ CHANGES: tuple[Change, ...] = (
         without="SO_PASSPIDFD, SO_PEERPIDFD: ENOPROTOOPT",
     ),
     Change(
+        id="splice-sendmsg-2023",
+        commits=("2dc334f1a63a",),
+        title="splice, net: Use sendmsg(MSG_SPLICE_PAGES) rather than ->sendpage()",
+        mainline="6.5",
+        backports=(Backport("6.1", Stable.NOT_BACKPORTED, note="measured absent in 6.1.176"),),
+        cases=("MS-06",),
+        without="a splice from a pipe into a datagram or seqpacket socket sends each pipe buffer (page) as a "
+        "message of its own",
+    ),
+    Change(
         id="oob-peek-2024-04",
         commits=("22dd70eb2c3d", "283454c8a123"),
         title="af_unix: Don't peek OOB data without MSG_OOB; Call manage_oob() for every skb",
