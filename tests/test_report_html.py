@@ -131,10 +131,12 @@ MEASURE = (
 
 @pytest.fixture(scope="module")
 def failing_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every catalogue case through the raw back end with every observation fault injected (``run --inject-fault``)."""
+    """Every catalogue case through the raw back end on the 6 blocking socketpair() kinds (a thousand results)
+    with every observation fault injected (``run --inject-fault``)."""
     out = tmp_path_factory.mktemp("failing") / "bundle"
     faults = [word for fault in FAULTS for word in ("--inject-fault", fault)]
-    command = [sys.executable, "-m", "harness", "run", "--backend", "raw", "--out", str(out), *faults]
+    kinds = ["--kinds", "*/blocking/*"]
+    command = [sys.executable, "-m", "harness", "run", "--backend", "raw", *kinds, "--out", str(out), *faults]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 1, done.stderr
     assert "FAULTS INJECTED" in done.stdout
