@@ -60,7 +60,7 @@ def _alive_after(mark: str) -> set[int]:
 CAMPAIGNS = [
     # a disk full at once, then one that holds the first finding before the corpus fills it
     ("hypothesis", 16 * 1024, ["--runs", "400"]),
-    ("hypothesis", 768 * 1024, ["--runs", "400"]),
+    ("hypothesis", 2048 * 1024, ["--runs", "400"]),
     # libFuzzer's own corpus fills it (the seeds file of all seeds would not even fit)
     ("atheris", 64 * 1024, ["--time", "60", "--no-seeds"]),
 ]
