@@ -40,15 +40,8 @@ from harness.model import (
 from harness.observation import Blocked, Failed, Returned
 from harness.oracle import expect
 from harness.oracle.listener import ABSTRACT_LEN, AUTOBIND_LEN, NO_PEER, PATH_LEN
-from harness.platform import Platform
+from tests.test_oracle import PLATFORM
 
-PLATFORM = Platform(
-    system="linux",
-    release="6.18.44",
-    arch="x86_64",
-    sndbuf={"SOCK_STREAM": 212992, "SOCK_DGRAM": 212992, "SOCK_SEQPACKET": 212992},
-    limits={"optmem_max": 131072},
-)
 STREAM, DGRAM, SEQPACKET = (PairKind(t) for t in SockType)
 NONBLOCKING = PairKind(SockType.STREAM, nonblocking=True)
 WITNESS = FdSpec(name="w", kind=FdKind.PIPE_WRITE, tracked=False)

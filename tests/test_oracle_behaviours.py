@@ -10,15 +10,9 @@ from harness.model import GetSockOpt, PairKind, Recv, Scenario, SetSockOpt, Sock
 from harness.observation import Failed, Returned
 from harness.oracle import expect
 from harness.platform import Platform
+from tests.test_oracle import PLATFORM as ORACLE_PLATFORM
 
-PLATFORM = Platform(
-    system="linux",
-    release="6.18.44",
-    arch="x86_64",
-    sndbuf={"SOCK_STREAM": 212992, "SOCK_DGRAM": 212992, "SOCK_SEQPACKET": 212992},
-    limits={"optmem_max": 131072},
-    features=frozenset({"SO_PEEK_OFF"}),
-)
+PLATFORM = dataclasses.replace(ORACLE_PLATFORM, features=frozenset({"SO_PEEK_OFF"}))
 STREAM, DGRAM, SEQPACKET = (PairKind(t) for t in SockType)
 
 

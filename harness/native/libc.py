@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass
 
 BAD_ADDRESS = 0x10  # inside page 0, never mapped (vm.mmap_min_addr >= 4096): copies fault
@@ -173,20 +174,21 @@ def epoll_wait(epfd: int, timeout_ms: int) -> tuple[Result, int]:
     return r, event.events if r.ok and r.value else 0
 
 
-def getsockname(fd: int) -> tuple[Result, bytes]:
+def _socket_name(call: Callable[..., int], fd: int) -> tuple[Result, bytes]:
+    """getsockname() or getpeername(): the sockaddr the kernel wrote, at the length it returned."""
     buf = ctypes.create_string_buffer(128)
     size = ctypes.c_uint32(128)
     ctypes.set_errno(0)
-    r = _result(_getsockname(fd, buf, ctypes.byref(size)))
+    r = _result(call(fd, buf, ctypes.byref(size)))
     return r, buf.raw[: size.value] if r.ok else b""
+
+
+def getsockname(fd: int) -> tuple[Result, bytes]:
+    return _socket_name(_getsockname, fd)
 
 
 def getpeername(fd: int) -> tuple[Result, bytes]:
-    buf = ctypes.create_string_buffer(128)
-    size = ctypes.c_uint32(128)
-    ctypes.set_errno(0)
-    r = _result(_getpeername(fd, buf, ctypes.byref(size)))
-    return r, buf.raw[: size.value] if r.ok else b""
+    return _socket_name(_getpeername, fd)
 
 
 def socket(domain: int, type_: int, protocol: int = 0) -> Result:
