@@ -100,6 +100,15 @@ def number_option(
     )
 
 
+JOBS_PER_CPU = 4
+MAX_DEFAULT_JOBS = 8
+
+
+def default_jobs() -> int:
+    """``run``'s workers when ``-j`` is not given: the waits of blocking steps overlap, the CPU stays busy."""
+    return min(MAX_DEFAULT_JOBS, JOBS_PER_CPU * len(os.sched_getaffinity(0)))
+
+
 def step_timeout_option(parser: argparse.ArgumentParser) -> None:
     """``--step-timeout S`` of ``run`` and ``replay``."""
     from harness.execute.backend import MIN_STEP_TIMEOUT
@@ -186,9 +195,10 @@ def _parser() -> argparse.ArgumentParser:
         kind=int,
         low=1,
         high=256,
-        default=1,
         metavar="N",
-        help="worker processes sharing the results (the report is the same as with -j 1, timings aside)",
+        help="worker processes sharing the results (the report is the same as with -j 1, timings aside; "
+        f"default {JOBS_PER_CPU} per usable CPU, at most {MAX_DEFAULT_JOBS}: most of a run's time is spent waiting "
+        "out calls that must block, which workers overlap)",
     )
     add_target_option(run)
 
@@ -387,7 +397,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     interrupted = False
     progress = Progress(sys.stderr, ((case.id, len(backends)) for case, _ in plan))
     try:
-        for result in run_plan_parallel(plan, backends, platform, config, args.jobs):
+        for result in run_plan_parallel(plan, backends, platform, config, args.jobs or default_jobs()):
             bundle.record(result)
             results.append(result)
             progress.update(result)

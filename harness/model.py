@@ -955,9 +955,10 @@ class Child:
 
     steps: tuple[Step, ...]
     identity: Identity = Identity()
-    # True: the parent does not wait; the child sleeps ``delay_ms`` and then runs its steps while
-    # the parent goes on with its next step (which should block until the child acts), and the
-    # parent reaps it right after that step.
+    # True: the parent does not wait; the child runs its steps while the parent goes on with its
+    # next step (which should block until the child acts), and the parent reaps it right after
+    # that step.  The child acts once the parent's thread sleeps in a waiting call, ``delay_ms``
+    # at the latest (harness.execute.asleep).
     background: bool = False
     delay_ms: int = 200
     thread: bool = False

@@ -25,6 +25,7 @@ from harness.catalogue.case import Case, Variant
 from harness.describe import expectation_words, observation_words
 from harness.evaluate import EvaluationConfig, Status, agrees, evaluate
 from harness.execute.backend import ExecConfig
+from harness.execute.child import become_harness_process
 from harness.execute.lifetime import fork_dying_with_parent
 from harness.expectation import Unmodelled
 from harness.expectations_file import SKIP_REASON_PREFIX, KnownDeviations
@@ -299,6 +300,7 @@ def _start_worker(share: list[tuple[Case, PairKind, str]], platform: Platform, c
         code = 0
         try:
             os.close(read_end)
+            become_harness_process()
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             for case, kind, backend in share:
                 data = pickle.dumps(run_case(case, kind, backend, platform, config))

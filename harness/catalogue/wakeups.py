@@ -1,8 +1,9 @@
 """Wake-ups: a blocking call of the scenario's process that a second party ends.
 
-The second party is a background Child (a forked process that sleeps ``delay_ms`` and then acts
-while the parent's next step waits; the oracle runs the child's steps first and the waiting step
-after them, "the child wins").  Every wait is bounded by the executor's SO_RCVTIMEO/SO_SNDTIMEO
+The second party is a background Child (a forked process or a thread that acts once the
+scenario's thread sleeps in its next step's call, ``delay_ms`` at the latest:
+harness.execute.asleep), and the oracle runs the child's steps first and the waiting step after
+them ("the child wins").  Every wait is bounded by the executor's SO_RCVTIMEO/SO_SNDTIMEO
 or a Poll timeout: a wake-up that never comes is a ``blocked`` observation where the oracle
 predicts a result, i.e. a fail, never a hang.
 """
@@ -17,7 +18,7 @@ from harness.model import Child, Fill, GetSockOpt, Interrupt, PairKind, Poll, Sc
 
 CREDS = SPACE(12)
 
-DELAY_MS = 100  # the background party's head start: the waiting step is asleep by then
+DELAY_MS = 100  # the longest the background party waits for the waiting step to fall asleep
 
 
 @case(

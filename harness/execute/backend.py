@@ -29,6 +29,7 @@ from harness.addresses import (
     portable_length,
 )
 from harness.execute import signals
+from harness.execute.asleep import Sleeper
 from harness.execute.child import ChildReport, ChildUnsupported, Running, finish_child, kill_and_reap, start_child
 from harness.execute.errors import CannotExpress as CannotExpress  # re-exported
 from harness.execute.fdtable import FdTable
@@ -491,6 +492,8 @@ class Backend(ABC):
                 self.identifier.after_fork,
                 self.config.child_timeout,
                 step.delay_ms / 1000 if step.background else 0.0,
+                self.scenario_thread(),
+                self.c.waiting_syscalls,
             )
             if step.background:
                 self.background = (index, running)
@@ -511,11 +514,17 @@ class Backend(ABC):
             for inner in step.steps
         )
         timeout = self.config.child_timeout + waits / 1000
-        running = start_thread(steps, timeout, step.delay_ms / 1000 if step.background else 0.0)
+        delay = step.delay_ms / 1000 if step.background else 0.0
+        running = start_thread(steps, timeout, delay, self.scenario_thread(), self.c.waiting_syscalls)
         if step.background:
             self.background = (index, running)
             return StepObservation(index=index, op="child", outcome=Returned(0))
         return self.thread_observation(index, running)
+
+    @staticmethod
+    def scenario_thread() -> Sleeper:
+        """The thread running the scenario's steps: a background party acts once it sleeps."""
+        return Sleeper(pid=os.getpid(), tid=threading.get_native_id())
 
     def thread_observation(self, index: int, running: ThreadRun) -> StepObservation:
         tid, observed = finish_thread(running, self.wake_pair)

@@ -17,9 +17,10 @@ import resource
 import select
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
+from harness.execute.asleep import Sleeper, wait_until_asleep
 from harness.execute.errors import CannotExpress
 from harness.execute.lifetime import die_with_parent, fork_dying_with_parent
 from harness.model import UNPRIVILEGED_UID, Identity
@@ -95,12 +96,21 @@ def limit_with_headroom(headroom: int) -> int:
         fd += 1
 
 
-_HARNESS_PID = os.getpid()
+_harness_pid = os.getpid()
+
+
+def become_harness_process() -> None:
+    """Called first in a worker forked after import (``run -j``, a Hypothesis campaign worker): its
+    unprivileged children get a uid of their own.  The kernel counts fds in flight per user
+    (``user->unix_inflight``, GC-04's ETOOMANYREFS), so two workers sharing a uid disturb each
+    other: seen as a GC-04 fail with ``run -j 8`` before this existed."""
+    global _harness_pid
+    _harness_pid = os.getpid()
 
 
 def unprivileged_uid() -> int:
     """The uid and gid of an unprivileged child: distinct for each harness process."""
-    return UNPRIVILEGED_UID + _HARNESS_PID % 10000
+    return UNPRIVILEGED_UID + _harness_pid % 10000
 
 
 def outer_view(identity: Identity, pid: int, outer_uid: int, outer_gid: int) -> ProcessContext:
@@ -154,8 +164,11 @@ def start_child(
     after_fork: Callable[[], None],
     timeout: float,
     delay: float = 0.0,
+    sleeper: Sleeper | None = None,
+    calls: Collection[int] = (),
 ) -> Running:
-    """Fork; the child becomes ``identity``, waits ``delay`` seconds and runs ``steps()``."""
+    """Fork; the child waits until ``sleeper`` sleeps in one of ``calls`` (``delay`` seconds at
+    most; harness.execute.asleep), becomes ``identity`` and runs ``steps()``."""
     outer_uid, outer_gid = os.geteuid(), os.getegid()
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     parent = os.getpid()
@@ -165,7 +178,7 @@ def start_child(
         status = 0
         try:
             if delay:
-                time.sleep(delay)
+                wait_until_asleep(sleeper, calls, delay)  # still root, in the parent's namespaces: /proc is readable
             _send(write_end, _child_body(identity, steps, after_fork, outer_uid, outer_gid, parent))
         except BaseException:
             status = 70

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
+from harness.execute.asleep import Sleeper, wait_until_asleep
 from harness.observation import StepObservation
 
 
@@ -34,15 +35,22 @@ class ThreadRun:
     started: threading.Event = field(default_factory=threading.Event)
 
 
-def start_thread(steps: Callable[[], tuple[StepObservation, ...]], timeout: float, delay: float = 0.0) -> ThreadRun:
-    """Start a thread that waits ``delay`` seconds and runs ``steps()``."""
+def start_thread(
+    steps: Callable[[], tuple[StepObservation, ...]],
+    timeout: float,
+    delay: float = 0.0,
+    sleeper: Sleeper | None = None,
+    calls: Collection[int] = (),
+) -> ThreadRun:
+    """Start a thread that waits until ``sleeper`` sleeps in one of ``calls`` (``delay`` seconds at
+    most; harness.execute.asleep) and runs ``steps()``."""
 
     def body() -> None:
         run.tid = threading.get_native_id()
         run.started.set()
         try:
             if delay:
-                time.sleep(delay)
+                wait_until_asleep(sleeper, calls, delay)
             run.steps = steps()
         except BaseException as exc:  # handed to the scenario's thread, which raises it
             run.error = exc

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import IO
 
 from harness import codec
+from harness.execute.child import become_harness_process
 from harness.execute.lifetime import ENV_LIFELINE, Lifeline, die_with_parent, dying_with_parent, hold_lifeline
 from harness.fuzz import corpus, findings, triage
 from harness.fuzz.evaluate import FuzzConfig
@@ -179,6 +180,7 @@ def _hypothesis_entry(
     # imports the engine would print a traceback.  It waits, blocked, until worker_main has its own handler.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     die_with_parent(supervisor)
+    become_harness_process()
     os.close(lifeline.write_end)  # only the supervisor may hold it open
     os.close(lifeline.read_end)
     os.setsid()  # a group of its own: what it starts (reproducers, a compiler) dies with it

@@ -108,6 +108,16 @@ _LINUX_SYSCALLS = {
 }
 
 
+# The system calls a scenario's step can sleep in (read, write, readv, writev, poll, ppoll, select,
+# pselect6, epoll_wait, epoll_pwait, epoll_pwait2, connect, accept, accept4, sendto, recvfrom,
+# sendmsg, recvmsg, sendmmsg, recvmmsg, splice): a background party acts once the scenario's
+# thread sleeps in one of them (harness.execute.asleep).  Not futex: a thread waiting for
+# Python's GIL sleeps there.  arch/x86/entry/syscalls/syscall_64.tbl; asm-generic/unistd.h.
+_X86_64_WAITS = (0, 1, 19, 20, 7, 271, 23, 270, 232, 281, 441, 42, 43, 288, 44, 45, 46, 47, 307, 299, 275)
+_GENERIC_WAITS = (63, 64, 65, 66, 73, 72, 22, 441, 203, 202, 242, 206, 207, 211, 212, 269, 243, 76)
+_LINUX_WAITING_SYSCALLS = {"x86_64": _X86_64_WAITS, "aarch64": _GENERIC_WAITS, "riscv64": _GENERIC_WAITS}
+
+
 # SIOCINQ is FIONREAD and SIOCOUTQ is TIOCOUTQ (asm-generic/ioctls.h; powerpc has its own).
 _LINUX_GENERIC_IOCTL = {"SIOCINQ": 0x541B, "SIOCOUTQ": 0x5411, "SIOCATMARK": 0x8905}
 _LINUX_POWERPC_IOCTL = {"SIOCINQ": 0x4004667F, "SIOCOUTQ": 0x40047473, "SIOCATMARK": 0x8905}
@@ -126,6 +136,8 @@ class Constants:
     shut: Mapping[str, int]
     sock: Mapping[str, int]
     syscalls: Mapping[str, int]
+    # numbers of the calls a step can sleep in; empty where unknown (then parties wait their delay)
+    waiting_syscalls: frozenset[int]
     ioctls: Mapping[str, int]
     sock_nonblock: int = 0o4000
     sock_cloexec: int = 0o2000000
@@ -211,6 +223,7 @@ def linux(arch: str) -> Constants:
         shut=MappingProxyType(_LINUX_SHUT),
         sock=MappingProxyType(_LINUX_SOCK),
         syscalls=MappingProxyType(_LINUX_SYSCALLS.get(arch, {})),
+        waiting_syscalls=frozenset(_LINUX_WAITING_SYSCALLS.get(arch, ())),
         ioctls=MappingProxyType(_LINUX_POWERPC_IOCTL if arch.startswith("ppc") else _LINUX_GENERIC_IOCTL),
         _msg_bits=bits,
     )
