@@ -17,6 +17,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import assert_never
 
 from harness.addresses import (
     SUN_PATH_OFFSET,
@@ -287,83 +288,85 @@ class Backend(ABC):
     # -- steps --------------------------------------------------------------------------------
 
     def run_step(self, index: int, step: Step) -> StepObservation:
-        if isinstance(step, Send):
-            return self.send(index, step)
-        if isinstance(step, Recv):
-            return self.recv(index, step)
-        if isinstance(step, SetSockOpt):
-            value = step.value if isinstance(step.value, int) else struct.pack("@ll", *step.value)
-            outcome = self.setsockopt(step.on, self.c.sockopt(step.option), value)
-            return StepObservation(index=index, op="setsockopt", outcome=outcome)
-        if isinstance(step, GetSockOpt):
-            return self.read_option(index, step)
-        if isinstance(step, Shutdown):
-            how = step.how if isinstance(step.how, int) else self.c.shut[step.how]
-            return StepObservation(index=index, op="shutdown", outcome=self.shutdown(step.on, how))
-        if isinstance(step, Listen):
-            return StepObservation(index=index, op="listen", outcome=self.listen(step.on, step.backlog))
-        if isinstance(step, Close):
-            self.before_close(step.target)
-            err = self.table.close(step.target)
-            return StepObservation(
-                index=index, op="close", outcome=Returned(0) if err is None else Failed(errno_name(err))
-            )
-        if isinstance(step, Reopen):
-            return StepObservation(index=index, op="reopen", outcome=self.reopen(step))
-        if isinstance(step, Poll):
-            return self.poll(index, step)
-        if isinstance(step, Ioctl):
-            return StepObservation(index=index, op="ioctl", outcome=self.ioctl(step))
-        if isinstance(step, ReadPartner):
-            return StepObservation(index=index, op="read_partner", outcome=self.read_partner(step))
-        if isinstance(step, Child):
-            return self.child(index, step)
-        if isinstance(step, SetOwner):
-            # F_SETOWN_EX(F_OWNER_TID, this thread) rather than F_SETOWN(getpid()): a process-directed SIGURG
-            # goes to any thread that does not block it and is ignored there (pytest-xdist workers have one)
-            owner = struct.pack("ii", 0, threading.get_native_id())  # struct f_owner_ex {F_OWNER_TID, tid}
-            try:
-                fcntl.fcntl(self.table.fd(step.on), getattr(fcntl, "F_SETOWN_EX", 15), owner)
-            except OSError as exc:
-                return StepObservation(index=index, op="set_owner", outcome=Failed(errno_name(exc.errno or 0)))
-            return StepObservation(index=index, op="set_owner", outcome=Returned(0))
-        if isinstance(step, Fill):
-            return self.fill(index, step)
-        if isinstance(step, GetSockName):
-            return self.socket_name(index, "getsockname", step.on)
-        if isinstance(step, GetPeerName):
-            return self.socket_name(index, "getpeername", step.on)
-        if isinstance(step, SocketPair):
-            return StepObservation(index=index, op="socketpair", outcome=self.make_pair(step))
-        if isinstance(step, SendMany):
-            return self.send_many(index, step)
-        if isinstance(step, RecvMany):
-            return self.recv_many(index, step)
-        if isinstance(step, EpollWait):
-            return self.epoll_wait(index, step)
-        if isinstance(step, SpliceIn):
-            return self.splice_in(index, step)
-        if isinstance(step, Splice):
-            return self.splice(index, step)
-        if isinstance(step, Interrupt):
-            # tgkill(2): SIGUSR2 to the scenario's thread (the handler harness.execute.run installed)
-            tgkill = self.c.syscalls.get("tgkill")
-            if tgkill is None:
-                raise CannotExpress("tgkill: no syscall number for this architecture")
-            r = libc.syscall(tgkill, self.main_ids[0], self.main_tid, signal.SIGUSR2)
-            return StepObservation(
-                index=index, op="interrupt", outcome=Returned(0) if r.ok else Failed(errno_name(r.errno))
-            )
-        if isinstance(step, DiagUid):
-            return StepObservation(index=index, op="diag_uid", outcome=diag_uid(self.table.fd(step.on)))
-        # listener and address steps (issue 10)
-        if isinstance(step, Bind):
-            return StepObservation(index=index, op="bind", outcome=self.bind(step.target, step.address))
-        if isinstance(step, Connect):
-            return StepObservation(index=index, op="connect", outcome=self.connect_step(step))
-        if isinstance(step, Accept):
-            return StepObservation(index=index, op="accept", outcome=self.accept_step(step))
-        raise AssertionError(f"unhandled step {step!r}")
+        match step:
+            case Send():
+                return self.send(index, step)
+            case Recv():
+                return self.recv(index, step)
+            case SetSockOpt():
+                value = step.value if isinstance(step.value, int) else struct.pack("@ll", *step.value)
+                outcome = self.setsockopt(step.on, self.c.sockopt(step.option), value)
+                return StepObservation(index=index, op="setsockopt", outcome=outcome)
+            case GetSockOpt():
+                return self.read_option(index, step)
+            case Shutdown():
+                how = step.how if isinstance(step.how, int) else self.c.shut[step.how]
+                return StepObservation(index=index, op="shutdown", outcome=self.shutdown(step.on, how))
+            case Listen():
+                return StepObservation(index=index, op="listen", outcome=self.listen(step.on, step.backlog))
+            case Close():
+                self.before_close(step.target)
+                err = self.table.close(step.target)
+                return StepObservation(
+                    index=index, op="close", outcome=Returned(0) if err is None else Failed(errno_name(err))
+                )
+            case Reopen():
+                return StepObservation(index=index, op="reopen", outcome=self.reopen(step))
+            case Poll():
+                return self.poll(index, step)
+            case Ioctl():
+                return StepObservation(index=index, op="ioctl", outcome=self.ioctl(step))
+            case ReadPartner():
+                return StepObservation(index=index, op="read_partner", outcome=self.read_partner(step))
+            case Child():
+                return self.child(index, step)
+            case SetOwner():
+                # F_SETOWN_EX(F_OWNER_TID, this thread) rather than F_SETOWN(getpid()): a process-directed SIGURG
+                # goes to any thread that does not block it and is ignored there (pytest-xdist workers have one)
+                owner = struct.pack("ii", 0, threading.get_native_id())  # struct f_owner_ex {F_OWNER_TID, tid}
+                try:
+                    fcntl.fcntl(self.table.fd(step.on), getattr(fcntl, "F_SETOWN_EX", 15), owner)
+                except OSError as exc:
+                    return StepObservation(index=index, op="set_owner", outcome=Failed(errno_name(exc.errno or 0)))
+                return StepObservation(index=index, op="set_owner", outcome=Returned(0))
+            case Fill():
+                return self.fill(index, step)
+            case GetSockName():
+                return self.socket_name(index, "getsockname", step.on)
+            case GetPeerName():
+                return self.socket_name(index, "getpeername", step.on)
+            case SocketPair():
+                return StepObservation(index=index, op="socketpair", outcome=self.make_pair(step))
+            case SendMany():
+                return self.send_many(index, step)
+            case RecvMany():
+                return self.recv_many(index, step)
+            case EpollWait():
+                return self.epoll_wait(index, step)
+            case SpliceIn():
+                return self.splice_in(index, step)
+            case Splice():
+                return self.splice(index, step)
+            case Interrupt():
+                # tgkill(2): SIGUSR2 to the scenario's thread (the handler harness.execute.run installed)
+                tgkill = self.c.syscalls.get("tgkill")
+                if tgkill is None:
+                    raise CannotExpress("tgkill: no syscall number for this architecture")
+                r = libc.syscall(tgkill, self.main_ids[0], self.main_tid, signal.SIGUSR2)
+                return StepObservation(
+                    index=index, op="interrupt", outcome=Returned(0) if r.ok else Failed(errno_name(r.errno))
+                )
+            case DiagUid():
+                return StepObservation(index=index, op="diag_uid", outcome=diag_uid(self.table.fd(step.on)))
+            # listener and address steps (issue 10)
+            case Bind():
+                return StepObservation(index=index, op="bind", outcome=self.bind(step.target, step.address))
+            case Connect():
+                return StepObservation(index=index, op="connect", outcome=self.connect_step(step))
+            case Accept():
+                return StepObservation(index=index, op="accept", outcome=self.accept_step(step))
+            case _:
+                assert_never(step)
 
     # -- steps both back ends do the same way --------------------------------------------------
 

@@ -17,7 +17,7 @@ import dataclasses
 import errno
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 
 from harness.addresses import (
     AUTOBIND_LENGTH,
@@ -553,72 +553,74 @@ class LinuxModel:
         early = listener.check_step(self, step)
         if early is not None:
             return early
-        if isinstance(step, Bind):
-            return listener.bind(self, step)
-        if isinstance(step, Connect):
-            return listener.connect(self, step)
-        if isinstance(step, Accept):
-            return listener.accept(self, step)
-        if isinstance(step, EpollWait):
-            return self.epoll_wait(step)
-        if isinstance(step, Send):
-            return self.send(step)
-        if isinstance(step, Recv):
-            return self.recv(step)
-        if isinstance(step, SetSockOpt):
-            return self.setsockopt(step)
-        if isinstance(step, GetSockOpt):
-            return self.getsockopt(step)
-        if isinstance(step, Shutdown):
-            return self.shutdown(step)
-        if isinstance(step, Close):
-            return self.close(step)
-        if isinstance(step, Listen):
-            return self.listen(step)
-        if isinstance(step, Reopen):
-            return self.reopen(step)
-        if isinstance(step, Poll):
-            return self.poll(step)
-        if isinstance(step, Ioctl):
-            return self.ioctl(step)
-        if isinstance(step, ReadPartner):
-            return self.read_partner(step)
-        if isinstance(step, SetOwner):
-            return oob.set_owner(self, step)
-        if isinstance(step, Fill):
-            return self.fill(step)
-        if isinstance(step, Child):
-            return self.child(step)
-        if isinstance(step, GetSockName):
-            if not self.ends[step.on].open:
-                return self.simple("getsockname", Failed("EBADF"), "closed descriptor")
-            x = self.ends[step.on]
-            if x.address is not None:
-                return listener.getsockname(self, x)
-            return self.socket_name("getsockname", x.name, "its own name")
-        if isinstance(step, GetPeerName):
-            return self.getpeername(step)
-        if isinstance(step, SocketPair):
-            return self.make_pair(step)
-        if isinstance(step, SendMany):
-            return self.send_many(step)
-        if isinstance(step, RecvMany):
-            return self.recv_many(step)
-        if isinstance(step, Splice):
-            return self.splice(step)
-        if isinstance(step, Interrupt):
-            return self.interrupt(step)
-        if isinstance(step, SpliceIn):
-            return self.splice_in(step)
-        if isinstance(step, DiagUid):
-            if not self.ends[step.on].open:
-                raise Unknown("sock_diag of a closed socket")
-            if self.proc.userns:
-                # from_kuid_munged(sk_user_ns(netlink socket), owner): the child's netlink socket belongs
-                # to its new user namespace, where uid 0 is the creator's uid (unshare -U -r)
-                return self.simple("diag_uid", Returned(0), "the owner seen from the child's user namespace")
-            return self.simple("diag_uid", Returned(self.p.euid), "the socket's owner (sock_i_uid): its creator")
-        raise Unknown(f"step {step!r}")
+        match step:
+            case Bind():
+                return listener.bind(self, step)
+            case Connect():
+                return listener.connect(self, step)
+            case Accept():
+                return listener.accept(self, step)
+            case EpollWait():
+                return self.epoll_wait(step)
+            case Send():
+                return self.send(step)
+            case Recv():
+                return self.recv(step)
+            case SetSockOpt():
+                return self.setsockopt(step)
+            case GetSockOpt():
+                return self.getsockopt(step)
+            case Shutdown():
+                return self.shutdown(step)
+            case Close():
+                return self.close(step)
+            case Listen():
+                return self.listen(step)
+            case Reopen():
+                return self.reopen(step)
+            case Poll():
+                return self.poll(step)
+            case Ioctl():
+                return self.ioctl(step)
+            case ReadPartner():
+                return self.read_partner(step)
+            case SetOwner():
+                return oob.set_owner(self, step)
+            case Fill():
+                return self.fill(step)
+            case Child():
+                return self.child(step)
+            case GetSockName():
+                if not self.ends[step.on].open:
+                    return self.simple("getsockname", Failed("EBADF"), "closed descriptor")
+                x = self.ends[step.on]
+                if x.address is not None:
+                    return listener.getsockname(self, x)
+                return self.socket_name("getsockname", x.name, "its own name")
+            case GetPeerName():
+                return self.getpeername(step)
+            case SocketPair():
+                return self.make_pair(step)
+            case SendMany():
+                return self.send_many(step)
+            case RecvMany():
+                return self.recv_many(step)
+            case Splice():
+                return self.splice(step)
+            case Interrupt():
+                return self.interrupt(step)
+            case SpliceIn():
+                return self.splice_in(step)
+            case DiagUid():
+                if not self.ends[step.on].open:
+                    raise Unknown("sock_diag of a closed socket")
+                if self.proc.userns:
+                    # from_kuid_munged(sk_user_ns(netlink socket), owner): the child's netlink socket belongs
+                    # to its new user namespace, where uid 0 is the creator's uid (unshare -U -r)
+                    return self.simple("diag_uid", Returned(0), "the owner seen from the child's user namespace")
+                return self.simple("diag_uid", Returned(self.p.euid), "the socket's owner (sock_i_uid): its creator")
+            case _:
+                assert_never(step)
 
     def name_length(self, name: str) -> int:
         """getsockname's length for a name of End.name (harness.addresses.portable_length)."""
