@@ -113,12 +113,12 @@ def c_floor(iterations: int, rounds: int) -> dict[str, float]:
 
 def _atheris_loop(platform: Platform) -> Callable[[], object]:
     """One atheris iteration: decode the next input of corpora/atheris, evaluate it, sign it."""
-    from harness.fuzz.cli import _corpora
     from harness.fuzz.evaluate import FuzzConfig, evaluate
     from harness.fuzz.signature import finding_signature
     from harness.generate.decode import decode
+    from harness.scenario_files import corpora_directory
 
-    datas = [path.read_bytes() for path in sorted((_corpora() / "atheris").iterdir()) if path.is_file()]
+    datas = [path.read_bytes() for path in sorted((corpora_directory() / "atheris").iterdir()) if path.is_file()]
     config = FuzzConfig(scenario_timeout=0.0)
     position = 0
 

@@ -23,17 +23,23 @@ import dataclasses
 import datetime
 import fnmatch
 import json
-import math
 import os
 import select
 import shlex
 import signal
 import sys
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn
 
+from harness.options import (
+    UsageError,
+    number_option,
+    open_bundle_option,
+    overwrite_option,
+    step_timeout_option,
+    writable_directory,
+)
 from harness.version import commit_info
 
 if TYPE_CHECKING:
@@ -41,63 +47,11 @@ if TYPE_CHECKING:
     from harness.fingerprint import Fingerprint
     from harness.platform import Platform
     from harness.report.schema import Report
-    from harness.report.write import PendingBundle
-
-
-class UsageError(Exception):
-    """Bad usage: printed as one line, exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
-
-
-Number = TypeVar("Number", int, float)
-
-MAX_STEP_TIMEOUT = 60.0  # seconds; MIN_STEP_TIMEOUT (harness.execute.backend) is the lower bound
-
-
-def number_in(kind: type[Number], low: Number, high: Number) -> Callable[[str], Number]:
-    """An argparse ``type``: a finite ``kind`` from ``low`` to ``high``, else a one-line usage error.
-
-    Every numeric option goes through here, so that ``nan``, ``inf``, ``1e308`` or a negative
-    count is refused while parsing, before anything runs.
-    """
-    noun = "an integer" if kind is int else "a number"
-    bounds = _bounds(kind, low, high)
-
-    def parse(text: str) -> Number:
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not math.isfinite(value) or not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {noun} from {bounds}")
-        return value
-
-    return parse
-
-
-def _bounds(kind: type[Number], low: Number, high: Number) -> str:
-    return f"{low} to {high}" if kind is int else f"{low:g} to {high:g}"
-
-
-def number_option(
-    parser: argparse._ActionsContainer,
-    *flags: str,
-    kind: type[Number],
-    low: Number,
-    high: Number,
-    help: str,
-    default: Number | None = None,
-    metavar: str | None = None,
-) -> None:
-    """A numeric option parsed by :func:`number_in`; its help ends with the bounds and the default."""
-    limits = _bounds(kind, low, high) + ("" if default is None else f"; default {default:g}")
-    parser.add_argument(
-        *flags, type=number_in(kind, low, high), default=default, metavar=metavar, help=f"{help} ({limits})"
-    )
 
 
 JOBS_PER_CPU = 4
@@ -107,30 +61,6 @@ MAX_DEFAULT_JOBS = 8
 def default_jobs() -> int:
     """``run``'s workers when ``-j`` is not given: the waits of blocking steps overlap, the CPU stays busy."""
     return min(MAX_DEFAULT_JOBS, JOBS_PER_CPU * len(os.sched_getaffinity(0)))
-
-
-def step_timeout_option(parser: argparse.ArgumentParser) -> None:
-    """``--step-timeout S`` of ``run`` and ``replay``."""
-    from harness.execute.backend import MIN_STEP_TIMEOUT
-
-    meaning = "seconds before a blocking step counts as blocked"
-    number_option(
-        parser,
-        "--step-timeout",
-        kind=float,
-        low=MIN_STEP_TIMEOUT,
-        high=MAX_STEP_TIMEOUT,
-        default=0.5,
-        metavar="S",
-        help=meaning,
-    )
-
-
-def overwrite_option(parser: argparse.ArgumentParser) -> None:
-    """``--overwrite`` of the commands that write a report bundle into ``--out``."""
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace the report bundle already in --out (refused otherwise)"
-    )
 
 
 class _VersionAction(argparse.Action):
@@ -147,7 +77,7 @@ class _VersionAction(argparse.Action):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from harness.targets import GuestOutput, add_target_option
+    from harness.targets.target import GuestOutput, add_target_option
 
     parser = _Parser(prog="scm-harness", description="Conformance and fuzzing harness for AF_UNIX socket pairs.")
     parser.add_argument("--version", action=_VersionAction, help="print the version (and the git commit from a clone)")
@@ -255,7 +185,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from harness.report.write import OutputError
-    from harness.targets import TargetError
+    from harness.targets.target import TargetError
 
     try:
         code = _dispatch(argv)
@@ -289,7 +219,8 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(words)
     args.command_line = shlex.join(["scm-harness", *words])
-    from harness.targets import guest_of, run_on_target, runs_elsewhere
+    from harness.targets import run_on_target
+    from harness.targets.target import guest_of, runs_elsewhere
 
     inside = guest_of(args)
     if inside is not None:  # this is the guest of --on: record the command as typed on the host
@@ -329,32 +260,6 @@ def _select_cases(ids: str) -> list[Case]:
     return select(patterns)
 
 
-def writable_directory(path: Path, option: str) -> Path:
-    """``path`` as a directory this process can write in (created if missing), else a UsageError naming ``option``."""
-    from harness.report.write import OutputError, writing
-
-    try:
-        if path.exists() and not path.is_dir():
-            raise OutputError(f"{path} is not a directory")
-        with writing(path):
-            path.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
-                pass
-    except OutputError as exc:
-        raise UsageError(f"{option}: {exc}") from None
-    return path
-
-
-def open_bundle_option(out: Path | None, overwrite: bool, default_prefix: str = "") -> PendingBundle:
-    """The report bundle of ``--out``/``--overwrite``, checked and staged before any work starts."""
-    from harness.report.write import OutputError, open_bundle
-
-    try:
-        return open_bundle(out, default_prefix=default_prefix, overwrite=overwrite)
-    except OutputError as exc:
-        raise UsageError(f"--out: {exc}") from None
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.catalogue import select
     from harness.execute.backend import ExecConfig
@@ -367,7 +272,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.report.schema import Report, Verdict
     from harness.report.write import BUNDLE_FILES
     from harness.runner import RunConfig, run_plan_parallel
-    from harness.targets import target_run_info
+    from harness.targets.target import target_run_info
 
     cases = _select_cases(args.ids)
     unknown = [name for name in args.inject_fault if name not in FAULTS]
@@ -552,7 +457,7 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
     from harness.fingerprint import Seen, fingerprint, render
     from harness.host import probe
     from harness.report.write import write_atomically, writing
-    from harness.targets import target_run_info
+    from harness.targets.target import target_run_info
 
     if args.out is not None:
         writable_directory(args.out, "--out")  # before the measurement, not after it

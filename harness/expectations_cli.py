@@ -21,8 +21,8 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def cmd_expectations(args: argparse.Namespace) -> int:
-    from harness.cli import UsageError, writable_directory
     from harness.expectations_file import TODO_REASON, deviations_from, to_json
+    from harness.options import UsageError, writable_directory
     from harness.report.schema import ReportError, Verdict, load_report
     from harness.report.write import write_atomically, writing
 

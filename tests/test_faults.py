@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from harness import codec
+from harness import codec, scenario_files
 from harness.evaluate import Evaluation
 from harness.execute.faults import FAULTS, OBSERVATION_FAULTS, inject
 from harness.finding import Finding
@@ -178,7 +178,7 @@ def test_hypothesis_engine_finds_stores_and_minimises_each_fault(
     state = run_inline(spec, platform, seeds)
     hits = [sig for sig in state.stored if sig in SIGNS[fault]]
     assert hits, f"stored {state.stored}"
-    scenario = corpus.read_scenario(tmp_path / "findings" / slug(hits[0]) / "scenario.json")
+    scenario = scenario_files.read_scenario(tmp_path / "findings" / slug(hits[0]) / "scenario.json")
     assert_minimal(scenario, hits[0], platform, fault)
 
 
@@ -222,7 +222,7 @@ def test_atheris_engine_finds_each_fault_and_triage_minimises_it(
         run_repros=False,
     )
     assert stored is not None
-    assert_minimal(corpus.read_scenario(stored / "scenario.json"), signature, platform, fault)
+    assert_minimal(scenario_files.read_scenario(stored / "scenario.json"), signature, platform, fault)
 
 
 def test_recv_helper_for_minimality_checks() -> None:

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main, number_in
+from harness.cli import main
+from harness.options import number_in
 from harness.report.schema import Report, Result, Verdict, load_report
 from harness.report.write import (
     BUNDLE_FILES,

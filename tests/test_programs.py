@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness import codec
+from harness import codec, scenario_files
 from harness.catalogue import CASES, programs
 from harness.catalogue.build import FDS_SPACE
 from harness.execute.run import execute
 from harness.expectation import Expectation
-from harness.fuzz import corpus
 from harness.model import SockType
 from harness.oracle import expect
 from harness.platform import Platform
@@ -26,7 +25,7 @@ def test_program_files_are_what_the_builders_make() -> None:
 
 def test_every_program_file_has_a_note_naming_what_it_reproduces() -> None:
     for path in sorted(PROGRAMS.glob("*.json")):
-        scenario = corpus.read_scenario(path)
+        scenario = scenario_files.read_scenario(path)
         assert scenario.note.startswith("seed program: "), path.name
         assert codec.dumps(scenario) == path.read_text(encoding="utf-8")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from harness.catalogue import select
-from harness.targets import HOST, GuestOf, Target, TargetKind, guest_words, parse_target
+from harness.targets.target import HOST, GuestOf, Target, TargetKind, guest_words, parse_target
 from harness.targets.uml import (
     DEBIAN_UML,
     BootOutcome,
@@ -371,7 +371,8 @@ def test_a_kernel_that_dies_of_the_xstate_size_is_booted_again_with_the_fix(tmp_
 def test_without_the_package_and_root_the_error_says_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from harness.targets import TargetError, uml
+    from harness.targets import uml
+    from harness.targets.target import TargetError
 
     monkeypatch.setattr(uml, "DEBIAN_UML", tmp_path / "linux.uml")
     monkeypatch.setattr(os, "geteuid", lambda: 1000)

@@ -3,7 +3,7 @@
 Each program is one or more scenario files ``corpora/programs/<program>__<variant>.json`` (written by
 :func:`sync` from the builders below with :func:`harness.codec.dumps`, each with a note naming what it
 reproduces).  The cases ``PROG-…`` read those files through the safe reader
-(:func:`harness.fuzz.corpus.read_scenario`) and run them on every pair kind of the file's socket type,
+(:func:`harness.scenario_files.read_scenario`) and run them on every pair kind of the file's socket type,
 so ``scm-harness run``, ``scm-harness replay corpora/`` and the test suite all replay them.
 
 The third seed program (a pathname receiver that listens and accepts, a sender that connects and
@@ -136,9 +136,9 @@ def program_files() -> dict[str, str]:
 
 
 def directory() -> Path:
-    from harness.fuzz.cli import _corpora
+    from harness.scenario_files import corpora_directory
 
-    return _corpora() / PROGRAMS
+    return corpora_directory() / PROGRAMS
 
 
 def sync(*, check: bool = False) -> list[str]:
@@ -157,7 +157,7 @@ def sync(*, check: bool = False) -> list[str]:
 
 def replayed(program: str, kind: PairKind) -> Iterator[Variant]:
     """The program's files read back (the safe reader), each run on ``kind`` (same socket type)."""
-    from harness.fuzz.corpus import read_scenario
+    from harness.scenario_files import read_scenario
 
     for variant in BUILDERS[program]:
         loaded = read_scenario(directory() / f"{program}__{variant}.json")

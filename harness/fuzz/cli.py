@@ -1,8 +1,7 @@
 """The ``fuzz``, ``replay`` and ``corpus`` subcommands: their parsers and handlers (wiring only).
 
 :mod:`harness.cli` registers them with :func:`add_parsers` and dispatches through
-:data:`HANDLERS`; bad usage raises :class:`harness.cli.UsageError` (imported late: that module
-imports this one).
+:data:`HANDLERS`; bad usage raises :class:`harness.options.UsageError`.
 """
 
 from __future__ import annotations
@@ -16,18 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import harness
-
-PROJECT_CORPORA = Path(harness.__file__).resolve().parents[1] / "corpora"
-PACKAGE_CORPORA = Path(harness.__file__).resolve().parent / "corpora"  # the wheel's copy (setup.py puts it there)
-
-
-def _corpora() -> Path:
-    """``corpora/`` of this checkout (next to the package), else the copy an installed package carries,
-    else ``corpora/`` of the working directory."""
-    if PROJECT_CORPORA.is_dir() and PROJECT_CORPORA.parent.joinpath("pyproject.toml").is_file():
-        return PROJECT_CORPORA
-    return PACKAGE_CORPORA if PACKAGE_CORPORA.is_dir() else Path("corpora")
+from harness.scenario_files import corpora_directory
 
 
 def _has_files(directories: tuple[Path, ...]) -> bool:
@@ -35,14 +23,14 @@ def _has_files(directories: tuple[Path, ...]) -> bool:
 
 
 def _usage(message: str) -> Exception:
-    from harness.cli import UsageError
+    from harness.options import UsageError
 
     return UsageError(message)
 
 
 def add_parsers(sub: Any) -> None:
-    from harness.cli import number_option, overwrite_option, step_timeout_option
-    from harness.targets import GuestOutput, add_target_option
+    from harness.options import number_option, overwrite_option, step_timeout_option
+    from harness.targets.target import GuestOutput, add_target_option
 
     fuzz = sub.add_parser("fuzz", help="run a fuzzing campaign (Hypothesis or atheris) against the oracle")
     fuzz.add_argument("--engine", choices=("hypothesis", "atheris"), default="hypothesis")
@@ -99,7 +87,7 @@ def add_parsers(sub: Any) -> None:
 
 def _campaign_directories(out: Path | None, corpus: Path | None, engine: str) -> tuple[Path, Path]:
     """``--out`` and ``--corpus`` as directories this process can write in, checked before the campaign starts."""
-    from harness.cli import writable_directory
+    from harness.options import writable_directory
     from harness.report.write import OutputError, claim_new_directory
 
     if corpus is not None:
@@ -132,7 +120,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     if problem is not None:
         raise _usage(f"fuzz: {problem}")
     out, corpus_directory = _campaign_directories(args.out, args.corpus, args.engine)
-    corpora = _corpora()
+    corpora = corpora_directory()
     seeds = () if args.no_seeds else (corpora / "seeds", corpora / "regressions")
     options = CampaignOptions(
         engine=args.engine,
@@ -164,15 +152,15 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from harness.cli import open_bundle_option
     from harness.execute.backend import ExecConfig
     from harness.fuzz.replay import replay, replay_report
     from harness.host import probe
+    from harness.options import open_bundle_option
     from harness.report.markdown import render_terminal
     from harness.report.schema import Verdict
     from harness.report.write import BUNDLE_FILES
     from harness.runner import RunConfig
-    from harness.targets import target_run_info
+    from harness.targets.target import target_run_info
 
     started = datetime.datetime.now(datetime.UTC)
     bundle = open_bundle_option(args.out, args.overwrite, "replay-")
@@ -191,7 +179,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_corpus(args: argparse.Namespace) -> int:
     from harness.fuzz import corpus
 
-    corpora = args.corpora or _corpora()
+    corpora = args.corpora or corpora_directory()
     if args.sync == args.check:
         raise _usage(
             "corpus: say either --sync (write) or --check (compare), not both"

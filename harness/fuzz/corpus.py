@@ -32,6 +32,7 @@ from harness.catalogue.case import sort_key
 from harness.evaluate import Evaluation
 from harness.generate.decode import decode
 from harness.model import Scenario
+from harness.scenario_files import NoScenario, read_scenario
 from harness.untrusted import (
     MAX_DIRECTORY_DEPTH,
     MAX_SCENARIO_FILE,
@@ -180,29 +181,6 @@ def _label(path: Path) -> str:
     if path.name == "scenario.json" and (path.parent / "finding.json").exists():
         return path.parent.name
     return path.stem if path.suffix == ".json" else path.name
-
-
-class NoScenario(codec.CodecError):
-    """Bytes that decode to no scenario: libFuzzer keeps such inputs in an atheris corpus too."""
-
-
-def read_scenario(path: Path, *, follow_symlinks: bool = True) -> Scenario:
-    """A ``.json`` scenario, or any other file as atheris bytes; CodecError names the file.
-
-    The file is read by :func:`harness.untrusted.read_file`: a regular file of at most
-    MAX_SCENARIO_FILE bytes.
-    """
-    where = one_line(str(path))
-    try:
-        data = read_file(path, MAX_SCENARIO_FILE, follow_symlinks=follow_symlinks)
-    except UntrustedInputError as exc:
-        raise codec.CodecError(str(exc)) from None
-    if path.suffix == ".json":
-        return codec.loads(data, where)
-    scenario = decode(data)
-    if scenario is None:
-        raise NoScenario(f"{where}: {len(data)} bytes that do not decode to a scenario (atheris input)")
-    return scenario
 
 
 def load(paths: Iterable[Path]) -> tuple[list[Loaded], list[LoadError]]:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from harness.targets import TargetError, apt_get_install, can_install_packages
+from harness.targets.target import TargetError, apt_get_install, can_install_packages
 
 PACKAGE_DIRECTORY = Path(__file__).resolve().parent
 CONFIG_FRAGMENT = PACKAGE_DIRECTORY / "uml.config"

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from harness.targets import (
+from harness.targets.target import (
     GUEST_OPTION,
     GuestOf,
     GuestOutput,
