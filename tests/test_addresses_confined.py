@@ -57,7 +57,7 @@ from harness.model import (
     Send,
 )
 from harness.observation import Failed, Returned
-from harness.oracle.linux import address_problem
+from harness.oracle.state import address_problem
 from harness.platform import Platform
 
 ROOT = Path(__file__).resolve().parents[1]

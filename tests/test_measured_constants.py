@@ -9,7 +9,7 @@ import termios
 
 import pytest
 
-from harness.oracle.linux import truesize_ceiling
+from harness.oracle.state import truesize_ceiling
 
 SIZES = (1, 100, 190, 1000, 1024, 1730, 2048, 3777, 4096, 8192, 16384, 16385, 65536)
 

@@ -131,7 +131,7 @@ def free_pid() -> int:
 
 
 # The shortest step timeout the command line accepts: a scenario's own SO_RCVTIMEO/SO_SNDTIMEO of
-# up to 0.1 s (harness.oracle.linux.SHORT_TIMEOUT_US) must expire well before the executor would
+# up to 0.1 s (harness.oracle.state.SHORT_TIMEOUT_US) must expire well before the executor would
 # call the wait blocked.
 MIN_STEP_TIMEOUT = 0.25
 

@@ -188,7 +188,7 @@ _BUF_VALUES = (0, 1, 2048, 4608, 65536, 212992, INT32_MAX)  # capped by net.core
 _FORCE_VALUES = (0, 1, 4608, 65536, 1 << 20)
 # struct timeval values that keep the executor's 0.5 s bound on blocking calls: a negative second
 # (no wait at all), 1 ms, 100 ms, 0.5 s (a wait under it races the step bound, so the oracle leaves
-# it unmodelled: harness.oracle.linux.SocketTimeout), and two that fail with EDOM.  Never (0, 0) or whole
+# it unmodelled: harness.oracle.state.SocketTimeout), and two that fail with EDOM.  Never (0, 0) or whole
 # seconds: those would make a blocking call wait forever, or for seconds.  An int value is too
 # short for a timeval (EINVAL).
 TIMEVALS: tuple[tuple[int, int], ...] = ((-1, 0), (0, 1000), (0, 100_000), (0, 500_000), (0, 1_000_000), (0, -1))

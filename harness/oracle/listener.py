@@ -1,6 +1,6 @@
 """Listeners, embryos, accept() and addresses on Linux 6.18: the pure part of the oracle for issue 10.
 
-:mod:`harness.oracle.linux` keeps its :class:`~harness.oracle.linux.End` for every AF_UNIX socket
+:mod:`harness.oracle.linux` keeps its :class:`~harness.oracle.state.End` for every AF_UNIX socket
 of a scenario: the two pair ends, each socket of the fd table (``unix-stream`` ...), and each
 embryo (``~embryo<n>``: the socket connect() makes for the listener's queue, which accept() turns
 into the ``accepted`` table entry).  This module decides what bind(), connect(), listen(), accept()
@@ -73,7 +73,7 @@ from harness.model import (
 from harness.observation import Failed, Outcome, Returned
 
 if TYPE_CHECKING:
-    from harness.oracle.linux import End, LinuxModel
+    from harness.oracle.state import End, Model
 
 AUTOBIND_LEN = SUN_PATH_OFFSET + 6  # "\0" + 5 hex digits
 ABSTRACT_LEN = SUN_PATH_OFFSET + 1 + len(ABSTRACT_TAG) + 1 + 2 * TOKEN_BYTES + 1 + LEAF_CHARS
@@ -86,9 +86,9 @@ EMBRYO = "~embryo"
 STEP_OPS = {Send: "send", Recv: "recv", SetSockOpt: "setsockopt", GetSockOpt: "getsockopt", Listen: "listen"}
 
 
-def add_table_sockets(m: LinuxModel, sndbuf: int, rcvbuf: int) -> None:
+def add_table_sockets(m: Model, sndbuf: int, rcvbuf: int) -> None:
     """An End for every fresh AF_UNIX socket of the fd table: unbound, unconnected."""
-    from harness.oracle.linux import End
+    from harness.oracle.state import End
 
     for spec in m.s.fds:
         if spec.kind in FRESH_SOCKET_TYPES:
@@ -103,7 +103,7 @@ def add_table_sockets(m: LinuxModel, sndbuf: int, rcvbuf: int) -> None:
             )
 
 
-def sock_type(m: LinuxModel, x: End) -> SockType:
+def sock_type(m: Model, x: End) -> SockType:
     return x.sock_type or m.t
 
 
@@ -123,9 +123,9 @@ def _names(step: Step) -> tuple[str, ...]:
     return ()
 
 
-def check_step(m: LinuxModel, step: Step) -> StepExpectation | None:
+def check_step(m: Model, step: Step) -> StepExpectation | None:
     """What a step on a name that is no modelled socket gives; None when the model goes on."""
-    from harness.oracle.linux import Unknown
+    from harness.oracle.state import Unknown
 
     for name in _names(step):
         if name in SIDES and not isinstance(step, Accept | Bind | Connect):
@@ -160,17 +160,17 @@ def check_step(m: LinuxModel, step: Step) -> StepExpectation | None:
 # -- addresses ----------------------------------------------------------------------------------
 
 
-def _target(m: LinuxModel, x: End) -> Target | None:
+def _target(m: Model, x: End) -> Target | None:
     return x.address if isinstance(x.address, Target) else None
 
 
-def bound_to(m: LinuxModel, address: str) -> bool:
+def bound_to(m: Model, address: str) -> bool:
     """Some socket of the scenario has (or had: a path stays) the name ``address`` confines to."""
     target = address_target(address)
     return target.kind is not TargetKind.UNCHANGED and any(_target(m, x) == target for x in m.ends.values())
 
 
-def _lookup(m: LinuxModel, target: Target, want: SockType, netns: str) -> tuple[End | None, Outcome | None, str]:
+def _lookup(m: Model, target: Target, want: SockType, netns: str) -> tuple[End | None, Outcome | None, str]:
     """unix_find_other(): the socket a name reaches, or the error of the lookup."""
     if target.kind is TargetKind.PATH:
         owners = [x for x in m.ends.values() if _target(m, x) == target]
@@ -200,9 +200,9 @@ def _autobind(x: End) -> None:
         x.address_len = AUTOBIND_LEN
 
 
-def bind(m: LinuxModel, step: Bind) -> StepExpectation:
+def bind(m: Model, step: Bind) -> StepExpectation:
     """unix_bind(): autobind, unix_validate_addr, then the path (EADDRINUSE first) or abstract name."""
-    from harness.oracle.linux import Unknown, address_problem
+    from harness.oracle.state import Unknown, address_problem
 
     x = m.ends[step.target]
     if not x.open:
@@ -234,14 +234,14 @@ def bind(m: LinuxModel, step: Bind) -> StepExpectation:
     return m.simple("bind", Returned(0), "bound to an abstract name")
 
 
-def getsockname(m: LinuxModel, x: End) -> StepExpectation:
+def getsockname(m: Model, x: End) -> StepExpectation:
     return m.simple("getsockname", Returned(x.address_len), "the bound name's length")
 
 
 # -- listen, connect, accept -------------------------------------------------------------------
 
 
-def listen(m: LinuxModel, step: Listen, x: End) -> StepExpectation:
+def listen(m: Model, step: Listen, x: End) -> StepExpectation:
     if sock_type(m, x) is SockType.DGRAM:
         return m.simple("listen", Failed("EOPNOTSUPP"), "listen() on SOCK_DGRAM")
     if x.address is None and not x.bound:
@@ -256,8 +256,8 @@ def listen(m: LinuxModel, step: Listen, x: End) -> StepExpectation:
     return m.simple("listen", Returned(0), "listening (backlog capped at net.core.somaxconn)")
 
 
-def connect(m: LinuxModel, step: Connect) -> StepExpectation:
-    from harness.oracle.linux import End, Unknown, address_problem
+def connect(m: Model, step: Connect) -> StepExpectation:
+    from harness.oracle.state import End, Unknown, address_problem
 
     x = m.ends[step.target]
     if not x.open:
@@ -324,8 +324,8 @@ def connect(m: LinuxModel, step: Connect) -> StepExpectation:
     return m.simple("connect", Returned(0), "connected: an embryo waits in the listener's queue")
 
 
-def accept(m: LinuxModel, step: Accept) -> StepExpectation:
-    from harness.oracle.linux import Unknown
+def accept(m: Model, step: Accept) -> StepExpectation:
+    from harness.oracle.state import Unknown
 
     x = m.ends[step.on]
     if not x.open:
@@ -360,7 +360,7 @@ def _inherit(new: End, listener: End) -> None:
     new.passcred, new.passpidfd, new.passrights = listener.passcred, listener.passpidfd, listener.passrights
 
 
-def peercred(m: LinuxModel, x: End) -> StepExpectation:
+def peercred(m: Model, x: End) -> StepExpectation:
     from harness.oracle.processes import as_seen_by
 
     if x.peer_proc is None:
@@ -372,7 +372,7 @@ def peercred(m: LinuxModel, x: End) -> StepExpectation:
 # -- release -----------------------------------------------------------------------------------
 
 
-def release(m: LinuxModel, x: End) -> bool:
+def release(m: Model, x: End) -> bool:
     """unix_release_sock() of a table socket or an embryo (True: done here)."""
     from harness.oracle import oob
 

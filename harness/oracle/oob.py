@@ -20,7 +20,7 @@ keeps no OOB logic of its own).  It follows net/unix/af_unix.c after the 2024-20
 - ``SIOCATMARK`` ("Fix wrong ioctl(SIOCATMARK) when consumed OOB skb is at the head"), POLLPRI,
   ECONNRESET for the peer on close ("Don't set -ECONNRESET for consumed OOB skb").
 
-The skbs are the oracle's :class:`~harness.oracle.linux.Skb` objects in ``End.queue``; a consumed
+The skbs are the oracle's :class:`~harness.oracle.state.Skb` objects in ``End.queue``; a consumed
 OOB skb is one whose ``remaining`` is 0 (no other stream skb ever is: empty sends queue nothing and
 reads unlink what they used up).  Skbs compare by value, so everything here compares them by
 identity.  A kernel without CONFIG_AF_UNIX_OOB (platform feature ``"MSG_OOB"`` missing) answers
@@ -40,22 +40,22 @@ from typing import TYPE_CHECKING
 from harness.expectation import StepExpectation
 from harness.model import Ioctl, Recv, Send, SetOwner, SockType
 from harness.observation import Failed, Outcome, Returned
-from harness.oracle import linux
+from harness.oracle import state
 from harness.oracle.queue import index_of, next_skb, unlink
 
 if TYPE_CHECKING:
-    from harness.oracle.linux import Creds, End, LinuxModel, Skb
+    from harness.oracle.state import Creds, End, Model, Skb
 
 FEATURE = "MSG_OOB"  # the platform probe's name for CONFIG_AF_UNIX_OOB
 
 SendResult = tuple[Outcome, tuple[str, ...], str]
 
 
-def supported(m: LinuxModel) -> bool:
+def supported(m: Model) -> bool:
     return FEATURE in m.p.features
 
 
-def send(m: LinuxModel, step: Send, x: End, fds: tuple[str, ...] | None, creds: Creds | None) -> SendResult:
+def send(m: Model, step: Send, x: End, fds: tuple[str, ...] | None, creds: Creds | None) -> SendResult:
     """unix_stream_sendmsg() with MSG_OOB, after scm_send() accepted the control messages.
 
     Always returns the step's outcome (a success too, so that SIGURG can go with it).
@@ -67,7 +67,7 @@ def send(m: LinuxModel, step: Send, x: End, fds: tuple[str, ...] | None, creds: 
         return Failed("EOPNOTSUPP"), (), "MSG_OOB with nothing to send"
     peer = m.peer(step.on)
     sigpipe: tuple[str, ...] = () if "MSG_NOSIGNAL" in step.flags else ("SIGPIPE",)
-    if linux.named(step):
+    if state.named(step):
         return Failed("EISCONN"), (), "msg_name on a connected stream socket"
     if x.snd_shutdown:
         return Failed("EPIPE"), sigpipe, "stream send after SEND_SHUTDOWN: EPIPE (+SIGPIPE)"
@@ -85,30 +85,30 @@ def send(m: LinuxModel, step: Send, x: End, fds: tuple[str, ...] | None, creds: 
         # Measured on Linux 6.18.44: EPERM before anything is queued, for a one-byte and a longer send.
         return Failed("EPERM"), (), "the receiver has SO_PASSRIGHTS off"
     if peer.owner is not None and peer.owner != m.proc.prefix:
-        raise linux.Unknown("SIGURG for a process other than the sender")
+        raise state.Unknown("SIGURG for a process other than the sender")
     carried = creds
     if carried is None:
         # maybe_add_creds(): both skbs of the send carry the same credentials
         asked = x.passcred or x.passpidfd or peer.passcred or peer.passpidfd
-        carried = m.proc.symbols if asked else linux.NO_CREDS
+        carried = m.proc.symbols if asked else state.NO_CREDS
         has_pid = asked
     else:
         has_pid = True
     data = b"".join(step.iov)
     if len(data) > 1:
         peer.queue.append(
-            linux.Skb(
+            state.Skb(
                 data[:-1],
                 fds,
                 carried,
-                big=len(data) - 1 > linux.STREAM_SPLIT_SAFE,
+                big=len(data) - 1 > state.STREAM_SPLIT_SAFE,
                 sender=m.proc.prefix,
                 has_pid=has_pid,
             )
         )
         fds = None  # "Only send the fds in the first buffer"
     # queue_oob(): unix_scm_to_skb(scm, skb, !fds_sent), so a one-byte send puts its fds here
-    oob_skb = linux.Skb(data[-1:], fds, carried, sender=m.proc.prefix, has_pid=has_pid)
+    oob_skb = state.Skb(data[-1:], fds, carried, sender=m.proc.prefix, has_pid=has_pid)
     peer.queue.append(oob_skb)
     peer.oob_skb = oob_skb  # an older OOB byte, if any, is ordinary data from now on
     # sk_send_sigurg(): to the owner of the receiving socket's file, if F_SETOWN named one; also
@@ -117,13 +117,13 @@ def send(m: LinuxModel, step: Send, x: End, fds: tuple[str, ...] | None, creds: 
     return Returned(step.length), signals, "queued; the last byte is the out-of-band byte (queue_oob)"
 
 
-def set_owner(m: LinuxModel, step: SetOwner) -> StepExpectation:
+def set_owner(m: Model, step: SetOwner) -> StepExpectation:
     """fcntl(F_SETOWN, getpid()): SIGURG for this end's OOB data goes to this process."""
     x = m.ends[step.on]
     if not x.open:
         return m.simple("set_owner", Failed("EBADF"), "closed descriptor")
     if not m.proc.is_main:
-        raise linux.Unknown("F_SETOWN in a child (SIGURG would go to a process that exits)")
+        raise state.Unknown("F_SETOWN in a child (SIGURG would go to a process that exits)")
     x.owner = m.proc.prefix
     return m.simple("set_owner", Returned(0), "F_SETOWN")
 
@@ -131,7 +131,7 @@ def set_owner(m: LinuxModel, step: SetOwner) -> StepExpectation:
 # -- recvmsg ------------------------------------------------------------------------------------
 
 
-def recv_urg(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
+def recv_urg(m: Model, step: Recv, x: End) -> StepExpectation:
     """recvmsg(MSG_OOB) on SOCK_STREAM: unix_stream_recv_urg()."""
     if not supported(m):
         return m.recv_failed(step, Failed("EOPNOTSUPP"), "MSG_OOB on a kernel without CONFIG_AF_UNIX_OOB")
@@ -156,7 +156,7 @@ def recv_urg(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
     return m.recv_done(step, 1, byte[: step.capacity], {"MSG_OOB"}, None, None, "the out-of-band byte")
 
 
-def manage_oob(m: LinuxModel, x: End, skb: Skb, peek: bool, copied: int) -> Skb | None:
+def manage_oob(m: Model, x: End, skb: Skb, peek: bool, copied: int) -> Skb | None:
     """manage_oob(): the skb a normal read goes on with (None: stop, or nothing to read)."""
     if not m.p.has_change("oob-2024-06"):
         return manage_oob_before_2024_06(m, x, skb, peek, copied)
@@ -191,7 +191,7 @@ def manage_oob(m: LinuxModel, x: End, skb: Skb, peek: bool, copied: int) -> Skb 
     return skb
 
 
-def manage_oob_before_2024_06(m: LinuxModel, x: End, skb: Skb, peek: bool, copied: int) -> Skb | None:
+def manage_oob_before_2024_06(m: Model, x: End, skb: Skb, peek: bool, copied: int) -> Skb | None:
     """manage_oob() before "Fix bunch of MSG_OOB bugs" (6.10; not in 6.1.y; measured on 6.1.176 (UML)).
 
     A read (not a peek) that meets a consumed OOB skb unlinks it and stops there, even with nothing
@@ -227,10 +227,10 @@ def manage_oob_before_2024_06(m: LinuxModel, x: End, skb: Skb, peek: bool, copie
 # -- ioctl, poll, close ---------------------------------------------------------------------------
 
 
-def atmark(m: LinuxModel, step: Ioctl, x: End) -> StepExpectation:
+def atmark(m: Model, step: Ioctl, x: End) -> StepExpectation:
     """ioctl(SIOCATMARK): 1 when the next byte a read returns is the out-of-band mark."""
     if not supported(m):
-        raise linux.Unknown("SIOCATMARK on a kernel without CONFIG_AF_UNIX_OOB")
+        raise state.Unknown("SIOCATMARK on a kernel without CONFIG_AF_UNIX_OOB")
     if m.t is not SockType.STREAM:
         # Measured on Linux 6.18.44: EOPNOTSUPP on SOCK_DGRAM and SOCK_SEQPACKET, queue empty or not.
         return m.simple("ioctl", Failed("EOPNOTSUPP"), "SIOCATMARK is for SOCK_STREAM only")
@@ -253,7 +253,7 @@ def poll_bits(x: End) -> set[str]:
     return {"POLLPRI"} if x.oob_skb is not None else set()
 
 
-def inq_extra(m: LinuxModel, x: End) -> int:
+def inq_extra(m: Model, x: End) -> int:
     """What SIOCINQ counts on top of the queued bytes: OOB bytes a normal read dropped.
 
     Measured on Linux 6.18.44 (stream inq_len cache of the SO_INQ series, 6.17): "x" (MSG_OOB),
@@ -262,11 +262,11 @@ def inq_extra(m: LinuxModel, x: End) -> int:
     if not x.inq_stale:
         return 0
     if "SO_INQ" not in m.p.features:
-        raise linux.Unknown("SIOCINQ after a dropped OOB byte on a kernel without the inq_len cache")
+        raise state.Unknown("SIOCINQ after a dropped OOB byte on a kernel without the inq_len cache")
     return x.inq_stale
 
 
-def resets_peer(m: LinuxModel, x: End) -> bool:
+def resets_peer(m: Model, x: End) -> bool:
     """unix_release_sock(): the peer gets ECONNRESET if unread data is left, not counting a
     zero-length skb at the head ("Don't set -ECONNRESET for consumed OOB skb", 2a5a4841846b).
 

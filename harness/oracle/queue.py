@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from harness.oracle.linux import LinuxModel, Skb
+    from harness.oracle.state import Model, Skb
 
 
 def index_of(queue: list[Skb], skb: Skb) -> int:
@@ -21,7 +21,7 @@ def next_skb(queue: list[Skb], skb: Skb) -> Skb | None:
     return queue[i] if i < len(queue) else None
 
 
-def unlink(m: LinuxModel, queue: list[Skb], skb: Skb) -> None:
+def unlink(m: Model, queue: list[Skb], skb: Skb) -> None:
     """__skb_unlink() and free: files still attached to the skb are released with it."""
     queue.pop(index_of(queue, skb))
     if skb.fds and m.proc.is_main:

@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING
 
 from harness.expectation import StepExpectation
 from harness.observation import Blocked
-from harness.oracle import linux
+from harness.oracle import state
 from harness.oracle.oob import manage_oob
 from harness.oracle.queue import next_skb, unlink
 
 if TYPE_CHECKING:
     from harness.model import Recv
-    from harness.oracle.linux import Creds, End, LinuxModel, Skb
+    from harness.oracle.state import Creds, End, Model, Skb
 
 
-def read_generic(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
+def read_generic(m: Model, step: Recv, x: End) -> StepExpectation:
     """unix_stream_read_generic() with manage_oob() at every skb, label for label.
 
     SO_PEEK_OFF is modelled as the kernel does it: its skip loop
@@ -66,7 +66,7 @@ def read_generic(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
                     # (the skb unlinked) and the read starts again; it spins with the OOB byte
                     # ahead of more data on a peek without a6736a0addd6
                     if not unlinked:
-                        raise linux.Unknown("a blocking peek that loops in the kernel before a6736a0addd6")
+                        raise state.Unknown("a blocking peek that loops in the kernel before a6736a0addd6")
                     if x.error is None and not x.rcv_shutdown:
                         break
             head = False
@@ -81,11 +81,11 @@ def read_generic(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
                 if x.error is not None:
                     x.error = None
                 elif not (
-                    x.rcv_shutdown or not m.blocking(step.flags, step.on) or x.rcvtimeo is linux.SocketTimeout.SHORT
+                    x.rcv_shutdown or not m.blocking(step.flags, step.on) or x.rcvtimeo is state.SocketTimeout.SHORT
                 ):
                     if m.trial:  # a background party races this receive: it sleeps here until the party acts
                         return StepExpectation(op="recv", outcome=Blocked(), why="MSG_WAITALL waits for more")
-                    raise linux.Unknown("MSG_WAITALL waiting for more data than is queued")
+                    raise state.Unknown("MSG_WAITALL waiting for more data than is queued")
                 done = True
                 break
             while skb is not None and skip >= skb.remaining:
@@ -103,8 +103,8 @@ def read_generic(m: LinuxModel, step: Recv, x: End) -> StepExpectation:
                 check_creds = True
             named = True
             chunk = min(skb.remaining - skip, size)
-            if skb.big and skb.fds is not None and skb.consumed + skip + chunk > linux.STREAM_SPLIT_SAFE:
-                raise linux.Unknown("where a large stream send with fds was split into skbs")
+            if skb.big and skb.fds is not None and skb.consumed + skip + chunk > state.STREAM_SPLIT_SAFE:
+                raise state.Unknown("where a large stream send with fds was split into skbs")
             start = skb.consumed + skip
             out += skb.data[start : start + chunk]
             copied += chunk

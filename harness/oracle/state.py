@@ -1,0 +1,287 @@
+"""The oracle's state: the pair ends, their queues and skbs, and the constants the kernel code implies.
+
+Shared by the modules that model one part of the kernel (harness.oracle.linux: sends, receives,
+options, lifetimes; oob, stream, queue, listener), which depend on this module and not on each
+other's internals: :class:`Model` is what those modules may ask of the model they are handed.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Protocol
+
+from harness.addresses import rejected_before_lookup, sockaddr
+from harness.expectation import CredExpect, ExpectedCmsg, StepExpectation
+from harness.model import FdKind, FdSpec, RawCmsg, Recv, Scenario, ScmCredentials, ScmRights, Send, SockType
+from harness.observation import Blocked, Failed, Outcome
+from harness.oracle.processes import Proc
+
+if TYPE_CHECKING:
+    from harness.platform import Platform
+
+
+class Unknown(Exception):
+    """The model does not cover this; the scenario is unmodelled."""
+
+
+class PartialSend(Exception):
+    """A non-blocking stream send that stops part way: between 1 and length - 1 bytes go."""
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+
+Creds = tuple[CredExpect, CredExpect, CredExpect]
+SENDER = ("pid", "uid", "gid")  # the scenario's process, resolved by the checker
+NO_CREDS = (0, 65534, 65534)  # pid_vnr(NULL) and the overflow ids (from_kuid_munged(INVALID_UID))
+# unix_stream_read_generic() memsets its scm_cookie and hands it to scm_recv_unix() even when it
+# read nothing, so a stream receiver with SO_PASSCRED gets {pid 0, uid 0, gid 0}: as a cmsg at EOF,
+# and written into msg_control although recvmsg fails with EAGAIN (msg_controllen is then not
+# updated).  Measured on Linux 6.18.44.
+ZERO_CREDS = (0, 0, 0)
+
+FILE_TYPES = {
+    FdKind.REGULAR_FILE: "regular",
+    FdKind.MEMFD: "regular",
+    FdKind.PIPE_READ: "fifo",
+    FdKind.PIPE_WRITE: "fifo",
+    FdKind.SOCKET: "socket",
+    FdKind.DEV_NULL: "char",
+    FdKind.OPATH_DIR: "directory",
+    FdKind.EVENTFD: "eventfd",
+    FdKind.IO_URING: "io_uring",
+    FdKind.UNIX_STREAM: "socket",
+    FdKind.UNIX_DGRAM: "socket",
+    FdKind.UNIX_SEQPACKET: "socket",
+    FdKind.ACCEPTED: "socket",
+}
+ACCESS_MODES = {FdKind.PIPE_READ: "O_RDONLY", FdKind.PIPE_WRITE: "O_WRONLY", FdKind.OPATH_DIR: "O_RDONLY"}
+
+# Options whose support the platform probe records; without it the kernel says ENOPROTOOPT.
+PROBED_OPTIONS = frozenset({"SO_PASSPIDFD", "SO_PEERPIDFD", "SO_PASSRIGHTS", "SO_INQ", "SO_PEEK_OFF"})
+ERRNO_VALUES = {"ECONNRESET": errno.ECONNRESET, "EPIPE": errno.EPIPE}
+SEND_FLAGS_MODELLED = frozenset({"MSG_DONTWAIT", "MSG_NOSIGNAL", "MSG_EOR", "MSG_MORE", "MSG_OOB"})
+PAGE = 4096  # a pipe buffer holds one page (x86_64, arm64 with 4 KiB pages: what the splice cases write)
+RECV_FLAGS_MODELLED = frozenset(
+    {
+        "MSG_PEEK",
+        "MSG_TRUNC",
+        "MSG_DONTWAIT",
+        "MSG_WAITALL",
+        "MSG_CMSG_CLOEXEC",
+        "MSG_CTRUNC",
+        "MSG_OOB",
+        "MSG_NOSIGNAL",
+    }
+)
+# Send-buffer accounting counts skb truesize (sk_wmem_alloc), not bytes: kmalloc rounds an skb's
+# linear part up to a power of two.  Measured on Linux 6.18.44 x86_64, one send of 1..140000 bytes
+# on each socket type, read back with SIOCOUTQ: bytes + 578 <= truesize <= 2 * bytes + 892 per skb.
+# The oracle uses bytes + TRUESIZE_FLOOR as the floor and 2 * bytes + TRUESIZE_SLACK as the ceiling, and
+# says unknown where the answer lies between them.  (The floor's constant stays under the measured 578:
+# struct sk_buff and struct skb_shared_info alone take more than 512 bytes on every 64-bit kernel.)
+TRUESIZE_SLACK = 1024
+TRUESIZE_FLOOR = 512
+
+
+def truesize_ceiling(length: int) -> int:
+    """The most sk_wmem_alloc one skb of ``length`` bytes can add."""
+    return 2 * length + TRUESIZE_SLACK
+
+
+def wmem_bounds(queue: list[Skb]) -> tuple[int, int]:
+    """What the skbs of ``queue`` count in their sender's sk_wmem_alloc: (at least, at most)."""
+    sizes = [len(skb.data) for skb in queue]
+    return sum(sizes) + TRUESIZE_FLOOR * len(sizes), sum(map(truesize_ceiling, sizes))
+
+
+# The executor bounds every blocking call with SO_RCVTIMEO/SO_SNDTIMEO of its step timeout (0.5 s
+# by default, never under 0.25 s) and reports an EAGAIN that took 90 % of it as blocked.  A
+# scenario's own timeout of up to this many microseconds expires well before: plain EAGAIN.
+SHORT_TIMEOUT_US = 100_000
+
+
+class SocketTimeout(Enum):
+    """What ends a blocking call on a pair end that has nothing to do."""
+
+    HARNESS = "harness"  # the executor's step bound: the call is observed as blocked
+    SHORT = "short"  # the scenario's SO_*TIMEO, at most SHORT_TIMEOUT_US: EAGAIN
+    RACING = "racing"  # the scenario's, longer: EAGAIN near the step bound, or observed as blocked
+
+    def ends_wait(self, what: str) -> tuple[Outcome, str]:
+        """The outcome of a blocking ``what`` that waits under this timeout, and why."""
+        if self is SocketTimeout.SHORT:
+            return Failed("EAGAIN"), f"{what}: the scenario's socket timeout expires"
+        if self is SocketTimeout.RACING:
+            raise Unknown(f"{what} under a socket timeout close to the executor's step bound")
+        return Blocked(), f"{what}: a blocking call waits"
+
+
+# Stream sends are split into skbs of about 32 KiB + a page (unix_stream_sendmsg); only where
+# the split point decides a result does the exact size matter, and then the oracle says unknown.
+STREAM_SPLIT_SAFE = 2048
+
+
+@dataclass(frozen=True)
+class Laid:
+    """A control message as placed in the send buffer."""
+
+    offset: int
+    level: str  # a name, or the number as text when it has none
+    type: str
+    length: int  # cmsg_len
+    cmsg: ScmRights | ScmCredentials | RawCmsg
+
+
+@dataclass
+class Skb:
+    data: bytes
+    fds: tuple[str, ...] | None  # UNIXCB(skb).fp: names of the files in flight
+    creds: Creds  # what SCM_CREDENTIALS reports for it (in the scenario process's terms)
+    consumed: int = 0  # UNIXCB(skb).consumed (stream)
+    big: bool = False  # a stream send longer than STREAM_SPLIT_SAFE: split points unknown
+    sender: str = ""  # the sending process's prefix ("" or "child0.")
+    has_pid: bool = True  # UNIXCB(skb).pid is set (explicit or implicit credentials)
+    peeked: bool = False  # skb->peeked: a zero-length datagram a peek returned (skb_set_peeked)
+
+    @property
+    def remaining(self) -> int:
+        return len(self.data) - self.consumed
+
+
+@dataclass
+class End:
+    side: str
+    open: bool = True
+    passcred: bool = False
+    peek_off: int = -1
+    sndbuf: int = 0
+    rcv_shutdown: bool = False
+    snd_shutdown: bool = False
+    error: str | None = None  # sk_err, reported once by sock_error()
+    queue: list[Skb] = field(default_factory=list)  # this end's receive queue
+    passpidfd: bool = False
+    passrights: bool = True  # SO_PASSRIGHTS (6.16+), on by default
+    inq: bool = False  # SO_INQ
+    rcvtimeo: SocketTimeout = SocketTimeout.HARNESS  # what ends a blocking receive that waits
+    sndtimeo: SocketTimeout = SocketTimeout.HARNESS
+    rcvbuf: int = 0  # SO_RCVBUF (no effect on AF_UNIX queues, only read back)
+    bound: bool = False  # has an address: the pair's own (PairKind.origin), or autobound by a send with SO_PASSCRED
+    # what getsockname names (harness.addresses.describe_name): "unnamed", "a" / "b" (the name the pair
+    # bound for that end; an accepted end has the listener's, b's), "autobind"
+    name: str = "unnamed"
+    released: bool = False  # the socket itself is gone (no descriptor, nothing in flight holds it)
+    peer_dropped: bool = False  # dgram: the dead peer was noticed (ECONNREFUSED given, now ENOTCONN)
+    # A Fill step filled this queue up to the sender's SO_SNDBUF of then (its bytes are not tracked);
+    # ``fill_used`` is what went in after it.
+    full_at: int | None = None
+    fill_excess: int = 0  # how far past full_at the Fill's last skb may have taken sk_wmem_alloc
+    fill_used: int = 0
+    fill_unknown: bool = False  # the Fill may have stopped at its limit: whether the queue is full is unknown
+    oob_skb: Skb | None = None  # u->oob_skb: the pending out-of-band byte (harness/oracle/oob.py)
+    oobinline: bool = False  # SO_OOBINLINE
+    owner: str | None = None  # F_SETOWN: the prefix of the process SIGURG goes to
+    inq_stale: int = 0  # dropped OOB bytes SIOCINQ still counts (oob.inq_extra)
+    linger: bool = False  # SOCK_LINGER (SO_LINGER's l_onoff)
+    # -- listener and address state (issue 10; harness/oracle/listener.py) ---------------------
+    peer_name: str | None = None  # the connected peer (a pair end's is the other end)
+    table: bool = False  # a socket of the fd table (or an embryo), not a pair end
+    sock_type: SockType | None = None  # a table socket's type (None: the pair's)
+    state: str = "connected"  # "unconnected", "listening" or "connected" (sk_state)
+    nonblocking: bool = False  # a table socket's O_NONBLOCK
+    address: object = None  # a table socket's bound address (harness.addresses.Target), None: unbound
+    address_len: int = 2  # what getsockname() returns as its length (2: unnamed; without the private directory)
+    backlog: int = 0  # sk_max_ack_backlog of a listener
+    embryos: list[str] = field(default_factory=list)  # a listener's connections not yet accepted
+    listener: str | None = None  # an embryo: the listener whose queue holds it (None once accepted)
+    peer_proc: Proc | None = None  # SO_PEERCRED: the process whose credentials sk_peer_cred holds
+    netns: str = ""  # the network namespace it was created in ("" the scenario's own)
+
+    @property
+    def full(self) -> bool:
+        return self.full_at is not None
+
+    def filled_up(self, sndbuf: int, last_skb: int) -> None:
+        """Sends stopped once sk_wmem_alloc reached ``sndbuf``; the last skb, of at most
+        ``last_skb`` bytes, may have taken it past that by its truesize."""
+        self.full_at = sndbuf
+        self.fill_excess = truesize_ceiling(last_skb)
+        self.fill_used = 0
+
+    def purge(self) -> None:
+        """The receive queue is freed (release, or a datagram disconnect): whatever a Fill put there too."""
+        self.queue.clear()
+        self.full_at = None
+        self.fill_excess = 0
+        self.fill_used = 0
+        self.fill_unknown = False
+
+
+@dataclass
+class EpollWatch:
+    """An epoll item on a pair end: what it watches, and whether it is on the ready list."""
+
+    events: frozenset[str]
+    edge: bool
+    ready: bool
+
+
+@dataclass
+class Controls:
+    cmsgs: list[ExpectedCmsg]
+    consumed: int
+    ctrunc: bool
+
+
+def named(step: Send) -> bool:
+    """msg_namelen > 0: an address that is not the empty raw sockaddr ("hex:")."""
+    return step.address is not None and step.address != "hex:"
+
+
+def address_problem(address: str) -> str:
+    """unix_validate_addr(): the EINVAL cases of the sockaddr the scenario spells ("" when it is acceptable).
+
+    Such an address reaches the kernel unchanged (harness.addresses confines only names it looks up);
+    "/path" and "@name" are refused too when their sockaddr is longer than struct sockaddr_un.
+    """
+    return rejected_before_lookup(sockaddr(address))
+
+
+class Model(Protocol):
+    """What the part modules (oob, stream, queue, listener) use of :class:`harness.oracle.linux.LinuxModel`."""
+
+    s: Scenario
+    p: Platform
+    t: SockType
+    proc: Proc
+    main: Proc
+    ends: dict[str, End]
+    kinds: dict[str, FdSpec]
+    table_open: dict[str, bool]
+    slept: int | None
+    trial: bool
+
+    def peer(self, side: str) -> End: ...
+    def blocking(self, flags: frozenset[str], on: str = "a") -> bool: ...
+    def simple(self, op: str, outcome: Outcome, why: str) -> StepExpectation: ...
+    def settle(self) -> None: ...
+    def too_many_refs(self) -> bool: ...
+    def capacity(self, step: Send, x: End, peer: End) -> tuple[Outcome, tuple[str, ...], str] | None: ...
+    def would_wait(self, step: Recv, x: End) -> StepExpectation: ...
+    def recv_failed(self, step: Recv, outcome: Outcome, why: str, stray: int = 0) -> StepExpectation: ...
+    def recv_done(
+        self,
+        step: Recv,
+        value: int,
+        data: bytes,
+        flags: set[str],
+        creds: Creds | None,
+        fds: tuple[str, ...] | None,
+        why: str,
+        pidfd_of: Skb | None = None,
+        *,
+        stream_eof: bool = False,
+        named: bool | None = None,
+    ) -> StepExpectation: ...
