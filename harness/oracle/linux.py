@@ -93,6 +93,8 @@ from harness.oracle.state import (
     EpollWatch,
     Laid,
     PartialSend,
+    ScmAccepted,
+    ScmRefused,
     Skb,
     SocketTimeout,
     Unknown,
@@ -646,9 +648,9 @@ class LinuxModel:
             err, x.error = x.error, None
             return Failed(err), (), "pending socket error (sock_error)"
         scm = self.scm_send(layout, controllen)
-        if isinstance(scm, str):
-            return Failed(scm.split(":")[0]), (), scm
-        fds, creds = scm
+        if isinstance(scm, ScmRefused):
+            return Failed(scm.errno), (), str(scm)
+        fds, creds = scm.fds, scm.creds
         if "MSG_OOB" in step.flags:
             if self.t is not SockType.STREAM:
                 return Failed("EOPNOTSUPP"), (), "MSG_OOB on a datagram/seqpacket socket"
@@ -854,8 +856,8 @@ class LinuxModel:
                 offset += self.abi.space(len(c.data)) if c.space is None else c.space
         return out, offset
 
-    def scm_send(self, layout: list[Laid], controllen: int) -> str | tuple[tuple[str, ...] | None, Creds | None]:
-        """__scm_send(): walk the buffer with CMSG_FIRSTHDR / __cmsg_nxthdr; errno text on failure.
+    def scm_send(self, layout: list[Laid], controllen: int) -> ScmAccepted | ScmRefused:
+        """__scm_send(): walk the buffer with CMSG_FIRSTHDR / __cmsg_nxthdr; what it accepted, or why it refused.
 
         The kernel finds the next header at CMSG_ALIGN(cmsg_len) from the current one, whatever
         the sender meant; a header that lands inside another message's bytes is not modelled.
@@ -870,11 +872,11 @@ class LinuxModel:
             laid = at.get(offset)
             if laid is None:
                 if offset > built and all(offset >= other.offset + self.abi.align(other.length) for other in layout):
-                    return "EINVAL: zero padding read as a header (cmsg_len 0)"
+                    return ScmRefused("EINVAL", "zero padding read as a header (cmsg_len 0)")
                 raise Unknown("a cmsg header read from inside another message's bytes")
             length = laid.length
             if length < header or length > controllen - offset:  # CMSG_OK
-                return "EINVAL: cmsg_len smaller than the header or past msg_controllen"
+                return ScmRefused("EINVAL", "cmsg_len smaller than the header or past msg_controllen")
             offset += self.abi.align(length)
             if laid.level != "SOL_SOCKET":
                 continue  # other levels are ignored on AF_UNIX
@@ -888,29 +890,29 @@ class LinuxModel:
                 if whole <= 0:
                     continue
                 if whole > SCM_MAX_FD or len(fds) + whole > SCM_MAX_FD:
-                    return "EINVAL: more than SCM_MAX_FD (253) fds in one message"
+                    return ScmRefused("EINVAL", "more than SCM_MAX_FD (253) fds in one message")
                 for ref in c.fds[:whole]:
                     name = self.fd_name(ref)
                     if name is None:
-                        return "EBADF: an fd in SCM_RIGHTS is not open"
+                        return ScmRefused("EBADF", "an fd in SCM_RIGHTS is not open")
                     io_uring = name in self.kinds and self.kinds[name].kind is FdKind.IO_URING
                     if io_uring and self.p.has_change("io_uring-scm-refused"):
-                        return "EINVAL: an io_uring fd cannot be passed (scm_fp_copy, since 6.7)"
+                        return ScmRefused("EINVAL", "an io_uring fd cannot be passed (scm_fp_copy, since 6.7)")
                     fds.append(name)
             elif laid.type == "SCM_CREDENTIALS":
                 if length != self.abi.length(12):
-                    return "EINVAL: SCM_CREDENTIALS cmsg_len is not CMSG_LEN(sizeof(struct ucred))"
+                    return ScmRefused("EINVAL", "SCM_CREDENTIALS cmsg_len is not CMSG_LEN(sizeof(struct ucred))")
                 if not isinstance(c, ScmCredentials):
                     raise Unknown("a raw SCM_CREDENTIALS cmsg")
                 refused = check_credentials(self.proc, c.pid, c.uid, c.gid)
                 if refused == UNKNOWN_PID:
                     raise Unknown(refused)
                 if refused:
-                    return refused
+                    return ScmRefused.from_text(refused)
                 creds = sent_credentials(self.proc, self.main, c.pid, c.uid, c.gid)
             else:
-                return f"EINVAL: SOL_SOCKET cmsg type {laid.type} cannot be sent"
-        return (tuple(fds) if fds else None), creds
+                return ScmRefused("EINVAL", f"SOL_SOCKET cmsg type {laid.type} cannot be sent")
+        return ScmAccepted(tuple(fds) if fds else None, creds)
 
     def fd_name(self, ref: FdRef) -> str | None:
         if isinstance(ref, Named):

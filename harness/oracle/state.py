@@ -249,6 +249,31 @@ def address_problem(address: str) -> str:
     return rejected_before_lookup(sockaddr(address))
 
 
+@dataclass(frozen=True, slots=True)
+class ScmAccepted:
+    """__scm_send() took the control messages: the files in flight and the credentials they carry."""
+
+    fds: tuple[str, ...] | None
+    creds: Creds | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScmRefused:
+    """__scm_send() refused the control messages: the errno sendmsg fails with, and why."""
+
+    errno: str
+    why: str
+
+    @classmethod
+    def from_text(cls, text: str) -> ScmRefused:
+        """From ``"EPERM: why"`` (harness.oracle.processes.check_credentials)."""
+        name, _, why = text.partition(": ")
+        return cls(name, why)
+
+    def __str__(self) -> str:
+        return f"{self.errno}: {self.why}"
+
+
 class Model(Protocol):
     """What the part modules (oob, stream, queue, listener) use of :class:`harness.oracle.linux.LinuxModel`."""
 
