@@ -17,6 +17,7 @@ from harness.catalogue.build import SPACE, passcred, recv, scenario, send
 from harness.check import check
 from harness.codec import CodecError, decode_step, encode_step
 from harness.evaluate import unexpected_block
+from harness.execute.backend import ExecConfig
 from harness.execute.run import CannotExpress, execute
 from harness.expectation import Expectation, Unmodelled
 from harness.fuzz import repro_c, repro_py
@@ -252,3 +253,27 @@ def test_a_writer_that_sent_part_and_slept_returns_the_partial_count_when_the_re
     # a reader that only shuts down leaves an unknown part queued: not modelled
     shut = scenario(STREAM, thread(Shutdown(on="b", how="SHUT_RD"), background=True), send(b"w" * (1 << 20)), fds=())
     assert isinstance(expect(shut, PLATFORM), Unmodelled)
+
+
+@pytest.mark.parametrize("backend", ["raw", "pysock"])
+@pytest.mark.parametrize("thread", [False, True])
+def test_a_party_slower_than_the_step_timeout_still_wakes_the_waiting_step(backend: str, thread: bool) -> None:
+    # the party sleeps 0.6 s (a poll of an end that stays quiet) before it sends: longer than the
+    # 0.5 s step timeout, shorter than the party bound; a blocking receive gets the data
+    late = Child(
+        steps=(Poll(on="a", events=frozenset({"POLLIN"}), timeout_ms=600), send(b"late")),
+        background=True,
+        delay_ms=0,
+        thread=thread,
+    )
+    s = scenario(STREAM, late, recv(16), recv(16, flags=["MSG_DONTWAIT"]), fds=())
+    config = ExecConfig(step_timeout=0.5, party_timeout=2.5)
+    started = time.monotonic()
+    observation = execute(s, backend, config)
+    assert observation.steps[1].outcome == Returned(4) and observation.steps[1].data == b"late"
+    assert time.monotonic() - started < 2.5
+    # once the party is reaped the step timeout is back: the next blocking receive is cut at 0.5 s
+    after = scenario(STREAM, late, recv(16), recv(16), fds=())
+    started = time.monotonic()
+    assert execute(after, backend, config).steps[2].outcome == Blocked(0.5)
+    assert time.monotonic() - started < 0.6 + 0.5 + 1.0

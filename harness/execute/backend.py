@@ -142,6 +142,13 @@ class ExecConfig:
     # a scenario finds its data already queued, so a correct call never comes near it.
     step_timeout: float = 0.5
     child_timeout: float = 10.0  # a Child step that has not reported by then is killed: a harness error
+    # the bound of a blocking call while a background party runs (Backend.bound_waits_for_party),
+    # never under the step timeout
+    party_timeout: float = 2.5
+
+    @property
+    def party_bound(self) -> float:
+        return max(self.party_timeout, self.step_timeout)
 
     def __post_init__(self) -> None:
         if self.step_timeout < MIN_STEP_TIMEOUT:
@@ -174,6 +181,7 @@ class Backend(ABC):
         self.names: dict[str, bytes] = {}
         self.default_destination: dict[str, bytes] = {}
         self.epolls: dict[str, tuple[int, int]] = {}  # EpollWait: each end's epoll fd and the events it watches
+        self.bounded: set[str] = set()  # sockets whose SO_RCVTIMEO/SO_SNDTIMEO the executor set (bound_waits)
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -190,22 +198,35 @@ class Backend(ABC):
         self.table.add_pair_end("b", b)
         self.adopt_pair(a, b)
         if not kind.nonblocking:
-            for fd in (a, b):
-                self.bound_waits(fd)
+            for side in ("a", "b"):
+                self.bound_waits(side)
 
-    def bound_waits(self, fd: int) -> None:
-        """SO_RCVTIMEO and SO_SNDTIMEO of the step timeout: a blocking call on ``fd`` ends (EAGAIN)."""
-        timeval = struct.pack("@ll", int(self.config.step_timeout), int(self.config.step_timeout % 1 * 1e6))
+    def bound_waits(self, name: str, seconds: float | None = None) -> None:
+        """SO_RCVTIMEO and SO_SNDTIMEO of the step timeout (or ``seconds``): a blocking call on the
+        socket ``name`` ends (EAGAIN).  The executor owns these bounds until the scenario sets its own."""
+        seconds = self.config.step_timeout if seconds is None else seconds
+        timeval = struct.pack("@ll", int(seconds), int(seconds % 1 * 1e6))
         for option in ("SO_RCVTIMEO_OLD", "SO_SNDTIMEO_OLD"):
-            r = libc.setsockopt_bytes(fd, self.sol_socket, self.c.so[option], timeval)
+            r = libc.setsockopt_bytes(self.table.fd(name), self.sol_socket, self.c.so[option], timeval)
             if not r.ok:
                 raise OSError(r.errno, f"cannot bound blocking calls with {option}")
+        self.bounded.add(name)
+
+    def bound_waits_for_party(self, seconds: float) -> None:
+        """While a background party runs, the executor's bounds are ``seconds``: the step that waits
+        for the party's wake-up is not cut short by a party that is slow to be scheduled (a
+        single-CPU user-mode Linux guest running several workers took more than the 0.5 s step
+        timeout to fork one and let it send).  On a correct kernel the wake-up comes as soon as the
+        party acts, so the longer bound costs nothing; only a wake-up that never comes waits it out."""
+        for name in sorted(self.bounded):
+            if self.table.is_live(name):
+                self.bound_waits(name, seconds)
 
     def open_table(self, spec: FdSpec) -> None:
         """Open an entry of the fd table; a blocking AF_UNIX socket gets its waits bounded too."""
-        fd = self.table.open(spec)
+        self.table.open(spec)
         if spec.kind in FRESH_SOCKET_TYPES and not spec.nonblock:
-            self.bound_waits(fd)
+            self.bound_waits(spec.name)
 
     def adopt_pair(self, a: int, b: int) -> None:  # noqa: B027 - a hook, empty by default
         """Hook for a back end that wraps the pair ends in objects."""
@@ -295,7 +316,10 @@ class Backend(ABC):
                 return self.recv(index, step)
             case SetSockOpt():
                 value = step.value if isinstance(step.value, int) else struct.pack("@ll", *step.value)
-                outcome = self.setsockopt(step.on, self.c.sockopt(step.option), value)
+                option = self.c.sockopt(step.option)
+                if option in (self.c.so["SO_RCVTIMEO_OLD"], self.c.so["SO_SNDTIMEO_OLD"]):
+                    self.bounded.discard(step.on)  # the scenario's own timeouts from now on
+                outcome = self.setsockopt(step.on, option, value)
                 return StepObservation(index=index, op="setsockopt", outcome=outcome)
             case GetSockOpt():
                 return self.read_option(index, step)
@@ -489,6 +513,8 @@ class Backend(ABC):
         if step.thread:
             return self.thread_child(index, step, steps)
         try:
+            if step.background:
+                self.bound_waits_for_party(self.config.party_bound)
             running = start_child(
                 step.identity,
                 steps,
@@ -518,6 +544,8 @@ class Backend(ABC):
         )
         timeout = self.config.child_timeout + waits / 1000
         delay = step.delay_ms / 1000 if step.background else 0.0
+        if step.background:
+            self.bound_waits_for_party(self.config.party_bound)
         running = start_thread(steps, timeout, delay, self.scenario_thread(), self.c.waiting_syscalls)
         if step.background:
             self.background = (index, running)
@@ -548,6 +576,7 @@ class Backend(ABC):
             return
         _, running = self.background
         self.background = None
+        self.bound_waits_for_party(self.config.step_timeout)
         if isinstance(running, ThreadRun):
             running.thread.join(max(running.deadline - time.monotonic(), 0.0))
             if running.thread.is_alive():
@@ -569,11 +598,13 @@ class Backend(ABC):
         index, running = self.background
         self.background = None
         if isinstance(running, ThreadRun):
+            self.bound_waits_for_party(self.config.step_timeout)
             return self.thread_observation(index, running)
         try:
             report = finish_child(running)
         except ChildUnsupported as exc:
             raise CannotExpress(f"child: {exc}") from None
+        self.bound_waits_for_party(self.config.step_timeout)
         return self.child_observation(index, report)
 
     def splice(self, index: int, step: Splice) -> StepObservation:
@@ -684,7 +715,7 @@ class Backend(ABC):
         if fd is not None:
             self.table.fill(step.into, fd)
             if not spec.nonblock:
-                self.bound_waits(fd)
+                self.bound_waits(step.into)
         return outcome
 
     def wait_outcome(self, value: int, err: int, started: float, name: str) -> Outcome:
