@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Literal
 
 POLL_INTERVAL = 0.001  # seconds between two looks at the thread
 
@@ -31,33 +32,45 @@ class Sleeper:
     tid: int  # threading.get_native_id() of the thread running the scenario's steps
 
 
-def asleep_in_call(sleeper: Sleeper, calls: Collection[int]) -> bool | None:
-    """True when the thread sleeps in one of ``calls``; None when /proc cannot tell."""
+def sleeping_call(sleeper: Sleeper, calls: Collection[int]) -> bytes | Literal[False] | None:
+    """The thread's ``syscall`` line when it sleeps in one of ``calls``, False when it does not,
+    None when /proc cannot tell."""
     base = f"/proc/{sleeper.pid}/task/{sleeper.tid}"
     try:
         with open(f"{base}/stat", "rb") as f:
             stat = f.read()
         with open(f"{base}/syscall", "rb") as f:
-            syscall = f.read().split(maxsplit=1)
+            line = f.read()
     except OSError:
         return None
     # the state is the first field after the command name, which is in parentheses and may hold any byte
     state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
-    if state != b"S" or not syscall or not syscall[0].lstrip(b"-").isdigit():
+    number = line.split(maxsplit=1)[:1]
+    if state != b"S" or not number or not number[0].lstrip(b"-").isdigit():
         return False  # running ("running"), or not in a call ("-1 ...")
-    return int(syscall[0]) in calls
+    return line if int(number[0]) in calls else False
+
+
+def asleep_in_call(sleeper: Sleeper, calls: Collection[int]) -> bool | None:
+    """True when the thread sleeps in one of ``calls``; None when /proc cannot tell."""
+    seen = sleeping_call(sleeper, calls)
+    return seen if seen is None else bool(seen)
 
 
 def wait_until_asleep(sleeper: Sleeper | None, calls: Collection[int], limit: float) -> None:
-    """Return once ``sleeper`` sleeps in one of ``calls``, or after ``limit`` seconds at most."""
+    """Return once ``sleeper`` sleeps in one of ``calls`` (seen twice, the same call with the same
+    arguments, POLL_INTERVAL apart: a short sleep inside a call, such as a page fault under
+    user-mode Linux, is not the wait), or after ``limit`` seconds at most."""
     deadline = time.monotonic() + limit
     if sleeper is not None and calls:
+        last: bytes | None = None
         while (left := deadline - time.monotonic()) > 0:
-            seen = asleep_in_call(sleeper, calls)
+            seen = sleeping_call(sleeper, calls)
             if seen is None:
                 break
-            if seen:
+            if seen and seen == last:
                 return
+            last = seen or None
             time.sleep(min(POLL_INTERVAL, left))
     left = deadline - time.monotonic()
     if left > 0:
