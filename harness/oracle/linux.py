@@ -95,6 +95,7 @@ from harness.oracle.state import (
     PartialSend,
     ScmAccepted,
     ScmRefused,
+    SendStop,
     Skb,
     SocketTimeout,
     Unknown,
@@ -610,13 +611,12 @@ class LinuxModel:
         unknown = step.flags - SEND_FLAGS_MODELLED
         if unknown:
             raise Unknown(f"send flags {sorted(unknown)}")
-        try:
-            fail = self.send_error(step, x)
-        except PartialSend as partial:
+        fail = self.send_error(step, x)
+        if isinstance(fail, PartialSend):
             return StepExpectation(
                 op="send",
-                outcome=Returned(partial.length - 1),
-                value_range=(1, partial.length - 1),
+                outcome=Returned(fail.length - 1),
+                value_range=(1, fail.length - 1),
                 why="partial send up to SO_SNDBUF",
             )
         if fail is not None:
@@ -624,7 +624,7 @@ class LinuxModel:
             return StepExpectation(op="send", outcome=outcome, signals=signals, why=why)
         return StepExpectation(op="send", outcome=Returned(step.length), why="queued")
 
-    def send_error(self, step: Send, x: End) -> tuple[Outcome, tuple[str, ...], str] | None:
+    def send_error(self, step: Send, x: End) -> SendStop:
         """Checks in the order the kernel makes them; on success the message is queued."""
         # net/socket.c: copy_msghdr_from_user / import_iovec, then ____sys_sendmsg's control copy
         if step.fault == "msghdr":
@@ -788,7 +788,7 @@ class LinuxModel:
         )
         return mine > identity.nofile
 
-    def capacity(self, step: Send, x: End, peer: End) -> tuple[Outcome, tuple[str, ...], str] | None:
+    def capacity(self, step: Send, x: End, peer: End) -> SendStop:
         """Send-buffer accounting: None when the message certainly fits, the blocked outcome when it
         certainly does not, and unmodelled in between (skb truesize is the kernel's business)."""
         cost = truesize_ceiling(step.length)
@@ -817,7 +817,7 @@ class LinuxModel:
             # unix_stream_sendmsg() sends skb after skb until sock_alloc_send_pskb() would wait,
             # then returns what it sent: some, never all; the queue is full after it.
             peer.filled_up(x.sndbuf, x.sndbuf // 2)  # a stream skb carries at most sk_sndbuf / 2
-            raise PartialSend(step.length)
+            return PartialSend(step.length)
         in_flight, most = wmem_bounds(queued)
         if not queued and self.t is not SockType.STREAM:
             return None  # sock_alloc_send_pskb() only waits while sk_wmem_alloc >= sk_sndbuf

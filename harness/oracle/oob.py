@@ -39,23 +39,21 @@ from typing import TYPE_CHECKING
 
 from harness.expectation import StepExpectation
 from harness.model import Ioctl, Recv, Send, SetOwner, SockType
-from harness.observation import Failed, Outcome, Returned
+from harness.observation import Failed, Returned
 from harness.oracle import state
 from harness.oracle.queue import index_of, next_skb, unlink
 
 if TYPE_CHECKING:
-    from harness.oracle.state import Creds, End, Model, Skb
+    from harness.oracle.state import Creds, End, Model, SendStop, Skb
 
 FEATURE = "MSG_OOB"  # the platform probe's name for CONFIG_AF_UNIX_OOB
-
-SendResult = tuple[Outcome, tuple[str, ...], str]
 
 
 def supported(m: Model) -> bool:
     return FEATURE in m.p.features
 
 
-def send(m: Model, step: Send, x: End, fds: tuple[str, ...] | None, creds: Creds | None) -> SendResult:
+def send(m: Model, step: Send, x: End, fds: tuple[str, ...] | None, creds: Creds | None) -> SendStop:
     """unix_stream_sendmsg() with MSG_OOB, after scm_send() accepted the control messages.
 
     Always returns the step's outcome (a success too, so that SIGURG can go with it).

@@ -26,11 +26,16 @@ class Unknown(Exception):
     """The model does not cover this; the scenario is unmodelled."""
 
 
-class PartialSend(Exception):
+@dataclass(frozen=True, slots=True)
+class PartialSend:
     """A non-blocking stream send that stops part way: between 1 and length - 1 bytes go."""
 
-    def __init__(self, length: int) -> None:
-        self.length = length
+    length: int
+
+
+# What stops a send: its outcome, the signals it raises and why; or a partial send.  None: it goes through.
+SendFailure = tuple[Outcome, tuple[str, ...], str]
+SendStop = SendFailure | PartialSend | None
 
 
 Creds = tuple[CredExpect, CredExpect, CredExpect]
@@ -293,7 +298,7 @@ class Model(Protocol):
     def simple(self, op: str, outcome: Outcome, why: str) -> StepExpectation: ...
     def settle(self) -> None: ...
     def too_many_refs(self) -> bool: ...
-    def capacity(self, step: Send, x: End, peer: End) -> tuple[Outcome, tuple[str, ...], str] | None: ...
+    def capacity(self, step: Send, x: End, peer: End) -> SendStop: ...
     def would_wait(self, step: Recv, x: End) -> StepExpectation: ...
     def recv_failed(self, step: Recv, outcome: Outcome, why: str, stray: int = 0) -> StepExpectation: ...
     def recv_done(
