@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import errno
 from typing import TYPE_CHECKING, assert_never
 
 from harness.addresses import (
@@ -24,23 +23,20 @@ from harness.addresses import (
     address_target,
     pair_name_length,
 )
-from harness.expectation import CredExpect, Expectation, ExpectedCmsg, ExpectedFd, StepExpectation, Unmodelled
+from harness.expectation import Expectation, ExpectedCmsg, ExpectedFd, StepExpectation, Unmodelled
 from harness.model import (
     RECV_FILL,
     RECV_FLAGS_SEED,
-    SCM_MAX_FD,
     SEEKABLE_KINDS,
     UIO_MAXIOV,
     Accept,
     Bind,
     Child,
     Close,
-    ClosedFd,
     Connect,
     DiagUid,
     EpollWait,
     FdKind,
-    FdRef,
     Fill,
     GetPeerName,
     GetSockName,
@@ -49,16 +45,12 @@ from harness.model import (
     Interrupt,
     Ioctl,
     Listen,
-    Named,
     Poll,
-    RawFd,
     ReadPartner,
     Recv,
     RecvMany,
     Reopen,
     Scenario,
-    ScmCredentials,
-    ScmRights,
     Send,
     SendMany,
     SetOwner,
@@ -73,8 +65,8 @@ from harness.model import (
 from harness.native.cmsg import CmsgAbi
 from harness.native.constants import Constants, linux
 from harness.observation import Blocked, Failed, Outcome, Returned
-from harness.oracle import listener, oob, stream
-from harness.oracle.processes import UNKNOWN_PID, Proc, as_seen_by, check_credentials, sent_credentials
+from harness.oracle import control, listener, oob, stream
+from harness.oracle.processes import Proc, as_seen_by
 from harness.oracle.state import (
     ACCESS_MODES,
     ERRNO_VALUES,
@@ -87,13 +79,10 @@ from harness.oracle.state import (
     SHORT_TIMEOUT_US,
     STREAM_SPLIT_SAFE,
     ZERO_CREDS,
-    Controls,
     Creds,
     End,
     EpollWatch,
-    Laid,
     PartialSend,
-    ScmAccepted,
     ScmRefused,
     SendStop,
     Skb,
@@ -633,7 +622,7 @@ class LinuxModel:
             return Failed("EMSGSIZE"), (), "msg_iovlen > UIO_MAXIOV"
         if step.fault == "iov" and step.iov:
             return Failed("EFAULT"), (), "iovec array pointer faults"
-        layout, built = self.control_layout(step)
+        layout, built = control.control_layout(self, step)
         controllen = built if step.controllen is None else step.controllen
         if controllen:
             optmem = self.p.limits.get("optmem_max")
@@ -647,7 +636,7 @@ class LinuxModel:
         if self.t is SockType.SEQPACKET and x.error is not None:
             err, x.error = x.error, None
             return Failed(err), (), "pending socket error (sock_error)"
-        scm = self.scm_send(layout, controllen)
+        scm = control.scm_send(self, layout, controllen)
         if isinstance(scm, ScmRefused):
             return Failed(scm.errno), (), str(scm)
         fds, creds = scm.fds, scm.creds
@@ -829,103 +818,6 @@ class LinuxModel:
             raise Unknown("a stream send larger than a third of SO_SNDBUF (partial sends)")
         return None
 
-    def control_layout(self, step: Send) -> tuple[list[Laid], int]:
-        """Where each control message of ``step`` starts in the buffer, and the buffer's size."""
-        out: list[Laid] = []
-        offset = 0
-        for c in step.cmsgs:
-            if isinstance(c, ScmRights):
-                n = 4 * len(c.fds)
-                length = self.abi.length(n) if c.length is None else c.length
-                out.append(Laid(offset, "SOL_SOCKET", "SCM_RIGHTS", length, c))
-                offset += self.abi.space(n)
-            elif isinstance(c, ScmCredentials):
-                out.append(Laid(offset, "SOL_SOCKET", "SCM_CREDENTIALS", self.abi.length(12), c))
-                offset += self.abi.space(12)
-            else:
-                if c.space is not None and c.space < min(self.abi.header, self.abi.length(len(c.data))):
-                    raise Unknown("a raw cmsg whose space override cuts into its own bytes")
-                level = c.level if isinstance(c.level, str) else self.c.level_name(c.level)
-                type_ = (
-                    c.type
-                    if isinstance(c.type, str)
-                    else self.c.cmsg_type_name(self.c.sol["SOL_SOCKET"] if level == "SOL_SOCKET" else -1, c.type)
-                )
-                length = self.abi.length(len(c.data)) if c.length is None else c.length
-                out.append(Laid(offset, level, type_, length, c))
-                offset += self.abi.space(len(c.data)) if c.space is None else c.space
-        return out, offset
-
-    def scm_send(self, layout: list[Laid], controllen: int) -> ScmAccepted | ScmRefused:
-        """__scm_send(): walk the buffer with CMSG_FIRSTHDR / __cmsg_nxthdr; what it accepted, or why it refused.
-
-        The kernel finds the next header at CMSG_ALIGN(cmsg_len) from the current one, whatever
-        the sender meant; a header that lands inside another message's bytes is not modelled.
-        """
-        fds: list[str] = []
-        creds: Creds | None = None
-        header = self.abi.header
-        at = {laid.offset: laid for laid in layout}
-        built = max((laid.offset for laid in layout), default=-1)
-        offset = 0
-        while offset + header <= controllen:  # CMSG_FIRSTHDR, then __cmsg_nxthdr's room check
-            laid = at.get(offset)
-            if laid is None:
-                if offset > built and all(offset >= other.offset + self.abi.align(other.length) for other in layout):
-                    return ScmRefused("EINVAL", "zero padding read as a header (cmsg_len 0)")
-                raise Unknown("a cmsg header read from inside another message's bytes")
-            length = laid.length
-            if length < header or length > controllen - offset:  # CMSG_OK
-                return ScmRefused("EINVAL", "cmsg_len smaller than the header or past msg_controllen")
-            offset += self.abi.align(length)
-            if laid.level != "SOL_SOCKET":
-                continue  # other levels are ignored on AF_UNIX
-            c = laid.cmsg
-            if laid.type == "SCM_RIGHTS":
-                if not isinstance(c, ScmRights):
-                    raise Unknown("a raw SCM_RIGHTS cmsg (its fd numbers are not symbolic)")
-                whole = (length - header) // 4  # scm_fp_copy: num = (cmsg_len - sizeof(cmsghdr)) / sizeof(int)
-                if whole > len(c.fds):
-                    raise Unknown("cmsg_len reaches past the fds of the SCM_RIGHTS message")
-                if whole <= 0:
-                    continue
-                if whole > SCM_MAX_FD or len(fds) + whole > SCM_MAX_FD:
-                    return ScmRefused("EINVAL", "more than SCM_MAX_FD (253) fds in one message")
-                for ref in c.fds[:whole]:
-                    name = self.fd_name(ref)
-                    if name is None:
-                        return ScmRefused("EBADF", "an fd in SCM_RIGHTS is not open")
-                    io_uring = name in self.kinds and self.kinds[name].kind is FdKind.IO_URING
-                    if io_uring and self.p.has_change("io_uring-scm-refused"):
-                        return ScmRefused("EINVAL", "an io_uring fd cannot be passed (scm_fp_copy, since 6.7)")
-                    fds.append(name)
-            elif laid.type == "SCM_CREDENTIALS":
-                if length != self.abi.length(12):
-                    return ScmRefused("EINVAL", "SCM_CREDENTIALS cmsg_len is not CMSG_LEN(sizeof(struct ucred))")
-                if not isinstance(c, ScmCredentials):
-                    raise Unknown("a raw SCM_CREDENTIALS cmsg")
-                refused = check_credentials(self.proc, c.pid, c.uid, c.gid)
-                if refused == UNKNOWN_PID:
-                    raise Unknown(refused)
-                if refused:
-                    return ScmRefused.from_text(refused)
-                creds = sent_credentials(self.proc, self.main, c.pid, c.uid, c.gid)
-            else:
-                return ScmRefused("EINVAL", f"SOL_SOCKET cmsg type {laid.type} cannot be sent")
-        return ScmAccepted(tuple(fds) if fds else None, creds)
-
-    def fd_name(self, ref: FdRef) -> str | None:
-        if isinstance(ref, Named):
-            if ref.name in self.ends:
-                return ref.name if self.ends[ref.name].open else None
-            return ref.name if self.table_open[ref.name] else None
-        if isinstance(ref, ClosedFd):
-            return None
-        assert isinstance(ref, RawFd)
-        if ref.number < 0 or ref.number >= 1 << 20:
-            return None  # never an open descriptor (fs.nr_open is at most 2^20 by default)
-        raise Unknown(f"raw fd number {ref.number} may or may not be open")
-
     # -- recvmsg -----------------------------------------------------------------------------
 
     def recv(self, step: Recv) -> StepExpectation:
@@ -1035,9 +927,9 @@ class LinuxModel:
         x = self.ends[step.on]
         seen = None if creds is None else as_seen_by(self.proc, creds, self.main)
         if stream_eof and x.passpidfd:
-            ctl = self.pidless_pidfd(step, seen if x.passcred else None)
+            ctl = control.pidless_pidfd(self, step, seen if x.passcred else None)
         else:
-            ctl = self.scm_recv(step, seen if x.passcred else None, fds, pidfd_of)
+            ctl = control.scm_recv(self, step, seen if x.passcred else None, fds, pidfd_of)
         if self.proc.is_main:
             for cmsg in ctl.cmsgs:
                 for fd in cmsg.fds:
@@ -1067,7 +959,7 @@ class LinuxModel:
             eof = self.recv_done(step, 0, b"", set(), ghost, None, "end of file after shutdown", stream_eof=True)
             written = 0
             if ghost and step.control_pointer == "buffer":
-                written = sum(c.length for c in self.scm_recv(step, ghost, None).cmsgs)
+                written = sum(c.length for c in control.scm_recv(self, step, ghost, None).cmsgs)
             if x.error is not None:
                 err, x.error = x.error, None
                 return self.recv_failed(step, Failed(err), "pending socket error (sock_error)", written)
@@ -1132,111 +1024,6 @@ class LinuxModel:
         value = len(skb.data) - skip if "MSG_TRUNC" in step.flags else size
         data = skb.data[skip : skip + size]
         return self.recv_done(step, value, data, flags, skb.creds, fds, "one message", skb)
-
-    def scm_recv(
-        self, step: Recv, creds: Creds | None, fds: tuple[str, ...] | None, pidfd_of: Skb | None = None
-    ) -> Controls:
-        """scm_recv_unix(): SCM_CREDENTIALS (put_cmsg), SCM_RIGHTS (scm_detach_fds), then SCM_PIDFD."""
-        x = self.ends[step.on]
-        if x.passpidfd and pidfd_of is not None:
-            return self.with_pidfd(step, creds, fds, pidfd_of)
-        if creds is None and fds is None:
-            return Controls([], 0, False)
-        if step.control_pointer == "null":
-            return Controls([], 0, True)  # __scm_recv_common: no msg_control -> MSG_CTRUNC, files dropped
-        if step.control_pointer == "bad":
-            if creds is not None:
-                raise Unknown("credentials into an unmapped control buffer")
-            return Controls([], 0, True)  # put_user() of the first fd fails: nothing installed
-        remaining = step.control
-        consumed = 0
-        ctrunc = False
-        cmsgs: list[ExpectedCmsg] = []
-        header = self.abi.header
-        if creds is not None:
-            if remaining < header:
-                ctrunc = True
-            else:
-                length = self.abi.length(12)
-                if remaining < length:
-                    ctrunc = True
-                    length = remaining
-                cmsgs.append(ExpectedCmsg(level="SOL_SOCKET", type="SCM_CREDENTIALS", length=length, creds=creds))
-                used = min(self.abi.space(12), remaining)
-                consumed += used
-                remaining -= used
-        if fds is not None:
-            fit = 0 if remaining <= header else (remaining - header) // 4
-            identity = self.proc.identity
-            if identity is not None and identity.nofile is not None and fit and fds:
-                # receive_fd() fails with EMFILE when no slot below RLIMIT_NOFILE is free, and
-                # which slots a child has free is not tracked (fd_headroom is the modelled way)
-                raise Unknown("receiving fds at a lowered RLIMIT_NOFILE")
-            if identity is not None and identity.fd_headroom is not None:
-                # receive_fd() fails with EMFILE at RLIMIT_NOFILE: scm_detach_fds stops there
-                fit = min(fit, identity.fd_headroom - self.used_headroom)
-            n = min(fit, len(fds))
-            if identity is not None and identity.fd_headroom is not None:
-                self.used_headroom += n
-            if n:
-                cmsgs.append(
-                    ExpectedCmsg(
-                        level="SOL_SOCKET",
-                        type="SCM_RIGHTS",
-                        length=self.abi.length(4 * n),
-                        fds=tuple(self.expected_fd(f) for f in fds[:n]),
-                    )
-                )
-                consumed += min(self.abi.space(4 * n), remaining)
-            if n < len(fds):
-                ctrunc = True  # the files that do not fit are closed, never installed
-        return Controls(cmsgs, consumed, ctrunc)
-
-    def pidless_pidfd(self, step: Recv, creds: Creds | None) -> Controls:
-        """SO_PASSPIDFD at a stream's end of file: scm_recv_unix() runs with no sender pid.
-
-        scm_pidfd_recv() checks for room for a header and an int before it looks for a pid, so a
-        short control buffer gets MSG_CTRUNC and a long enough one nothing.  Measured on Linux
-        6.18.44: SO_PASSPIDFD alone, 0 or 16 bytes of control -> MSG_CTRUNC, 24 -> no flag, no cmsg;
-        with SO_PASSCRED too, the zero SCM_CREDENTIALS comes first.  SOCK_DGRAM and SOCK_SEQPACKET
-        return at end of file before scm_recv_unix(): no flag.
-        """
-        before = self.scm_recv(step, creds, None)
-        if step.control_pointer == "null":
-            return Controls([], 0, True)  # __scm_recv_common(): sk_scm_pidfd without msg_control
-        short = step.control - before.consumed < self.abi.length(4)
-        return Controls(before.cmsgs, before.consumed, before.ctrunc or short)
-
-    def with_pidfd(self, step: Recv, creds: Creds | None, fds: tuple[str, ...] | None, skb: Skb) -> Controls:
-        """SO_PASSPIDFD (6.5+): an SCM_PIDFD cmsg after the others, with a pidfd of the sender.
-
-        Modelled only when everything fits: a cut SCM_PIDFD is not.  Since 6.17 a sender that
-        exited and was reaped still gets a pidfd (fdinfo then says Pid: -1); before, the cmsg carries -EINVAL.
-        """
-        identity = self.proc.identity
-        if identity is not None and (identity.nofile is not None or identity.fd_headroom is not None):
-            raise Unknown("an SCM_PIDFD at a lowered RLIMIT_NOFILE")
-        if step.control_pointer != "buffer" or not skb.has_pid:
-            raise Unknown("SCM_PIDFD without a control buffer or without sender credentials")
-        before = self.scm_recv(step, creds, fds)
-        if before.ctrunc or step.control - before.consumed < self.abi.length(4):
-            raise Unknown("an SCM_PIDFD that does not fit")
-        # UNIXCB(skb).pid: the pid of explicit SCM_CREDENTIALS (a forged pid 1 is init), else the
-        # sender's.  fdinfo's Pid: is in the pid namespace of the /proc mount, and the harness never
-        # mounts one for a child: a receiver in a new pid namespace still sees the outer number.
-        # Measured on 6.18.44 (atheris findings in corpora/regressions/scm-pidfd-*).
-        owner: CredExpect = skb.creds[0]
-        gone = isinstance(owner, str) and owner.removesuffix("pid") in self.exited
-        length = self.abi.length(4)
-        if gone and not self.p.has_change("scm_pidfd-reaped"):
-            # 6.5-6.16: scm_pidfd_recv() puts pidfd_prepare()'s return in the cmsg whatever it is;
-            # for a reaped sender that is -EINVAL (!pid_has_task()).  Measured on 6.12.118 (UML): -22 (EINVAL).
-            pidfd = ExpectedCmsg(level="SOL_SOCKET", type="SCM_PIDFD", length=length, pidfd_error=-errno.EINVAL)
-        else:
-            pid: CredExpect = -1 if gone else owner
-            pidfd = ExpectedCmsg(level="SOL_SOCKET", type="SCM_PIDFD", length=length, pidfd=pid)
-        used = min(self.abi.space(4), step.control - before.consumed)
-        return Controls([*before.cmsgs, pidfd], before.consumed + used, False)
 
     # -- the other steps ---------------------------------------------------------------------
 

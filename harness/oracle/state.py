@@ -13,8 +13,10 @@ from enum import Enum
 from typing import TYPE_CHECKING, Protocol
 
 from harness.addresses import rejected_before_lookup, sockaddr
-from harness.expectation import CredExpect, ExpectedCmsg, StepExpectation
+from harness.expectation import CredExpect, ExpectedCmsg, ExpectedFd, StepExpectation
 from harness.model import FdKind, FdSpec, RawCmsg, Recv, Scenario, ScmCredentials, ScmRights, Send, SockType
+from harness.native.cmsg import CmsgAbi
+from harness.native.constants import Constants
 from harness.observation import Blocked, Failed, Outcome
 from harness.oracle.processes import Proc
 
@@ -292,11 +294,16 @@ class Model(Protocol):
     table_open: dict[str, bool]
     slept: int | None
     trial: bool
+    c: Constants
+    abi: CmsgAbi
+    used_headroom: int
+    exited: set[str]
 
     def peer(self, side: str) -> End: ...
     def blocking(self, flags: frozenset[str], on: str = "a") -> bool: ...
     def simple(self, op: str, outcome: Outcome, why: str) -> StepExpectation: ...
     def settle(self) -> None: ...
+    def expected_fd(self, name: str) -> ExpectedFd: ...
     def too_many_refs(self) -> bool: ...
     def capacity(self, step: Send, x: End, peer: End) -> SendStop: ...
     def would_wait(self, step: Recv, x: End) -> StepExpectation: ...

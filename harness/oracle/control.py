@@ -1,0 +1,223 @@
+"""Control messages: where a send's cmsgs lie in its buffer, what __scm_send() makes of them, and what
+scm_recv() writes into a receive's control buffer (SCM_RIGHTS, SCM_CREDENTIALS, SCM_PIDFD, MSG_CTRUNC).
+
+Functions over the model's state (:class:`harness.oracle.state.Model`), called by the send and
+receive paths of :mod:`harness.oracle.linux`.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from harness.expectation import CredExpect, ExpectedCmsg
+from harness.model import SCM_MAX_FD, ClosedFd, FdKind, FdRef, Named, RawFd, Recv, ScmCredentials, ScmRights, Send
+from harness.oracle.processes import UNKNOWN_PID, check_credentials, sent_credentials
+from harness.oracle.state import Controls, Creds, Laid, Model, ScmAccepted, ScmRefused, Skb, Unknown
+
+
+def control_layout(m: Model, step: Send) -> tuple[list[Laid], int]:
+    """Where each control message of ``step`` starts in the buffer, and the buffer's size."""
+    out: list[Laid] = []
+    offset = 0
+    for c in step.cmsgs:
+        if isinstance(c, ScmRights):
+            n = 4 * len(c.fds)
+            length = m.abi.length(n) if c.length is None else c.length
+            out.append(Laid(offset, "SOL_SOCKET", "SCM_RIGHTS", length, c))
+            offset += m.abi.space(n)
+        elif isinstance(c, ScmCredentials):
+            out.append(Laid(offset, "SOL_SOCKET", "SCM_CREDENTIALS", m.abi.length(12), c))
+            offset += m.abi.space(12)
+        else:
+            if c.space is not None and c.space < min(m.abi.header, m.abi.length(len(c.data))):
+                raise Unknown("a raw cmsg whose space override cuts into its own bytes")
+            level = c.level if isinstance(c.level, str) else m.c.level_name(c.level)
+            type_ = (
+                c.type
+                if isinstance(c.type, str)
+                else m.c.cmsg_type_name(m.c.sol["SOL_SOCKET"] if level == "SOL_SOCKET" else -1, c.type)
+            )
+            length = m.abi.length(len(c.data)) if c.length is None else c.length
+            out.append(Laid(offset, level, type_, length, c))
+            offset += m.abi.space(len(c.data)) if c.space is None else c.space
+    return out, offset
+
+
+def scm_send(m: Model, layout: list[Laid], controllen: int) -> ScmAccepted | ScmRefused:
+    """__scm_send(): walk the buffer with CMSG_FIRSTHDR / __cmsg_nxthdr; what it accepted, or why it refused.
+
+    The kernel finds the next header at CMSG_ALIGN(cmsg_len) from the current one, whatever
+    the sender meant; a header that lands inside another message's bytes is not modelled.
+    """
+    fds: list[str] = []
+    creds: Creds | None = None
+    header = m.abi.header
+    at = {laid.offset: laid for laid in layout}
+    built = max((laid.offset for laid in layout), default=-1)
+    offset = 0
+    while offset + header <= controllen:  # CMSG_FIRSTHDR, then __cmsg_nxthdr's room check
+        laid = at.get(offset)
+        if laid is None:
+            if offset > built and all(offset >= other.offset + m.abi.align(other.length) for other in layout):
+                return ScmRefused("EINVAL", "zero padding read as a header (cmsg_len 0)")
+            raise Unknown("a cmsg header read from inside another message's bytes")
+        length = laid.length
+        if length < header or length > controllen - offset:  # CMSG_OK
+            return ScmRefused("EINVAL", "cmsg_len smaller than the header or past msg_controllen")
+        offset += m.abi.align(length)
+        if laid.level != "SOL_SOCKET":
+            continue  # other levels are ignored on AF_UNIX
+        c = laid.cmsg
+        if laid.type == "SCM_RIGHTS":
+            if not isinstance(c, ScmRights):
+                raise Unknown("a raw SCM_RIGHTS cmsg (its fd numbers are not symbolic)")
+            whole = (length - header) // 4  # scm_fp_copy: num = (cmsg_len - sizeof(cmsghdr)) / sizeof(int)
+            if whole > len(c.fds):
+                raise Unknown("cmsg_len reaches past the fds of the SCM_RIGHTS message")
+            if whole <= 0:
+                continue
+            if whole > SCM_MAX_FD or len(fds) + whole > SCM_MAX_FD:
+                return ScmRefused("EINVAL", "more than SCM_MAX_FD (253) fds in one message")
+            for ref in c.fds[:whole]:
+                name = fd_name(m, ref)
+                if name is None:
+                    return ScmRefused("EBADF", "an fd in SCM_RIGHTS is not open")
+                io_uring = name in m.kinds and m.kinds[name].kind is FdKind.IO_URING
+                if io_uring and m.p.has_change("io_uring-scm-refused"):
+                    return ScmRefused("EINVAL", "an io_uring fd cannot be passed (scm_fp_copy, since 6.7)")
+                fds.append(name)
+        elif laid.type == "SCM_CREDENTIALS":
+            if length != m.abi.length(12):
+                return ScmRefused("EINVAL", "SCM_CREDENTIALS cmsg_len is not CMSG_LEN(sizeof(struct ucred))")
+            if not isinstance(c, ScmCredentials):
+                raise Unknown("a raw SCM_CREDENTIALS cmsg")
+            refused = check_credentials(m.proc, c.pid, c.uid, c.gid)
+            if refused == UNKNOWN_PID:
+                raise Unknown(refused)
+            if refused:
+                return ScmRefused.from_text(refused)
+            creds = sent_credentials(m.proc, m.main, c.pid, c.uid, c.gid)
+        else:
+            return ScmRefused("EINVAL", f"SOL_SOCKET cmsg type {laid.type} cannot be sent")
+    return ScmAccepted(tuple(fds) if fds else None, creds)
+
+
+def fd_name(m: Model, ref: FdRef) -> str | None:
+    if isinstance(ref, Named):
+        if ref.name in m.ends:
+            return ref.name if m.ends[ref.name].open else None
+        return ref.name if m.table_open[ref.name] else None
+    if isinstance(ref, ClosedFd):
+        return None
+    assert isinstance(ref, RawFd)
+    if ref.number < 0 or ref.number >= 1 << 20:
+        return None  # never an open descriptor (fs.nr_open is at most 2^20 by default)
+    raise Unknown(f"raw fd number {ref.number} may or may not be open")
+
+
+def scm_recv(
+    m: Model, step: Recv, creds: Creds | None, fds: tuple[str, ...] | None, pidfd_of: Skb | None = None
+) -> Controls:
+    """scm_recv_unix(): SCM_CREDENTIALS (put_cmsg), SCM_RIGHTS (scm_detach_fds), then SCM_PIDFD."""
+    x = m.ends[step.on]
+    if x.passpidfd and pidfd_of is not None:
+        return with_pidfd(m, step, creds, fds, pidfd_of)
+    if creds is None and fds is None:
+        return Controls([], 0, False)
+    if step.control_pointer == "null":
+        return Controls([], 0, True)  # __scm_recv_common: no msg_control -> MSG_CTRUNC, files dropped
+    if step.control_pointer == "bad":
+        if creds is not None:
+            raise Unknown("credentials into an unmapped control buffer")
+        return Controls([], 0, True)  # put_user() of the first fd fails: nothing installed
+    remaining = step.control
+    consumed = 0
+    ctrunc = False
+    cmsgs: list[ExpectedCmsg] = []
+    header = m.abi.header
+    if creds is not None:
+        if remaining < header:
+            ctrunc = True
+        else:
+            length = m.abi.length(12)
+            if remaining < length:
+                ctrunc = True
+                length = remaining
+            cmsgs.append(ExpectedCmsg(level="SOL_SOCKET", type="SCM_CREDENTIALS", length=length, creds=creds))
+            used = min(m.abi.space(12), remaining)
+            consumed += used
+            remaining -= used
+    if fds is not None:
+        fit = 0 if remaining <= header else (remaining - header) // 4
+        identity = m.proc.identity
+        if identity is not None and identity.nofile is not None and fit and fds:
+            # receive_fd() fails with EMFILE when no slot below RLIMIT_NOFILE is free, and
+            # which slots a child has free is not tracked (fd_headroom is the modelled way)
+            raise Unknown("receiving fds at a lowered RLIMIT_NOFILE")
+        if identity is not None and identity.fd_headroom is not None:
+            # receive_fd() fails with EMFILE at RLIMIT_NOFILE: scm_detach_fds stops there
+            fit = min(fit, identity.fd_headroom - m.used_headroom)
+        n = min(fit, len(fds))
+        if identity is not None and identity.fd_headroom is not None:
+            m.used_headroom += n
+        if n:
+            cmsgs.append(
+                ExpectedCmsg(
+                    level="SOL_SOCKET",
+                    type="SCM_RIGHTS",
+                    length=m.abi.length(4 * n),
+                    fds=tuple(m.expected_fd(f) for f in fds[:n]),
+                )
+            )
+            consumed += min(m.abi.space(4 * n), remaining)
+        if n < len(fds):
+            ctrunc = True  # the files that do not fit are closed, never installed
+    return Controls(cmsgs, consumed, ctrunc)
+
+
+def pidless_pidfd(m: Model, step: Recv, creds: Creds | None) -> Controls:
+    """SO_PASSPIDFD at a stream's end of file: scm_recv_unix() runs with no sender pid.
+
+    scm_pidfd_recv() checks for room for a header and an int before it looks for a pid, so a
+    short control buffer gets MSG_CTRUNC and a long enough one nothing.  Measured on Linux
+    6.18.44: SO_PASSPIDFD alone, 0 or 16 bytes of control -> MSG_CTRUNC, 24 -> no flag, no cmsg;
+    with SO_PASSCRED too, the zero SCM_CREDENTIALS comes first.  SOCK_DGRAM and SOCK_SEQPACKET
+    return at end of file before scm_recv_unix(): no flag.
+    """
+    before = scm_recv(m, step, creds, None)
+    if step.control_pointer == "null":
+        return Controls([], 0, True)  # __scm_recv_common(): sk_scm_pidfd without msg_control
+    short = step.control - before.consumed < m.abi.length(4)
+    return Controls(before.cmsgs, before.consumed, before.ctrunc or short)
+
+
+def with_pidfd(m: Model, step: Recv, creds: Creds | None, fds: tuple[str, ...] | None, skb: Skb) -> Controls:
+    """SO_PASSPIDFD (6.5+): an SCM_PIDFD cmsg after the others, with a pidfd of the sender.
+
+    Modelled only when everything fits: a cut SCM_PIDFD is not.  Since 6.17 a sender that
+    exited and was reaped still gets a pidfd (fdinfo then says Pid: -1); before, the cmsg carries -EINVAL.
+    """
+    identity = m.proc.identity
+    if identity is not None and (identity.nofile is not None or identity.fd_headroom is not None):
+        raise Unknown("an SCM_PIDFD at a lowered RLIMIT_NOFILE")
+    if step.control_pointer != "buffer" or not skb.has_pid:
+        raise Unknown("SCM_PIDFD without a control buffer or without sender credentials")
+    before = scm_recv(m, step, creds, fds)
+    if before.ctrunc or step.control - before.consumed < m.abi.length(4):
+        raise Unknown("an SCM_PIDFD that does not fit")
+    # UNIXCB(skb).pid: the pid of explicit SCM_CREDENTIALS (a forged pid 1 is init), else the
+    # sender's.  fdinfo's Pid: is in the pid namespace of the /proc mount, and the harness never
+    # mounts one for a child: a receiver in a new pid namespace still sees the outer number.
+    # Measured on 6.18.44 (atheris findings in corpora/regressions/scm-pidfd-*).
+    owner: CredExpect = skb.creds[0]
+    gone = isinstance(owner, str) and owner.removesuffix("pid") in m.exited
+    length = m.abi.length(4)
+    if gone and not m.p.has_change("scm_pidfd-reaped"):
+        # 6.5-6.16: scm_pidfd_recv() puts pidfd_prepare()'s return in the cmsg whatever it is;
+        # for a reaped sender that is -EINVAL (!pid_has_task()).  Measured on 6.12.118 (UML): -22 (EINVAL).
+        pidfd = ExpectedCmsg(level="SOL_SOCKET", type="SCM_PIDFD", length=length, pidfd_error=-errno.EINVAL)
+    else:
+        pid: CredExpect = -1 if gone else owner
+        pidfd = ExpectedCmsg(level="SOL_SOCKET", type="SCM_PIDFD", length=length, pidfd=pid)
+    used = min(m.abi.space(4), step.control - before.consumed)
+    return Controls([*before.cmsgs, pidfd], before.consumed + used, False)
