@@ -65,7 +65,7 @@ from harness.model import (
 from harness.native.cmsg import CmsgAbi
 from harness.native.constants import Constants, linux
 from harness.observation import Blocked, Failed, Outcome, Returned
-from harness.oracle import control, listener, oob, stream
+from harness.oracle import accounting, control, lifetimes, listener, oob, stream
 from harness.oracle.processes import Proc, as_seen_by
 from harness.oracle.state import (
     ACCESS_MODES,
@@ -90,8 +90,6 @@ from harness.oracle.state import (
     Unknown,
     address_problem,
     named,
-    truesize_ceiling,
-    wmem_bounds,
 )
 
 if TYPE_CHECKING:
@@ -142,6 +140,10 @@ class LinuxModel:
         self.epolls: dict[str, EpollWatch] = {}  # EpollWait: each end's epoll item
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def settle(self) -> None:
+        """What a change of the queues released (harness.oracle.lifetimes.settle); queue.unlink calls it."""
+        lifetimes.settle(self)
 
     def peer(self, side: str) -> End:
         peer = self.ends[side].peer_name
@@ -209,7 +211,9 @@ class LinuxModel:
         self.background = None
         if isinstance(step, Recv):
             self.slept = sum(skb.remaining for skb in self.ends[step.on].queue)
-        part = isinstance(step, Send) and self.sends_part_then_sleeps(step, self.ends[step.on], self.peer(step.on))
+        part = isinstance(step, Send) and accounting.sends_part_then_sleeps(
+            self, step, self.ends[step.on], self.peer(step.on)
+        )
         done = self.child(Child(steps=child.steps, identity=child.identity, thread=child.thread))
         index = max(i for i, e in enumerate(out) if e.op == "child")
         out[index] = done
@@ -253,19 +257,6 @@ class LinuxModel:
         if not self.proc.is_main and self.proc.identity != Identity():
             raise Unknown("tgkill from a child of another identity")
         return self.simple("interrupt", Returned(0), "tgkill(SIGUSR2) to the scenario's thread")
-
-    def sends_part_then_sleeps(self, step: Send, x: End, peer: End) -> bool:
-        """A blocking stream send far over SO_SNDBUF into an empty queue: unix_stream_sendmsg() queues
-        skbs until sock_alloc_send_pskb() waits (some bytes, never all), then sleeps."""
-        return (
-            self.t is SockType.STREAM
-            and self.blocking(step.flags)
-            and not peer.queue
-            and not peer.full
-            and not peer.released
-            and not peer.rcv_shutdown
-            and step.length > x.sndbuf + (256 << 10)
-        )
 
     def partly_sent(self, step: Send) -> StepExpectation:
         """The writer of sends_part_then_sleeps(), asleep after queuing part of its data, woken by the
@@ -383,11 +374,11 @@ class LinuxModel:
             case Ioctl():
                 return self.ioctl(step)
             case ReadPartner():
-                return self.read_partner(step)
+                return lifetimes.read_partner(self, step)
             case SetOwner():
                 return oob.set_owner(self, step)
             case Fill():
-                return self.fill(step)
+                return accounting.fill(self, step)
             case Child():
                 return self.child(step)
             case GetSockName():
@@ -660,10 +651,12 @@ class LinuxModel:
                 return None
             if step.fault == "iov_base" and (step.length > STREAM_SPLIT_SAFE or peer.full or peer.fill_unknown):
                 raise Unknown("a faulting stream send that may be split or wait for room first")
-            blocked = self.capacity(step, x, peer)
+            blocked = accounting.capacity(self, step, x, peer)
             if blocked is not None:
                 return blocked
-            if passing and self.too_many_refs():
+            if passing and accounting.too_many_refs(
+                self,
+            ):
                 return Failed("ETOOMANYREFS"), (), "the sender's user has more fds in flight than RLIMIT_NOFILE"
             if step.fault == "iov_base":
                 if passing and not peer.passrights:
@@ -686,10 +679,12 @@ class LinuxModel:
                 return Failed("EMSGSIZE"), (), "datagram longer than SO_SNDBUF - 32"
             if x.snd_shutdown:
                 return Failed("EPIPE"), (), "sock_alloc_send_pskb after SEND_SHUTDOWN (no SIGPIPE on this path)"
-            blocked = self.capacity(step, x, peer)  # sk_wmem_alloc is the sender's, named or not
+            blocked = accounting.capacity(self, step, x, peer)  # sk_wmem_alloc is the sender's, named or not
             if blocked is not None:
                 return blocked
-            if passing and self.too_many_refs():
+            if passing and accounting.too_many_refs(
+                self,
+            ):
                 return Failed("ETOOMANYREFS"), (), "the sender's user has more fds in flight than RLIMIT_NOFILE"
             if step.fault == "iov_base" and step.length:
                 if passing and not peer.passrights:
@@ -723,13 +718,17 @@ class LinuxModel:
                 # own receive queue ("Messages are lost").
                 x.peer_dropped = True
                 x.purge()
-                self.settle()
+                lifetimes.settle(
+                    self,
+                )
                 return Failed("ECONNREFUSED"), (), "the peer is dead: ECONNREFUSED once, then ENOTCONN"
             if peer.rcv_shutdown:
                 return Failed("EPIPE"), (), "peer shut down for reading"
             if passing and not peer.passrights:
                 return Failed("EPERM"), (), "the receiver has SO_PASSRIGHTS off"
-            if implicit and len(peer.queue) > self.max_dgram_qlen():
+            if implicit and len(peer.queue) > accounting.max_dgram_qlen(
+                self,
+            ):
                 # unix_recvq_full_lockless(): only a receiver whose peer is not the sender limits its
                 # queue to net.unix.max_dgram_qlen (sk_max_ack_backlog) datagrams, measured on 6.18.44
                 if not self.blocking(step.flags):
@@ -755,67 +754,6 @@ class LinuxModel:
                 has_pid=has_pid,
             )
         )
-        return None
-
-    def would_block_on_send(self, step: Send, x: End) -> tuple[Outcome, tuple[str, ...], str]:
-        if not self.blocking(step.flags, step.on):
-            return Failed("EAGAIN"), (), "the peer's queue is full (SO_SNDBUF), non-blocking"
-        outcome, why = x.sndtimeo.ends_wait("the peer's queue is full (SO_SNDBUF)")
-        return outcome, (), why
-
-    def too_many_refs(self) -> bool:
-        """too_many_unix_fds(): user->unix_inflight > RLIMIT_NOFILE, without CAP_SYS_RESOURCE/ADMIN.
-
-        Only an unprivileged child with a lowered RLIMIT_NOFILE can get there: root has both
-        capabilities.  The in-flight count is the files this process's messages hold in queues.
-        """
-        identity = self.proc.identity
-        if identity is None or identity.user != "unprivileged" or identity.nofile is None:
-            return False
-        mine = sum(
-            len(skb.fds or ()) for end in self.ends.values() for skb in end.queue if skb.sender == self.proc.prefix
-        )
-        return mine > identity.nofile
-
-    def capacity(self, step: Send, x: End, peer: End) -> SendStop:
-        """Send-buffer accounting: None when the message certainly fits, the blocked outcome when it
-        certainly does not, and unmodelled in between (skb truesize is the kernel's business)."""
-        cost = truesize_ceiling(step.length)
-        if peer.fill_unknown:
-            raise Unknown("sending after a Fill that may have stopped at its limit")
-        if self.trial and self.sends_part_then_sleeps(step, x, peer):
-            return self.would_block_on_send(step, x)  # after the part that fits (see raced)
-        if peer.full_at is not None:
-            if x.sndbuf <= peer.full_at:
-                return self.would_block_on_send(step, x)
-            # the Fill stopped once sk_wmem_alloc reached full_at, one skb past it at most
-            if peer.full_at + peer.fill_excess + peer.fill_used + cost > x.sndbuf:
-                raise Unknown("how much more fits after a Fill")
-            peer.fill_used += cost
-            return None
-        queued = peer.queue  # on a socketpair everything in the peer's queue came from this end
-        if self.t is SockType.STREAM and not queued and x.sndbuf < step.length <= x.sndbuf + (256 << 10):
-            # sock_alloc_send_pskb() lets the skb that crosses SO_SNDBUF through: maybe all of it goes
-            raise Unknown("a stream send just over SO_SNDBUF")
-        if (
-            self.t is SockType.STREAM
-            and not queued
-            and step.length > x.sndbuf
-            and not self.blocking(step.flags, step.on)
-        ):
-            # unix_stream_sendmsg() sends skb after skb until sock_alloc_send_pskb() would wait,
-            # then returns what it sent: some, never all; the queue is full after it.
-            peer.filled_up(x.sndbuf, x.sndbuf // 2)  # a stream skb carries at most sk_sndbuf / 2
-            return PartialSend(step.length)
-        in_flight, most = wmem_bounds(queued)
-        if not queued and self.t is not SockType.STREAM:
-            return None  # sock_alloc_send_pskb() only waits while sk_wmem_alloc >= sk_sndbuf
-        if queued and in_flight >= x.sndbuf:
-            return self.would_block_on_send(step, x)  # sk_wmem_alloc >= the bytes >= SO_SNDBUF
-        if most + cost > x.sndbuf:
-            raise Unknown("send-buffer accounting near SO_SNDBUF")
-        if self.t is SockType.STREAM and step.length > x.sndbuf // 3:
-            raise Unknown("a stream send larger than a third of SO_SNDBUF (partial sends)")
         return None
 
     # -- recvmsg -----------------------------------------------------------------------------
@@ -934,7 +872,9 @@ class LinuxModel:
             for cmsg in ctl.cmsgs:
                 for fd in cmsg.fds:
                     self.installed[fd.name] = self.installed.get(fd.name, 0) + 1
-            self.settle()
+            lifetimes.settle(
+                self,
+            )
         if ctl.ctrunc:
             flags.add("MSG_CTRUNC")
         if "MSG_CMSG_CLOEXEC" in step.flags:
@@ -1015,7 +955,9 @@ class LinuxModel:
         if size and data_fault(step):
             # skb_copy_datagram_msg() faults: `goto out_free`; the message was already dequeued, so it
             # is lost with its fds; SO_PEEK_OFF does not move.  A peek leaves it queued.
-            self.settle()
+            lifetimes.settle(
+                self,
+            )
             return self.recv_failed(step, Failed("EFAULT"), "the copy into iov_base faults: the message is dropped")
         if x.peek_off >= 0:
             # sk_peek_offset_fwd() by what a peek copied; sk_peek_offset_bwd() by a read message's length
@@ -1227,7 +1169,9 @@ class LinuxModel:
             if not self.table_open[name]:
                 return self.simple("close", Failed("EBADF"), "closed twice")
             self.table_open[name] = False
-        self.settle()
+        lifetimes.settle(
+            self,
+        )
         return self.simple("close", Returned(0), "closed (what is in flight or received elsewhere stays alive)")
 
     def listen(self, step: Listen) -> StepExpectation:
@@ -1273,7 +1217,9 @@ class LinuxModel:
         finally:
             self.proc = self.main
         self.exited.add(prefix)
-        self.settle()  # what the child installed is closed when it exits
+        lifetimes.settle(
+            self,
+        )  # what the child installed is closed when it exits
         return StepExpectation(op="child", outcome=Returned(0), nested=tuple(nested), why="forked, ran, reaped")
 
     def thread(self, step: Child, prefix: str) -> StepExpectation:
@@ -1296,88 +1242,6 @@ class LinuxModel:
 
     # -- lifetimes: descriptors, files in flight, garbage collection --------------------------
 
-    def inflight(self, name: str) -> int:
-        return sum(skb.fds.count(name) for end in self.ends.values() for skb in end.queue if skb.fds)
-
-    def held(self, name: str) -> int:
-        """References to the file ``name`` that keep it alive, apart from in-flight ones."""
-        if name in self.ends and not self.ends[name].table:
-            return int(self.ends[name].open) + self.installed.get(name, 0)
-        if name in self.ends and name not in self.kinds:
-            return 0  # an embryo: no descriptor; its listener's queue holds it (settle)
-        if name in self.ends:
-            return int(self.ends[name].open) + int(self.kinds[name].tracked) + self.installed.get(name, 0)
-        tracked = self.kinds[name].tracked
-        return int(self.table_open[name]) + int(tracked) + self.installed.get(name, 0)
-
-    def settle(self) -> None:
-        """Release every socket nothing holds (and collect unreachable cycles, like unix_gc())."""
-        while True:
-            live = {side for side in self.ends if not self.ends[side].released}
-            roots = {side for side in live if self.held(side) > 0}
-            reachable = set(roots)
-            frontier = list(roots)
-            while frontier:
-                side = frontier.pop()
-                held_by = [name for skb in self.ends[side].queue for name in skb.fds or ()]
-                held_by += self.ends[side].embryos  # a listener's queue holds its embryos (skb->sk)
-                for name in held_by:
-                    if name in self.ends and name not in reachable:
-                        reachable.add(name)
-                        frontier.append(name)
-            dead = live - reachable
-            if not dead:
-                return
-            # Sockets nothing carries go first (their queues are purged, which may free what they
-            # carried: a chain is released, not collected); what is left is carried only by itself, a
-            # cycle.  An embryo is carried by its listener's queue, so it goes with its listener
-            # (harness/oracle/listener.py).
-            flying = {side for side in dead if self.inflight(side)}
-            carried = flying | {side for side in dead if self.ends[side].listener in dead}
-            free = sorted(dead - carried)
-            for side in free:
-                self.gc_triggered = self.gc_triggered or self.gc_garbage or self.any_inflight()
-                self.release(side)
-            if free:
-                continue
-            self.gc_garbage = True  # a cycle: only the garbage collector frees it
-            for side in sorted(dead):
-                self.release(side)
-
-    def release(self, side: str) -> None:
-        """unix_release_sock(): the socket is gone; its queue (and the files in it) go with it."""
-        x = self.ends[side]
-        x.released = True
-        if listener.release(self, x):
-            return
-        peer = self.peer(side)
-        if self.t is not SockType.DGRAM and not peer.released:
-            peer.snd_shutdown = peer.rcv_shutdown = True
-            if oob.resets_peer(self, x):
-                peer.error = "ECONNRESET"
-        x.purge()
-
-    def file_released(self, name: str) -> bool:
-        if name in self.ends:
-            return self.ends[name].released
-        return self.held(name) == 0 and self.inflight(name) == 0
-
-    def any_inflight(self) -> bool:
-        return any(skb.fds for end in self.ends.values() for skb in end.queue)
-
-    def read_partner(self, step: ReadPartner) -> StepExpectation:
-        if self.gc_garbage:
-            if not self.gc_triggered:
-                raise Unknown("garbage that no unix socket release has handed to the collector yet")
-            if step.wait_ms < 1000 and self.p.has_change("gc-2024"):
-                # the old collector (before 4090fa373f0e: 6.10, 6.6.93, 6.1.141) ran inside close()
-                raise Unknown("looking before the garbage collector had time to run")
-            self.gc_garbage = self.gc_triggered = False
-        gone = self.file_released(step.target)
-        if gone:
-            return self.simple("read_partner", Returned(0), "every reference is gone: end of file")
-        return self.simple("read_partner", Failed("EAGAIN"), "the file is still referenced (open or in flight)")
-
     # -- poll and ioctl ------------------------------------------------------------------------
 
     def poll(self, step: Poll) -> StepExpectation:
@@ -1394,7 +1258,7 @@ class LinuxModel:
         if x.queue or x.full:
             mask |= {"POLLIN", "POLLRDNORM"}
         mask |= oob.poll_bits(x)
-        if self.writable(step.on):
+        if accounting.writable(self, step.on):
             mask |= {"POLLOUT", "POLLWRNORM"}
         revents = frozenset(mask & (set(step.events) | {"POLLERR", "POLLHUP"}))
         if not revents and step.timeout_ms and self.trial:
@@ -1402,24 +1266,6 @@ class LinuxModel:
             return StepExpectation(op="poll", outcome=Blocked(), events=revents, why="poll waits for an event")
         why = "unix_poll" if revents or not step.timeout_ms else "unix_poll: nothing happens within the timeout"
         return StepExpectation(op="poll", outcome=Returned(1 if revents else 0), events=revents, why=why)
-
-    def writable(self, side: str) -> bool:
-        """unix_writable(): sk_wmem_alloc * 4 <= sk_sndbuf, where sk_wmem_alloc is the truesize of
-        what this end has in flight (wmem_bounds)."""
-        x, peer = self.ends[side], self.peer(side)
-        if peer.released:
-            return True  # the peer's queue, and with it everything this end had in flight, is gone
-        if peer.fill_unknown:
-            raise Unknown("POLLOUT after a Fill that may have stopped at its limit")
-        if peer.full_at is not None:
-            low, high = peer.full_at, peer.full_at + peer.fill_excess + peer.fill_used
-        else:
-            low, high = wmem_bounds(peer.queue)
-        if high * 4 <= x.sndbuf:
-            return True
-        if low * 4 > x.sndbuf:
-            return False
-        raise Unknown("whether the in-flight truesize is under a quarter of SO_SNDBUF (POLLOUT)")
 
     def ioctl(self, step: Ioctl) -> StepExpectation:
         x = self.ends[step.on]
@@ -1444,60 +1290,6 @@ class LinuxModel:
         return oob.atmark(self, step, x)
 
     # -- filling the send buffer ---------------------------------------------------------------
-
-    def max_dgram_qlen(self) -> int:
-        qlen = self.p.limits.get("max_dgram_qlen")
-        if qlen is None:
-            raise Unknown("net.unix.max_dgram_qlen unknown")
-        return qlen
-
-    def fill(self, step: Fill) -> StepExpectation:
-        x = self.ends[step.on]
-        peer = self.peer(step.on)
-        if not x.open or x.snd_shutdown or peer.released or peer.rcv_shutdown:
-            raise Unknown("filling a queue that cannot take data")
-        if self.t is not SockType.STREAM and step.chunk > x.sndbuf - 32:
-            return self.simple("fill", Returned(0), "every datagram is too long (EMSGSIZE)")
-        if not self.s.kind.connected and not peer.full:
-            # sendto() the other end: its queue takes max_dgram_qlen + 1 datagrams (unix_recvq_full)
-            room = max(0, self.max_dgram_qlen() + 1 - len(peer.queue))
-            if room < step.limit and wmem_bounds(peer.queue)[1] + room * truesize_ceiling(step.chunk) <= x.sndbuf:
-                if x.passcred or peer.passcred or x.passpidfd or peer.passpidfd:
-                    raise Unknown("credentials of filled messages")
-                for _ in range(room):
-                    peer.queue.append(Skb(b"F" * step.chunk, None, NO_CREDS, sender=self.proc.prefix, has_pid=False))
-                return self.simple("fill", Returned(room), "sends until the receiver's queue is over max_dgram_qlen")
-        if peer.fill_unknown:
-            raise Unknown("filling after a Fill that may have stopped at its limit")
-        if peer.full and x.sndbuf <= (peer.full_at or 0):
-            return self.simple("fill", Returned(0), "the queue is already full: the first send gets EAGAIN")
-        if peer.full:
-            raise Unknown("filling after SO_SNDBUF grew")
-        in_flight, most = wmem_bounds(peer.queue)
-        if in_flight >= x.sndbuf:
-            # sock_alloc_send_pskb() waits while sk_wmem_alloc >= sk_sndbuf: after SO_SNDBUF was
-            # lowered under what is in flight, the first send gets EAGAIN (measured 6.18.44, all types)
-            return self.simple("fill", Returned(0), "what is in flight already exceeds SO_SNDBUF: EAGAIN")
-        if most >= x.sndbuf:
-            raise Unknown("whether the in-flight truesize already reaches SO_SNDBUF")
-        if most + step.limit * truesize_ceiling(step.chunk) <= x.sndbuf:
-            # it all fits: `limit` sends, each its own skb (a stream coalesces nothing on send)
-            for _ in range(step.limit):
-                peer.queue.append(Skb(b"F" * step.chunk, None, NO_CREDS, sender=self.proc.prefix, has_pid=False))
-            if x.passcred or peer.passcred or x.passpidfd or peer.passpidfd:
-                raise Unknown("credentials of filled messages")
-            return self.simple("fill", Returned(step.limit), "every send fits in SO_SNDBUF")
-        if step.limit * step.chunk <= 2 * x.sndbuf:
-            # it may have stopped at the limit with room left, or at EAGAIN: nothing after it is known
-            peer.full_at = x.sndbuf
-            peer.fill_used = 0
-            peer.fill_unknown = True
-            return StepExpectation(op="fill", outcome=Returned(1), value_range=(1, step.limit), why="sends")
-        # the last skb: a datagram of chunk bytes, or a stream skb of at most sk_sndbuf / 2
-        peer.filled_up(x.sndbuf, step.chunk if self.t is not SockType.STREAM else min(step.chunk, x.sndbuf // 2))
-        return StepExpectation(
-            op="fill", outcome=Returned(1), value_range=(1, max(1, step.limit - 1)), why="sends until SO_SNDBUF"
-        )
 
 
 def peek_at(queue: list[Skb], peek_off: int) -> tuple[int, int] | None:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 from harness.expectation import StepExpectation
 from harness.model import Ioctl, Recv, Send, SetOwner, SockType
 from harness.observation import Failed, Returned
-from harness.oracle import state
+from harness.oracle import accounting, state
 from harness.oracle.queue import index_of, next_skb, unlink
 
 if TYPE_CHECKING:
@@ -69,11 +69,13 @@ def send(m: Model, step: Send, x: End, fds: tuple[str, ...] | None, creds: Creds
         return Failed("EISCONN"), (), "msg_name on a connected stream socket"
     if x.snd_shutdown:
         return Failed("EPIPE"), sigpipe, "stream send after SEND_SHUTDOWN: EPIPE (+SIGPIPE)"
-    blocked = m.capacity(step, x, peer)
+    blocked = accounting.capacity(m, step, x, peer)
     if blocked is not None:
         return blocked
     passing = fds is not None
-    if passing and m.too_many_refs():
+    if passing and accounting.too_many_refs(
+        m,
+    ):
         return Failed("ETOOMANYREFS"), (), "the sender's user has more fds in flight than RLIMIT_NOFILE"
     if peer.released or peer.rcv_shutdown:
         # The loop over the first len-1 bytes meets a dead peer with SIGPIPE; a one-byte send meets
