@@ -27,6 +27,7 @@ from harness.model import (
     Listen,
     PairKind,
     ReadPartner,
+    Send,
     SetSockOpt,
     SockType,
     Step,
@@ -82,9 +83,12 @@ def ls_01(kind: PairKind) -> Iterator[Variant]:
         Bind(target="c", address="@client"),
         Listen(on="c"),  # connected (and bound): EINVAL
     )
+    fds: tuple[FdSpec, ...] = (sock(kind, "l"), sock(kind, "c"))
     if kind.sock_type is SockType.DGRAM:
-        connected = ()  # listen() on SOCK_DGRAM is EOPNOTSUPP whatever the state
-    fds = (sock(kind, "l"), sock(kind, "c"))
+        # listen() on SOCK_DGRAM is EOPNOTSUPP whatever the state; so is accept() (gVisor
+        # UnboundDgramUnixSocketPairTest.Accept)
+        connected = (Accept(on="l", into="x"),)
+        fds = (*fds, accepted(kind, "x"))
     yield Variant("a socket of the pair's type", scenario(kind, *steps, *connected, fds=fds))
 
 
@@ -156,6 +160,7 @@ def ls_03(kind: PairKind) -> Iterator[Variant]:
         Connect(target="c", address="hex:0100"),  # addrlen == sizeof(sa_family_t)
         Connect(target="c", address="hex:0100" + "61" * 109),  # addrlen 111 > sizeof(struct sockaddr_un)
         Connect(target="c", address="hex:0200" + "61" * 8),  # AF_INET
+        Bind(target="c", address="hex:0200" + "61" * 8),  # AF_INET: EINVAL too (gVisor BindToBadFamily)
     )
     yield Variant("addrlen 2 and 111, another family", scenario(kind, *odd, fds=(sock(kind, "l"), sock(kind, "c"))))
     abstract_other = (
@@ -197,6 +202,29 @@ def ls_04(kind: PairKind) -> Iterator[Variant]:
         GetSockName(on="a"),
     )
     yield Variant("names and lengths", scenario(kind, *steps, fds=fds))
+
+
+@case(
+    "LS-10",
+    "send on a bound, unconnected socket: without a name ENOTCONN; sendto() a bound name or one nobody has: "
+    "stream EOPNOTSUPP, seqpacket ENOTCONN (no implied connect)",
+    area="listener",
+    source="GV SendtoWithoutConnect, SendtoWithoutConnectIgnoresAddr; FB unix_seqpacket implied_connect; SRC "
+    "unix_stream_sendmsg, unix_seqpacket_sendmsg (measured 6.18.44); issue 10 (no row in the spec: LS-10)",
+    types="SQ",
+)
+def ls_10(kind: PairKind) -> Iterator[Variant]:
+    fds = (sock(kind, "s"), sock(kind, "o"))
+    steps: tuple[Step, ...] = (
+        Bind(target="s", address="@lone"),
+        Bind(target="o", address="@other"),
+        Send(on="s", iov=(b"to",), address="@other"),  # a bound name
+        Send(on="s", iov=(b"to",), address="@nobody"),  # a name nobody has
+        send(b"to", on="s", flags=["MSG_NOSIGNAL"]),  # no name: ENOTCONN
+    )
+    yield Variant("bound, unconnected", scenario(kind, *steps, fds=fds))
+    listener = (*listening(name="o"), Send(on="o", iov=(b"to",), address="@listener"), send(b"to", on="o"))
+    yield Variant("a listener", scenario(kind, *listener, fds=fds[1:]))
 
 
 @case(
