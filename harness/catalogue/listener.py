@@ -402,20 +402,49 @@ def kselftest_fds(kind: PairKind, n: int) -> tuple[FdSpec, ...]:
     return (*(spec for i in range(n) for spec in (sock(kind, f"l{i}"), sock(kind, f"c{i}"))), *witnesses)
 
 
-def kselftest_cycle(kind: PairKind, n: int, edges: tuple[tuple[int, int], ...]) -> tuple[Step, ...]:
+def kselftest_edges(edges: tuple[tuple[int, int], ...], n: int, inflight_role: str, flags: list[str]) -> list[Step]:
+    """send_fd(i, j): socket i (``<inflight_role><i>``) twice through c<j>; the first edge of each of the
+    two components also carries its witness pipe (w0, w1)."""
     steps: list[Step] = []
-    for i in range(n):  # bind(addrlen = sizeof(sa_family_t)): autobind; kselftest listens with -1 (somaxconn)
-        steps += [Bind(target=f"l{i}", address="hex:0100"), Listen(on=f"l{i}", backlog=1)]
-        steps.append(Connect(target=f"c{i}", name_of=f"l{i}"))
     half = n // 2
     for index, (inflight, receiver) in enumerate(edges):
         first = index == 0 or (inflight >= half and edges[index - 1][0] < half)
         witness = ["w0" if inflight < half else "w1"] if first else []
-        steps.append(send(on=f"c{receiver}", fds=[f"l{inflight}", f"l{inflight}", *witness]))
+        refs = [f"{inflight_role}{inflight}"] * 2
+        steps.append(send(on=f"c{receiver}", fds=[*refs, *witness], flags=flags))
+    return steps
+
+
+def kselftest_cycle(
+    kind: PairKind, n: int, edges: tuple[tuple[int, int], ...], flags: list[str] | None = None
+) -> tuple[Step, ...]:
+    steps: list[Step] = []
+    for i in range(n):  # bind(addrlen = sizeof(sa_family_t)): autobind; kselftest listens with -1 (somaxconn)
+        steps += [Bind(target=f"l{i}", address="hex:0100"), Listen(on=f"l{i}", backlog=1)]
+        steps.append(Connect(target=f"c{i}", name_of=f"l{i}"))
+    steps += kselftest_edges(edges, n, "l", flags or [])
     steps += [Close(target="w0"), Close(target="w1")]
     steps += [Close(target=f"{role}{i}") for i in range(n) for role in ("l", "c")]
     steps += [ReadPartner(target="w0", wait_ms=WAIT), ReadPartner(target="w1", wait_ms=WAIT)]
     return tuple(steps)
+
+
+def kselftest_pairs(
+    kind: PairKind, n: int, edges: tuple[tuple[int, int], ...], flags: list[str]
+) -> tuple[tuple[FdSpec, ...], tuple[Step, ...]]:
+    """kselftest scm_rights variants stream and stream_oob: socket i is a connected pair, here the accepted
+    x<i> (kselftest's fd[2i], which receives) and the client c<i> (fd[2i + 1], which sends); send_fd(i, j)
+    puts x<i> into x<j>'s queue.  The pairs come from one listener, closed first."""
+    fds = (sock(kind, "l"), *(s for i in range(n) for s in (sock(kind, f"c{i}"), accepted(kind, f"x{i}"))))
+    steps: list[Step] = [*listening()]
+    for i in range(n):
+        steps += [Connect(target=f"c{i}", address="@listener"), Accept(on="l", into=f"x{i}")]
+    steps += kselftest_edges(edges, n, "x", flags)
+    steps += [Close(target="w0"), Close(target="w1"), Close(target="l")]
+    steps += [Close(target=f"{role}{i}") for i in range(n) for role in ("x", "c")]
+    steps += [ReadPartner(target="w0", wait_ms=WAIT), ReadPartner(target="w1", wait_ms=WAIT)]
+    witnesses = kselftest_fds(kind, 0)
+    return (*fds, *witnesses), tuple(steps)
 
 
 @case(
@@ -460,6 +489,28 @@ def gc_03(kind: PairKind) -> Iterator[Variant]:
     yield Variant("accepted socket in its own queue", scenario(kind, *self_ref, fds=(*fds_x, WITNESS)))
     for name, (n, edges) in KSELFTEST_CYCLES.items():
         yield Variant(f"kselftest {name}", scenario(kind, *kselftest_cycle(kind, n, edges), fds=kselftest_fds(kind, n)))
+    # issue 10: the kselftest variant stream (connected pairs); the sockets are the table's, not the pair's,
+    # so a few kinds are enough: the blocking and non-blocking socketpair() ones.  (The MSG_OOB variants:
+    # REG-GC-OOB-2024-02, which needs MSG_OOB.)
+    if kind.by_socketpair and not kind.reversed:
+        for name, (n, edges) in KSELFTEST_CYCLES.items():
+            if name != "self_ref":  # (a pair end in its own queue: GC-01)
+                fds_p, steps_p = kselftest_pairs(kind, n, edges, [])
+                yield Variant(f"kselftest {kind.sock_type.short} {name}", scenario(kind, *steps_p, fds=fds_p))
+
+
+def kselftest_oob_variants(kind: PairKind) -> Iterator[Variant]:
+    """kselftest scm_rights stream_oob and stream_listener_oob: the cycles of GC-03 with every send MSG_OOB
+    (each fd-carrying skb becomes the OOB skb in turn); the blocking and non-blocking socketpair() kinds."""
+    if not kind.by_socketpair or kind.reversed or kind.sock_type is not SockType.STREAM:
+        return
+    for name, (n, edges) in KSELFTEST_CYCLES.items():
+        fds_p, steps_p = kselftest_pairs(kind, n, edges, ["MSG_OOB"])
+        yield Variant(f"kselftest stream_oob {name}", scenario(kind, *steps_p, fds=fds_p))
+        listener_oob = kselftest_cycle(kind, n, edges, ["MSG_OOB"])
+        yield Variant(
+            f"kselftest stream_listener_oob {name}", scenario(kind, *listener_oob, fds=kselftest_fds(kind, n))
+        )
     # a triangle of accepted sockets: x0 in x1's queue, x1 in x2's, x2 in x0's
     tri_fds = [sock(kind, "l"), WITNESS]
     tri: list[Step] = [*listening()]
