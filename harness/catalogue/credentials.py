@@ -95,8 +95,8 @@ def cr_05(kind: PairKind) -> Iterator[Variant]:
     yield Variant("explicit credentials", scenario(kind, *steps, fds=()))
     # gVisor CoalescedCreds1: two writes queued before SO_PASSCRED; a stream receive takes both in one go
     # (the same {0, 65534, 65534} on each skb), a datagram or record receive the first
-    steps = (send(b"ab"), send(b"cd"), passcred("b"), recv(64, control=CREDS))
-    yield Variant("two writes, one receive", scenario(kind, *steps, fds=()))
+    coalesced = (send(b"ab"), send(b"cd"), passcred("b"), recv(64, control=CREDS))
+    yield Variant("two writes, one receive", scenario(kind, *coalesced, fds=()))
 
 
 @case(
