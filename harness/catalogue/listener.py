@@ -309,6 +309,11 @@ def ls_07(kind: PairKind) -> Iterator[Variant]:
     )
     across = (*listening(), client, Accept(on="l", into="x"), GetSockOpt(on="x", option=peer))
     yield Variant("client in a new pid namespace", scenario(kind, *across, fds=fds))
+    # gVisor PeerCredSurvivesPeerExit: the client process connects and exits (reaped), its socket is closed;
+    # the accepted socket still reports the connect() caller's credentials (sk_peer_cred is a copy)
+    gone = Child(steps=(Connect(target="c", address="@listener"),))
+    exited = (*listening(), gone, Close(target="c"), Accept(on="l", into="x"), GetSockOpt(on="x", option=peer))
+    yield Variant("client exited and its socket closed", scenario(kind, *exited, fds=fds))
 
 
 @case(
