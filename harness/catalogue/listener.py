@@ -21,6 +21,7 @@ from harness.model import (
     Connect,
     FdKind,
     FdSpec,
+    GetPeerName,
     GetSockName,
     GetSockOpt,
     Identity,
@@ -225,6 +226,39 @@ def ls_10(kind: PairKind) -> Iterator[Variant]:
     yield Variant("bound, unconnected", scenario(kind, *steps, fds=fds))
     listener = (*listening(name="o"), Send(on="o", iov=(b"to",), address="@listener"), send(b"to", on="o"))
     yield Variant("a listener", scenario(kind, *listener, fds=fds[1:]))
+
+
+@case(
+    "LS-11",
+    "datagram connect(): to a bound socket 0, again 0, to itself 0; getpeername() names the socket connected "
+    "to (ENOTCONN before, and on the socket connected to); a socket connected elsewhere refuses (EPERM); a "
+    "failed lookup keeps the peer; across a network namespace the socket's own namespace is used",
+    area="listener",
+    source="GV UnboundDgramUnixSocketPairTest SelfConnect, DoubleConnect, GetRemoteAddress; SRC unix_dgram_connect, "
+    "unix_may_send; KS unix_connect dgram_*_netns; issue 10 (no row in the spec: LS-11)",
+    types="D",
+)
+def ls_11(kind: PairKind) -> Iterator[Variant]:
+    fds = (sock(kind, "r"), sock(kind, "s"), sock(kind, "t"))
+    steps: tuple[Step, ...] = (
+        Bind(target="r", address="@recv"),
+        GetPeerName(on="s"),  # ENOTCONN
+        Connect(target="s", address="@recv"),
+        Connect(target="s", address="@recv"),  # again: 0
+        GetPeerName(on="s"),  # r's name
+        GetPeerName(on="r"),  # r has no peer: ENOTCONN
+        Connect(target="s", address="@nobody"),  # ECONNREFUSED; s keeps r
+        Connect(target="s", address="/missing"),  # ENOENT
+        GetPeerName(on="s"),
+        Bind(target="t", address="/self"),
+        Connect(target="t", address="/self"),  # itself: 0
+        GetPeerName(on="t"),
+        Connect(target="r", address="/self"),  # t's peer is t: EPERM
+    )
+    yield Variant("connect, again, itself", scenario(kind, *steps, fds=fds))
+    child = Child(steps=(Connect(target="s", address="@recv"),), identity=Identity(netns=True))
+    netns = (Bind(target="r", address="@recv"), child, GetPeerName(on="s"))
+    yield Variant("inherited socket, new network namespace", scenario(kind, *netns, fds=fds[:2]))
 
 
 @case(

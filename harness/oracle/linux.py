@@ -639,6 +639,8 @@ class LinuxModel:
         closed stream peer is still named, a datagram peer until a send noticed it was gone.
         """
         x = self.ends[step.on]
+        if x.table:
+            return listener.table_getpeername(self, x)
         if not x.open:
             return self.simple("getpeername", Failed("EBADF"), "closed descriptor")
         if not self.s.kind.connected or x.peer_dropped:

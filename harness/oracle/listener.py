@@ -61,6 +61,7 @@ from harness.model import (
     Bind,
     Connect,
     FdKind,
+    GetPeerName,
     GetSockName,
     GetSockOpt,
     Listen,
@@ -112,13 +113,15 @@ def _op(step: Step) -> str:
         return type(step).__name__.lower()
     if isinstance(step, GetSockName):
         return "getsockname"
+    if isinstance(step, GetPeerName):
+        return "getpeername"
     return STEP_OPS.get(type(step), type(step).__name__.lower())
 
 
 def _names(step: Step) -> tuple[str, ...]:
     if isinstance(step, Bind | Connect):
         return (step.target,)
-    if isinstance(step, Send | Recv | SetSockOpt | GetSockOpt | Listen | GetSockName | Accept):
+    if isinstance(step, Send | Recv | SetSockOpt | GetSockOpt | Listen | GetSockName | GetPeerName | Accept):
         return (step.on,)
     return ()
 
@@ -301,7 +304,7 @@ def connect(m: LinuxModel, step: Connect) -> StepExpectation:
                 return m.simple("connect", Failed("EINVAL"), problem or "addrlen <= offsetof(sun_path)")
             raise Unknown("connect with no name")
     if kind is SockType.DGRAM:
-        raise Unknown("connect() of a datagram socket")
+        return dgram_connect(m, x, target)
     if x.passcred or x.passpidfd:
         _autobind(x)  # unix_stream_connect(): a client asking for credentials gets a name
     other, failed, why = _lookup(m, target, kind, x.netns)
@@ -340,6 +343,46 @@ def connect(m: LinuxModel, step: Connect) -> StepExpectation:
     x.peer_name, x.state = embryo, "connected"
     x.peer_proc = other.peer_proc  # copy_peercred(sk, other): the listen() caller
     return m.simple("connect", Returned(0), "connected: an embryo waits in the listener's queue")
+
+
+def dgram_connect(m: LinuxModel, x: End, target: Target) -> StepExpectation:
+    """unix_dgram_connect() of a socket of the table: autobind when asking for credentials, the lookup
+    (unix_find_other), then unix_may_send(): EPERM when the other socket is connected to someone else.
+    Connecting to itself or again to the same socket is 0 (gVisor SelfConnect, DoubleConnect; measured on
+    6.18.44).  Switching to another peer (which purges the old peer's messages) is not modelled."""
+    from harness.oracle.linux import Unknown
+
+    if not x.table:
+        raise Unknown("connect() of a datagram pair end")
+    if x.passcred or x.passpidfd:
+        _autobind(x)
+    other, failed, why = _lookup(m, target, SockType.DGRAM, x.netns)
+    if failed is not None or other is None:
+        return m.simple("connect", failed or Failed("ECONNREFUSED"), why)
+    if other.peer_name is not None and other.peer_name != x.side:
+        return m.simple("connect", Failed("EPERM"), "unix_may_send(): the other socket has a peer of its own")
+    if x.peer_name is not None and x.peer_name != other.side:
+        raise Unknown("connect() of a datagram socket to another peer (the old one's messages are purged)")
+    x.peer_name, x.state = other.side, "connected"
+    return m.simple("connect", Returned(0), "connected: sends without a name go to the other socket")
+
+
+def table_getpeername(m: LinuxModel, x: End) -> StepExpectation:
+    """unix_getname(peer=1) on a socket of the table: the peer's bound name (its length), ENOTCONN without a
+    peer.  An accepted socket's or a client's peer is the other end of the connection; a datagram socket's
+    the socket it connect()ed to (itself, after a self-connect)."""
+    from harness.oracle.linux import Unknown
+
+    if not x.open:
+        return m.simple("getpeername", Failed("EBADF"), "closed descriptor")
+    if x.peer_name is None or x.peer_name not in m.ends:
+        return m.simple("getpeername", Failed("ENOTCONN"), "no peer (unix_peer_get)")
+    peer = m.ends[x.peer_name]
+    if not peer.table:
+        raise Unknown("getpeername() of a table socket whose peer is a pair end")
+    if peer.address is None:
+        return m.simple("getpeername", Returned(SUN_PATH_OFFSET), "the peer is unnamed")
+    return m.simple("getpeername", Returned(peer.address_len), "the peer's bound name's length")
 
 
 def accept(m: LinuxModel, step: Accept) -> StepExpectation:
