@@ -112,6 +112,7 @@ C_FIELDS: Mapping[str, CType] = {
     "RawCmsg.length": CMSG_LEN,
     "SetSockOpt.value": C_INT,  # setsockopt(fd, SOL_SOCKET, option, &value, sizeof(int))
     "SetSockOpt.value[]": C_LONG,  # struct timeval { time_t tv_sec; suseconds_t tv_usec; }
+    "RecvMany.timeout[]": C_LONG,  # struct timespec { time_t tv_sec; long tv_nsec; }
     "Shutdown.how": C_INT,
     "Listen.backlog": C_INT,
     "SocketPair.domain": C_INT,
@@ -752,17 +753,31 @@ class SendMany:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecvMany:
     """recvmmsg() of up to ``count`` messages, each into one buffer of ``size`` bytes without a control
-    buffer, timeout NULL (raw back end: Python has no recvmmsg).  The outcome is the number of messages;
-    the observation's ``buffers`` hold each message's first msg_len bytes (its ``data``: all of them)."""
+    buffer (raw back end: Python has no recvmmsg).  The outcome is the number of messages; the
+    observation's ``buffers`` hold each message's first msg_len bytes (its ``data``: all of them).
+
+    ``timeout`` is the struct timespec (seconds, nanoseconds) passed, or None for NULL.  The kernel
+    checks it only after each message, so it never makes a call wait (every wait stays bounded by
+    SO_RCVTIMEO); a valid one is at most MAX_WAIT_MS, an invalid one (negative, nanoseconds over 10^9)
+    may be any C long: recvmmsg refuses it with EINVAL."""
 
     on: Side
     count: int
     size: int = 64
     flags: frozenset[str] = frozenset()
+    timeout: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         _check_side(self.on)
         _check_flags(self.flags)
+        if self.timeout is not None:
+            if len(self.timeout) != 2:
+                raise FieldError("timeout", "a struct timespec is (seconds, nanoseconds)")
+            for index, number in enumerate(self.timeout):
+                _fits(self, f"timeout[{index}]", number, "timeout[]")
+            seconds, nanoseconds = self.timeout
+            if seconds >= 0 and 0 <= nanoseconds < 1_000_000_000:
+                _within("timeout", seconds * 1000 + nanoseconds // 1_000_000, 0, MAX_WAIT_MS, "MAX_WAIT_MS")
         _within("count", self.count, 1, MAX_RECV_MANY, "MAX_RECV_MANY")
         _within("size", self.size, 0, MAX_BUFFER, "MAX_BUFFER")
         if self.count * self.size > MAX_BUFFER:

@@ -371,3 +371,91 @@ def test_a_send_on_a_table_socket_is_no_send_to_the_pair_for_the_invariants() ->
         observation, steps=(*observation.steps[:-1], replace(got, cmsgs=(replace(got.cmsgs[0], fds=(f,)),)))
     )
     assert [finding.field for finding in invariants(s, tampered)] == ["fd-is-sent-file"]
+
+
+# -- issue 10: lone sockets and datagram connect() ------------------------------------------
+
+
+def test_sendto_on_an_unconnected_socket_is_eopnotsupp_for_stream_and_enotconn_for_seqpacket() -> None:
+    from harness.model import Send
+
+    for kind, named in ((STREAM, Failed("EOPNOTSUPP")), (SEQPACKET, Failed("ENOTCONN"))):
+        fds = (sock(kind, "s"), sock(kind, "o"))
+        s = scenario(
+            kind,
+            Bind(target="s", address="@lone"),
+            Bind(target="o", address="@other"),
+            Send(on="s", address="@other"),
+            Send(on="s", address="@nobody"),
+            Send(on="s"),
+            fds=fds,
+        )
+        assert outcomes(s)[2:] == [named, named, Failed("ENOTCONN")]
+
+
+def test_datagram_connect_again_to_itself_and_to_a_socket_with_another_peer() -> None:
+    from harness.model import GetPeerName
+
+    fds = (sock(DGRAM, "r"), sock(DGRAM, "s"), sock(DGRAM, "t"))
+    s = scenario(
+        DGRAM,
+        Bind(target="r", address="@recv"),
+        GetPeerName(on="s"),
+        Connect(target="s", address="@recv"),
+        Connect(target="s", address="@recv"),
+        GetPeerName(on="s"),
+        GetPeerName(on="r"),
+        Connect(target="s", address="@nobody"),
+        GetPeerName(on="s"),
+        Bind(target="t", address="/self"),
+        Connect(target="t", address="/self"),
+        GetPeerName(on="t"),
+        Connect(target="r", address="/self"),
+        fds=fds,
+    )
+    assert outcomes(s) == [
+        Returned(0),
+        Failed("ENOTCONN"),
+        Returned(0),
+        Returned(0),
+        Returned(ABSTRACT_LEN),
+        Failed("ENOTCONN"),
+        Failed("ECONNREFUSED"),
+        Returned(ABSTRACT_LEN),  # a failed lookup keeps the peer
+        Returned(0),
+        Returned(0),
+        Returned(PATH_LEN),
+        Failed("EPERM"),  # unix_may_send(): t's peer is t
+    ]
+    other = scenario(
+        DGRAM,
+        Bind(target="r", address="@recv"),
+        Bind(target="t", address="@other"),
+        Connect(target="s", address="@recv"),
+        Connect(target="s", address="@other"),
+        fds=fds,
+    )
+    assert isinstance(expect(other, PLATFORM), Unmodelled)  # a new peer purges what the old one sent
+
+
+def test_recvmmsg_timeouts() -> None:
+    from harness.model import MAX_WAIT_MS, RecvMany
+
+    dgram = PairKind(SockType.DGRAM)
+    two = (send(b"abc"), send(b"de"))
+    invalid = steps(scenario(dgram, *two, RecvMany(on="b", count=2, timeout=(-1, -1)), fds=()))[2]
+    assert invalid.outcome == Failed("EINVAL")
+    closed = steps(scenario(dgram, Close(target="b"), RecvMany(on="b", count=2, timeout=(0, 10**9)), fds=()))[1]
+    assert closed.outcome == Failed("EINVAL")  # poll_select_set_timeout() before the descriptor
+    expired = steps(scenario(dgram, *two, RecvMany(on="b", count=2, timeout=(0, 1)), fds=()))[2]
+    assert (expired.outcome, expired.buffers) == (Returned(1), (b"abc",))
+    lasting = steps(scenario(dgram, *two, RecvMany(on="b", count=2, timeout=(1, 0)), fds=()))[2]
+    assert lasting.outcome == Returned(2)
+    between = scenario(dgram, *two, RecvMany(on="b", count=2, timeout=(0, 5_000_000)), fds=())
+    assert isinstance(expect(between, PLATFORM), Unmodelled)
+    s = scenario(dgram, RecvMany(on="b", count=2, timeout=(-1, -1)), fds=())
+    assert codec.decode_scenario(codec.encode_scenario(s)) == s
+    with pytest.raises(InvalidScenario, match="MAX_WAIT_MS"):
+        RecvMany(on="b", count=1, timeout=(MAX_WAIT_MS // 1000 + 1, 0))
+    with pytest.raises(InvalidScenario, match="does not fit"):
+        RecvMany(on="b", count=1, timeout=(-(1 << 63) - 1, 0))
