@@ -608,18 +608,18 @@ POLL_EVENTS = ("POLLIN", "POLLPRI", "POLLOUT", "POLLERR", "POLLHUP", "POLLRDHUP"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Poll:
-    """poll() on a pair end; the observation is the set of revents.
+    """poll() on a pair end or a socket of the fd table; the observation is the set of revents.
 
     ``timeout_ms`` (bounded by MAX_WAIT_MS) lets the call wait for an event, e.g. one a background
     Child causes (a blocked poll woken by shutdown); nothing happening is then ``0`` after the wait.
     """
 
-    on: Side
+    on: str  # a pair end, or a socket of the fd table (harness/model.py SOCKET_KINDS)
     events: frozenset[str] = frozenset({"POLLIN", "POLLOUT", "POLLPRI", "POLLRDHUP"})
     timeout_ms: int = 0
 
     def __post_init__(self) -> None:
-        _check_side(self.on)
+        _check_target(self.on, "on")
         _within("timeout_ms", self.timeout_ms, 0, MAX_WAIT_MS, "MAX_WAIT_MS")
         unknown = self.events - set(POLL_EVENTS)
         if unknown:
@@ -1134,7 +1134,7 @@ def _names_used(step: Step) -> Iterator[str]:
     elif isinstance(step, Accept):
         yield step.on
         yield step.into
-    elif isinstance(step, Recv | SetSockOpt | GetSockOpt | Listen | GetSockName):
+    elif isinstance(step, Recv | SetSockOpt | GetSockOpt | Listen | GetSockName | GetPeerName | Poll):
         if step.on not in SIDES:
             yield step.on
     elif isinstance(step, Send):

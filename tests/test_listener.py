@@ -459,3 +459,32 @@ def test_recvmmsg_timeouts() -> None:
         RecvMany(on="b", count=1, timeout=(MAX_WAIT_MS // 1000 + 1, 0))
     with pytest.raises(InvalidScenario, match="does not fit"):
         RecvMany(on="b", count=1, timeout=(-(1 << 63) - 1, 0))
+
+
+def test_poll_of_a_lone_socket_and_of_a_listener() -> None:
+    from harness.model import Poll
+
+    every = frozenset({"POLLIN", "POLLOUT", "POLLPRI", "POLLRDHUP"})
+    for kind in (STREAM, SEQPACKET):
+        fds = (sock(kind, "s"), sock(kind, "l"))
+        s = scenario(
+            kind,
+            Poll(on="s", events=every),
+            *listening(),
+            Poll(on="l", events=every),
+            Connect(target="s", address="@listener"),
+            Poll(on="l", events=every),
+            fds=fds,
+        )
+        got = steps(s)
+        assert [got[i].events for i in (0, 3, 5)] == [
+            frozenset({"POLLOUT", "POLLHUP"}),  # TCP_CLOSE: hung up, and writable (measured 6.18.44)
+            frozenset(),
+            frozenset({"POLLIN"}),  # a connection waits in the listener's queue
+        ]
+        connected = scenario(kind, *listening(), Connect(target="s", address="@listener"), Poll(on="s"), fds=fds)
+        assert isinstance(expect(connected, PLATFORM), Unmodelled)
+    lone = steps(scenario(DGRAM, Poll(on="s", events=every), fds=(sock(DGRAM, "s"),)))[0]
+    assert lone.events == frozenset({"POLLOUT"})
+    with pytest.raises(InvalidScenario, match="unknown fd"):
+        scenario(STREAM, Poll(on="nobody"), fds=())

@@ -27,6 +27,7 @@ from harness.model import (
     Identity,
     Listen,
     PairKind,
+    Poll,
     ReadPartner,
     Send,
     SetSockOpt,
@@ -208,9 +209,11 @@ def ls_04(kind: PairKind) -> Iterator[Variant]:
 @case(
     "LS-10",
     "send on a bound, unconnected socket: without a name ENOTCONN; sendto() a bound name or one nobody has: "
-    "stream EOPNOTSUPP, seqpacket ENOTCONN (no implied connect)",
+    "stream EOPNOTSUPP, seqpacket ENOTCONN (no implied connect); poll() of a lone socket POLLOUT|POLLHUP, of a "
+    "listener POLLIN once a connection waits",
     area="listener",
-    source="GV SendtoWithoutConnect, SendtoWithoutConnectIgnoresAddr; FB unix_seqpacket implied_connect; SRC "
+    source="GV SendtoWithoutConnect, SendtoWithoutConnectIgnoresAddr; FB unix_seqpacket implied_connect, unix_stream "
+    "unconnected_writability; SRC "
     "unix_stream_sendmsg, unix_seqpacket_sendmsg (measured 6.18.44); issue 10 (no row in the spec: LS-10)",
     types="SQ",
 )
@@ -224,6 +227,19 @@ def ls_10(kind: PairKind) -> Iterator[Variant]:
         send(b"to", on="s", flags=["MSG_NOSIGNAL"]),  # no name: ENOTCONN
     )
     yield Variant("bound, unconnected", scenario(kind, *steps, fds=fds))
+    # FreeBSD unix_stream:unconnected_writability: poll() of a lone socket, unbound and bound (measured on
+    # 6.18.44: POLLOUT|POLLHUP, writable unlike FreeBSD's), and of a listener before and after a connect
+    everything = frozenset({"POLLIN", "POLLOUT", "POLLPRI", "POLLRDHUP"})
+    polls = (
+        Poll(on="s", events=everything),
+        Bind(target="s", address="@lone"),
+        Poll(on="s", events=everything),
+        *listening(name="o"),
+        Poll(on="o", events=everything),
+        Connect(target="s", address="@listener"),
+        Poll(on="o", events=everything),
+    )
+    yield Variant("poll of a lone socket and a listener", scenario(kind, *polls, fds=fds))
     listener = (*listening(name="o"), Send(on="o", iov=(b"to",), address="@listener"), send(b"to", on="o"))
     yield Variant("a listener", scenario(kind, *listener, fds=fds[1:]))
 

@@ -65,6 +65,7 @@ from harness.model import (
     GetSockName,
     GetSockOpt,
     Listen,
+    Poll,
     Recv,
     Send,
     SetSockOpt,
@@ -130,6 +131,8 @@ def check_step(m: LinuxModel, step: Step) -> StepExpectation | None:
     """What a step on a name that is no modelled socket gives; None when the model goes on."""
     from harness.oracle.linux import Unknown
 
+    if isinstance(step, Poll) and step.on not in SIDES:
+        return table_poll(m, step)
     for name in _names(step):
         if name in SIDES and not isinstance(step, Accept | Bind | Connect):
             return None
@@ -176,6 +179,36 @@ def unconnected_send(m: LinuxModel, step: Send) -> StepExpectation | None:
             why = "sendto() on an unconnected stream socket"
             return StepExpectation(op="send", outcome=Failed("EOPNOTSUPP"), why=why)
     return StepExpectation(op="send", outcome=Failed("ENOTCONN"), why="no peer: not connected")
+
+
+def table_poll(m: LinuxModel, step: Poll) -> StepExpectation:
+    """unix_poll() / unix_dgram_poll() of a socket of the table that is not connected.  Measured on
+    6.18.44: an unconnected stream or seqpacket socket (TCP_CLOSE) is POLLHUP and writable (POLLOUT:
+    unix_writable() looks only at its own sk_wmem_alloc; FreeBSD's unconnected_writability expects it
+    not writable), an unconnected datagram socket writable; a listener never writable, readable while a
+    connection waits to be accepted."""
+    from harness.oracle.linux import Unknown
+
+    spec = m.kinds.get(step.on)
+    if spec is not None and spec.kind not in SOCKET_KINDS:
+        raise Unknown("poll of a descriptor of the table that is no socket")
+    x = m.ends.get(step.on)
+    if x is None or not x.open:
+        raise Unknown("poll on a closed descriptor (POLLNVAL)")
+    mask: set[str] = {"POLLERR"} if x.error is not None else set()
+    if x.state == "listening":
+        if x.embryos:
+            mask |= {"POLLIN", "POLLRDNORM"}
+    elif x.state == "unconnected" and x.peer_name is None and not x.queue:
+        if sock_type(m, x) is not SockType.DGRAM:
+            mask.add("POLLHUP")  # connection-based and TCP_CLOSE
+        mask |= {"POLLOUT", "POLLWRNORM"}
+    else:
+        raise Unknown("poll of a connected socket of the table")
+    revents = frozenset(mask & (set(step.events) | {"POLLERR", "POLLHUP"}))
+    if not revents and step.timeout_ms:
+        raise Unknown("a poll of a socket of the table that waits")
+    return StepExpectation(op="poll", outcome=Returned(1 if revents else 0), events=revents, why="unix_poll")
 
 
 # -- addresses ----------------------------------------------------------------------------------
