@@ -488,3 +488,53 @@ def test_poll_of_a_lone_socket_and_of_a_listener() -> None:
     assert lone.events == frozenset({"POLLOUT"})
     with pytest.raises(InvalidScenario, match="unknown fd"):
         scenario(STREAM, Poll(on="nobody"), fds=())
+
+
+def test_datagrams_between_table_sockets_several_senders_one_receiver() -> None:
+    from harness.model import Send
+
+    fds = (sock(DGRAM, "r"), sock(DGRAM, "s"), sock(DGRAM, "t"), WITNESS)
+    s = scenario(
+        DGRAM,
+        Send(on="s"),  # no name, no peer: ENOTCONN
+        Bind(target="r", address="@recv"),
+        Connect(target="s", address="@recv"),
+        send(b"one", on="s"),
+        Send(on="t", iov=(b"two",), address="@recv"),
+        Send(on="t", iov=(b"x",), address="@nobody"),
+        send(b"w", on="s", fds=["w"]),
+        recv(8, on="r", flags=["MSG_DONTWAIT"]),
+        recv(8, on="r", flags=["MSG_DONTWAIT"]),
+        recv(8, on="r", flags=["MSG_DONTWAIT"], control=FDS_SPACE(1)),
+        recv(8, on="r", flags=["MSG_DONTWAIT"]),
+        Bind(target="s", address="@s"),
+        Connect(target="r", address="@s"),
+        Send(on="t", iov=(b"three",), address="@recv"),
+        fds=fds,
+    )
+    import dataclasses
+
+    qlen = dataclasses.replace(PLATFORM, limits={**PLATFORM.limits, "max_dgram_qlen": 10})
+    result = expect(s, qlen)
+    assert isinstance(result, Expectation), result
+    got = result.steps
+    assert [e.outcome for e in got] == [
+        Failed("ENOTCONN"),
+        Returned(0),
+        Returned(0),
+        Returned(3),
+        Returned(3),
+        Failed("ECONNREFUSED"),
+        Returned(1),
+        Returned(3),
+        Returned(3),
+        Returned(1),
+        Failed("EAGAIN"),
+        Returned(0),
+        Returned(0),
+        Failed("EPERM"),  # r is connected to s now
+    ]
+    assert (got[7].data, got[8].data, got[7].address) == (b"one", b"two", None)  # msg_name not compared
+    assert [fd.name for c in got[9].cmsgs for fd in c.fds] == ["w"]
+    blocking = scenario(DGRAM, recv(8, on="r"), fds=fds[:1])
+    assert isinstance(expect(blocking, qlen), Unmodelled)

@@ -248,9 +248,11 @@ def ls_10(kind: PairKind) -> Iterator[Variant]:
     "LS-11",
     "datagram connect(): to a bound socket 0, again 0, to itself 0; getpeername() names the socket connected "
     "to (ENOTCONN before, and on the socket connected to); a socket connected elsewhere refuses (EPERM); a "
-    "failed lookup keeps the peer; across a network namespace the socket's own namespace is used",
+    "failed lookup keeps the peer; across a network namespace the socket's own namespace is used; several "
+    "senders to one bound receiver, each message whole and in order, EPERM once it connects to one",
     area="listener",
-    source="GV UnboundDgramUnixSocketPairTest SelfConnect, DoubleConnect, GetRemoteAddress; SRC unix_dgram_connect, "
+    source="GV UnboundDgramUnixSocketPairTest SelfConnect, DoubleConnect, GetRemoteAddress, "
+    "WriteShutdownOfOneSenderDoesNotCloseQueue; FB unix_dgram one2many; LTP bind05; SRC unix_dgram_connect, "
     "unix_may_send; KS unix_connect dgram_*_netns; issue 10 (no row in the spec: LS-11)",
     types="D",
 )
@@ -275,6 +277,26 @@ def ls_11(kind: PairKind) -> Iterator[Variant]:
     child = Child(steps=(Connect(target="s", address="@recv"),), identity=Identity(netns=True))
     netns = (Bind(target="r", address="@recv"), child, GetPeerName(on="s"))
     yield Variant("inherited socket, new network namespace", scenario(kind, *netns, fds=fds[:2]))
+    # several senders to one bound receiver (gVisor WriteShutdownOfOneSenderDoesNotCloseQueue without the
+    # shutdown, FreeBSD one2many, LTP bind05: sendto() an abstract name unconnected); each message arrives
+    # whole, in order, then the queue is empty (EAGAIN, not end of file); once the receiver connects to one
+    # of them, the others are refused (unix_may_send: EPERM)
+    many = (*fds, sock(kind, "u"))
+    senders: tuple[Step, ...] = (
+        Bind(target="r", address="@recv"),
+        Connect(target="s", address="@recv"),
+        send(b"one", on="s"),
+        Send(on="t", iov=(b"two",), address="@recv"),
+        Connect(target="u", address="@recv"),
+        send(b"three", on="u"),
+        *(recv(8, on="r", flags=["MSG_DONTWAIT"]) for _ in range(4)),
+        Bind(target="s", address="@s"),
+        Connect(target="r", address="@s"),
+        Send(on="t", iov=(b"four",), address="@recv"),  # EPERM
+        send(b"five", on="s"),
+        recv(8, on="r", flags=["MSG_DONTWAIT"]),
+    )
+    yield Variant("three senders, one receiver", scenario(kind, *senders, fds=many))
 
 
 @case(
@@ -552,6 +574,23 @@ def gc_03(kind: PairKind) -> Iterator[Variant]:
             if name != "self_ref":  # (a pair end in its own queue: GC-01)
                 fds_p, steps_p = kselftest_pairs(kind, n, edges, [])
                 yield Variant(f"kselftest {kind.sock_type.short} {name}", scenario(kind, *steps_p, fds=fds_p))
+
+
+def kselftest_dgram_pairs(
+    kind: PairKind, n: int, edges: tuple[tuple[int, int], ...]
+) -> tuple[tuple[FdSpec, ...], tuple[Step, ...]]:
+    """kselftest scm_rights variant dgram: socket i is a datagram socket r<i> bound to "@r<i>" (kselftest's
+    fd[2i], which receives) and c<i> connected to it (fd[2i + 1], which sends); send_fd(i, j) puts r<i> into
+    r<j>'s queue.  (A socketpair also connects r<i> back to c<i>; no edge of the graph goes that way.)"""
+    fds = tuple(s for i in range(n) for s in (sock(kind, f"r{i}"), sock(kind, f"c{i}")))
+    steps: list[Step] = []
+    for i in range(n):
+        steps += [Bind(target=f"r{i}", address=f"@r{i}"), Connect(target=f"c{i}", address=f"@r{i}")]
+    steps += kselftest_edges(edges, n, "r", [])
+    steps += [Close(target="w0"), Close(target="w1")]
+    steps += [Close(target=f"{role}{i}") for i in range(n) for role in ("r", "c")]
+    steps += [ReadPartner(target="w0", wait_ms=WAIT), ReadPartner(target="w1", wait_ms=WAIT)]
+    return (*fds, *kselftest_fds(kind, 0)), tuple(steps)
 
 
 def kselftest_oob_variants(kind: PairKind) -> Iterator[Variant]:

@@ -647,11 +647,14 @@ class LinuxModel:
             return self.simple("getpeername", Failed("ENOTCONN"), "no peer (unix_peer_get)")
         return self.socket_name("getpeername", self.peer(step.on).name, "the peer's name")
 
-    def sender_name(self, side: str) -> str:
+    def sender_name(self, side: str) -> str | None:
         """recvmsg's msg_name: the sending socket's address (unix_copy_addr), msg_namelen 0 for none.
 
-        Whatever is queued at a pair end came from the other end.
+        Whatever is queued at a pair end came from the other end.  A datagram socket of the table may
+        have several senders: its msg_name is not compared (None).
         """
+        if self.ends[side].table and self.t is SockType.DGRAM:
+            return None
         name = self.peer(side).name
         return "none" if name == "unnamed" else name
 

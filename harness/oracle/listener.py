@@ -73,6 +73,7 @@ from harness.model import (
     Step,
 )
 from harness.observation import Failed, Outcome, Returned
+from harness.oracle import table_dgram
 
 if TYPE_CHECKING:
     from harness.oracle.linux import End, LinuxModel
@@ -150,8 +151,8 @@ def check_step(m: LinuxModel, step: Step) -> StepExpectation | None:
                 return None  # EBADF, as for a pair end
             if sock_type(m, x) is not m.t:
                 raise Unknown("data on a socket of the table whose type is not the pair's")
-            if m.t is SockType.DGRAM:
-                raise Unknown("datagrams between sockets of the table")
+            if table_dgram.handles(m, x):
+                return table_dgram.send(m, step, x) if isinstance(step, Send) else table_dgram.recv(m, step, x)
             if x.state != "connected":
                 unconnected = unconnected_send(m, step) if isinstance(step, Send) else None
                 if unconnected is not None:
@@ -224,7 +225,7 @@ def bound_to(m: LinuxModel, address: str) -> bool:
     return target.kind is not TargetKind.UNCHANGED and any(_target(m, x) == target for x in m.ends.values())
 
 
-def _lookup(m: LinuxModel, target: Target, want: SockType, netns: str) -> tuple[End | None, Outcome | None, str]:
+def lookup(m: LinuxModel, target: Target, want: SockType, netns: str) -> tuple[End | None, Outcome | None, str]:
     """unix_find_other(): the socket a name reaches, or the error of the lookup."""
     if target.kind is TargetKind.PATH:
         owners = [x for x in m.ends.values() if _target(m, x) == target]
@@ -282,7 +283,7 @@ def bind(m: LinuxModel, step: Bind) -> StepExpectation:
         return m.simple("bind", Returned(0), "bound to a path")
     if x.address is not None or x.bound:
         return m.simple("bind", Failed("EINVAL"), "the socket is bound already")
-    if _lookup(m, target, sock_type(m, x), x.netns)[0] is not None:
+    if lookup(m, target, sock_type(m, x), x.netns)[0] is not None:
         return m.simple("bind", Failed("EADDRINUSE"), "a socket of this type has the abstract name")
     x.address, x.address_len = target, ABSTRACT_LEN
     return m.simple("bind", Returned(0), "bound to an abstract name")
@@ -340,7 +341,7 @@ def connect(m: LinuxModel, step: Connect) -> StepExpectation:
         return dgram_connect(m, x, target)
     if x.passcred or x.passpidfd:
         _autobind(x)  # unix_stream_connect(): a client asking for credentials gets a name
-    other, failed, why = _lookup(m, target, kind, x.netns)
+    other, failed, why = lookup(m, target, kind, x.netns)
     if failed is not None or other is None:
         return m.simple("connect", failed or Failed("ECONNREFUSED"), why)
     if other.state != "listening" or other.rcv_shutdown:
@@ -389,7 +390,7 @@ def dgram_connect(m: LinuxModel, x: End, target: Target) -> StepExpectation:
         raise Unknown("connect() of a datagram pair end")
     if x.passcred or x.passpidfd:
         _autobind(x)
-    other, failed, why = _lookup(m, target, SockType.DGRAM, x.netns)
+    other, failed, why = lookup(m, target, SockType.DGRAM, x.netns)
     if failed is not None or other is None:
         return m.simple("connect", failed or Failed("ECONNREFUSED"), why)
     if other.peer_name is not None and other.peer_name != x.side:
