@@ -561,11 +561,11 @@ class GetSockOpt:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Shutdown:
-    on: Side
+    on: str  # a pair end, or a socket of the fd table (harness/model.py SOCKET_KINDS)
     how: str | int  # "SHUT_RD" / "SHUT_WR" / "SHUT_RDWR", or a raw (invalid) number
 
     def __post_init__(self) -> None:
-        _check_side(self.on)
+        _check_target(self.on, "on")
         if isinstance(self.how, str) and self.how not in ("SHUT_RD", "SHUT_WR", "SHUT_RDWR"):
             raise InvalidScenario(f"unknown shutdown mode {shorten(self.how)}")
         if isinstance(self.how, int):
@@ -1134,7 +1134,7 @@ def _names_used(step: Step) -> Iterator[str]:
     elif isinstance(step, Accept):
         yield step.on
         yield step.into
-    elif isinstance(step, Recv | SetSockOpt | GetSockOpt | Listen | GetSockName | GetPeerName | Poll):
+    elif isinstance(step, Recv | SetSockOpt | GetSockOpt | Listen | GetSockName | GetPeerName | Poll | Shutdown):
         if step.on not in SIDES:
             yield step.on
     elif isinstance(step, Send):

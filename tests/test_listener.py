@@ -538,3 +538,33 @@ def test_datagrams_between_table_sockets_several_senders_one_receiver() -> None:
     assert [fd.name for c in got[9].cmsgs for fd in c.fds] == ["w"]
     blocking = scenario(DGRAM, recv(8, on="r"), fds=fds[:1])
     assert isinstance(expect(blocking, qlen), Unmodelled)
+
+
+def test_a_table_datagram_sender_shut_down_for_writing_gets_epipe_and_the_receiver_keeps_its_queue() -> None:
+    import dataclasses
+
+    from harness.model import Shutdown
+
+    qlen = dataclasses.replace(PLATFORM, limits={**PLATFORM.limits, "max_dgram_qlen": 10})
+    fds = (sock(DGRAM, "r"), sock(DGRAM, "s"), sock(DGRAM, "t"))
+    s = scenario(
+        DGRAM,
+        Bind(target="r", address="@recv"),
+        Connect(target="s", address="@recv"),
+        Connect(target="t", address="@recv"),
+        send(b"one", on="s"),
+        Shutdown(on="s", how="SHUT_WR"),
+        send(b"x", on="s"),
+        send(b"two", on="t"),
+        recv(8, on="r", flags=["MSG_DONTWAIT"]),
+        recv(8, on="r", flags=["MSG_DONTWAIT"]),
+        recv(8, on="r", flags=["MSG_DONTWAIT"]),
+        fds=fds,
+    )
+    result = expect(s, qlen)
+    assert isinstance(result, Expectation), result
+    got = result.steps
+    assert got[5].outcome == Failed("EPIPE") and got[5].signals == ()
+    assert [e.data for e in got[7:9]] == [b"one", b"two"] and got[9].outcome == Failed("EAGAIN")
+    with pytest.raises(InvalidScenario, match="unknown fd"):
+        scenario(DGRAM, Shutdown(on="nobody", how="SHUT_WR"), fds=())

@@ -31,6 +31,7 @@ from harness.model import (
     ReadPartner,
     Send,
     SetSockOpt,
+    Shutdown,
     SockType,
     Step,
 )
@@ -277,23 +278,26 @@ def ls_11(kind: PairKind) -> Iterator[Variant]:
     child = Child(steps=(Connect(target="s", address="@recv"),), identity=Identity(netns=True))
     netns = (Bind(target="r", address="@recv"), child, GetPeerName(on="s"))
     yield Variant("inherited socket, new network namespace", scenario(kind, *netns, fds=fds[:2]))
-    # several senders to one bound receiver (gVisor WriteShutdownOfOneSenderDoesNotCloseQueue without the
-    # shutdown, FreeBSD one2many, LTP bind05: sendto() an abstract name unconnected); each message arrives
-    # whole, in order, then the queue is empty (EAGAIN, not end of file); once the receiver connects to one
-    # of them, the others are refused (unix_may_send: EPERM)
+    # several senders to one bound receiver (gVisor WriteShutdownOfOneSenderDoesNotCloseQueue, FreeBSD
+    # one2many, LTP bind05: sendto() an abstract name unconnected); one sender's SHUT_WR fails its own sends
+    # (EPIPE, no SIGPIPE) and nobody else's; each message arrives whole, in order, then the queue is empty
+    # (EAGAIN, not end of file); once the receiver connects to one of them, the others are refused
+    # (unix_may_send: EPERM)
     many = (*fds, sock(kind, "u"))
     senders: tuple[Step, ...] = (
         Bind(target="r", address="@recv"),
         Connect(target="s", address="@recv"),
         send(b"one", on="s"),
+        Shutdown(on="s", how="SHUT_WR"),
+        send(b"again", on="s", flags=["MSG_NOSIGNAL"]),  # EPIPE
         Send(on="t", iov=(b"two",), address="@recv"),
         Connect(target="u", address="@recv"),
         send(b"three", on="u"),
         *(recv(8, on="r", flags=["MSG_DONTWAIT"]) for _ in range(4)),
-        Bind(target="s", address="@s"),
-        Connect(target="r", address="@s"),
+        Bind(target="u", address="@u"),
+        Connect(target="r", address="@u"),
         Send(on="t", iov=(b"four",), address="@recv"),  # EPERM
-        send(b"five", on="s"),
+        send(b"five", on="u"),
         recv(8, on="r", flags=["MSG_DONTWAIT"]),
     )
     yield Variant("three senders, one receiver", scenario(kind, *senders, fds=many))

@@ -69,6 +69,7 @@ from harness.model import (
     Recv,
     Send,
     SetSockOpt,
+    Shutdown,
     SockType,
     Step,
 )
@@ -123,7 +124,7 @@ def _op(step: Step) -> str:
 def _names(step: Step) -> tuple[str, ...]:
     if isinstance(step, Bind | Connect):
         return (step.target,)
-    if isinstance(step, Send | Recv | SetSockOpt | GetSockOpt | Listen | GetSockName | GetPeerName | Accept):
+    if isinstance(step, Send | Recv | SetSockOpt | GetSockOpt | Listen | GetSockName | GetPeerName | Shutdown | Accept):
         return (step.on,)
     return ()
 
