@@ -332,6 +332,7 @@ _FIELD_READERS: dict[str, Callable[[object, str], object]] = {
     "request": lambda v, w: _expect(v, str, w),
     "wait_ms": lambda v, w: _expect(v, int, w),
     "timeout_ms": lambda v, w: _expect(v, int, w),  # Poll
+    "timeout": lambda v, w: None if v is None else _timespec(v, w),  # RecvMany
     "chunk": lambda v, w: _expect(v, int, w),
     "count": lambda v, w: _expect(v, int, w),
     "size": lambda v, w: _expect(v, int, w),
@@ -363,6 +364,13 @@ _FIELD_READERS: dict[str, Callable[[object, str], object]] = {
     ),
     "cmsgs": lambda v, w: tuple(decode_cmsg(c, f"{w}[{i}]") for i, c in enumerate(_list(v, w, MAX_CMSGS, "MAX_CMSGS"))),
 }
+
+
+def _timespec(value: object, where: str) -> tuple[int, int]:
+    items = _expect(value, list, where)
+    if len(items) != 2:
+        raise CodecError(f"{where}: a timespec is [seconds, nanoseconds]")
+    return (_expect(items[0], int, f"{where}[0]"), _expect(items[1], int, f"{where}[1]"))
 
 
 def _int_or_pair(value: object, where: str) -> int | tuple[int, int]:

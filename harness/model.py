@@ -112,6 +112,7 @@ C_FIELDS: Mapping[str, CType] = {
     "RawCmsg.length": CMSG_LEN,
     "SetSockOpt.value": C_INT,  # setsockopt(fd, SOL_SOCKET, option, &value, sizeof(int))
     "SetSockOpt.value[]": C_LONG,  # struct timeval { time_t tv_sec; suseconds_t tv_usec; }
+    "RecvMany.timeout[]": C_LONG,  # struct timespec { time_t tv_sec; long tv_nsec; }
     "Shutdown.how": C_INT,
     "Listen.backlog": C_INT,
     "SocketPair.domain": C_INT,
@@ -560,11 +561,11 @@ class GetSockOpt:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Shutdown:
-    on: Side
+    on: str  # a pair end, or a socket of the fd table (harness/model.py SOCKET_KINDS)
     how: str | int  # "SHUT_RD" / "SHUT_WR" / "SHUT_RDWR", or a raw (invalid) number
 
     def __post_init__(self) -> None:
-        _check_side(self.on)
+        _check_target(self.on, "on")
         if isinstance(self.how, str) and self.how not in ("SHUT_RD", "SHUT_WR", "SHUT_RDWR"):
             raise InvalidScenario(f"unknown shutdown mode {shorten(self.how)}")
         if isinstance(self.how, int):
@@ -607,18 +608,18 @@ POLL_EVENTS = ("POLLIN", "POLLPRI", "POLLOUT", "POLLERR", "POLLHUP", "POLLRDHUP"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Poll:
-    """poll() on a pair end; the observation is the set of revents.
+    """poll() on a pair end or a socket of the fd table; the observation is the set of revents.
 
     ``timeout_ms`` (bounded by MAX_WAIT_MS) lets the call wait for an event, e.g. one a background
     Child causes (a blocked poll woken by shutdown); nothing happening is then ``0`` after the wait.
     """
 
-    on: Side
+    on: str  # a pair end, or a socket of the fd table (harness/model.py SOCKET_KINDS)
     events: frozenset[str] = frozenset({"POLLIN", "POLLOUT", "POLLPRI", "POLLRDHUP"})
     timeout_ms: int = 0
 
     def __post_init__(self) -> None:
-        _check_side(self.on)
+        _check_target(self.on, "on")
         _within("timeout_ms", self.timeout_ms, 0, MAX_WAIT_MS, "MAX_WAIT_MS")
         unknown = self.events - set(POLL_EVENTS)
         if unknown:
@@ -752,17 +753,31 @@ class SendMany:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecvMany:
     """recvmmsg() of up to ``count`` messages, each into one buffer of ``size`` bytes without a control
-    buffer, timeout NULL (raw back end: Python has no recvmmsg).  The outcome is the number of messages;
-    the observation's ``buffers`` hold each message's first msg_len bytes (its ``data``: all of them)."""
+    buffer (raw back end: Python has no recvmmsg).  The outcome is the number of messages; the
+    observation's ``buffers`` hold each message's first msg_len bytes (its ``data``: all of them).
+
+    ``timeout`` is the struct timespec (seconds, nanoseconds) passed, or None for NULL.  The kernel
+    checks it only after each message, so it never makes a call wait (every wait stays bounded by
+    SO_RCVTIMEO); a valid one is at most MAX_WAIT_MS, an invalid one (negative, nanoseconds over 10^9)
+    may be any C long: recvmmsg refuses it with EINVAL."""
 
     on: Side
     count: int
     size: int = 64
     flags: frozenset[str] = frozenset()
+    timeout: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         _check_side(self.on)
         _check_flags(self.flags)
+        if self.timeout is not None:
+            if len(self.timeout) != 2:
+                raise FieldError("timeout", "a struct timespec is (seconds, nanoseconds)")
+            for index, number in enumerate(self.timeout):
+                _fits(self, f"timeout[{index}]", number, "timeout[]")
+            seconds, nanoseconds = self.timeout
+            if seconds >= 0 and 0 <= nanoseconds < 1_000_000_000:
+                _within("timeout", seconds * 1000 + nanoseconds // 1_000_000, 0, MAX_WAIT_MS, "MAX_WAIT_MS")
         _within("count", self.count, 1, MAX_RECV_MANY, "MAX_RECV_MANY")
         _within("size", self.size, 0, MAX_BUFFER, "MAX_BUFFER")
         if self.count * self.size > MAX_BUFFER:
@@ -1120,7 +1135,7 @@ def _names_used(step: Step) -> Iterator[str]:
     elif isinstance(step, Accept):
         yield step.on
         yield step.into
-    elif isinstance(step, Recv | SetSockOpt | GetSockOpt | Listen | GetSockName):
+    elif isinstance(step, Recv | SetSockOpt | GetSockOpt | Listen | GetSockName | GetPeerName | Poll | Shutdown):
         if step.on not in SIDES:
             yield step.on
     elif isinstance(step, Send):

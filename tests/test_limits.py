@@ -92,6 +92,10 @@ C_FIELD_STEPS: dict[str, Callable[[int], tuple[dict[str, object], str]]] = {
         {"op": "setsockopt", "on": "a", "option": "SO_RCVTIMEO_OLD", "value": [0, v]},
         "steps[0].value[1]",
     ),
+    "RecvMany.timeout[]": lambda v: (  # an invalid timespec (seconds < 0): any C long, EINVAL from the kernel
+        {"op": "recvmany", "on": "a", "count": 1, "timeout": [-1, v]},
+        "steps[0].timeout[1]",
+    ),
     "Shutdown.how": lambda v: ({"op": "shutdown", "on": "a", "how": v}, "steps[0].how"),
     "Listen.backlog": lambda v: ({"op": "listen", "on": "a", "backlog": v}, "steps[0].backlog"),
     "SocketPair.domain": lambda v: ({"op": "socketpair", "domain": v}, "steps[0].domain"),

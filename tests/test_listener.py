@@ -371,3 +371,200 @@ def test_a_send_on_a_table_socket_is_no_send_to_the_pair_for_the_invariants() ->
         observation, steps=(*observation.steps[:-1], replace(got, cmsgs=(replace(got.cmsgs[0], fds=(f,)),)))
     )
     assert [finding.field for finding in invariants(s, tampered)] == ["fd-is-sent-file"]
+
+
+# -- issue 10: lone sockets and datagram connect() ------------------------------------------
+
+
+def test_sendto_on_an_unconnected_socket_is_eopnotsupp_for_stream_and_enotconn_for_seqpacket() -> None:
+    from harness.model import Send
+
+    for kind, named in ((STREAM, Failed("EOPNOTSUPP")), (SEQPACKET, Failed("ENOTCONN"))):
+        fds = (sock(kind, "s"), sock(kind, "o"))
+        s = scenario(
+            kind,
+            Bind(target="s", address="@lone"),
+            Bind(target="o", address="@other"),
+            Send(on="s", address="@other"),
+            Send(on="s", address="@nobody"),
+            Send(on="s"),
+            fds=fds,
+        )
+        assert outcomes(s)[2:] == [named, named, Failed("ENOTCONN")]
+
+
+def test_datagram_connect_again_to_itself_and_to_a_socket_with_another_peer() -> None:
+    from harness.model import GetPeerName
+
+    fds = (sock(DGRAM, "r"), sock(DGRAM, "s"), sock(DGRAM, "t"))
+    s = scenario(
+        DGRAM,
+        Bind(target="r", address="@recv"),
+        GetPeerName(on="s"),
+        Connect(target="s", address="@recv"),
+        Connect(target="s", address="@recv"),
+        GetPeerName(on="s"),
+        GetPeerName(on="r"),
+        Connect(target="s", address="@nobody"),
+        GetPeerName(on="s"),
+        Bind(target="t", address="/self"),
+        Connect(target="t", address="/self"),
+        GetPeerName(on="t"),
+        Connect(target="r", address="/self"),
+        fds=fds,
+    )
+    assert outcomes(s) == [
+        Returned(0),
+        Failed("ENOTCONN"),
+        Returned(0),
+        Returned(0),
+        Returned(ABSTRACT_LEN),
+        Failed("ENOTCONN"),
+        Failed("ECONNREFUSED"),
+        Returned(ABSTRACT_LEN),  # a failed lookup keeps the peer
+        Returned(0),
+        Returned(0),
+        Returned(PATH_LEN),
+        Failed("EPERM"),  # unix_may_send(): t's peer is t
+    ]
+    other = scenario(
+        DGRAM,
+        Bind(target="r", address="@recv"),
+        Bind(target="t", address="@other"),
+        Connect(target="s", address="@recv"),
+        Connect(target="s", address="@other"),
+        fds=fds,
+    )
+    assert isinstance(expect(other, PLATFORM), Unmodelled)  # a new peer purges what the old one sent
+
+
+def test_recvmmsg_timeouts() -> None:
+    from harness.model import MAX_WAIT_MS, RecvMany
+
+    dgram = PairKind(SockType.DGRAM)
+    two = (send(b"abc"), send(b"de"))
+    invalid = steps(scenario(dgram, *two, RecvMany(on="b", count=2, timeout=(-1, -1)), fds=()))[2]
+    assert invalid.outcome == Failed("EINVAL")
+    closed = steps(scenario(dgram, Close(target="b"), RecvMany(on="b", count=2, timeout=(0, 10**9)), fds=()))[1]
+    assert closed.outcome == Failed("EINVAL")  # poll_select_set_timeout() before the descriptor
+    expired = steps(scenario(dgram, *two, RecvMany(on="b", count=2, timeout=(0, 1)), fds=()))[2]
+    assert (expired.outcome, expired.buffers) == (Returned(1), (b"abc",))
+    lasting = steps(scenario(dgram, *two, RecvMany(on="b", count=2, timeout=(1, 0)), fds=()))[2]
+    assert lasting.outcome == Returned(2)
+    between = scenario(dgram, *two, RecvMany(on="b", count=2, timeout=(0, 5_000_000)), fds=())
+    assert isinstance(expect(between, PLATFORM), Unmodelled)
+    s = scenario(dgram, RecvMany(on="b", count=2, timeout=(-1, -1)), fds=())
+    assert codec.decode_scenario(codec.encode_scenario(s)) == s
+    with pytest.raises(InvalidScenario, match="MAX_WAIT_MS"):
+        RecvMany(on="b", count=1, timeout=(MAX_WAIT_MS // 1000 + 1, 0))
+    with pytest.raises(InvalidScenario, match="does not fit"):
+        RecvMany(on="b", count=1, timeout=(-(1 << 63) - 1, 0))
+
+
+def test_poll_of_a_lone_socket_and_of_a_listener() -> None:
+    from harness.model import Poll
+
+    every = frozenset({"POLLIN", "POLLOUT", "POLLPRI", "POLLRDHUP"})
+    for kind in (STREAM, SEQPACKET):
+        fds = (sock(kind, "s"), sock(kind, "l"))
+        s = scenario(
+            kind,
+            Poll(on="s", events=every),
+            *listening(),
+            Poll(on="l", events=every),
+            Connect(target="s", address="@listener"),
+            Poll(on="l", events=every),
+            fds=fds,
+        )
+        got = steps(s)
+        assert [got[i].events for i in (0, 3, 5)] == [
+            frozenset({"POLLOUT", "POLLHUP"}),  # TCP_CLOSE: hung up, and writable (measured 6.18.44)
+            frozenset(),
+            frozenset({"POLLIN"}),  # a connection waits in the listener's queue
+        ]
+        connected = scenario(kind, *listening(), Connect(target="s", address="@listener"), Poll(on="s"), fds=fds)
+        assert isinstance(expect(connected, PLATFORM), Unmodelled)
+    lone = steps(scenario(DGRAM, Poll(on="s", events=every), fds=(sock(DGRAM, "s"),)))[0]
+    assert lone.events == frozenset({"POLLOUT"})
+    with pytest.raises(InvalidScenario, match="unknown fd"):
+        scenario(STREAM, Poll(on="nobody"), fds=())
+
+
+def test_datagrams_between_table_sockets_several_senders_one_receiver() -> None:
+    from harness.model import Send
+
+    fds = (sock(DGRAM, "r"), sock(DGRAM, "s"), sock(DGRAM, "t"), WITNESS)
+    s = scenario(
+        DGRAM,
+        Send(on="s"),  # no name, no peer: ENOTCONN
+        Bind(target="r", address="@recv"),
+        Connect(target="s", address="@recv"),
+        send(b"one", on="s"),
+        Send(on="t", iov=(b"two",), address="@recv"),
+        Send(on="t", iov=(b"x",), address="@nobody"),
+        send(b"w", on="s", fds=["w"]),
+        recv(8, on="r", flags=["MSG_DONTWAIT"]),
+        recv(8, on="r", flags=["MSG_DONTWAIT"]),
+        recv(8, on="r", flags=["MSG_DONTWAIT"], control=FDS_SPACE(1)),
+        recv(8, on="r", flags=["MSG_DONTWAIT"]),
+        Bind(target="s", address="@s"),
+        Connect(target="r", address="@s"),
+        Send(on="t", iov=(b"three",), address="@recv"),
+        fds=fds,
+    )
+    import dataclasses
+
+    qlen = dataclasses.replace(PLATFORM, limits={**PLATFORM.limits, "max_dgram_qlen": 10})
+    result = expect(s, qlen)
+    assert isinstance(result, Expectation), result
+    got = result.steps
+    assert [e.outcome for e in got] == [
+        Failed("ENOTCONN"),
+        Returned(0),
+        Returned(0),
+        Returned(3),
+        Returned(3),
+        Failed("ECONNREFUSED"),
+        Returned(1),
+        Returned(3),
+        Returned(3),
+        Returned(1),
+        Failed("EAGAIN"),
+        Returned(0),
+        Returned(0),
+        Failed("EPERM"),  # r is connected to s now
+    ]
+    assert (got[7].data, got[8].data, got[7].address) == (b"one", b"two", None)  # msg_name not compared
+    assert [fd.name for c in got[9].cmsgs for fd in c.fds] == ["w"]
+    blocking = scenario(DGRAM, recv(8, on="r"), fds=fds[:1])
+    assert isinstance(expect(blocking, qlen), Unmodelled)
+
+
+def test_a_table_datagram_sender_shut_down_for_writing_gets_epipe_and_the_receiver_keeps_its_queue() -> None:
+    import dataclasses
+
+    from harness.model import Shutdown
+
+    qlen = dataclasses.replace(PLATFORM, limits={**PLATFORM.limits, "max_dgram_qlen": 10})
+    fds = (sock(DGRAM, "r"), sock(DGRAM, "s"), sock(DGRAM, "t"))
+    s = scenario(
+        DGRAM,
+        Bind(target="r", address="@recv"),
+        Connect(target="s", address="@recv"),
+        Connect(target="t", address="@recv"),
+        send(b"one", on="s"),
+        Shutdown(on="s", how="SHUT_WR"),
+        send(b"x", on="s"),
+        send(b"two", on="t"),
+        recv(8, on="r", flags=["MSG_DONTWAIT"]),
+        recv(8, on="r", flags=["MSG_DONTWAIT"]),
+        recv(8, on="r", flags=["MSG_DONTWAIT"]),
+        fds=fds,
+    )
+    result = expect(s, qlen)
+    assert isinstance(result, Expectation), result
+    got = result.steps
+    assert got[5].outcome == Failed("EPIPE") and got[5].signals == ()
+    assert [e.data for e in got[7:9]] == [b"one", b"two"] and got[9].outcome == Failed("EAGAIN")
+    with pytest.raises(InvalidScenario, match="unknown fd"):
+        scenario(DGRAM, Shutdown(on="nobody", how="SHUT_WR"), fds=())

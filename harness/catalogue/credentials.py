@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import FDS_SPACE, SPACE, passcred, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import GetSockOpt, PairKind, RawCmsg
+from harness.model import GetSockOpt, PairKind, RawCmsg, SockType
 
 CREDS = SPACE(12)
 
@@ -35,6 +35,11 @@ def cr_01(kind: PairKind) -> Iterator[Variant]:
 )
 def cr_02(kind: PairKind) -> Iterator[Variant]:
     yield Variant("own creds", scenario(kind, passcred(), send(b"x", creds=True), recv(64, control=CREDS), fds=()))
+    # gVisor CredPassPartialRead: one stream write read in halves; measured on 6.18.44: each partial read
+    # carries the SCM_CREDENTIALS again (the skb keeps them until it is consumed)
+    halves = (passcred(), send(b"abcd", creds=True), recv(2, control=CREDS), recv(2, control=CREDS))
+    if kind.sock_type is SockType.STREAM:
+        yield Variant("one write read in halves", scenario(kind, *halves, fds=()))
 
 
 @case(
@@ -88,6 +93,10 @@ def cr_05(kind: PairKind) -> Iterator[Variant]:
     # the message (UNIXCB(skb).pid is set): the receiver that enables it later sees them, not the overflow ids
     steps = (send(b"x", creds=True), passcred("b"), recv(64, control=CREDS))
     yield Variant("explicit credentials", scenario(kind, *steps, fds=()))
+    # gVisor CoalescedCreds1: two writes queued before SO_PASSCRED; a stream receive takes both in one go
+    # (the same {0, 65534, 65534} on each skb), a datagram or record receive the first
+    coalesced = (send(b"ab"), send(b"cd"), passcred("b"), recv(64, control=CREDS))
+    yield Variant("two writes, one receive", scenario(kind, *coalesced, fds=()))
 
 
 @case(

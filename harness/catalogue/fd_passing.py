@@ -54,6 +54,8 @@ ALL_KINDS_TABLE = tuple(
 )
 def fd_01(kind: PairKind) -> Iterator[Variant]:
     yield Variant("one fd", scenario(kind, send(b"hello", fds=["f"]), recv(64, control=FDS_SPACE(1))))
+    # LTP recvmsg01 "large cmesg length": a 128 KiB control buffer (MAX_CONTROL) receives the one cmsg
+    yield Variant("128 KiB control buffer", scenario(kind, send(b"hello", fds=["f"]), recv(64, control=1 << 17)))
 
 
 @case(

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import Child, Close, FdKind, FdSpec, Identity, PairKind, ReadPartner, Step
+from harness.catalogue.listener import KSELFTEST_CYCLES, kselftest_dgram_pairs
+from harness.model import Child, Close, FdKind, FdSpec, Identity, PairKind, ReadPartner, SockType, Step
 
 WITNESS = FdSpec(name="w", kind=FdKind.PIPE_WRITE, tracked=False)  # its pipe shows when it is released
 WAIT = 3000  # ms: the garbage collector runs asynchronously
@@ -35,7 +36,7 @@ def gc_01(kind: PairKind) -> Iterator[Variant]:
     "GC-02",
     "cycles across two pairs are collected; a cycle still reachable from an open socket is kept",
     area="gc-inflight",
-    source="KS scm_rights triangle, cross_edge",
+    source="KS scm_rights triangle, cross_edge, backtrack_from_scc (dgram variant over table sockets)",
     types="SD",
 )
 def gc_02(kind: PairKind) -> Iterator[Variant]:
@@ -52,6 +53,13 @@ def gc_02(kind: PairKind) -> Iterator[Variant]:
         ReadPartner(target="s", wait_ms=WAIT),
     )
     yield Variant("a in b's queue, then both closed", scenario(kind, *steps, fds=(WITNESS, other)))
+    # issue 10: the kselftest scm_rights dgram cycles over several pairs of datagram sockets of the table
+    # (stream: GC-03); the sockets are the table's, so only the socketpair() kinds that are not reversed
+    if kind.sock_type is SockType.DGRAM and kind.by_socketpair and not kind.reversed:
+        for name, (n, edges) in KSELFTEST_CYCLES.items():
+            if name != "self_ref":  # GC-01
+                fds_d, steps_d = kselftest_dgram_pairs(kind, n, edges)
+                yield Variant(f"kselftest dgram {name}", scenario(kind, *steps_d, fds=fds_d))
 
 
 @case(

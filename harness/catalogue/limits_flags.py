@@ -6,7 +6,23 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import FDS_SPACE, drain, recv, scenario, send
 from harness.catalogue.case import Variant, case
-from harness.model import Child, Close, Fill, GetSockOpt, PairKind, Poll, RecvMany, SendMany, SetSockOpt, Shutdown
+from harness.catalogue.listener import sock
+from harness.model import (
+    Child,
+    Close,
+    FdKind,
+    FdSpec,
+    Fill,
+    GetSockOpt,
+    PairKind,
+    Poll,
+    ReadPartner,
+    RecvMany,
+    SendMany,
+    SetSockOpt,
+    Shutdown,
+    SockType,
+)
 
 DONTWAIT = "MSG_DONTWAIT"
 
@@ -45,6 +61,13 @@ def lm_03(kind: PairKind) -> Iterator[Variant]:
     for value in (0, 1, 4096, 100_000, 1 << 30):
         steps = (SetSockOpt(on="a", option="SO_SNDBUF", value=value), GetSockOpt(on="a", option="SO_SNDBUF"))
         yield Variant(f"SO_SNDBUF {value}", scenario(kind, *steps, fds=()))
+    # FreeBSD unix_seqpacket_test:resize_buffers: both sizes set and read back on a lone, unconnected socket
+    lone = [
+        step
+        for option in ("SO_SNDBUF", "SO_RCVBUF")
+        for step in (SetSockOpt(on="s", option=option, value=16384), GetSockOpt(on="s", option=option))
+    ]
+    yield Variant("SO_SNDBUF and SO_RCVBUF of a lone socket", scenario(kind, *lone, fds=(sock(kind, "s"),)))
 
 
 @case(
@@ -63,6 +86,25 @@ def lm_04(kind: PairKind) -> Iterator[Variant]:
         send(b"more", flags=[DONTWAIT]),
     )
     yield Variant("fill, raise, send", scenario(kind, *steps, fds=()))
+    # FreeBSD unix_passfd_test:send_overflow: the send refused by a full queue carried an fd; it is not
+    # left in flight (the witness is released once closed here)
+    witness = FdSpec(name="w", kind=FdKind.PIPE_WRITE, tracked=False)
+    refused = (
+        SetSockOpt(on="a", option="SO_SNDBUF", value=16384),
+        Fill(on="a", chunk=512),
+        send(b"more", fds=["w"], flags=[DONTWAIT]),
+        Close(target="w"),
+        ReadPartner(target="w"),
+    )
+    yield Variant("refused send with an fd", scenario(kind, *refused, fds=(witness,)))
+    # FreeBSD unix_stream:full_writability_poll: a poller blocked on the full socket is woken by the peer's
+    # read (unix_write_space on the freed skbs); it waits, so one blocking socketpair() kind
+    if kind.sock_type is SockType.STREAM and kind.by_socketpair and not kind.nonblocking and not kind.reversed:
+        reader = Child(steps=(recv(1 << 16, on="b", flags=[DONTWAIT]),), background=True, delay_ms=100)
+        # SO_SNDBUF 32768: 12000 bytes in flight are over its quarter (unix_writable), so POLLOUT waits
+        full = (SetSockOpt(on="a", option="SO_SNDBUF", value=16384), send(b"q" * 6000), send(b"r" * 6000))
+        woken = (reader, Poll(on="a", events=frozenset({"POLLOUT"}), timeout_ms=2000))
+        yield Variant("blocked poll woken by the peer's read", scenario(kind, *full, *woken, fds=()))
 
 
 @case(

@@ -21,13 +21,17 @@ from harness.model import (
     Connect,
     FdKind,
     FdSpec,
+    GetPeerName,
     GetSockName,
     GetSockOpt,
     Identity,
     Listen,
     PairKind,
+    Poll,
     ReadPartner,
+    Send,
     SetSockOpt,
+    Shutdown,
     SockType,
     Step,
 )
@@ -82,9 +86,12 @@ def ls_01(kind: PairKind) -> Iterator[Variant]:
         Bind(target="c", address="@client"),
         Listen(on="c"),  # connected (and bound): EINVAL
     )
+    fds: tuple[FdSpec, ...] = (sock(kind, "l"), sock(kind, "c"))
     if kind.sock_type is SockType.DGRAM:
-        connected = ()  # listen() on SOCK_DGRAM is EOPNOTSUPP whatever the state
-    fds = (sock(kind, "l"), sock(kind, "c"))
+        # listen() on SOCK_DGRAM is EOPNOTSUPP whatever the state; so is accept() (gVisor
+        # UnboundDgramUnixSocketPairTest.Accept)
+        connected = (Accept(on="l", into="x"),)
+        fds = (*fds, accepted(kind, "x"))
     yield Variant("a socket of the pair's type", scenario(kind, *steps, *connected, fds=fds))
 
 
@@ -156,6 +163,7 @@ def ls_03(kind: PairKind) -> Iterator[Variant]:
         Connect(target="c", address="hex:0100"),  # addrlen == sizeof(sa_family_t)
         Connect(target="c", address="hex:0100" + "61" * 109),  # addrlen 111 > sizeof(struct sockaddr_un)
         Connect(target="c", address="hex:0200" + "61" * 8),  # AF_INET
+        Bind(target="c", address="hex:0200" + "61" * 8),  # AF_INET: EINVAL too (gVisor BindToBadFamily)
     )
     yield Variant("addrlen 2 and 111, another family", scenario(kind, *odd, fds=(sock(kind, "l"), sock(kind, "c"))))
     abstract_other = (
@@ -197,6 +205,102 @@ def ls_04(kind: PairKind) -> Iterator[Variant]:
         GetSockName(on="a"),
     )
     yield Variant("names and lengths", scenario(kind, *steps, fds=fds))
+
+
+@case(
+    "LS-10",
+    "send on a bound, unconnected socket: without a name ENOTCONN; sendto() a bound name or one nobody has: "
+    "stream EOPNOTSUPP, seqpacket ENOTCONN (no implied connect); poll() of a lone socket POLLOUT|POLLHUP, of a "
+    "listener POLLIN once a connection waits",
+    area="listener",
+    source="GV SendtoWithoutConnect, SendtoWithoutConnectIgnoresAddr; FB unix_seqpacket implied_connect, unix_stream "
+    "unconnected_writability; SRC "
+    "unix_stream_sendmsg, unix_seqpacket_sendmsg (measured 6.18.44); issue 10 (no row in the spec: LS-10)",
+    types="SQ",
+)
+def ls_10(kind: PairKind) -> Iterator[Variant]:
+    fds = (sock(kind, "s"), sock(kind, "o"))
+    steps: tuple[Step, ...] = (
+        Bind(target="s", address="@lone"),
+        Bind(target="o", address="@other"),
+        Send(on="s", iov=(b"to",), address="@other"),  # a bound name
+        Send(on="s", iov=(b"to",), address="@nobody"),  # a name nobody has
+        send(b"to", on="s", flags=["MSG_NOSIGNAL"]),  # no name: ENOTCONN
+    )
+    yield Variant("bound, unconnected", scenario(kind, *steps, fds=fds))
+    # FreeBSD unix_stream:unconnected_writability: poll() of a lone socket, unbound and bound (measured on
+    # 6.18.44: POLLOUT|POLLHUP, writable unlike FreeBSD's), and of a listener before and after a connect
+    everything = frozenset({"POLLIN", "POLLOUT", "POLLPRI", "POLLRDHUP"})
+    polls = (
+        Poll(on="s", events=everything),
+        Bind(target="s", address="@lone"),
+        Poll(on="s", events=everything),
+        *listening(name="o"),
+        Poll(on="o", events=everything),
+        Connect(target="s", address="@listener"),
+        Poll(on="o", events=everything),
+    )
+    yield Variant("poll of a lone socket and a listener", scenario(kind, *polls, fds=fds))
+    listener = (*listening(name="o"), Send(on="o", iov=(b"to",), address="@listener"), send(b"to", on="o"))
+    yield Variant("a listener", scenario(kind, *listener, fds=fds[1:]))
+
+
+@case(
+    "LS-11",
+    "datagram connect(): to a bound socket 0, again 0, to itself 0; getpeername() names the socket connected "
+    "to (ENOTCONN before, and on the socket connected to); a socket connected elsewhere refuses (EPERM); a "
+    "failed lookup keeps the peer; across a network namespace the socket's own namespace is used; several "
+    "senders to one bound receiver, each message whole and in order, EPERM once it connects to one",
+    area="listener",
+    source="GV UnboundDgramUnixSocketPairTest SelfConnect, DoubleConnect, GetRemoteAddress, "
+    "WriteShutdownOfOneSenderDoesNotCloseQueue; FB unix_dgram one2many; LTP bind05; SRC unix_dgram_connect, "
+    "unix_may_send; KS unix_connect dgram_*_netns; issue 10 (no row in the spec: LS-11)",
+    types="D",
+)
+def ls_11(kind: PairKind) -> Iterator[Variant]:
+    fds = (sock(kind, "r"), sock(kind, "s"), sock(kind, "t"))
+    steps: tuple[Step, ...] = (
+        Bind(target="r", address="@recv"),
+        GetPeerName(on="s"),  # ENOTCONN
+        Connect(target="s", address="@recv"),
+        Connect(target="s", address="@recv"),  # again: 0
+        GetPeerName(on="s"),  # r's name
+        GetPeerName(on="r"),  # r has no peer: ENOTCONN
+        Connect(target="s", address="@nobody"),  # ECONNREFUSED; s keeps r
+        Connect(target="s", address="/missing"),  # ENOENT
+        GetPeerName(on="s"),
+        Bind(target="t", address="/self"),
+        Connect(target="t", address="/self"),  # itself: 0
+        GetPeerName(on="t"),
+        Connect(target="r", address="/self"),  # t's peer is t: EPERM
+    )
+    yield Variant("connect, again, itself", scenario(kind, *steps, fds=fds))
+    child = Child(steps=(Connect(target="s", address="@recv"),), identity=Identity(netns=True))
+    netns = (Bind(target="r", address="@recv"), child, GetPeerName(on="s"))
+    yield Variant("inherited socket, new network namespace", scenario(kind, *netns, fds=fds[:2]))
+    # several senders to one bound receiver (gVisor WriteShutdownOfOneSenderDoesNotCloseQueue, FreeBSD
+    # one2many, LTP bind05: sendto() an abstract name unconnected); one sender's SHUT_WR fails its own sends
+    # (EPIPE, no SIGPIPE) and nobody else's; each message arrives whole, in order, then the queue is empty
+    # (EAGAIN, not end of file); once the receiver connects to one of them, the others are refused
+    # (unix_may_send: EPERM)
+    many = (*fds, sock(kind, "u"))
+    senders: tuple[Step, ...] = (
+        Bind(target="r", address="@recv"),
+        Connect(target="s", address="@recv"),
+        send(b"one", on="s"),
+        Shutdown(on="s", how="SHUT_WR"),
+        send(b"again", on="s", flags=["MSG_NOSIGNAL"]),  # EPIPE
+        Send(on="t", iov=(b"two",), address="@recv"),
+        Connect(target="u", address="@recv"),
+        send(b"three", on="u"),
+        *(recv(8, on="r", flags=["MSG_DONTWAIT"]) for _ in range(4)),
+        Bind(target="u", address="@u"),
+        Connect(target="r", address="@u"),
+        Send(on="t", iov=(b"four",), address="@recv"),  # EPERM
+        send(b"five", on="u"),
+        recv(8, on="r", flags=["MSG_DONTWAIT"]),
+    )
+    yield Variant("three senders, one receiver", scenario(kind, *senders, fds=many))
 
 
 @case(
@@ -281,6 +385,11 @@ def ls_07(kind: PairKind) -> Iterator[Variant]:
     )
     across = (*listening(), client, Accept(on="l", into="x"), GetSockOpt(on="x", option=peer))
     yield Variant("client in a new pid namespace", scenario(kind, *across, fds=fds))
+    # gVisor PeerCredSurvivesPeerExit: the client process connects and exits (reaped), its socket is closed;
+    # the accepted socket still reports the connect() caller's credentials (sk_peer_cred is a copy)
+    gone = Child(steps=(Connect(target="c", address="@listener"),))
+    exited = (*listening(), gone, Close(target="c"), Accept(on="l", into="x"), GetSockOpt(on="x", option=peer))
+    yield Variant("client exited and its socket closed", scenario(kind, *exited, fds=fds))
 
 
 @case(
@@ -374,20 +483,49 @@ def kselftest_fds(kind: PairKind, n: int) -> tuple[FdSpec, ...]:
     return (*(spec for i in range(n) for spec in (sock(kind, f"l{i}"), sock(kind, f"c{i}"))), *witnesses)
 
 
-def kselftest_cycle(kind: PairKind, n: int, edges: tuple[tuple[int, int], ...]) -> tuple[Step, ...]:
+def kselftest_edges(edges: tuple[tuple[int, int], ...], n: int, inflight_role: str, flags: list[str]) -> list[Step]:
+    """send_fd(i, j): socket i (``<inflight_role><i>``) twice through c<j>; the first edge of each of the
+    two components also carries its witness pipe (w0, w1)."""
     steps: list[Step] = []
-    for i in range(n):  # bind(addrlen = sizeof(sa_family_t)): autobind; kselftest listens with -1 (somaxconn)
-        steps += [Bind(target=f"l{i}", address="hex:0100"), Listen(on=f"l{i}", backlog=1)]
-        steps.append(Connect(target=f"c{i}", name_of=f"l{i}"))
     half = n // 2
     for index, (inflight, receiver) in enumerate(edges):
         first = index == 0 or (inflight >= half and edges[index - 1][0] < half)
         witness = ["w0" if inflight < half else "w1"] if first else []
-        steps.append(send(on=f"c{receiver}", fds=[f"l{inflight}", f"l{inflight}", *witness]))
+        refs = [f"{inflight_role}{inflight}"] * 2
+        steps.append(send(on=f"c{receiver}", fds=[*refs, *witness], flags=flags))
+    return steps
+
+
+def kselftest_cycle(
+    kind: PairKind, n: int, edges: tuple[tuple[int, int], ...], flags: list[str] | None = None
+) -> tuple[Step, ...]:
+    steps: list[Step] = []
+    for i in range(n):  # bind(addrlen = sizeof(sa_family_t)): autobind; kselftest listens with -1 (somaxconn)
+        steps += [Bind(target=f"l{i}", address="hex:0100"), Listen(on=f"l{i}", backlog=1)]
+        steps.append(Connect(target=f"c{i}", name_of=f"l{i}"))
+    steps += kselftest_edges(edges, n, "l", flags or [])
     steps += [Close(target="w0"), Close(target="w1")]
     steps += [Close(target=f"{role}{i}") for i in range(n) for role in ("l", "c")]
     steps += [ReadPartner(target="w0", wait_ms=WAIT), ReadPartner(target="w1", wait_ms=WAIT)]
     return tuple(steps)
+
+
+def kselftest_pairs(
+    kind: PairKind, n: int, edges: tuple[tuple[int, int], ...], flags: list[str]
+) -> tuple[tuple[FdSpec, ...], tuple[Step, ...]]:
+    """kselftest scm_rights variants stream and stream_oob: socket i is a connected pair, here the accepted
+    x<i> (kselftest's fd[2i], which receives) and the client c<i> (fd[2i + 1], which sends); send_fd(i, j)
+    puts x<i> into x<j>'s queue.  The pairs come from one listener, closed first."""
+    fds = (sock(kind, "l"), *(s for i in range(n) for s in (sock(kind, f"c{i}"), accepted(kind, f"x{i}"))))
+    steps: list[Step] = [*listening()]
+    for i in range(n):
+        steps += [Connect(target=f"c{i}", address="@listener"), Accept(on="l", into=f"x{i}")]
+    steps += kselftest_edges(edges, n, "x", flags)
+    steps += [Close(target="w0"), Close(target="w1"), Close(target="l")]
+    steps += [Close(target=f"{role}{i}") for i in range(n) for role in ("x", "c")]
+    steps += [ReadPartner(target="w0", wait_ms=WAIT), ReadPartner(target="w1", wait_ms=WAIT)]
+    witnesses = kselftest_fds(kind, 0)
+    return (*fds, *witnesses), tuple(steps)
 
 
 @case(
@@ -432,6 +570,45 @@ def gc_03(kind: PairKind) -> Iterator[Variant]:
     yield Variant("accepted socket in its own queue", scenario(kind, *self_ref, fds=(*fds_x, WITNESS)))
     for name, (n, edges) in KSELFTEST_CYCLES.items():
         yield Variant(f"kselftest {name}", scenario(kind, *kselftest_cycle(kind, n, edges), fds=kselftest_fds(kind, n)))
+    # issue 10: the kselftest variant stream (connected pairs); the sockets are the table's, not the pair's,
+    # so a few kinds are enough: the blocking and non-blocking socketpair() ones.  (The MSG_OOB variants:
+    # REG-GC-OOB-2024-02, which needs MSG_OOB.)
+    if kind.by_socketpair and not kind.reversed:
+        for name, (n, edges) in KSELFTEST_CYCLES.items():
+            if name != "self_ref":  # (a pair end in its own queue: GC-01)
+                fds_p, steps_p = kselftest_pairs(kind, n, edges, [])
+                yield Variant(f"kselftest {kind.sock_type.short} {name}", scenario(kind, *steps_p, fds=fds_p))
+
+
+def kselftest_dgram_pairs(
+    kind: PairKind, n: int, edges: tuple[tuple[int, int], ...]
+) -> tuple[tuple[FdSpec, ...], tuple[Step, ...]]:
+    """kselftest scm_rights variant dgram: socket i is a datagram socket r<i> bound to "@r<i>" (kselftest's
+    fd[2i], which receives) and c<i> connected to it (fd[2i + 1], which sends); send_fd(i, j) puts r<i> into
+    r<j>'s queue.  (A socketpair also connects r<i> back to c<i>; no edge of the graph goes that way.)"""
+    fds = tuple(s for i in range(n) for s in (sock(kind, f"r{i}"), sock(kind, f"c{i}")))
+    steps: list[Step] = []
+    for i in range(n):
+        steps += [Bind(target=f"r{i}", address=f"@r{i}"), Connect(target=f"c{i}", address=f"@r{i}")]
+    steps += kselftest_edges(edges, n, "r", [])
+    steps += [Close(target="w0"), Close(target="w1")]
+    steps += [Close(target=f"{role}{i}") for i in range(n) for role in ("r", "c")]
+    steps += [ReadPartner(target="w0", wait_ms=WAIT), ReadPartner(target="w1", wait_ms=WAIT)]
+    return (*fds, *kselftest_fds(kind, 0)), tuple(steps)
+
+
+def kselftest_oob_variants(kind: PairKind) -> Iterator[Variant]:
+    """kselftest scm_rights stream_oob and stream_listener_oob: the cycles of GC-03 with every send MSG_OOB
+    (each fd-carrying skb becomes the OOB skb in turn); the blocking and non-blocking socketpair() kinds."""
+    if not kind.by_socketpair or kind.reversed or kind.sock_type is not SockType.STREAM:
+        return
+    for name, (n, edges) in KSELFTEST_CYCLES.items():
+        fds_p, steps_p = kselftest_pairs(kind, n, edges, ["MSG_OOB"])
+        yield Variant(f"kselftest stream_oob {name}", scenario(kind, *steps_p, fds=fds_p))
+        listener_oob = kselftest_cycle(kind, n, edges, ["MSG_OOB"])
+        yield Variant(
+            f"kselftest stream_listener_oob {name}", scenario(kind, *listener_oob, fds=kselftest_fds(kind, n))
+        )
     # a triangle of accepted sockets: x0 in x1's queue, x1 in x2's, x2 in x0's
     tri_fds = [sock(kind, "l"), WITNESS]
     tri: list[Step] = [*listening()]

@@ -52,6 +52,12 @@ REASONS: Mapping[str, str] = {
     "old-kernel": "the peer skips it on current Linux (behaviour of an old kernel)",
     "stress": "a bulk-transfer loop; its distinct results are the cases listed",
     "not-applicable": "the peer skips it for this socket type",
+    "no-select": "needs select(), which the harness does not call (its Poll step is poll())",
+    "confined-names": "address confinement (harness/addresses.py) writes every path as one file of the private "
+    "directory and every abstract name in one tagged form of fixed length: a missing directory, a name below a "
+    "regular file or a full-length name cannot be spelled",
+    "measured-kernel": "measured on the host kernel (6.18.44) to differ from what the peer expects; recorded, and "
+    "replayed once the upstream change that settles it is known",
 }
 
 _KEYS = {"test", "file", "repository", "status", "cases", "reason", "detail"}

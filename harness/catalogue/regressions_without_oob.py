@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from harness.catalogue.build import FDS_SPACE, SPACE, drain, passcred, recv, scenario, send
 from harness.catalogue.case import Variant, case
+from harness.catalogue.listener import kselftest_oob_variants
 from harness.model import Child, Close, FdKind, FdSpec, Identity, PairKind, ReadPartner, SetSockOpt, Splice
 
 PEEK = "MSG_PEEK"
@@ -105,3 +106,5 @@ def reg_gc_oob(kind: PairKind) -> Iterator[Variant]:
         ReadPartner(target="w", wait_ms=3000),
     )
     yield Variant("self reference in the OOB skb", scenario(kind, *steps, fds=(witness,)))
+    # issue 10: larger cycles through OOB skbs (kselftest scm_rights stream_oob, stream_listener_oob)
+    yield from kselftest_oob_variants(kind)

@@ -127,6 +127,15 @@ def sc_07(kind: PairKind) -> Iterator[Variant]:
         recv(64, on="a", flags=["MSG_DONTWAIT"]),
     )
     yield Variant("peer write shutdown", scenario(kind, *steps, fds=()))
+    # gVisor ZeroLengthRecvPeerShutdown: the zero-length receives after the peer's SHUT_WR, peeking too
+    zero = (
+        Shutdown(on="b", how="SHUT_WR"),
+        recv(0, on="a", flags=["MSG_DONTWAIT"]),
+        recv(0, on="a", flags=["MSG_DONTWAIT", "MSG_PEEK"]),
+        recv(0, on="a", flags=["MSG_DONTWAIT", "MSG_TRUNC"]),
+        recv(0, on="a", flags=["MSG_DONTWAIT", "MSG_PEEK", "MSG_TRUNC"]),
+    )
+    yield Variant("zero-length receives after the peer's SHUT_WR", scenario(kind, *zero, fds=()))
 
 
 @case(
@@ -203,3 +212,12 @@ def sc_12(kind: PairKind) -> Iterator[Variant]:
     # DgramUnixSocketPairTest.PollOutAfterWriteShutdownIsCapacityBased); a stream/seqpacket peer
     # sees POLLRDHUP|POLLIN, a datagram peer nothing
     yield Variant("SHUT_WR", scenario(kind, Shutdown(on="a", how="SHUT_WR"), Poll(on="a"), Poll(on="b"), fds=()))
+    # issue 10: a poller blocked before the PEER's shutdown is woken (gVisor PeerShutdownWakesHangupOnlyPoller,
+    # PeerWriteShutdownWakesRdHupOnlyPoller, WriteShutdownPeerRdHupWakeup; FreeBSD peershutdown_wakeup_poll).
+    # unix_shutdown() passes the shutdown to the peer only for stream and seqpacket (a datagram peer is never
+    # woken), and these wait: one blocking socketpair() kind per type is enough.
+    if kind.sock_type is not SockType.DGRAM and kind.by_socketpair and not kind.nonblocking and not kind.reversed:
+        for how, events in (("SHUT_RDWR", frozenset[str]()), ("SHUT_WR", frozenset({"POLLRDHUP"}))):
+            woken = Child(steps=(Shutdown(on="b", how=how),), background=True, delay_ms=100)
+            label = f"blocked poll woken by the peer's {how} ({'|'.join(sorted(events)) or 'hangup only'})"
+            yield Variant(label, scenario(kind, woken, Poll(on="a", events=events, timeout_ms=2000), fds=()))

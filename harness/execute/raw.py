@@ -168,7 +168,7 @@ class RawBackend(Backend):
             messages[i].msg_hdr.msg_iovlen = 1
         before = open_fds()
         started = time.monotonic()
-        r = libc.recvmmsg(self.table.fd(step.on), messages, self.c.msg_flags(step.flags))
+        r = libc.recvmmsg(self.table.fd(step.on), messages, self.c.msg_flags(step.flags), step.timeout)
         outcome = self.outcome(r.value, r.errno, started, self.may_block(step.flags))
         got = tuple(buffers[i].raw[: messages[i].msg_len] for i in range(max(r.value, 0)))
         return StepObservation(

@@ -149,10 +149,12 @@ def sendmmsg(fd: int, messages: ctypes.Array[mmsghdr], flags: int) -> Result:
     return _result(_sendmmsg(fd, ctypes.addressof(messages), len(messages), flags))
 
 
-def recvmmsg(fd: int, messages: ctypes.Array[mmsghdr], flags: int) -> Result:
-    """recvmmsg(fd, messages, len(messages), flags, NULL)."""
+def recvmmsg(fd: int, messages: ctypes.Array[mmsghdr], flags: int, timeout: tuple[int, int] | None = None) -> Result:
+    """recvmmsg(fd, messages, len(messages), flags, timeout): NULL, or a struct timespec (seconds, nanoseconds)."""
+    spec = None if timeout is None else (ctypes.c_long * 2)(*timeout)  # struct timespec on LP64 and ILP32
     ctypes.set_errno(0)
-    return _result(_recvmmsg(fd, ctypes.addressof(messages), len(messages), flags, None))
+    pointer = None if spec is None else ctypes.addressof(spec)
+    return _result(_recvmmsg(fd, ctypes.addressof(messages), len(messages), flags, pointer))
 
 
 def epoll_create1(flags: int) -> Result:

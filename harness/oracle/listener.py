@@ -61,16 +61,21 @@ from harness.model import (
     Bind,
     Connect,
     FdKind,
+    GetPeerName,
     GetSockName,
     GetSockOpt,
     Listen,
+    Poll,
     Recv,
     Send,
     SetSockOpt,
+    Shutdown,
     SockType,
     Step,
 )
-from harness.observation import Failed, Outcome, Returned
+from harness.observation import Failed, Returned
+from harness.oracle import table_dgram
+from harness.oracle.names import lookup, sock_type, target_of
 
 if TYPE_CHECKING:
     from harness.oracle.state import End, Model
@@ -103,22 +108,20 @@ def add_table_sockets(m: Model, sndbuf: int, rcvbuf: int) -> None:
             )
 
 
-def sock_type(m: Model, x: End) -> SockType:
-    return x.sock_type or m.t
-
-
 def _op(step: Step) -> str:
     if isinstance(step, Bind | Connect | Accept):
         return type(step).__name__.lower()
     if isinstance(step, GetSockName):
         return "getsockname"
+    if isinstance(step, GetPeerName):
+        return "getpeername"
     return STEP_OPS.get(type(step), type(step).__name__.lower())
 
 
 def _names(step: Step) -> tuple[str, ...]:
     if isinstance(step, Bind | Connect):
         return (step.target,)
-    if isinstance(step, Send | Recv | SetSockOpt | GetSockOpt | Listen | GetSockName | Accept):
+    if isinstance(step, Send | Recv | SetSockOpt | GetSockOpt | Listen | GetSockName | GetPeerName | Shutdown | Accept):
         return (step.on,)
     return ()
 
@@ -127,6 +130,8 @@ def check_step(m: Model, step: Step) -> StepExpectation | None:
     """What a step on a name that is no modelled socket gives; None when the model goes on."""
     from harness.oracle.state import Unknown
 
+    if isinstance(step, Poll) and step.on not in SIDES:
+        return table_poll(m, step)
     for name in _names(step):
         if name in SIDES and not isinstance(step, Accept | Bind | Connect):
             return None
@@ -144,11 +149,12 @@ def check_step(m: Model, step: Step) -> StepExpectation | None:
                 return None  # EBADF, as for a pair end
             if sock_type(m, x) is not m.t:
                 raise Unknown("data on a socket of the table whose type is not the pair's")
-            if m.t is SockType.DGRAM:
-                raise Unknown("datagrams between sockets of the table")
+            if table_dgram.handles(m, x):
+                return table_dgram.send(m, step, x) if isinstance(step, Send) else table_dgram.recv(m, step, x)
             if x.state != "connected":
-                if isinstance(step, Send) and not step.cmsgs and step.address is None and step.fault is None:
-                    return StepExpectation(op="send", outcome=Failed("ENOTCONN"), why="no peer: not connected")
+                unconnected = unconnected_send(m, step) if isinstance(step, Send) else None
+                if unconnected is not None:
+                    return unconnected
                 if isinstance(step, Recv) and x.state == "listening" and m.t is SockType.STREAM:
                     return StepExpectation(op="recv", outcome=Failed("EINVAL"), why="recvmsg on a listener")
                 raise Unknown("data on a socket that is not connected")
@@ -157,39 +163,54 @@ def check_step(m: Model, step: Step) -> StepExpectation | None:
     return None
 
 
+def unconnected_send(m: Model, step: Send) -> StepExpectation | None:
+    """sendmsg() on a stream or seqpacket socket of the table that is not connected (unbound, bound or
+    listening), without control messages: ENOTCONN, but a stream socket given a msg_name refuses it first
+    (unix_stream_sendmsg: EOPNOTSUPP unless established, whether the name exists or not) and a seqpacket one
+    checks its state before it looks at the name (unix_seqpacket_sendmsg: ENOTCONN; no implied connect).
+    Measured on 6.18.44 (gVisor SendtoWithoutConnect*, FreeBSD implied_connect)."""
+    if step.cmsgs or step.fault is not None:
+        return None
+    if step.address is not None:
+        if step.flags - {"MSG_DONTWAIT", "MSG_NOSIGNAL"} or not step.address.startswith(("@", "/")):
+            return None  # (a "hex:" name may be empty: msg_namelen 0)
+        if m.t is SockType.STREAM:
+            why = "sendto() on an unconnected stream socket"
+            return StepExpectation(op="send", outcome=Failed("EOPNOTSUPP"), why=why)
+    return StepExpectation(op="send", outcome=Failed("ENOTCONN"), why="no peer: not connected")
+
+
+def table_poll(m: Model, step: Poll) -> StepExpectation:
+    """unix_poll() / unix_dgram_poll() of a socket of the table that is not connected.  Measured on
+    6.18.44: an unconnected stream or seqpacket socket (TCP_CLOSE) is POLLHUP and writable (POLLOUT:
+    unix_writable() looks only at its own sk_wmem_alloc; FreeBSD's unconnected_writability expects it
+    not writable), an unconnected datagram socket writable; a listener never writable, readable while a
+    connection waits to be accepted."""
+    from harness.oracle.state import Unknown
+
+    spec = m.kinds.get(step.on)
+    if spec is not None and spec.kind not in SOCKET_KINDS:
+        raise Unknown("poll of a descriptor of the table that is no socket")
+    x = m.ends.get(step.on)
+    if x is None or not x.open:
+        raise Unknown("poll on a closed descriptor (POLLNVAL)")
+    mask: set[str] = {"POLLERR"} if x.error is not None else set()
+    if x.state == "listening":
+        if x.embryos:
+            mask |= {"POLLIN", "POLLRDNORM"}
+    elif x.state == "unconnected" and x.peer_name is None and not x.queue:
+        if sock_type(m, x) is not SockType.DGRAM:
+            mask.add("POLLHUP")  # connection-based and TCP_CLOSE
+        mask |= {"POLLOUT", "POLLWRNORM"}
+    else:
+        raise Unknown("poll of a connected socket of the table")
+    revents = frozenset(mask & (set(step.events) | {"POLLERR", "POLLHUP"}))
+    if not revents and step.timeout_ms:
+        raise Unknown("a poll of a socket of the table that waits")
+    return StepExpectation(op="poll", outcome=Returned(1 if revents else 0), events=revents, why="unix_poll")
+
+
 # -- addresses ----------------------------------------------------------------------------------
-
-
-def _target(m: Model, x: End) -> Target | None:
-    return x.address if isinstance(x.address, Target) else None
-
-
-def bound_to(m: Model, address: str) -> bool:
-    """Some socket of the scenario has (or had: a path stays) the name ``address`` confines to."""
-    target = address_target(address)
-    return target.kind is not TargetKind.UNCHANGED and any(_target(m, x) == target for x in m.ends.values())
-
-
-def _lookup(m: Model, target: Target, want: SockType, netns: str) -> tuple[End | None, Outcome | None, str]:
-    """unix_find_other(): the socket a name reaches, or the error of the lookup."""
-    if target.kind is TargetKind.PATH:
-        owners = [x for x in m.ends.values() if _target(m, x) == target]
-        if not owners:
-            return None, Failed("ENOENT"), "no file at the (confined) path"
-        live = [x for x in owners if not x.released]
-        if not live:
-            return None, Failed("ECONNREFUSED"), "the socket file is left, its socket is gone"
-        if sock_type(m, live[0]) is not want:
-            return None, Failed("EPROTOTYPE"), "a socket of another type is bound to the path"
-        return live[0], None, "found by path"
-    found = [
-        x
-        for x in m.ends.values()
-        if _target(m, x) == target and not x.released and sock_type(m, x) is want and x.netns == netns
-    ]
-    if not found:
-        return None, Failed("ECONNREFUSED"), "no socket of this type has the abstract name in its network namespace"
-    return found[0], None, "found by abstract name"
 
 
 def _autobind(x: End) -> None:
@@ -220,7 +241,7 @@ def bind(m: Model, step: Bind) -> StepExpectation:
     if not m.proc.is_main and target.kind is TargetKind.PATH and m.proc.unprivileged:
         raise Unknown("a path bind by another user in the harness's directory (mode 0711: EACCES)")
     if target.kind is TargetKind.PATH:
-        if any(_target(m, other) == target for other in m.ends.values()):
+        if any(target_of(m, other) == target for other in m.ends.values()):
             return m.simple("bind", Failed("EADDRINUSE"), "the path exists (a socket file, live or left behind)")
         if x.address is not None or x.bound:
             return m.simple("bind", Failed("EINVAL"), "the socket is bound already")
@@ -228,7 +249,7 @@ def bind(m: Model, step: Bind) -> StepExpectation:
         return m.simple("bind", Returned(0), "bound to a path")
     if x.address is not None or x.bound:
         return m.simple("bind", Failed("EINVAL"), "the socket is bound already")
-    if _lookup(m, target, sock_type(m, x), x.netns)[0] is not None:
+    if lookup(m, target, sock_type(m, x), x.netns)[0] is not None:
         return m.simple("bind", Failed("EADDRINUSE"), "a socket of this type has the abstract name")
     x.address, x.address_len = target, ABSTRACT_LEN
     return m.simple("bind", Returned(0), "bound to an abstract name")
@@ -267,7 +288,7 @@ def connect(m: Model, step: Connect) -> StepExpectation:
         if step.name_of not in m.ends or not m.ends[step.name_of].open:
             return m.simple("connect", Failed("EBADF"), "getsockname() of a closed descriptor")
         named = m.ends[step.name_of]
-        target = _target(m, named)
+        target = target_of(m, named)
         if target is None:
             if named.bound:
                 raise Unknown("connect to the name a datagram send autobound")
@@ -283,10 +304,10 @@ def connect(m: Model, step: Connect) -> StepExpectation:
                 return m.simple("connect", Failed("EINVAL"), problem or "addrlen <= offsetof(sun_path)")
             raise Unknown("connect with no name")
     if kind is SockType.DGRAM:
-        raise Unknown("connect() of a datagram socket")
+        return dgram_connect(m, x, target)
     if x.passcred or x.passpidfd:
         _autobind(x)  # unix_stream_connect(): a client asking for credentials gets a name
-    other, failed, why = _lookup(m, target, kind, x.netns)
+    other, failed, why = lookup(m, target, kind, x.netns)
     if failed is not None or other is None:
         return m.simple("connect", failed or Failed("ECONNREFUSED"), why)
     if other.state != "listening" or other.rcv_shutdown:
@@ -322,6 +343,46 @@ def connect(m: Model, step: Connect) -> StepExpectation:
     x.peer_name, x.state = embryo, "connected"
     x.peer_proc = other.peer_proc  # copy_peercred(sk, other): the listen() caller
     return m.simple("connect", Returned(0), "connected: an embryo waits in the listener's queue")
+
+
+def dgram_connect(m: Model, x: End, target: Target) -> StepExpectation:
+    """unix_dgram_connect() of a socket of the table: autobind when asking for credentials, the lookup
+    (unix_find_other), then unix_may_send(): EPERM when the other socket is connected to someone else.
+    Connecting to itself or again to the same socket is 0 (gVisor SelfConnect, DoubleConnect; measured on
+    6.18.44).  Switching to another peer (which purges the old peer's messages) is not modelled."""
+    from harness.oracle.state import Unknown
+
+    if not x.table:
+        raise Unknown("connect() of a datagram pair end")
+    if x.passcred or x.passpidfd:
+        _autobind(x)
+    other, failed, why = lookup(m, target, SockType.DGRAM, x.netns)
+    if failed is not None or other is None:
+        return m.simple("connect", failed or Failed("ECONNREFUSED"), why)
+    if other.peer_name is not None and other.peer_name != x.side:
+        return m.simple("connect", Failed("EPERM"), "unix_may_send(): the other socket has a peer of its own")
+    if x.peer_name is not None and x.peer_name != other.side:
+        raise Unknown("connect() of a datagram socket to another peer (the old one's messages are purged)")
+    x.peer_name, x.state = other.side, "connected"
+    return m.simple("connect", Returned(0), "connected: sends without a name go to the other socket")
+
+
+def table_getpeername(m: Model, x: End) -> StepExpectation:
+    """unix_getname(peer=1) on a socket of the table: the peer's bound name (its length), ENOTCONN without a
+    peer.  An accepted socket's or a client's peer is the other end of the connection; a datagram socket's
+    the socket it connect()ed to (itself, after a self-connect)."""
+    from harness.oracle.state import Unknown
+
+    if not x.open:
+        return m.simple("getpeername", Failed("EBADF"), "closed descriptor")
+    if x.peer_name is None or x.peer_name not in m.ends:
+        return m.simple("getpeername", Failed("ENOTCONN"), "no peer (unix_peer_get)")
+    peer = m.ends[x.peer_name]
+    if not peer.table:
+        raise Unknown("getpeername() of a table socket whose peer is a pair end")
+    if peer.address is None:
+        return m.simple("getpeername", Returned(SUN_PATH_OFFSET), "the peer is unnamed")
+    return m.simple("getpeername", Returned(peer.address_len), "the peer's bound name's length")
 
 
 def accept(m: Model, step: Accept) -> StepExpectation:
