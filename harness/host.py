@@ -193,4 +193,12 @@ def probe(label: str = "native") -> Platform:
 
 
 def host_constants() -> constants.Constants:
-    return constants.linux(os.uname().machine)
+    """The constant table of this machine's architecture (built once per architecture: every scenario asks)."""
+    machine = os.uname().machine
+    table = _CONSTANTS.get(machine)
+    if table is None:
+        table = _CONSTANTS[machine] = constants.linux(machine)
+    return table
+
+
+_CONSTANTS: dict[str, constants.Constants] = {}

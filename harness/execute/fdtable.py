@@ -228,16 +228,29 @@ class FdTable:
         """A number that was a descriptor and is closed now, above what the scenario allocates.
 
         It must stay below the soft RLIMIT_NOFILE: F_DUPFD to a number at or above it fails with
-        EINVAL (what every case met at ``ulimit -n 64`` when the floor was a fixed 64).
+        EINVAL (what every case met at ``ulimit -n 64`` when the floor was a fixed 64).  The number
+        of an earlier scenario of this process is taken again while it still fits and is still
+        closed (one F_GETFD instead of an open, a dup and two closes).
         """
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         floor = max(closed_above, min(soft - 1, CLOSED_NUMBER_CEILING))
+        pid = os.getpid()
+        earlier = _reserved.get(pid)
+        if earlier is not None and floor <= earlier < soft:
+            try:
+                fcntl.fcntl(earlier, fcntl.F_GETFD)
+            except OSError as exc:
+                if exc.errno == errno.EBADF:
+                    return earlier
+                raise
         probe = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         try:
             number = fcntl.fcntl(probe, fcntl.F_DUPFD_CLOEXEC, floor)
         finally:
             os.close(probe)
         os.close(number)
+        _reserved.clear()  # a forked child's entry never outlives its parent's use
+        _reserved[pid] = number
         return number
 
     # -- use ----------------------------------------------------------------------------------
@@ -263,6 +276,9 @@ class FdTable:
         except OSError as exc:
             return exc.errno
         return None
+
+
+_reserved: dict[int, int] = {}  # pid -> the closed number its last scenario reserved
 
 
 class FdUnavailable(Exception):

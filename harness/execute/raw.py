@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import itertools
 import struct
 import time
 
@@ -219,7 +220,18 @@ class RawBackend(Backend):
 
 def _stray_bytes(buffer: bytes, written: list[tuple[int, int]]) -> int:
     """How many bytes outside the reported cmsgs are no longer the fill byte."""
+    changed = len(buffer) - buffer.count(_FILL)
+    if not changed:
+        return 0
+    if all(end <= start for (_, end), (start, _) in itertools.pairwise(written)):  # apart, in order
+        size = len(buffer)
+        return changed - sum(
+            min(end, size) - start - buffer.count(_FILL, start, end) for start, end in written if start < min(end, size)
+        )
     mask = bytearray(len(buffer))
     for start, end in written:
         mask[start:end] = b"\1" * (min(end, len(buffer)) - start)
     return sum(1 for byte, covered in zip(buffer, mask, strict=True) if not covered and byte != RECV_FILL)
+
+
+_FILL = bytes([RECV_FILL])

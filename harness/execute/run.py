@@ -135,7 +135,8 @@ def _execute_steps(scenario: Scenario, backend: str, config: ExecConfig, consts:
             for index, step in enumerate(scenario.steps):
                 pending = impl.background
                 step_observation = impl.run_step(index, step)
-                observed.append(replace(step_observation, signals=signals.take()))
+                raised = signals.take()
+                observed.append(replace(step_observation, signals=raised) if raised else step_observation)
                 if pending is not None:  # a background child races the step after its Child step
                     joined = impl.join_background()
                     if joined is not None:
