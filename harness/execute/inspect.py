@@ -38,11 +38,19 @@ _F_DUPFD_QUERY = 1027  # F_LINUX_SPECIFIC_BASE + 3 (Linux 6.10): 1 when two fds 
 def open_fds() -> frozenset[int]:
     """The descriptors open in this process now (the listing's own descriptor excluded).
 
-    One open of /proc/self/fd, one getdents64 into a reused buffer, one close: no per-descriptor
-    probe (the listing's own number is the one open() returned).  At RLIMIT_NOFILE (a receiver
-    the scenario put at its limit) the listing itself cannot be opened; then every number below
-    the limit is asked with F_GETFD, which allocates nothing.
+    One getdents64 of /proc/self/fd into a reused buffer: no per-descriptor probe.  The directory
+    is the one :func:`hold_listing` keeps open for this process (rewound), else it is opened and
+    closed around the listing (a Child step's process: its own RLIMIT_NOFILE headroom must not
+    lose a descriptor to the harness).  At RLIMIT_NOFILE (a receiver the scenario put at its limit)
+    the listing itself cannot be opened; then every number below the limit is asked with F_GETFD,
+    which allocates nothing.
     """
+    held = _held
+    if held is not None and held[0] == os.getpid():
+        numbers = _listed(held[1], rewind=True)
+        if numbers is not None:
+            numbers.discard(held[1])
+            return frozenset(numbers)
     try:
         listing = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
@@ -51,13 +59,33 @@ def open_fds() -> frozenset[int]:
         limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         return frozenset(fd for fd in range(limit) if is_open(fd))
     try:
-        numbers = _listed(listing)
+        numbers = _listed(listing, rewind=False)
     finally:
         os.close(listing)
     if numbers is None:  # no getdents64 in this libc: the listing by name, each number asked
         return frozenset(fd for fd in map(int, os.listdir("/proc/self/fd")) if is_open(fd))
     numbers.discard(listing)
     return frozenset(numbers)
+
+
+_held: tuple[int, int] | None = None  # (pid, descriptor): the /proc/self/fd hold_listing() keeps open
+
+
+def hold_listing() -> None:
+    """Keep /proc/self/fd open in this process for :func:`open_fds` (an open and a close fewer per
+    listing).  Called before a scenario's baseline, never in a Child step's process; a forked
+    process (a fuzz worker) opens its own, as the inherited one lists its parent's table."""
+    global _held
+    pid = os.getpid()
+    if _held is not None and _held[0] == pid:
+        return
+    try:
+        fd = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno not in (errno.EMFILE, errno.ENFILE):
+            raise
+        return  # the listings open the directory each time (or probe, at the limit)
+    _held = (pid, fd)
 
 
 _DIRENTS = ctypes.create_string_buffer(1 << 16)  # guarded by _DIRENTS_LOCK (a Child thread lists too)
@@ -68,20 +96,32 @@ _SHORT_LENGTH = _SHORT_DIRENT.to_bytes(2, sys.byteorder)
 _RECLEN = struct.Struct("=H")
 
 
-def _listed(directory: int) -> set[int] | None:
-    """The numbers in the open /proc/self/fd ``directory`` (read from its start), by getdents64.
+def _listed(directory: int, *, rewind: bool) -> set[int] | None:
+    """The numbers in the open /proc/self/fd ``directory`` (from its start), by getdents64.
 
     A reply that left room for one more record is the rest of the directory: getdents stops
     early only when the next record does not fit, so one call lists a table of up to about 2,700
-    descriptors, and a bigger one takes more calls.
+    descriptors, and a bigger one takes more calls.  None: no getdents64 in libc, or (``rewind``:
+    the held directory) it is no longer the directory (a scenario closed that number), which is
+    then let go.
     """
+    global _held
     numbers: set[int] = set()
     with _DIRENTS_LOCK:
+        if rewind:
+            try:
+                os.lseek(directory, 0, os.SEEK_SET)
+            except OSError:
+                _held = None
+                return None
         while True:
             r = libc.getdents64(directory, _DIRENTS)
             if r is None:
                 return None
             if not r.ok:
+                if rewind:
+                    _held = None
+                    return None
                 raise OSError(r.errno, "getdents64(/proc/self/fd)")
             if r.value == 0:
                 return numbers
@@ -162,12 +202,22 @@ def pidfd_pid(fd: int) -> int | None:
 
 
 def status_flag_names(flags: int) -> frozenset[str]:
-    names = {("O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE")[flags & os.O_ACCMODE]}
-    for name in ("O_APPEND", "O_NONBLOCK", "O_PATH", "O_DIRECT", "O_NOATIME"):
-        bit = getattr(os, name, 0)
-        if bit and flags & bit:
-            names.add(name)
-    return frozenset(names)
+    names = _STATUS_NAMES.get(flags)
+    if names is None:
+        found = {("O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE")[flags & os.O_ACCMODE]}
+        found.update(name for name, bit in _STATUS_BITS if flags & bit)
+        names = frozenset(found)
+        if len(_STATUS_NAMES) < 1024:  # a few flag words recur; the cache stays small whatever comes
+            _STATUS_NAMES[flags] = names
+    return names
+
+
+_STATUS_BITS = tuple(
+    (name, bit)
+    for name in ("O_APPEND", "O_NONBLOCK", "O_PATH", "O_DIRECT", "O_NOATIME")
+    if (bit := getattr(os, name, 0))
+)
+_STATUS_NAMES: dict[int, frozenset[str]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +260,7 @@ class Identifier:
         """kcmp(KCMP_FILE); None when it cannot be asked (once missing or refused, never again)."""
         if self._kcmp_nr is None:
             return None
-        r = libc.syscall(self._kcmp_nr, self._pid, self._pid, _KCMP_FILE, fd1, fd2)
+        r = libc.syscall5(self._kcmp_nr, self._pid, self._pid, _KCMP_FILE, fd1, fd2)
         if not r.ok and r.errno in (errno.ENOSYS, errno.EPERM, errno.EACCES):
             self._kcmp_nr = None
         return r.value == 0 if r.ok else None

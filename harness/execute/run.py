@@ -13,7 +13,7 @@ from harness.execute import signals
 from harness.execute.backend import Backend, ExecConfig
 from harness.execute.errors import CannotExpress, CaseTimeout, ChildDied
 from harness.execute.fdtable import FdTable, FdUnavailable, ensure_descriptor_limit
-from harness.execute.inspect import describe, open_fds
+from harness.execute.inspect import describe, hold_listing, open_fds
 from harness.execute.lifetime import call_in_child
 from harness.execute.pysock import PySockBackend
 from harness.execute.raw import RawBackend
@@ -116,6 +116,7 @@ def _ignore(signum: int, frame: object) -> None:
 
 
 def _execute_steps(scenario: Scenario, backend: str, config: ExecConfig, consts: Constants) -> Observation:
+    hold_listing()
     baseline = open_fds()
     closed_above = ensure_descriptor_limit(scenario, len(baseline))
     observed: list[StepObservation] = []

@@ -273,6 +273,17 @@ def getdents64(fd: int, buffer: ctypes.Array[ctypes.c_char]) -> Result | None:
     return _result(_getdents64(fd, ctypes.addressof(buffer), len(buffer)))
 
 
+_syscall5 = _libc["syscall"]  # a second function object with five long arguments: no c_long per call
+_syscall5.argtypes = (ctypes.c_long,) * 6
+_syscall5.restype = ctypes.c_long
+
+
+def syscall5(number: int, a: int, b: int, c: int, d: int, e: int) -> Result:
+    """syscall(number, a, b, c, d, e) for a call that takes five integer arguments (kcmp)."""
+    ctypes.set_errno(0)
+    return _result(_syscall5(number, a, b, c, d, e))
+
+
 def libc_version() -> str:
     if _gnu_get_libc_version is None:
         return "unknown"
