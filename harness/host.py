@@ -192,13 +192,7 @@ def probe(label: str = "native") -> Platform:
     )
 
 
+@functools.cache
 def host_constants() -> constants.Constants:
-    """The constant table of this machine's architecture (built once per architecture: every scenario asks)."""
-    machine = os.uname().machine
-    table = _CONSTANTS.get(machine)
-    if table is None:
-        table = _CONSTANTS[machine] = constants.linux(machine)
-    return table
-
-
-_CONSTANTS: dict[str, constants.Constants] = {}
+    """The constant table of this machine's architecture (looked up once per process: every scenario asks)."""
+    return constants.linux(os.uname().machine)

@@ -53,12 +53,9 @@ class RawBackend(Backend):
 
     def send(self, index: int, step: Send) -> StepObservation:
         keep: list[object] = []  # buffers that must outlive the call
-        iov = (libc.iovec * max(1, len(step.iov)))()
-        for i, part in enumerate(step.iov):
-            buf = ctypes.create_string_buffer(part, len(part))
-            keep.append(buf)
-            iov[i].iov_base = _address(buf)
-            iov[i].iov_len = len(part)
+        data = b"".join(step.iov)
+        area = ctypes.create_string_buffer(data, max(len(data), 1))  # the parts one after the other
+        iov = _iovecs(_address(area), [len(part) for part in step.iov])
         if step.fault == "iov_base":
             nonempty = [i for i, part in enumerate(step.iov) if part] or [0]
             iov[nonempty[0]].iov_base = libc.BAD_ADDRESS
@@ -87,12 +84,12 @@ class RawBackend(Backend):
     # -- recvmsg ------------------------------------------------------------------------------
 
     def recv(self, index: int, step: Recv) -> StepObservation:
-        buffers = [ctypes.create_string_buffer(bytes([RECV_FILL]) * size, size) for size in step.buffers]
-        iov = (libc.iovec * max(1, len(buffers)))()
-        for i, buf in enumerate(buffers):
-            iov[i].iov_base = _address(buf)
-            iov[i].iov_len = len(buf)
-        if step.fault == "iov_base" and buffers:
+        sizes = step.buffers
+        total = sum(sizes)
+        area = ctypes.create_string_buffer(max(total, 1))  # the buffers one after the other, each filled
+        ctypes.memset(area, RECV_FILL, total)
+        iov = _iovecs(_address(area), sizes)
+        if step.fault == "iov_base" and sizes:
             iov[0].iov_base = libc.BAD_ADDRESS
         ctl = ctypes.create_string_buffer(bytes([RECV_FILL]) * step.control, max(step.control, 1))
         msg = libc.msghdr()
@@ -100,7 +97,7 @@ class RawBackend(Backend):
         msg.msg_name = _address(name)
         msg.msg_namelen = NAME_CAPACITY
         msg.msg_iov = libc.BAD_ADDRESS if step.fault == "iov" else ctypes.addressof(iov)
-        msg.msg_iovlen = len(buffers)
+        msg.msg_iovlen = len(sizes)
         msg.msg_control = {"buffer": _address(ctl), "null": None, "bad": libc.BAD_ADDRESS}[step.control_pointer]
         msg.msg_controllen = step.control
         msg.msg_flags = RECV_FLAGS_SEED
@@ -111,7 +108,8 @@ class RawBackend(Backend):
         address = libc.BAD_ADDRESS if step.fault == "msghdr" else ctypes.addressof(msg)
         r = libc.recvmsg(fd, address, flags)
         outcome = self.outcome(r.value, r.errno, started, self.may_block(step.flags, step.on))
-        contents = tuple(buf.raw for buf in buffers)
+        filled = area.raw[:total]
+        contents = tuple(filled[start : start + size] for start, size in zip(_starts(sizes), sizes, strict=True))
         found: list[tuple[int, int, int, bytes, bool]] = []
         stray: int | None = None
         if r.ok and step.control_pointer == "buffer":
@@ -123,7 +121,7 @@ class RawBackend(Backend):
         elif step.control_pointer == "buffer":
             stray = _stray_bytes(ctl.raw[: step.control], [])
         cmsgs = self.observe_cmsgs(found)
-        received = b"".join(contents)[: r.value] if r.ok else b""
+        received = filled[: r.value] if r.ok else b""
         return StepObservation(
             index=index,
             op="recv",
@@ -216,6 +214,19 @@ class RawBackend(Backend):
         started = time.monotonic()
         r = libc.accept4(self.table.fd(on), flags)
         return self.wait_outcome(r.value, r.errno, started, on), (r.value if r.ok else None)
+
+
+def _starts(sizes: tuple[int, ...] | list[int]) -> itertools.accumulate[int]:
+    """Where each of ``sizes`` starts when they are laid one after the other."""
+    return itertools.accumulate(sizes[:-1], initial=0)
+
+
+def _iovecs(base: int, sizes: tuple[int, ...] | list[int]) -> ctypes.Array[libc.iovec]:
+    """struct iovec[len(sizes)] (at least one, zeroed) over consecutive pieces of the area at ``base``."""
+    words = [0, 0]
+    if sizes:
+        words = [word for start, size in zip(_starts(sizes), sizes, strict=True) for word in (base + start, size)]
+    return (libc.iovec * (len(words) // 2)).from_buffer_copy(struct.pack(f"@{len(words)}N", *words))
 
 
 def _stray_bytes(buffer: bytes, written: list[tuple[int, int]]) -> int:

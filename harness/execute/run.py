@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import threading
 from dataclasses import replace
@@ -154,6 +153,6 @@ def _execute_steps(scenario: Scenario, backend: str, config: ExecConfig, consts:
         kind=scenario.kind.name,
         steps=tuple(observed),
         leaked_fds=leaked,
-        context=ProcessContext(pid=os.getpid(), uid=os.getuid(), gid=os.getgid()),
+        context=ProcessContext(pid=impl.main_ids[0], uid=impl.main_ids[1], gid=impl.main_ids[2]),
         children=children,
     )
