@@ -146,12 +146,13 @@ class FdTable:
             self.pending[spec.name] = spec  # filled by an Accept step (fill); closed until then
             return -1
         fd = self.own(self._open(spec))
-        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-        if spec.nonblock:
-            flags |= os.O_NONBLOCK
-        if spec.append:
-            flags |= os.O_APPEND
-        if spec.kind is not FdKind.OPATH_DIR:
+        if (spec.nonblock or spec.append) and spec.kind is not FdKind.OPATH_DIR:
+            # (setting the status flags it has already would change nothing: then neither call is made)
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            if spec.nonblock:
+                flags |= os.O_NONBLOCK
+            if spec.append:
+                flags |= os.O_APPEND
             fcntl.fcntl(fd, fcntl.F_SETFL, flags)
         fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC if spec.cloexec else 0)
         if spec.kind in SEEKABLE_KINDS:
