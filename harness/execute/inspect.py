@@ -283,7 +283,8 @@ class Identifier:
                 offset_shared=None,
                 flags_shared=None,
             )
-        inode_matches = sorted(name for name, k in known.items() if (k.dev, k.ino) == (st.st_dev, st.st_ino))
+        dev, ino = st.st_dev, st.st_ino
+        inode_matches = sorted(name for name, k in known.items() if k.ino == ino and k.dev == dev)
         live = {name: k for name in inode_matches if (k := known[name]).fd is not None}
         decision = self._decide(fd, fl, live)
         undecided = tuple(name for name in inode_matches if name not in live or decision.identity == UNDECIDED)
@@ -311,13 +312,14 @@ class Identifier:
         others = {name: k.fd for name, k in live.items() if k.fd is not None}
         seekable = all(k.seekable for k in live.values())
         verdicts = {name: self.same_description(fd, other) for name, other in others.items()}
-        if all(v is not None for v in verdicts.values()):
+        if None not in verdicts.values():
             same = next((name for name, v in verdicts.items() if v), None)
             if same is None:
                 return _Decision(IDENTITY_KCMP)
             # kcmp said which: check that the kernel really shares offset and status flags
-            offsets = _offsets_seen(fd, {same: others[same]}) if seekable else {}
-            seen = _flags_seen(fd, flags, {same: others[same]})
+            only = {same: others[same]}
+            offsets = _offsets_seen(fd, only) if seekable else {}
+            seen = _flags_seen(fd, flags, only)
             return _Decision(
                 IDENTITY_KCMP,
                 same,

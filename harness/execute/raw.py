@@ -216,16 +216,14 @@ class RawBackend(Backend):
         return self.wait_outcome(r.value, r.errno, started, on), (r.value if r.ok else None)
 
 
-def _starts(sizes: tuple[int, ...] | list[int]) -> itertools.accumulate[int]:
+def _starts(sizes: tuple[int, ...] | list[int]) -> list[int]:
     """Where each of ``sizes`` starts when they are laid one after the other."""
-    return itertools.accumulate(sizes[:-1], initial=0)
+    return list(itertools.accumulate(sizes[:-1], initial=0)) if sizes else []
 
 
 def _iovecs(base: int, sizes: tuple[int, ...] | list[int]) -> ctypes.Array[libc.iovec]:
     """struct iovec[len(sizes)] (at least one, zeroed) over consecutive pieces of the area at ``base``."""
-    words = [0, 0]
-    if sizes:
-        words = [word for start, size in zip(_starts(sizes), sizes, strict=True) for word in (base + start, size)]
+    words = [word for start, size in zip(_starts(sizes), sizes, strict=True) for word in (base + start, size)] or [0, 0]
     return (libc.iovec * (len(words) // 2)).from_buffer_copy(struct.pack(f"@{len(words)}N", *words))
 
 
