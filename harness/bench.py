@@ -15,8 +15,11 @@ private directory), each way:
   instrumentation.
 
 Results are medians over ``--rounds`` rounds of ``--iterations`` iterations, with the ratios to
-the floor of the same file kind and the peak RSS.  Nothing here is a test: numbers are reported,
-never asserted.
+the floor of the same file kind and the peak RSS.  Each is given as wall time and as CPU time
+(user + system, of this process and of the children it reaped: the C floor, a scenario's forked
+children): on a machine shared with other work the wall times follow the load, the CPU times far
+less, so ``cpu_ratio_to_c`` is the comparison that holds there.  Nothing here is a test: numbers
+are reported, never asserted.
 """
 
 from __future__ import annotations
@@ -62,21 +65,46 @@ FLOOR_FLAGS = ("-O2", "-Wall", "-Wextra", "-Werror")
 @dataclass(frozen=True, slots=True)
 class Measurement:
     name: str
-    microseconds: float  # per scenario, median of the rounds
+    microseconds: float  # wall time per scenario, median of the rounds
     per_second: float
+    cpu_microseconds: float  # CPU time (user + system, with reaped children) per scenario, median of the rounds
 
     def as_json(self) -> dict[str, object]:
-        return {"name": self.name, "us_per_scenario": round(self.microseconds, 2), "per_second": round(self.per_second)}
+        return {
+            "name": self.name,
+            "us_per_scenario": round(self.microseconds, 2),
+            "per_second": round(self.per_second),
+            "cpu_us_per_scenario": round(self.cpu_microseconds, 2),
+        }
 
 
-def _time(fn: Callable[[], object], iterations: int, rounds: int) -> float:
-    samples = []
+def _cpu_seconds() -> float:
+    """User + system time of this process and of the children it has reaped."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _children_cpu_seconds() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return children.ru_utime + children.ru_stime
+
+
+def _time(fn: Callable[[], object], iterations: int, rounds: int) -> tuple[float, float]:
+    """(wall, CPU) microseconds per call, each the median of the rounds."""
+    walls, cpus = [], []
     for _ in range(rounds):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu_seconds()
         for _ in range(iterations):
             fn()
-        samples.append((time.perf_counter() - started) / iterations * 1e6)
-    return statistics.median(samples)
+        walls.append((time.perf_counter() - started) / iterations * 1e6)
+        cpus.append((_cpu_seconds() - cpu) / iterations * 1e6)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def _measured(name: str, wall_and_cpu: tuple[float, float]) -> Measurement:
+    wall, cpu = wall_and_cpu
+    return Measurement(name, wall, 1e6 / wall, cpu)
 
 
 def compile_floor(directory: Path) -> Path | None:
@@ -91,24 +119,26 @@ def compile_floor(directory: Path) -> Path | None:
     return binary
 
 
-def c_floor(iterations: int, rounds: int) -> dict[str, float]:
-    """Microseconds per iteration of the C floor, per file kind (empty without a C compiler)."""
+def c_floor(iterations: int, rounds: int) -> dict[str, tuple[float, float]]:
+    """(wall, CPU) microseconds per iteration of the C floor, per file kind (empty without a C compiler)."""
     with tempfile.TemporaryDirectory(prefix="scm-harness-bench-") as tmp:
         binary = compile_floor(Path(tmp))
         if binary is None:
             return {}
         env = {"TMPDIR": tmp, "PATH": "/usr/bin:/bin"}
-        return {
-            files: statistics.median(
-                float(
-                    subprocess.run(
-                        [str(binary), str(iterations * 10), files], check=True, capture_output=True, text=True, env=env
-                    ).stdout
+        count = iterations * 10
+        floors = {}
+        for files in FILE_KINDS:
+            walls, cpus = [], []
+            for _ in range(rounds):
+                cpu = _children_cpu_seconds()
+                done = subprocess.run(
+                    [str(binary), str(count), files], check=True, capture_output=True, text=True, env=env
                 )
-                for _ in range(rounds)
-            )
-            for files in FILE_KINDS
-        }
+                walls.append(float(done.stdout))
+                cpus.append((_children_cpu_seconds() - cpu) / count * 1e6)
+            floors[files] = (statistics.median(walls), statistics.median(cpus))
+        return floors
 
 
 def _atheris_loop(platform: Platform) -> Callable[[], object]:
@@ -135,8 +165,8 @@ def _atheris_loop(platform: Platform) -> Callable[[], object]:
     return one
 
 
-def _hypothesis_loop(platform: Platform, examples: int) -> float:
-    """Microseconds per example of a Hypothesis run drawing from the campaign's strategy."""
+def _hypothesis_loop(platform: Platform, examples: int) -> tuple[float, float]:
+    """(wall, CPU) microseconds per example of a Hypothesis run drawing from the campaign's strategy."""
     from hypothesis import HealthCheck, Phase, given, settings
 
     from harness.fuzz.evaluate import FuzzConfig, evaluate
@@ -161,39 +191,39 @@ def _hypothesis_loop(platform: Platform, examples: int) -> float:
         evaluation = evaluate(drawn, platform, config)
         [finding_signature(f, evaluation.observation) for f in evaluation.findings]
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_seconds()
     one()
-    return (time.perf_counter() - started) / max(ran, 1) * 1e6
+    return (time.perf_counter() - started) / max(ran, 1) * 1e6, (_cpu_seconds() - cpu) / max(ran, 1) * 1e6
 
 
 def run_bench(iterations: int, rounds: int) -> dict[str, object]:
     platform = probe()
     config = RunConfig()
     floors = c_floor(iterations, rounds)
-    measurements = [Measurement(f"c-{files}", us, 1e6 / us) for files, us in floors.items()]
+    measurements = [_measured(f"c-{files}", times) for files, times in floors.items()]
     for files, kind in FILE_KINDS.items():
         scenario_ = canonical(kind)
         for backend in ("raw", "pysock"):
-            us = _time(lambda b=backend, s=scenario_: execute(s, b), iterations, rounds)  # type: ignore[misc]
-            measurements.append(Measurement(f"{backend}-{files}", us, 1e6 / us))
+            times = _time(lambda b=backend, s=scenario_: execute(s, b), iterations, rounds)  # type: ignore[misc]
+            measurements.append(_measured(f"{backend}-{files}", times))
         variant = Variant("canonical", scenario_)
-        us = _time(lambda v=variant: run_variant(v, "raw", platform, config), iterations, rounds)  # type: ignore[misc]
-        measurements.append(Measurement(f"verdict-{files}", us, 1e6 / us))
-    us = _time(_atheris_loop(platform), iterations, rounds)
-    measurements.append(Measurement("atheris-loop", us, 1e6 / us))
-    us = statistics.median(_hypothesis_loop(platform, iterations) for _ in range(rounds))
-    measurements.append(Measurement("hypothesis-loop", us, 1e6 / us))
-    ratios = {
-        m.name: round(m.microseconds / floors[m.name.rsplit("-", 1)[1]], 1)
-        for m in measurements
-        if not m.name.startswith("c-") and m.name.rsplit("-", 1)[1] in floors
-    }
+        times = _time(lambda v=variant: run_variant(v, "raw", platform, config), iterations, rounds)  # type: ignore[misc]
+        measurements.append(_measured(f"verdict-{files}", times))
+    measurements.append(_measured("atheris-loop", _time(_atheris_loop(platform), iterations, rounds)))
+    loops = [_hypothesis_loop(platform, iterations) for _ in range(rounds)]
+    hypothesis = (statistics.median(w for w, _ in loops), statistics.median(c for _, c in loops))
+    measurements.append(_measured("hypothesis-loop", hypothesis))
+    compared = [m for m in measurements if not m.name.startswith("c-") and m.name.rsplit("-", 1)[1] in floors]
     return {
         "platform": f"{platform.system} {platform.release} {platform.arch}",
         "iterations": iterations,
         "rounds": rounds,
         "measurements": [m.as_json() for m in measurements],
-        "ratio_to_c": ratios,  # each back end / verdict over the C floor with the same file kind
+        # each back end / verdict over the C floor with the same file kind, in wall and in CPU time
+        "ratio_to_c": {m.name: round(m.microseconds / floors[m.name.rsplit("-", 1)[1]][0], 1) for m in compared},
+        "cpu_ratio_to_c": {
+            m.name: round(m.cpu_microseconds / floors[m.name.rsplit("-", 1)[1]][1], 1) for m in compared
+        },
         "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }
 
@@ -201,10 +231,18 @@ def run_bench(iterations: int, rounds: int) -> dict[str, object]:
 def render(result: dict[str, object]) -> str:
     lines = [f"scm-harness bench on {result['platform']} ({result['rounds']} rounds x {result['iterations']})"]
     ratios = result.get("ratio_to_c") or {}
-    assert isinstance(ratios, dict)
+    cpu_ratios = result.get("cpu_ratio_to_c") or {}
+    assert isinstance(ratios, dict) and isinstance(cpu_ratios, dict)
+    lines.append(f"  {'':16} {'wall us':>10} {'/s':>10} {'x C':>6}   {'CPU us':>10} {'x C':>6}")
     for m in result["measurements"]:  # type: ignore[attr-defined]
-        ratio = f"  {ratios[m['name']]}x C" if m["name"] in ratios else ""
-        lines.append(f"  {m['name']:16} {m['us_per_scenario']:10.2f} us/scenario {m['per_second']:10} /s{ratio}")
+        name = m["name"]
+        ratio = f"{ratios[name]:6}" if name in ratios else " " * 6
+        cpu_ratio = f"{cpu_ratios[name]:6}" if name in cpu_ratios else ""
+        lines.append(
+            f"  {name:16} {m['us_per_scenario']:10.2f} {m['per_second']:10} {ratio}   "
+            f"{m['cpu_us_per_scenario']:10.2f} {cpu_ratio}".rstrip()
+        )
+    lines.append("  (wall and CPU time in us/scenario; x C: over the C floor with the same file kind)")
     lines.append(f"  peak RSS {result['peak_rss_kib']} KiB")
     return "\n".join(lines)
 

@@ -192,5 +192,7 @@ def probe(label: str = "native") -> Platform:
     )
 
 
+@functools.cache
 def host_constants() -> constants.Constants:
+    """The constant table of this machine's architecture (looked up once per process: every scenario asks)."""
     return constants.linux(os.uname().machine)

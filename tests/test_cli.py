@@ -142,4 +142,6 @@ def test_bench_reports_every_measurement_and_writes_json(capsys: pytest.CaptureF
     assert names == ["c-memfd", "c-named", *backends, "atheris-loop", "hypothesis-loop"]
     assert all(m["us_per_scenario"] > 0 for m in result["measurements"])
     assert set(result["ratio_to_c"]) == set(backends)  # each over the floor of its own file kind
+    assert set(result["cpu_ratio_to_c"]) == set(backends)  # the same in CPU time (a shared machine's measure)
+    assert all(m["cpu_us_per_scenario"] >= 0 for m in result["measurements"])
     assert "us/scenario" in text

@@ -16,7 +16,7 @@ from harness.model import ALL_KINDS, Close, FdKind, FdSpec, PairKind, Recv, Send
 from harness.observation import Blocked, Failed, Returned
 from harness.platform import Platform
 from harness.report.schema import Verdict
-from harness.runner import RunConfig, run_case
+from harness.runner import RunConfig, run_case, run_variant
 
 pytestmark = pytest.mark.kernel
 STREAM = PairKind(SockType.STREAM)
@@ -115,3 +115,17 @@ def test_send_observation_is_the_return_value() -> None:
     obs = execute(scenario(PairKind(SockType.DGRAM), Send(on="a", iov=(b"ab", b"", b"c")), fds=()), "raw")
     assert obs.steps[0].outcome == Returned(3)
     assert obs.context.pid == os.getpid()
+
+
+@pytest.mark.parametrize("buffers", [(), (0,), (3, 0, 4), (0, 0, 20), (2, 2)], ids=repr)
+def test_raw_iovecs_over_one_area_scatter_as_separate_buffers(buffers: tuple[int, ...], platform: Platform) -> None:
+    # the raw back end lays the iovecs of a send and of a receive over one area each; every buffer,
+    # empty ones and none at all included, still holds exactly what the oracle scatters into it
+    kind = PairKind(SockType.DGRAM)
+    steps = (Send(on="a", iov=(b"abc", b"", b"defg")), recv(on="b", buffers=buffers))
+    result = run_variant(Variant("iovecs", scenario(kind, *steps)), "raw", platform, RunConfig())
+    assert result.verdict is Verdict.PASS, (result.reason, result.findings)
+    observed = execute(scenario(kind, *steps), "raw").steps[1]
+    assert observed.buffers is not None and isinstance(observed.outcome, Returned)
+    assert [len(b) for b in observed.buffers] == list(buffers)
+    assert b"".join(observed.buffers)[: observed.outcome.value] == b"abcdefg"[: sum(buffers)]

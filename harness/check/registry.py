@@ -27,11 +27,30 @@ def checker(name: str) -> Callable[[Checker], Checker]:
 def pairs(observation: Observation, expectation: Expectation) -> Iterator[tuple[StepObservation, StepExpectation, str]]:
     """Steps side by side, a child's steps after their Child step, with a field prefix for those
     (``"child.steps[1]."``) and the Child step's index (a finding names the scenario's step); the
-    outcome checker reports a difference in their number."""
+    outcome checker reports a difference in their number.
+
+    Every checker walks the same pairs of one check(): they are made once per (observation,
+    expectation), both immutable, and the last ones kept."""
+    global _last_pairs
+    last = _last_pairs
+    if last is not None and last[0] is observation and last[1] is expectation:
+        return iter(last[2])
+    made = tuple(_pairs(observation, expectation))
+    _last_pairs = (observation, expectation, made)
+    return iter(made)
+
+
+_last_pairs: tuple[Observation, Expectation, tuple[tuple[StepObservation, StepExpectation, str], ...]] | None = None
+
+
+def _pairs(
+    observation: Observation, expectation: Expectation
+) -> Iterator[tuple[StepObservation, StepExpectation, str]]:
     for seen, want in zip(observation.steps, expectation.steps, strict=False):
         yield seen, want, ""
-        for i, (inner_seen, inner_want) in enumerate(zip(seen.nested, want.nested, strict=False)):
-            yield replace(inner_seen, index=seen.index), inner_want, f"child.steps[{i}]."
+        if seen.nested:
+            for i, (inner_seen, inner_want) in enumerate(zip(seen.nested, want.nested, strict=False)):
+                yield replace(inner_seen, index=seen.index), inner_want, f"child.steps[{i}]."
 
 
 def resolve(value: CredExpect, observation: Observation) -> int:

@@ -14,7 +14,7 @@ from harness.observation import Observation
 @checker("signals")
 def signals_match(scenario: Scenario, observation: Observation, expectation: Expectation) -> Iterator[Finding]:
     for seen, want, at in pairs(observation, expectation):
-        if set(seen.signals) != set(want.signals):
+        if seen.signals != want.signals and set(seen.signals) != set(want.signals):
             yield Finding(
                 checker="signals",
                 step=seen.index,

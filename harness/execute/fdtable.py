@@ -146,12 +146,13 @@ class FdTable:
             self.pending[spec.name] = spec  # filled by an Accept step (fill); closed until then
             return -1
         fd = self.own(self._open(spec))
-        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-        if spec.nonblock:
-            flags |= os.O_NONBLOCK
-        if spec.append:
-            flags |= os.O_APPEND
-        if spec.kind is not FdKind.OPATH_DIR:
+        if (spec.nonblock or spec.append) and spec.kind is not FdKind.OPATH_DIR:
+            # (setting the status flags it has already would change nothing: then neither call is made)
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            if spec.nonblock:
+                flags |= os.O_NONBLOCK
+            if spec.append:
+                flags |= os.O_APPEND
             fcntl.fcntl(fd, fcntl.F_SETFL, flags)
         fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC if spec.cloexec else 0)
         if spec.kind in SEEKABLE_KINDS:
@@ -228,16 +229,29 @@ class FdTable:
         """A number that was a descriptor and is closed now, above what the scenario allocates.
 
         It must stay below the soft RLIMIT_NOFILE: F_DUPFD to a number at or above it fails with
-        EINVAL (what every case met at ``ulimit -n 64`` when the floor was a fixed 64).
+        EINVAL (what every case met at ``ulimit -n 64`` when the floor was a fixed 64).  The number
+        of an earlier scenario of this process is taken again while it still fits and is still
+        closed (one F_GETFD instead of an open, a dup and two closes).
         """
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         floor = max(closed_above, min(soft - 1, CLOSED_NUMBER_CEILING))
+        pid = os.getpid()
+        earlier = _reserved.get(pid)
+        if earlier is not None and floor <= earlier < soft:
+            try:
+                fcntl.fcntl(earlier, fcntl.F_GETFD)
+            except OSError as exc:
+                if exc.errno == errno.EBADF:
+                    return earlier
+                raise
         probe = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         try:
             number = fcntl.fcntl(probe, fcntl.F_DUPFD_CLOEXEC, floor)
         finally:
             os.close(probe)
         os.close(number)
+        _reserved.clear()  # a forked child's entry never outlives its parent's use
+        _reserved[pid] = number
         return number
 
     # -- use ----------------------------------------------------------------------------------
@@ -263,6 +277,9 @@ class FdTable:
         except OSError as exc:
             return exc.errno
         return None
+
+
+_reserved: dict[int, int] = {}  # pid -> the closed number its last scenario reserved
 
 
 class FdUnavailable(Exception):

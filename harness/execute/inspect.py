@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import os
 import resource
 import stat
+import struct
+import sys
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,17 +38,119 @@ _F_DUPFD_QUERY = 1027  # F_LINUX_SPECIFIC_BASE + 3 (Linux 6.10): 1 when two fds 
 def open_fds() -> frozenset[int]:
     """The descriptors open in this process now (the listing's own descriptor excluded).
 
-    At RLIMIT_NOFILE (a receiver the scenario put at its limit) the listing itself cannot be
-    opened; then every number below the limit is asked with F_GETFD, which allocates nothing.
+    One getdents64 of /proc/self/fd into a reused buffer: no per-descriptor probe.  The directory
+    is the one :func:`hold_listing` keeps open for this process (rewound), else it is opened and
+    closed around the listing (a Child step's process: its own RLIMIT_NOFILE headroom must not
+    lose a descriptor to the harness).  At RLIMIT_NOFILE (a receiver the scenario put at its limit)
+    the listing itself cannot be opened; then every number below the limit is asked with F_GETFD,
+    which allocates nothing.
     """
+    held = _held
+    if held is not None and held[0] == os.getpid():
+        numbers = _listed(held[1], rewind=True)
+        if numbers is not None:
+            numbers.discard(held[1])
+            return frozenset(numbers)
     try:
-        names = os.listdir("/proc/self/fd")
+        listing = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
         if exc.errno != errno.EMFILE:
             raise
         limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         return frozenset(fd for fd in range(limit) if is_open(fd))
-    return frozenset(fd for fd in map(int, names) if is_open(fd))
+    try:
+        numbers = _listed(listing, rewind=False)
+    finally:
+        os.close(listing)
+    if numbers is None:  # no getdents64 in this libc: the listing by name, each number asked
+        return frozenset(fd for fd in map(int, os.listdir("/proc/self/fd")) if is_open(fd))
+    numbers.discard(listing)
+    return frozenset(numbers)
+
+
+_held: tuple[int, int] | None = None  # (pid, descriptor): the /proc/self/fd hold_listing() keeps open
+
+
+def hold_listing() -> None:
+    """Keep /proc/self/fd open in this process for :func:`open_fds` (an open and a close fewer per
+    listing).  Called before a scenario's baseline, never in a Child step's process; a forked
+    process (a fuzz worker) opens its own, as the inherited one lists its parent's table."""
+    global _held
+    pid = os.getpid()
+    if _held is not None and _held[0] == pid:
+        return
+    try:
+        fd = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno not in (errno.EMFILE, errno.ENFILE):
+            raise
+        return  # the listings open the directory each time (or probe, at the limit)
+    _held = (pid, fd)
+
+
+_DIRENTS = ctypes.create_string_buffer(1 << 16)  # guarded by _DIRENTS_LOCK (a Child thread lists too)
+_DIRENTS_LOCK = threading.Lock()
+_LONGEST_DIRENT = 19 + 256 + 5  # struct linux_dirent64 with a 255-byte name, aligned to 8
+_SHORT_DIRENT = 24  # the record of a name of at most 4 bytes: ".", "..", descriptors 0-9999
+_SHORT_LENGTH = _SHORT_DIRENT.to_bytes(2, sys.byteorder)
+_RECLEN = struct.Struct("=H")
+
+
+def _listed(directory: int, *, rewind: bool) -> set[int] | None:
+    """The numbers in the open /proc/self/fd ``directory`` (from its start), by getdents64.
+
+    A reply that left room for one more record is the rest of the directory: getdents stops
+    early only when the next record does not fit, so one call lists a table of up to about 2,700
+    descriptors, and a bigger one takes more calls.  None: no getdents64 in libc, or (``rewind``:
+    the held directory) it is no longer the directory (a scenario closed that number), which is
+    then let go.
+    """
+    global _held
+    numbers: set[int] = set()
+    with _DIRENTS_LOCK:
+        if rewind:
+            try:
+                os.lseek(directory, 0, os.SEEK_SET)
+            except OSError:
+                _held = None
+                return None
+        while True:
+            r = libc.getdents64(directory, _DIRENTS)
+            if r is None:
+                return None
+            if not r.ok:
+                if rewind:
+                    _held = None
+                    return None
+                raise OSError(r.errno, "getdents64(/proc/self/fd)")
+            if r.value == 0:
+                return numbers
+            raw = ctypes.string_at(_DIRENTS, r.value)
+            numbers.update(_dirent_numbers(raw))
+            if r.value <= len(_DIRENTS) - _LONGEST_DIRENT:
+                return numbers
+
+
+def _dirent_numbers(raw: bytes) -> list[int]:
+    """The descriptor numbers named by the linux_dirent64 records in ``raw`` ("." and ".." skipped).
+
+    struct linux_dirent64 { u64 d_ino; s64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }: when
+    every record is 24 bytes long (numbers below 10,000), the names are read by slicing.
+    """
+    count, rest = divmod(len(raw), _SHORT_DIRENT)
+    if (
+        not rest
+        and raw[16::_SHORT_DIRENT] + raw[17::_SHORT_DIRENT] == _SHORT_LENGTH[:1] * count + _SHORT_LENGTH[1:] * count
+    ):
+        return [int(raw[i : i + 5].partition(b"\0")[0]) for i in range(19, len(raw), _SHORT_DIRENT) if raw[i] != 46]
+    numbers = []
+    position = 0
+    while position < len(raw):
+        end = raw.index(b"\0", position + 19)
+        if raw[position + 19] != 46:  # "." and ".."
+            numbers.append(int(raw[position + 19 : end]))
+        position += _RECLEN.unpack_from(raw, position + 16)[0]
+    return numbers
 
 
 def is_open(fd: int) -> bool:
@@ -96,12 +202,22 @@ def pidfd_pid(fd: int) -> int | None:
 
 
 def status_flag_names(flags: int) -> frozenset[str]:
-    names = {("O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE")[flags & os.O_ACCMODE]}
-    for name in ("O_APPEND", "O_NONBLOCK", "O_PATH", "O_DIRECT", "O_NOATIME"):
-        bit = getattr(os, name, 0)
-        if bit and flags & bit:
-            names.add(name)
-    return frozenset(names)
+    names = _STATUS_NAMES.get(flags)
+    if names is None:
+        found = {("O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE")[flags & os.O_ACCMODE]}
+        found.update(name for name, bit in _STATUS_BITS if flags & bit)
+        names = frozenset(found)
+        if len(_STATUS_NAMES) < 1024:  # a few flag words recur; the cache stays small whatever comes
+            _STATUS_NAMES[flags] = names
+    return names
+
+
+_STATUS_BITS = tuple(
+    (name, bit)
+    for name in ("O_APPEND", "O_NONBLOCK", "O_PATH", "O_DIRECT", "O_NOATIME")
+    if (bit := getattr(os, name, 0))
+)
+_STATUS_NAMES: dict[int, frozenset[str]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +260,7 @@ class Identifier:
         """kcmp(KCMP_FILE); None when it cannot be asked (once missing or refused, never again)."""
         if self._kcmp_nr is None:
             return None
-        r = libc.syscall(self._kcmp_nr, self._pid, self._pid, _KCMP_FILE, fd1, fd2)
+        r = libc.syscall5(self._kcmp_nr, self._pid, self._pid, _KCMP_FILE, fd1, fd2)
         if not r.ok and r.errno in (errno.ENOSYS, errno.EPERM, errno.EACCES):
             self._kcmp_nr = None
         return r.value == 0 if r.ok else None
@@ -167,7 +283,8 @@ class Identifier:
                 offset_shared=None,
                 flags_shared=None,
             )
-        inode_matches = sorted(name for name, k in known.items() if (k.dev, k.ino) == (st.st_dev, st.st_ino))
+        dev, ino = st.st_dev, st.st_ino
+        inode_matches = sorted(name for name, k in known.items() if k.ino == ino and k.dev == dev)
         live = {name: k for name in inode_matches if (k := known[name]).fd is not None}
         decision = self._decide(fd, fl, live)
         undecided = tuple(name for name in inode_matches if name not in live or decision.identity == UNDECIDED)
@@ -195,13 +312,14 @@ class Identifier:
         others = {name: k.fd for name, k in live.items() if k.fd is not None}
         seekable = all(k.seekable for k in live.values())
         verdicts = {name: self.same_description(fd, other) for name, other in others.items()}
-        if all(v is not None for v in verdicts.values()):
+        if None not in verdicts.values():
             same = next((name for name, v in verdicts.items() if v), None)
             if same is None:
                 return _Decision(IDENTITY_KCMP)
             # kcmp said which: check that the kernel really shares offset and status flags
-            offsets = _offsets_seen(fd, {same: others[same]}) if seekable else {}
-            seen = _flags_seen(fd, flags, {same: others[same]})
+            only = {same: others[same]}
+            offsets = _offsets_seen(fd, only) if seekable else {}
+            seen = _flags_seen(fd, flags, only)
             return _Decision(
                 IDENTITY_KCMP,
                 same,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import itertools
 import struct
 import time
 
@@ -52,12 +53,9 @@ class RawBackend(Backend):
 
     def send(self, index: int, step: Send) -> StepObservation:
         keep: list[object] = []  # buffers that must outlive the call
-        iov = (libc.iovec * max(1, len(step.iov)))()
-        for i, part in enumerate(step.iov):
-            buf = ctypes.create_string_buffer(part, len(part))
-            keep.append(buf)
-            iov[i].iov_base = _address(buf)
-            iov[i].iov_len = len(part)
+        data = b"".join(step.iov)
+        area = ctypes.create_string_buffer(data, max(len(data), 1))  # the parts one after the other
+        iov = _iovecs(_address(area), [len(part) for part in step.iov])
         if step.fault == "iov_base":
             nonempty = [i for i, part in enumerate(step.iov) if part] or [0]
             iov[nonempty[0]].iov_base = libc.BAD_ADDRESS
@@ -86,12 +84,12 @@ class RawBackend(Backend):
     # -- recvmsg ------------------------------------------------------------------------------
 
     def recv(self, index: int, step: Recv) -> StepObservation:
-        buffers = [ctypes.create_string_buffer(bytes([RECV_FILL]) * size, size) for size in step.buffers]
-        iov = (libc.iovec * max(1, len(buffers)))()
-        for i, buf in enumerate(buffers):
-            iov[i].iov_base = _address(buf)
-            iov[i].iov_len = len(buf)
-        if step.fault == "iov_base" and buffers:
+        sizes = step.buffers
+        total = sum(sizes)
+        area = ctypes.create_string_buffer(max(total, 1))  # the buffers one after the other, each filled
+        ctypes.memset(area, RECV_FILL, total)
+        iov = _iovecs(_address(area), sizes)
+        if step.fault == "iov_base" and sizes:
             iov[0].iov_base = libc.BAD_ADDRESS
         ctl = ctypes.create_string_buffer(bytes([RECV_FILL]) * step.control, max(step.control, 1))
         msg = libc.msghdr()
@@ -99,7 +97,7 @@ class RawBackend(Backend):
         msg.msg_name = _address(name)
         msg.msg_namelen = NAME_CAPACITY
         msg.msg_iov = libc.BAD_ADDRESS if step.fault == "iov" else ctypes.addressof(iov)
-        msg.msg_iovlen = len(buffers)
+        msg.msg_iovlen = len(sizes)
         msg.msg_control = {"buffer": _address(ctl), "null": None, "bad": libc.BAD_ADDRESS}[step.control_pointer]
         msg.msg_controllen = step.control
         msg.msg_flags = RECV_FLAGS_SEED
@@ -110,7 +108,8 @@ class RawBackend(Backend):
         address = libc.BAD_ADDRESS if step.fault == "msghdr" else ctypes.addressof(msg)
         r = libc.recvmsg(fd, address, flags)
         outcome = self.outcome(r.value, r.errno, started, self.may_block(step.flags, step.on))
-        contents = tuple(buf.raw for buf in buffers)
+        filled = area.raw[:total]
+        contents = tuple(filled[start : start + size] for start, size in zip(_starts(sizes), sizes, strict=True))
         found: list[tuple[int, int, int, bytes, bool]] = []
         stray: int | None = None
         if r.ok and step.control_pointer == "buffer":
@@ -122,7 +121,7 @@ class RawBackend(Backend):
         elif step.control_pointer == "buffer":
             stray = _stray_bytes(ctl.raw[: step.control], [])
         cmsgs = self.observe_cmsgs(found)
-        received = b"".join(contents)[: r.value] if r.ok else b""
+        received = filled[: r.value] if r.ok else b""
         return StepObservation(
             index=index,
             op="recv",
@@ -217,9 +216,31 @@ class RawBackend(Backend):
         return self.wait_outcome(r.value, r.errno, started, on), (r.value if r.ok else None)
 
 
+def _starts(sizes: tuple[int, ...] | list[int]) -> list[int]:
+    """Where each of ``sizes`` starts when they are laid one after the other."""
+    return list(itertools.accumulate(sizes[:-1], initial=0)) if sizes else []
+
+
+def _iovecs(base: int, sizes: tuple[int, ...] | list[int]) -> ctypes.Array[libc.iovec]:
+    """struct iovec[len(sizes)] (at least one, zeroed) over consecutive pieces of the area at ``base``."""
+    words = [word for start, size in zip(_starts(sizes), sizes, strict=True) for word in (base + start, size)] or [0, 0]
+    return (libc.iovec * (len(words) // 2)).from_buffer_copy(struct.pack(f"@{len(words)}N", *words))
+
+
 def _stray_bytes(buffer: bytes, written: list[tuple[int, int]]) -> int:
     """How many bytes outside the reported cmsgs are no longer the fill byte."""
+    changed = len(buffer) - buffer.count(_FILL)
+    if not changed:
+        return 0
+    if all(end <= start for (_, end), (start, _) in itertools.pairwise(written)):  # apart, in order
+        size = len(buffer)
+        return changed - sum(
+            min(end, size) - start - buffer.count(_FILL, start, end) for start, end in written if start < min(end, size)
+        )
     mask = bytearray(len(buffer))
     for start, end in written:
         mask[start:end] = b"\1" * (min(end, len(buffer)) - start)
     return sum(1 for byte, covered in zip(buffer, mask, strict=True) if not covered and byte != RECV_FILL)
+
+
+_FILL = bytes([RECV_FILL])

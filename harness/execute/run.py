@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import threading
 from dataclasses import replace
@@ -13,7 +12,7 @@ from harness.execute import signals
 from harness.execute.backend import Backend, ExecConfig
 from harness.execute.errors import CannotExpress, CaseTimeout, ChildDied
 from harness.execute.fdtable import FdTable, FdUnavailable, ensure_descriptor_limit
-from harness.execute.inspect import describe, open_fds
+from harness.execute.inspect import describe, hold_listing, open_fds
 from harness.execute.lifetime import call_in_child
 from harness.execute.pysock import PySockBackend
 from harness.execute.raw import RawBackend
@@ -116,6 +115,7 @@ def _ignore(signum: int, frame: object) -> None:
 
 
 def _execute_steps(scenario: Scenario, backend: str, config: ExecConfig, consts: Constants) -> Observation:
+    hold_listing()
     baseline = open_fds()
     closed_above = ensure_descriptor_limit(scenario, len(baseline))
     observed: list[StepObservation] = []
@@ -135,7 +135,8 @@ def _execute_steps(scenario: Scenario, backend: str, config: ExecConfig, consts:
             for index, step in enumerate(scenario.steps):
                 pending = impl.background
                 step_observation = impl.run_step(index, step)
-                observed.append(replace(step_observation, signals=signals.take()))
+                raised = signals.take()
+                observed.append(replace(step_observation, signals=raised) if raised else step_observation)
                 if pending is not None:  # a background child races the step after its Child step
                     joined = impl.join_background()
                     if joined is not None:
@@ -152,6 +153,6 @@ def _execute_steps(scenario: Scenario, backend: str, config: ExecConfig, consts:
         kind=scenario.kind.name,
         steps=tuple(observed),
         leaked_fds=leaked,
-        context=ProcessContext(pid=os.getpid(), uid=os.getuid(), gid=os.getgid()),
+        context=ProcessContext(pid=impl.main_ids[0], uid=impl.main_ids[1], gid=impl.main_ids[2]),
         children=children,
     )

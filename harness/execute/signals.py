@@ -8,6 +8,7 @@ this thread, and each step takes what became pending with sigtimedwait(timeout 0
 
 from __future__ import annotations
 
+import importlib
 import signal
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 WATCHED = (signal.SIGPIPE, signal.SIGURG)
+# the C function behind signal.sigpending(), which gives numbers: the wrapper makes an enum of each (every step asks)
+_sigpending = importlib.import_module("_signal").sigpending
 
 
 @contextmanager
@@ -31,7 +34,9 @@ def watched() -> Iterator[None]:
 
 def take() -> tuple[str, ...]:
     """The watched signals that are pending now, consumed."""
-    pending = signal.sigpending()
+    pending: set[int] = _sigpending()
+    if not pending:
+        return ()
     seen = []
     for sig in WATCHED:
         if sig in pending:

@@ -13,7 +13,7 @@ On x86-64 and aarch64 that is a 16-byte header, CMSG_LEN(4) = 20 and CMSG_SPACE(
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,13 +22,16 @@ class CmsgAbi:
 
     word: int = 8
     byte_order: str = "<"
+    # derived once (the oracle and the parser ask for them per control message)
+    header: int = field(init=False, repr=False, compare=False)
+    _header_format: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "header", self.align(self.word + 8))
+        object.__setattr__(self, "_header_format", self.byte_order + ("Q" if self.word == 8 else "I") + "ii")
 
     def align(self, n: int) -> int:
         return (n + self.word - 1) & ~(self.word - 1)
-
-    @property
-    def header(self) -> int:
-        return self.align(self.word + 8)
 
     def length(self, n: int) -> int:
         return self.header + n
@@ -37,12 +40,10 @@ class CmsgAbi:
         return self.header + self.align(n)
 
     def pack_header(self, length: int, level: int, type_: int) -> bytes:
-        fmt = self.byte_order + ("Q" if self.word == 8 else "I") + "ii"
-        return struct.pack(fmt, length, level, type_).ljust(self.header, b"\0")
+        return struct.pack(self._header_format, length, level, type_).ljust(self.header, b"\0")
 
     def unpack_header(self, data: bytes, offset: int) -> tuple[int, int, int]:
-        fmt = self.byte_order + ("Q" if self.word == 8 else "I") + "ii"
-        length, level, type_ = struct.unpack_from(fmt, data, offset)
+        length, level, type_ = struct.unpack_from(self._header_format, data, offset)
         return int(length), int(level), int(type_)
 
 

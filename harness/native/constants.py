@@ -10,6 +10,7 @@ it executes.  ``tests/test_native_abi.py`` checks them against the C headers of 
 from __future__ import annotations
 
 import errno as _errno
+import functools
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -142,8 +143,21 @@ class Constants:
     sock_nonblock: int = 0o4000
     sock_cloexec: int = 0o2000000
     _msg_bits: tuple[tuple[int, str], ...] = field(default=(), repr=False)
+    # flag words met before, both ways (every send and receive asks; a few words recur)
+    _flag_cache: dict[object, object] = field(default_factory=dict, repr=False, compare=False, hash=False)
 
     def msg_flags(self, names: frozenset[str] | set[str]) -> int:
+        if isinstance(names, frozenset):
+            known = self._flag_cache.get(names)
+            if known is not None:
+                return known  # type: ignore[return-value]
+            value = self._msg_flags(names)
+            if len(self._flag_cache) < 4096:
+                self._flag_cache[names] = value
+            return value
+        return self._msg_flags(names)
+
+    def _msg_flags(self, names: frozenset[str] | set[str]) -> int:
         value = 0
         for name in names:
             try:
@@ -154,6 +168,14 @@ class Constants:
 
     def msg_flag_names(self, value: int) -> frozenset[str]:
         """Names of the bits set in ``value``; bits without a name appear as ``"0x..."``."""
+        known = self._flag_cache.get(value)
+        if known is None:
+            known = self._msg_flag_names(value)
+            if len(self._flag_cache) < 4096:
+                self._flag_cache[value] = known
+        return known  # type: ignore[return-value]
+
+    def _msg_flag_names(self, value: int) -> frozenset[str]:
         names = set()
         rest = value
         for bit, name in self.msg_bits:
@@ -207,8 +229,10 @@ def _reverse(table: Mapping[str, int], value: int) -> str:
     return str(value)
 
 
+@functools.cache
 def linux(arch: str) -> Constants:
-    """The table for Linux on ``arch`` (``platform.machine()`` spelling)."""
+    """The table for Linux on ``arch`` (``platform.machine()`` spelling); built once per architecture
+    (every scenario's oracle and executor ask, and a Constants is immutable)."""
     if arch in ("alpha", "mips", "mips64", "parisc", "parisc64", "sparc", "sparc64"):
         raise UnknownName(f"no constant table for Linux/{arch} yet (SOL_SOCKET and SO_* differ there)")
     so = _LINUX_POWERPC_SO if arch.startswith("ppc") else _LINUX_GENERIC_SO

@@ -91,6 +91,10 @@ _connect = _libc.connect
 _connect.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_uint32)
 _accept4 = _libc.accept4
 _accept4.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int)
+_getdents64 = getattr(_libc, "getdents64", None)  # glibc 2.30+, musl
+if _getdents64 is not None:
+    _getdents64.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t)
+    _getdents64.restype = ctypes.c_ssize_t
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +265,25 @@ def listen(fd: int, backlog: int) -> Result:
 def syscall(number: int, *args: int) -> Result:
     ctypes.set_errno(0)
     return _result(_syscall(ctypes.c_long(number), *(ctypes.c_long(a) for a in args)))
+
+
+def getdents64(fd: int, buffer: ctypes.Array[ctypes.c_char]) -> Result | None:
+    """getdents64(fd, buffer, sizeof buffer); None where libc has no getdents64 wrapper."""
+    if _getdents64 is None:
+        return None
+    ctypes.set_errno(0)
+    return _result(_getdents64(fd, ctypes.addressof(buffer), len(buffer)))
+
+
+_syscall5 = _libc["syscall"]  # a second function object with five long arguments: no c_long per call
+_syscall5.argtypes = (ctypes.c_long,) * 6
+_syscall5.restype = ctypes.c_long
+
+
+def syscall5(number: int, a: int, b: int, c: int, d: int, e: int) -> Result:
+    """syscall(number, a, b, c, d, e) for a call that takes five integer arguments (kcmp)."""
+    ctypes.set_errno(0)
+    return _result(_syscall5(number, a, b, c, d, e))
 
 
 def libc_version() -> str:

@@ -848,7 +848,7 @@ class LinuxModel:
         return StepExpectation(
             op="recv",
             outcome=outcome,
-            buffers=tuple(bytes([RECV_FILL]) * n for n in step.buffers),
+            buffers=filled(step.buffers),
             msg_flags=self.c.msg_flag_names(RECV_FLAGS_SEED),
             controllen=step.control,
             control_stray=stray,
@@ -1193,11 +1193,26 @@ def scatter(data: bytes, sizes: tuple[int, ...]) -> tuple[bytes, ...]:
     """What each receive buffer holds after ``data`` was scattered into it (the rest untouched)."""
     out = []
     offset = 0
+    untouched: dict[int, bytes] = {}  # one bytes object per size of the buffers past the data
     for size in sizes:
         piece = data[offset : offset + size]
         offset += len(piece)
-        out.append(piece + bytes([RECV_FILL]) * (size - len(piece)))
+        if len(piece) == size:
+            out.append(piece)
+        elif piece:
+            out.append(piece + _FILL * (size - len(piece)))
+        else:
+            out.append(untouched.get(size) or untouched.setdefault(size, _FILL * size))
     return tuple(out)
+
+
+def filled(sizes: tuple[int, ...]) -> tuple[bytes, ...]:
+    """Receive buffers of ``sizes`` as the kernel left them untouched (one bytes object per size)."""
+    by_size = {size: _FILL * size for size in set(sizes)}
+    return tuple(by_size[size] for size in sizes)
+
+
+_FILL = bytes([RECV_FILL])
 
 
 def expect(scenario: Scenario, platform: Platform) -> Expectation | Unmodelled:
