@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, assert_never
 from harness.addresses import (
     AUTOBIND_LENGTH,
     SUN_PATH_OFFSET,
-    TargetKind,
-    address_target,
     pair_name_length,
 )
 from harness.expectation import Expectation, ExpectedCmsg, ExpectedFd, StepExpectation, Unmodelled
@@ -65,28 +63,19 @@ from harness.model import (
 from harness.native.cmsg import CmsgAbi
 from harness.native.constants import Constants, linux
 from harness.observation import Blocked, Failed, Outcome, Returned
-from harness.oracle import accounting, control, lifetimes, listener, names, oob, options, stream
+from harness.oracle import accounting, control, ioctls, lifetimes, listener, oob, options, send, stream
 from harness.oracle.processes import Proc, as_seen_by
 from harness.oracle.state import (
     ACCESS_MODES,
     FILE_TYPES,
-    NO_CREDS,
-    PAGE,
     RECV_FLAGS_MODELLED,
-    SEND_FLAGS_MODELLED,
-    STREAM_SPLIT_SAFE,
     ZERO_CREDS,
     Creds,
     End,
     EpollWatch,
-    PartialSend,
-    ScmRefused,
-    SendStop,
     Skb,
     SocketTimeout,
     Unknown,
-    address_problem,
-    named,
 )
 
 if TYPE_CHECKING:
@@ -217,11 +206,11 @@ class LinuxModel:
         if part and isinstance(step, Send):
             if any(isinstance(inner, Interrupt) for inner in child.steps):
                 raise Unknown("a signal during a send that queued part of its data")
-            return self.partly_sent(step)
+            return send.partly_sent(self, step)
         if any(isinstance(inner, Interrupt) for inner in child.steps):
             return self.interrupted(step, child)
         if isinstance(step, Send):
-            woken = self.woken_writer(step)
+            woken = send.woken_writer(self, step)
             if woken is not None:
                 return woken
         try:
@@ -254,41 +243,6 @@ class LinuxModel:
         if not self.proc.is_main and self.proc.identity != Identity():
             raise Unknown("tgkill from a child of another identity")
         return self.simple("interrupt", Returned(0), "tgkill(SIGUSR2) to the scenario's thread")
-
-    def partly_sent(self, step: Send) -> StepExpectation:
-        """The writer of sends_part_then_sleeps(), asleep after queuing part of its data, woken by the
-        reader's close: sock_alloc_send_pskb() fails (sock_error() consumes the ECONNRESET the close
-        left, or EPIPE) and unix_stream_sendmsg() returns what it sent, without SIGPIPE; the next send
-        is EPIPE with SIGPIPE.  Measured on Linux 6.18.44 (1 MiB into a default SO_SNDBUF of 212992:
-        219264 bytes sent).  A reader that reads or only shuts down is not modelled (how much it left)."""
-        x, peer = self.ends[step.on], self.peer(step.on)
-        if not peer.released:
-            raise Unknown("a writer that sent part of its data, woken by anything but the reader's close")
-        x.error = None
-        return StepExpectation(
-            op="send",
-            outcome=Returned(step.length - 1),
-            value_range=(1, step.length - 1),
-            why="a sleeping writer woken by the reader's close: the partial count, no SIGPIPE",
-        )
-
-    def woken_writer(self, step: Send) -> StepExpectation | None:
-        """A stream send that slept on a full queue (it sent nothing) and that the peer's close or
-        SHUT_RD woke: sock_alloc_send_pskb() returns sock_error() (ECONNRESET when the peer closed
-        with unread data in its queue, consumed) or EPIPE, and unix_stream_sendmsg() goes to its
-        out_err path, which raises no SIGPIPE: only a send that finds the peer dead before it
-        allocates (out_pipe) does.  Measured on Linux 6.18.44: ECONNRESET after the close, EPIPE
-        after SHUT_RD, neither with SIGPIPE; the next send EPIPE with SIGPIPE.  (Datagram and
-        seqpacket sends check sock_error first anyway: send_error gives the same there.)"""
-        if self.t is not SockType.STREAM:
-            return None
-        x, peer = self.ends[step.on], self.peer(step.on)
-        if not x.open or not (peer.released or peer.rcv_shutdown):
-            return None
-        if x.error is not None:
-            err, x.error = x.error, None
-            return self.simple("send", Failed(err), "a sleeping writer woken: sock_error(), no SIGPIPE")
-        return self.simple("send", Failed("EPIPE"), "a sleeping writer woken by the peer's shutdown: no SIGPIPE")
 
     def step(self, step: Step) -> StepExpectation:
         if not self.epolls:
@@ -351,7 +305,7 @@ class LinuxModel:
             case EpollWait():
                 return self.epoll_wait(step)
             case Send():
-                return self.send(step)
+                return send.send(self, step)
             case Recv():
                 return self.recv(step)
             case SetSockOpt():
@@ -369,7 +323,7 @@ class LinuxModel:
             case Poll():
                 return self.poll(step)
             case Ioctl():
-                return self.ioctl(step)
+                return ioctls.ioctl(self, step)
             case ReadPartner():
                 return lifetimes.read_partner(self, step)
             case SetOwner():
@@ -390,7 +344,7 @@ class LinuxModel:
             case SocketPair():
                 return self.make_pair(step)
             case SendMany():
-                return self.send_many(step)
+                return send.send_many(self, step)
             case RecvMany():
                 return self.recv_many(step)
             case Splice():
@@ -398,7 +352,7 @@ class LinuxModel:
             case Interrupt():
                 return self.interrupt(step)
             case SpliceIn():
-                return self.splice_in(step)
+                return send.splice_in(self, step)
             case DiagUid():
                 if not self.ends[step.on].open:
                     raise Unknown("sock_diag of a closed socket")
@@ -469,43 +423,6 @@ class LinuxModel:
             return StepExpectation(op="splice", outcome=got.outcome, why=got.why)
         return StepExpectation(op="splice", outcome=got.outcome, data=got.data, why="spliced into a pipe")
 
-    def splice_in(self, step: SpliceIn) -> StepExpectation:
-        """splice_to_socket(): the pipe's buffers go to the socket in one sendmsg(MSG_SPLICE_PAGES),
-        MSG_DONTWAIT only if the socket is O_NONBLOCK.  Measured on 6.18.44: 5 and 5000 bytes arrive
-        as one datagram/record; an empty pipe is EAGAIN; to a closed peer, stream EPIPE with SIGPIPE,
-        datagram ECONNREFUSED, seqpacket EPIPE without."""
-        x = self.ends[step.on]
-        if not x.open:
-            return self.simple("splice_in", Failed("EBADF"), "closed descriptor")
-        if not step.data:
-            return self.simple("splice_in", Failed("EAGAIN"), "the pipe is empty (SPLICE_F_NONBLOCK)")
-        if not self.s.kind.connected and step.on in ("a", "b"):
-            # measured on 6.18.44 (found by the stateful machine): a splice has no msg_name, so a socket of
-            # dgram/pathname/unconnected has nowhere to send it: unix_dgram_sendmsg() -> ENOTCONN
-            return self.simple("splice_in", Failed("ENOTCONN"), "an unconnected socket and no msg_name")
-        peer = self.peer(step.on)
-        if len(step.data) > 4 * PAGE:
-            raise Unknown("splicing more pages than were measured (one sendmsg or several)")
-        if not peer.released and (x.snd_shutdown or peer.rcv_shutdown):
-            raise Unknown("splicing into a socket shut down for sending (not measured)")
-        if not self.p.has_change("splice-sendmsg-2023") and self.t is not SockType.STREAM and len(step.data) > PAGE:
-            # before 6.5 (2dc334f1a63a) splice_from_pipe() handed each pipe buffer to ->sendpage() by itself,
-            # which AF_UNIX did as a sendmsg of that page: measured on 6.1.176 (UML), 5000 bytes arrive as a
-            # datagram/record of 4096 and one of 904
-            total = 0
-            for start in range(0, len(step.data), PAGE):
-                got = self.send(Send(on=step.on, iov=(step.data[start : start + PAGE],)))
-                if not isinstance(got.outcome, Returned) or got.value_range is not None:
-                    if total:
-                        raise Unknown("a splice whose later page was refused (not measured)")
-                    return StepExpectation(op="splice_in", outcome=got.outcome, signals=got.signals, why=got.why)
-                total += got.outcome.value
-            return self.simple("splice_in", Returned(total), "a message per pipe page (->sendpage, before 6.5)")
-        got = self.send(Send(on=step.on, iov=(step.data,)))
-        return StepExpectation(
-            op="splice_in", outcome=got.outcome, value_range=got.value_range, signals=got.signals, why=got.why
-        )
-
     def make_pair(self, step: SocketPair) -> StepExpectation:
         """socketpair(): __sys_socketpair -> sock_create (EINVAL, EAFNOSUPPORT) -> unix_create."""
         domain = (
@@ -526,22 +443,6 @@ class LinuxModel:
             return self.simple("socketpair", Failed("EFAULT"), "the sv array cannot be written (fds released)")
         bits = (3 if step.cloexec else 0) | (12 if step.nonblock else 0)
         return self.simple("socketpair", Returned(bits), "SOCK_CLOEXEC and SOCK_NONBLOCK apply to both fds")
-
-    def send_many(self, step: SendMany) -> StepExpectation:
-        """sendmmsg(): at most UIO_MAXIOV messages; the count sent, or the first one's error."""
-        sent = 0
-        for _ in range(min(step.count, UIO_MAXIOV)):
-            one = self.send(Send(on=step.on, iov=(step.data,), flags=frozenset({"MSG_DONTWAIT"})))
-            if not isinstance(one.outcome, Returned):
-                if sent == 0:
-                    return StepExpectation(op="sendmany", outcome=one.outcome, signals=one.signals, why=one.why)
-                break
-            if one.value_range is not None:
-                raise Unknown("a partial message in sendmmsg (its msg_len)")
-            sent += 1
-        # every message's msg_len is its whole length: the observation shows that many bytes of each
-        why = "vlen is capped at UIO_MAXIOV; msg_len = the message's length"
-        return StepExpectation(op="sendmany", outcome=Returned(sent), data=step.data * sent, why=why)
 
     # -- issue 10 item 4: recvmmsg ---------------------------------------------------------------
 
@@ -591,178 +492,6 @@ class LinuxModel:
         return StepExpectation(op=op, outcome=outcome, why=why)
 
     # -- sendmsg -----------------------------------------------------------------------------
-
-    def send(self, step: Send) -> StepExpectation:
-        x = self.ends[step.on]
-        if not x.open:
-            return self.simple("send", Failed("EBADF"), "sendmsg on a closed descriptor")
-        unknown = step.flags - SEND_FLAGS_MODELLED
-        if unknown:
-            raise Unknown(f"send flags {sorted(unknown)}")
-        fail = self.send_error(step, x)
-        if isinstance(fail, PartialSend):
-            return StepExpectation(
-                op="send",
-                outcome=Returned(fail.length - 1),
-                value_range=(1, fail.length - 1),
-                why="partial send up to SO_SNDBUF",
-            )
-        if fail is not None:
-            outcome, signals, why = fail
-            return StepExpectation(op="send", outcome=outcome, signals=signals, why=why)
-        return StepExpectation(op="send", outcome=Returned(step.length), why="queued")
-
-    def send_error(self, step: Send, x: End) -> SendStop:
-        """Checks in the order the kernel makes them; on success the message is queued."""
-        # net/socket.c: copy_msghdr_from_user / import_iovec, then ____sys_sendmsg's control copy
-        if step.fault == "msghdr":
-            return Failed("EFAULT"), (), "msghdr pointer faults"
-        if len(step.iov) > UIO_MAXIOV:
-            return Failed("EMSGSIZE"), (), "msg_iovlen > UIO_MAXIOV"
-        if step.fault == "iov" and step.iov:
-            return Failed("EFAULT"), (), "iovec array pointer faults"
-        layout, built = control.control_layout(self, step)
-        controllen = built if step.controllen is None else step.controllen
-        if controllen:
-            optmem = self.p.limits.get("optmem_max")
-            if optmem is None:
-                raise Unknown("net.core.optmem_max unknown")
-            if controllen >= optmem:
-                return Failed("ENOBUFS"), (), "msg_controllen >= net.core.optmem_max (sock_kmalloc)"
-            if step.control != "buffer":
-                return Failed("EFAULT"), (), "msg_control is NULL or unmapped while msg_controllen > 0"
-        # unix_seqpacket_sendmsg: sock_error() and the state come before the control messages
-        if self.t is SockType.SEQPACKET and x.error is not None:
-            err, x.error = x.error, None
-            return Failed(err), (), "pending socket error (sock_error)"
-        scm = control.scm_send(self, layout, controllen)
-        if isinstance(scm, ScmRefused):
-            return Failed(scm.errno), (), str(scm)
-        fds, creds = scm.fds, scm.creds
-        if "MSG_OOB" in step.flags:
-            if self.t is not SockType.STREAM:
-                return Failed("EOPNOTSUPP"), (), "MSG_OOB on a datagram/seqpacket socket"
-            if step.fault == "iov_base" and step.length:
-                raise Unknown("an out-of-band send from a faulting iov_base")
-            return oob.send(self, step, x, fds, creds)
-        peer = self.peer(step.on)
-        nosignal = "MSG_NOSIGNAL" in step.flags
-        sigpipe: tuple[str, ...] = () if nosignal else ("SIGPIPE",)
-        passing = fds is not None
-        if self.t is SockType.STREAM:
-            if named(step):
-                return Failed("EISCONN"), (), "msg_name on a connected stream socket"
-            if x.snd_shutdown:
-                return Failed("EPIPE"), sigpipe, "stream send after SEND_SHUTDOWN: EPIPE (+SIGPIPE)"
-            if step.length == 0:
-                # `while (sent < len)` never runs: nothing is queued, attached fds/creds are dropped
-                return None
-            if step.fault == "iov_base" and (step.length > STREAM_SPLIT_SAFE or peer.full or peer.fill_unknown):
-                raise Unknown("a faulting stream send that may be split or wait for room first")
-            blocked = accounting.capacity(self, step, x, peer)
-            if blocked is not None:
-                return blocked
-            if passing and accounting.too_many_refs(
-                self,
-            ):
-                return Failed("ETOOMANYREFS"), (), "the sender's user has more fds in flight than RLIMIT_NOFILE"
-            if step.fault == "iov_base":
-                if passing and not peer.passrights:
-                    raise Unknown("a faulting send of fds to a receiver with SO_PASSRIGHTS off (which check first)")
-                return data_fault_on_send()
-            if peer.released or peer.rcv_shutdown:
-                return Failed("EPIPE"), sigpipe, "stream peer closed or shut down for reading: EPIPE (+SIGPIPE)"
-            if passing and not peer.passrights:
-                return Failed("EPERM"), (), "the receiver has SO_PASSRIGHTS off"
-        else:
-            target_named = named(step) and self.t is SockType.DGRAM
-            if target_named:
-                problem = address_problem(step.address or "")
-                if problem:
-                    return Failed("EINVAL"), (), problem
-            if (x.passcred or x.passpidfd) and not x.bound:
-                x.bound = True  # unix_dgram_sendmsg(): a sender asking for credentials is autobound
-                x.name = "autobind"
-            if step.length > x.sndbuf - 32:
-                return Failed("EMSGSIZE"), (), "datagram longer than SO_SNDBUF - 32"
-            if x.snd_shutdown:
-                return Failed("EPIPE"), (), "sock_alloc_send_pskb after SEND_SHUTDOWN (no SIGPIPE on this path)"
-            blocked = accounting.capacity(self, step, x, peer)  # sk_wmem_alloc is the sender's, named or not
-            if blocked is not None:
-                return blocked
-            if passing and accounting.too_many_refs(
-                self,
-            ):
-                return Failed("ETOOMANYREFS"), (), "the sender's user has more fds in flight than RLIMIT_NOFILE"
-            if step.fault == "iov_base" and step.length:
-                if passing and not peer.passrights:
-                    raise Unknown("a faulting send of fds to a receiver with SO_PASSRIGHTS off (which check first)")
-                return data_fault_on_send()
-            # dgram/pathname/unconnected: a Send without an address names the other end's path; one with
-            # an empty address ("hex:", msg_namelen 0) names nothing and has no peer either
-            implicit = step.address is None and not self.s.kind.connected
-            if not target_named and not implicit and not self.s.kind.connected:
-                # measured on 6.18.44 (a fuzz finding): unix_peer_get() finds no peer, after the skb is allocated
-                return Failed("ENOTCONN"), (), "no msg_name and no peer (an unconnected socket)"
-            if not target_named and x.peer_dropped:
-                # Measured on 6.18.44: EMSGSIZE and a SEND_SHUTDOWN EPIPE come first; unix_dgram_sendmsg()
-                # looks the peer up only after the skb is allocated.
-                return Failed("ENOTCONN"), (), "the dead peer was dropped by an earlier send"
-            if target_named and names.bound_to(self, step.address or ""):
-                raise Unknown("a datagram to an address a socket of the scenario is bound to")
-            if target_named:
-                # harness.addresses confines every name the kernel looks up to a fresh one in the
-                # harness's namespace, which nobody can have bound (the kernel's answer, measured 6.18.44)
-                assert step.address is not None
-                if address_target(step.address).kind is TargetKind.ABSTRACT:
-                    return Failed("ECONNREFUSED"), (), "no socket is bound to the (confined) abstract name"
-                return Failed("ENOENT"), (), "no socket file at the (confined) path"
-            if peer.released and implicit:
-                # measured on 6.18.44: the path is still there (unlinked when the scenario ends) but no
-                # socket is behind it any more: unix_find_bsd() -> ECONNREFUSED, every time
-                return Failed("ECONNREFUSED"), (), "sendto() the closed other end's path: no socket behind it"
-            if peer.released:
-                # unix_dgram_sendmsg(): forget the dead peer, and unix_dgram_disconnected() purges our
-                # own receive queue ("Messages are lost").
-                x.peer_dropped = True
-                x.purge()
-                lifetimes.settle(
-                    self,
-                )
-                return Failed("ECONNREFUSED"), (), "the peer is dead: ECONNREFUSED once, then ENOTCONN"
-            if peer.rcv_shutdown:
-                return Failed("EPIPE"), (), "peer shut down for reading"
-            if passing and not peer.passrights:
-                return Failed("EPERM"), (), "the receiver has SO_PASSRIGHTS off"
-            if implicit and len(peer.queue) > accounting.max_dgram_qlen(
-                self,
-            ):
-                # unix_recvq_full_lockless(): only a receiver whose peer is not the sender limits its
-                # queue to net.unix.max_dgram_qlen (sk_max_ack_backlog) datagrams, measured on 6.18.44
-                if not self.blocking(step.flags):
-                    return Failed("EAGAIN"), (), "the receiver's queue holds more than max_dgram_qlen datagrams"
-                outcome, why = x.sndtimeo.ends_wait("the receiver's queue holds more than max_dgram_qlen datagrams")
-                return outcome, (), why
-        carried = creds
-        if carried is None:
-            # maybe_add_creds(): attach the sender's real creds if either end asks for them now
-            # 43fb2b30eea7 (6.16-rc2): and always when the receiver is an embryo (not accepted yet)
-            asked = x.passcred or x.passpidfd or peer.passcred or peer.passpidfd or peer.listener is not None
-            carried = self.proc.symbols if asked else NO_CREDS
-            has_pid = asked
-        else:
-            has_pid = True
-        peer.queue.append(
-            Skb(
-                b"".join(step.iov),
-                fds,
-                carried,
-                big=self.t is SockType.STREAM and step.length > STREAM_SPLIT_SAFE,
-                sender=self.proc.prefix,
-                has_pid=has_pid,
-            )
-        )
-        return None
 
     # -- recvmsg -----------------------------------------------------------------------------
 
@@ -1103,30 +832,6 @@ class LinuxModel:
         why = "unix_poll" if revents or not step.timeout_ms else "unix_poll: nothing happens within the timeout"
         return StepExpectation(op="poll", outcome=Returned(1 if revents else 0), events=revents, why=why)
 
-    def ioctl(self, step: Ioctl) -> StepExpectation:
-        x = self.ends[step.on]
-        if not x.open:
-            return self.simple("ioctl", Failed("EBADF"), "closed descriptor")
-        if x.full or self.peer(step.on).full:
-            raise Unknown("queue sizes after a Fill")
-        if step.request == "SIOCINQ":
-            if self.t is SockType.DGRAM:
-                value = len(x.queue[0].data) if x.queue else 0  # the next datagram only
-            else:
-                value = sum(skb.remaining for skb in x.queue) + oob.inq_extra(self, x)
-            return self.simple("ioctl", Returned(value), "unix_inq_len")
-        if step.request == "SIOCOUTQ":
-            queued = self.peer(step.on).queue
-            sent = sum(len(skb.data) for skb in queued)
-            if not queued:
-                return self.simple("ioctl", Returned(0), "nothing in flight from this end")
-            # sk_wmem_alloc counts skb truesize, not bytes: at least the bytes, at most a page per skb more
-            hi = 2 * sent + len(queued) * 4096  # truesize rounds each skb's allocation up
-            return StepExpectation(op="ioctl", outcome=Returned(sent), value_range=(sent, hi), why="sk_wmem_alloc")
-        return oob.atmark(self, step, x)
-
-    # -- filling the send buffer ---------------------------------------------------------------
-
 
 def peek_at(queue: list[Skb], peek_off: int) -> tuple[int, int] | None:
     """__skb_try_recv_from_queue() for a datagram MSG_PEEK: (which skb, the offset into it), or None.
@@ -1154,12 +859,6 @@ def peek_at(queue: list[Skb], peek_off: int) -> tuple[int, int] | None:
 def data_fault(step: Recv) -> bool:
     """The receive's first data buffer is unmapped (the executors put BAD_ADDRESS in iov[0])."""
     return step.fault == "iov_base" and bool(step.buffers) and step.buffers[0] > 0
-
-
-def data_fault_on_send() -> tuple[Outcome, tuple[str, ...], str]:
-    """skb_copy_datagram_from_iter() faults on the first non-empty iovec: the skb is freed with the
-    fds and credentials attached to it, nothing is queued and sendmsg returns EFAULT."""
-    return Failed("EFAULT"), (), "the data buffer (iov_base) faults: nothing queued"
 
 
 # A recvmmsg() timeout this short has certainly expired once the first message is received; one this long
