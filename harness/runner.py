@@ -154,10 +154,19 @@ _LIMITS_MENTIONED: set[int] = set()
 
 
 def mention_descriptor_limit(result: VariantResult) -> None:
-    """Once per process and limit, a line that says why cases are unsupported (each result says it too)."""
+    """Once per run and limit, a line that says why cases are unsupported (each result says it too).
+
+    A ``run -j`` worker does not print it: it hands it to the parent with the result
+    (:data:`_FORWARDED`), which says it once for all workers."""
     if result.descriptors_short is None:
         return
-    limit, required = result.descriptors_short
+    if _FORWARDED is not None:
+        _FORWARDED.append(result.descriptors_short)
+        return
+    say_descriptor_limit(*result.descriptors_short)
+
+
+def say_descriptor_limit(limit: int, required: int) -> None:
     if limit not in _LIMITS_MENTIONED:
         _LIMITS_MENTIONED.add(limit)
         print(
@@ -165,6 +174,10 @@ def mention_descriptor_limit(result: VariantResult) -> None:
             f"unsupported (the first needs {required} descriptors); raise it with ulimit -n to run them",
             file=sys.stderr,
         )
+
+
+# In a run -j worker: the descriptor-limit notes of the result in hand, sent to the parent with it.
+_FORWARDED: list[tuple[int, int]] | None = None
 
 
 def _reasons(parts: list[VariantResult]) -> str:
@@ -266,7 +279,7 @@ def run_plan_parallel(
     workers: dict[int, _Worker] = {}
     try:
         for index in range(jobs):
-            worker = _start_worker(work[index::jobs], platform, config)
+            worker = _start_worker(work[index::jobs], platform, config, inherited=tuple(workers))
             workers[worker.read_end] = worker
         yield from _merge(workers, jobs, len(work))
     finally:
@@ -293,17 +306,28 @@ class _Worker:
 _LENGTH = struct.Struct("!I")
 
 
-def _start_worker(share: list[tuple[Case, PairKind, str]], platform: Platform, config: RunConfig) -> _Worker:
+def _start_worker(
+    share: list[tuple[Case, PairKind, str]], platform: Platform, config: RunConfig, inherited: tuple[int, ...] = ()
+) -> _Worker:
+    """Fork a worker for ``share``.  It closes ``inherited`` (the earlier workers' read ends): a worker
+    holds no more descriptors than ``-j 1`` does, so the cases a low RLIMIT_NOFILE leaves out are
+    the same (a scenario's budget is counted from the descriptors open when it starts)."""
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     pid = fork_dying_with_parent()
     if pid == 0:  # the worker: never returns
         code = 0
         try:
             os.close(read_end)
+            for fd in inherited:
+                os.close(fd)
             become_harness_process()
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+            global _FORWARDED
+            _FORWARDED = []
             for case, kind, backend in share:
-                data = pickle.dumps(run_case(case, kind, backend, platform, config))
+                result = run_case(case, kind, backend, platform, config)
+                data = pickle.dumps((result, _FORWARDED))
+                _FORWARDED.clear()
                 _write_all(write_end, _LENGTH.pack(len(data)) + data)
         except BaseException:  # the parent sees the missing results and says so
             traceback.print_exc()
@@ -341,8 +365,10 @@ def _merge(workers: dict[int, _Worker], jobs: int, total: int) -> Iterator[Resul
                 (length,) = _LENGTH.unpack_from(worker.buffer)
                 if len(worker.buffer) < _LENGTH.size + length:
                     break
-                result = pickle.loads(bytes(worker.buffer[_LENGTH.size : _LENGTH.size + length]))
+                result, notes = pickle.loads(bytes(worker.buffer[_LENGTH.size : _LENGTH.size + length]))
                 del worker.buffer[: _LENGTH.size + length]
+                for limit, required in notes:
+                    say_descriptor_limit(limit, required)
                 done[order[fd] + worker.received * jobs] = result
                 worker.received += 1
         while following in done:

@@ -366,7 +366,8 @@ def _run_fd_cases(out: Path) -> tuple[int, list[str]]:
 
     Identifier.inspect = recording  # type: ignore[method-assign]
     try:
-        status = main(["run", "--ids", "FD-*", "--backend", "both", "--out", str(out)])
+        # -j 1: the methods are recorded in this process (workers would record them in theirs)
+        status = main(["run", "--ids", "FD-*", "--backend", "both", "--out", str(out), "-j", "1"])
     finally:
         Identifier.inspect = real  # type: ignore[method-assign]
     return status, sorted(set(methods))

@@ -31,10 +31,11 @@ from harness.addresses import (
 )
 from harness.execute import signals
 from harness.execute.asleep import Sleeper
-from harness.execute.child import ChildReport, ChildUnsupported, Running, finish_child, kill_and_reap, start_child
+from harness.execute.child import ChildReport, ChildUnsupported, Running, finish_child, start_child
 from harness.execute.errors import CannotExpress as CannotExpress  # re-exported
 from harness.execute.fdtable import FdTable
 from harness.execute.inspect import Identifier, describe, open_fds, pidfd_pid
+from harness.execute.lifetime import kill_and_reap
 from harness.execute.threads import WAKE_GRACE, ThreadRun, finish_thread, start_thread
 from harness.model import (
     EPOLL_EVENTS,

@@ -8,21 +8,18 @@ exits with ``os._exit``.  The parent waits with a deadline and kills a child tha
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import dataclasses
 import os
-import pickle
 import resource
-import select
-import signal
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import cast
 
 from harness.execute.asleep import Sleeper, wait_until_asleep
 from harness.execute.errors import CannotExpress
-from harness.execute.lifetime import die_with_parent, fork_dying_with_parent
+from harness.execute.lifetime import InChild, die_with_parent, finish_in_child, kill_and_reap, start_in_child
 from harness.model import UNPRIVILEGED_UID, Identity
 from harness.observation import ProcessContext, StepObservation
 
@@ -121,41 +118,9 @@ def outer_view(identity: Identity, pid: int, outer_uid: int, outer_gid: int) -> 
     return ProcessContext(pid=pid, uid=outer_uid, gid=outer_gid)
 
 
-def _send(fd: int, payload: object) -> None:
-    data = pickle.dumps(payload)
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _receive(fd: int, deadline: float) -> bytes:
-    chunks: list[bytes] = []
-    poller = select.poll()
-    poller.register(fd, select.POLLIN | select.POLLHUP)
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0 or not poller.poll(int(left * 1000) + 1):
-            raise ChildFailed("the child did not finish in time")
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-
-
-def kill_and_reap(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
-
-
-@dataclass(frozen=True, slots=True)
-class Running:
-    """A forked child that has not reported yet."""
-
-    pid: int
-    read_end: int
-    deadline: float
+# A Child step's process: harness.execute.lifetime's fork-and-wait helper, started before the step
+# a background child races and finished after it.
+Running = InChild[tuple[str, object]]
 
 
 def start_child(
@@ -170,50 +135,34 @@ def start_child(
     """Fork; the child waits until ``sleeper`` sleeps in one of ``calls`` (``delay`` seconds at
     most; harness.execute.asleep), becomes ``identity`` and runs ``steps()``."""
     outer_uid, outer_gid = os.geteuid(), os.getegid()
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
     parent = os.getpid()
-    pid = fork_dying_with_parent()
-    if pid == 0:  # the child: never returns
-        os.close(read_end)
-        status = 0
-        try:
-            if delay:
-                wait_until_asleep(sleeper, calls, delay)  # still root, in the parent's namespaces: /proc is readable
-            _send(write_end, _child_body(identity, steps, after_fork, outer_uid, outer_gid, parent))
-        except BaseException:
-            status = 70
-        os._exit(status)
-    os.close(write_end)
-    return Running(pid, read_end, time.monotonic() + timeout + delay)
+
+    def body() -> tuple[str, object]:
+        if delay:
+            wait_until_asleep(sleeper, calls, delay)  # still root, in the parent's namespaces: /proc is readable
+        return _child_body(identity, steps, after_fork, outer_uid, outer_gid, parent)
+
+    return start_in_child(body, timeout + delay)
 
 
 def finish_child(running: Running) -> ChildReport:
     """Wait for the child's report (or its death), reap it, and decode what it saw."""
     pid = running.pid
-    try:
-        data = _receive(running.read_end, running.deadline)
-    except ChildFailed:
-        os.close(running.read_end)
-        kill_and_reap(pid)
-        raise
-    os.close(running.read_end)
-    status = _reap(pid, running.deadline)
-    if not data:
-        if os.WIFSIGNALED(status):
-            name = signal.Signals(os.WTERMSIG(status)).name
-            return ChildReport(ProcessContext(pid=pid, uid=-1, gid=-1), (), died=name)
+    ended = finish_in_child(running)
+    if ended.hang:
+        raise ChildFailed("the child did not finish in time")
+    if ended.signal:
+        return ChildReport(ProcessContext(pid=pid, uid=-1, gid=-1), (), died=ended.signal)
+    if ended.value is None:
         raise ChildFailed("the child exited without a report")
-    try:
-        kind, value = pickle.loads(data)
-    except Exception:
-        raise ChildFailed("the child's report cannot be read") from None
+    kind, value = ended.value
     if kind == "unsupported":
-        raise ChildUnsupported(value)
+        raise ChildUnsupported(str(value))
     if kind == "error":
-        raise ChildFailed(value)
+        raise ChildFailed(str(value))
     if kind == "died":
-        return ChildReport(ProcessContext(pid=pid, uid=-1, gid=-1), (), died=value)
-    context, observed = value
+        return ChildReport(ProcessContext(pid=pid, uid=-1, gid=-1), (), died=str(value))
+    context, observed = cast(tuple[ProcessContext, tuple[StepObservation, ...]], value)
     if context.pid == 0:
         context = ProcessContext(pid=pid, uid=context.uid, gid=context.gid)
     return ChildReport(context, observed)

@@ -68,7 +68,9 @@ def fork_dying_with_parent() -> int:
 
 # The one fork-and-wait helper: a function run in a forked child with a deadline.  Used wherever one
 # scenario must not affect the process that asked about it: an io_uring scenario (execute), the
-# supervisor's triage (a scenario that hangs or kills its process), ``replay`` and fuzz evaluation.
+# supervisor's triage (a scenario that hangs or kills its process), ``replay`` and fuzz evaluation,
+# and a scenario's Child steps (harness.execute.child: started, then finished after the step a
+# background child races).
 # The result comes back pickled through a pipe; the child leaves with ``os._exit`` so no parent
 # clean-up (atexit, buffered output) runs twice, and it dies with the thread that forked it.
 
@@ -85,11 +87,20 @@ class Ended(Generic[T]):
         return not self.hang and not self.signal and not self.exit_status
 
 
-def call_in_child(fn: Callable[[], T], timeout: float) -> Ended[T]:
-    """``fn()`` in a forked child: its value, or how the child ended (hung past ``timeout`` s: SIGKILLed)."""
-    read_end, write_end = os.pipe()
+@dataclass(frozen=True, slots=True)
+class InChild(Generic[T]):
+    """A forked child computing a value: what :func:`finish_in_child` waits on."""
+
+    pid: int
+    read_end: int  # the parent's end of the pipe the pickled value comes through
+    deadline: float  # time.monotonic() by which the child must have reported and exited
+
+
+def start_in_child(fn: Callable[[], T], timeout: float) -> InChild[T]:
+    """Fork; the child runs ``fn()``, writes its value and leaves (exit status 3 if ``fn`` raised)."""
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
     pid = fork_dying_with_parent()
-    if pid == 0:
+    if pid == 0:  # the child: never returns
         status = 3
         try:
             os.close(read_end)
@@ -100,29 +111,51 @@ def call_in_child(fn: Callable[[], T], timeout: float) -> Ended[T]:
         finally:
             os._exit(status)
     os.close(write_end)
+    return InChild(pid, read_end, time.monotonic() + timeout)
+
+
+def finish_in_child(started: InChild[T]) -> Ended[T]:
+    """Wait for the child's value and its exit, both by its deadline (past it: SIGKILLed, a hang)."""
     chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout
     try:
         while True:
-            left = deadline - time.monotonic()
+            left = started.deadline - time.monotonic()
             if left <= 0:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
+                kill_and_reap(started.pid)
                 return Ended(hang=True)
-            ready, _, _ = select.select([read_end], [], [], min(left, 0.1))
+            ready, _, _ = select.select([started.read_end], [], [], min(left, 0.1))
             if ready:
-                chunk = os.read(read_end, 1 << 16)
+                chunk = os.read(started.read_end, 1 << 16)
                 if not chunk:
                     break
                 chunks.append(chunk)
     finally:
-        os.close(read_end)
-    _, status = os.waitpid(pid, 0)
+        os.close(started.read_end)
+    while True:  # the pipe is closed, so the child is leaving; still bounded (a stopped child)
+        done, status = os.waitpid(started.pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() >= started.deadline:
+            kill_and_reap(started.pid)
+            return Ended(hang=True)
+        time.sleep(0.001)
     if os.WIFSIGNALED(status):
         return Ended(signal=signal.Signals(os.WTERMSIG(status)).name)
     if os.WEXITSTATUS(status) != 0 or not chunks:
         return Ended(exit_status=os.WEXITSTATUS(status) or 1)
     return Ended(value=pickle.loads(b"".join(chunks)))  # our own child wrote it
+
+
+def call_in_child(fn: Callable[[], T], timeout: float) -> Ended[T]:
+    """``fn()`` in a forked child: its value, or how the child ended (hung past ``timeout`` s: SIGKILLed)."""
+    return finish_in_child(start_in_child(fn, timeout))
+
+
+def kill_and_reap(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
 
 
 def dying_with_parent(argv: list[str]) -> list[str]:
