@@ -238,6 +238,11 @@ def _count_modes(edges: bool, uniform: bool, edge_weight: int) -> tuple[int, ...
     return table((0, 12), (1, 5), (2, 2), (3, edge_weight if edges else 0), (4, 1 if uniform else 0))
 
 
+def count_mode_uniform() -> int:
+    """The mode of :func:`count` that draws from the whole range (for tests that steer it)."""
+    return 4
+
+
 def count(
     c: Choices,
     low: int,
