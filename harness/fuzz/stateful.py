@@ -122,7 +122,7 @@ class PairMachine(RuleBasedStateMachine):
         choices = DrawChoices(data.draw)
         self.kind = grammar.pair_kind(choices)
         self.fds = grammar.fd_table(choices, 1, 3, kind=self.kind)
-        self.context = Context.of(self.kind, self.fds, listener_ends=False)
+        self.context = Context.of(self.kind, self.fds)
 
     # Hypothesis picks among the enabled rules evenly, so sends and receives get two rules each.
     @rule(data=st.data())

@@ -162,6 +162,12 @@ __all__ = [
     "step",
 ]
 
+# Bind, connect and accept on a socketpair end as well as on the table's sockets: off for now.
+# Measured on 6.18.44 (the grammar's first 60 s Hypothesis campaign): after bind(b, "@l0") on a
+# stream socketpair, a send from b arrives with msg_name "@l0" and the oracle expects none
+# (findings socket-state/msg_name/recv); until the oracle models a bound pair end, the listener
+# steps act on the sockets of the fd table only.  Context(listener_ends=True) turns them on.
+LISTENER_ENDS = False
 MAX_FD_TABLE = 4  # entries of a generated fd table (the default; the model allows MAX_FDS)
 
 # ----------------------------------------------------------------------------------------------
@@ -182,9 +188,8 @@ class Context:
     sockets: tuple[str, ...] = ()
     accepted: tuple[str, ...] = ()
     filled: set[str] = field(default_factory=set)
-    # whether bind, connect and accept may act on the pair ends too (the state machine keeps them
-    # to the sockets of the table, as its listener sequence means)
-    listener_ends: bool = True
+    # whether bind, connect and accept may act on the pair ends too (LISTENER_ENDS)
+    listener_ends: bool = LISTENER_ENDS
     refs: tuple[FdRef, ...] = field(init=False)
     ends: tuple[str, ...] = field(init=False)  # the pair ends among the names
     others: tuple[str, ...] = field(init=False)  # the rest: the fd table
@@ -199,7 +204,7 @@ class Context:
         self.targets = (*self.sockets, *SIDES) if self.listener_ends else self.sockets
 
     @classmethod
-    def of(cls, kind: PairKind, fds: tuple[FdSpec, ...], *, listener_ends: bool = True) -> Context:
+    def of(cls, kind: PairKind, fds: tuple[FdSpec, ...], *, listener_ends: bool = LISTENER_ENDS) -> Context:
         """The context of a scenario's first step."""
         return cls(
             listener_ends=listener_ends,
