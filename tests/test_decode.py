@@ -15,8 +15,9 @@ from harness.codec import dumps, loads
 from harness.generate import grammar
 from harness.generate.decode import DICTIONARY, NAMED_TOKENS, decode, write_dictionary
 from harness.generate.vocabulary import TIMEVALS
-from harness.model import MAX_STEPS, Child, Scenario, SetSockOpt, Step
+from harness.model import MAX_STEPS, Child, Scenario, SetSockOpt
 from tests.choice_bytes import Recorder
+from tests.test_grammar import all_steps
 
 
 def recorded(seed: int) -> tuple[bytes, Scenario]:
@@ -45,15 +46,6 @@ def test_max_steps_stops_reading() -> None:
     decoded = decode(data, max_steps=2)
     assert decoded is not None
     assert decoded.steps == built.steps[:2]
-
-
-def all_steps(scenario: Scenario) -> list[Step]:
-    out: list[Step] = []
-    for step in scenario.steps:
-        out.append(step)
-        if isinstance(step, Child):
-            out.extend(step.steps)
-    return out
 
 
 @given(st.binary(max_size=1024))

@@ -945,9 +945,9 @@ def scenario(
 ) -> Scenario:
     """A pair kind, an fd table, then steps for that kind and those names, about five on average.
 
-    Steps are counted as :data:`~harness.model.MAX_STEPS` counts them (a child and each of its
-    steps): a step that does not fit ``max_steps``, or that takes the data and control bytes over
-    :data:`~harness.model.MAX_SCENARIO_BYTES`, ends the scenario before it.
+    At most ``max_steps`` steps; a step that takes the count :data:`~harness.model.MAX_STEPS` keeps
+    (a child and each of its steps) or the data and control bytes over
+    :data:`~harness.model.MAX_SCENARIO_BYTES` ends the scenario before it.
     """
     kind = pair_kind(c) if kind is None else kind
     fds = fd_table(c, kind=kind) if fds is None else fds
@@ -955,11 +955,11 @@ def scenario(
     steps: list[Step] = []
     total = size = 0
     # Another step about 5 times in 6 (shrinks to stopping).
-    while total < max_steps and (len(steps) < min_steps or c.chance(5, 6)):
+    while len(steps) < max_steps and (len(steps) < min_steps or c.chance(5, 6)):
         made = step(c, ctx)
         total += step_count((made,))
         size += step_bytes(made)
-        if total > max_steps or size > MAX_SCENARIO_BYTES:
+        if total > MAX_STEPS or size > MAX_SCENARIO_BYTES:
             break
         steps.append(made)
     return Scenario(kind=kind, fds=fds, steps=tuple(steps))

@@ -40,14 +40,19 @@ ILP32 = CmsgAbi(4)
 _HEADERS: frozenset[int] = frozenset(h + d for h in (LP64.header, ILP32.header) for d in (-1, 0, 1))
 
 SEND_FLAGS: tuple[str, ...] = ("MSG_DONTWAIT", "MSG_NOSIGNAL", "MSG_EOR", "MSG_MORE")
-SEND_FLAGS_RARE: tuple[str, ...] = (
-    "MSG_OOB",
+# flags AF_UNIX has no use for (TCP's, UDP's, zerocopy ...): rare in both directions
+_FOREIGN_FLAGS: tuple[str, ...] = (
     "MSG_CONFIRM",
     "MSG_DONTROUTE",
     "MSG_PROBE",
     "MSG_BATCH",
     "MSG_ZEROCOPY",
     "MSG_FASTOPEN",
+)
+_TCP_FLAGS: tuple[str, ...] = ("MSG_FIN", "MSG_SYN", "MSG_RST")
+SEND_FLAGS_RARE: tuple[str, ...] = (
+    "MSG_OOB",
+    *_FOREIGN_FLAGS,
     "MSG_CMSG_CLOEXEC",
     "MSG_PEEK",
     "MSG_TRUNC",
@@ -55,9 +60,7 @@ SEND_FLAGS_RARE: tuple[str, ...] = (
     "MSG_ERRQUEUE",
     "MSG_CTRUNC",
     "MSG_WAITFORONE",
-    "MSG_FIN",
-    "MSG_SYN",
-    "MSG_RST",
+    *_TCP_FLAGS,
 )
 RECV_FLAGS: tuple[str, ...] = (
     "MSG_PEEK",
@@ -74,15 +77,8 @@ RECV_FLAGS_RARE: tuple[str, ...] = (
     "MSG_CTRUNC",
     "MSG_EOR",
     "MSG_MORE",
-    "MSG_CONFIRM",
-    "MSG_DONTROUTE",
-    "MSG_PROBE",
-    "MSG_BATCH",
-    "MSG_ZEROCOPY",
-    "MSG_FASTOPEN",
-    "MSG_FIN",
-    "MSG_SYN",
-    "MSG_RST",
+    *_FOREIGN_FLAGS,
+    *_TCP_FLAGS,
 )
 
 _FLAG_VALUES = (0, 1, 2, -1)
