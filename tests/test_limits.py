@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import random
 import socket
 import tracemalloc
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from harness.codec import CodecError, loads
+from harness.generate import grammar
 from harness.generate.decode import decode
 from harness.model import (
     C_FIELDS,
@@ -29,6 +31,7 @@ from harness.model import (
     MAX_RIGHTS,
     MAX_SCENARIO_BYTES,
     MAX_STEPS,
+    UIO_MAXIOV,
     Child,
     FdKind,
     FdSpec,
@@ -53,6 +56,7 @@ from harness.model import (
 )
 from harness.native import libc
 from harness.untrusted import MAX_JSON_DEPTH, MAX_SCENARIO_FILE, UntrustedInputError, json_depth, parse_json
+from tests.choice_bytes import Recorder
 
 ADVERSARIAL = Path(__file__).resolve().parent / "adversarial" / "limits"
 KIND = PairKind(SockType.STREAM, nonblocking=True)
@@ -274,26 +278,62 @@ def test_other_bad_json_is_one_line(text: str | bytes, problem: str) -> None:
 # the atheris byte decoder
 
 
-def test_the_byte_decoder_refuses_more_than_max_scenario_bytes_as_soon_as_it_is_asked_for() -> None:
-    data = (ADVERSARIAL / "atheris-64-sends-of-4-mib").read_bytes()  # 64 sends of 4 MiB: 256 MiB asked for
-    head, tail = data[:2], data[2:-1]
-    one_send = tail[: len(tail) // 64]
-    decoded = decode(head + one_send * 3 + b"\0")
-    assert decoded is not None and [step_bytes(step) for step in decoded.steps] == [16 * ((1 << 18) - 1)] * 3
+def _big_sends(method: str, args: tuple[object, ...]) -> object:
+    """Steer the grammar to send after send, each of UIO_MAXIOV + 1 entries, four of 2**18 - 1 bytes."""
+    if method == "pick":
+        options = args[0]
+        assert isinstance(options, tuple)
+        for wanted in (grammar.send, "any", grammar.count_mode_uniform()):
+            if wanted in options:
+                return options.index(wanted)
+        return None
+    wanted_integers = {(0, UIO_MAXIOV + 1): UIO_MAXIOV + 1, (1, 4): 4, (0, (1 << 18) - 1): (1 << 18) - 1}
+    if method == "integer":
+        return wanted_integers.get(args)  # type: ignore[arg-type]
+    return True if args == (5, 6) else None  # another step, always
+
+
+def test_the_byte_decoder_stops_at_max_scenario_bytes_as_soon_as_it_is_asked_for() -> None:
+    recorder = Recorder(random.Random(1), steer=_big_sends)
+    built = grammar.scenario(recorder)
+    data = bytes(recorder.out) + b"\x01" * 4096  # and asks on (the trailing bytes are never read)
+    assert built.steps and all(isinstance(step, Send) for step in built.steps)
+    total = sum(step_bytes(step) for step in built.steps)
+    # the send that would have gone over is not in the scenario: the steps stopped there, far below MAX_STEPS
+    assert MAX_SCENARIO_BYTES - (4 << 20) < total <= MAX_SCENARIO_BYTES and len(built.steps) < MAX_STEPS // 2
     tracemalloc.start()
     try:
-        assert decode(data) is None
+        assert decode(data) == built
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert peak < 2 * MAX_SCENARIO_BYTES
 
 
+def _polls_then_a_child(polls: int) -> Callable[[str, tuple[object, ...]], object]:
+    made = [0]
+
+    def steer(method: str, args: tuple[object, ...]) -> object:
+        options = args[0] if method == "pick" else None
+        if isinstance(options, tuple) and grammar.poll in options:
+            made[0] += 1
+            wanted = grammar.child if made[0] == polls + 1 and grammar.child in options else grammar.poll
+            return options.index(wanted)
+        if method == "integer" and args == (1, 3):
+            return 3  # the child's three steps
+        if method == "chance" and args == (5, 6):
+            return True
+        return None
+
+    return steer
+
+
 def test_the_byte_decoder_ends_a_scenario_before_a_child_that_does_not_fit() -> None:
-    # kind 2 (stream/nonblocking/as-created), no fds; a poll is "another step", slot 27, side a,
-    # default events; a child is slot 31, default identity, 3 steps (each a poll without "another")
-    head, poll, child = bytes([2, 0]), bytes([1, 27, 0, 0]), bytes([1, 31, 0, 2]) + bytes([27, 0, 0]) * 3
-    fits = decode(head + poll * (MAX_STEPS - 4) + child + b"\0")
-    assert fits is not None and step_count(fits.steps) == MAX_STEPS and isinstance(fits.steps[-1], Child)
-    too_many = decode(head + poll * (MAX_STEPS - 2) + child + b"\0")
-    assert too_many is not None and too_many.steps == (Poll(on="a"),) * (MAX_STEPS - 2)
+    recorder = Recorder(random.Random(2), steer=_polls_then_a_child(MAX_STEPS - 4))
+    fits = grammar.scenario(recorder)
+    assert decode(bytes(recorder.out)) == fits
+    assert step_count(fits.steps) == MAX_STEPS and isinstance(fits.steps[-1], Child)
+    recorder = Recorder(random.Random(2), steer=_polls_then_a_child(MAX_STEPS - 2))
+    too_many = grammar.scenario(recorder)
+    assert decode(bytes(recorder.out)) == too_many
+    assert len(too_many.steps) == MAX_STEPS - 2 and all(isinstance(step, Poll) for step in too_many.steps)

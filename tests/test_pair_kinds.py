@@ -23,6 +23,7 @@ from harness.execute.run import execute
 from harness.expectation import Expectation, StepExpectation
 from harness.host import probe
 from harness.model import (
+    ALL_KINDS,
     API_KINDS,
     SOCKETPAIR_KINDS,
     Close,
@@ -258,13 +259,13 @@ def test_kinds_selects_the_pathname_kinds(capsys: pytest.CaptureFixture[str], tm
 # -- the generators and the codec ------------------------------------------------------------------
 
 
-def test_the_kind_byte_keeps_old_inputs_and_reaches_the_new_kinds() -> None:
+def test_the_first_byte_picks_the_pair_kind_and_reaches_every_kind() -> None:
     from harness.generate.decode import decode
 
-    old = [decode(bytes([b, 0, 0])) for b in range(240)]
-    assert [s.kind if s else None for s in old] == [SOCKETPAIR_KINDS[b % 12] for b in range(240)]
-    new = {s.kind for b in range(240, 256) if (s := decode(bytes([b, 0, 0]))) is not None}
-    assert new == set(API_KINDS)
+    # the kind, then no fd, no listener trio, no step
+    decoded = [decode(bytes([b, 0, 0, 0])) for b in range(256)]
+    assert {s.kind for s in decoded if s is not None} == set(ALL_KINDS)
+    assert decoded[0] is not None and decoded[0].kind == SOCKETPAIR_KINDS[0]  # what shrinking goes to
 
 
 def test_getpeername_round_trips_through_json() -> None:

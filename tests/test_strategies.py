@@ -19,7 +19,7 @@ from hypothesis.strategies import SearchStrategy
 
 from harness.codec import dumps, loads
 from harness.generate import strategies as gs
-from harness.generate.decode import QueueSketch
+from harness.generate.sketch import QueueSketch
 from harness.model import (
     MAX_STEPS,
     SCM_MAX_FD,

@@ -33,7 +33,7 @@ import atheris  # noqa: E402 - after the path set-up
 
 # Python coverage of the decoder (input structure) and the oracle (modelled behaviour); the
 # kernel's behaviour comes in through the outcome-signature counters of harness.fuzz.target.
-with atheris.instrument_imports(include=["harness.generate.decode", "harness.oracle"]):
+with atheris.instrument_imports(include=["harness.generate", "harness.oracle"]):
     import harness.generate.decode
     import harness.oracle.linux  # noqa: F401
 

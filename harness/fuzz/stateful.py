@@ -1,11 +1,14 @@
-"""A Hypothesis state machine that drives one socket pair through send / recv / peek / setsockopt /
-shutdown / close, checking the kernel against the oracle and against invariants of its own.
+"""A Hypothesis state machine that drives one socket pair with steps of the scenario grammar,
+checking the kernel against the oracle and against invariants of its own.
 
-Each rule proposes one step; the machine appends it only when the oracle models the scenario
-so far and expects no blocking step (otherwise the step is dropped and counted as an event), so
-the run never waits out a timeout.  The executor runs whole scenarios, so every accepted step
-re-runs the prefix on a fresh pair: short sequences (a dozen steps) keep that cheap, and each
-check sees one complete, replayable scenario.
+Each rule asks the grammar (:mod:`harness.generate.grammar`, drawn through ``st.data()``) for
+one step: a send, a receive, a listener sequence (bind, listen, connect, accept), or any step.
+The machine appends it only when the oracle models the scenario so far and expects no blocking
+step (otherwise the step is dropped and counted as an event), so the run never waits out a
+timeout; the grammar's context (the queue sketch, the accepted entries filled) follows only the
+steps kept.  The executor runs whole scenarios, so every accepted step re-runs the prefix on a
+fresh pair: short sequences (a dozen steps) keep that cheap, and each check sees one complete,
+replayable scenario.
 
 Invariants (one ``@invariant`` each, checked after every rule): the scenario so far agrees
 with the oracle; no fd leaks (the ``fd-leaks`` checker); and the observation-only invariants of
@@ -24,71 +27,29 @@ from typing import ClassVar
 
 import hypothesis.strategies as st
 from hypothesis import event
-from hypothesis.stateful import (
-    Bundle,
-    RuleBasedStateMachine,
-    consumes,
-    initialize,
-    invariant,
-    multiple,
-    precondition,
-    rule,
-)
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from harness.evaluate import Evaluation
 from harness.expectation import Expectation
 from harness.finding import Finding
 from harness.fuzz.evaluate import FuzzConfig, evaluate
+from harness.generate import grammar
+from harness.generate.grammar import Context
+from harness.generate.strategies import DrawChoices
 from harness.host import probe
-from harness.model import (
-    API_KINDS,
-    Accept,
-    Bind,
-    Close,
-    Connect,
-    EpollWait,
-    FdKind,
-    FdSpec,
-    InvalidScenario,
-    Listen,
-    Named,
-    PairKind,
-    Recv,
-    RecvMany,
-    Scenario,
-    ScmCredentials,
-    ScmRights,
-    Send,
-    SetSockOpt,
-    Shutdown,
-    SockType,
-    SpliceIn,
-    Step,
-)
+from harness.model import SIDES, FdSpec, InvalidScenario, PairKind, Recv, Scenario, SockType, Step
 from harness.observation import Failed
 from harness.oracle import expect
 from harness.platform import Platform
 
-LISTENER_KINDS = {
-    SockType.STREAM: FdKind.UNIX_STREAM,
-    SockType.DGRAM: FdKind.UNIX_DGRAM,
-    SockType.SEQPACKET: FdKind.UNIX_SEQPACKET,
-}
-TABLE_KINDS = (FdKind.REGULAR_FILE, FdKind.MEMFD, FdKind.PIPE_READ, FdKind.PIPE_WRITE, FdKind.EVENTFD, FdKind.SOCKET)
-SIDES = st.sampled_from(("a", "b"))
-# control sizes around CMSG_SPACE(4k) and one ucred, so that truncation and its absence both happen
-CONTROL_SIZES = (0, 16, 20, 24, 28, 32, 40, 48, 56, 64, 72, 128, 256)
-SEND_FLAGS = st.frozensets(st.sampled_from(("MSG_DONTWAIT", "MSG_NOSIGNAL", "MSG_EOR")), max_size=2)
-RECV_SIDES = st.sampled_from(("follow", "follow", "follow", "a", "b"))  # "follow": where the last send went
-RECV_SIZES = st.lists(st.integers(0, 40), min_size=1, max_size=3)
-RECV_FLAGS = st.frozensets(st.sampled_from(("MSG_TRUNC", "MSG_WAITALL", "MSG_CMSG_CLOEXEC", "MSG_DONTWAIT")))
+MAX_MACHINE_STEPS = 24
+LISTENER_SEQUENCE = ("bind", "listen_socket", "connect", "accept")
 
 
 class PairMachine(RuleBasedStateMachine):
     """One pair, a small fd table, and steps proposed by rules; see the module docstring."""
 
     config: ClassVar[FuzzConfig] = FuzzConfig()
-    files = Bundle("files")
 
     def __init__(self) -> None:
         super().__init__()
@@ -97,6 +58,7 @@ class PairMachine(RuleBasedStateMachine):
         self.fds: tuple[FdSpec, ...] = ()
         self.steps: list[Step] = []
         self.last: Evaluation | None = None
+        self.context = Context.of(self.kind, self.fds)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -104,24 +66,37 @@ class PairMachine(RuleBasedStateMachine):
         steps = (*self.steps, extra) if extra is not None else tuple(self.steps)
         return Scenario(kind=self.kind, fds=self.fds, steps=steps)
 
-    def attempt(self, step: Step) -> None:
+    def attempt(self, step: Step) -> bool:
         """Append ``step`` if the oracle models the result and nothing blocks; else drop it."""
-        if len(self.steps) >= 24:
-            return
+        if len(self.steps) >= MAX_MACHINE_STEPS:
+            return False
         try:
             evaluation = self.evaluate(self.scenario(step))
             if evaluation.skipped.startswith("blocking") and isinstance(step, Recv):
                 step = replace(step, flags=step.flags | {"MSG_DONTWAIT"})
                 evaluation = self.evaluate(self.scenario(step))
         except InvalidScenario:
-            return
+            return False
         if evaluation.skipped:
             event(f"dropped step: {evaluation.skipped.split(':', 1)[0]}")
-            return
+            return False
         self.steps.append(step)
         self.last = evaluation
         for signature in evaluation.outcomes[-1:]:
             event(signature)
+        return True
+
+    def propose(self, data: st.DataObject, only: tuple[str, ...] | None = None) -> None:
+        """One step of the grammar (of the kinds ``only`` names), kept if :meth:`attempt` keeps it."""
+        context = self.context.copy()
+        made = grammar.step(DrawChoices(data.draw), context, only=only, record=False)
+        self.keep(context, made)
+
+    def keep(self, context: Context, made: Step) -> None:
+        if self.attempt(made):
+            if context.sketch is not None:
+                context.sketch.record(self.steps[-1])
+            self.context = context
 
     def evaluate(self, scenario: Scenario) -> Evaluation:
         """Evaluate a scenario (the campaign overrides this to count and record it)."""
@@ -142,107 +117,34 @@ class PairMachine(RuleBasedStateMachine):
 
     # -- rules --------------------------------------------------------------------------------
 
-    @initialize(
-        target=files,
-        kind=st.one_of(
-            st.builds(PairKind, st.sampled_from(tuple(SockType)), st.booleans(), st.booleans()),
-            st.sampled_from(API_KINDS),  # the kinds the socket API makes (harness.model.PairOrigin)
-        ),
-        table=st.lists(st.sampled_from(TABLE_KINDS), min_size=1, max_size=3),
-        listener=st.booleans(),
-    )
-    def open_pair(self, kind: PairKind, table: list[FdKind], listener: bool) -> object:
-        self.kind = kind
-        self.fds = tuple(FdSpec(name=f"f{i}", kind=k) for i, k in enumerate(table))
-        if listener:  # issue 10: a listener "l", a client "c" and the entry "x" an accept fills
-            socket_kind = LISTENER_KINDS[kind.sock_type]
-            self.fds += tuple(
-                FdSpec(name=name, kind=k, nonblock=kind.nonblocking, tracked=False)
-                for name, k in (("l", socket_kind), ("c", socket_kind), ("x", FdKind.ACCEPTED))
-            )
-        return multiple(*(spec.name for spec in self.fds))
-
-    # -- listener rules (issue 10): bind/listen, connect, accept, and data over the connection ---
-
-    def _has(self, name: str) -> bool:
-        return any(spec.name == name for spec in self.fds)
-
-    @precondition(lambda self: self._has("l") and not any(isinstance(s, Listen) for s in self.steps))
-    @rule(address=st.sampled_from(("@l", "/l", "hex:0100")), backlog=st.sampled_from((0, 1, 4)))
-    def bind_listen(self, address: str, backlog: int) -> None:
-        self.attempt(Bind(target="l", address=address))
-        self.attempt(Listen(on="l", backlog=backlog))
-
-    @precondition(lambda self: self._has("c"))
-    @rule(by_name=st.booleans())
-    def connect(self, by_name: bool) -> None:
-        listener = next((s for s in self.steps if isinstance(s, Bind) and s.target == "l"), None)
-        if by_name or listener is None:
-            self.attempt(Connect(target="c", name_of="l"))
-        else:
-            self.attempt(Connect(target="c", address=listener.address))
-
-    @precondition(lambda self: self._has("x") and not any(isinstance(s, Accept) for s in self.steps))
-    @rule()
-    def accept(self) -> None:
-        self.attempt(Accept(on="l", into="x"))
-
-    @precondition(lambda self: self._has("c"))
-    @rule(
-        on=st.sampled_from(("c", "x")),
-        data=st.binary(min_size=1, max_size=16),
-        names=st.lists(files, max_size=2),
-        receive=st.booleans(),
-    )
-    def over_connection(self, on: str, data: bytes, names: list[str], receive: bool) -> None:
-        cmsgs = (ScmRights(tuple(Named(n) for n in names)),) if names else ()
-        self.attempt(Send(on=on, iov=(data,), cmsgs=cmsgs, flags=frozenset({"MSG_DONTWAIT", "MSG_NOSIGNAL"})))
-        if receive:
-            other = "x" if on == "c" else "c"
-            self.attempt(Recv(on=other, buffers=(32,), control=64, flags=frozenset({"MSG_DONTWAIT"})))
-
-    def _send(self, on: str, data: bytes, split: int, names: list[str], creds: bool, flags: frozenset[str]) -> None:
-        cmsgs: list[ScmRights | ScmCredentials] = [ScmCredentials()] if creds else []
-        if names:
-            cmsgs.append(ScmRights(tuple(Named(n) for n in names)))
-        iov = (data[:split], data[split:]) if 0 < split < len(data) else (data,)
-        self.attempt(Send(on="a" if on == "a" else "b", iov=iov, cmsgs=tuple(cmsgs), flags=flags))
+    @initialize(data=st.data())
+    def open_pair(self, data: st.DataObject) -> None:
+        choices = DrawChoices(data.draw)
+        self.kind = grammar.pair_kind(choices)
+        self.fds = grammar.fd_table(choices, 1, 3, kind=self.kind)
+        self.context = Context.of(self.kind, self.fds)
 
     # Hypothesis picks among the enabled rules evenly, so sends and receives get two rules each.
-    @rule(
-        on=SIDES,
-        data=st.binary(max_size=24),
-        split=st.integers(0, 24),
-        names=st.lists(files, max_size=3),
-        creds=st.booleans(),
-        flags=SEND_FLAGS,
-    )
-    def send(self, on: str, data: bytes, split: int, names: list[str], creds: bool, flags: frozenset[str]) -> None:
-        self._send(on, data, split, names, creds, flags)
+    @rule(data=st.data())
+    def send(self, data: st.DataObject) -> None:
+        self.propose(data, ("message",))
 
-    @rule(
-        on=SIDES,
-        data=st.binary(max_size=24),
-        split=st.integers(0, 24),
-        names=st.lists(files, max_size=3),
-        creds=st.booleans(),
-        flags=SEND_FLAGS,
-    )
-    def send_again(
-        self, on: str, data: bytes, split: int, names: list[str], creds: bool, flags: frozenset[str]
-    ) -> None:
-        self._send(on, data, split, names, creds, flags)
+    @rule(data=st.data())
+    def send_again(self, data: st.DataObject) -> None:
+        self.propose(data, ("message",))
 
-    def _recv(self, on: str, sizes: list[int], control: int, flags: frozenset[str]) -> None:
-        if on == "follow":
-            last = next((s.on for s in reversed(self.steps) if isinstance(s, Send)), "a")
-            on = "b" if last == "a" else "a"
+    def _recv(self, data: st.DataObject) -> None:
+        context = self.context.copy()
+        made = grammar.step(DrawChoices(data.draw), context, only=("small_recv",), record=False)
+        assert isinstance(made, Recv)
         # A receive on an empty queue teaches little (EAGAIN, again): try the other end, and drop
         # the step when both are empty.  The oracle is pure and cheap enough to ask first.
-        for side in (on, "b" if on == "a" else "a"):
-            step = Recv(on="a" if side == "a" else "b", buffers=tuple(sizes), control=control, flags=flags)
-            if not self._empty(step):
-                self.attempt(step)
+        candidates = [made]
+        if made.on in SIDES:
+            candidates.append(replace(made, on="b" if made.on == "a" else "a"))
+        for candidate in candidates:
+            if not self._empty(candidate):
+                self.keep(context, candidate)
                 return
         event("dropped step: both queues empty")
 
@@ -250,61 +152,29 @@ class PairMachine(RuleBasedStateMachine):
         expectation = expect(self.scenario(replace(step, flags=step.flags | {"MSG_DONTWAIT"})), self.platform)
         return isinstance(expectation, Expectation) and expectation.steps[-1].outcome == Failed("EAGAIN")
 
-    @rule(on=RECV_SIDES, sizes=RECV_SIZES, control=st.sampled_from(CONTROL_SIZES), flags=RECV_FLAGS)
-    def recv(self, on: str, sizes: list[int], control: int, flags: frozenset[str]) -> None:
-        self._recv(on, sizes, control, flags)
+    @rule(data=st.data())
+    def recv(self, data: st.DataObject) -> None:
+        self._recv(data)
 
-    @rule(on=RECV_SIDES, sizes=RECV_SIZES, control=st.sampled_from(CONTROL_SIZES), flags=RECV_FLAGS)
-    def recv_again(self, on: str, sizes: list[int], control: int, flags: frozenset[str]) -> None:
-        self._recv(on, sizes, control, flags)
+    @rule(data=st.data())
+    def recv_again(self, data: st.DataObject) -> None:
+        self._recv(data)
 
-    @rule(
-        on=st.sampled_from(("follow", "a", "b")),
-        sizes=st.lists(st.integers(0, 40), min_size=1, max_size=2),
-        control=st.sampled_from(CONTROL_SIZES),
-    )
-    def peek(self, on: str, sizes: list[int], control: int) -> None:
-        self._recv(on, sizes, control, frozenset({"MSG_PEEK", "MSG_DONTWAIT"}))
+    @rule(data=st.data())
+    def pass_option(self, data: st.DataObject) -> None:
+        self.propose(data, ("pass_option",))
 
-    @rule(
-        on=SIDES,
-        option=st.sampled_from(("SO_PASSCRED", "SO_PEEK_OFF")),
-        value=st.sampled_from((-1, 0, 1, 2, 5)),
-    )
-    def setsockopt(self, on: str, option: str, value: int) -> None:
-        self.attempt(SetSockOpt(on="a" if on == "a" else "b", option=option, value=value))
+    @rule(data=st.data())
+    def any_step(self, data: st.DataObject) -> None:
+        self.propose(data)
 
-    # issue 10 item 4: recvmmsg, epoll and splice into a socket (steps the oracle does not model are dropped)
-    @rule(on=SIDES, count=st.integers(1, 4), size=st.sampled_from((0, 1, 8, 40)), peek=st.booleans())
-    def recv_many(self, on: str, count: int, size: int, peek: bool) -> None:
-        flags = frozenset({"MSG_DONTWAIT", "MSG_PEEK"} if peek else {"MSG_DONTWAIT"})
-        self.attempt(RecvMany(on="a" if on == "a" else "b", count=count, size=size, flags=flags))
-
-    @rule(on=SIDES, edge=st.booleans())
-    def epoll_wait(self, on: str, edge: bool) -> None:
-        self.attempt(EpollWait(on="a" if on == "a" else "b", edge=edge))
-
-    @rule(on=SIDES, data=st.binary(max_size=48))
-    def splice_in(self, on: str, data: bytes) -> None:
-        self.attempt(SpliceIn(on="a" if on == "a" else "b", data=data))
-
-    @precondition(lambda self: len(self.steps) >= 3 and not any(isinstance(s, Shutdown) for s in self.steps))
-    @rule(on=SIDES, how=st.sampled_from(("SHUT_RD", "SHUT_WR", "SHUT_RDWR")))
-    def shutdown(self, on: str, how: str) -> None:
-        self.attempt(Shutdown(on="a" if on == "a" else "b", how=how))
-
-    @precondition(lambda self: len(self.steps) >= 2)
-    @rule(name=consumes(files))
-    def close(self, name: str) -> None:
-        self.attempt(Close(target=name))
-
-    @precondition(
-        lambda self: len(self.steps) >= 4 and not any(isinstance(s, Close) and s.target in "ab" for s in self.steps)
-    )
-    @rule(on=SIDES)
-    def close_end(self, on: str) -> None:
-        # once, late: after a pair end is closed most steps only fail
-        self.attempt(Close(target=on))
+    # issue 10: bind and listen a socket of the table, connect another to it, accept
+    @precondition(lambda self: bool(self.context.sockets))
+    @rule(data=st.data())
+    def listener_sequence(self, data: st.DataObject) -> None:
+        for kind in LISTENER_SEQUENCE:
+            if kind != "accept" or any(name not in self.context.filled for name in self.context.accepted):
+                self.propose(data, (kind,))
 
     # -- invariants (checked after every rule, on the scenario so far) ------------------------
 
