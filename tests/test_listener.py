@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Literal
 
 import pytest
 
@@ -391,6 +392,22 @@ def test_sendto_on_an_unconnected_socket_is_eopnotsupp_for_stream_and_enotconn_f
             fds=fds,
         )
         assert outcomes(s)[2:] == [named, named, Failed("ENOTCONN")]
+
+
+def test_a_faulting_control_buffer_on_an_unconnected_socket_is_efault_before_the_state() -> None:
+    # found by the grammar's first 60 s Hypothesis campaign: ____sys_sendmsg copies the control buffer
+    # before unix_stream_sendmsg/unix_seqpacket_sendmsg look at the socket's state (measured on 6.18.44)
+    from harness.model import Send
+
+    for kind in (STREAM, SEQPACKET):
+        # a control buffer of 16 zero bytes: __scm_send reads a cmsg_len of 0 (EINVAL), which a stream socket
+        # finds before its state and a seqpacket one never reaches
+        zeros = Failed("EINVAL") if kind is STREAM else Failed("ENOTCONN")
+        cases: tuple[tuple[Literal["null", "buffer"], Failed], ...] = (("null", Failed("EFAULT")), ("buffer", zeros))
+        for control, expected in cases:
+            s = scenario(kind, Send(on="s", controllen=16, control=control), fds=(sock(kind, "s"),))
+            assert outcomes(s) == [expected]
+            assert execute(s, "raw").steps[0].outcome == expected
 
 
 def test_datagram_connect_again_to_itself_and_to_a_socket_with_another_peer() -> None:

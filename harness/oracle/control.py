@@ -10,9 +10,43 @@ from __future__ import annotations
 import errno
 
 from harness.expectation import CredExpect, ExpectedCmsg
-from harness.model import SCM_MAX_FD, ClosedFd, FdKind, FdRef, Named, RawFd, Recv, ScmCredentials, ScmRights, Send
+from harness.model import (
+    SCM_MAX_FD,
+    UIO_MAXIOV,
+    ClosedFd,
+    FdKind,
+    FdRef,
+    Named,
+    RawFd,
+    Recv,
+    ScmCredentials,
+    ScmRights,
+    Send,
+)
+from harness.observation import Failed
 from harness.oracle.processes import UNKNOWN_PID, check_credentials, sent_credentials
-from harness.oracle.state import Controls, Creds, Laid, Model, ScmAccepted, ScmRefused, Skb, Unknown
+from harness.oracle.state import Controls, Creds, Laid, Model, ScmAccepted, ScmRefused, SendFailure, Skb, Unknown
+
+
+def copy_msghdr(m: Model, step: Send) -> SendFailure | None:
+    """net/socket.c before any protocol code: copy_msghdr_from_user, import_iovec, then
+    ____sys_sendmsg's copy of the control buffer (sock_kmalloc of msg_controllen)."""
+    if step.fault == "msghdr":
+        return Failed("EFAULT"), (), "msghdr pointer faults"
+    if len(step.iov) > UIO_MAXIOV:
+        return Failed("EMSGSIZE"), (), "msg_iovlen > UIO_MAXIOV"
+    if step.fault == "iov" and step.iov:
+        return Failed("EFAULT"), (), "iovec array pointer faults"
+    controllen = control_layout(m, step)[1] if step.controllen is None else step.controllen
+    if controllen:
+        optmem = m.p.limits.get("optmem_max")
+        if optmem is None:
+            raise Unknown("net.core.optmem_max unknown")
+        if controllen >= optmem:
+            return Failed("ENOBUFS"), (), "msg_controllen >= net.core.optmem_max (sock_kmalloc)"
+        if step.control != "buffer":
+            return Failed("EFAULT"), (), "msg_control is NULL or unmapped while msg_controllen > 0"
+    return None
 
 
 def control_layout(m: Model, step: Send) -> tuple[list[Laid], int]:

@@ -74,8 +74,9 @@ from harness.model import (
     Step,
 )
 from harness.observation import Failed, Returned
-from harness.oracle import table_dgram
+from harness.oracle import control, table_dgram
 from harness.oracle.names import lookup, sock_type, target_of
+from harness.oracle.state import ScmRefused
 
 if TYPE_CHECKING:
     from harness.oracle.state import End, Model
@@ -168,9 +169,21 @@ def unconnected_send(m: Model, step: Send) -> StepExpectation | None:
     listening), without control messages: ENOTCONN, but a stream socket given a msg_name refuses it first
     (unix_stream_sendmsg: EOPNOTSUPP unless established, whether the name exists or not) and a seqpacket one
     checks its state before it looks at the name (unix_seqpacket_sendmsg: ENOTCONN; no implied connect).
-    Measured on 6.18.44 (gVisor SendtoWithoutConnect*, FreeBSD implied_connect)."""
-    if step.cmsgs or step.fault is not None:
+    Measured on 6.18.44 (gVisor SendtoWithoutConnect*, FreeBSD implied_connect).  The msghdr, the iovec
+    array and the control buffer are copied before (control.copy_msghdr: a faulting control pointer is
+    EFAULT, found by the grammar's first Hypothesis campaign)."""
+    copied = control.copy_msghdr(m, step)
+    if copied is not None:
+        outcome, signals, why = copied
+        return StepExpectation(op="send", outcome=outcome, signals=signals, why=why)
+    if step.fault is not None:
         return None
+    if m.t is SockType.STREAM:  # scm_send() before the state; unix_seqpacket_sendmsg checks the state first
+        layout, built = control.control_layout(m, step)
+        controllen = built if step.controllen is None else step.controllen
+        scm = control.scm_send(m, layout, controllen) if controllen else None
+        if isinstance(scm, ScmRefused):
+            return StepExpectation(op="send", outcome=Failed(scm.errno), why=str(scm))
     if step.address is not None:
         if step.flags - {"MSG_DONTWAIT", "MSG_NOSIGNAL"} or not step.address.startswith(("@", "/")):
             return None  # (a "hex:" name may be empty: msg_namelen 0)

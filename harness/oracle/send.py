@@ -50,23 +50,11 @@ def send(m: Model, step: Send) -> StepExpectation:
 
 def send_error(m: Model, step: Send, x: End) -> SendStop:
     """Checks in the order the kernel makes them; on success the message is queued."""
-    # net/socket.c: copy_msghdr_from_user / import_iovec, then ____sys_sendmsg's control copy
-    if step.fault == "msghdr":
-        return Failed("EFAULT"), (), "msghdr pointer faults"
-    if len(step.iov) > UIO_MAXIOV:
-        return Failed("EMSGSIZE"), (), "msg_iovlen > UIO_MAXIOV"
-    if step.fault == "iov" and step.iov:
-        return Failed("EFAULT"), (), "iovec array pointer faults"
+    copied = control.copy_msghdr(m, step)
+    if copied is not None:
+        return copied
     layout, built = control.control_layout(m, step)
     controllen = built if step.controllen is None else step.controllen
-    if controllen:
-        optmem = m.p.limits.get("optmem_max")
-        if optmem is None:
-            raise Unknown("net.core.optmem_max unknown")
-        if controllen >= optmem:
-            return Failed("ENOBUFS"), (), "msg_controllen >= net.core.optmem_max (sock_kmalloc)"
-        if step.control != "buffer":
-            return Failed("EFAULT"), (), "msg_control is NULL or unmapped while msg_controllen > 0"
     # unix_seqpacket_sendmsg: sock_error() and the state come before the control messages
     if m.t is SockType.SEQPACKET and x.error is not None:
         err, x.error = x.error, None
