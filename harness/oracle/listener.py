@@ -245,6 +245,8 @@ def bind(m: Model, step: Bind) -> StepExpectation:
     if target.kind is TargetKind.UNCHANGED:
         raw = target.data
         if len(raw) == SUN_PATH_OFFSET and raw == b"\x01\x00":
+            if x.address is None and not x.bound:
+                _name_pair_end(x, "autobind")
             _autobind(x)
             return m.simple("bind", Returned(0), "addrlen == sizeof(sa_family_t): autobind (0 when bound already)")
         problem = address_problem(step.address)
@@ -259,13 +261,24 @@ def bind(m: Model, step: Bind) -> StepExpectation:
         if x.address is not None or x.bound:
             return m.simple("bind", Failed("EINVAL"), "the socket is bound already")
         x.address, x.address_len = target, PATH_LEN
+        _name_pair_end(x, "pathname")
         return m.simple("bind", Returned(0), "bound to a path")
     if x.address is not None or x.bound:
         return m.simple("bind", Failed("EINVAL"), "the socket is bound already")
     if lookup(m, target, sock_type(m, x), x.netns)[0] is not None:
         return m.simple("bind", Failed("EADDRINUSE"), "a socket of this type has the abstract name")
     x.address, x.address_len = target, ABSTRACT_LEN
+    _name_pair_end(x, "abstract")
     return m.simple("bind", Returned(0), "bound to an abstract name")
+
+
+def _name_pair_end(x: End, name: str) -> None:
+    """A pair end that bind() named: the msg_name its datagrams carry from now on (End.name, in the
+    executor's terms: harness.addresses.describe_name gives the class of a name the pair did not make).
+    Measured on 6.18.44: a stream pair whose end b was bound to "@l0" delivers b's sends with msg_name
+    "@l0" (found by the grammar's first Hypothesis campaign, where the oracle still said none)."""
+    if not x.table:
+        x.name = name
 
 
 def getsockname(m: Model, x: End) -> StepExpectation:
