@@ -162,12 +162,11 @@ __all__ = [
     "step",
 ]
 
-# Bind, connect and accept on a socketpair end as well as on the table's sockets: off for now.
-# Measured on 6.18.44 (the grammar's first 60 s Hypothesis campaign): after bind(b, "@l0") on a
-# stream socketpair, a send from b arrives with msg_name "@l0" and the oracle expects none
-# (findings socket-state/msg_name/recv); until the oracle models a bound pair end, the listener
-# steps act on the sockets of the fd table only.  Context(listener_ends=True) turns them on.
-LISTENER_ENDS = False
+# Bind, connect and accept on a socketpair end as well as on the table's sockets.  Measured on
+# 6.18.44 (the grammar's first 60 s Hypothesis campaign): after bind(b, "@l0") on a stream
+# socketpair, a send from b arrives with msg_name "@l0"; the oracle now models a bound pair end
+# (harness.oracle.listener._name_pair_end).  Context(listener_ends=False) keeps them on the table.
+LISTENER_ENDS = True
 MAX_FD_TABLE = 4  # entries of a generated fd table (the default; the model allows MAX_FDS)
 
 # ----------------------------------------------------------------------------------------------
