@@ -49,6 +49,17 @@ def copy_msghdr(m: Model, step: Send) -> SendFailure | None:
     return None
 
 
+def copy_recv_msghdr(step: Recv) -> tuple[Failed, str] | None:
+    """net/socket.c's ___sys_recvmsg before any protocol code: copy_msghdr_from_user, import_iovec."""
+    if step.fault == "msghdr":
+        return Failed("EFAULT"), "msghdr pointer faults"
+    if len(step.buffers) > UIO_MAXIOV:
+        return Failed("EMSGSIZE"), "msg_iovlen > UIO_MAXIOV"
+    if step.fault == "iov" and step.buffers:
+        return Failed("EFAULT"), "iovec array pointer faults"
+    return None
+
+
 def control_layout(m: Model, step: Send) -> tuple[list[Laid], int]:
     """Where each control message of ``step`` starts in the buffer, and the buffer's size."""
     out: list[Laid] = []

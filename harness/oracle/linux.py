@@ -502,12 +502,9 @@ class LinuxModel:
         unknown = step.flags - RECV_FLAGS_MODELLED
         if unknown:
             raise Unknown(f"recv flags {sorted(unknown)}")
-        if step.fault == "msghdr":
-            return self.recv_failed(step, Failed("EFAULT"), "msghdr pointer faults")
-        if len(step.buffers) > UIO_MAXIOV:
-            return self.recv_failed(step, Failed("EMSGSIZE"), "msg_iovlen > UIO_MAXIOV")
-        if step.fault == "iov" and step.buffers:
-            return self.recv_failed(step, Failed("EFAULT"), "iovec array pointer faults")
+        copied = control.copy_recv_msghdr(step)
+        if copied is not None:
+            return self.recv_failed(step, *copied)
         if "MSG_OOB" in step.flags:
             if self.t is SockType.STREAM:
                 return oob.recv_urg(self, step, x)
