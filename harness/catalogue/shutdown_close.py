@@ -89,7 +89,7 @@ def sc_05(kind: PairKind) -> Iterator[Variant]:
         return
     # wake-ups (issue 10): a writer asleep on a full queue (it sent nothing) is woken by the reader's
     # close on a second thread (ECONNRESET: the reader's queue held unread data) or by its SHUT_RD
-    # (EPIPE); the woken send raises no SIGPIPE, the next one does (harness.oracle.linux.woken_writer)
+    # (EPIPE); the woken send raises no SIGPIPE, the next one does (harness.oracle.send.woken_writer)
     for label, wake in (("reader's close", Close(target="b")), ("reader's SHUT_RD", Shutdown(on="b", how="SHUT_RD"))):
         reader = Child(steps=(wake,), thread=True, background=True, delay_ms=100)
         woken = (Fill(on="a"), reader, send(b"w" * 4096), send(b"x"))

@@ -282,7 +282,8 @@ class ScmRefused:
 
 
 class Model(Protocol):
-    """What the part modules (oob, stream, queue, listener) use of :class:`harness.oracle.linux.LinuxModel`."""
+    """What the part modules (control, send, accounting, lifetimes, options, ioctls, names, listener,
+    table_dgram, oob, stream, queue) use of :class:`harness.oracle.linux.LinuxModel`."""
 
     s: Scenario
     p: Platform
