@@ -25,7 +25,7 @@ def sends_part_then_sleeps(m: Model, step: Send, x: End, peer: End) -> bool:
     """A blocking stream send far over SO_SNDBUF into an empty queue: unix_stream_sendmsg() queues
     skbs until sock_alloc_send_pskb() waits (some bytes, never all), then sleeps."""
     return (
-        m.t is SockType.STREAM
+        m.sock_type is SockType.STREAM
         and m.blocking(step.flags)
         and not peer.queue
         and not peer.full
@@ -72,28 +72,28 @@ def capacity(m: Model, step: Send, x: End, peer: End) -> SendStop:
         peer.fill_used += cost
         return None
     queued = peer.queue  # on a socketpair everything in the peer's queue came from this end
-    if m.t is SockType.STREAM and not queued and x.sndbuf < step.length <= x.sndbuf + (256 << 10):
+    if m.sock_type is SockType.STREAM and not queued and x.sndbuf < step.length <= x.sndbuf + (256 << 10):
         # sock_alloc_send_pskb() lets the skb that crosses SO_SNDBUF through: maybe all of it goes
         raise Unknown("a stream send just over SO_SNDBUF")
-    if m.t is SockType.STREAM and not queued and step.length > x.sndbuf and not m.blocking(step.flags, step.on):
+    if m.sock_type is SockType.STREAM and not queued and step.length > x.sndbuf and not m.blocking(step.flags, step.on):
         # unix_stream_sendmsg() sends skb after skb until sock_alloc_send_pskb() would wait,
         # then returns what it sent: some, never all; the queue is full after it.
         peer.filled_up(x.sndbuf, x.sndbuf // 2)  # a stream skb carries at most sk_sndbuf / 2
         return PartialSend(step.length)
     in_flight, most = wmem_bounds(queued)
-    if not queued and m.t is not SockType.STREAM:
+    if not queued and m.sock_type is not SockType.STREAM:
         return None  # sock_alloc_send_pskb() only waits while sk_wmem_alloc >= sk_sndbuf
     if queued and in_flight >= x.sndbuf:
         return would_block_on_send(m, step, x)  # sk_wmem_alloc >= the bytes >= SO_SNDBUF
     if most + cost > x.sndbuf:
         raise Unknown("send-buffer accounting near SO_SNDBUF")
-    if m.t is SockType.STREAM and step.length > x.sndbuf // 3:
+    if m.sock_type is SockType.STREAM and step.length > x.sndbuf // 3:
         raise Unknown("a stream send larger than a third of SO_SNDBUF (partial sends)")
     return None
 
 
 def max_dgram_qlen(m: Model) -> int:
-    qlen = m.p.limits.get("max_dgram_qlen")
+    qlen = m.platform.limits.get("max_dgram_qlen")
     if qlen is None:
         raise Unknown("net.unix.max_dgram_qlen unknown")
     return qlen
@@ -123,9 +123,9 @@ def fill(m: Model, step: Fill) -> StepExpectation:
     peer = m.peer(step.on)
     if not x.open or x.snd_shutdown or peer.released or peer.rcv_shutdown:
         raise Unknown("filling a queue that cannot take data")
-    if m.t is not SockType.STREAM and step.chunk > x.sndbuf - 32:
+    if m.sock_type is not SockType.STREAM and step.chunk > x.sndbuf - 32:
         return m.simple("fill", Returned(0), "every datagram is too long (EMSGSIZE)")
-    if not m.s.kind.connected and not peer.full:
+    if not m.scenario.kind.connected and not peer.full:
         # sendto() the other end: its queue takes max_dgram_qlen + 1 datagrams (unix_recvq_full)
         room = max(
             0,
@@ -168,7 +168,7 @@ def fill(m: Model, step: Fill) -> StepExpectation:
         peer.fill_unknown = True
         return StepExpectation(op="fill", outcome=Returned(1), value_range=(1, step.limit), why="sends")
     # the last skb: a datagram of chunk bytes, or a stream skb of at most sk_sndbuf / 2
-    peer.filled_up(x.sndbuf, step.chunk if m.t is not SockType.STREAM else min(step.chunk, x.sndbuf // 2))
+    peer.filled_up(x.sndbuf, step.chunk if m.sock_type is not SockType.STREAM else min(step.chunk, x.sndbuf // 2))
     return StepExpectation(
         op="fill", outcome=Returned(1), value_range=(1, max(1, step.limit - 1)), why="sends until SO_SNDBUF"
     )

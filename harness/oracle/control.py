@@ -39,7 +39,7 @@ def copy_msghdr(m: Model, step: Send) -> SendFailure | None:
         return Failed("EFAULT"), (), "iovec array pointer faults"
     controllen = control_layout(m, step)[1] if step.controllen is None else step.controllen
     if controllen:
-        optmem = m.p.limits.get("optmem_max")
+        optmem = m.platform.limits.get("optmem_max")
         if optmem is None:
             raise Unknown("net.core.optmem_max unknown")
         if controllen >= optmem:
@@ -76,11 +76,11 @@ def control_layout(m: Model, step: Send) -> tuple[list[Laid], int]:
         else:
             if c.space is not None and c.space < min(m.abi.header, m.abi.length(len(c.data))):
                 raise Unknown("a raw cmsg whose space override cuts into its own bytes")
-            level = c.level if isinstance(c.level, str) else m.c.level_name(c.level)
+            level = c.level if isinstance(c.level, str) else m.consts.level_name(c.level)
             type_ = (
                 c.type
                 if isinstance(c.type, str)
-                else m.c.cmsg_type_name(m.c.sol["SOL_SOCKET"] if level == "SOL_SOCKET" else -1, c.type)
+                else m.consts.cmsg_type_name(m.consts.sol["SOL_SOCKET"] if level == "SOL_SOCKET" else -1, c.type)
             )
             length = m.abi.length(len(c.data)) if c.length is None else c.length
             out.append(Laid(offset, level, type_, length, c))
@@ -128,7 +128,7 @@ def scm_send(m: Model, layout: list[Laid], controllen: int) -> ScmAccepted | Scm
                 if name is None:
                     return ScmRefused("EBADF", "an fd in SCM_RIGHTS is not open")
                 io_uring = name in m.kinds and m.kinds[name].kind is FdKind.IO_URING
-                if io_uring and m.p.has_change("io_uring-scm-refused"):
+                if io_uring and m.platform.has_change("io_uring-scm-refused"):
                     return ScmRefused("EINVAL", "an io_uring fd cannot be passed (scm_fp_copy, since 6.7)")
                 fds.append(name)
         elif laid.type == "SCM_CREDENTIALS":
@@ -257,7 +257,7 @@ def with_pidfd(m: Model, step: Recv, creds: Creds | None, fds: tuple[str, ...] |
     owner: CredExpect = skb.creds[0]
     gone = isinstance(owner, str) and owner.removesuffix("pid") in m.exited
     length = m.abi.length(4)
-    if gone and not m.p.has_change("scm_pidfd-reaped"):
+    if gone and not m.platform.has_change("scm_pidfd-reaped"):
         # 6.5-6.16: scm_pidfd_recv() puts pidfd_prepare()'s return in the cmsg whatever it is;
         # for a reaped sender that is -EINVAL (!pid_has_task()).  Measured on 6.12.118 (UML): -22 (EINVAL).
         pidfd = ExpectedCmsg(level="SOL_SOCKET", type="SCM_PIDFD", length=length, pidfd_error=-errno.EINVAL)

@@ -18,7 +18,7 @@ def ioctl(m: Model, step: Ioctl) -> StepExpectation:
     if x.full or m.peer(step.on).full:
         raise Unknown("queue sizes after a Fill")
     if step.request == "SIOCINQ":
-        if m.t is SockType.DGRAM:
+        if m.sock_type is SockType.DGRAM:
             value = len(x.queue[0].data) if x.queue else 0  # the next datagram only
         else:
             value = sum(skb.remaining for skb in x.queue) + oob.inq_extra(m, x)

@@ -76,7 +76,7 @@ def release(m: Model, side: str) -> None:
     if listener.release(m, x):
         return
     peer = m.peer(side)
-    if m.t is not SockType.DGRAM and not peer.released:
+    if m.sock_type is not SockType.DGRAM and not peer.released:
         peer.snd_shutdown = peer.rcv_shutdown = True
         if oob.resets_peer(m, x):
             peer.error = "ECONNRESET"
@@ -97,7 +97,7 @@ def read_partner(m: Model, step: ReadPartner) -> StepExpectation:
     if m.gc_garbage:
         if not m.gc_triggered:
             raise Unknown("garbage that no unix socket release has handed to the collector yet")
-        if step.wait_ms < 1000 and m.p.has_change("gc-2024"):
+        if step.wait_ms < 1000 and m.platform.has_change("gc-2024"):
             # the old collector (before 4090fa373f0e: 6.10, 6.6.93, 6.1.141) ran inside close()
             raise Unknown("looking before the garbage collector had time to run")
         m.gc_garbage = m.gc_triggered = False

@@ -84,12 +84,12 @@ if TYPE_CHECKING:
 
 class LinuxModel:
     def __init__(self, scenario: Scenario, platform: Platform) -> None:
-        self.s = scenario
-        self.p = platform
-        self.t = scenario.kind.sock_type
-        self.c: Constants = linux(platform.arch)
+        self.scenario = scenario
+        self.platform = platform
+        self.sock_type = scenario.kind.sock_type
+        self.consts: Constants = linux(platform.arch)
         self.abi = CmsgAbi(platform.word)
-        sndbuf = platform.sndbuf.get(self.t.value)
+        sndbuf = platform.sndbuf.get(self.sock_type.value)
         if sndbuf is None:
             raise Unknown("the platform record has no default SO_SNDBUF")
         rcvbuf = platform.limits.get("rcvbuf_default", 0)
@@ -139,13 +139,13 @@ class LinuxModel:
 
     def blocking(self, flags: frozenset[str], on: str = "a") -> bool:
         x = self.ends.get(on)
-        nonblocking = x.nonblocking if x is not None and x.table else self.s.kind.nonblocking
+        nonblocking = x.nonblocking if x is not None and x.table else self.scenario.kind.nonblocking
         return not nonblocking and "MSG_DONTWAIT" not in flags
 
     def expected_fd(self, name: str) -> ExpectedFd:
         if name in self.ends:
             x = self.ends[name]
-            nonblocking = x.nonblocking if x.table else self.s.kind.nonblocking
+            nonblocking = x.nonblocking if x.table else self.scenario.kind.nonblocking
             status = {"O_RDWR"} | ({"O_NONBLOCK"} if nonblocking else set())
             return ExpectedFd(name=name, file_type="socket", status_flags=frozenset(status), seekable=False)
         spec = self.kinds[name]
@@ -168,7 +168,7 @@ class LinuxModel:
 
     def run(self) -> Expectation:
         out: list[StepExpectation] = []
-        for index, step in enumerate(self.s.steps):
+        for index, step in enumerate(self.scenario.steps):
             try:
                 if self.background is not None and not isinstance(step, Child):
                     out.append(self.raced(step, out))
@@ -184,7 +184,7 @@ class LinuxModel:
         """The step after a background Child: it must wait for the child, which then acts."""
         child = self.background
         assert child is not None
-        shared = (self.c, self.p, self.s, self.abi)  # immutable: shared, not copied
+        shared = (self.consts, self.platform, self.scenario, self.abi)  # immutable: shared, not copied
         trial = copy.deepcopy(self, {id(obj): obj for obj in shared})
         trial.background = None
         trial.trial = True
@@ -360,7 +360,9 @@ class LinuxModel:
                     # from_kuid_munged(sk_user_ns(netlink socket), owner): the child's netlink socket belongs
                     # to its new user namespace, where uid 0 is the creator's uid (unshare -U -r)
                     return self.simple("diag_uid", Returned(0), "the owner seen from the child's user namespace")
-                return self.simple("diag_uid", Returned(self.p.euid), "the socket's owner (sock_i_uid): its creator")
+                return self.simple(
+                    "diag_uid", Returned(self.platform.euid), "the socket's owner (sock_i_uid): its creator"
+                )
             case _:
                 assert_never(step)
 
@@ -370,8 +372,8 @@ class LinuxModel:
             return SUN_PATH_OFFSET
         if name == "autobind":
             return AUTOBIND_LENGTH  # unix_autobind(): "\0" and 5 hex digits
-        assert self.s.kind.address is not None
-        return pair_name_length(self.s.kind.address, name)
+        assert self.scenario.kind.address is not None
+        return pair_name_length(self.scenario.kind.address, name)
 
     def socket_name(self, op: str, name: str, why: str) -> StepExpectation:
         return StepExpectation(op=op, outcome=Returned(self.name_length(name)), address=name, why=f"{why}: {name}")
@@ -387,7 +389,7 @@ class LinuxModel:
             return listener.table_getpeername(self, x)
         if not x.open:
             return self.simple("getpeername", Failed("EBADF"), "closed descriptor")
-        if not self.s.kind.connected or x.peer_dropped:
+        if not self.scenario.kind.connected or x.peer_dropped:
             return self.simple("getpeername", Failed("ENOTCONN"), "no peer (unix_peer_get)")
         return self.socket_name("getpeername", self.peer(step.on).name, "the peer's name")
 
@@ -397,7 +399,7 @@ class LinuxModel:
         Whatever is queued at a pair end came from the other end.  A datagram socket of the table may
         have several senders: its msg_name is not compared (None).
         """
-        if self.ends[side].table and self.t is SockType.DGRAM:
+        if self.ends[side].table and self.sock_type is SockType.DGRAM:
             return None
         name = self.peer(side).name
         return "none" if name == "unnamed" else name
@@ -408,7 +410,7 @@ class LinuxModel:
         Without a msghdr the scm cookie is destroyed: fds of what was read are closed, credentials
         go nowhere.  (CVE-2026-22983 dereferenced that missing msghdr with SO_INQ set.)
         """
-        if self.t is not SockType.STREAM:
+        if self.sock_type is not SockType.STREAM:
             raise Unknown("splice from a datagram or seqpacket socket")
         x = self.ends[step.on]
         if not x.open:
@@ -428,7 +430,7 @@ class LinuxModel:
         domain = (
             {"AF_UNIX": 1, "AF_INET": 2}.get(step.domain, step.domain) if isinstance(step.domain, str) else step.domain
         )
-        type_ = self.c.sock.get(step.type, -99) if isinstance(step.type, str) else step.type
+        type_ = self.consts.sock.get(step.type, -99) if isinstance(step.type, str) else step.type
         if not isinstance(domain, int):
             raise Unknown(f"domain {step.domain}")
         if type_ < 0 or type_ >= 11:
@@ -506,12 +508,12 @@ class LinuxModel:
         if copied is not None:
             return self.recv_failed(step, *copied)
         if "MSG_OOB" in step.flags:
-            if self.t is SockType.STREAM:
+            if self.sock_type is SockType.STREAM:
                 return oob.recv_urg(self, step, x)
             return self.recv_failed(step, Failed("EOPNOTSUPP"), "MSG_OOB on a datagram/seqpacket socket")
         if x.full:
             raise Unknown("receiving from a queue a Fill step filled (its bytes are not tracked)")
-        if self.t is SockType.STREAM:
+        if self.sock_type is SockType.STREAM:
             if data_fault(step):
                 if x.inq:
                     raise Unknown("SCM_INQ after a faulting receive")
@@ -555,7 +557,7 @@ class LinuxModel:
         copy succeeds).  What it would have done without the fault decides whether a copy happens."""
         if x.oob_skb is not None or x.passcred or x.passpidfd:
             raise Unknown("a faulting stream receive with out-of-band data or credentials (scm_recv_unix still runs)")
-        shared = (self.c, self.p, self.s, self.abi)
+        shared = (self.consts, self.platform, self.scenario, self.abi)
         trial = copy.deepcopy(self, {id(obj): obj for obj in shared})
         clean = Recv(
             on=step.on,
@@ -575,7 +577,7 @@ class LinuxModel:
             op="recv",
             outcome=outcome,
             buffers=filled(step.buffers),
-            msg_flags=self.c.msg_flag_names(RECV_FLAGS_SEED),
+            msg_flags=self.consts.msg_flag_names(RECV_FLAGS_SEED),
             controllen=step.control,
             control_stray=stray,
             why=why,
@@ -628,7 +630,7 @@ class LinuxModel:
 
     def would_wait(self, step: Recv, x: End) -> StepExpectation:
         """The queue is empty: what a receive returns when there is nothing to read."""
-        if self.t is SockType.STREAM:
+        if self.sock_type is SockType.STREAM:
             ghost = ZERO_CREDS if x.passcred else None
             eof = self.recv_done(step, 0, b"", set(), ghost, None, "end of file after shutdown", stream_eof=True)
             written = 0
@@ -656,7 +658,7 @@ class LinuxModel:
             # ECONNRESET (peer closed with unread data) before the end of file.
             err, x.error = x.error, None
             return self.recv_failed(step, Failed(err), "pending socket error (sock_error)")
-        if self.t is SockType.SEQPACKET and x.rcv_shutdown:
+        if self.sock_type is SockType.SEQPACKET and x.rcv_shutdown:
             return eof  # "Signal EOF on disconnected non-blocking SEQPACKET socket."
         return self.recv_failed(step, Failed("EAGAIN"), "empty queue, non-blocking")
 
@@ -666,7 +668,7 @@ class LinuxModel:
     def dgram_recv(self, step: Recv, x: End) -> StepExpectation:
         """__unix_dgram_recvmsg(): one message per call."""
         peek = "MSG_PEEK" in step.flags
-        if self.t is SockType.SEQPACKET and x.error is not None:
+        if self.sock_type is SockType.SEQPACKET and x.error is not None:
             # Measured on Linux 6.18.44 (found by a fuzz campaign): a pending ECONNRESET is reported
             # before a record that is still queued; the record comes with the next receive.
             err, x.error = x.error, None
@@ -707,13 +709,13 @@ class LinuxModel:
         x = self.ends[step.on]
         if not x.open:
             return self.simple("shutdown", Failed("EBADF"), "closed descriptor")
-        how = step.how if isinstance(step.how, int) else self.c.shut[step.how]
+        how = step.how if isinstance(step.how, int) else self.consts.shut[step.how]
         if how not in (0, 1, 2):
             return self.simple("shutdown", Failed("EINVAL"), "how is not SHUT_RD, SHUT_WR or SHUT_RDWR")
         rd, wr = how in (0, 2), how in (1, 2)
         x.rcv_shutdown |= rd
         x.snd_shutdown |= wr
-        if self.t is not SockType.DGRAM:
+        if self.sock_type is not SockType.DGRAM:
             # unix_shutdown(): the peer of a stream/seqpacket pair gets the mirror image
             peer = self.peer(step.on)
             peer.snd_shutdown |= rd
@@ -742,7 +744,7 @@ class LinuxModel:
             return self.simple("listen", Failed("EBADF"), "closed descriptor")
         if x.table:
             return listener.listen(self, step, x)
-        if self.t is SockType.DGRAM:
+        if self.sock_type is SockType.DGRAM:
             return self.simple("listen", Failed("EOPNOTSUPP"), "listen() on SOCK_DGRAM")
         return self.simple("listen", Failed("EINVAL"), "listen() on a connected socketpair end (unix_listen)")
 
@@ -769,7 +771,7 @@ class LinuxModel:
         if step.thread:
             return self.thread(step, prefix)
         self.used_headroom = 0
-        self.proc = Proc(prefix, step.identity, self.p)
+        self.proc = Proc(prefix, step.identity, self.platform)
         nested = []
         try:
             for inner in step.steps:
@@ -791,7 +793,7 @@ class LinuxModel:
         ScmCredentials(pid="thread") names the thread; measured on 6.18.44: root (CAP_SYS_ADMIN)
         may send it and the receiver sees the tid; an unprivileged sender gets EPERM (scm_check_creds
         compares with task_tgid_vnr)."""
-        self.proc = Proc("", None, self.p, tid=f"{prefix}pid")
+        self.proc = Proc("", None, self.platform, tid=f"{prefix}pid")
         nested = []
         try:
             for inner in step.steps:

@@ -96,11 +96,11 @@ def add_table_sockets(m: Model, sndbuf: int, rcvbuf: int) -> None:
     """An End for every fresh AF_UNIX socket of the fd table: unbound, unconnected."""
     from harness.oracle.state import End
 
-    for spec in m.s.fds:
+    for spec in m.scenario.fds:
         if spec.kind in FRESH_SOCKET_TYPES:
             m.ends[spec.name] = End(
                 spec.name,
-                sndbuf=m.p.sndbuf.get(FRESH_SOCKET_TYPES[spec.kind].value, sndbuf),
+                sndbuf=m.platform.sndbuf.get(FRESH_SOCKET_TYPES[spec.kind].value, sndbuf),
                 rcvbuf=rcvbuf,
                 table=True,
                 sock_type=FRESH_SOCKET_TYPES[spec.kind],
@@ -148,7 +148,7 @@ def check_step(m: Model, step: Step) -> StepExpectation | None:
         if isinstance(step, Send | Recv):
             if not x.open:
                 return None  # EBADF, as for a pair end
-            if sock_type(m, x) is not m.t:
+            if sock_type(m, x) is not m.sock_type:
                 raise Unknown("data on a socket of the table whose type is not the pair's")
             if table_dgram.handles(m, x):
                 return table_dgram.send(m, step, x) if isinstance(step, Send) else table_dgram.recv(m, step, x)
@@ -156,7 +156,7 @@ def check_step(m: Model, step: Step) -> StepExpectation | None:
                 unconnected = unconnected_send(m, step) if isinstance(step, Send) else None
                 if unconnected is not None:
                     return unconnected
-                if isinstance(step, Recv) and x.state == "listening" and m.t is SockType.STREAM:
+                if isinstance(step, Recv) and x.state == "listening" and m.sock_type is SockType.STREAM:
                     return StepExpectation(op="recv", outcome=Failed("EINVAL"), why="recvmsg on a listener")
                 raise Unknown("data on a socket that is not connected")
     if isinstance(step, Accept) and not m.proc.is_main:
@@ -178,7 +178,7 @@ def unconnected_send(m: Model, step: Send) -> StepExpectation | None:
         return StepExpectation(op="send", outcome=outcome, signals=signals, why=why)
     if step.fault is not None:
         return None
-    if m.t is SockType.STREAM:  # scm_send() before the state; unix_seqpacket_sendmsg checks the state first
+    if m.sock_type is SockType.STREAM:  # scm_send() before the state; unix_seqpacket_sendmsg checks the state first
         layout, built = control.control_layout(m, step)
         controllen = built if step.controllen is None else step.controllen
         scm = control.scm_send(m, layout, controllen) if controllen else None
@@ -187,7 +187,7 @@ def unconnected_send(m: Model, step: Send) -> StepExpectation | None:
     if step.address is not None:
         if step.flags - {"MSG_DONTWAIT", "MSG_NOSIGNAL"} or not step.address.startswith(("@", "/")):
             return None  # (a "hex:" name may be empty: msg_namelen 0)
-        if m.t is SockType.STREAM:
+        if m.sock_type is SockType.STREAM:
             why = "sendto() on an unconnected stream socket"
             return StepExpectation(op="send", outcome=Failed("EOPNOTSUPP"), why=why)
     return StepExpectation(op="send", outcome=Failed("ENOTCONN"), why="no peer: not connected")
@@ -295,7 +295,7 @@ def listen(m: Model, step: Listen, x: End) -> StepExpectation:
         return m.simple("listen", Failed("EINVAL"), "listen() on an unbound socket")
     if x.state not in ("unconnected", "listening"):
         return m.simple("listen", Failed("EINVAL"), "listen() on a connected socket")
-    somaxconn = m.p.limits.get("somaxconn", SOMAXCONN_DEFAULT)
+    somaxconn = m.platform.limits.get("somaxconn", SOMAXCONN_DEFAULT)
     backlog = step.backlog & 0xFFFFFFFF  # compared as unsigned int in __sys_listen
     x.backlog = min(backlog, somaxconn)
     x.state = "listening"
@@ -363,7 +363,7 @@ def connect(m: Model, step: Connect) -> StepExpectation:
         peer_proc=m.proc,  # init_peercred(newsk): whoever connects
         netns=other.netns,
     )
-    if m.p.has_change("flags-at-connect-2025"):  # 3f84d577b79d (6.16): the listener's flags, at connect()
+    if m.platform.has_change("flags-at-connect-2025"):  # 3f84d577b79d (6.16): the listener's flags, at connect()
         _inherit(m.ends[embryo], other)
     other.embryos.append(embryo)
     x.peer_name, x.state = embryo, "connected"
@@ -417,7 +417,7 @@ def accept(m: Model, step: Accept) -> StepExpectation:
     x = m.ends[step.on]
     if not x.open:
         return m.simple("accept", Failed("EBADF"), "closed descriptor")
-    if (not x.table and m.t is SockType.DGRAM) or (x.table and sock_type(m, x) is SockType.DGRAM):
+    if (not x.table and m.sock_type is SockType.DGRAM) or (x.table and sock_type(m, x) is SockType.DGRAM):
         return m.simple("accept", Failed("EOPNOTSUPP"), "accept() on SOCK_DGRAM")
     if x.state != "listening":
         return m.simple("accept", Failed("EINVAL"), "accept() on a socket that is not listening")
@@ -430,7 +430,7 @@ def accept(m: Model, step: Accept) -> StepExpectation:
     spec = m.kinds[step.into]
     if spec.kind is not FdKind.ACCEPTED:
         raise Unknown("accept into an entry that is no accepted one")
-    if not m.p.has_change("flags-at-connect-2025"):  # before 6.16: unix_sock_inherit_flags() in accept()
+    if not m.platform.has_change("flags-at-connect-2025"):  # before 6.16: unix_sock_inherit_flags() in accept()
         _inherit(embryo, x)
     embryo.side = step.into
     embryo.open = True

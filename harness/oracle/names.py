@@ -11,7 +11,7 @@ from harness.oracle.state import End, Model
 
 
 def sock_type(m: Model, x: End) -> SockType:
-    return x.sock_type or m.t
+    return x.sock_type or m.sock_type
 
 
 def target_of(m: Model, x: End) -> Target | None:

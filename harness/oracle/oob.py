@@ -50,7 +50,7 @@ FEATURE = "MSG_OOB"  # the platform probe's name for CONFIG_AF_UNIX_OOB
 
 
 def supported(m: Model) -> bool:
-    return FEATURE in m.p.features
+    return FEATURE in m.platform.features
 
 
 def send(m: Model, step: Send, x: End, fds: tuple[str, ...] | None, creds: Creds | None) -> SendStop:
@@ -141,7 +141,7 @@ def recv_urg(m: Model, step: Recv, x: End) -> StepExpectation:
     peek = "MSG_PEEK" in step.flags
     if not peek:
         x.oob_skb = None
-    if not peek and m.p.has_change("oob-consumed-2025-06"):
+    if not peek and m.platform.has_change("oob-consumed-2025-06"):
         # "Don't leave consecutive consumed OOB skbs" (32ca245464e1): a consumed OOB skb right
         # before this one is freed now
         i = index_of(x.queue, skb)
@@ -158,7 +158,7 @@ def recv_urg(m: Model, step: Recv, x: End) -> StepExpectation:
 
 def manage_oob(m: Model, x: End, skb: Skb, peek: bool, copied: int) -> Skb | None:
     """manage_oob(): the skb a normal read goes on with (None: stop, or nothing to read)."""
-    if not m.p.has_change("oob-2024-06"):
+    if not m.platform.has_change("oob-2024-06"):
         return manage_oob_before_2024_06(m, x, skb, peek, copied)
     queue = x.queue
     if skb.remaining and skb is not x.oob_skb:
@@ -213,9 +213,9 @@ def manage_oob_before_2024_06(m: Model, x: End, skb: Skb, peek: bool, copied: in
             x.oob_skb = None
         return skb
     if peek:
-        if not m.p.has_change("oob-peek-2024-04"):
+        if not m.platform.has_change("oob-peek-2024-04"):
             return skb  # peeked in band: "Don't peek OOB data without MSG_OOB" was missing
-        if not m.p.has_change("oob-peek-loop-2024-06"):
+        if not m.platform.has_change("oob-peek-loop-2024-06"):
             return None  # 22dd70eb2c3d alone: the peek stops at the OOB byte
         return next_skb(queue, skb)
     unlink(m, queue, skb)
@@ -231,12 +231,12 @@ def atmark(m: Model, step: Ioctl, x: End) -> StepExpectation:
     """ioctl(SIOCATMARK): 1 when the next byte a read returns is the out-of-band mark."""
     if not supported(m):
         raise state.Unknown("SIOCATMARK on a kernel without CONFIG_AF_UNIX_OOB")
-    if m.t is not SockType.STREAM:
+    if m.sock_type is not SockType.STREAM:
         # Measured on Linux 6.18.44: EOPNOTSUPP on SOCK_DGRAM and SOCK_SEQPACKET, queue empty or not.
         return m.simple("ioctl", Failed("EOPNOTSUPP"), "SIOCATMARK is for SOCK_STREAM only")
     queue = x.queue
     answer = 0
-    if queue and not m.p.has_change("oob-2024-06"):
+    if queue and not m.platform.has_change("oob-2024-06"):
         # before e400cfa38bb0 (measured on 6.1.176 (UML)): only the OOB skb itself at the head is the mark
         answer = int(queue[0] is x.oob_skb)
     elif queue:
@@ -261,7 +261,7 @@ def inq_extra(m: Model, x: End) -> int:
     """
     if not x.inq_stale:
         return 0
-    if "SO_INQ" not in m.p.features:
+    if "SO_INQ" not in m.platform.features:
         raise state.Unknown("SIOCINQ after a dropped OOB byte on a kernel without the inq_len cache")
     return x.inq_stale
 
@@ -277,6 +277,6 @@ def resets_peer(m: Model, x: End) -> bool:
     if x.full:
         return True  # a Fill step left unread bytes (its skbs are not tracked, but there is one at least)
     queue = x.queue
-    if queue and not queue[0].remaining and m.p.has_change("oob-reset-2025-06"):
+    if queue and not queue[0].remaining and m.platform.has_change("oob-reset-2025-06"):
         return len(queue) > 1
     return bool(queue)

@@ -32,7 +32,7 @@ def setsockopt(m: Model, step: SetSockOpt) -> StepExpectation:
     if not x.open:
         return m.simple("setsockopt", Failed("EBADF"), "closed descriptor")
     option, value = step.option, step.value
-    if option in PROBED_OPTIONS and option not in m.p.features:
+    if option in PROBED_OPTIONS and option not in m.platform.features:
         return m.simple("setsockopt", Failed("ENOPROTOOPT"), f"this kernel has no {option}")
     refused = option_error(m, option, value)
     if refused is not None:
@@ -71,7 +71,7 @@ def setsockopt(m: Model, step: SetSockOpt) -> StepExpectation:
     elif option == "SO_PASSRIGHTS":
         x.passrights = value != 0
     elif option == "SO_INQ":
-        if m.t is not SockType.STREAM:
+        if m.sock_type is not SockType.STREAM:
             return m.simple("setsockopt", Failed("ENOPROTOOPT"), "SO_INQ is for SOCK_STREAM only")
         if value not in (0, 1):
             return m.simple("setsockopt", Failed("EINVAL"), "SO_INQ takes 0 or 1 (unix_setsockopt)")
@@ -97,8 +97,8 @@ def setsockopt(m: Model, step: SetSockOpt) -> StepExpectation:
 
 def option_error(m: Model, option: str, value: int | tuple[int, int] | None) -> tuple[Failed, str] | None:
     """The errno of a set (``value``) or get (None) that no option's own code decides."""
-    if option not in m.c.so:
-        number = m.c.sockopt(option)
+    if option not in m.consts.so:
+        number = m.consts.sockopt(option)
         if number >= UNKNOWN_OPTION_FLOOR:
             return Failed("ENOPROTOOPT"), f"no SOL_SOCKET option {number} (sk_setsockopt/sk_getsockopt default)"
         raise Unknown(f"an option number without a name ({number})")
@@ -112,9 +112,9 @@ def option_error(m: Model, option: str, value: int | tuple[int, int] | None) -> 
 def linger_onoff(m: Model, value: int | tuple[int, int]) -> bool:
     """struct linger {int l_onoff; int l_linger} read from the timeval the scenario passes."""
     assert isinstance(value, tuple)
-    if m.p.word == 4:
+    if m.platform.word == 4:
         return value[0] != 0  # two 4-byte longs: l_onoff is tv_sec
-    if m.p.arch in ("x86_64", "aarch64", "riscv64"):
+    if m.platform.arch in ("x86_64", "aarch64", "riscv64"):
         return value[0] & 0xFFFFFFFF != 0  # little-endian LP64: l_onoff is tv_sec's low half
     raise Unknown("SO_LINGER from a timeval on this architecture")
 
@@ -124,15 +124,15 @@ def buffer_size(m: Model, option: str, value: int) -> int | Failed:
     variants need CAP_NET_ADMIN and take any value >= 0 up to INT_MAX / 2; then the size is doubled
     and raised to SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF."""
     send = option.startswith("SO_SNDBUF")
-    cap = m.p.limits.get("wmem_max" if send else "rmem_max")
-    minimum = m.p.limits.get("sndbuf_min" if send else "rcvbuf_min")
+    cap = m.platform.limits.get("wmem_max" if send else "rmem_max")
+    minimum = m.platform.limits.get("sndbuf_min" if send else "rcvbuf_min")
     if cap is None or minimum is None:
         raise Unknown(f"net.core limits for {option} are unknown")
     if option.endswith("FORCE"):
         # sockopt_capable(CAP_NET_ADMIN) asks the initial user namespace: a dropped uid and the
         # root of a new user namespace both get EPERM (measured 6.18.44, SO_SNDBUFFORCE and
         # SO_RCVBUFFORCE alike; atheris finding in corpora/regressions)
-        if m.proc.unprivileged or m.proc.userns or "CAP_NET_ADMIN" not in m.p.capabilities:
+        if m.proc.unprivileged or m.proc.userns or "CAP_NET_ADMIN" not in m.platform.capabilities:
             return Failed("EPERM")
         val = max(value, 0)
     else:
@@ -146,12 +146,12 @@ def getsockopt(m: Model, step: GetSockOpt) -> StepExpectation:
     if not x.open:
         return m.simple("getsockopt", Failed("EBADF"), "closed descriptor")
     option = step.option
-    if option in PROBED_OPTIONS and option not in m.p.features:
+    if option in PROBED_OPTIONS and option not in m.platform.features:
         return m.simple("getsockopt", Failed("ENOPROTOOPT"), f"this kernel has no {option}")
     refused = option_error(m, option, None)
     if refused is not None:
         return m.simple("getsockopt", *refused)
-    if option == "SO_PEERCRED" and m.t is SockType.DGRAM and not m.s.kind.by_socketpair:
+    if option == "SO_PEERCRED" and m.sock_type is SockType.DGRAM and not m.scenario.kind.by_socketpair:
         # measured on 6.18.44: connect() of a datagram socket sets no sk_peer_cred, so
         # cred_to_ucred() reports pid 0 and uid = gid = -1
         return StepExpectation(
@@ -163,7 +163,7 @@ def getsockopt(m: Model, step: GetSockOpt) -> StepExpectation:
         # the socketpair() caller, translated into the reader's namespaces (sk_peer_pid/cred)
         creds = as_seen_by(m.proc, m.main.symbols, m.main)
         return StepExpectation(op="getsockopt", outcome=Returned(0), peercred=creds, why="the pair's creator")
-    if option == "SO_PEERPIDFD" and m.t is SockType.DGRAM and not m.s.kind.by_socketpair:
+    if option == "SO_PEERPIDFD" and m.sock_type is SockType.DGRAM and not m.scenario.kind.by_socketpair:
         # measured on 6.18.44 (a fuzz finding): connect() of a datagram socket sets no sk_peer_pid
         return m.simple("getsockopt", Failed("ENODATA"), "no peer pid (sk_peer_pid is NULL)")
     if option == "SO_PEERPIDFD":
@@ -180,7 +180,7 @@ def getsockopt(m: Model, step: GetSockOpt) -> StepExpectation:
         "SO_PASSCRED": int(x.passcred),
         "SO_PASSPIDFD": int(x.passpidfd),
         "SO_PASSRIGHTS": int(x.passrights),
-        "SO_TYPE": m.c.sock[(x.sock_type or m.t).value],
+        "SO_TYPE": m.consts.sock[(x.sock_type or m.sock_type).value],
         "SO_DOMAIN": 1,
         "SO_PROTOCOL": 0,
         "SO_PEEK_OFF": x.peek_off,

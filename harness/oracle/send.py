@@ -56,7 +56,7 @@ def send_error(m: Model, step: Send, x: End) -> SendStop:
     layout, built = control.control_layout(m, step)
     controllen = built if step.controllen is None else step.controllen
     # unix_seqpacket_sendmsg: sock_error() and the state come before the control messages
-    if m.t is SockType.SEQPACKET and x.error is not None:
+    if m.sock_type is SockType.SEQPACKET and x.error is not None:
         err, x.error = x.error, None
         return Failed(err), (), "pending socket error (sock_error)"
     scm = control.scm_send(m, layout, controllen)
@@ -64,7 +64,7 @@ def send_error(m: Model, step: Send, x: End) -> SendStop:
         return Failed(scm.errno), (), str(scm)
     fds, creds = scm.fds, scm.creds
     if "MSG_OOB" in step.flags:
-        if m.t is not SockType.STREAM:
+        if m.sock_type is not SockType.STREAM:
             return Failed("EOPNOTSUPP"), (), "MSG_OOB on a datagram/seqpacket socket"
         if step.fault == "iov_base" and step.length:
             raise Unknown("an out-of-band send from a faulting iov_base")
@@ -73,7 +73,7 @@ def send_error(m: Model, step: Send, x: End) -> SendStop:
     nosignal = "MSG_NOSIGNAL" in step.flags
     sigpipe: tuple[str, ...] = () if nosignal else ("SIGPIPE",)
     passing = fds is not None
-    if m.t is SockType.STREAM:
+    if m.sock_type is SockType.STREAM:
         if named(step):
             return Failed("EISCONN"), (), "msg_name on a connected stream socket"
         if x.snd_shutdown:
@@ -99,7 +99,7 @@ def send_error(m: Model, step: Send, x: End) -> SendStop:
         if passing and not peer.passrights:
             return Failed("EPERM"), (), "the receiver has SO_PASSRIGHTS off"
     else:
-        target_named = named(step) and m.t is SockType.DGRAM
+        target_named = named(step) and m.sock_type is SockType.DGRAM
         if target_named:
             problem = address_problem(step.address or "")
             if problem:
@@ -124,8 +124,8 @@ def send_error(m: Model, step: Send, x: End) -> SendStop:
             return data_fault_on_send()
         # dgram/pathname/unconnected: a Send without an address names the other end's path; one with
         # an empty address ("hex:", msg_namelen 0) names nothing and has no peer either
-        implicit = step.address is None and not m.s.kind.connected
-        if not target_named and not implicit and not m.s.kind.connected:
+        implicit = step.address is None and not m.scenario.kind.connected
+        if not target_named and not implicit and not m.scenario.kind.connected:
             # measured on 6.18.44 (a fuzz finding): unix_peer_get() finds no peer, after the skb is allocated
             return Failed("ENOTCONN"), (), "no msg_name and no peer (an unconnected socket)"
         if not target_named and x.peer_dropped:
@@ -181,7 +181,7 @@ def send_error(m: Model, step: Send, x: End) -> SendStop:
             b"".join(step.iov),
             fds,
             carried,
-            big=m.t is SockType.STREAM and step.length > STREAM_SPLIT_SAFE,
+            big=m.sock_type is SockType.STREAM and step.length > STREAM_SPLIT_SAFE,
             sender=m.proc.prefix,
             has_pid=has_pid,
         )
@@ -215,7 +215,7 @@ def woken_writer(m: Model, step: Send) -> StepExpectation | None:
     allocates (out_pipe) does.  Measured on Linux 6.18.44: ECONNRESET after the close, EPIPE
     after SHUT_RD, neither with SIGPIPE; the next send EPIPE with SIGPIPE.  (Datagram and
     seqpacket sends check sock_error first anyway: send_error gives the same there.)"""
-    if m.t is not SockType.STREAM:
+    if m.sock_type is not SockType.STREAM:
         return None
     x, peer = m.ends[step.on], m.peer(step.on)
     if not x.open or not (peer.released or peer.rcv_shutdown):
@@ -253,7 +253,7 @@ def splice_in(m: Model, step: SpliceIn) -> StepExpectation:
         return m.simple("splice_in", Failed("EBADF"), "closed descriptor")
     if not step.data:
         return m.simple("splice_in", Failed("EAGAIN"), "the pipe is empty (SPLICE_F_NONBLOCK)")
-    if not m.s.kind.connected and step.on in ("a", "b"):
+    if not m.scenario.kind.connected and step.on in ("a", "b"):
         # measured on 6.18.44 (found by the stateful machine): a splice has no msg_name, so a socket of
         # dgram/pathname/unconnected has nowhere to send it: unix_dgram_sendmsg() -> ENOTCONN
         return m.simple("splice_in", Failed("ENOTCONN"), "an unconnected socket and no msg_name")
@@ -262,7 +262,11 @@ def splice_in(m: Model, step: SpliceIn) -> StepExpectation:
         raise Unknown("splicing more pages than were measured (one sendmsg or several)")
     if not peer.released and (x.snd_shutdown or peer.rcv_shutdown):
         raise Unknown("splicing into a socket shut down for sending (not measured)")
-    if not m.p.has_change("splice-sendmsg-2023") and m.t is not SockType.STREAM and len(step.data) > PAGE:
+    if (
+        not m.platform.has_change("splice-sendmsg-2023")
+        and m.sock_type is not SockType.STREAM
+        and len(step.data) > PAGE
+    ):
         # before 6.5 (2dc334f1a63a) splice_from_pipe() handed each pipe buffer to ->sendpage() by itself,
         # which AF_UNIX did as a sendmsg of that page: measured on 6.1.176 (UML), 5000 bytes arrive as a
         # datagram/record of 4096 and one of 904

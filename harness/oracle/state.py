@@ -285,9 +285,9 @@ class Model(Protocol):
     """What the part modules (control, send, accounting, lifetimes, options, ioctls, names, listener,
     table_dgram, oob, stream, queue) use of :class:`harness.oracle.linux.LinuxModel`."""
 
-    s: Scenario
-    p: Platform
-    t: SockType
+    scenario: Scenario
+    platform: Platform
+    sock_type: SockType
     proc: Proc
     main: Proc
     ends: dict[str, End]
@@ -298,7 +298,7 @@ class Model(Protocol):
     installed: dict[str, int]
     gc_garbage: bool
     gc_triggered: bool
-    c: Constants
+    consts: Constants
     abi: CmsgAbi
     used_headroom: int
     exited: set[str]

@@ -32,11 +32,11 @@ def read_generic(m: Model, step: Recv, x: End) -> StepExpectation:
     lowat = size if "MSG_WAITALL" in step.flags else min(1, size)
     target = lowat or 1  # sock_rcvlowat()
     skip = max(x.peek_off, 0) if peek else 0
-    if peek and m.slept is not None and not m.p.has_change("peek_off-sleep"):
+    if peek and m.slept is not None and not m.platform.has_change("peek_off-sleep"):
         # Before 7bf3a476ce43 (6.18; measured on 6.1.176 (UML)) the offset is not read again after
         # sleeping: the skip goes on from what the walk over the queue before the sleep left of it.
         skip = max(skip - m.slept, 0)
-    every_skb = m.p.has_change("oob-peek-2024-04")  # 283454c8a123: manage_oob() for every skb, not the head only
+    every_skb = m.platform.has_change("oob-peek-2024-04")  # 283454c8a123: manage_oob() for every skb, not the head only
     copied = 0
     out = bytearray()
     fds: tuple[str, ...] | None = None
@@ -53,7 +53,7 @@ def read_generic(m: Model, step: Recv, x: End) -> StepExpectation:
             if skb is not None and (head or every_skb):
                 queued = len(queue)
                 skb = manage_oob(m, x, skb, peek, copied)
-                if skb is None and (copied or (not step.capacity and m.p.has_change("oob-zero-length-2026"))):
+                if skb is None and (copied or (not step.capacity and m.platform.has_change("oob-zero-length-2026"))):
                     # with the 2026 fix a zero-length read returns 0 here (measured on 6.12.118 (UML)),
                     # without it it goes on to the empty-queue path: EAGAIN (measured on 6.18.44)
                     done = True
@@ -61,7 +61,12 @@ def read_generic(m: Model, step: Recv, x: End) -> StepExpectation:
                 unlinked = skb is None and len(queue) < queued
                 if unlinked and not every_skb:
                     break  # before 283454c8a123: `goto redo` at once
-                if skb is None and queue and not m.p.has_change("oob-2024-06") and m.blocking(step.flags, step.on):
+                if (
+                    skb is None
+                    and queue
+                    and not m.platform.has_change("oob-2024-06")
+                    and m.blocking(step.flags, step.on)
+                ):
                     # 6.1.y: unix_stream_data_wait() returns at once when the queue's tail moved
                     # (the skb unlinked) and the read starts again; it spins with the OOB byte
                     # ahead of more data on a peek without a6736a0addd6

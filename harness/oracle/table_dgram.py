@@ -101,4 +101,4 @@ def recv(m: Model, step: Recv, x: End) -> StepExpectation:
 
 def handles(m: Model, x: End) -> bool:
     """A datagram socket of the table in a datagram scenario: this module's."""
-    return m.t is SockType.DGRAM and names.sock_type(m, x) is SockType.DGRAM
+    return m.sock_type is SockType.DGRAM and names.sock_type(m, x) is SockType.DGRAM
