@@ -12,6 +12,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -145,21 +146,40 @@ def _write_generated_attacks(directory: Path) -> list[str]:
     ]
 
 
+# Forks ``argv`` and reports the child's peak RSS.  The measured process must be forked by a small
+# process: the kernel keeps the high-water mark of the memory a process had before execve() in its
+# ru_maxrss (exec_mmap -> setmax_mm_hiwater_rss), so a command forked straight from a pytest worker
+# that has grown to 300 MB "peaks" at 300 MB whatever it does itself (seen once in CI: 312360 KiB
+# where the replay alone peaks at about 138000 KiB).
+_MEASURE = """
+import json, os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+sys.stderr.write(json.dumps([os.waitstatus_to_exitcode(status), usage.ru_maxrss]) + "\\n")
+"""
+
+
 def _run_measured(command: list[str], stdout: Path, stderr: Path) -> tuple[int, int]:
     """Exit status and peak RSS (KiB, the process and every descendant it reaped) of ``command``."""
+    launcher = [sys.executable, "-I", "-S", "-c", _MEASURE, *command]
     with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            launcher, cwd=ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True
+        )
     deadline = time.monotonic() + REPLAY_TIMEOUT
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait
-            return process.returncode, usage.ru_maxrss
+    while process.poll() is None:
         if time.monotonic() > deadline:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)  # the launcher and the command (its own session)
             process.wait()
             pytest.fail(f"{command} hung for {REPLAY_TIMEOUT} s")
         time.sleep(0.1)
+    # the launcher shares the command's stderr; its measurement is the last line
+    lines = stderr.read_text().splitlines()
+    status, peak = json.loads(lines[-1])
+    stderr.write_text("".join(line + "\n" for line in lines[:-1]))
+    return int(status), int(peak)
 
 
 def test_replay_of_every_adversarial_file_is_one_line_each_without_hang_or_blow_up(tmp_path: Path) -> None:
