@@ -8,6 +8,8 @@ receive paths of :mod:`harness.oracle.linux`.
 from __future__ import annotations
 
 import errno
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from harness.expectation import CredExpect, ExpectedCmsg
 from harness.model import (
@@ -28,7 +30,15 @@ from harness.oracle.processes import UNKNOWN_PID, check_credentials, sent_creden
 from harness.oracle.state import Controls, Creds, Laid, Model, ScmAccepted, ScmRefused, SendFailure, Skb, Unknown
 
 
-def copy_msghdr(m: Model, step: Send) -> SendFailure | None:
+@dataclass(frozen=True, slots=True)
+class CopiedMsghdr:
+    """What ____sys_sendmsg copied: the send's control messages as laid out, and msg_controllen."""
+
+    layout: tuple[Laid, ...]
+    controllen: int
+
+
+def copy_msghdr(m: Model, step: Send) -> CopiedMsghdr | SendFailure:
     """net/socket.c before any protocol code: copy_msghdr_from_user, import_iovec, then
     ____sys_sendmsg's copy of the control buffer (sock_kmalloc of msg_controllen)."""
     if step.fault == "msghdr":
@@ -37,7 +47,8 @@ def copy_msghdr(m: Model, step: Send) -> SendFailure | None:
         return Failed("EMSGSIZE"), (), "msg_iovlen > UIO_MAXIOV"
     if step.fault == "iov" and step.iov:
         return Failed("EFAULT"), (), "iovec array pointer faults"
-    controllen = control_layout(m, step)[1] if step.controllen is None else step.controllen
+    layout, built = control_layout(m, step)
+    controllen = built if step.controllen is None else step.controllen
     if controllen:
         optmem = m.platform.limits.get("optmem_max")
         if optmem is None:
@@ -46,7 +57,7 @@ def copy_msghdr(m: Model, step: Send) -> SendFailure | None:
             return Failed("ENOBUFS"), (), "msg_controllen >= net.core.optmem_max (sock_kmalloc)"
         if step.control != "buffer":
             return Failed("EFAULT"), (), "msg_control is NULL or unmapped while msg_controllen > 0"
-    return None
+    return CopiedMsghdr(tuple(layout), controllen)
 
 
 def copy_recv_msghdr(step: Recv) -> tuple[Failed, str] | None:
@@ -88,7 +99,7 @@ def control_layout(m: Model, step: Send) -> tuple[list[Laid], int]:
     return out, offset
 
 
-def scm_send(m: Model, layout: list[Laid], controllen: int) -> ScmAccepted | ScmRefused:
+def scm_send(m: Model, layout: Sequence[Laid], controllen: int) -> ScmAccepted | ScmRefused:
     """__scm_send(): walk the buffer with CMSG_FIRSTHDR / __cmsg_nxthdr; what it accepted, or why it refused.
 
     The kernel finds the next header at CMSG_ALIGN(cmsg_len) from the current one, whatever

@@ -173,15 +173,13 @@ def unconnected_send(m: Model, step: Send) -> StepExpectation | None:
     array and the control buffer are copied before (control.copy_msghdr: a faulting control pointer is
     EFAULT, found by the grammar's first Hypothesis campaign)."""
     copied = control.copy_msghdr(m, step)
-    if copied is not None:
+    if not isinstance(copied, control.CopiedMsghdr):
         outcome, signals, why = copied
         return StepExpectation(op="send", outcome=outcome, signals=signals, why=why)
     if step.fault is not None:
         return None
     if m.sock_type is SockType.STREAM:  # scm_send() before the state; unix_seqpacket_sendmsg checks the state first
-        layout, built = control.control_layout(m, step)
-        controllen = built if step.controllen is None else step.controllen
-        scm = control.scm_send(m, layout, controllen) if controllen else None
+        scm = control.scm_send(m, copied.layout, copied.controllen) if copied.controllen else None
         if isinstance(scm, ScmRefused):
             return StepExpectation(op="send", outcome=Failed(scm.errno), why=str(scm))
     if step.address is not None:

@@ -51,10 +51,9 @@ def send(m: Model, step: Send) -> StepExpectation:
 def send_error(m: Model, step: Send, x: End) -> SendStop:
     """Checks in the order the kernel makes them; on success the message is queued."""
     copied = control.copy_msghdr(m, step)
-    if copied is not None:
+    if not isinstance(copied, control.CopiedMsghdr):
         return copied
-    layout, built = control.control_layout(m, step)
-    controllen = built if step.controllen is None else step.controllen
+    layout, controllen = copied.layout, copied.controllen
     # unix_seqpacket_sendmsg: sock_error() and the state come before the control messages
     if m.sock_type is SockType.SEQPACKET and x.error is not None:
         err, x.error = x.error, None

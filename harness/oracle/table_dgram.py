@@ -34,7 +34,7 @@ def send(m: Model, step: Send, x: End) -> StepExpectation:
     from harness.oracle.state import NO_CREDS, ScmRefused, Skb, Unknown, address_problem
 
     copied = control.copy_msghdr(m, step)
-    if copied is not None:
+    if not isinstance(copied, control.CopiedMsghdr):
         outcome, signals, why = copied
         return StepExpectation(op="send", outcome=outcome, signals=signals, why=why)
     if step.flags - SEND_FLAGS or step.fault is not None or step.controllen is not None or step.control != "buffer":
@@ -43,8 +43,7 @@ def send(m: Model, step: Send, x: End) -> StepExpectation:
         raise Unknown("a datagram between table sockets with credentials, raw cmsgs or more than 1 KiB")
     if x.error is not None:
         raise Unknown("a datagram from a table socket with a pending error")
-    layout, built = control.control_layout(m, step)
-    scm = control.scm_send(m, layout, built)
+    scm = control.scm_send(m, copied.layout, copied.controllen)
     if isinstance(scm, ScmRefused):
         return m.simple("send", Failed(scm.errno), str(scm))
     fds = scm.fds
