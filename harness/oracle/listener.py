@@ -41,8 +41,6 @@ releasing a listener or an embryo does.  Measured on Linux 6.18.44 x86_64:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from harness.addresses import (
     ABSTRACT_TAG,
     LEAF_CHARS,
@@ -74,12 +72,10 @@ from harness.model import (
     Step,
 )
 from harness.observation import Failed, Returned
-from harness.oracle import control, table_dgram
+from harness.oracle import control, oob, table_dgram
 from harness.oracle.names import lookup, sock_type, target_of
-from harness.oracle.state import ScmRefused
-
-if TYPE_CHECKING:
-    from harness.oracle.state import End, Model
+from harness.oracle.processes import as_seen_by
+from harness.oracle.state import End, Model, ScmRefused, Unknown, address_problem
 
 AUTOBIND_LEN = SUN_PATH_OFFSET + 6  # "\0" + 5 hex digits
 ABSTRACT_LEN = SUN_PATH_OFFSET + 1 + len(ABSTRACT_TAG) + 1 + 2 * TOKEN_BYTES + 1 + LEAF_CHARS
@@ -94,8 +90,6 @@ STEP_OPS = {Send: "send", Recv: "recv", SetSockOpt: "setsockopt", GetSockOpt: "g
 
 def add_table_sockets(m: Model, sndbuf: int, rcvbuf: int) -> None:
     """An End for every fresh AF_UNIX socket of the fd table: unbound, unconnected."""
-    from harness.oracle.state import End
-
     for spec in m.scenario.fds:
         if spec.kind in FRESH_SOCKET_TYPES:
             m.ends[spec.name] = End(
@@ -129,8 +123,6 @@ def _names(step: Step) -> tuple[str, ...]:
 
 def check_step(m: Model, step: Step) -> StepExpectation | None:
     """What a step on a name that is no modelled socket gives; None when the model goes on."""
-    from harness.oracle.state import Unknown
-
     if isinstance(step, Poll) and step.on not in SIDES:
         return table_poll(m, step)
     for name in _names(step):
@@ -197,8 +189,6 @@ def table_poll(m: Model, step: Poll) -> StepExpectation:
     unix_writable() looks only at its own sk_wmem_alloc; FreeBSD's unconnected_writability expects it
     not writable), an unconnected datagram socket writable; a listener never writable, readable while a
     connection waits to be accepted."""
-    from harness.oracle.state import Unknown
-
     spec = m.kinds.get(step.on)
     if spec is not None and spec.kind not in SOCKET_KINDS:
         raise Unknown("poll of a descriptor of the table that is no socket")
@@ -234,8 +224,6 @@ def _autobind(x: End) -> None:
 
 def bind(m: Model, step: Bind) -> StepExpectation:
     """unix_bind(): autobind, unix_validate_addr, then the path (EADDRINUSE first) or abstract name."""
-    from harness.oracle.state import Unknown, address_problem
-
     x = m.ends[step.target]
     if not x.open:
         return m.simple("bind", Failed("EBADF"), "closed descriptor")
@@ -302,8 +290,6 @@ def listen(m: Model, step: Listen, x: End) -> StepExpectation:
 
 
 def connect(m: Model, step: Connect) -> StepExpectation:
-    from harness.oracle.state import End, Unknown, address_problem
-
     x = m.ends[step.target]
     if not x.open:
         return m.simple("connect", Failed("EBADF"), "closed descriptor")
@@ -374,8 +360,6 @@ def dgram_connect(m: Model, x: End, target: Target) -> StepExpectation:
     (unix_find_other), then unix_may_send(): EPERM when the other socket is connected to someone else.
     Connecting to itself or again to the same socket is 0 (gVisor SelfConnect, DoubleConnect; measured on
     6.18.44).  Switching to another peer (which purges the old peer's messages) is not modelled."""
-    from harness.oracle.state import Unknown
-
     if not x.table:
         raise Unknown("connect() of a datagram pair end")
     if x.passcred or x.passpidfd:
@@ -395,8 +379,6 @@ def table_getpeername(m: Model, x: End) -> StepExpectation:
     """unix_getname(peer=1) on a socket of the table: the peer's bound name (its length), ENOTCONN without a
     peer.  An accepted socket's or a client's peer is the other end of the connection; a datagram socket's
     the socket it connect()ed to (itself, after a self-connect)."""
-    from harness.oracle.state import Unknown
-
     if not x.open:
         return m.simple("getpeername", Failed("EBADF"), "closed descriptor")
     if x.peer_name is None or x.peer_name not in m.ends:
@@ -410,8 +392,6 @@ def table_getpeername(m: Model, x: End) -> StepExpectation:
 
 
 def accept(m: Model, step: Accept) -> StepExpectation:
-    from harness.oracle.state import Unknown
-
     x = m.ends[step.on]
     if not x.open:
         return m.simple("accept", Failed("EBADF"), "closed descriptor")
@@ -446,8 +426,6 @@ def _inherit(new: End, listener: End) -> None:
 
 
 def peercred(m: Model, x: End) -> StepExpectation:
-    from harness.oracle.processes import as_seen_by
-
     if x.peer_proc is None:
         return StepExpectation(op="getsockopt", outcome=Returned(0), peercred=NO_PEER, why="no peer credentials")
     creds = as_seen_by(m.proc, x.peer_proc.symbols, m.main)
@@ -459,8 +437,6 @@ def peercred(m: Model, x: End) -> StepExpectation:
 
 def release(m: Model, x: End) -> bool:
     """unix_release_sock() of a table socket or an embryo (True: done here)."""
-    from harness.oracle import oob
-
     if not x.table:
         return False
     for name in x.embryos:

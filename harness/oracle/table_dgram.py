@@ -13,16 +13,12 @@ socket; each message is received whole, in the order the senders queued them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from harness.addresses import TargetKind, address_target
 from harness.expectation import StepExpectation
 from harness.model import Recv, ScmRights, Send, SockType
 from harness.observation import Failed, Returned
 from harness.oracle import accounting, control, names
-
-if TYPE_CHECKING:
-    from harness.oracle.state import End, Model
+from harness.oracle.state import NO_CREDS, End, Model, ScmRefused, Skb, Unknown, address_problem
 
 SHORT = 1024  # bytes: far below any SO_SNDBUF, so no send waits for room
 SEND_FLAGS = frozenset({"MSG_DONTWAIT", "MSG_NOSIGNAL"})
@@ -31,8 +27,6 @@ RECV_FLAGS = frozenset({"MSG_DONTWAIT"})
 
 def send(m: Model, step: Send, x: End) -> StepExpectation:
     """unix_dgram_sendmsg() from a socket of the table (to a socket of the table)."""
-    from harness.oracle.state import NO_CREDS, ScmRefused, Skb, Unknown, address_problem
-
     copied = control.copy_msghdr(m, step)
     if not isinstance(copied, control.CopiedMsghdr):
         outcome, signals, why = copied
@@ -82,8 +76,6 @@ def send(m: Model, step: Send, x: End) -> StepExpectation:
 
 def recv(m: Model, step: Recv, x: End) -> StepExpectation:
     """__unix_dgram_recvmsg() of a socket of the table: one message per call (msg_name not compared)."""
-    from harness.oracle.state import Unknown
-
     copied = control.copy_recv_msghdr(step)  # before the protocol: found by a 60 s Hypothesis campaign
     if copied is not None:
         return m.recv_failed(step, *copied)
