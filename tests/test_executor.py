@@ -129,3 +129,34 @@ def test_raw_iovecs_over_one_area_scatter_as_separate_buffers(buffers: tuple[int
     assert observed.buffers is not None and isinstance(observed.outcome, Returned)
     assert [len(b) for b in observed.buffers] == list(buffers)
     assert b"".join(observed.buffers)[: observed.outcome.value] == b"abcdefg"[: sum(buffers)]
+
+
+def _ring_set_up_by_this_thread() -> int:
+    import ctypes
+
+    from harness.host import host_constants
+    from harness.native import libc
+
+    params = ctypes.create_string_buffer(120)
+    made = libc.syscall(host_constants().syscalls["io_uring_setup"], 1, ctypes.addressof(params))
+    assert made.ok, os.strerror(made.errno)
+    return made.value
+
+
+def test_a_ring_set_up_by_the_scenarios_thread_interrupts_a_later_blocking_step() -> None:
+    """Why io_uring_fd sets a ring up in a thread of its own (measured on 6.18.44: EINTR ~15 ms after the close)."""
+    os.close(_ring_set_up_by_this_thread())
+    outcome = execute(scenario(STREAM, recv(4), fds=()), "raw", ExecConfig(step_timeout=2.0)).steps[0].outcome
+    assert outcome == Failed("EINTR")
+
+
+def test_an_io_uring_scenario_runs_here_and_leaves_no_interruption_behind() -> None:
+    """The ring is set up by a thread that has ended: closing it interrupts no later step of this process."""
+    before = open_fds()
+    ring = FdSpec(name="ring", kind=FdKind.IO_URING)
+    for _ in range(3):
+        obs = execute(scenario(STREAM, send(b"x"), recv(1), fds=(ring,)), "raw")
+        assert obs.context.pid == os.getpid() and obs.leaked_fds == ()
+        outcome = execute(scenario(STREAM, recv(4), fds=()), "raw", ExecConfig(step_timeout=0.5)).steps[0].outcome
+        assert isinstance(outcome, Blocked), outcome
+    assert open_fds() == before

@@ -31,7 +31,7 @@ from harness.platform import Platform
 
 ROOT = Path(__file__).resolve().parents[1]
 # plain passing, 253 fds in one message (more than a low limit allows), every fd kind (a private
-# directory for files), an io_uring (run in a forked child), receivers at their own limit in a child
+# directory for files), an io_uring, receivers at their own limit in a child
 IDS = "FD-01,FD-02,FD-08,FD-17,FD-18,FD-21,GC-04"
 TOO_MANY = {"FD-02", "FD-08"}  # their 253-fd variants need more than 128 descriptors
 RUN_LIMIT = 600  # seconds: a bound that proves "did not hang", not a timing

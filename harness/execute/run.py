@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING
 
 from harness.execute import signals
 from harness.execute.backend import Backend, ExecConfig
-from harness.execute.errors import CannotExpress, CaseTimeout, ChildDied
+from harness.execute.errors import CannotExpress
 from harness.execute.fdtable import FdTable, FdUnavailable, ensure_descriptor_limit
 from harness.execute.inspect import describe, hold_listing, open_fds
-from harness.execute.lifetime import call_in_child
 from harness.execute.pysock import PySockBackend
 from harness.execute.raw import RawBackend
 from harness.host import host_constants
-from harness.model import FdKind, Interrupt, all_steps, step_count
+from harness.model import Interrupt, all_steps
 from harness.observation import Observation, ProcessContext, StepObservation
 
 if TYPE_CHECKING:
@@ -35,49 +34,10 @@ DEFAULT_CONFIG = ExecConfig()
 
 
 def execute(scenario: Scenario, backend: str, config: ExecConfig = DEFAULT_CONFIG) -> Observation:
-    """Run ``scenario`` through ``backend`` (see :func:`execute_here`).
-
-    Measured on Linux 6.18.44: tearing down an io_uring leaves task work behind that interrupts a
-    later sleeping syscall of the same task once (EINTR without a signal).  So a scenario with an
-    io_uring fd runs in a forked child, and the harness process never owns a ring.
-    """
-    if any(spec.kind is FdKind.IO_URING for spec in scenario.fds):
-        # checked here too: the child inherits a raised limit, and a refusal keeps its type
-        ensure_descriptor_limit(scenario, len(open_fds()))
-        return _in_child(scenario, backend, config)
-    return execute_here(scenario, backend, config)
-
-
-def _in_child(scenario: Scenario, backend: str, config: ExecConfig) -> Observation:
-    # bounded like the scenario itself: every step at most its timeout, plus the set-up and the inspections
-    timeout = config.step_timeout * (step_count(scenario.steps) + 2) + 10.0
-    ended = call_in_child(lambda: _attempt(scenario, backend, config), timeout)
-    if ended.hang:
-        raise CaseTimeout(f"the child that owned the io_uring gave no result within {timeout:g} s")
-    if ended.value is None:
-        how = f"killed by {ended.signal}" if ended.signal else f"exit status {ended.exit_status}"
-        raise ChildDied(f"the child that owned the io_uring died: {how}")
-    kind, value = ended.value
-    if kind == "cannot":
-        raise CannotExpress(str(value))
-    if kind == "error":
-        raise RuntimeError(f"in the child that owned the io_uring: {value}")
-    assert isinstance(value, Observation)
-    return value
-
-
-def _attempt(scenario: Scenario, backend: str, config: ExecConfig) -> tuple[str, Observation | str]:
-    """What :func:`execute_here` ended with, as a value that crosses the pipe (in the child)."""
-    try:
-        return "ok", execute_here(scenario, backend, config)
-    except CannotExpress as exc:
-        return "cannot", str(exc)
-    except Exception as exc:
-        return "error", f"{type(exc).__name__}: {exc}"
-
-
-def execute_here(scenario: Scenario, backend: str, config: ExecConfig = DEFAULT_CONFIG) -> Observation:
     """Run ``scenario`` through ``backend``.  Kernel refusals are data; harness bugs propagate.
+
+    A scenario with an io_uring fd runs here too: the ring is set up by a thread that has ended
+    (harness.execute.fdtable.io_uring_fd), so its teardown interrupts no later system call.
 
     Raises :class:`CannotExpress` when the back end cannot say what a step asks, or when
     RLIMIT_NOFILE cannot be raised to what the scenario needs (checked before anything is opened).
