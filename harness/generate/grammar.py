@@ -905,6 +905,10 @@ def _step_table(available: frozenset[str], only: tuple[str, ...] | None) -> tupl
     )
 
 
+# the step table of each (allow_child, names, partners, sockets, free, only): one dict look-up per step
+_STEP_TABLES: dict[tuple[bool, bool, bool, bool, bool, tuple[str, ...] | None], tuple[Builder, ...]] = {}
+
+
 def step(
     c: Choices, ctx: Context, *, allow_child: bool = True, only: tuple[str, ...] | None = None, record: bool = True
 ) -> Step:
@@ -912,18 +916,17 @@ def step(
 
     A send or receive the sketch says would wait out the step timeout gets ``MSG_DONTWAIT`` 9 times in 10.
     """
-    available = {"child"} if allow_child else set()
-    if ctx.names:
-        available.add("names")
-    if ctx.partners:
-        available.add("partners")
-    if ctx.sockets:
-        available.add("sockets")
-    if ctx.targets and any(name not in ctx.filled for name in ctx.accepted):
-        available.add("free")
-    made = c.pick(_step_table(frozenset(available), only))(c, ctx)
+    free = bool(ctx.targets) and any(name not in ctx.filled for name in ctx.accepted)
+    key = (allow_child, bool(ctx.names), bool(ctx.partners), bool(ctx.sockets), free, only)
+    choices = _STEP_TABLES.get(key)
+    if choices is None:
+        needs = ("child", "names", "partners", "sockets", "free")
+        choices = _STEP_TABLES[key] = _step_table(
+            frozenset(n for n, have in zip(needs, key, strict=False) if have), only
+        )
+    made = c.pick(choices)(c, ctx)
     if ctx.sketch is not None:
-        if isinstance(made, Send | Recv) and ctx.sketch.would_block(made) and not c.chance(1, 10):
+        if isinstance(made, (Send, Recv)) and ctx.sketch.would_block(made) and not c.chance(1, 10):
             made = without_blocking(made)
         if record:
             ctx.sketch.record(made)

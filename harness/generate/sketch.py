@@ -116,7 +116,7 @@ class QueueSketch:
 
     def record(self, step: Step) -> None:
         """Update the sketch after ``step``."""
-        if isinstance(step, Send | Recv) and step.on not in SIDES:  # a socket of the table: not sketched
+        if isinstance(step, (Send, Recv)) and step.on not in SIDES:  # a socket of the table: not sketched
             return
         if isinstance(step, Send):
             self.lengths.append(step.length)
