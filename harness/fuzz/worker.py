@@ -181,14 +181,19 @@ class WorkerState:
         return [sig for sig in evaluation.signatures if sig not in self.known]
 
     def save_corpus(self, scenario: Scenario) -> None:
-        """Keep a scenario that showed new kernel behaviour (JSON: the one exchange format)."""
+        """Keep a scenario that showed new kernel behaviour (JSON: the one exchange format).
+
+        Atomically but not durably (no fsync): a corpus entry lost with a crash of the machine is
+        found again, and a fresh outcome is common early in a campaign (185 writes in 30 s, at
+        ~7 ms each with the fsyncs, 5 % of a Hypothesis worker's time).
+        """
         text = codec.dumps(scenario)
         name = hashlib.sha1(text.encode()).hexdigest()[:16] + ".json"
         path = self.spec.corpus / name
         if not path.exists():
             with worker_writing(path):
                 self.spec.corpus.mkdir(parents=True, exist_ok=True)
-                write_atomically(path, text)
+                write_atomically(path, text, durable=False)
             self.corpus_written += 1
 
     def flush(self, force: bool = False) -> None:
