@@ -10,6 +10,7 @@ Every evaluation that ran gets its signatures (harness.fuzz.signature).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cache
 
 from harness.evaluate import Evaluation, EvaluationConfig, Status
 from harness.evaluate import evaluate as evaluate_scenario
@@ -30,14 +31,20 @@ class FuzzConfig:
     scenario_timeout: float = 5.0
 
     def evaluation(self) -> EvaluationConfig:
-        return EvaluationConfig(
-            backend=self.backend,
-            exec=self.exec,
-            scenario_timeout=self.scenario_timeout,
-            faults=() if self.fault is None else (self.fault,),
-            skip_blocking=True,
-            extra_checks=(invariants,),
-        )
+        """The pipeline's configuration: made once per FuzzConfig (both are frozen), not per example."""
+        return _evaluation_config(self)
+
+
+@cache
+def _evaluation_config(config: FuzzConfig) -> EvaluationConfig:
+    return EvaluationConfig(
+        backend=config.backend,
+        exec=config.exec,
+        scenario_timeout=config.scenario_timeout,
+        faults=() if config.fault is None else (config.fault,),
+        skip_blocking=True,
+        extra_checks=(invariants,),
+    )
 
 
 _BROKEN = {Status.TIMEOUT: "hang", Status.CRASH: "crash", Status.HARNESS_ERROR: "harness-error"}
