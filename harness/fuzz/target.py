@@ -143,8 +143,8 @@ class Target:
         if not isinstance(texts, list):
             return
         for index in range(start, len(texts)):
-            with worker_writing(progress):
-                write_atomically(progress, f"{index + 1}\n")
+            with worker_writing(progress):  # for a restart after this process dies: no fsync needed
+                write_atomically(progress, f"{index + 1}\n", durable=False)
             text = texts[index]
             try:
                 scenario = codec.loads(text if isinstance(text, str) else "", f"{seeds}: seed {index}")
