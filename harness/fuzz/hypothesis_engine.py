@@ -17,6 +17,7 @@ not thrown away at a slice boundary.
 from __future__ import annotations
 
 import contextlib
+import gc
 import pickle
 import random
 import signal
@@ -38,6 +39,10 @@ from harness.generate.strategies import scenarios
 from harness.model import Scenario
 from harness.platform import Platform
 
+# Hypothesis makes many container objects per example (its choice tree, spans): with Python's
+# default thresholds (700, 10, 10) an inline worker spent 1.78 s of 25 s in the cyclic GC, 1.13 s
+# of it in 8 full collections; with the start-up objects frozen and these thresholds, 0.76 s.
+GC_THRESHOLDS = (10_000, 10, 10)
 SLICE_SECONDS = 20.0  # then switch between the property and the state machine
 SHRINK_SECONDS = 30.0  # how long a slice may run on while Hypothesis shrinks a finding (within the limit)
 MACHINE_STEPS = 12
@@ -219,6 +224,8 @@ def worker_main(spec: WorkerSpec, platform: Platform, initial: list[Scenario], s
 
         signal.signal(signal.SIGTERM, stop)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # blocked since the fork (campaign)
+        gc.freeze()  # what exists now lives as long as the worker: no collection needs to look at it
+        gc.set_threshold(*GC_THRESHOLDS)
         worker.run(initial)
     except CannotWrite as exc:
         leave_cannot_write(slot, exc)
