@@ -36,8 +36,8 @@ import atheris  # noqa: E402 - after the path set-up
 # atheris instruments every module of a named module's top-level package imported in the block
 # (include=["harness.generate"] is all of harness), so what the two import but is neither is
 # imported before it: the model's validation, the byte reader under the grammar (the same lines
-# for every input), the constants, observations and expectations.  Instrumented, they tripled
-# the CPU time of decode and the oracle for no feedback about the input.
+# for every input), the constants, observations and expectations: no feedback about the input,
+# and (measured) decode of corpora/atheris at 618 us per input instead of 387 (218 uninstrumented).
 import harness.expectation  # noqa: E402 - before the instrumented imports
 import harness.generate.choices  # noqa: E402
 import harness.model  # noqa: E402
