@@ -67,9 +67,9 @@ def fork_dying_with_parent() -> int:
 
 
 # The one fork-and-wait helper: a function run in a forked child with a deadline.  Used wherever one
-# scenario must not affect the process that asked about it: the supervisor's triage (a scenario that hangs or kills its process), ``replay`` and fuzz evaluation,
-# and a scenario's Child steps (harness.execute.child: started, then finished after the step a
-# background child races).
+# scenario must not affect the process that asked about it: the supervisor's triage (a scenario
+# that hangs or kills its process), ``replay`` and fuzz evaluation, and a scenario's Child steps
+# (harness.execute.child: started, then finished after the step a background child races).
 # The result comes back pickled through a pipe; the child leaves with ``os._exit`` so no parent
 # clean-up (atexit, buffered output) runs twice, and it dies with the thread that forked it.
 
