@@ -361,3 +361,26 @@ def test_the_supervisor_reads_a_tampered_worker_directory_without_hanging(tmp_pa
     ]
     handle.slot.close()
     campaign.lifeline.cut()
+
+
+def test_an_error_raised_while_a_slice_ends_is_the_end_of_the_slice(tmp_path: Path, platform: Platform) -> None:
+    """Hypothesis may raise FlakyStrategyDefinition while a SliceEnd leaves a machine's example."""
+    from hypothesis.errors import FlakyStrategyDefinition
+
+    from harness.fuzz.hypothesis_engine import HypothesisWorker, SliceEnd
+
+    worker = HypothesisWorker(WorkerSpec(index=0, engine="hypothesis", out=tmp_path, corpus=tmp_path / "c"), platform)
+
+    def interrupted() -> None:
+        try:
+            raise SliceEnd
+        except SliceEnd:
+            raise FlakyStrategyDefinition("Inconsistent data generation!") from None  # __context__ stays
+
+    def broken() -> None:
+        raise FlakyStrategyDefinition("Inconsistent data generation!")
+
+    worker.run_slice(interrupted)
+    assert worker.errors == 0
+    worker.run_slice(broken)  # without a SliceEnd it is the engine's error, logged and counted
+    assert worker.errors == 1
