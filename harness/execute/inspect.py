@@ -34,6 +34,27 @@ if TYPE_CHECKING:
 _KCMP_FILE = 0
 _F_DUPFD_QUERY = 1027  # F_LINUX_SPECIFIC_BASE + 3 (Linux 6.10): 1 when two fds share one struct file
 
+_pid = os.getpid()
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+def process_id() -> int:
+    """``os.getpid()`` without a system call per question (a scenario asked it nine times).
+
+    A process's id changes only in a new process: it is read once at import and again in the child
+    of every ``os.fork()`` (os.register_at_fork runs the hook there before fork returns), which is
+    how every process of the harness is made (harness.execute.lifetime, multiprocessing's fork
+    context); a process made any other way (subprocess, libFuzzer's -fork) execs and imports anew.
+    """
+    return _pid
+
 
 def open_fds() -> frozenset[int]:
     """The descriptors open in this process now (the listing's own descriptor excluded).
@@ -46,7 +67,7 @@ def open_fds() -> frozenset[int]:
     which allocates nothing.
     """
     held = _held
-    if held is not None and held[0] == os.getpid():
+    if held is not None and held[0] == _pid:
         numbers = _listed(held[1], rewind=True)
         if numbers is not None:
             numbers.discard(held[1])
@@ -76,7 +97,7 @@ def hold_listing() -> None:
     listing).  Called before a scenario's baseline, never in a Child step's process; a forked
     process (a fuzz worker) opens its own, as the inherited one lists its parent's table."""
     global _held
-    pid = os.getpid()
+    pid = _pid
     if _held is not None and _held[0] == pid:
         return
     try:
@@ -88,11 +109,13 @@ def hold_listing() -> None:
     _held = (pid, fd)
 
 
-_DIRENTS = ctypes.create_string_buffer(1 << 16)  # guarded by _DIRENTS_LOCK (a Child thread lists too)
+_DIRENT_BYTES = bytearray(1 << 16)  # guarded by _DIRENTS_LOCK (a Child thread lists too)
+_DIRENTS = (ctypes.c_char * len(_DIRENT_BYTES)).from_buffer(_DIRENT_BYTES)  # the same memory, for getdents64
 _DIRENTS_LOCK = threading.Lock()
 _LONGEST_DIRENT = 19 + 256 + 5  # struct linux_dirent64 with a 255-byte name, aligned to 8
 _SHORT_DIRENT = 24  # the record of a name of at most 4 bytes: ".", "..", descriptors 0-9999
 _SHORT_LENGTH = _SHORT_DIRENT.to_bytes(2, sys.byteorder)
+_SHORT_NAME = struct.Struct("=19x5s")  # a 24-byte record's d_name field (the name, its NUL, stale bytes)
 _RECLEN = struct.Struct("=H")
 
 
@@ -125,9 +148,8 @@ def _listed(directory: int, *, rewind: bool) -> set[int] | None:
                 raise OSError(r.errno, "getdents64(/proc/self/fd)")
             if r.value == 0:
                 return numbers
-            raw = ctypes.string_at(_DIRENTS, r.value)
-            numbers.update(_dirent_numbers(raw))
-            if r.value <= len(_DIRENTS) - _LONGEST_DIRENT:
+            numbers.update(_dirent_numbers(bytes(_DIRENT_BYTES[: r.value])))
+            if r.value <= len(_DIRENT_BYTES) - _LONGEST_DIRENT:
                 return numbers
 
 
@@ -135,14 +157,15 @@ def _dirent_numbers(raw: bytes) -> list[int]:
     """The descriptor numbers named by the linux_dirent64 records in ``raw`` ("." and ".." skipped).
 
     struct linux_dirent64 { u64 d_ino; s64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }: when
-    every record is 24 bytes long (numbers below 10,000), the names are read by slicing.
+    every record is 24 bytes long (numbers below 10,000), the name fields are unpacked at once.
+    The kernel writes a name and its NUL only (filldir64): the bytes after the NUL are stale.
     """
     count, rest = divmod(len(raw), _SHORT_DIRENT)
     if (
         not rest
         and raw[16::_SHORT_DIRENT] + raw[17::_SHORT_DIRENT] == _SHORT_LENGTH[:1] * count + _SHORT_LENGTH[1:] * count
     ):
-        return [int(raw[i : i + 5].partition(b"\0")[0]) for i in range(19, len(raw), _SHORT_DIRENT) if raw[i] != 46]
+        return [int(name.partition(b"\0")[0]) for (name,) in _SHORT_NAME.iter_unpack(raw) if name[0] != 46]
     numbers = []
     position = 0
     while position < len(raw):
@@ -251,10 +274,10 @@ class Identifier:
 
     def __init__(self, kcmp_nr: int | None) -> None:
         self._kcmp_nr = kcmp_nr
-        self._pid = os.getpid()
+        self._pid = _pid
 
     def after_fork(self) -> None:
-        self._pid = os.getpid()
+        self._pid = _pid
 
     def same_description(self, fd1: int, fd2: int) -> bool | None:
         """kcmp(KCMP_FILE); None when it cannot be asked (once missing or refused, never again)."""

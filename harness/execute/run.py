@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from harness.execute import signals
 from harness.execute.backend import Backend, ExecConfig
 from harness.execute.errors import CannotExpress, CaseTimeout, ChildDied
-from harness.execute.fdtable import FdTable, FdUnavailable, ensure_descriptor_limit
+from harness.execute.fdtable import FdTable, FdUnavailable, descriptor_limit, ensure_descriptor_limit
 from harness.execute.inspect import describe, hold_listing, open_fds
 from harness.execute.lifetime import call_in_child
 from harness.execute.pysock import PySockBackend
@@ -117,36 +117,40 @@ def _ignore(signum: int, frame: object) -> None:
 def _execute_steps(scenario: Scenario, backend: str, config: ExecConfig, consts: Constants) -> Observation:
     hold_listing()
     baseline = open_fds()
-    closed_above = ensure_descriptor_limit(scenario, len(baseline))
+    closed_above, soft_limit = descriptor_limit(scenario, len(baseline))
     observed: list[StepObservation] = []
-    with signals.watched(), contextlib.ExitStack() as stack:
-        table = FdTable(stack, closed_above)
-        impl = BACKENDS[backend](consts, table, config)
-        stack.callback(impl.remove_bound_paths, scenario.steps)  # unlinking a socket file leaves the socket alone
-        if isinstance(impl, PySockBackend):
-            stack.callback(impl.finish)
-        impl.create_pair(scenario.kind)
-        for spec in scenario.fds:
+    blocked = signals.block()
+    try:
+        with contextlib.ExitStack() as stack:
+            table = FdTable(stack, closed_above, soft_limit)
+            impl = BACKENDS[backend](consts, table, config)
+            stack.callback(impl.remove_bound_paths, scenario.steps)  # unlinking a socket file leaves the socket alone
+            if isinstance(impl, PySockBackend):
+                stack.callback(impl.finish)
+            impl.create_pair(scenario.kind)
+            for spec in scenario.fds:
+                try:
+                    impl.open_table(spec)
+                except FdUnavailable as exc:
+                    raise CannotExpress(str(exc)) from None
             try:
-                impl.open_table(spec)
-            except FdUnavailable as exc:
-                raise CannotExpress(str(exc)) from None
-        try:
-            for index, step in enumerate(scenario.steps):
-                pending = impl.background
-                step_observation = impl.run_step(index, step)
-                raised = signals.take()
-                observed.append(replace(step_observation, signals=raised) if raised else step_observation)
-                if pending is not None:  # a background child races the step after its Child step
-                    joined = impl.join_background()
-                    if joined is not None:
-                        observed[joined.index] = joined
-            last = impl.join_background()
-            if last is not None:
-                observed[last.index] = last
-        finally:
-            impl.abandon_background()
-        children = tuple(impl.children)
+                for index, step in enumerate(scenario.steps):
+                    pending = impl.background
+                    step_observation = impl.run_step(index, step)
+                    raised = signals.take()
+                    observed.append(replace(step_observation, signals=raised) if raised else step_observation)
+                    if pending is not None:  # a background child races the step after its Child step
+                        joined = impl.join_background()
+                        if joined is not None:
+                            observed[joined.index] = joined
+                last = impl.join_background()
+                if last is not None:
+                    observed[last.index] = last
+            finally:
+                impl.abandon_background()
+            children = tuple(impl.children)
+    finally:
+        signals.unblock(blocked)
     leaked = tuple(describe(fd) for fd in sorted(open_fds() - baseline))
     return Observation(
         backend=backend,
