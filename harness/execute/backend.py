@@ -34,7 +34,7 @@ from harness.execute.asleep import Sleeper
 from harness.execute.child import ChildReport, ChildUnsupported, Running, finish_child, start_child
 from harness.execute.errors import CannotExpress as CannotExpress  # re-exported
 from harness.execute.fdtable import FdTable
-from harness.execute.inspect import Identifier, describe, open_fds, pidfd_pid, process_id
+from harness.execute.inspect import Identifier, describe, fd_listing, fd_numbers, pidfd_pid, process_id
 from harness.execute.lifetime import kill_and_reap
 from harness.execute.threads import WAKE_GRACE, ThreadRun, finish_thread, start_thread
 from harness.model import (
@@ -823,10 +823,14 @@ class Backend(ABC):
             )
         return tuple(out)
 
-    def new_fds(self, before: frozenset[int], cmsgs: tuple[ObservedCmsg, ...]) -> tuple[str, ...]:
-        """Descriptors that appeared during the call but were reported in no cmsg (owned, then closed)."""
+    def new_fds(self, before: frozenset[bytes], cmsgs: tuple[ObservedCmsg, ...]) -> tuple[str, ...]:
+        """Descriptors that appeared during the call (``before``: the fd_listing before it) but were
+        reported in no cmsg (owned, then closed)."""
+        appeared = fd_listing() - before
+        if not appeared:
+            return ()
         reported = {fd.number for c in cmsgs for fd in c.fds}
-        extra = sorted(open_fds() - before - reported)
+        extra = [fd for fd in fd_numbers(appeared) if fd not in reported]
         for fd in extra:
             self.table.own(fd)
         return tuple(describe(fd) for fd in extra)

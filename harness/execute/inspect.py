@@ -66,30 +66,52 @@ def open_fds() -> frozenset[int]:
     the listing itself cannot be opened; then every number below the limit is asked with F_GETFD,
     which allocates nothing.
     """
+    return frozenset(fd_numbers(fd_listing()))
+
+
+def fd_listing() -> frozenset[bytes]:
+    """:func:`open_fds` as the names /proc/self/fd gives the descriptors (:func:`fd_name`).
+
+    Listings are compared as they are read, without a conversion per descriptor: only what one
+    has and the other lacks is turned into numbers (:func:`fd_numbers`).
+    """
     held = _held
     if held is not None and held[0] == _pid:
-        numbers = _listed(held[1], rewind=True)
-        if numbers is not None:
-            numbers.discard(held[1])
-            return frozenset(numbers)
+        names = _listed(held[1], rewind=True)
+        if names is not None:
+            names.discard(held[2])
+            return frozenset(names)
     try:
         listing = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
         if exc.errno != errno.EMFILE:
             raise
         limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        return frozenset(fd for fd in range(limit) if is_open(fd))
+        return frozenset(fd_name(fd) for fd in range(limit) if is_open(fd))
     try:
-        numbers = _listed(listing, rewind=False)
+        names = _listed(listing, rewind=False)
     finally:
         os.close(listing)
-    if numbers is None:  # no getdents64 in this libc: the listing by name, each number asked
-        return frozenset(fd for fd in map(int, os.listdir("/proc/self/fd")) if is_open(fd))
-    numbers.discard(listing)
-    return frozenset(numbers)
+    if names is None:  # no getdents64 in this libc: the listing by name, each number asked
+        return frozenset(fd_name(fd) for fd in map(int, os.listdir("/proc/self/fd")) if is_open(fd))
+    names.discard(fd_name(listing))
+    return frozenset(names)
 
 
-_held: tuple[int, int] | None = None  # (pid, descriptor): the /proc/self/fd hold_listing() keeps open
+def fd_name(fd: int) -> bytes:
+    """How a listing names descriptor ``fd``: its decimal digits, NUL-padded to 5 bytes (``b"12\\0\\0\\0"``,
+    the d_name field of a 24-byte record as :func:`_listed` leaves it)."""
+    digits = b"%d" % fd
+    return digits + _NAME_PADDING[len(digits) :]
+
+
+def fd_numbers(names: frozenset[bytes] | set[bytes]) -> list[int]:
+    """The descriptors ``names`` (a listing or a difference of listings) name, in order."""
+    return sorted(int(name.rstrip(b"\0")) for name in names)
+
+
+# (pid, descriptor, its fd_name): the /proc/self/fd hold_listing() keeps open
+_held: tuple[int, int, bytes] | None = None
 
 
 def hold_listing() -> None:
@@ -106,21 +128,25 @@ def hold_listing() -> None:
         if exc.errno not in (errno.EMFILE, errno.ENFILE):
             raise
         return  # the listings open the directory each time (or probe, at the limit)
-    _held = (pid, fd)
+    _held = (pid, fd, fd_name(fd))
 
 
 _DIRENT_BYTES = bytearray(1 << 16)  # guarded by _DIRENTS_LOCK (a Child thread lists too)
 _DIRENTS = (ctypes.c_char * len(_DIRENT_BYTES)).from_buffer(_DIRENT_BYTES)  # the same memory, for getdents64
+_ZEROS = memoryview(bytes(len(_DIRENT_BYTES)))
 _DIRENTS_LOCK = threading.Lock()
 _LONGEST_DIRENT = 19 + 256 + 5  # struct linux_dirent64 with a 255-byte name, aligned to 8
 _SHORT_DIRENT = 24  # the record of a name of at most 4 bytes: ".", "..", descriptors 0-9999
 _SHORT_LENGTH = _SHORT_DIRENT.to_bytes(2, sys.byteorder)
-_SHORT_NAME = struct.Struct("=19x5s")  # a 24-byte record's d_name field (the name, its NUL, stale bytes)
+_NAME_FIELD = 5  # the d_name field of a 24-byte record: a name of at most 4 bytes and its NUL
+_NAME_PADDING = bytes(_NAME_FIELD)
+_DOTS = (b".\0\0\0\0", b"..\0\0\0")
 _RECLEN = struct.Struct("=H")
+_SHORT_NAMES: dict[int, struct.Struct] = {}  # record count -> the Struct of their d_name fields
 
 
-def _listed(directory: int, *, rewind: bool) -> set[int] | None:
-    """The numbers in the open /proc/self/fd ``directory`` (from its start), by getdents64.
+def _listed(directory: int, *, rewind: bool) -> set[bytes] | None:
+    """The names (:func:`fd_name`) in the open /proc/self/fd ``directory`` (from its start), by getdents64.
 
     A reply that left room for one more record is the rest of the directory: getdents stops
     early only when the next record does not fit, so one call lists a table of up to about 2,700
@@ -129,7 +155,7 @@ def _listed(directory: int, *, rewind: bool) -> set[int] | None:
     then let go.
     """
     global _held
-    numbers: set[int] = set()
+    names: set[bytes] = set()
     with _DIRENTS_LOCK:
         if rewind:
             try:
@@ -146,34 +172,47 @@ def _listed(directory: int, *, rewind: bool) -> set[int] | None:
                     _held = None
                     return None
                 raise OSError(r.errno, "getdents64(/proc/self/fd)")
-            if r.value == 0:
-                return numbers
-            numbers.update(_dirent_numbers(bytes(_DIRENT_BYTES[: r.value])))
-            if r.value <= len(_DIRENT_BYTES) - _LONGEST_DIRENT:
-                return numbers
+            size = r.value
+            if size == 0:
+                return names
+            names.update(_dirent_names(size))
+            _DIRENT_BYTES[:size] = _ZEROS[:size]  # the kernel writes a name and its NUL only (filldir64)
+            if size <= len(_DIRENT_BYTES) - _LONGEST_DIRENT:
+                return names
 
 
-def _dirent_numbers(raw: bytes) -> list[int]:
-    """The descriptor numbers named by the linux_dirent64 records in ``raw`` ("." and ".." skipped).
+def _dirent_names(size: int) -> set[bytes]:
+    """The descriptors named by the linux_dirent64 records in the first ``size`` bytes of the
+    buffer ("." and ".." left out), as :func:`fd_name` spells them.
 
     struct linux_dirent64 { u64 d_ino; s64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }: when
-    every record is 24 bytes long (numbers below 10,000), the name fields are unpacked at once.
-    The kernel writes a name and its NUL only (filldir64): the bytes after the NUL are stale.
+    every record is 24 bytes long (numbers below 10,000), the name fields are unpacked at once; the
+    buffer is all zeros past what the kernel wrote (_listed clears it), so each field is the name
+    and NULs.
     """
-    count, rest = divmod(len(raw), _SHORT_DIRENT)
+    raw = _DIRENT_BYTES
+    count, rest = divmod(size, _SHORT_DIRENT)
     if (
         not rest
-        and raw[16::_SHORT_DIRENT] + raw[17::_SHORT_DIRENT] == _SHORT_LENGTH[:1] * count + _SHORT_LENGTH[1:] * count
+        and raw[16:size:_SHORT_DIRENT] == _SHORT_LENGTH[:1] * count
+        and (raw[17:size:_SHORT_DIRENT] == _SHORT_LENGTH[1:] * count)
     ):
-        return [int(name.partition(b"\0")[0]) for (name,) in _SHORT_NAME.iter_unpack(raw) if name[0] != 46]
-    numbers = []
+        unpack = _SHORT_NAMES.get(count)
+        if unpack is None:
+            unpack = struct.Struct("=" + "19x5s" * count)
+            if len(_SHORT_NAMES) < 256:
+                _SHORT_NAMES[count] = unpack
+        names = set(unpack.unpack_from(raw))
+        names.difference_update(_DOTS)
+        return names
+    names = set()
     position = 0
-    while position < len(raw):
+    while position < size:
         end = raw.index(b"\0", position + 19)
         if raw[position + 19] != 46:  # "." and ".."
-            numbers.append(int(raw[position + 19 : end]))
+            names.add(fd_name(int(raw[position + 19 : end])))
         position += _RECLEN.unpack_from(raw, position + 16)[0]
-    return numbers
+    return names
 
 
 def is_open(fd: int) -> bool:
@@ -290,9 +329,9 @@ class Identifier:
 
     def inspect(self, fd: int, known: Mapping[str, Known]) -> ReceivedFd:
         try:
-            fd_flags = fcntl.fcntl(fd, fcntl.F_GETFD)
+            fd_flags = _fcntl(fd, _F_GETFD)
             st = os.fstat(fd)
-            fl = fcntl.fcntl(fd, fcntl.F_GETFL)
+            fl = _fcntl(fd, _F_GETFL)
         except OSError:
             return ReceivedFd(
                 number=fd,
@@ -307,7 +346,7 @@ class Identifier:
                 flags_shared=None,
             )
         dev, ino = st.st_dev, st.st_ino
-        inode_matches = sorted(name for name, k in known.items() if k.ino == ino and k.dev == dev)
+        inode_matches = sorted([name for name, k in known.items() if k.ino == ino and k.dev == dev])
         live = {name: k for name in inode_matches if (k := known[name]).fd is not None}
         decision = self._decide(fd, fl, live)
         undecided = tuple(name for name in inode_matches if name not in live or decision.identity == UNDECIDED)
@@ -340,15 +379,11 @@ class Identifier:
             if same is None:
                 return _Decision(IDENTITY_KCMP)
             # kcmp said which: check that the kernel really shares offset and status flags
-            only = {same: others[same]}
-            offsets = _offsets_seen(fd, only) if seekable else {}
-            seen = _flags_seen(fd, flags, only)
-            return _Decision(
-                IDENTITY_KCMP,
-                same,
-                offset_shared=offsets.get(same),
-                flags_shared=seen.get(same) if isinstance(seen, dict) else None,
-            )
+            other = others[same]
+            offset_shared = _offset_moves(fd, other) if seekable else None
+            moved = _flag_moves(fd, flags, other)
+            flags_shared = moved if isinstance(moved, bool) else None
+            return _Decision(IDENTITY_KCMP, same, offset_shared=offset_shared, flags_shared=flags_shared)
         if flags & os.O_PATH:
             return _queried(fd, others)
         offsets = _offsets_seen(fd, others) if seekable else {}
@@ -398,6 +433,37 @@ def _offsets_seen(fd: int, others: Mapping[str, int]) -> dict[str, bool]:
         return {name: os.lseek(other, 0, os.SEEK_CUR) == mark for name, other in others.items()}
     finally:
         os.lseek(fd, start, os.SEEK_SET)
+
+
+def _offset_moves(fd: int, other: int) -> bool:
+    """:func:`_offsets_seen` for one other descriptor (the one kcmp named): the same calls."""
+    start = _lseek(fd, 0, _SEEK_CUR)
+    mark = max(start, _lseek(other, 0, _SEEK_CUR)) + 7919
+    _lseek(fd, mark, _SEEK_SET)
+    try:
+        return _lseek(other, 0, _SEEK_CUR) == mark
+    finally:
+        _lseek(fd, start, _SEEK_SET)
+
+
+def _flag_moves(fd: int, flags: int, other: int) -> bool | str:
+    """:func:`_flags_seen` for one other descriptor (the one kcmp named): the same calls."""
+    if flags & _O_PATH:
+        return NO_METHOD_FOR_O_PATH
+    before = _fcntl(other, _F_GETFL)
+    try:
+        _fcntl(fd, _F_SETFL, flags ^ _O_NONBLOCK)
+    except OSError as exc:
+        return f"F_SETFL O_NONBLOCK failed with {errno_name(exc.errno or 0)}"
+    try:
+        return bool((_fcntl(other, _F_GETFL) ^ before) & _O_NONBLOCK)
+    finally:
+        _fcntl(fd, _F_SETFL, flags)
+
+
+_lseek, _fcntl = os.lseek, fcntl.fcntl
+_SEEK_CUR, _SEEK_SET, _O_PATH, _O_NONBLOCK = os.SEEK_CUR, os.SEEK_SET, os.O_PATH, os.O_NONBLOCK
+_F_GETFD, _F_GETFL, _F_SETFL = fcntl.F_GETFD, fcntl.F_GETFL, fcntl.F_SETFL
 
 
 def _flags_seen(fd: int, flags: int, others: Mapping[str, int]) -> dict[str, bool] | str:

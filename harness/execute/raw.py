@@ -9,7 +9,7 @@ import time
 
 from harness.addresses import confine
 from harness.execute.backend import Backend
-from harness.execute.inspect import open_fds
+from harness.execute.inspect import fd_listing
 from harness.model import RECV_FILL, RECV_FLAGS_SEED, PairKind, RawCmsg, Recv, RecvMany, ScmRights, Send, SendMany
 from harness.native import cmsg, libc
 from harness.native.constants import errno_name
@@ -103,7 +103,7 @@ class RawBackend(Backend):
         msg.msg_flags = RECV_FLAGS_SEED
         flags = self.c.msg_flags(step.flags)
         fd = self.table.fd(step.on)
-        before = open_fds()
+        before = fd_listing()
         started = time.monotonic()
         address = libc.BAD_ADDRESS if step.fault == "msghdr" else ctypes.addressof(msg)
         r = libc.recvmsg(fd, address, flags)
@@ -165,7 +165,7 @@ class RawBackend(Backend):
             iovs[i].iov_len = step.size
             messages[i].msg_hdr.msg_iov = ctypes.addressof(iovs[i])
             messages[i].msg_hdr.msg_iovlen = 1
-        before = open_fds()
+        before = fd_listing()
         started = time.monotonic()
         r = libc.recvmmsg(self.table.fd(step.on), messages, self.c.msg_flags(step.flags), step.timeout)
         outcome = self.outcome(r.value, r.errno, started, self.may_block(step.flags))

@@ -12,7 +12,7 @@ from harness.execute import signals
 from harness.execute.backend import Backend, ExecConfig
 from harness.execute.errors import CannotExpress, CaseTimeout, ChildDied
 from harness.execute.fdtable import FdTable, FdUnavailable, descriptor_limit, ensure_descriptor_limit
-from harness.execute.inspect import describe, hold_listing, open_fds
+from harness.execute.inspect import describe, fd_listing, fd_numbers, hold_listing, open_fds
 from harness.execute.lifetime import call_in_child
 from harness.execute.pysock import PySockBackend
 from harness.execute.raw import RawBackend
@@ -116,7 +116,7 @@ def _ignore(signum: int, frame: object) -> None:
 
 def _execute_steps(scenario: Scenario, backend: str, config: ExecConfig, consts: Constants) -> Observation:
     hold_listing()
-    baseline = open_fds()
+    baseline = fd_listing()
     closed_above, soft_limit = descriptor_limit(scenario, len(baseline))
     observed: list[StepObservation] = []
     blocked = signals.block()
@@ -151,7 +151,7 @@ def _execute_steps(scenario: Scenario, backend: str, config: ExecConfig, consts:
             children = tuple(impl.children)
     finally:
         signals.unblock(blocked)
-    leaked = tuple(describe(fd) for fd in sorted(open_fds() - baseline))
+    leaked = tuple(describe(fd) for fd in fd_numbers(fd_listing() - baseline))
     return Observation(
         backend=backend,
         kind=scenario.kind.name,
