@@ -23,6 +23,7 @@ from harness.execute.inspect import Known, process_id
 from harness.model import (
     FRESH_SOCKET_TYPES,
     SEEKABLE_KINDS,
+    Child,
     FdKind,
     FdSpec,
     RawCmsg,
@@ -60,8 +61,10 @@ def descriptors_needed(scenario: Scenario) -> int:
     the table and the limit.
     """
     table = sum(1 + spec.tracked + (spec.kind in PARTNER_KINDS) for spec in scenario.fds)
-    steps = list(all_steps(scenario.steps))
-    sent = sum(_fds_in(step) for step in steps)
+    steps = scenario.steps
+    if any(isinstance(step, Child) for step in steps):
+        steps = tuple(all_steps(steps))
+    sent = sum(_fds_in(step) for step in steps if isinstance(step, Send))
     received = sum(min(sent, step.control // 4) + 1 for step in steps if isinstance(step, Recv))
     return 2 + table + received + WORKING_DESCRIPTORS
 
@@ -112,11 +115,7 @@ class FdTable:
         self._stack = stack
         self._owned: set[int] = set()
         self._private_dir: str | None = None
-        # LIFO: every descriptor is closed before the directory is removed, which needs descriptors
-        # of its own (a receiver that filled its table to RLIMIT_NOFILE left none: EMFILE, and the
-        # directory stayed behind in $TMPDIR)
-        stack.callback(self._remove_directory)
-        stack.callback(self._close_owned)
+        stack.callback(self._close_all)
         self._live: dict[str, int] = {}
         self.known: dict[str, Known] = {}
         self.partners: dict[str, int] = {}  # the private other end of a pipe write end or a socket
@@ -131,6 +130,15 @@ class FdTable:
         """Close ``fd`` when the scenario ends, unless the scenario closes it first."""
         self._owned.add(fd)
         return fd
+
+    def _close_all(self) -> None:
+        # every descriptor is closed before the directory is removed, which needs descriptors of its
+        # own (a receiver that filled its table to RLIMIT_NOFILE left none: EMFILE, and the directory
+        # stayed behind in $TMPDIR)
+        try:
+            self._close_owned()
+        finally:
+            self._remove_directory()
 
     def _close_owned(self) -> None:
         """Close every owned descriptor: each run of consecutive numbers by one close_range
@@ -176,12 +184,13 @@ class FdTable:
             fcntl.fcntl(fd, fcntl.F_SETFL, flags)
         if spec.kind is not FdKind.MEMFD:  # memfd_create set FD_CLOEXEC as asked (_open)
             fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC if spec.cloexec else 0)
-        if spec.kind in SEEKABLE_KINDS:
+        seekable = spec.kind in SEEKABLE_KINDS
+        if seekable:
             os.lseek(fd, 5, os.SEEK_SET)
         private = self.own(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 0)) if spec.tracked else None
         st = os.fstat(fd)
         self._live[spec.name] = fd
-        self.known[spec.name] = Known(private, st.st_dev, st.st_ino, spec.kind in SEEKABLE_KINDS)
+        self.known[spec.name] = Known(private, st.st_dev, st.st_ino, seekable)
         if self._last_partner is not None:
             self.partners[spec.name] = self._last_partner
             self._last_partner = None

@@ -346,21 +346,30 @@ class Identifier:
                 flags_shared=None,
             )
         dev, ino = st.st_dev, st.st_ino
-        inode_matches = sorted([name for name, k in known.items() if k.ino == ino and k.dev == dev])
+        inode_matches = [name for name, k in known.items() if k.ino == ino and k.dev == dev]
+        if len(inode_matches) > 1:
+            inode_matches.sort()
         live = {name: k for name in inode_matches if (k := known[name]).fd is not None}
         decision = self._decide(fd, fl, live)
-        undecided = tuple(name for name in inode_matches if name not in live or decision.identity == UNDECIDED)
-        kind = file_type(fd, st.st_mode)
+        identity = decision.identity
+        if identity == UNDECIDED:
+            undecided = tuple(inode_matches)
+            note = decision.note
+        else:
+            undecided = () if len(live) == len(inode_matches) else tuple(n for n in inode_matches if n not in live)
+            note = NO_DESCRIPTOR if undecided else ""
+        mode = st.st_mode
+        kind = "regular" if stat.S_ISREG(mode) else file_type(fd, mode)
         return ReceivedFd(
             number=fd,
             valid=True,
             same_inode_as=tuple(inode_matches),
             same_file_as=decision.same,
-            identity=decision.identity,
+            identity=identity,
             undecided_as=undecided,
-            identity_note=decision.note if decision.identity == UNDECIDED else NO_DESCRIPTOR if undecided else "",
+            identity_note=note,
             file_type=kind,
-            cloexec=bool(fd_flags & fcntl.FD_CLOEXEC),
+            cloexec=bool(fd_flags & _FD_CLOEXEC),
             status_flags=status_flag_names(fl),
             offset_shared=decision.offset_shared,
             flags_shared=decision.flags_shared,
@@ -370,14 +379,20 @@ class Identifier:
     def _decide(self, fd: int, flags: int, live: Mapping[str, Known]) -> _Decision:
         """Which of the live same-inode entries ``fd`` shares its open file description with."""
         if not live:
-            return _Decision(UNDECIDED, note=NO_DESCRIPTOR)
+            return _NOTHING_LIVE
         others = {name: k.fd for name, k in live.items() if k.fd is not None}
         seekable = all(k.seekable for k in live.values())
-        verdicts = {name: self.same_description(fd, other) for name, other in others.items()}
-        if None not in verdicts.values():
-            same = next((name for name, v in verdicts.items() if v), None)
+        decided = True  # kcmp answered for every one (each is asked, in order)
+        same = None  # the first it said is the same description
+        for name, other in others.items():
+            verdict = self.same_description(fd, other)
+            if verdict is None:
+                decided = False
+            elif verdict and same is None:
+                same = name
+        if decided:
             if same is None:
-                return _Decision(IDENTITY_KCMP)
+                return _NONE_BY_KCMP
             # kcmp said which: check that the kernel really shares offset and status flags
             other = others[same]
             offset_shared = _offset_moves(fd, other) if seekable else None
@@ -405,6 +420,10 @@ class _Decision:
     note: str = ""
     offset_shared: bool | None = None
     flags_shared: bool | None = None
+
+
+_NOTHING_LIVE = _Decision(UNDECIDED, note=NO_DESCRIPTOR)
+_NONE_BY_KCMP = _Decision(IDENTITY_KCMP)
 
 
 def _queried(fd: int, others: Mapping[str, int]) -> _Decision:
@@ -463,7 +482,7 @@ def _flag_moves(fd: int, flags: int, other: int) -> bool | str:
 
 _lseek, _fcntl = os.lseek, fcntl.fcntl
 _SEEK_CUR, _SEEK_SET, _O_PATH, _O_NONBLOCK = os.SEEK_CUR, os.SEEK_SET, os.O_PATH, os.O_NONBLOCK
-_F_GETFD, _F_GETFL, _F_SETFL = fcntl.F_GETFD, fcntl.F_GETFL, fcntl.F_SETFL
+_F_GETFD, _F_GETFL, _F_SETFL, _FD_CLOEXEC = fcntl.F_GETFD, fcntl.F_GETFL, fcntl.F_SETFL, fcntl.FD_CLOEXEC
 
 
 def _flags_seen(fd: int, flags: int, others: Mapping[str, int]) -> dict[str, bool] | str:

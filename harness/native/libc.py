@@ -148,9 +148,12 @@ def sendmsg_at(fd: int, msg_address: int, flags: int) -> Result:
     return _result(_sendmsg_untyped(fd, msg_address, flags))
 
 
+_INT_PAIR = ctypes.c_int * 2
+
+
 def socketpair(domain: int, type_: int, protocol: int = 0, bad_sv: bool = False) -> tuple[Result, tuple[int, int]]:
-    sv = (ctypes.c_int * 2)(-1, -1)
-    domain, type_, protocol = (exact(ctypes.c_int, n) for n in (domain, type_, protocol))
+    sv = _INT_PAIR(-1, -1)
+    domain, type_, protocol = exact(ctypes.c_int, domain), exact(ctypes.c_int, type_), exact(ctypes.c_int, protocol)
     r = _result(_socketpair(domain, type_, protocol, BAD_ADDRESS if bad_sv else ctypes.addressof(sv)))
     return r, (sv[0], sv[1])
 
