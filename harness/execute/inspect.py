@@ -175,8 +175,10 @@ def _listed(directory: int, *, rewind: bool) -> set[bytes] | None:
             size = r.value
             if size == 0:
                 return names
-            names.update(_dirent_names(size))
-            _DIRENT_BYTES[:size] = _ZEROS[:size]  # the kernel writes a name and its NUL only (filldir64)
+            try:
+                names.update(_dirent_names(size))
+            finally:
+                _DIRENT_BYTES[:size] = _ZEROS[:size]  # the kernel writes a name and its NUL only (filldir64)
             if size <= len(_DIRENT_BYTES) - _LONGEST_DIRENT:
                 return names
 
