@@ -10,11 +10,6 @@ from __future__ import annotations
 
 import importlib
 import signal
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 WATCHED = (signal.SIGPIPE, signal.SIGURG)
 # the C functions behind signal.sigpending() and signal.pthread_sigmask(), which give numbers: the
@@ -22,15 +17,6 @@ WATCHED = (signal.SIGPIPE, signal.SIGURG)
 _signal = importlib.import_module("_signal")
 _sigpending = _signal.sigpending
 _pthread_sigmask = _signal.pthread_sigmask
-
-
-@contextmanager
-def watched() -> Iterator[None]:
-    old = block()
-    try:
-        yield
-    finally:
-        unblock(old)
 
 
 def block() -> set[int]:
