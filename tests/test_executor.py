@@ -9,8 +9,9 @@ import pytest
 
 from harness.catalogue.build import FDS_SPACE, recv, scenario, send
 from harness.catalogue.case import Case, Variant
+from harness.execute import inspect
 from harness.execute.backend import MIN_STEP_TIMEOUT, CannotExpress, ExecConfig
-from harness.execute.inspect import open_fds
+from harness.execute.inspect import fd_listing, fd_name, fd_numbers, hold_listing, open_fds
 from harness.execute.run import execute
 from harness.model import ALL_KINDS, Close, FdKind, FdSpec, PairKind, Recv, Send, SockType
 from harness.observation import Blocked, Failed, Returned
@@ -64,6 +65,54 @@ def test_no_descriptor_outlives_a_scenario(kind: PairKind) -> None:
         obs = execute(s, backend)
         assert obs.leaked_fds == ()
     assert open_fds() == before
+
+
+def _listed_by_name() -> set[int]:
+    """/proc/self/fd read with os.listdir, every number checked (the listing's own fd is closed by then),
+    without the directory hold_listing() keeps open (which open_fds() leaves out)."""
+    held = {inspect._held[1]} if inspect._held is not None else set()
+    return {fd for fd in map(int, os.listdir("/proc/self/fd")) if _is_open(fd)} - held
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def test_the_fd_listing_is_what_the_kernel_lists_as_the_table_grows_and_shrinks() -> None:
+    """fd_listing() reads getdents64 records into a reused buffer (24-byte records unpacked at once,
+    longer ones one by one): a listing after a bigger one, whose longer names were in the buffer, a
+    table with a number past 9999, and the held listing must all be exactly the open descriptors."""
+    hold_listing()
+    opened = [os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC) for _ in range(120)]
+    high = os.dup2(opened[0], 12345, inheritable=False)
+    try:
+        for keep in (len(opened), 60, 7, 0):
+            for fd in opened[keep:]:
+                os.close(fd)
+            del opened[keep:]
+            assert open_fds() == _listed_by_name()
+            assert fd_numbers(fd_listing()) == sorted(_listed_by_name())
+            assert fd_name(12345) in fd_listing() and fd_name(opened[0] if opened else high) in fd_listing()
+        os.close(high)
+        assert 12345 not in open_fds() and open_fds() == _listed_by_name()
+        # four-digit names where the next listing has one- and two-digit ones (its records are shorter
+        # names in the same places of the buffer)
+        base = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        opened = [os.dup2(base, 1000 + i, inheritable=False) for i in range(40)]
+        os.close(base)
+        assert open_fds() == _listed_by_name()
+        for fd in opened:
+            os.close(fd)
+        opened = [os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC) for _ in range(40)]
+        assert open_fds() == _listed_by_name() and fd_numbers(fd_listing()) == sorted(_listed_by_name())
+    finally:
+        for fd in (*opened, high):
+            if _is_open(fd):
+                os.close(fd)
 
 
 def test_received_fds_are_identified_by_kcmp_offset_and_flags(platform: Platform) -> None:

@@ -34,7 +34,7 @@ from harness.execute.asleep import Sleeper
 from harness.execute.child import ChildReport, ChildUnsupported, Running, finish_child, start_child
 from harness.execute.errors import CannotExpress as CannotExpress  # re-exported
 from harness.execute.fdtable import FdTable
-from harness.execute.inspect import Identifier, describe, open_fds, pidfd_pid
+from harness.execute.inspect import Identifier, describe, fd_listing, fd_numbers, pidfd_pid, process_id
 from harness.execute.lifetime import kill_and_reap
 from harness.execute.threads import WAKE_GRACE, ThreadRun, finish_thread, start_thread
 from harness.model import (
@@ -174,15 +174,24 @@ class Backend(ABC):
         self.kind: PairKind | None = None
         self.children: list[ProcessContext] = []
         self.background: tuple[int, Running | ThreadRun] | None = None
-        self.main_ids = (os.getpid(), os.getuid(), os.getgid())  # "parent" in a child's credentials
+        self.main_ids = (process_id(), os.getuid(), os.getgid())  # "parent" in a child's credentials
         self.main_tid = threading.get_native_id()  # the scenario's thread: where an Interrupt goes
-        self.addresses = AddressSpace.fresh()  # where this scenario's msg_names resolve (harness.addresses)
+        self._addresses: AddressSpace | None = None  # made when first asked for (addresses)
         # the names the pair ends bound (getsockname right after set-up; the listener's for side b of an
         # accepted pair), and for an unconnected pair where a Send without an address goes
         self.names: dict[str, bytes] = {}
         self.default_destination: dict[str, bytes] = {}
         self.epolls: dict[str, tuple[int, int]] = {}  # EpollWait: each end's epoll fd and the events it watches
         self.bounded: set[str] = set()  # sockets whose SO_RCVTIMEO/SO_SNDTIMEO the executor set (bound_waits)
+
+    @property
+    def addresses(self) -> AddressSpace:
+        """Where this scenario's msg_names resolve (harness.addresses): one fresh token per execution,
+        drawn when a step or the pair first names an address (most scenarios never do), and always
+        before a Child step starts, so that a child process or thread resolves names in the same space."""
+        if self._addresses is None:
+            self._addresses = AddressSpace.fresh()
+        return self._addresses
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -504,6 +513,8 @@ class Backend(ABC):
         return StepObservation(index=index, op="fill", outcome=Returned(sent), note=f"then {last.describe()}")
 
     def child(self, index: int, step: Child) -> StepObservation:
+        self.addresses  # noqa: B018 - drawn here: the child must resolve names in the parent's space
+
         def steps() -> tuple[StepObservation, ...]:
             out = []
             for i, inner in enumerate(step.steps):
@@ -746,7 +757,9 @@ class Backend(ABC):
         return self.table.closed_number
 
     def resolve_creds(self, creds: ScmCredentials) -> bytes:
-        own = (os.getpid(), os.getuid(), os.getgid())
+        # the scenario's own process never changes its ids (identities change in forked children only)
+        pid = process_id()
+        own = self.main_ids if pid == self.main_ids[0] else (pid, os.getuid(), os.getgid())
         values = []
         for index, value in enumerate((creds.pid, creds.uid, creds.gid)):
             if value == "self":
@@ -810,10 +823,14 @@ class Backend(ABC):
             )
         return tuple(out)
 
-    def new_fds(self, before: frozenset[int], cmsgs: tuple[ObservedCmsg, ...]) -> tuple[str, ...]:
-        """Descriptors that appeared during the call but were reported in no cmsg (owned, then closed)."""
+    def new_fds(self, before: frozenset[bytes], cmsgs: tuple[ObservedCmsg, ...]) -> tuple[str, ...]:
+        """Descriptors that appeared during the call (``before``: the fd_listing before it) but were
+        reported in no cmsg (owned, then closed)."""
+        appeared = fd_listing() - before
+        if not appeared:
+            return ()
         reported = {fd.number for c in cmsgs for fd in c.fds}
-        extra = sorted(open_fds() - before - reported)
+        extra = [fd for fd in fd_numbers(appeared) if fd not in reported]
         for fd in extra:
             self.table.own(fd)
         return tuple(describe(fd) for fd in extra)

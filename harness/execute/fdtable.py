@@ -20,10 +20,11 @@ import tempfile
 import threading
 
 from harness.execute.errors import CannotExpress
-from harness.execute.inspect import Known
+from harness.execute.inspect import Known, process_id
 from harness.model import (
     FRESH_SOCKET_TYPES,
     SEEKABLE_KINDS,
+    Child,
     FdKind,
     FdSpec,
     RawCmsg,
@@ -61,8 +62,10 @@ def descriptors_needed(scenario: Scenario) -> int:
     the table and the limit.
     """
     table = sum(1 + spec.tracked + (spec.kind in PARTNER_KINDS) for spec in scenario.fds)
-    steps = list(all_steps(scenario.steps))
-    sent = sum(_fds_in(step) for step in steps)
+    steps = scenario.steps
+    if any(isinstance(step, Child) for step in steps):
+        steps = tuple(all_steps(steps))
+    sent = sum(_fds_in(step) for step in steps if isinstance(step, Send))
     received = sum(min(sent, step.control // 4) + 1 for step in steps if isinstance(step, Recv))
     return 2 + table + received + WORKING_DESCRIPTORS
 
@@ -84,6 +87,11 @@ def ensure_descriptor_limit(scenario: Scenario, open_now: int) -> int:
     Raising the soft limit up to the hard one is what any program may do; the hard limit is the
     user's decision and stays.
     """
+    return descriptor_limit(scenario, open_now)[0]
+
+
+def descriptor_limit(scenario: Scenario, open_now: int) -> tuple[int, int]:
+    """:func:`ensure_descriptor_limit`, and the soft RLIMIT_NOFILE it leaves (for :class:`FdTable`)."""
     closed_above = open_now + descriptors_needed(scenario)
     required = closed_above + 1
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -91,7 +99,8 @@ def ensure_descriptor_limit(scenario: Scenario, open_now: int) -> int:
         if hard != resource.RLIM_INFINITY and required > hard:
             raise DescriptorLimitTooLow(hard, required)
         resource.setrlimit(resource.RLIMIT_NOFILE, (required, hard))
-    return closed_above
+        soft = required
+    return closed_above, soft
 
 
 class FdTable:
@@ -102,20 +111,19 @@ class FdTable:
     ends get none: a dup would keep a closed end alive and change what the peer sees.
     """
 
-    def __init__(self, stack: contextlib.ExitStack, closed_above: int = 0) -> None:
+    def __init__(self, stack: contextlib.ExitStack, closed_above: int = 0, soft_limit: int | None = None) -> None:
+        """``soft_limit``: the soft RLIMIT_NOFILE, when the caller has just read (or set) it."""
         self._stack = stack
         self._owned: set[int] = set()
         self._private_dir: str | None = None
-        # LIFO: every descriptor is closed before the directory is removed, which needs descriptors
-        # of its own (a receiver that filled its table to RLIMIT_NOFILE left none: EMFILE, and the
-        # directory stayed behind in $TMPDIR)
-        stack.callback(self._remove_directory)
-        stack.callback(self._close_owned)
+        stack.callback(self._close_all)
         self._live: dict[str, int] = {}
         self.known: dict[str, Known] = {}
         self.partners: dict[str, int] = {}  # the private other end of a pipe write end or a socket
         self.pending: dict[str, FdSpec] = {}  # ``accepted`` entries no Accept has filled yet
-        self.closed_number = self._reserve_closed_number(closed_above)
+        if soft_limit is None:
+            soft_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        self.closed_number = self._reserve_closed_number(closed_above, soft_limit)
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -124,9 +132,29 @@ class FdTable:
         self._owned.add(fd)
         return fd
 
+    def _close_all(self) -> None:
+        # every descriptor is closed before the directory is removed, which needs descriptors of its
+        # own (a receiver that filled its table to RLIMIT_NOFILE left none: EMFILE, and the directory
+        # stayed behind in $TMPDIR)
+        try:
+            self._close_owned()
+        finally:
+            self._remove_directory()
+
     def _close_owned(self) -> None:
-        while self._owned:
-            _close_quietly(self._owned.pop())
+        """Close every owned descriptor: each run of consecutive numbers by one close_range
+        (os.closerange, which ignores errors as :func:`_close_quietly` does); every number of a run
+        is owned, so nothing else is closed."""
+        owned = sorted(self._owned)
+        self._owned.clear()
+        start = 0
+        for end in range(1, len(owned) + 1):
+            if end == len(owned) or owned[end] != owned[end - 1] + 1:
+                if end - start == 1:
+                    _close_quietly(owned[start])
+                else:
+                    os.closerange(owned[start], owned[end - 1] + 1)
+                start = end
 
     def close_owned(self, fd: int) -> None:
         """Close an owned descriptor that is no entry of the table (a pair's listener)."""
@@ -155,13 +183,15 @@ class FdTable:
             if spec.append:
                 flags |= os.O_APPEND
             fcntl.fcntl(fd, fcntl.F_SETFL, flags)
-        fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC if spec.cloexec else 0)
-        if spec.kind in SEEKABLE_KINDS:
+        if spec.kind is not FdKind.MEMFD:  # memfd_create set FD_CLOEXEC as asked (_open)
+            fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC if spec.cloexec else 0)
+        seekable = spec.kind in SEEKABLE_KINDS
+        if seekable:
             os.lseek(fd, 5, os.SEEK_SET)
         private = self.own(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 0)) if spec.tracked else None
         st = os.fstat(fd)
         self._live[spec.name] = fd
-        self.known[spec.name] = Known(private, st.st_dev, st.st_ino, spec.kind in SEEKABLE_KINDS)
+        self.known[spec.name] = Known(private, st.st_dev, st.st_ino, seekable)
         if self._last_partner is not None:
             self.partners[spec.name] = self._last_partner
             self._last_partner = None
@@ -196,7 +226,7 @@ class FdTable:
             os.write(fd, FILE_CONTENT)
             return fd
         if kind is FdKind.MEMFD:
-            fd = os.memfd_create(f"scm-harness-{spec.name}", 0)
+            fd = os.memfd_create(f"scm-harness-{spec.name}", os.MFD_CLOEXEC if spec.cloexec else 0)
             os.write(fd, FILE_CONTENT)
             return fd
         if kind in (FdKind.PIPE_READ, FdKind.PIPE_WRITE):
@@ -226,7 +256,7 @@ class FdTable:
         raise AssertionError(f"unhandled fd kind {kind}")
 
     @staticmethod
-    def _reserve_closed_number(closed_above: int) -> int:
+    def _reserve_closed_number(closed_above: int, soft: int) -> int:
         """A number that was a descriptor and is closed now, above what the scenario allocates.
 
         It must stay below the soft RLIMIT_NOFILE: F_DUPFD to a number at or above it fails with
@@ -234,9 +264,8 @@ class FdTable:
         of an earlier scenario of this process is taken again while it still fits and is still
         closed (one F_GETFD instead of an open, a dup and two closes).
         """
-        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         floor = max(closed_above, min(soft - 1, CLOSED_NUMBER_CEILING))
-        pid = os.getpid()
+        pid = process_id()
         earlier = _reserved.get(pid)
         if earlier is not None and floor <= earlier < soft:
             try:

@@ -34,6 +34,27 @@ if TYPE_CHECKING:
 _KCMP_FILE = 0
 _F_DUPFD_QUERY = 1027  # F_LINUX_SPECIFIC_BASE + 3 (Linux 6.10): 1 when two fds share one struct file
 
+_pid = os.getpid()
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+def process_id() -> int:
+    """``os.getpid()`` without a system call per question (a scenario asked it nine times).
+
+    A process's id changes only in a new process: it is read once at import and again in the child
+    of every ``os.fork()`` (os.register_at_fork runs the hook there before fork returns), which is
+    how every process of the harness is made (harness.execute.lifetime, multiprocessing's fork
+    context); a process made any other way (subprocess, libFuzzer's -fork) execs and imports anew.
+    """
+    return _pid
+
 
 def open_fds() -> frozenset[int]:
     """The descriptors open in this process now (the listing's own descriptor excluded).
@@ -45,30 +66,52 @@ def open_fds() -> frozenset[int]:
     the listing itself cannot be opened; then every number below the limit is asked with F_GETFD,
     which allocates nothing.
     """
+    return frozenset(fd_numbers(fd_listing()))
+
+
+def fd_listing() -> frozenset[bytes]:
+    """:func:`open_fds` as the names /proc/self/fd gives the descriptors (:func:`fd_name`).
+
+    Listings are compared as they are read, without a conversion per descriptor: only what one
+    has and the other lacks is turned into numbers (:func:`fd_numbers`).
+    """
     held = _held
-    if held is not None and held[0] == os.getpid():
-        numbers = _listed(held[1], rewind=True)
-        if numbers is not None:
-            numbers.discard(held[1])
-            return frozenset(numbers)
+    if held is not None and held[0] == _pid:
+        names = _listed(held[1], rewind=True)
+        if names is not None:
+            names.discard(held[2])
+            return frozenset(names)
     try:
         listing = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
         if exc.errno != errno.EMFILE:
             raise
         limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        return frozenset(fd for fd in range(limit) if is_open(fd))
+        return frozenset(fd_name(fd) for fd in range(limit) if is_open(fd))
     try:
-        numbers = _listed(listing, rewind=False)
+        names = _listed(listing, rewind=False)
     finally:
         os.close(listing)
-    if numbers is None:  # no getdents64 in this libc: the listing by name, each number asked
-        return frozenset(fd for fd in map(int, os.listdir("/proc/self/fd")) if is_open(fd))
-    numbers.discard(listing)
-    return frozenset(numbers)
+    if names is None:  # no getdents64 in this libc: the listing by name, each number asked
+        return frozenset(fd_name(fd) for fd in map(int, os.listdir("/proc/self/fd")) if is_open(fd))
+    names.discard(fd_name(listing))
+    return frozenset(names)
 
 
-_held: tuple[int, int] | None = None  # (pid, descriptor): the /proc/self/fd hold_listing() keeps open
+def fd_name(fd: int) -> bytes:
+    """How a listing names descriptor ``fd``: its decimal digits, NUL-padded to 5 bytes (``b"12\\0\\0\\0"``,
+    the d_name field of a 24-byte record as :func:`_listed` leaves it)."""
+    digits = b"%d" % fd
+    return digits + _NAME_PADDING[len(digits) :]
+
+
+def fd_numbers(names: frozenset[bytes] | set[bytes]) -> list[int]:
+    """The descriptors ``names`` (a listing or a difference of listings) name, in order."""
+    return sorted(int(name.rstrip(b"\0")) for name in names)
+
+
+# (pid, descriptor, its fd_name): the /proc/self/fd hold_listing() keeps open
+_held: tuple[int, int, bytes] | None = None
 
 
 def hold_listing() -> None:
@@ -76,7 +119,7 @@ def hold_listing() -> None:
     listing).  Called before a scenario's baseline, never in a Child step's process; a forked
     process (a fuzz worker) opens its own, as the inherited one lists its parent's table."""
     global _held
-    pid = os.getpid()
+    pid = _pid
     if _held is not None and _held[0] == pid:
         return
     try:
@@ -85,19 +128,25 @@ def hold_listing() -> None:
         if exc.errno not in (errno.EMFILE, errno.ENFILE):
             raise
         return  # the listings open the directory each time (or probe, at the limit)
-    _held = (pid, fd)
+    _held = (pid, fd, fd_name(fd))
 
 
-_DIRENTS = ctypes.create_string_buffer(1 << 16)  # guarded by _DIRENTS_LOCK (a Child thread lists too)
+_DIRENT_BYTES = bytearray(1 << 16)  # guarded by _DIRENTS_LOCK (a Child thread lists too)
+_DIRENTS = (ctypes.c_char * len(_DIRENT_BYTES)).from_buffer(_DIRENT_BYTES)  # the same memory, for getdents64
+_ZEROS = memoryview(bytes(len(_DIRENT_BYTES)))
 _DIRENTS_LOCK = threading.Lock()
 _LONGEST_DIRENT = 19 + 256 + 5  # struct linux_dirent64 with a 255-byte name, aligned to 8
 _SHORT_DIRENT = 24  # the record of a name of at most 4 bytes: ".", "..", descriptors 0-9999
 _SHORT_LENGTH = _SHORT_DIRENT.to_bytes(2, sys.byteorder)
+_NAME_FIELD = 5  # the d_name field of a 24-byte record: a name of at most 4 bytes and its NUL
+_NAME_PADDING = bytes(_NAME_FIELD)
+_DOTS = (b".\0\0\0\0", b"..\0\0\0")
 _RECLEN = struct.Struct("=H")
+_SHORT_NAMES: dict[int, struct.Struct] = {}  # record count -> the Struct of their d_name fields
 
 
-def _listed(directory: int, *, rewind: bool) -> set[int] | None:
-    """The numbers in the open /proc/self/fd ``directory`` (from its start), by getdents64.
+def _listed(directory: int, *, rewind: bool) -> set[bytes] | None:
+    """The names (:func:`fd_name`) in the open /proc/self/fd ``directory`` (from its start), by getdents64.
 
     A reply that left room for one more record is the rest of the directory: getdents stops
     early only when the next record does not fit, so one call lists a table of up to about 2,700
@@ -106,7 +155,7 @@ def _listed(directory: int, *, rewind: bool) -> set[int] | None:
     then let go.
     """
     global _held
-    numbers: set[int] = set()
+    names: set[bytes] = set()
     with _DIRENTS_LOCK:
         if rewind:
             try:
@@ -123,34 +172,49 @@ def _listed(directory: int, *, rewind: bool) -> set[int] | None:
                     _held = None
                     return None
                 raise OSError(r.errno, "getdents64(/proc/self/fd)")
-            if r.value == 0:
-                return numbers
-            raw = ctypes.string_at(_DIRENTS, r.value)
-            numbers.update(_dirent_numbers(raw))
-            if r.value <= len(_DIRENTS) - _LONGEST_DIRENT:
-                return numbers
+            size = r.value
+            if size == 0:
+                return names
+            try:
+                names.update(_dirent_names(size))
+            finally:
+                _DIRENT_BYTES[:size] = _ZEROS[:size]  # the kernel writes a name and its NUL only (filldir64)
+            if size <= len(_DIRENT_BYTES) - _LONGEST_DIRENT:
+                return names
 
 
-def _dirent_numbers(raw: bytes) -> list[int]:
-    """The descriptor numbers named by the linux_dirent64 records in ``raw`` ("." and ".." skipped).
+def _dirent_names(size: int) -> set[bytes]:
+    """The descriptors named by the linux_dirent64 records in the first ``size`` bytes of the
+    buffer ("." and ".." left out), as :func:`fd_name` spells them.
 
     struct linux_dirent64 { u64 d_ino; s64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }: when
-    every record is 24 bytes long (numbers below 10,000), the names are read by slicing.
+    every record is 24 bytes long (numbers below 10,000), the name fields are unpacked at once; the
+    buffer is all zeros past what the kernel wrote (_listed clears it), so each field is the name
+    and NULs.
     """
-    count, rest = divmod(len(raw), _SHORT_DIRENT)
+    raw = _DIRENT_BYTES
+    count, rest = divmod(size, _SHORT_DIRENT)
     if (
         not rest
-        and raw[16::_SHORT_DIRENT] + raw[17::_SHORT_DIRENT] == _SHORT_LENGTH[:1] * count + _SHORT_LENGTH[1:] * count
+        and raw[16:size:_SHORT_DIRENT] == _SHORT_LENGTH[:1] * count
+        and (raw[17:size:_SHORT_DIRENT] == _SHORT_LENGTH[1:] * count)
     ):
-        return [int(raw[i : i + 5].partition(b"\0")[0]) for i in range(19, len(raw), _SHORT_DIRENT) if raw[i] != 46]
-    numbers = []
+        unpack = _SHORT_NAMES.get(count)
+        if unpack is None:
+            unpack = struct.Struct("=" + "19x5s" * count)
+            if len(_SHORT_NAMES) < 256:
+                _SHORT_NAMES[count] = unpack
+        names = set(unpack.unpack_from(raw))
+        names.difference_update(_DOTS)
+        return names
+    names = set()
     position = 0
-    while position < len(raw):
+    while position < size:
         end = raw.index(b"\0", position + 19)
         if raw[position + 19] != 46:  # "." and ".."
-            numbers.append(int(raw[position + 19 : end]))
+            names.add(fd_name(int(raw[position + 19 : end])))
         position += _RECLEN.unpack_from(raw, position + 16)[0]
-    return numbers
+    return names
 
 
 def is_open(fd: int) -> bool:
@@ -251,10 +315,10 @@ class Identifier:
 
     def __init__(self, kcmp_nr: int | None) -> None:
         self._kcmp_nr = kcmp_nr
-        self._pid = os.getpid()
+        self._pid = _pid
 
     def after_fork(self) -> None:
-        self._pid = os.getpid()
+        self._pid = _pid
 
     def same_description(self, fd1: int, fd2: int) -> bool | None:
         """kcmp(KCMP_FILE); None when it cannot be asked (once missing or refused, never again)."""
@@ -267,9 +331,9 @@ class Identifier:
 
     def inspect(self, fd: int, known: Mapping[str, Known]) -> ReceivedFd:
         try:
-            fd_flags = fcntl.fcntl(fd, fcntl.F_GETFD)
+            fd_flags = _fcntl(fd, _F_GETFD)
             st = os.fstat(fd)
-            fl = fcntl.fcntl(fd, fcntl.F_GETFL)
+            fl = _fcntl(fd, _F_GETFL)
         except OSError:
             return ReceivedFd(
                 number=fd,
@@ -284,21 +348,30 @@ class Identifier:
                 flags_shared=None,
             )
         dev, ino = st.st_dev, st.st_ino
-        inode_matches = sorted(name for name, k in known.items() if k.ino == ino and k.dev == dev)
+        inode_matches = [name for name, k in known.items() if k.ino == ino and k.dev == dev]
+        if len(inode_matches) > 1:
+            inode_matches.sort()
         live = {name: k for name in inode_matches if (k := known[name]).fd is not None}
         decision = self._decide(fd, fl, live)
-        undecided = tuple(name for name in inode_matches if name not in live or decision.identity == UNDECIDED)
-        kind = file_type(fd, st.st_mode)
+        identity = decision.identity
+        if identity == UNDECIDED:
+            undecided = tuple(inode_matches)
+            note = decision.note
+        else:
+            undecided = () if len(live) == len(inode_matches) else tuple(n for n in inode_matches if n not in live)
+            note = NO_DESCRIPTOR if undecided else ""
+        mode = st.st_mode
+        kind = "regular" if stat.S_ISREG(mode) else file_type(fd, mode)
         return ReceivedFd(
             number=fd,
             valid=True,
             same_inode_as=tuple(inode_matches),
             same_file_as=decision.same,
-            identity=decision.identity,
+            identity=identity,
             undecided_as=undecided,
-            identity_note=decision.note if decision.identity == UNDECIDED else NO_DESCRIPTOR if undecided else "",
+            identity_note=note,
             file_type=kind,
-            cloexec=bool(fd_flags & fcntl.FD_CLOEXEC),
+            cloexec=bool(fd_flags & _FD_CLOEXEC),
             status_flags=status_flag_names(fl),
             offset_shared=decision.offset_shared,
             flags_shared=decision.flags_shared,
@@ -308,24 +381,26 @@ class Identifier:
     def _decide(self, fd: int, flags: int, live: Mapping[str, Known]) -> _Decision:
         """Which of the live same-inode entries ``fd`` shares its open file description with."""
         if not live:
-            return _Decision(UNDECIDED, note=NO_DESCRIPTOR)
+            return _NOTHING_LIVE
         others = {name: k.fd for name, k in live.items() if k.fd is not None}
         seekable = all(k.seekable for k in live.values())
-        verdicts = {name: self.same_description(fd, other) for name, other in others.items()}
-        if None not in verdicts.values():
-            same = next((name for name, v in verdicts.items() if v), None)
+        decided = True  # kcmp answered for every one (each is asked, in order)
+        same = None  # the first it said is the same description
+        for name, other in others.items():
+            verdict = self.same_description(fd, other)
+            if verdict is None:
+                decided = False
+            elif verdict and same is None:
+                same = name
+        if decided:
             if same is None:
-                return _Decision(IDENTITY_KCMP)
+                return _NONE_BY_KCMP
             # kcmp said which: check that the kernel really shares offset and status flags
-            only = {same: others[same]}
-            offsets = _offsets_seen(fd, only) if seekable else {}
-            seen = _flags_seen(fd, flags, only)
-            return _Decision(
-                IDENTITY_KCMP,
-                same,
-                offset_shared=offsets.get(same),
-                flags_shared=seen.get(same) if isinstance(seen, dict) else None,
-            )
+            other = others[same]
+            offset_shared = _offset_moves(fd, other) if seekable else None
+            moved = _flag_moves(fd, flags, other)
+            flags_shared = moved if isinstance(moved, bool) else None
+            return _Decision(IDENTITY_KCMP, same, offset_shared=offset_shared, flags_shared=flags_shared)
         if flags & os.O_PATH:
             return _queried(fd, others)
         offsets = _offsets_seen(fd, others) if seekable else {}
@@ -347,6 +422,10 @@ class _Decision:
     note: str = ""
     offset_shared: bool | None = None
     flags_shared: bool | None = None
+
+
+_NOTHING_LIVE = _Decision(UNDECIDED, note=NO_DESCRIPTOR)
+_NONE_BY_KCMP = _Decision(IDENTITY_KCMP)
 
 
 def _queried(fd: int, others: Mapping[str, int]) -> _Decision:
@@ -375,6 +454,37 @@ def _offsets_seen(fd: int, others: Mapping[str, int]) -> dict[str, bool]:
         return {name: os.lseek(other, 0, os.SEEK_CUR) == mark for name, other in others.items()}
     finally:
         os.lseek(fd, start, os.SEEK_SET)
+
+
+def _offset_moves(fd: int, other: int) -> bool:
+    """:func:`_offsets_seen` for one other descriptor (the one kcmp named): the same calls."""
+    start = _lseek(fd, 0, _SEEK_CUR)
+    mark = max(start, _lseek(other, 0, _SEEK_CUR)) + 7919
+    _lseek(fd, mark, _SEEK_SET)
+    try:
+        return _lseek(other, 0, _SEEK_CUR) == mark
+    finally:
+        _lseek(fd, start, _SEEK_SET)
+
+
+def _flag_moves(fd: int, flags: int, other: int) -> bool | str:
+    """:func:`_flags_seen` for one other descriptor (the one kcmp named): the same calls."""
+    if flags & _O_PATH:
+        return NO_METHOD_FOR_O_PATH
+    before = _fcntl(other, _F_GETFL)
+    try:
+        _fcntl(fd, _F_SETFL, flags ^ _O_NONBLOCK)
+    except OSError as exc:
+        return f"F_SETFL O_NONBLOCK failed with {errno_name(exc.errno or 0)}"
+    try:
+        return bool((_fcntl(other, _F_GETFL) ^ before) & _O_NONBLOCK)
+    finally:
+        _fcntl(fd, _F_SETFL, flags)
+
+
+_lseek, _fcntl = os.lseek, fcntl.fcntl
+_SEEK_CUR, _SEEK_SET, _O_PATH, _O_NONBLOCK = os.SEEK_CUR, os.SEEK_SET, os.O_PATH, os.O_NONBLOCK
+_F_GETFD, _F_GETFL, _F_SETFL, _FD_CLOEXEC = fcntl.F_GETFD, fcntl.F_GETFL, fcntl.F_SETFL, fcntl.FD_CLOEXEC
 
 
 def _flags_seen(fd: int, flags: int, others: Mapping[str, int]) -> dict[str, bool] | str:

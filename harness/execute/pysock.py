@@ -19,7 +19,7 @@ import warnings
 from harness.addresses import SUN_PATH_OFFSET, SUN_PATH_SIZE, confine
 from harness.execute.backend import Backend
 from harness.execute.errors import CannotExpress
-from harness.execute.inspect import open_fds
+from harness.execute.inspect import fd_listing
 from harness.model import RECV_FILL, PairKind, RawCmsg, Recv, ScmRights, Send
 from harness.native import cmsg as cmsg_abi
 from harness.native import libc
@@ -136,7 +136,7 @@ class PySockBackend(Backend):
         # MSG_TRUNC and for MSG_OOB (one byte reported even with no room for it)
         into = len(step.buffers) != 1 or "MSG_TRUNC" in step.flags or "MSG_OOB" in step.flags
         buffers = [bytearray([RECV_FILL]) * size for size in step.buffers]
-        before = open_fds()
+        before = fd_listing()
         started = time.monotonic()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

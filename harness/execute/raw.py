@@ -9,7 +9,7 @@ import time
 
 from harness.addresses import confine
 from harness.execute.backend import Backend
-from harness.execute.inspect import open_fds
+from harness.execute.inspect import fd_listing
 from harness.model import RECV_FILL, RECV_FLAGS_SEED, PairKind, RawCmsg, Recv, RecvMany, ScmRights, Send, SendMany
 from harness.native import cmsg, libc
 from harness.native.constants import errno_name
@@ -17,6 +17,9 @@ from harness.observation import Failed, Outcome, Returned, StepObservation
 
 _ABI = cmsg.CmsgAbi(libc.WORD)
 NAME_CAPACITY = 128  # recvmsg's msg_name: sizeof(struct sockaddr_storage)
+_FILL = bytes([RECV_FILL])
+_NAME_BUFFER = ctypes.c_char * NAME_CAPACITY
+_NAME_FILLED = _FILL * NAME_CAPACITY
 
 
 def _address(buf: ctypes.Array[ctypes.c_char]) -> int:
@@ -54,24 +57,24 @@ class RawBackend(Backend):
     def send(self, index: int, step: Send) -> StepObservation:
         keep: list[object] = []  # buffers that must outlive the call
         data = b"".join(step.iov)
-        area = ctypes.create_string_buffer(data, max(len(data), 1))  # the parts one after the other
-        iov = _iovecs(_address(area), [len(part) for part in step.iov])
+        area = _buffer(data, max(len(data), 1))  # the parts one after the other
+        iov = _iovecs(ctypes.addressof(area), [len(part) for part in step.iov])
         if step.fault == "iov_base":
             nonempty = [i for i, part in enumerate(step.iov) if part] or [0]
             iov[nonempty[0]].iov_base = libc.BAD_ADDRESS
         control = self.control_bytes(step)
         controllen = len(control) if step.controllen is None else step.controllen
-        ctl = ctypes.create_string_buffer(control.ljust(controllen, b"\0"), max(len(control), controllen))
+        ctl = _buffer(control, max(len(control), controllen))
         msg = libc.msghdr()
         address = self.destination(step)
         if address is not None:
-            name = ctypes.create_string_buffer(address, len(address))
+            name = _buffer(address, len(address))
             keep.append(name)
-            msg.msg_name = _address(name)
+            msg.msg_name = ctypes.addressof(name)
             msg.msg_namelen = len(name)
         msg.msg_iov = libc.BAD_ADDRESS if step.fault == "iov" else ctypes.addressof(iov)
         msg.msg_iovlen = len(step.iov)
-        msg.msg_control = {"buffer": _address(ctl), "null": None, "bad": libc.BAD_ADDRESS}[step.control]
+        msg.msg_control = _control_pointer(step.control, ctl)
         msg.msg_controllen = controllen
         flags = self.c.msg_flags(step.flags)
         fd = self.table.fd(step.on)
@@ -86,40 +89,42 @@ class RawBackend(Backend):
     def recv(self, index: int, step: Recv) -> StepObservation:
         sizes = step.buffers
         total = sum(sizes)
-        area = ctypes.create_string_buffer(max(total, 1))  # the buffers one after the other, each filled
-        ctypes.memset(area, RECV_FILL, total)
-        iov = _iovecs(_address(area), sizes)
+        area = _buffer(_FILL * total, max(total, 1))  # the buffers one after the other, each filled
+        iov = _iovecs(ctypes.addressof(area), sizes)
         if step.fault == "iov_base" and sizes:
             iov[0].iov_base = libc.BAD_ADDRESS
-        ctl = ctypes.create_string_buffer(bytes([RECV_FILL]) * step.control, max(step.control, 1))
+        ctl = _buffer(_FILL * step.control, max(step.control, 1))
         msg = libc.msghdr()
-        name = ctypes.create_string_buffer(bytes([RECV_FILL]) * NAME_CAPACITY, NAME_CAPACITY)
-        msg.msg_name = _address(name)
+        name = _NAME_BUFFER.from_buffer_copy(_NAME_FILLED)
+        msg.msg_name = ctypes.addressof(name)
         msg.msg_namelen = NAME_CAPACITY
         msg.msg_iov = libc.BAD_ADDRESS if step.fault == "iov" else ctypes.addressof(iov)
         msg.msg_iovlen = len(sizes)
-        msg.msg_control = {"buffer": _address(ctl), "null": None, "bad": libc.BAD_ADDRESS}[step.control_pointer]
+        msg.msg_control = _control_pointer(step.control_pointer, ctl)
         msg.msg_controllen = step.control
         msg.msg_flags = RECV_FLAGS_SEED
         flags = self.c.msg_flags(step.flags)
         fd = self.table.fd(step.on)
-        before = open_fds()
+        before = fd_listing()
         started = time.monotonic()
         address = libc.BAD_ADDRESS if step.fault == "msghdr" else ctypes.addressof(msg)
         r = libc.recvmsg(fd, address, flags)
         outcome = self.outcome(r.value, r.errno, started, self.may_block(step.flags, step.on))
         filled = area.raw[:total]
-        contents = tuple(filled[start : start + size] for start, size in zip(_starts(sizes), sizes, strict=True))
+        if len(sizes) == 1:
+            contents: tuple[bytes, ...] = (filled,)
+        else:
+            contents = tuple(filled[start : start + size] for start, size in zip(_starts(sizes), sizes, strict=True))
         found: list[tuple[int, int, int, bytes, bool]] = []
         stray: int | None = None
-        if r.ok and step.control_pointer == "buffer":
-            parsed = cmsg.parse_control(_ABI, ctl.raw[: step.control], msg.msg_controllen)
-            found = [(p.level, p.type, p.length, p.data, p.truncated) for p in parsed.cmsgs]
-            stray = _stray_bytes(
-                ctl.raw[: step.control], [(p.offset, p.offset + _ABI.header + len(p.data)) for p in parsed.cmsgs]
-            )
-        elif step.control_pointer == "buffer":
-            stray = _stray_bytes(ctl.raw[: step.control], [])
+        if step.control_pointer == "buffer":
+            written = ctl.raw[: step.control]
+            if r.ok:
+                parsed = cmsg.parse_control(_ABI, written, msg.msg_controllen)
+                found = [(p.level, p.type, p.length, p.data, p.truncated) for p in parsed.cmsgs]
+                stray = _stray_bytes(written, [(p.offset, p.offset + _ABI.header + len(p.data)) for p in parsed.cmsgs])
+            else:
+                stray = _stray_bytes(written, [])
         cmsgs = self.observe_cmsgs(found)
         received = filled[: r.value] if r.ok else b""
         return StepObservation(
@@ -165,7 +170,7 @@ class RawBackend(Backend):
             iovs[i].iov_len = step.size
             messages[i].msg_hdr.msg_iov = ctypes.addressof(iovs[i])
             messages[i].msg_hdr.msg_iovlen = 1
-        before = open_fds()
+        before = fd_listing()
         started = time.monotonic()
         r = libc.recvmmsg(self.table.fd(step.on), messages, self.c.msg_flags(step.flags), step.timeout)
         outcome = self.outcome(r.value, r.errno, started, self.may_block(step.flags))
@@ -223,8 +228,27 @@ def _starts(sizes: tuple[int, ...] | list[int]) -> list[int]:
 
 def _iovecs(base: int, sizes: tuple[int, ...] | list[int]) -> ctypes.Array[libc.iovec]:
     """struct iovec[len(sizes)] (at least one, zeroed) over consecutive pieces of the area at ``base``."""
-    words = [word for start, size in zip(_starts(sizes), sizes, strict=True) for word in (base + start, size)] or [0, 0]
-    return (libc.iovec * (len(words) // 2)).from_buffer_copy(struct.pack(f"@{len(words)}N", *words))
+    words: list[int] = []
+    for size in sizes:
+        words += (base, size)
+        base += size
+    count = len(sizes) or 1
+    return (libc.iovec * count).from_buffer_copy(struct.pack(f"@{2 * count}N", *(words or (0, 0))))
+
+
+def _buffer(data: bytes, size: int) -> ctypes.Array[ctypes.c_char]:
+    """char[size] holding ``data`` and then zeros (what ctypes.create_string_buffer(data, size) makes)."""
+    return (ctypes.c_char * size).from_buffer_copy(data if len(data) == size else data.ljust(size, b"\0"))
+
+
+def _control_pointer(which: str, ctl: ctypes.Array[ctypes.c_char]) -> int | None:
+    """msg_control: the control buffer, NULL, or an address that faults."""
+    if which == "buffer":
+        return ctypes.addressof(ctl)
+    if which == "null":
+        return None
+    assert which == "bad", which
+    return libc.BAD_ADDRESS
 
 
 def _stray_bytes(buffer: bytes, written: list[tuple[int, int]]) -> int:
@@ -241,6 +265,3 @@ def _stray_bytes(buffer: bytes, written: list[tuple[int, int]]) -> int:
     for start, end in written:
         mask[start:end] = b"\1" * (min(end, len(buffer)) - start)
     return sum(1 for byte, covered in zip(buffer, mask, strict=True) if not covered and byte != RECV_FILL)
-
-
-_FILL = bytes([RECV_FILL])

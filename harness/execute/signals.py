@@ -10,26 +10,26 @@ from __future__ import annotations
 
 import importlib
 import signal
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 WATCHED = (signal.SIGPIPE, signal.SIGURG)
-# the C function behind signal.sigpending(), which gives numbers: the wrapper makes an enum of each (every step asks)
-_sigpending = importlib.import_module("_signal").sigpending
+# the C functions behind signal.sigpending() and signal.pthread_sigmask(), which give numbers: the
+# wrappers make an enum of each (every step asks)
+_signal = importlib.import_module("_signal")
+_sigpending = _signal.sigpending
+_pthread_sigmask = _signal.pthread_sigmask
 
 
-@contextmanager
-def watched() -> Iterator[None]:
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
-    try:
-        take()  # nothing from before the scenario may count
-        yield
-    finally:
-        take()
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+def block() -> set[int]:
+    """Block the watched signals in this thread (nothing from before counts); the mask to restore."""
+    old: set[int] = _pthread_sigmask(signal.SIG_BLOCK, WATCHED)
+    take()  # nothing from before the scenario may count
+    return old
+
+
+def unblock(old: set[int]) -> None:
+    """Consume what is pending (it belongs to no step) and restore the mask :func:`block` returned."""
+    take()
+    _pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def take() -> tuple[str, ...]:

@@ -12,6 +12,7 @@ On x86-64 and aarch64 that is a 16-byte header, CMSG_LEN(4) = 20 and CMSG_SPACE(
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass, field
 
@@ -48,6 +49,12 @@ class CmsgAbi:
 
 
 LP64 = CmsgAbi(8)
+
+
+@functools.cache
+def abi_of(word: int) -> CmsgAbi:
+    """The CmsgAbi of a word size, made once (it is immutable; the oracle asks per scenario)."""
+    return CmsgAbi(word)
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,7 +143,8 @@ class Constants:
     sock_nonblock: int = 0o4000
     sock_cloexec: int = 0o2000000
     _msg_bits: tuple[tuple[int, str], ...] = field(default=(), repr=False)
-    # flag words met before, both ways (every send and receive asks; a few words recur)
+    # flag words met before, both ways, and level and cmsg type names (every send and receive asks;
+    # a few recur)
     _flag_cache: dict[object, object] = field(default_factory=dict, repr=False, compare=False, hash=False)
 
     def msg_flags(self, names: frozenset[str] | set[str]) -> int:
@@ -205,10 +206,22 @@ class Constants:
         return _lookup(self.so, name, "socket option", self)
 
     def level_name(self, value: int) -> str:
-        return _reverse(self.sol, value)
+        key = ("level", value)
+        name = self._flag_cache.get(key)
+        if name is None:
+            name = _reverse(self.sol, value)
+            if len(self._flag_cache) < 4096:
+                self._flag_cache[key] = name
+        return name  # type: ignore[return-value]
 
     def cmsg_type_name(self, level: int, value: int) -> str:
-        return _reverse(self.scm, value) if level == self.sol["SOL_SOCKET"] else str(value)
+        key = ("cmsg", level, value)
+        name = self._flag_cache.get(key)
+        if name is None:
+            name = _reverse(self.scm, value) if level == self.sol["SOL_SOCKET"] else str(value)
+            if len(self._flag_cache) < 4096:
+                self._flag_cache[key] = name
+        return name  # type: ignore[return-value]
 
 
 def _lookup(table: Mapping[str, int], name: str | int, what: str, consts: Constants) -> int:

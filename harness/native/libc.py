@@ -110,7 +110,16 @@ class Result:
 
 
 def _result(value: int) -> Result:
+    """The Result of a call that returned ``value``: its errno is read only after a failure, which
+    sets it (ctypes keeps each thread's copy, use_errno=True), so nothing resets it before a call."""
+    if 0 <= value < _KEPT_RESULTS:
+        return _RESULTS[value]
     return Result(value, ctypes.get_errno() if value < 0 else 0)
+
+
+# a Result is immutable: the successes a call returns most (0, a byte count, a descriptor) are made once
+_KEPT_RESULTS = 4096
+_RESULTS = tuple(Result(value) for value in range(_KEPT_RESULTS))
 
 
 def exact(ctype: type[ctypes.c_int] | type[ctypes.c_uint], value: int) -> int:
@@ -119,63 +128,59 @@ def exact(ctype: type[ctypes.c_int] | type[ctypes.c_uint], value: int) -> int:
     harness.model refuses such values when a scenario is built (InvalidScenario naming the
     field); reaching this error is a harness bug.
     """
+    if ctype is ctypes.c_int and -0x80000000 <= value <= 0x7FFFFFFF:
+        return value  # (what c_int(value).value would say, without making one)
     if ctype(value).value != value:
         raise OverflowError(f"{value} does not fit in a C {ctype.__name__.removeprefix('c_')}")
     return value
 
 
 def sendmsg(fd: int, msg: msghdr, flags: int) -> Result:
-    ctypes.set_errno(0)
     return _result(_sendmsg(fd, ctypes.byref(msg), flags))
 
 
 def recvmsg(fd: int, msg_address: int, flags: int) -> Result:
     """recvmsg(fd, (struct msghdr *)msg_address, flags): the address may be a bad one on purpose."""
-    ctypes.set_errno(0)
     return _result(_recvmsg(fd, msg_address, flags))
 
 
 def sendmsg_at(fd: int, msg_address: int, flags: int) -> Result:
-    ctypes.set_errno(0)
     return _result(_sendmsg_untyped(fd, msg_address, flags))
 
 
+_INT_PAIR = ctypes.c_int * 2
+
+
 def socketpair(domain: int, type_: int, protocol: int = 0, bad_sv: bool = False) -> tuple[Result, tuple[int, int]]:
-    sv = (ctypes.c_int * 2)(-1, -1)
-    domain, type_, protocol = (exact(ctypes.c_int, n) for n in (domain, type_, protocol))
-    ctypes.set_errno(0)
+    sv = _INT_PAIR(-1, -1)
+    domain, type_, protocol = exact(ctypes.c_int, domain), exact(ctypes.c_int, type_), exact(ctypes.c_int, protocol)
     r = _result(_socketpair(domain, type_, protocol, BAD_ADDRESS if bad_sv else ctypes.addressof(sv)))
     return r, (sv[0], sv[1])
 
 
 def sendmmsg(fd: int, messages: ctypes.Array[mmsghdr], flags: int) -> Result:
-    ctypes.set_errno(0)
     return _result(_sendmmsg(fd, ctypes.addressof(messages), len(messages), flags))
 
 
 def recvmmsg(fd: int, messages: ctypes.Array[mmsghdr], flags: int, timeout: tuple[int, int] | None = None) -> Result:
     """recvmmsg(fd, messages, len(messages), flags, timeout): NULL, or a struct timespec (seconds, nanoseconds)."""
     spec = None if timeout is None else (ctypes.c_long * 2)(*timeout)  # struct timespec on LP64 and ILP32
-    ctypes.set_errno(0)
     pointer = None if spec is None else ctypes.addressof(spec)
     return _result(_recvmmsg(fd, ctypes.addressof(messages), len(messages), flags, pointer))
 
 
 def epoll_create1(flags: int) -> Result:
-    ctypes.set_errno(0)
     return _result(_libc.epoll_create1(flags))
 
 
 def epoll_ctl(epfd: int, op: int, fd: int, events: int) -> Result:
     event = epoll_event(events, fd)
-    ctypes.set_errno(0)
     return _result(_libc.epoll_ctl(epfd, op, fd, ctypes.byref(event)))
 
 
 def epoll_wait(epfd: int, timeout_ms: int) -> tuple[Result, int]:
     """epoll_wait() for one event: (the result, the events of the one reported, 0 when none)."""
     event = epoll_event(0, 0)
-    ctypes.set_errno(0)
     r = _result(_libc.epoll_wait(epfd, ctypes.byref(event), 1, timeout_ms))
     return r, event.events if r.ok and r.value else 0
 
@@ -184,7 +189,6 @@ def _socket_name(call: Callable[..., int], fd: int) -> tuple[Result, bytes]:
     """getsockname() or getpeername(): the sockaddr the kernel wrote, at the length it returned."""
     buf = ctypes.create_string_buffer(128)
     size = ctypes.c_uint32(128)
-    ctypes.set_errno(0)
     r = _result(call(fd, buf, ctypes.byref(size)))
     return r, buf.raw[: size.value] if r.ok else b""
 
@@ -198,38 +202,32 @@ def getpeername(fd: int) -> tuple[Result, bytes]:
 
 
 def socket(domain: int, type_: int, protocol: int = 0) -> Result:
-    ctypes.set_errno(0)
     return _result(_socket(domain, type_, protocol))
 
 
 def bind(fd: int, address: bytes) -> Result:
     """bind(fd, address, len(address)): the sockaddr byte for byte (its length is addrlen)."""
     buf = ctypes.create_string_buffer(address, max(1, len(address)))
-    ctypes.set_errno(0)
     return _result(_bind(fd, buf, len(address)))
 
 
 def connect(fd: int, address: bytes) -> Result:
     buf = ctypes.create_string_buffer(address, max(1, len(address)))
-    ctypes.set_errno(0)
     return _result(_connect(fd, buf, len(address)))
 
 
 def accept4(fd: int, flags: int) -> Result:
     """accept4(fd, NULL, NULL, flags): the new descriptor."""
-    ctypes.set_errno(0)
     return _result(_accept4(fd, None, None, exact(ctypes.c_int, flags)))
 
 
 def setsockopt_int(fd: int, level: int, option: int, value: int) -> Result:
     v = ctypes.c_int(exact(ctypes.c_int, value))
-    ctypes.set_errno(0)
     return _result(_setsockopt(fd, level, option, ctypes.byref(v), ctypes.sizeof(v)))
 
 
 def setsockopt_bytes(fd: int, level: int, option: int, value: bytes) -> Result:
     buf = ctypes.create_string_buffer(value, len(value))
-    ctypes.set_errno(0)
     return _result(_setsockopt(fd, level, option, buf, len(value)))
 
 
@@ -237,7 +235,6 @@ def getsockopt_int(fd: int, level: int, option: int) -> Result:
     """The option's value as a C int in ``value`` (or -1 and errno)."""
     v = ctypes.c_int(0)
     size = ctypes.c_uint32(ctypes.sizeof(v))
-    ctypes.set_errno(0)
     r = _result(_getsockopt(fd, level, option, ctypes.byref(v), ctypes.byref(size)))
     return Result(v.value, 0) if r.ok else r
 
@@ -245,25 +242,21 @@ def getsockopt_int(fd: int, level: int, option: int) -> Result:
 def getsockopt_bytes(fd: int, level: int, option: int, size: int) -> tuple[Result, bytes]:
     buf = ctypes.create_string_buffer(size)
     length = ctypes.c_uint32(size)
-    ctypes.set_errno(0)
     r = _result(_getsockopt(fd, level, option, buf, ctypes.byref(length)))
     return r, buf.raw[: length.value] if r.ok else b""
 
 
 def shutdown(fd: int, how: int) -> Result:
     how = exact(ctypes.c_int, how)
-    ctypes.set_errno(0)
     return _result(_shutdown(fd, how))
 
 
 def listen(fd: int, backlog: int) -> Result:
     backlog = exact(ctypes.c_int, backlog)
-    ctypes.set_errno(0)
     return _result(_listen(fd, backlog))
 
 
 def syscall(number: int, *args: int) -> Result:
-    ctypes.set_errno(0)
     return _result(_syscall(ctypes.c_long(number), *(ctypes.c_long(a) for a in args)))
 
 
@@ -271,7 +264,6 @@ def getdents64(fd: int, buffer: ctypes.Array[ctypes.c_char]) -> Result | None:
     """getdents64(fd, buffer, sizeof buffer); None where libc has no getdents64 wrapper."""
     if _getdents64 is None:
         return None
-    ctypes.set_errno(0)
     return _result(_getdents64(fd, ctypes.addressof(buffer), len(buffer)))
 
 
@@ -282,7 +274,6 @@ _syscall5.restype = ctypes.c_long
 
 def syscall5(number: int, a: int, b: int, c: int, d: int, e: int) -> Result:
     """syscall(number, a, b, c, d, e) for a call that takes five integer arguments (kcmp)."""
-    ctypes.set_errno(0)
     return _result(_syscall5(number, a, b, c, d, e))
 
 

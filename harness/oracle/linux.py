@@ -60,7 +60,7 @@ from harness.model import (
     SpliceIn,
     Step,
 )
-from harness.native.cmsg import CmsgAbi
+from harness.native.cmsg import abi_of
 from harness.native.constants import Constants, linux
 from harness.observation import Blocked, Failed, Outcome, Returned
 from harness.oracle import accounting, control, ioctls, lifetimes, listener, oob, options, send, stream
@@ -88,7 +88,7 @@ class LinuxModel:
         self.platform = platform
         self.sock_type = scenario.kind.sock_type
         self.consts: Constants = linux(platform.arch)
-        self.abi = CmsgAbi(platform.word)
+        self.abi = abi_of(platform.word)
         sndbuf = platform.sndbuf.get(self.sock_type.value)
         if sndbuf is None:
             raise Unknown("the platform record has no default SO_SNDBUF")
