@@ -14,6 +14,7 @@ import os
 import pickle
 import select
 import signal
+import socket
 import struct
 import sys
 import time
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from harness.catalogue.case import Case, Variant
 from harness.describe import expectation_words, observation_words
 from harness.evaluate import EvaluationConfig, Status, agrees, evaluate
-from harness.execute.backend import ExecConfig
+from harness.execute.backend import MIN_STEP_TIMEOUT, ExecConfig
 from harness.execute.child import become_harness_process
 from harness.execute.lifetime import fork_dying_with_parent
 from harness.expectation import Unmodelled
@@ -52,6 +53,14 @@ SEVERITY = (
 class RunConfig:
     exec: ExecConfig = field(default_factory=ExecConfig)
     scenario_timeout: float = 20.0  # watchdog for one scenario, beyond every step timeout
+    # The step timeout of a variant about blocking (Variant.blocking_expected), when under exec's.  Its
+    # waits are the ones the oracle predicts (any other wait is the variant's error), and a predicted
+    # wait only has to be seen still waiting: on a correct kernel nothing ends it, however long the
+    # bound.  Its other steps find their data queued or fail at once, and none waits for a party
+    # (whose bound, ExecConfig.party_bound, stays) or sets a timeout of its own (whose EAGAIN must
+    # come well before 90 % of the step timeout: MIN_STEP_TIMEOUT); tests/test_catalogue.py keeps that.
+    # The five cases about blocking confirmed 130 waits a run at 0.5 s each.
+    blocking_bound: float = MIN_STEP_TIMEOUT
     known: KnownDeviations = field(default_factory=KnownDeviations)
     # test-only (``run --inject-fault``): harness.execute.faults names applied to every observation, in order
     faults: tuple[str, ...] = ()
@@ -80,8 +89,11 @@ class VariantResult:
 def run_variant(variant: Variant, backend: str, platform: Platform, config: RunConfig) -> VariantResult:
     """One variant through the evaluation pipeline (harness.evaluate), as a verdict."""
     label = variant.label
+    exec_config = config.exec
+    if variant.blocking_expected and config.blocking_bound < exec_config.step_timeout:
+        exec_config = replace(exec_config, step_timeout=config.blocking_bound)
     settings = EvaluationConfig(
-        backend=backend, exec=config.exec, scenario_timeout=config.scenario_timeout, faults=config.faults
+        backend=backend, exec=exec_config, scenario_timeout=config.scenario_timeout, faults=config.faults
     )
     evaluation = evaluate(variant.scenario, platform, settings, blocking_expected=variant.blocking_expected)
     status = evaluation.status
@@ -266,10 +278,14 @@ def run_plan_parallel(
 ) -> Iterator[Result]:
     """:func:`run_plan` across ``jobs`` forked workers; the results in the order of ``run_plan``.
 
-    Worker ``w`` runs the results ``w, w + jobs, w + 2*jobs, ...`` of the flat (case, kind, back
-    end) list and sends each one, pickled and length-prefixed, on a pipe of its own.  The parent
-    yields a result once every earlier one is in, so the caller's journal stays in plan order.
-    Workers ignore SIGINT (the parent ends them) and die with the parent (fork_dying_with_parent).
+    The (case, kind, back end) results of the flat list are handed out as the workers finish, not
+    split up front: a worker that drew short results takes more, so no worker is left with a tail
+    of waits while the others are idle (a static split of the whole catalogue ended 5 s after
+    the mean worker at -j 8).  Each worker has a socketpair of its own: the parent sends it the
+    index of its next result (``_AHEAD`` at a time, so it never waits for the parent), and it sends
+    back each result, pickled and length-prefixed.  The parent yields a result once every earlier
+    one is in, so the caller's journal stays in plan order.  Workers ignore SIGINT (the parent ends
+    them) and die with the parent (fork_dying_with_parent).
     """
     work = [(case, kind, backend) for case, kind in plan for backend in backends]
     jobs = max(1, min(jobs, len(work)))
@@ -278,25 +294,38 @@ def run_plan_parallel(
         return
     workers: dict[int, _Worker] = {}
     try:
-        for index in range(jobs):
-            worker = _start_worker(work[index::jobs], platform, config, inherited=tuple(workers))
-            workers[worker.read_end] = worker
-        yield from _merge(workers, jobs, len(work))
+        for _ in range(jobs):
+            worker = _start_worker(work, platform, config, inherited=tuple(workers))
+            workers[worker.end] = worker
+        yield from _merge(workers, len(work))
     finally:
         for worker in workers.values():
             worker.stop()
 
 
+# Indexes a worker holds beyond the one it runs: the next one is there when it sends a result.
+_AHEAD = 1
+
+
 @dataclass(slots=True)
 class _Worker:
     pid: int
-    read_end: int
+    end: int  # the parent's end of the worker's socketpair: indexes out, results in
     buffer: bytearray = field(default_factory=bytearray)
-    received: int = 0
+    given: list[int] = field(default_factory=list)  # indexes sent and not yet answered, in order
+
+    def give(self, index: int) -> None:
+        _write_all(self.end, _LENGTH.pack(index))
+        self.given.append(index)
+
+    def no_more(self) -> None:
+        """The end of file after the indexes sent: the worker ends once it has answered them."""
+        with contextlib.suppress(OSError), socket.socket(fileno=os.dup(self.end)) as end:
+            end.shutdown(socket.SHUT_WR)
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
-            os.close(self.read_end)
+            os.close(self.end)
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
@@ -307,35 +336,49 @@ _LENGTH = struct.Struct("!I")
 
 
 def _start_worker(
-    share: list[tuple[Case, PairKind, str]], platform: Platform, config: RunConfig, inherited: tuple[int, ...] = ()
+    work: list[tuple[Case, PairKind, str]], platform: Platform, config: RunConfig, inherited: tuple[int, ...] = ()
 ) -> _Worker:
-    """Fork a worker for ``share``.  It closes ``inherited`` (the earlier workers' read ends): a worker
-    holds no more descriptors than ``-j 1`` does, so the cases a low RLIMIT_NOFILE leaves out are
-    the same (a scenario's budget is counted from the descriptors open when it starts)."""
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    """Fork a worker that runs the items of ``work`` whose indexes it is sent, until its socket's end
+    of file.  It closes ``inherited`` (the earlier workers' ends): a worker holds one descriptor
+    of its own, as before, so the cases a low RLIMIT_NOFILE leaves out are the same (a scenario's
+    budget is counted from the descriptors open when it starts)."""
+    parent_end, worker_end = (s.detach() for s in socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM))
     pid = fork_dying_with_parent()
     if pid == 0:  # the worker: never returns
         code = 0
         try:
-            os.close(read_end)
+            os.close(parent_end)
             for fd in inherited:
                 os.close(fd)
             become_harness_process()
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             global _FORWARDED
             _FORWARDED = []
-            for case, kind, backend in share:
+            while (index := _read_index(worker_end)) is not None:
+                case, kind, backend = work[index]
                 result = run_case(case, kind, backend, platform, config)
                 data = pickle.dumps((result, _FORWARDED))
                 _FORWARDED.clear()
-                _write_all(write_end, _LENGTH.pack(len(data)) + data)
+                _write_all(worker_end, _LENGTH.pack(len(data)) + data)
         except BaseException:  # the parent sees the missing results and says so
             traceback.print_exc()
             code = 1
         finally:
             os._exit(code)
-    os.close(write_end)
-    return _Worker(pid, read_end)
+    os.close(worker_end)
+    return _Worker(pid, parent_end)
+
+
+def _read_index(fd: int) -> int | None:
+    """The next index the parent sent, None at the end of file (no more work)."""
+    data = b""
+    while len(data) < _LENGTH.size:
+        chunk = os.read(fd, _LENGTH.size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    (index,) = _LENGTH.unpack(data)
+    return int(index)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -344,12 +387,28 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _merge(workers: dict[int, _Worker], jobs: int, total: int) -> Iterator[Result]:
-    """Read every worker's results; yield them in flat-list order (result i came from worker i % jobs)."""
+def _merge(workers: dict[int, _Worker], total: int) -> Iterator[Result]:
+    """Hand out the indexes ``0 .. total - 1`` as the workers ask for more; yield the results in index order."""
     done: dict[int, Result] = {}
     following = 0
+    pending = iter(range(total))
+    more = True
+
+    def give(worker: _Worker) -> None:
+        nonlocal more
+        index = next(pending, None) if more else None
+        if index is None:
+            if more:  # the last index is out: every worker ends once it has answered what it holds
+                more = False
+                for each in workers.values():
+                    each.no_more()
+            return
+        worker.give(index)
+
+    for worker in workers.values():
+        for _ in range(1 + _AHEAD):
+            give(worker)
     open_ends = dict(workers)
-    order = {worker.read_end: number for number, worker in enumerate(workers.values())}
     while following < total:
         if not open_ends:
             raise RuntimeError(f"a run worker ended after {following} of {total} results (see its traceback above)")
@@ -359,6 +418,10 @@ def _merge(workers: dict[int, _Worker], jobs: int, total: int) -> Iterator[Resul
             chunk = os.read(fd, 1 << 16)
             if not chunk:
                 del open_ends[fd]
+                if worker.given:
+                    raise RuntimeError(
+                        f"a run worker ended after {following} of {total} results (see its traceback above)"
+                    )
                 continue
             worker.buffer += chunk
             while len(worker.buffer) >= _LENGTH.size:
@@ -369,8 +432,8 @@ def _merge(workers: dict[int, _Worker], jobs: int, total: int) -> Iterator[Resul
                 del worker.buffer[: _LENGTH.size + length]
                 for limit, required in notes:
                     say_descriptor_limit(limit, required)
-                done[order[fd] + worker.received * jobs] = result
-                worker.received += 1
+                done[worker.given.pop(0)] = result
+                give(worker)
         while following in done:
             yield done.pop(following)
             following += 1
