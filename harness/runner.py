@@ -209,7 +209,16 @@ def lacking(missing: list[str]) -> str:
     return f"the platform lacks {', '.join(named)}"
 
 
-def run_case(case: Case, kind: PairKind, backend: str, platform: Platform, config: RunConfig) -> Result:
+def run_case(
+    case: Case,
+    kind: PairKind,
+    backend: str,
+    platform: Platform,
+    config: RunConfig,
+    variants: tuple[Variant, ...] | None = None,
+) -> Result:
+    """The case's result on ``kind`` through ``backend``; ``variants``: ``case.variants(kind)`` when the
+    caller built them already (for the other back end: scenarios are frozen, building is pure)."""
     started = time.monotonic()
     parts: list[VariantResult] = []
     missing = sorted(case.needs - platform.features)
@@ -220,7 +229,7 @@ def run_case(case: Case, kind: PairKind, backend: str, platform: Platform, confi
         parts.append(VariantResult("*", Verdict.UNSUPPORTED, reason=lacking(missing)))
     else:
         try:
-            for variant in case.variants(kind):
+            for variant in case.variants(kind) if variants is None else variants:
                 parts.append(run_variant(variant, backend, platform, config))
                 mention_descriptor_limit(parts[-1])
             if not parts:  # nothing was run: never a pass (REG-SO_PEEK_OFF-SLEEP needs a receive that sleeps)
@@ -269,8 +278,18 @@ def run_plan(
     case starts: a full disk or a kill then loses at most the case in flight.
     """
     for case, kind in plan:
+        variants = built(case, kind)
         for backend in backends:
-            yield run_case(case, kind, backend, platform, config)
+            yield run_case(case, kind, backend, platform, config, variants)
+
+
+def built(case: Case, kind: PairKind) -> tuple[Variant, ...] | None:
+    """``case.variants(kind)``, built once for every back end; None when building raises (run_case
+    builds them again and records the exception as the case's error)."""
+    try:
+        return case.variants(kind)
+    except Exception:
+        return None
 
 
 def run_plan_parallel(
@@ -278,41 +297,42 @@ def run_plan_parallel(
 ) -> Iterator[Result]:
     """:func:`run_plan` across ``jobs`` forked workers; the results in the order of ``run_plan``.
 
-    The (case, kind, back end) results of the flat list are handed out as the workers finish, not
-    split up front: a worker that drew short results takes more, so no worker is left with a tail
-    of waits while the others are idle (a static split of the whole catalogue ended 5 s after
-    the mean worker at -j 8).  Each worker has a socketpair of its own: the parent sends it the
-    index of its next result (``_AHEAD`` at a time, so it never waits for the parent), and it sends
-    back each result, pickled and length-prefixed.  The parent yields a result once every earlier
-    one is in, so the caller's journal stays in plan order.  Workers ignore SIGINT (the parent ends
+    The (case, kind) entries of the plan are handed out as the workers finish, not split up front:
+    a worker that drew short ones takes more, so no worker is left with a tail of waits while the
+    others are idle (a static split of the whole catalogue's results ended 5 s after the mean
+    worker at -j 8).  A worker runs an entry through every back end (its variants built once).
+    Each worker has a socketpair of its own: the parent sends it the index of its next entry
+    (``_AHEAD`` more than it runs, so it never waits for the parent), and it sends back each
+    result, pickled and length-prefixed.  The parent yields a result once every earlier one is
+    in, so the caller's journal stays in plan order.  Workers ignore SIGINT (the parent ends
     them) and die with the parent (fork_dying_with_parent).
     """
-    work = [(case, kind, backend) for case, kind in plan for backend in backends]
-    jobs = max(1, min(jobs, len(work)))
-    if jobs == 1:
+    jobs = max(1, min(jobs, len(plan)))
+    if jobs == 1 or not backends:
         yield from run_plan(plan, backends, platform, config)
         return
     workers: dict[int, _Worker] = {}
     try:
         for _ in range(jobs):
-            worker = _start_worker(work, platform, config, inherited=tuple(workers))
+            worker = _start_worker(plan, backends, platform, config, inherited=tuple(workers))
             workers[worker.end] = worker
-        yield from _merge(workers, len(work))
+        yield from _merge(workers, len(plan), len(backends))
     finally:
         for worker in workers.values():
             worker.stop()
 
 
-# Indexes a worker holds beyond the one it runs: the next one is there when it sends a result.
+# Plan entries a worker holds beyond the one it runs: the next one is there when it finishes one.
 _AHEAD = 1
 
 
 @dataclass(slots=True)
 class _Worker:
     pid: int
-    end: int  # the parent's end of the worker's socketpair: indexes out, results in
+    end: int  # the parent's end of the worker's socketpair: plan indexes out, results in
     buffer: bytearray = field(default_factory=bytearray)
-    given: list[int] = field(default_factory=list)  # indexes sent and not yet answered, in order
+    given: list[int] = field(default_factory=list)  # plan indexes sent and not yet answered in full, in order
+    answered: int = 0  # results in of the first of them (one per back end)
 
     def give(self, index: int) -> None:
         _write_all(self.end, _LENGTH.pack(index))
@@ -336,12 +356,16 @@ _LENGTH = struct.Struct("!I")
 
 
 def _start_worker(
-    work: list[tuple[Case, PairKind, str]], platform: Platform, config: RunConfig, inherited: tuple[int, ...] = ()
+    plan: Sequence[tuple[Case, PairKind]],
+    backends: Sequence[str],
+    platform: Platform,
+    config: RunConfig,
+    inherited: tuple[int, ...] = (),
 ) -> _Worker:
-    """Fork a worker that runs the items of ``work`` whose indexes it is sent, until its socket's end
-    of file.  It closes ``inherited`` (the earlier workers' ends): a worker holds one descriptor
-    of its own, as before, so the cases a low RLIMIT_NOFILE leaves out are the same (a scenario's
-    budget is counted from the descriptors open when it starts)."""
+    """Fork a worker that runs the plan entries whose indexes it is sent, until its socket's end of
+    file.  It closes ``inherited`` (the earlier workers' ends): a worker holds one descriptor of its
+    own, as before, so the cases a low RLIMIT_NOFILE leaves out are the same (a scenario's budget
+    is counted from the descriptors open when it starts)."""
     parent_end, worker_end = (s.detach() for s in socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM))
     pid = fork_dying_with_parent()
     if pid == 0:  # the worker: never returns
@@ -355,11 +379,13 @@ def _start_worker(
             global _FORWARDED
             _FORWARDED = []
             while (index := _read_index(worker_end)) is not None:
-                case, kind, backend = work[index]
-                result = run_case(case, kind, backend, platform, config)
-                data = pickle.dumps((result, _FORWARDED))
-                _FORWARDED.clear()
-                _write_all(worker_end, _LENGTH.pack(len(data)) + data)
+                case, kind = plan[index]
+                variants = built(case, kind)
+                for backend in backends:
+                    result = run_case(case, kind, backend, platform, config, variants)
+                    data = pickle.dumps((result, _FORWARDED))
+                    _FORWARDED.clear()
+                    _write_all(worker_end, _LENGTH.pack(len(data)) + data)
         except BaseException:  # the parent sees the missing results and says so
             traceback.print_exc()
             code = 1
@@ -370,7 +396,7 @@ def _start_worker(
 
 
 def _read_index(fd: int) -> int | None:
-    """The next index the parent sent, None at the end of file (no more work)."""
+    """The next plan index the parent sent, None at the end of file (no more work)."""
     data = b""
     while len(data) < _LENGTH.size:
         chunk = os.read(fd, _LENGTH.size - len(data))
@@ -387,11 +413,13 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _merge(workers: dict[int, _Worker], total: int) -> Iterator[Result]:
-    """Hand out the indexes ``0 .. total - 1`` as the workers ask for more; yield the results in index order."""
+def _merge(workers: dict[int, _Worker], entries: int, per_entry: int) -> Iterator[Result]:
+    """Hand out the plan indexes ``0 .. entries - 1`` as the workers finish them; yield the results
+    (``per_entry`` of each, one per back end) in plan order."""
+    total = entries * per_entry
     done: dict[int, Result] = {}
     following = 0
-    pending = iter(range(total))
+    pending = iter(range(entries))
     more = True
 
     def give(worker: _Worker) -> None:
@@ -432,8 +460,12 @@ def _merge(workers: dict[int, _Worker], total: int) -> Iterator[Result]:
                 del worker.buffer[: _LENGTH.size + length]
                 for limit, required in notes:
                     say_descriptor_limit(limit, required)
-                done[worker.given.pop(0)] = result
-                give(worker)
+                done[worker.given[0] * per_entry + worker.answered] = result
+                worker.answered += 1
+                if worker.answered == per_entry:
+                    worker.given.pop(0)
+                    worker.answered = 0
+                    give(worker)
         while following in done:
             yield done.pop(following)
             following += 1
