@@ -433,8 +433,8 @@ def _merge(workers: dict[int, _Worker], entries: int, per_entry: int) -> Iterato
             return
         worker.give(index)
 
-    for worker in workers.values():
-        for _ in range(1 + _AHEAD):
+    for _ in range(1 + _AHEAD):  # one entry to each worker first: a short plan keeps every worker busy
+        for worker in workers.values():
             give(worker)
     open_ends = dict(workers)
     while following < total:

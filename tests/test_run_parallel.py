@@ -111,3 +111,17 @@ def test_a_worker_that_dies_is_an_error_of_the_run_not_a_hang(platform: Platform
     with pytest.raises(RuntimeError, match="a run worker ended after"):
         seen.extend(result.case for result in results)
     assert "T-2" not in seen
+
+
+def test_as_many_entries_as_workers_run_one_in_each_worker(platform: Platform, tmp_path: Path) -> None:
+    """The first hand-out gives every worker one entry before any gets a second."""
+
+    def build(kind: PairKind) -> Iterable[Variant]:
+        with (tmp_path / str(os.getpid())).open("a") as seen:
+            seen.write("x")
+        return ()
+
+    kind = PairKind.from_name("stream/blocking/as-created")
+    plan = [(_case(f"T-{n}", build), kind) for n in range(4)]
+    assert len(list(run_plan_parallel(plan, ("raw",), platform, RunConfig(), 4))) == 4
+    assert sorted(path.read_text() for path in tmp_path.iterdir()) == ["x"] * 4  # four workers, one entry each
