@@ -386,6 +386,8 @@ def _start_worker(
                     data = pickle.dumps((result, _FORWARDED))
                     _FORWARDED.clear()
                     _write_all(worker_end, _LENGTH.pack(len(data)) + data)
+        except (BrokenPipeError, ConnectionResetError):  # the parent stopped reading: it ends the run and says why
+            code = 1
         except BaseException:  # the parent sees the missing results and says so
             traceback.print_exc()
             code = 1
