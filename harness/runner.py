@@ -14,6 +14,7 @@ import os
 import pickle
 import select
 import signal
+import socket
 import struct
 import sys
 import time
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from harness.catalogue.case import Case, Variant
 from harness.describe import expectation_words, observation_words
 from harness.evaluate import EvaluationConfig, Status, agrees, evaluate
-from harness.execute.backend import ExecConfig
+from harness.execute.backend import MIN_STEP_TIMEOUT, ExecConfig
 from harness.execute.child import become_harness_process
 from harness.execute.lifetime import fork_dying_with_parent
 from harness.expectation import Unmodelled
@@ -52,6 +53,14 @@ SEVERITY = (
 class RunConfig:
     exec: ExecConfig = field(default_factory=ExecConfig)
     scenario_timeout: float = 20.0  # watchdog for one scenario, beyond every step timeout
+    # The step timeout of a variant about blocking (Variant.blocking_expected), when under exec's.  Its
+    # waits are the ones the oracle predicts (any other wait is the variant's error), and a predicted
+    # wait only has to be seen still waiting: on a correct kernel nothing ends it, however long the
+    # bound.  Its other steps find their data queued or fail at once, and none waits for a party
+    # (whose bound, ExecConfig.party_bound, stays) or sets a timeout of its own (whose EAGAIN must
+    # come well before 90 % of the step timeout: MIN_STEP_TIMEOUT); tests/test_catalogue.py keeps that.
+    # The five cases about blocking confirmed 130 waits a run at 0.5 s each.
+    blocking_bound: float = MIN_STEP_TIMEOUT
     known: KnownDeviations = field(default_factory=KnownDeviations)
     # test-only (``run --inject-fault``): harness.execute.faults names applied to every observation, in order
     faults: tuple[str, ...] = ()
@@ -80,8 +89,11 @@ class VariantResult:
 def run_variant(variant: Variant, backend: str, platform: Platform, config: RunConfig) -> VariantResult:
     """One variant through the evaluation pipeline (harness.evaluate), as a verdict."""
     label = variant.label
+    exec_config = config.exec
+    if variant.blocking_expected and config.blocking_bound < exec_config.step_timeout:
+        exec_config = replace(exec_config, step_timeout=config.blocking_bound)
     settings = EvaluationConfig(
-        backend=backend, exec=config.exec, scenario_timeout=config.scenario_timeout, faults=config.faults
+        backend=backend, exec=exec_config, scenario_timeout=config.scenario_timeout, faults=config.faults
     )
     evaluation = evaluate(variant.scenario, platform, settings, blocking_expected=variant.blocking_expected)
     status = evaluation.status
@@ -197,7 +209,16 @@ def lacking(missing: list[str]) -> str:
     return f"the platform lacks {', '.join(named)}"
 
 
-def run_case(case: Case, kind: PairKind, backend: str, platform: Platform, config: RunConfig) -> Result:
+def run_case(
+    case: Case,
+    kind: PairKind,
+    backend: str,
+    platform: Platform,
+    config: RunConfig,
+    variants: tuple[Variant, ...] | None = None,
+) -> Result:
+    """The case's result on ``kind`` through ``backend``; ``variants``: ``case.variants(kind)`` when the
+    caller built them already (for the other back end: scenarios are frozen, building is pure)."""
     started = time.monotonic()
     parts: list[VariantResult] = []
     missing = sorted(case.needs - platform.features)
@@ -208,7 +229,7 @@ def run_case(case: Case, kind: PairKind, backend: str, platform: Platform, confi
         parts.append(VariantResult("*", Verdict.UNSUPPORTED, reason=lacking(missing)))
     else:
         try:
-            for variant in case.variants(kind):
+            for variant in case.variants(kind) if variants is None else variants:
                 parts.append(run_variant(variant, backend, platform, config))
                 mention_descriptor_limit(parts[-1])
             if not parts:  # nothing was run: never a pass (REG-SO_PEEK_OFF-SLEEP needs a receive that sleeps)
@@ -257,8 +278,18 @@ def run_plan(
     case starts: a full disk or a kill then loses at most the case in flight.
     """
     for case, kind in plan:
+        variants = built(case, kind)
         for backend in backends:
-            yield run_case(case, kind, backend, platform, config)
+            yield run_case(case, kind, backend, platform, config, variants)
+
+
+def built(case: Case, kind: PairKind) -> tuple[Variant, ...] | None:
+    """``case.variants(kind)``, built once for every back end; None when building raises (run_case
+    builds them again and records the exception as the case's error)."""
+    try:
+        return case.variants(kind)
+    except Exception:
+        return None
 
 
 def run_plan_parallel(
@@ -266,37 +297,55 @@ def run_plan_parallel(
 ) -> Iterator[Result]:
     """:func:`run_plan` across ``jobs`` forked workers; the results in the order of ``run_plan``.
 
-    Worker ``w`` runs the results ``w, w + jobs, w + 2*jobs, ...`` of the flat (case, kind, back
-    end) list and sends each one, pickled and length-prefixed, on a pipe of its own.  The parent
-    yields a result once every earlier one is in, so the caller's journal stays in plan order.
-    Workers ignore SIGINT (the parent ends them) and die with the parent (fork_dying_with_parent).
+    The (case, kind) entries of the plan are handed out as the workers finish, not split up front:
+    a worker that drew short ones takes more, so no worker is left with a tail of waits while the
+    others are idle (a static split of the whole catalogue's results ended 5 s after the mean
+    worker at -j 8).  A worker runs an entry through every back end (its variants built once).
+    Each worker has a socketpair of its own: the parent sends it the index of its next entry
+    (``_AHEAD`` more than it runs, so it never waits for the parent), and it sends back each
+    result, pickled and length-prefixed.  The parent yields a result once every earlier one is
+    in, so the caller's journal stays in plan order.  Workers ignore SIGINT (the parent ends
+    them) and die with the parent (fork_dying_with_parent).
     """
-    work = [(case, kind, backend) for case, kind in plan for backend in backends]
-    jobs = max(1, min(jobs, len(work)))
-    if jobs == 1:
+    jobs = max(1, min(jobs, len(plan)))
+    if jobs == 1 or not backends:
         yield from run_plan(plan, backends, platform, config)
         return
     workers: dict[int, _Worker] = {}
     try:
-        for index in range(jobs):
-            worker = _start_worker(work[index::jobs], platform, config, inherited=tuple(workers))
-            workers[worker.read_end] = worker
-        yield from _merge(workers, jobs, len(work))
+        for _ in range(jobs):
+            worker = _start_worker(plan, backends, platform, config, inherited=tuple(workers))
+            workers[worker.end] = worker
+        yield from _merge(workers, len(plan), len(backends))
     finally:
         for worker in workers.values():
             worker.stop()
 
 
+# Plan entries a worker holds beyond the one it runs: the next one is there when it finishes one.
+_AHEAD = 1
+
+
 @dataclass(slots=True)
 class _Worker:
     pid: int
-    read_end: int
+    end: int  # the parent's end of the worker's socketpair: plan indexes out, results in
     buffer: bytearray = field(default_factory=bytearray)
-    received: int = 0
+    given: list[int] = field(default_factory=list)  # plan indexes sent and not yet answered in full, in order
+    answered: int = 0  # results in of the first of them (one per back end)
+
+    def give(self, index: int) -> None:
+        _write_all(self.end, _LENGTH.pack(index))
+        self.given.append(index)
+
+    def no_more(self) -> None:
+        """The end of file after the indexes sent: the worker ends once it has answered them."""
+        with contextlib.suppress(OSError), socket.socket(fileno=os.dup(self.end)) as end:
+            end.shutdown(socket.SHUT_WR)
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
-            os.close(self.read_end)
+            os.close(self.end)
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
@@ -307,35 +356,57 @@ _LENGTH = struct.Struct("!I")
 
 
 def _start_worker(
-    share: list[tuple[Case, PairKind, str]], platform: Platform, config: RunConfig, inherited: tuple[int, ...] = ()
+    plan: Sequence[tuple[Case, PairKind]],
+    backends: Sequence[str],
+    platform: Platform,
+    config: RunConfig,
+    inherited: tuple[int, ...] = (),
 ) -> _Worker:
-    """Fork a worker for ``share``.  It closes ``inherited`` (the earlier workers' read ends): a worker
-    holds no more descriptors than ``-j 1`` does, so the cases a low RLIMIT_NOFILE leaves out are
-    the same (a scenario's budget is counted from the descriptors open when it starts)."""
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    """Fork a worker that runs the plan entries whose indexes it is sent, until its socket's end of
+    file.  It closes ``inherited`` (the earlier workers' ends): a worker holds one descriptor of its
+    own, as before, so the cases a low RLIMIT_NOFILE leaves out are the same (a scenario's budget
+    is counted from the descriptors open when it starts)."""
+    parent_end, worker_end = (s.detach() for s in socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM))
     pid = fork_dying_with_parent()
     if pid == 0:  # the worker: never returns
         code = 0
         try:
-            os.close(read_end)
+            os.close(parent_end)
             for fd in inherited:
                 os.close(fd)
             become_harness_process()
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             global _FORWARDED
             _FORWARDED = []
-            for case, kind, backend in share:
-                result = run_case(case, kind, backend, platform, config)
-                data = pickle.dumps((result, _FORWARDED))
-                _FORWARDED.clear()
-                _write_all(write_end, _LENGTH.pack(len(data)) + data)
+            while (index := _read_index(worker_end)) is not None:
+                case, kind = plan[index]
+                variants = built(case, kind)
+                for backend in backends:
+                    result = run_case(case, kind, backend, platform, config, variants)
+                    data = pickle.dumps((result, _FORWARDED))
+                    _FORWARDED.clear()
+                    _write_all(worker_end, _LENGTH.pack(len(data)) + data)
+        except (BrokenPipeError, ConnectionResetError):  # the parent stopped reading: it ends the run and says why
+            code = 1
         except BaseException:  # the parent sees the missing results and says so
             traceback.print_exc()
             code = 1
         finally:
             os._exit(code)
-    os.close(write_end)
-    return _Worker(pid, read_end)
+    os.close(worker_end)
+    return _Worker(pid, parent_end)
+
+
+def _read_index(fd: int) -> int | None:
+    """The next plan index the parent sent, None at the end of file (no more work)."""
+    data = b""
+    while len(data) < _LENGTH.size:
+        chunk = os.read(fd, _LENGTH.size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    (index,) = _LENGTH.unpack(data)
+    return int(index)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -344,12 +415,30 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _merge(workers: dict[int, _Worker], jobs: int, total: int) -> Iterator[Result]:
-    """Read every worker's results; yield them in flat-list order (result i came from worker i % jobs)."""
+def _merge(workers: dict[int, _Worker], entries: int, per_entry: int) -> Iterator[Result]:
+    """Hand out the plan indexes ``0 .. entries - 1`` as the workers finish them; yield the results
+    (``per_entry`` of each, one per back end) in plan order."""
+    total = entries * per_entry
     done: dict[int, Result] = {}
     following = 0
+    pending = iter(range(entries))
+    more = True
+
+    def give(worker: _Worker) -> None:
+        nonlocal more
+        index = next(pending, None) if more else None
+        if index is None:
+            if more:  # the last index is out: every worker ends once it has answered what it holds
+                more = False
+                for each in workers.values():
+                    each.no_more()
+            return
+        worker.give(index)
+
+    for _ in range(1 + _AHEAD):  # one entry to each worker first: a short plan keeps every worker busy
+        for worker in workers.values():
+            give(worker)
     open_ends = dict(workers)
-    order = {worker.read_end: number for number, worker in enumerate(workers.values())}
     while following < total:
         if not open_ends:
             raise RuntimeError(f"a run worker ended after {following} of {total} results (see its traceback above)")
@@ -359,6 +448,10 @@ def _merge(workers: dict[int, _Worker], jobs: int, total: int) -> Iterator[Resul
             chunk = os.read(fd, 1 << 16)
             if not chunk:
                 del open_ends[fd]
+                if worker.given:
+                    raise RuntimeError(
+                        f"a run worker ended after {following} of {total} results (see its traceback above)"
+                    )
                 continue
             worker.buffer += chunk
             while len(worker.buffer) >= _LENGTH.size:
@@ -369,8 +462,12 @@ def _merge(workers: dict[int, _Worker], jobs: int, total: int) -> Iterator[Resul
                 del worker.buffer[: _LENGTH.size + length]
                 for limit, required in notes:
                     say_descriptor_limit(limit, required)
-                done[order[fd] + worker.received * jobs] = result
-                worker.received += 1
+                done[worker.given[0] * per_entry + worker.answered] = result
+                worker.answered += 1
+                if worker.answered == per_entry:
+                    worker.given.pop(0)
+                    worker.answered = 0
+                    give(worker)
         while following in done:
             yield done.pop(following)
             following += 1

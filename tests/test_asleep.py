@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from harness.execute import child
+from harness.execute import asleep, child
 from harness.execute.asleep import Sleeper, asleep_in_call, wait_until_asleep
 from harness.model import UNPRIVILEGED_UID
 from harness.native.constants import linux
@@ -87,3 +87,31 @@ def test_each_worker_process_gets_an_unprivileged_uid_of_its_own() -> None:
     os.waitpid(pid, 0)
     assert before == child.unprivileged_uid()  # inherited: the bug (workers shared one user's fd-in-flight count)
     assert after == UNPRIVILEGED_UID + pid % 10000 != child.unprivileged_uid()
+
+
+@pytest.mark.skipif(not CALLS, reason="no table of waiting system calls for this architecture")
+def test_where_proc_tells_a_party_watches_past_a_short_delay() -> None:
+    """A thread kept off its waiting call for longer than delay_ms (a loaded machine) is still waited
+    for: the party acts once it sleeps in the call, not when the short delay is over."""
+    a, b = socket.socketpair()
+    b.settimeout(5)
+    ready = threading.Event()
+    ids: list[int] = []
+
+    def late_receiver() -> None:
+        ids.append(threading.get_native_id())
+        ready.set()
+        time.sleep(0.3)  # asleep, but in no call of CALLS: not the step's wait
+        b.recv(1)
+
+    thread = threading.Thread(target=late_receiver, daemon=True)
+    thread.start()
+    ready.wait(5)
+    sleeper = Sleeper(pid=os.getpid(), tid=ids[0])
+    assert 0.05 < 0.3 < asleep.WATCH_LIMIT
+    wait_until_asleep(sleeper, CALLS, limit=0.05)
+    assert asleep_in_call(sleeper, CALLS) is True  # watched past the 50 ms delay until the receive slept
+    a.send(b"x")
+    thread.join(5)
+    a.close()
+    b.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from harness.catalogue import CASES, Case
-from harness.model import PairKind
+from harness.model import Child, Interrupt, PairKind, SetSockOpt, all_steps
 from harness.platform import Platform
 from harness.report.schema import Verdict
 from harness.runner import NO_SCENARIO_REASON, RunConfig, run_case
@@ -60,3 +60,32 @@ def test_a_kind_a_case_has_no_scenario_for_is_unsupported_never_a_pass(platform:
     assert case.variants(kind) == ()
     result = run_case(case, kind, "raw", platform, RunConfig())
     assert result.verdict is Verdict.UNSUPPORTED and result.reason == NO_SCENARIO_REASON
+
+
+def test_a_variant_about_blocking_waits_only_where_the_oracle_predicts_it() -> None:
+    """A variant about blocking runs with the shorter RunConfig.blocking_bound as its step timeout: so it
+    has no party to wait for (a Child, an Interrupt) and sets no SO_RCVTIMEO/SO_SNDTIMEO of its own,
+    whose EAGAIN must come well before 90 % of the step timeout."""
+    about_blocking = [
+        (case.id, variant)
+        for case in CASES.values()
+        for kind in case.kinds()
+        for variant in case.variants(kind)
+        if variant.blocking_expected
+    ]
+    assert about_blocking  # PK-10, LS-02, ...
+    for case_id, variant in about_blocking:
+        for step in all_steps(variant.scenario.steps):
+            assert not isinstance(step, Child | Interrupt), (case_id, variant.label, step)
+            own_timeout = isinstance(step, SetSockOpt) and "TIMEO" in str(step.option)
+            assert not own_timeout, (case_id, variant.label, step)
+
+
+def test_a_predicted_wait_is_seen_within_the_blocking_bound(platform: Platform) -> None:
+    """PK-10's receive on an empty queue blocks: blocked within the blocking bound, as the oracle says."""
+    kind = PairKind.from_name("stream/blocking/as-created")
+    config = RunConfig()
+    assert config.blocking_bound < config.exec.step_timeout
+    result = run_case(CASES["PK-10"], kind, "raw", platform, config)
+    assert result.verdict is Verdict.PASS, result.reason
+    assert f"blocked (no completion within {config.blocking_bound:g} s)" in result.observed

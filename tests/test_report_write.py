@@ -7,11 +7,14 @@ import math
 import os
 import stat
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from harness.execute.lifetime import InChild, start_in_child
 from harness.finding import Finding
+from harness.report import write
 from harness.report.schema import Report, ReportError, Result, Verdict, load_report
 from harness.report.write import canonical_json, write_atomically, write_report_bundle
 
@@ -96,3 +99,29 @@ def test_a_report_the_reader_would_reject_is_not_written(tmp_path: Path) -> None
         write_report_bundle(tmp_path / "bad", bad)
     assert not (tmp_path / "nan").exists()
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_big_report_renders_the_same_with_part_of_it_in_a_forked_child(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A whole run's report renders summary.md and report.html in a forked child (RENDER_ASIDE_RESULTS):
+    the files are the ones this process renders; a child that dies leaves the rendering to this process."""
+    forked = []
+
+    def counted(fn: Callable[[], object], timeout: float) -> InChild[object]:
+        forked.append(timeout)
+        return start_in_child(fn, timeout)
+
+    monkeypatch.setattr(write, "start_in_child", counted)
+    monkeypatch.setattr(write, "RENDER_ASIDE_RESULTS", 10**9)
+    write_report_bundle(tmp_path / "here", report(observed="é\x00"))
+    assert forked == []
+    monkeypatch.setattr(write, "RENDER_ASIDE_RESULTS", 2)
+    write_report_bundle(tmp_path / "aside", report(observed="é\x00"))
+    assert len(forked) == 1
+    monkeypatch.setattr(write, "start_in_child", lambda fn, timeout: start_in_child(lambda: os._exit(9), timeout))
+    write_report_bundle(tmp_path / "died", report(observed="é\x00"))
+    for name in write.BUNDLE_FILES:
+        here = (tmp_path / "here" / name).read_bytes()
+        assert (tmp_path / "aside" / name).read_bytes() == here, name
+        assert (tmp_path / "died" / name).read_bytes() == here, name

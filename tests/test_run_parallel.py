@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
 
+from harness.catalogue.case import Case, Variant
 from harness.cli import main
+from harness.model import PairKind, SockType
+from harness.platform import Platform
 from harness.report.schema import load_report
+from harness.runner import NO_SCENARIO_REASON, RunConfig, run_plan_parallel
 from tests.test_interrupted_run import interrupt_run
 
 IDS = "FD-01,FD-02,TRN-05"
@@ -78,3 +84,44 @@ def test_ctrl_c_with_two_jobs_keeps_the_journal_in_order_and_leaves_no_worker(tm
         time.sleep(0.05)
     else:
         raise AssertionError("a run worker outlived the interrupted run")
+
+
+def _case(case_id: str, build: Callable[[PairKind], Iterable[Variant]]) -> Case:
+    return Case(id=case_id, title=case_id, area="test", source="test", types=frozenset({SockType.STREAM}), build=build)
+
+
+def test_entries_are_handed_out_as_workers_finish_and_come_back_in_plan_order(platform: Platform) -> None:
+    """More entries than workers: each worker asks for more as it finishes; the order stays the plan's."""
+    kind = PairKind.from_name("stream/blocking/as-created")
+    plan = [(_case(f"T-{n}", lambda kind: ()), kind) for n in range(9)]
+    results = list(run_plan_parallel(plan, ("raw", "pysock"), platform, RunConfig(), 3))
+    assert [(r.case, r.backend) for r in results] == [(f"T-{n}", b) for n in range(9) for b in ("raw", "pysock")]
+    assert all(r.reason == NO_SCENARIO_REASON for r in results)
+
+
+def test_a_worker_that_dies_is_an_error_of_the_run_not_a_hang(platform: Platform) -> None:
+    def dies(kind: PairKind) -> Iterable[Variant]:
+        os.kill(os.getpid(), signal.SIGKILL)  # only ever in a forked worker (-j 2)
+        return ()
+
+    kind = PairKind.from_name("stream/blocking/as-created")
+    plan = [(_case("T-1", lambda kind: ()), kind), (_case("T-2", dies), kind), (_case("T-3", lambda kind: ()), kind)]
+    seen: list[str] = []
+    results = run_plan_parallel(plan, ("raw",), platform, RunConfig(), 2)
+    with pytest.raises(RuntimeError, match="a run worker ended after"):
+        seen.extend(result.case for result in results)
+    assert "T-2" not in seen
+
+
+def test_as_many_entries_as_workers_run_one_in_each_worker(platform: Platform, tmp_path: Path) -> None:
+    """The first hand-out gives every worker one entry before any gets a second."""
+
+    def build(kind: PairKind) -> Iterable[Variant]:
+        with (tmp_path / str(os.getpid())).open("a") as seen:
+            seen.write("x")
+        return ()
+
+    kind = PairKind.from_name("stream/blocking/as-created")
+    plan = [(_case(f"T-{n}", build), kind) for n in range(4)]
+    assert len(list(run_plan_parallel(plan, ("raw",), platform, RunConfig(), 4))) == 4
+    assert sorted(path.read_text() for path in tmp_path.iterdir()) == ["x"] * 4  # four workers, one entry each

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from harness.execute.lifetime import InChild, finish_in_child, start_in_child
 from harness.report.html import render_html
 from harness.report.junit import render_junit
 from harness.report.ktap import render_ktap
@@ -91,6 +92,27 @@ def _fsync_directory(directory: Path) -> None:
         os.close(dir_fd)
 
 
+# A report of this many results or more renders report.html and summary.md in a forked child while
+# this process renders junit.xml and report.ktap: the end of a whole run waits for the renderers
+# (5700 results: html 0.27 s, summary 0.24 s, junit 0.15 s, ktap 0.04 s of CPU here), and a second
+# CPU takes the bigger half.  A small report is not worth a fork.
+RENDER_ASIDE_RESULTS = 1000
+_RENDER_ASIDE_TIMEOUT = 600.0  # seconds; past it the child is killed and this process renders its part
+
+
+def _render(canonical: Report) -> tuple[str, str, str, str]:
+    """junit.xml, summary.md, report.html and report.ktap of ``canonical`` (the order of BUNDLE_FILES)."""
+    aside: InChild[tuple[str, str]] | None = None
+    if len(canonical.results) >= RENDER_ASIDE_RESULTS:
+        with contextlib.suppress(OSError):  # no fork (EAGAIN, ENOMEM): all of it here
+            aside = start_in_child(lambda: (render_summary(canonical), render_html(canonical)), _RENDER_ASIDE_TIMEOUT)
+    junit, ktap = render_junit(canonical), render_ktap(canonical)
+    rendered = finish_in_child(aside).value if aside is not None else None
+    # a child that died or raised: rendered here, where a renderer's exception propagates as it would have
+    summary, html = rendered if rendered is not None else (render_summary(canonical), render_html(canonical))
+    return junit, summary, html, ktap
+
+
 def write_report_bundle(directory: str | Path, report: Report) -> dict[str, Path]:
     """Write ``report.json`` and the files rendered from it (BUNDLE_FILES) into ``directory``, file by file.
 
@@ -101,9 +123,7 @@ def write_report_bundle(directory: str | Path, report: Report) -> dict[str, Path
     directory = Path(directory)
     text = canonical_json(report)
     canonical = parse_report(json.loads(text), str(directory / "report.json"))
-    renderers = (render_junit, render_summary, render_html, render_ktap)
-    contents = (text, *(render(canonical) for render in renderers))
-    rendered = dict(zip(BUNDLE_FILES, contents, strict=True))
+    rendered = dict(zip(BUNDLE_FILES, (text, *_render(canonical)), strict=True))
     directory.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     for name, content in rendered.items():
