@@ -133,17 +133,25 @@ def agrees(scenario: Scenario, observation: Observation, expectation: Expectatio
 
 
 def evaluate(
-    scenario: Scenario, platform: Platform, config: EvaluationConfig, *, blocking_expected: bool = False
+    scenario: Scenario,
+    platform: Platform,
+    config: EvaluationConfig,
+    *,
+    blocking_expected: bool = False,
+    expectation: Expectation | Unmodelled | None = None,
 ) -> Evaluation:
     """Oracle first (pure and cheap), then the kernel, then every checker.  ``blocking_expected``: the
-    scenario is about blocking (a case's variant says so), so a step the oracle expects to wait may."""
+    scenario is about blocking (a case's variant says so), so a step the oracle expects to wait may.
+    ``expectation``: what ``expect(scenario, platform)`` returned already (the oracle is pure: a run
+    asks it once per variant for both back ends)."""
     started = time.monotonic()
 
     def ended(status: Status, reason: str = "", **more: Any) -> Evaluation:
         base = Evaluation(scenario=scenario, status=status, reason=reason)
         return replace(base, seconds=time.monotonic() - started, **more)
 
-    expectation = expect(scenario, platform)
+    if expectation is None:
+        expectation = expect(scenario, platform)
     if isinstance(expectation, Unmodelled):
         return ended(Status.UNMODELLED, expectation.reason)
     if config.skip_blocking and any(step.blocks for step in expectation.steps):

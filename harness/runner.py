@@ -28,7 +28,7 @@ from harness.evaluate import EvaluationConfig, Status, agrees, evaluate
 from harness.execute.backend import MIN_STEP_TIMEOUT, ExecConfig
 from harness.execute.child import become_harness_process
 from harness.execute.lifetime import fork_dying_with_parent
-from harness.expectation import Unmodelled
+from harness.expectation import Expectation, Unmodelled
 from harness.expectations_file import SKIP_REASON_PREFIX, KnownDeviations
 from harness.finding import Finding
 from harness.host import FEATURE_WHY
@@ -86,8 +86,20 @@ class VariantResult:
         return self.explainers[0] if self.explainers else ""
 
 
-def run_variant(variant: Variant, backend: str, platform: Platform, config: RunConfig) -> VariantResult:
-    """One variant through the evaluation pipeline (harness.evaluate), as a verdict."""
+# The oracle's answers for the variants of one (case, kind), in order: filled by the first back end,
+# read by the next (the oracle is pure and knows no back end; LM-08's answer alone costs 0.4 s of CPU)
+OracleAnswers = list[Expectation | Unmodelled]
+
+
+def run_variant(
+    variant: Variant,
+    backend: str,
+    platform: Platform,
+    config: RunConfig,
+    expectation: Expectation | Unmodelled | None = None,
+) -> VariantResult:
+    """One variant through the evaluation pipeline (harness.evaluate), as a verdict; ``expectation``:
+    the oracle's answer for it when the caller has it (see ``OracleAnswers``)."""
     label = variant.label
     exec_config = config.exec
     if variant.blocking_expected and config.blocking_bound < exec_config.step_timeout:
@@ -95,7 +107,9 @@ def run_variant(variant: Variant, backend: str, platform: Platform, config: RunC
     settings = EvaluationConfig(
         backend=backend, exec=exec_config, scenario_timeout=config.scenario_timeout, faults=config.faults
     )
-    evaluation = evaluate(variant.scenario, platform, settings, blocking_expected=variant.blocking_expected)
+    evaluation = evaluate(
+        variant.scenario, platform, settings, blocking_expected=variant.blocking_expected, expectation=expectation
+    )
     status = evaluation.status
     if status is Status.UNMODELLED:
         return VariantResult(label, Verdict.UNMODELLED, reason=evaluation.reason)
@@ -216,9 +230,11 @@ def run_case(
     platform: Platform,
     config: RunConfig,
     variants: tuple[Variant, ...] | None = None,
+    answers: OracleAnswers | None = None,
 ) -> Result:
     """The case's result on ``kind`` through ``backend``; ``variants``: ``case.variants(kind)`` when the
-    caller built them already (for the other back end: scenarios are frozen, building is pure)."""
+    caller built them already (for the other back end: scenarios are frozen, building is pure), and
+    ``answers`` the oracle's answers for them, shared the same way."""
     started = time.monotonic()
     parts: list[VariantResult] = []
     missing = sorted(case.needs - platform.features)
@@ -229,8 +245,11 @@ def run_case(
         parts.append(VariantResult("*", Verdict.UNSUPPORTED, reason=lacking(missing)))
     else:
         try:
-            for variant in case.variants(kind) if variants is None else variants:
-                parts.append(run_variant(variant, backend, platform, config))
+            shared = answers if variants is not None and answers is not None else []
+            for number, variant in enumerate(case.variants(kind) if variants is None else variants):
+                if number == len(shared):
+                    shared.append(expect(variant.scenario, platform))
+                parts.append(run_variant(variant, backend, platform, config, shared[number]))
                 mention_descriptor_limit(parts[-1])
             if not parts:  # nothing was run: never a pass (REG-SO_PEEK_OFF-SLEEP needs a receive that sleeps)
                 parts.append(VariantResult("*", Verdict.UNSUPPORTED, reason=NO_SCENARIO_REASON))
@@ -278,9 +297,9 @@ def run_plan(
     case starts: a full disk or a kill then loses at most the case in flight.
     """
     for case, kind in plan:
-        variants = built(case, kind)
+        variants, answers = built(case, kind), OracleAnswers()
         for backend in backends:
-            yield run_case(case, kind, backend, platform, config, variants)
+            yield run_case(case, kind, backend, platform, config, variants, answers)
 
 
 def built(case: Case, kind: PairKind) -> tuple[Variant, ...] | None:
@@ -380,9 +399,9 @@ def _start_worker(
             _FORWARDED = []
             while (index := _read_index(worker_end)) is not None:
                 case, kind = plan[index]
-                variants = built(case, kind)
+                variants, answers = built(case, kind), OracleAnswers()
                 for backend in backends:
-                    result = run_case(case, kind, backend, platform, config, variants)
+                    result = run_case(case, kind, backend, platform, config, variants, answers)
                     data = pickle.dumps((result, _FORWARDED))
                     _FORWARDED.clear()
                     _write_all(worker_end, _LENGTH.pack(len(data)) + data)

@@ -125,3 +125,28 @@ def test_as_many_entries_as_workers_run_one_in_each_worker(platform: Platform, t
     plan = [(_case(f"T-{n}", build), kind) for n in range(4)]
     assert len(list(run_plan_parallel(plan, ("raw",), platform, RunConfig(), 4))) == 4
     assert sorted(path.read_text() for path in tmp_path.iterdir()) == ["x"] * 4  # four workers, one entry each
+
+
+def test_the_oracle_is_asked_once_per_variant_for_every_back_end(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run_plan shares the oracle's answers between the back ends of one (case, kind): pure, no back end."""
+    from harness import runner
+    from harness.catalogue.case import select
+    from harness.expectation import Expectation, Unmodelled
+    from harness.model import Scenario
+    from harness.oracle import expect
+
+    asked: list[str] = []
+
+    def counting(scenario: Scenario, on: Platform) -> Expectation | Unmodelled:
+        asked.append(scenario.kind.name)
+        return expect(scenario, on)
+
+    monkeypatch.setattr("harness.runner.expect", counting)
+    (case,) = select(["TRN-05"])
+    kind = case.kinds()[0]
+    results = list(runner.run_plan([(case, kind)], ("raw", "pysock"), platform, RunConfig()))
+    assert [r.backend for r in results] == ["raw", "pysock"]
+    assert all(r.verdict.value == "pass" for r in results), [r.reason for r in results]
+    assert len(asked) == len(case.variants(kind)) > 0
