@@ -331,9 +331,9 @@ class Identifier:
 
     def inspect(self, fd: int, known: Mapping[str, Known]) -> ReceivedFd:
         try:
-            fd_flags = _fcntl(fd, _F_GETFD)
+            fd_flags = fcntl.fcntl(fd, fcntl.F_GETFD)
             st = os.fstat(fd)
-            fl = _fcntl(fd, _F_GETFL)
+            fl = fcntl.fcntl(fd, fcntl.F_GETFL)
         except OSError:
             return ReceivedFd(
                 number=fd,
@@ -371,7 +371,7 @@ class Identifier:
             undecided_as=undecided,
             identity_note=note,
             file_type=kind,
-            cloexec=bool(fd_flags & _FD_CLOEXEC),
+            cloexec=bool(fd_flags & fcntl.FD_CLOEXEC),
             status_flags=status_flag_names(fl),
             offset_shared=decision.offset_shared,
             flags_shared=decision.flags_shared,
@@ -396,11 +396,15 @@ class Identifier:
             if same is None:
                 return _NONE_BY_KCMP
             # kcmp said which: check that the kernel really shares offset and status flags
-            other = others[same]
-            offset_shared = _offset_moves(fd, other) if seekable else None
-            moved = _flag_moves(fd, flags, other)
-            flags_shared = moved if isinstance(moved, bool) else None
-            return _Decision(IDENTITY_KCMP, same, offset_shared=offset_shared, flags_shared=flags_shared)
+            only = {same: others[same]}
+            offsets = _offsets_seen(fd, only) if seekable else {}
+            seen = _flags_seen(fd, flags, only)
+            return _Decision(
+                IDENTITY_KCMP,
+                same,
+                offset_shared=offsets.get(same),
+                flags_shared=seen.get(same) if isinstance(seen, dict) else None,
+            )
         if flags & os.O_PATH:
             return _queried(fd, others)
         offsets = _offsets_seen(fd, others) if seekable else {}
@@ -454,37 +458,6 @@ def _offsets_seen(fd: int, others: Mapping[str, int]) -> dict[str, bool]:
         return {name: os.lseek(other, 0, os.SEEK_CUR) == mark for name, other in others.items()}
     finally:
         os.lseek(fd, start, os.SEEK_SET)
-
-
-def _offset_moves(fd: int, other: int) -> bool:
-    """:func:`_offsets_seen` for one other descriptor (the one kcmp named): the same calls."""
-    start = _lseek(fd, 0, _SEEK_CUR)
-    mark = max(start, _lseek(other, 0, _SEEK_CUR)) + 7919
-    _lseek(fd, mark, _SEEK_SET)
-    try:
-        return _lseek(other, 0, _SEEK_CUR) == mark
-    finally:
-        _lseek(fd, start, _SEEK_SET)
-
-
-def _flag_moves(fd: int, flags: int, other: int) -> bool | str:
-    """:func:`_flags_seen` for one other descriptor (the one kcmp named): the same calls."""
-    if flags & _O_PATH:
-        return NO_METHOD_FOR_O_PATH
-    before = _fcntl(other, _F_GETFL)
-    try:
-        _fcntl(fd, _F_SETFL, flags ^ _O_NONBLOCK)
-    except OSError as exc:
-        return f"F_SETFL O_NONBLOCK failed with {errno_name(exc.errno or 0)}"
-    try:
-        return bool((_fcntl(other, _F_GETFL) ^ before) & _O_NONBLOCK)
-    finally:
-        _fcntl(fd, _F_SETFL, flags)
-
-
-_lseek, _fcntl = os.lseek, fcntl.fcntl
-_SEEK_CUR, _SEEK_SET, _O_PATH, _O_NONBLOCK = os.SEEK_CUR, os.SEEK_SET, os.O_PATH, os.O_NONBLOCK
-_F_GETFD, _F_GETFL, _F_SETFL, _FD_CLOEXEC = fcntl.F_GETFD, fcntl.F_GETFL, fcntl.F_SETFL, fcntl.FD_CLOEXEC
 
 
 def _flags_seen(fd: int, flags: int, others: Mapping[str, int]) -> dict[str, bool] | str:
