@@ -22,10 +22,6 @@ _NAME_BUFFER = ctypes.c_char * NAME_CAPACITY
 _NAME_FILLED = _FILL * NAME_CAPACITY
 
 
-def _address(buf: ctypes.Array[ctypes.c_char]) -> int:
-    return ctypes.addressof(buf)
-
-
 class RawBackend(Backend):
     name = "raw"
 
@@ -145,7 +141,7 @@ class RawBackend(Backend):
 
     def send_many(self, index: int, step: SendMany) -> StepObservation:
         payload = ctypes.create_string_buffer(step.data, len(step.data))
-        iov = libc.iovec(_address(payload), len(step.data))
+        iov = libc.iovec(ctypes.addressof(payload), len(step.data))
         messages = (libc.mmsghdr * step.count)()
         destination = self.default_destination.get(step.on)  # an unconnected pair: the other end's name
         name = ctypes.create_string_buffer(destination or b"", len(destination or b""))
@@ -153,7 +149,7 @@ class RawBackend(Backend):
             m.msg_hdr.msg_iov = ctypes.addressof(iov)
             m.msg_hdr.msg_iovlen = 1
             if destination is not None:
-                m.msg_hdr.msg_name = _address(name)
+                m.msg_hdr.msg_name = ctypes.addressof(name)
                 m.msg_hdr.msg_namelen = len(destination)
         r = libc.sendmmsg(self.table.fd(step.on), messages, self.c.msg_flags(frozenset({"MSG_DONTWAIT"})))
         outcome = Returned(r.value) if r.ok else Failed(errno_name(r.errno))
@@ -166,7 +162,7 @@ class RawBackend(Backend):
         iovs = (libc.iovec * step.count)()
         messages = (libc.mmsghdr * step.count)()
         for i, buf in enumerate(buffers):
-            iovs[i].iov_base = _address(buf)
+            iovs[i].iov_base = ctypes.addressof(buf)
             iovs[i].iov_len = step.size
             messages[i].msg_hdr.msg_iov = ctypes.addressof(iovs[i])
             messages[i].msg_hdr.msg_iovlen = 1

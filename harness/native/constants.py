@@ -13,10 +13,13 @@ import errno as _errno
 import functools
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
+
+T = TypeVar("T")
+_REMEMBERED_LIMIT = 4096  # entries of Constants._flag_cache: a fuzzer's stream of new flag words cannot grow it further
 
 
 class UnknownName(KeyError):
@@ -147,15 +150,18 @@ class Constants:
     # a few recur)
     _flag_cache: dict[object, object] = field(default_factory=dict, repr=False, compare=False, hash=False)
 
+    def _remembered(self, key: object, compute: Callable[[], T]) -> T:
+        """``compute()``, kept under ``key`` the first time (the values are immutable)."""
+        known = self._flag_cache.get(key)
+        if known is None:
+            known = compute()
+            if len(self._flag_cache) < _REMEMBERED_LIMIT:
+                self._flag_cache[key] = known
+        return cast("T", known)
+
     def msg_flags(self, names: frozenset[str] | set[str]) -> int:
         if isinstance(names, frozenset):
-            known = self._flag_cache.get(names)
-            if known is not None:
-                return known  # type: ignore[return-value]
-            value = self._msg_flags(names)
-            if len(self._flag_cache) < 4096:
-                self._flag_cache[names] = value
-            return value
+            return self._remembered(names, lambda: self._msg_flags(names))
         return self._msg_flags(names)
 
     def _msg_flags(self, names: frozenset[str] | set[str]) -> int:
@@ -169,12 +175,7 @@ class Constants:
 
     def msg_flag_names(self, value: int) -> frozenset[str]:
         """Names of the bits set in ``value``; bits without a name appear as ``"0x..."``."""
-        known = self._flag_cache.get(value)
-        if known is None:
-            known = self._msg_flag_names(value)
-            if len(self._flag_cache) < 4096:
-                self._flag_cache[value] = known
-        return known  # type: ignore[return-value]
+        return self._remembered(value, lambda: self._msg_flag_names(value))
 
     def _msg_flag_names(self, value: int) -> frozenset[str]:
         names = set()
@@ -206,22 +207,12 @@ class Constants:
         return _lookup(self.so, name, "socket option", self)
 
     def level_name(self, value: int) -> str:
-        key = ("level", value)
-        name = self._flag_cache.get(key)
-        if name is None:
-            name = _reverse(self.sol, value)
-            if len(self._flag_cache) < 4096:
-                self._flag_cache[key] = name
-        return name  # type: ignore[return-value]
+        return self._remembered(("level", value), lambda: _reverse(self.sol, value))
 
     def cmsg_type_name(self, level: int, value: int) -> str:
-        key = ("cmsg", level, value)
-        name = self._flag_cache.get(key)
-        if name is None:
-            name = _reverse(self.scm, value) if level == self.sol["SOL_SOCKET"] else str(value)
-            if len(self._flag_cache) < 4096:
-                self._flag_cache[key] = name
-        return name  # type: ignore[return-value]
+        if level != self.sol["SOL_SOCKET"]:
+            return str(value)
+        return self._remembered(("cmsg", value), lambda: _reverse(self.scm, value))
 
 
 def _lookup(table: Mapping[str, int], name: str | int, what: str, consts: Constants) -> int:
