@@ -80,18 +80,13 @@ def _fds_in(step: Step) -> int:
     )
 
 
-def ensure_descriptor_limit(scenario: Scenario, open_now: int) -> int:
+def ensure_descriptor_limit(scenario: Scenario, open_now: int) -> tuple[int, int]:
     """Make the soft RLIMIT_NOFILE big enough for ``scenario`` (up to the hard limit), or refuse it.
 
-    Returns the lowest number the reserved closed descriptor may have (above all the scenario's).
-    Raising the soft limit up to the hard one is what any program may do; the hard limit is the
-    user's decision and stays.
+    Returns the lowest number the reserved closed descriptor may have (above all the scenario's),
+    and the soft limit it leaves (for :class:`FdTable`).  Raising the soft limit up to the hard one
+    is what any program may do; the hard limit is the user's decision and stays.
     """
-    return descriptor_limit(scenario, open_now)[0]
-
-
-def descriptor_limit(scenario: Scenario, open_now: int) -> tuple[int, int]:
-    """:func:`ensure_descriptor_limit`, and the soft RLIMIT_NOFILE it leaves (for :class:`FdTable`)."""
     closed_above = open_now + descriptors_needed(scenario)
     required = closed_above + 1
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

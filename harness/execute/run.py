@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from harness.execute import signals
 from harness.execute.backend import Backend, ExecConfig
 from harness.execute.errors import CannotExpress
-from harness.execute.fdtable import FdTable, FdUnavailable, descriptor_limit
+from harness.execute.fdtable import FdTable, FdUnavailable, ensure_descriptor_limit
 from harness.execute.inspect import describe, fd_listing, fd_numbers, hold_listing
 from harness.execute.pysock import PySockBackend
 from harness.execute.raw import RawBackend
@@ -77,40 +77,37 @@ def _ignore(signum: int, frame: object) -> None:
 def _execute_steps(scenario: Scenario, backend: str, config: ExecConfig, consts: Constants) -> Observation:
     hold_listing()
     baseline = fd_listing()
-    closed_above, soft_limit = descriptor_limit(scenario, len(baseline))
+    closed_above, soft_limit = ensure_descriptor_limit(scenario, len(baseline))
     observed: list[StepObservation] = []
-    blocked = signals.block()
-    try:
-        with contextlib.ExitStack() as stack:
-            table = FdTable(stack, closed_above, soft_limit)
-            impl = BACKENDS[backend](consts, table, config)
-            stack.callback(impl.remove_bound_paths, scenario.steps)  # unlinking a socket file leaves the socket alone
-            if isinstance(impl, PySockBackend):
-                stack.callback(impl.finish)
-            impl.create_pair(scenario.kind)
-            for spec in scenario.fds:
-                try:
-                    impl.open_table(spec)
-                except FdUnavailable as exc:
-                    raise CannotExpress(str(exc)) from None
+    with contextlib.ExitStack() as stack:
+        stack.callback(signals.unblock, signals.block())  # the last to run: after every descriptor is closed
+        table = FdTable(stack, closed_above, soft_limit)
+        impl = BACKENDS[backend](consts, table, config)
+        stack.callback(impl.remove_bound_paths, scenario.steps)  # unlinking a socket file leaves the socket alone
+        if isinstance(impl, PySockBackend):
+            stack.callback(impl.finish)
+        impl.create_pair(scenario.kind)
+        for spec in scenario.fds:
             try:
-                for index, step in enumerate(scenario.steps):
-                    pending = impl.background
-                    step_observation = impl.run_step(index, step)
-                    raised = signals.take()
-                    observed.append(replace(step_observation, signals=raised) if raised else step_observation)
-                    if pending is not None:  # a background child races the step after its Child step
-                        joined = impl.join_background()
-                        if joined is not None:
-                            observed[joined.index] = joined
-                last = impl.join_background()
-                if last is not None:
-                    observed[last.index] = last
-            finally:
-                impl.abandon_background()
-            children = tuple(impl.children)
-    finally:
-        signals.unblock(blocked)
+                impl.open_table(spec)
+            except FdUnavailable as exc:
+                raise CannotExpress(str(exc)) from None
+        try:
+            for index, step in enumerate(scenario.steps):
+                pending = impl.background
+                step_observation = impl.run_step(index, step)
+                raised = signals.take()
+                observed.append(replace(step_observation, signals=raised) if raised else step_observation)
+                if pending is not None:  # a background child races the step after its Child step
+                    joined = impl.join_background()
+                    if joined is not None:
+                        observed[joined.index] = joined
+            last = impl.join_background()
+            if last is not None:
+                observed[last.index] = last
+        finally:
+            impl.abandon_background()
+        children = tuple(impl.children)
     leaked = tuple(describe(fd) for fd in fd_numbers(fd_listing() - baseline))
     return Observation(
         backend=backend,
