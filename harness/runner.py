@@ -297,9 +297,16 @@ def run_plan(
     case starts: a full disk or a kill then loses at most the case in flight.
     """
     for case, kind in plan:
-        variants, answers = built(case, kind), OracleAnswers()
-        for backend in backends:
-            yield run_case(case, kind, backend, platform, config, variants, answers)
+        yield from run_entry(case, kind, backends, platform, config)
+
+
+def run_entry(
+    case: Case, kind: PairKind, backends: Sequence[str], platform: Platform, config: RunConfig
+) -> Iterator[Result]:
+    """One (case, kind) through every back end: its variants built and the oracle asked once."""
+    variants, answers = built(case, kind), OracleAnswers()
+    for backend in backends:
+        yield run_case(case, kind, backend, platform, config, variants, answers)
 
 
 def built(case: Case, kind: PairKind) -> tuple[Variant, ...] | None:
@@ -399,9 +406,7 @@ def _start_worker(
             _FORWARDED = []
             while (index := _read_index(worker_end)) is not None:
                 case, kind = plan[index]
-                variants, answers = built(case, kind), OracleAnswers()
-                for backend in backends:
-                    result = run_case(case, kind, backend, platform, config, variants, answers)
+                for result in run_entry(case, kind, backends, platform, config):
                     data = pickle.dumps((result, _FORWARDED))
                     _FORWARDED.clear()
                     _write_all(worker_end, _LENGTH.pack(len(data)) + data)
