@@ -106,20 +106,12 @@ class ByteReader:
         count = len(options)
         if count == 1:
             return options[0]
-        if count <= 256:  # _byte() inlined: picks are most of a decode's choices
-            offset = self._offset
-            if offset >= len(self._data):
-                raise Exhausted(f"wanted 1 byte at offset {offset}, none left")
-            self._offset = offset + 1
-            return options[self._data[offset] % count]
+        if count <= 256:
+            return options[self._byte() % count]
         return options[self.integer(0, count - 1)]
 
     def chance(self, hits: int, total: int) -> bool:
-        offset = self._offset  # _byte() inlined
-        if offset >= len(self._data):
-            raise Exhausted(f"wanted 1 byte at offset {offset}, none left")
-        self._offset = offset + 1
-        return self._data[offset] % total >= total - hits
+        return self._byte() % total >= total - hits
 
     def binary(self, min_size: int, max_size: int) -> builtins.bytes:
         return self.bytes(self.integer(min_size, max_size))

@@ -921,7 +921,7 @@ def step(
     if choices is None:
         needs = ("child", "names", "partners", "sockets", "free")
         choices = _STEP_TABLES[key] = _step_table(
-            frozenset(n for n, have in zip(needs, key, strict=False) if have), only
+            frozenset(n for n, have in zip(needs, key[:5], strict=True) if have), only
         )
     made = c.pick(choices)(c, ctx)
     if ctx.sketch is not None:
