@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 from harness.expectation import StepExpectation
 from harness.model import Ioctl, Recv, Send, SetOwner, SockType
-from harness.observation import Failed, Returned
+from harness.observation import Failed, Outcome, Returned
 from harness.oracle import accounting, state
 from harness.oracle.queue import index_of, next_skb, unlink
 
@@ -53,16 +53,24 @@ def supported(m: Model) -> bool:
     return FEATURE in m.platform.features
 
 
+def refused(m: Model, step: Send) -> tuple[Outcome, tuple[str, ...], str] | None:
+    """What unix_stream_sendmsg() refuses MSG_OOB with first, before msg_name, the socket's state and
+    SEND_SHUTDOWN (no SIGPIPE even after shutdown(SHUT_WR)); None when it goes on."""
+    if not supported(m):
+        return Failed("EOPNOTSUPP"), (), "MSG_OOB on a kernel without CONFIG_AF_UNIX_OOB"
+    if step.length == 0:
+        return Failed("EOPNOTSUPP"), (), "MSG_OOB with nothing to send"
+    return None
+
+
 def send(m: Model, step: Send, x: End, fds: tuple[str, ...] | None, creds: Creds | None) -> SendStop:
     """unix_stream_sendmsg() with MSG_OOB, after scm_send() accepted the control messages.
 
     Always returns the step's outcome (a success too, so that SIGURG can go with it).
     """
-    if not supported(m):
-        return Failed("EOPNOTSUPP"), (), "MSG_OOB on a kernel without CONFIG_AF_UNIX_OOB"
-    if step.length == 0:
-        # checked before msg_name and SEND_SHUTDOWN: no SIGPIPE even after shutdown(SHUT_WR)
-        return Failed("EOPNOTSUPP"), (), "MSG_OOB with nothing to send"
+    early = refused(m, step)
+    if early is not None:
+        return early
     peer = m.peer(step.on)
     sigpipe: tuple[str, ...] = () if "MSG_NOSIGNAL" in step.flags else ("SIGPIPE",)
     if state.named(step):
