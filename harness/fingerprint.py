@@ -53,6 +53,7 @@ SCENARIOS: Mapping[str, tuple[tuple[str, str], ...]] = {
     "oob-consumed-2025-06": (("REG-CVE-2025-38236", "SIOCATMARK"),),
     "oob-reset-2025-06": (("OB-01", "oob"),),
     "peek_off-sleep": (("REG-SO_PEEK_OFF-SLEEP", "peek after sleep"),),
+    "dgram-peer-lookup-late": (("SC-04", "the peer is looked up after the length check"),),
     "flags-at-connect-2025": (("CR-20", "set after connect()"),),
     "oob-zero-length-2026": (
         ("OB-03", "zero-length reads in front of the mark"),

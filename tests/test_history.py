@@ -29,7 +29,7 @@ LATEST = Platform(
     arch="x86_64",
     features=FEATURES,
     sndbuf={"SOCK_STREAM": 212992, "SOCK_DGRAM": 212992, "SOCK_SEQPACKET": 212992},
-    limits={"optmem_max": 131072, "rcvbuf_default": 212992},
+    limits={"optmem_max": 131072, "rcvbuf_default": 212992, "wmem_max": 212992, "rmem_max": 212992, "sndbuf_min": 4608},
 )
 STREAM = PairKind(SockType.STREAM)
 OOB, PEEK, NOWAIT = "MSG_OOB", "MSG_PEEK", "MSG_DONTWAIT"
@@ -270,7 +270,14 @@ def _splice_pages() -> tuple[object, object]:
     return with_it, without_it
 
 
+def _peer_lookup() -> tuple[object, object]:
+    """SC-04: once the dead peer is dropped, where unix_dgram_sendmsg() looks for a peer decides the errno."""
+    s = variant("SC-04", "the peer is looked up after the length check", "dgram/blocking/as-created")
+    return outcomes(s, ALL)[4:6], outcomes(s, ALL - {"dgram-peer-lookup-late"})[4:6]
+
+
 BOTH_SIDES: dict[str, BothSides] = {
+    "dgram-peer-lookup-late": _peer_lookup,
     "splice-sendmsg-2023": _splice_pages,
     "oob-2024-06": _series,
     "oob-peek-2024-04": _peek_2024_04,
@@ -318,6 +325,8 @@ def test_hand_worked_values_on_both_sides() -> None:
     # 6.17+: a pidfd of the reaped sender (Pid: -1); measured on 6.12.118 (UML): the cmsg's int is -22 (EINVAL)
     assert _scm_pidfd_reaped() == ([(-1, None)], [(None, -22)])
     assert _flags_at_connect() == ("returned 0", "returned 1")  # measured 0 on 6.18.44
+    # measured on 6.18.44: EMSGSIZE, then ENOTCONN; on 6.1.176 and 6.12.118 (UML): ENOTCONN twice
+    assert _peer_lookup() == (["failed with EMSGSIZE", "failed with ENOTCONN"], ["failed with ENOTCONN"] * 2)
 
 
 def test_a_negative_scm_pidfd_is_data_on_both_sides() -> None:

@@ -247,6 +247,24 @@ CHANGES: tuple[Change, ...] = (
         without="SO_INQ: ENOPROTOOPT",
     ),
     Change(
+        id="dgram-peer-lookup-late",
+        commits=(),  # upstream id not in the sources we checked: a 2025 rework of unix_dgram_sendmsg()
+        title="af_unix: unix_dgram_sendmsg() looks the peer up after allocating the skb "
+        "(with the `lookup:` label; the old `restart:`/`if (!other)` block is gone)",
+        # The first mainline release is between 6.13 and 6.18: the source we read of a 6.12-era tree
+        # calls unix_peer_get() beside the address checks, 6.18's after the skb.  "6.18" is the release
+        # we know has it; a kernel 6.13 to 6.17 is judged as without it, and a fail there names this
+        # change (run `fingerprint` to measure it).
+        mainline="6.18",
+        backports=(
+            Backport("6.12", Stable.NOT_BACKPORTED, note="measured absent in 6.12.118"),
+            Backport("6.1", Stable.NOT_BACKPORTED, note="measured absent in 6.1.176"),
+        ),
+        cases=("SC-04",),
+        without="a datagram send with no msg_name and no peer is ENOTCONN before the autobind, EMSGSIZE "
+        "and the SEND_SHUTDOWN EPIPE (the peer is looked up first)",
+    ),
+    Change(
         id="peek_off-sleep",
         commits=("7bf3a476ce43",),
         title="af_unix: Read sk_peek_offset() again after sleeping in unix_stream_read_generic()",
