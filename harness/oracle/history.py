@@ -156,6 +156,21 @@ CHANGES: tuple[Change, ...] = (
         without="the old mark-and-sweep collector runs synchronously in close()",
     ),
     Change(
+        id="dgram-peer-lookup-late",
+        commits=("f4dd63165b08",),
+        title="af_unix: Move !sunaddr case in unix_dgram_sendmsg()",
+        # a cleanup of the series "af_unix: Prepare for skb drop reason" (net-next-6.14 pull): the peer of
+        # a send without msg_name is looked up after the skb is allocated, not beside the address checks
+        mainline="6.14",
+        backports=(
+            Backport("6.12", Stable.NOT_BACKPORTED, note="measured absent in 6.12.118"),
+            Backport("6.1", Stable.NOT_BACKPORTED, note="measured absent in 6.1.176"),
+        ),
+        cases=("SC-04",),
+        without="a datagram send with no msg_name and no peer is ENOTCONN before the autobind, EMSGSIZE "
+        "and the SEND_SHUTDOWN EPIPE (the peer is looked up first)",
+    ),
+    Change(
         id="passrights-2025",
         commits=("77cbe1a6d873",),
         title="af_unix: Introduce SO_PASSRIGHTS",
@@ -245,24 +260,6 @@ CHANGES: tuple[Change, ...] = (
         cases=("REG-CVE-2026-22983",),
         probed="SO_INQ",
         without="SO_INQ: ENOPROTOOPT",
-    ),
-    Change(
-        id="dgram-peer-lookup-late",
-        commits=(),  # upstream id not in the sources we checked: a 2025 rework of unix_dgram_sendmsg()
-        title="af_unix: unix_dgram_sendmsg() looks the peer up after allocating the skb "
-        "(with the `lookup:` label; the old `restart:`/`if (!other)` block is gone)",
-        # The first mainline release is between 6.13 and 6.18: the source we read of a 6.12-era tree
-        # calls unix_peer_get() beside the address checks, 6.18's after the skb.  "6.18" is the release
-        # we know has it; a kernel 6.13 to 6.17 is judged as without it, and a fail there names this
-        # change (run `fingerprint` to measure it).
-        mainline="6.18",
-        backports=(
-            Backport("6.12", Stable.NOT_BACKPORTED, note="measured absent in 6.12.118"),
-            Backport("6.1", Stable.NOT_BACKPORTED, note="measured absent in 6.1.176"),
-        ),
-        cases=("SC-04",),
-        without="a datagram send with no msg_name and no peer is ENOTCONN before the autobind, EMSGSIZE "
-        "and the SEND_SHUTDOWN EPIPE (the peer is looked up first)",
     ),
     Change(
         id="peek_off-sleep",

@@ -108,9 +108,10 @@ def send_error(m: Model, step: Send, x: End) -> SendStop:
         implicit = step.address is None and not m.scenario.kind.connected
         no_peer = not target_named and not implicit and (not m.scenario.kind.connected or x.peer_dropped)
         if no_peer and not m.platform.has_change("dgram-peer-lookup-late"):
-            # before it unix_dgram_sendmsg() called unix_peer_get() beside the address checks, ahead of
-            # the autobind, the length check and the skb: measured on 6.1.176 and 6.12.118 (UML), a send
-            # with no name and no peer is ENOTCONN whatever its length or SHUT_WR, and autobinds nothing
+            # before f4dd63165b08 (6.14) unix_dgram_sendmsg() called unix_peer_get() beside the address
+            # checks, ahead of the autobind, the length check and the skb: measured on 6.1.176 and
+            # 6.12.118 (UML), a send with no name and no peer is ENOTCONN whatever its length or
+            # SHUT_WR, and autobinds nothing
             why = "no msg_name and no peer: unix_peer_get() before the skb (an older kernel)"
             return Failed("ENOTCONN"), (), why
         if (x.passcred or x.passpidfd) and not x.bound and x.address is None:
