@@ -54,6 +54,7 @@ SCENARIOS: Mapping[str, tuple[tuple[str, str], ...]] = {
     "oob-reset-2025-06": (("OB-01", "oob"),),
     "peek_off-sleep": (("REG-SO_PEEK_OFF-SLEEP", "peek after sleep"),),
     "dgram-peer-lookup-late": (("SC-04", "the peer is looked up after the length check"),),
+    "siocatmark-stream-only": (("ER-11", "SIOCATMARK"),),
     "flags-at-connect-2025": (("CR-20", "set after connect()"),),
     "oob-zero-length-2026": (
         ("OB-03", "zero-length reads in front of the mark"),

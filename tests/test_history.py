@@ -276,7 +276,14 @@ def _peer_lookup() -> tuple[object, object]:
     return outcomes(s, ALL)[4:6], outcomes(s, ALL - {"dgram-peer-lookup-late"})[4:6]
 
 
+def _siocatmark() -> tuple[object, object]:
+    """ER-11: SIOCATMARK on a datagram pair, before and after an empty datagram is queued."""
+    s = variant("ER-11", "SIOCATMARK", "dgram/blocking/as-created")
+    return outcomes(s, ALL)[:3:2], outcomes(s, ALL - {"siocatmark-stream-only"})[:3:2]
+
+
 BOTH_SIDES: dict[str, BothSides] = {
+    "siocatmark-stream-only": _siocatmark,
     "dgram-peer-lookup-late": _peer_lookup,
     "splice-sendmsg-2023": _splice_pages,
     "oob-2024-06": _series,
@@ -326,6 +333,10 @@ def test_hand_worked_values_on_both_sides() -> None:
     assert _scm_pidfd_reaped() == ([(-1, None)], [(None, -22)])
     assert _flags_at_connect() == ("returned 0", "returned 1")  # measured 0 on 6.18.44
     # measured on 6.18.44: EMSGSIZE, then ENOTCONN; on 6.1.176 and 6.12.118 (UML): ENOTCONN twice
+    # measured on 6.18.44 and 6.12.118 (UML): EOPNOTSUPP; without the fix an empty datagram at the head
+    # reads as the mark once the June 2024 series is in (6.1.176, without that series, measured 0 and 0)
+    assert _siocatmark() == (["failed with EOPNOTSUPP"] * 2, ["returned 0", "returned 1"])
+    assert outcomes(variant("ER-11", "SIOCATMARK", "dgram/blocking/as-created"), SIXONE)[:3:2] == ["returned 0"] * 2
     assert _peer_lookup() == (["failed with EMSGSIZE", "failed with ENOTCONN"], ["failed with ENOTCONN"] * 2)
 
 

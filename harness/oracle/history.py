@@ -262,6 +262,23 @@ CHANGES: tuple[Change, ...] = (
         without="SO_INQ: ENOPROTOOPT",
     ),
     Change(
+        id="siocatmark-stream-only",
+        commits=(),  # the mainline id is not in the sources we read; stable shortlogs name the branch commits
+        title="af_unix: Reject SIOCATMARK on non-stream sockets",
+        # in 7.0.7 (stable, May 2026), so in mainline from 7.1 at the latest
+        mainline="7.1",
+        backports=(
+            Backport("7.0", Stable.FROM, "7.0.7"),
+            Backport("6.18", Stable.UNKNOWN, measured="6.18.44"),
+            Backport("6.12", Stable.UNKNOWN, measured="6.12.118"),
+            Backport("6.6", Stable.NOT_BACKPORTED, note="queued, then reverted in 6.6.142-rc1 (May 2026)"),
+            Backport("6.1", Stable.NOT_BACKPORTED, note="measured absent in 6.1.176"),
+        ),
+        cases=("ER-11",),
+        without="ioctl(SIOCATMARK) on a datagram or seqpacket socket answers from the queue's head (0, or 1 "
+        "for an empty datagram after the June 2024 series) instead of EOPNOTSUPP",
+    ),
+    Change(
         id="peek_off-sleep",
         commits=("7bf3a476ce43",),
         title="af_unix: Read sk_peek_offset() again after sleeping in unix_stream_read_generic()",
