@@ -68,6 +68,7 @@ SIGNS = {
             "recvmany",
             "splice_in",
             "epoll_wait",
+            "ioctl",
             "bind",
             "connect",
             "accept",

@@ -42,7 +42,7 @@ from harness.model import (
     SockType,
     Step,
 )
-from harness.observation import Returned
+from harness.observation import Failed, Returned
 from harness.oracle import expect
 from harness.platform import Platform
 
@@ -190,6 +190,26 @@ def test_invariants_follow_datagram_boundaries() -> None:
     assert list(invariants(scenario, observation)) == []
     short = replace(observation.steps[3], data=b"two")
     tampered = replace(observation, steps=(*observation.steps[:3], short))
+    assert [f.field for f in invariants(scenario, tampered)] == ["boundaries"]
+
+
+def test_invariants_follow_a_message_a_faulting_receive_dropped() -> None:
+    # found by an atheris campaign: the EFAULT receive took "x" off the queue, so the next one gets the
+    # empty message sent after it (unix_dgram_recvmsg frees the skb whose copy faulted)
+    scenario = Scenario(
+        kind=PairKind(SockType.SEQPACKET),
+        steps=(
+            Send(on="a", iov=(b"x",)),
+            Send(on="a", iov=()),
+            Recv(on="b", buffers=(1,), fault="iov_base"),
+            Recv(on="b", buffers=(1,)),
+        ),
+    )
+    observation = execute(scenario, "raw")
+    assert observation.steps[2].outcome == Failed("EFAULT") and observation.steps[3].outcome == Returned(0)
+    assert list(invariants(scenario, observation)) == []
+    kept = replace(observation.steps[3], outcome=Returned(1), data=b"x", buffers=(b"x",))
+    tampered = replace(observation, steps=(*observation.steps[:3], kept))
     assert [f.field for f in invariants(scenario, tampered)] == ["boundaries"]
 
 

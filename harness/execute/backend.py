@@ -504,9 +504,9 @@ class Backend(ABC):
     def fill(self, index: int, step: Fill) -> StepObservation:
         sent = 0
         last: Outcome = Returned(0)
-        fill = Send(on=step.on, iov=(b"F" * step.chunk,), flags=frozenset({"MSG_DONTWAIT"}))
+        fill = self.prepare_send(Send(on=step.on, iov=(b"F" * step.chunk,), flags=frozenset({"MSG_DONTWAIT"})))
         while sent < step.limit:
-            last = self.send(index, fill).outcome
+            last = fill()
             if not isinstance(last, Returned):
                 break
             sent += 1
@@ -650,6 +650,11 @@ class Backend(ABC):
 
     @abstractmethod
     def send(self, index: int, step: Send) -> StepObservation: ...
+
+    def prepare_send(self, step: Send) -> Callable[[], Outcome]:
+        """``step``'s send, to be made at each call of what this returns (a Fill sends one chunk up to
+        thousands of times: a back end may build its arguments once)."""
+        return lambda: self.send(0, step).outcome
 
     @abstractmethod
     def recv(self, index: int, step: Recv) -> StepObservation: ...

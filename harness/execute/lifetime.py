@@ -113,6 +113,13 @@ def start_in_child(fn: Callable[[], T], timeout: float) -> InChild[T]:
     return InChild(pid, read_end, time.monotonic() + timeout)
 
 
+# A child that closed its pipe is exiting: it is a zombie some microseconds later (exit_files() comes
+# before exit_notify()), so the reaping loop looks again after 50 us, then twice as long each time up
+# to 1 ms (a fixed 1 ms pause cost each Child step of a fuzz campaign ~1 ms: 1.7 % of a worker's time).
+REAP_FIRST_PAUSE = 0.00005
+REAP_LONGEST_PAUSE = 0.001
+
+
 def finish_in_child(started: InChild[T]) -> Ended[T]:
     """Wait for the child's value and its exit, both by its deadline (past it: SIGKILLed, a hang)."""
     chunks: list[bytes] = []
@@ -130,6 +137,7 @@ def finish_in_child(started: InChild[T]) -> Ended[T]:
                 chunks.append(chunk)
     finally:
         os.close(started.read_end)
+    pause = REAP_FIRST_PAUSE
     while True:  # the pipe is closed, so the child is leaving; still bounded (a stopped child)
         done, status = os.waitpid(started.pid, os.WNOHANG)
         if done:
@@ -137,7 +145,8 @@ def finish_in_child(started: InChild[T]) -> Ended[T]:
         if time.monotonic() >= started.deadline:
             kill_and_reap(started.pid)
             return Ended(hang=True)
-        time.sleep(0.001)
+        time.sleep(pause)
+        pause = min(2 * pause, REAP_LONGEST_PAUSE)
     if os.WIFSIGNALED(status):
         return Ended(signal=signal.Signals(os.WTERMSIG(status)).name)
     if os.WEXITSTATUS(status) != 0 or not chunks:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import itertools
 import struct
 import time
+from collections.abc import Callable
+from typing import NamedTuple
 
 from harness.addresses import confine
 from harness.execute.backend import Backend
@@ -20,6 +23,18 @@ NAME_CAPACITY = 128  # recvmsg's msg_name: sizeof(struct sockaddr_storage)
 _FILL = bytes([RECV_FILL])
 _NAME_BUFFER = ctypes.c_char * NAME_CAPACITY
 _NAME_FILLED = _FILL * NAME_CAPACITY
+
+
+class _Sendmsg(NamedTuple):
+    """One sendmsg() ready to be made: the descriptor, the msghdr, the buffers it points into (kept
+    alive with it) and the flags."""
+
+    fd: int
+    msg: libc.msghdr
+    flags: int
+    faulty_msghdr: bool  # the msghdr pointer itself faults (Send.fault == "msghdr")
+    may_block: bool
+    buffers: tuple[object, ...]
 
 
 class RawBackend(Backend):
@@ -41,7 +56,8 @@ class RawBackend(Backend):
         sol = self.sol_socket
         for c in step.cmsgs:
             if isinstance(c, ScmRights):
-                data = struct.pack(f"={len(c.fds)}i", *(self.resolve_fd(ref) for ref in c.fds))
+                numbers = {ref: self.resolve_fd(ref) for ref in dict.fromkeys(c.fds)}  # a few, repeated up to 253 times
+                data = struct.pack(f"={len(c.fds)}i", *map(numbers.__getitem__, c.fds))
                 encoded.append(cmsg.encode(_ABI, sol, self.c.scm["SCM_RIGHTS"], data, c.length, None))
             elif isinstance(c, RawCmsg):
                 level = self.c.level(c.level)
@@ -51,6 +67,13 @@ class RawBackend(Backend):
         return cmsg.build_control(_ABI, encoded)
 
     def send(self, index: int, step: Send) -> StepObservation:
+        return StepObservation(index=index, op="send", outcome=self._sendmsg(self._prepared(step)))
+
+    def prepare_send(self, step: Send) -> Callable[[], Outcome]:
+        """The sendmsg() of ``step``: its msghdr built once, sent at each call (Fill sends one again and again)."""
+        return functools.partial(self._sendmsg, self._prepared(step))
+
+    def _prepared(self, step: Send) -> _Sendmsg:
         keep: list[object] = []  # buffers that must outlive the call
         data = b"".join(step.iov)
         area = _buffer(data, max(len(data), 1))  # the parts one after the other
@@ -73,19 +96,25 @@ class RawBackend(Backend):
         msg.msg_control = _control_pointer(step.control, ctl)
         msg.msg_controllen = controllen
         flags = self.c.msg_flags(step.flags)
-        fd = self.table.fd(step.on)
-        started = time.monotonic()
-        r = libc.sendmsg_at(fd, libc.BAD_ADDRESS, flags) if step.fault == "msghdr" else libc.sendmsg(fd, msg, flags)
-        return StepObservation(
-            index=index, op="send", outcome=self.outcome(r.value, r.errno, started, self.may_block(step.flags, step.on))
+        keep += (area, iov, ctl)
+        return _Sendmsg(
+            self.table.fd(step.on), msg, flags, step.fault == "msghdr", self.may_block(step.flags, step.on), tuple(keep)
         )
+
+    def _sendmsg(self, prepared: _Sendmsg) -> Outcome:
+        started = time.monotonic()
+        if prepared.faulty_msghdr:
+            r = libc.sendmsg_at(prepared.fd, libc.BAD_ADDRESS, prepared.flags)
+        else:
+            r = libc.sendmsg(prepared.fd, prepared.msg, prepared.flags)
+        return self.outcome(r.value, r.errno, started, prepared.may_block)
 
     # -- recvmsg ------------------------------------------------------------------------------
 
     def recv(self, index: int, step: Recv) -> StepObservation:
         sizes = step.buffers
         total = sum(sizes)
-        area = _buffer(_FILL * total, max(total, 1))  # the buffers one after the other, each filled
+        area = _filled_buffer(total)  # the buffers one after the other, each filled
         iov = _iovecs(ctypes.addressof(area), sizes)
         if step.fault == "iov_base" and sizes:
             iov[0].iov_base = libc.BAD_ADDRESS
@@ -235,6 +264,15 @@ def _iovecs(base: int, sizes: tuple[int, ...] | list[int]) -> ctypes.Array[libc.
 def _buffer(data: bytes, size: int) -> ctypes.Array[ctypes.c_char]:
     """char[size] holding ``data`` and then zeros (what ctypes.create_string_buffer(data, size) makes)."""
     return (ctypes.c_char * size).from_buffer_copy(data if len(data) == size else data.ljust(size, b"\0"))
+
+
+def _filled_buffer(size: int) -> ctypes.Array[ctypes.c_char]:
+    """char[max(size, 1)] with its first ``size`` bytes RECV_FILL (the rest zero), as
+    ``_buffer(_FILL * size, max(size, 1))`` makes it, by one memset instead of a fill string and a copy
+    (measured: 47 against 370 us for a 1 MiB receive)."""
+    area = (ctypes.c_char * max(size, 1))()
+    ctypes.memset(area, RECV_FILL, size)
+    return area
 
 
 def _control_pointer(which: str, ctl: ctypes.Array[ctypes.c_char]) -> int | None:

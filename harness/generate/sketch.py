@@ -171,7 +171,7 @@ class QueueSketch:
                 continue
             if peer in self.refuse_rights and cmsg.fds:
                 return False
-            for ref in cmsg.fds:
+            for ref in dict.fromkeys(cmsg.fds):  # each distinct one (up to SCM_MAX_FD repeat a few)
                 if not isinstance(ref, Named) or ref.name in self.closed:
                     return False
             refs += len(cmsg.fds)

@@ -89,9 +89,10 @@ def _has_fast_choices() -> bool:
     try:
         integer = inspect.signature(ConjectureData.draw_integer).parameters
         binary = inspect.signature(ConjectureData.draw_bytes).parameters
+        boolean = inspect.signature(ConjectureData.draw_boolean).parameters
     except (AttributeError, TypeError, ValueError):
         return False
-    return {"min_value", "max_value"} <= set(integer) and {"min_size", "max_size"} <= set(binary)
+    return {"min_value", "max_value"} <= set(integer) and {"min_size", "max_size"} <= set(binary) and "p" in boolean
 
 
 _FAST_CHOICES = _has_fast_choices()
@@ -100,10 +101,11 @@ _FAST_CHOICES = _has_fast_choices()
 class DrawChoices:
     """:class:`~harness.generate.choices.Choices` over Hypothesis' ``draw`` (a composite's, or ``data.draw``).
 
-    A pick draws an index (shrinks to the first option), a chance an index into ``total``
-    (shrinks to False), a byte string a bytes choice (shrinks to short and zero bytes).  Each is
-    one choice of the underlying ConjectureData when Hypothesis offers that (see
-    :func:`_choice_source`), else a draw of a cached strategy.
+    A pick draws an index (shrinks to the first option), a chance a boolean of probability
+    ``hits / total`` (shrinks to False; an index into ``total`` on the slow path), a byte string a
+    bytes choice (shrinks to short and zero bytes).  Each is one choice of the underlying
+    ConjectureData when Hypothesis offers that (see :func:`_choice_source`), else a draw of a
+    cached strategy.
     """
 
     __slots__ = ("_data", "draw")
@@ -128,6 +130,11 @@ class DrawChoices:
         return options[0] if count == 1 else options[self.integer(0, count - 1)]
 
     def chance(self, hits: int, total: int) -> bool:
+        if self._data is not None:
+            # One boolean choice, True with probability hits/total: what an index >= total - hits is, as
+            # Hypothesis draws a small integer range uniformly; it shrinks to False too, and costs a
+            # third to a half of an integer choice (a third of the grammar's choices are chances).
+            return self._data.draw_boolean(hits / total)
         return self.integer(0, total - 1) >= total - hits
 
     def binary(self, min_size: int, max_size: int) -> bytes:

@@ -134,14 +134,20 @@ def scm_send(m: Model, layout: Sequence[Laid], controllen: int) -> ScmAccepted |
                 continue
             if whole > SCM_MAX_FD or len(fds) + whole > SCM_MAX_FD:
                 return ScmRefused("EINVAL", "more than SCM_MAX_FD (253) fds in one message")
-            for ref in c.fds[:whole]:
+            # scm_fp_copy() takes the fds in order and the first it refuses decides; a refusal depends on the
+            # descriptor alone, so each distinct one is looked at once, in the order of its first place (a
+            # fuzzed message repeats a few descriptors up to SCM_MAX_FD times), and the list kept whole
+            refs = c.fds[:whole]
+            names: dict[FdRef, str] = {}
+            for ref in dict.fromkeys(refs):
                 name = fd_name(m, ref)
                 if name is None:
                     return ScmRefused("EBADF", "an fd in SCM_RIGHTS is not open")
                 io_uring = name in m.kinds and m.kinds[name].kind is FdKind.IO_URING
                 if io_uring and m.platform.has_change("io_uring-scm-refused"):
                     return ScmRefused("EINVAL", "an io_uring fd cannot be passed (scm_fp_copy, since 6.7)")
-                fds.append(name)
+                names[ref] = name
+            fds.extend(map(names.__getitem__, refs))
         elif laid.type == "SCM_CREDENTIALS":
             if length != m.abi.length(12):
                 return ScmRefused("EINVAL", "SCM_CREDENTIALS cmsg_len is not CMSG_LEN(sizeof(struct ucred))")
@@ -217,12 +223,14 @@ def scm_recv(
         if identity is not None and identity.fd_headroom is not None:
             m.used_headroom += n
         if n:
+            installed = fds[:n]
+            expected = {f: m.expected_fd(f) for f in dict.fromkeys(installed)}  # a few files, up to 253 times
             cmsgs.append(
                 ExpectedCmsg(
                     level="SOL_SOCKET",
                     type="SCM_RIGHTS",
                     length=m.abi.length(4 * n),
-                    fds=tuple(m.expected_fd(f) for f in fds[:n]),
+                    fds=tuple(map(expected.__getitem__, installed)),
                 )
             )
             consumed += min(m.abi.space(4 * n), remaining)

@@ -37,8 +37,13 @@ def settle(m: Model) -> None:
         frontier = list(roots)
         while frontier:
             side = frontier.pop()
-            held_by = [name for skb in m.ends[side].queue for name in skb.fds or ()]
-            held_by += m.ends[side].embryos  # a listener's queue holds its embryos (skb->sk)
+            # each name once (what is reachable does not depend on the order or on repeats, and a
+            # message may carry one file up to SCM_MAX_FD times)
+            held_by: dict[str, None] = {}
+            for skb in m.ends[side].queue:
+                if skb.fds:
+                    held_by.update(dict.fromkeys(skb.fds))
+            held_by.update(dict.fromkeys(m.ends[side].embryos))  # a listener's queue holds its embryos (skb->sk)
             for name in held_by:
                 if name in m.ends and name not in reachable:
                     reachable.add(name)
