@@ -212,6 +212,17 @@ def test_recv_oob_with_no_room_returns_one_and_consumes_the_byte() -> None:
     assert got[2].outcome == Failed("EINVAL")
 
 
+def test_recv_oob_into_a_faulting_buffer_fails_and_still_consumes_the_byte() -> None:
+    # measured on 6.18.44 (corpora/regressions/stream-oob-recv-fault-consumes.json, an atheris finding)
+    faulting = dataclasses.replace(recv(1, flags=[OOB]), fault="iov_base")
+    got = run(oob(b"hello"), faulting, recv(1, flags=[OOB]), recv(16, flags=[NOWAIT]))
+    assert got[1].outcome == Failed("EFAULT") and "MSG_OOB" not in (got[1].msg_flags or ())  # msg_flags as seeded
+    assert (got[2].outcome, got[3].data) == (Failed("EINVAL"), b"hell")
+    peek = dataclasses.replace(faulting, flags=frozenset({OOB, PEEK}))
+    got = run(oob(b"xy"), peek, recv(1, flags=[OOB]))
+    assert (got[1].outcome, got[2].data) == (Failed("EFAULT"), b"y")
+
+
 def test_zero_length_reads_at_the_mark() -> None:
     got = run(oob(b"hello"), recv(0, flags=[PEEK, NOWAIT]), recv(0, flags=[NOWAIT]), recv(8, flags=[NOWAIT]))
     assert got[1].outcome == Failed("EAGAIN")  # the peek walks on to the OOB skb with nothing copied

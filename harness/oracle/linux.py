@@ -77,6 +77,7 @@ from harness.oracle.state import (
     Skb,
     SocketTimeout,
     Unknown,
+    data_fault,
 )
 
 if TYPE_CHECKING:
@@ -854,11 +855,6 @@ def peek_at(queue: list[Skb], peek_off: int) -> tuple[int, int] | None:
             continue
         return index, peek_off
     return None
-
-
-def data_fault(step: Recv) -> bool:
-    """The receive's first data buffer is unmapped (the executors put BAD_ADDRESS in iov[0])."""
-    return step.fault == "iov_base" and bool(step.buffers) and step.buffers[0] > 0
 
 
 # A recvmmsg() timeout this short has certainly expired once the first message is received; one this long

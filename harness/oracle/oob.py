@@ -158,6 +158,10 @@ def recv_urg(m: Model, step: Recv, x: End) -> StepExpectation:
     byte = skb.data[skb.consumed : skb.consumed + 1]
     if not peek:
         skb.consumed += 1  # the skb stays queued: the mark that stops the next normal read
+    if state.data_fault(step):
+        # recv_actor()'s copy faults after the byte was taken: -EFAULT, no MSG_OOB, and the byte is
+        # consumed all the same (measured on 6.18.44: the next recv(MSG_OOB) is EINVAL; an atheris finding)
+        return m.recv_failed(step, Failed("EFAULT"), "the copy of the out-of-band byte faults: it is consumed anyway")
     # recv_actor() copies one byte whatever the buffer; with no room it copies nothing and still
     # returns 1.  Measured on Linux 6.18.44: recv(fd, buf, 0, MSG_OOB) returns 1 and consumes the byte.
     # No control messages: the path never reaches scm_recv_unix(), not even for SO_PASSCRED.

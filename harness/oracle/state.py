@@ -243,6 +243,11 @@ class Controls:
     ctrunc: bool
 
 
+def data_fault(step: Recv) -> bool:
+    """The receive's first data buffer is unmapped (the executors put BAD_ADDRESS in iov[0])."""
+    return step.fault == "iov_base" and bool(step.buffers) and step.buffers[0] > 0
+
+
 def named(step: Send) -> bool:
     """msg_namelen > 0: an address that is not the empty raw sockaddr ("hex:")."""
     return step.address is not None and step.address != "hex:"
