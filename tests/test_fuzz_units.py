@@ -356,6 +356,52 @@ def test_one_deviation_seen_through_two_fields_is_stored_once(tmp_path: Path, pl
     assert not any((spec.findings / findings.CLAIMS).iterdir())  # every claim let go
 
 
+def test_a_finding_that_does_not_come_back_keeps_what_was_first_seen(tmp_path: Path, platform: Platform) -> None:
+    """A flaky finding (here: a descriptor that appeared once, as two 2026-12-07 atheris findings did)
+    is stored with the findings of the run that found it, since running it again shows none."""
+    scenario = Scenario(kind=STREAM, fds=(), steps=(Send(on="a", iov=(b"x",)), Recv(on="b", buffers=(8,))))
+    flake = Finding(checker="fd-leaks", step=None, field="fd table", expected="3 4", observed="3 4 9")
+    spec = WorkerSpec(
+        index=0, engine="hypothesis", out=tmp_path, corpus=tmp_path / "corpus", minimise_seconds=5.0, run_repros=False
+    )
+    state = WorkerState(spec, platform)
+    seen = replace(state.evaluate(scenario), findings=(flake,))
+    state.sink("fd-leaks/fd table/scenario", scenario, shrunk_by="none", seen=seen)
+    (stored,) = findings.finding_dirs(spec.findings)
+    info = findings.read_finding(stored)
+    assert (info["reproducible_in_harness"], info["findings"]) == (False, [])
+    assert info["first_seen"] == [flake.describe()]
+
+
+def test_a_handed_over_finding_carries_what_was_first_seen(tmp_path: Path, platform: Platform) -> None:
+    """pending/*.json is untrusted: first_seen must be a short list of short strings."""
+    import json
+
+    from harness import codec
+    from harness.fuzz.campaign import Campaign, CampaignOptions, HypothesisHandle
+
+    options = CampaignOptions(engine="hypothesis", out=tmp_path, corpus=tmp_path / "corpus", runs=1)
+    campaign = Campaign(options, platform)
+    handle = HypothesisHandle(campaign.spec(0), options, campaign.lifeline, platform, [])
+    pending = handle.spec.directory / "pending"
+    pending.mkdir()
+    text = codec.dumps(Scenario(kind=STREAM, fds=(), steps=(Send(on="a", iov=(b"x",)),)))
+    good = {"signature": "fd-leaks/fd table/recv", "scenario": text, "first_seen": ["[fd-leaks] appeared: 9"]}
+    (pending / "good.json").write_text(json.dumps(good))
+    (pending / "bad.json").write_text(json.dumps({**good, "first_seen": ["x" * 1001]}))
+    campaign.collect_handed_over(handle)
+    item = campaign.triage_queue.get_nowait()
+    assert item is not None
+    signature, _, meta, _, _ = item
+    assert (signature, meta["first_seen"]) == ("fd-leaks/fd table/recv", ["[fd-leaks] appeared: 9"])
+    assert campaign.triage_queue.empty()
+    assert campaign.errors == [
+        f"{pending / 'bad.json'}: first_seen: not a list of at most 20 strings of 1000 characters"
+    ]
+    handle.slot.close()
+    campaign.lifeline.cut()
+
+
 def test_the_supervisor_reads_a_tampered_worker_directory_without_hanging(tmp_path: Path, platform: Platform) -> None:
     """OUT may be shared: a FIFO or bad JSON where a worker's files belong is skipped, one line each at most."""
     from harness.fuzz.campaign import Campaign, CampaignOptions, HypothesisHandle

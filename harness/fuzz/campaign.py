@@ -46,7 +46,7 @@ from harness.fuzz import corpus, findings, triage
 from harness.fuzz.evaluate import FuzzConfig
 from harness.fuzz.slot import CANNOT_WRITE, CANNOT_WRITE_EXIT, ENV_SLOT, FUZZER_BYTES, PICKLED_SCENARIO, Slot
 from harness.fuzz.target import ENV_WORKER, spec_to_environment
-from harness.fuzz.worker import WorkerSpec
+from harness.fuzz.worker import FIRST_SEEN_CHARS, FIRST_SEEN_LIMIT, WorkerSpec
 from harness.generate.decode import decode, write_dictionary
 from harness.host import probe
 from harness.model import Scenario
@@ -285,6 +285,22 @@ def _handed_over_input(value: object, path: Path) -> bytes | None:
         return base64.b64decode(value if isinstance(value, str) else b"?", validate=True)
     except ValueError:
         raise UntrustedInputError(f"{path}: input: not base64 text") from None
+
+
+def _handed_over_first_seen(value: object, path: Path) -> list[str]:
+    """The ``first_seen`` findings of a handed-over finding: at most FIRST_SEEN_LIMIT strings of at
+    most FIRST_SEEN_CHARS characters each (an older worker wrote none)."""
+    if value is None:
+        return []
+    if (
+        not isinstance(value, list)
+        or len(value) > FIRST_SEEN_LIMIT
+        or not all(isinstance(v, str) and len(v) <= FIRST_SEEN_CHARS for v in value)
+    ):
+        raise UntrustedInputError(
+            f"{path}: first_seen: not a list of at most {FIRST_SEEN_LIMIT} strings of {FIRST_SEEN_CHARS} characters"
+        )
+    return list(value)
 
 
 class AtherisHandle(Handle):
@@ -545,13 +561,15 @@ class Campaign:
                 text = item.get("scenario")
                 scenario = codec.loads(text if isinstance(text, str) else "", str(path))
                 data = _handed_over_input(item.get("input"), path)
+                seen = _handed_over_first_seen(item.get("first_seen"), path)
             except ValueError as exc:  # an UntrustedInputError or a CodecError: one line naming the file
                 self.errors.append(str(exc))
                 continue
             finally:
                 with contextlib.suppress(OSError):
                     path.unlink(missing_ok=True)
-            self.triage_queue.put((item["signature"], scenario, self.meta(handle, "oracle or invariant"), True, data))
+            meta = {**self.meta(handle, "oracle or invariant"), "first_seen": seen}
+            self.triage_queue.put((item["signature"], scenario, meta, True, data))
 
     def triage_loop(self) -> None:
         isolated = replace(self.config, scenario_timeout=0.0)  # the child's deadline is the timeout

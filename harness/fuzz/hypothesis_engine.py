@@ -83,7 +83,7 @@ class HypothesisWorker:
         self.state = WorkerState(spec, platform, slot=slot)
         self.slot = slot
         self.stop_requested = False
-        self.pending: dict[str, Scenario] = {}  # raised in this slice, not yet stored
+        self.pending: dict[str, Evaluation] = {}  # raised in this slice, not yet stored
         self.first_found: float | None = None
         self.slice_end = 0.0
         self.errors = 0
@@ -125,7 +125,7 @@ class HypothesisWorker:
                 return
             evaluation = self.examine(scenario, in_test=False)
             for signature in self.state.new_findings(evaluation):
-                self.state.sink(signature, scenario, shrunk_by="none", stop=self.stopping)
+                self.state.sink(signature, scenario, shrunk_by="none", stop=self.stopping, seen=evaluation)
 
     def raise_new(self, evaluation: Evaluation, findings: tuple[Finding, ...] | None = None) -> None:
         chosen = evaluation.findings if findings is None else findings
@@ -137,7 +137,7 @@ class HypothesisWorker:
         fresh = [sig for sig in fresh if sig not in self.state.known]
         if fresh:
             signature = fresh[0]
-            self.pending.setdefault(signature, evaluation.scenario)
+            self.pending.setdefault(signature, evaluation)
             if self.first_found is None:
                 self.first_found = time.monotonic()
             raise found(signature, evaluation.scenario, evaluation)
@@ -203,10 +203,11 @@ class HypothesisWorker:
             for f in caught:
                 if f.signature not in delivered:
                     delivered.add(f.signature)
-                    self.state.sink(f.signature, f.scenario, shrunk_by="hypothesis", stop=self.stopping)
-        for signature, scenario in list(self.pending.items()):
+                    seen = f.evaluation or self.pending.get(f.signature)
+                    self.state.sink(f.signature, f.scenario, shrunk_by="hypothesis", stop=self.stopping, seen=seen)
+        for signature, evaluation in list(self.pending.items()):
             if signature not in delivered:  # the slice ended before Hypothesis reported it
-                self.state.sink(signature, scenario, shrunk_by="none", stop=self.stopping)
+                self.state.sink(signature, evaluation.scenario, shrunk_by="none", stop=self.stopping, seen=evaluation)
 
     def stopping(self) -> bool:
         # Ctrl-C (SIGTERM from the supervisor) stops minimising and the best scenario so far is

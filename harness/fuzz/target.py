@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import codec
+from harness.evaluate import Evaluation
 from harness.fuzz.evaluate import FuzzConfig
 from harness.fuzz.signature import counter_index, slug
 from harness.fuzz.slot import ENV_SLOT, FUZZER_BYTES, PICKLED_SCENARIO, Slot
-from harness.fuzz.worker import CannotWrite, WorkerSpec, WorkerState, leave_cannot_write, worker_writing
+from harness.fuzz.worker import CannotWrite, WorkerSpec, WorkerState, first_seen, leave_cannot_write, worker_writing
 from harness.generate.decode import decode
 from harness.host import probe
-from harness.model import Scenario
 from harness.platform import Platform
 from harness.report.write import write_atomically
 from harness.untrusted import load_json_file, read_file
@@ -156,7 +156,7 @@ class Target:
             if self.slot is not None:
                 self.slot.end()
             self.state.record(evaluation)
-            self.hand_over(evaluation.scenario, self.state.new_findings(evaluation), raw_input=None)
+            self.hand_over(evaluation, self.state.new_findings(evaluation), raw_input=None)
         seeds.unlink()  # once: not again after a restart
         progress.unlink()
 
@@ -187,9 +187,9 @@ class Target:
             return
         if self.state.record(evaluation):
             self.state.save_corpus(scenario)
-        self.hand_over(scenario, self.state.new_findings(evaluation), raw_input=data)
+        self.hand_over(evaluation, self.state.new_findings(evaluation), raw_input=data)
 
-    def hand_over(self, scenario: Scenario, signatures: list[str], *, raw_input: bytes | None) -> None:
+    def hand_over(self, evaluation: Evaluation, signatures: list[str], *, raw_input: bytes | None) -> None:
         """New findings go to the supervisor, which minimises them in isolated children.
 
         Minimising here, inside one libFuzzer input, would run into libFuzzer's -timeout.
@@ -200,7 +200,11 @@ class Target:
             self.state.known.add(signature)
             if self.state.claim(signature):
                 pending = self.spec.directory / "pending" / f"{slug(signature)}.json"
-                item = {"signature": signature, "scenario": codec.dumps(scenario)}
+                item: dict[str, object] = {
+                    "signature": signature,
+                    "scenario": codec.dumps(evaluation.scenario),
+                    "first_seen": first_seen(evaluation),  # kept with the finding, found again or not
+                }
                 if raw_input is not None:  # libFuzzer's bytes, kept with the finding (input.bin)
                     item["input"] = base64.b64encode(raw_input).decode("ascii")
                 with worker_writing(pending):

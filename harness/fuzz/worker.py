@@ -111,6 +111,17 @@ def found(signature: str, scenario: Scenario, evaluation: Evaluation | None = No
     return cls(scenario, evaluation)
 
 
+FIRST_SEEN_LIMIT = 20  # findings kept from the evaluation that found a signature
+FIRST_SEEN_CHARS = 1000  # characters kept of each
+
+
+def first_seen(evaluation: Evaluation | None) -> list[str]:
+    """The findings of the evaluation that found a signature, as finding.json keeps them (``first_seen``)."""
+    if evaluation is None:
+        return []
+    return [f.describe()[:FIRST_SEEN_CHARS] for f in evaluation.findings[:FIRST_SEEN_LIMIT]]
+
+
 def _shrunk_by(engine_shrinking: str, delta_debugged: bool) -> str:
     """The engine's own shrinking ("hypothesis", or "none"), then the delta debugging of sink()."""
     passes = [] if engine_shrinking == "none" else [engine_shrinking]
@@ -226,13 +237,21 @@ class WorkerState:
         return evaluate(scenario, self.platform, self.spec.config)
 
     def sink(
-        self, signature: str, scenario: Scenario, *, shrunk_by: str, stop: Callable[[], bool] | None = None
+        self,
+        signature: str,
+        scenario: Scenario,
+        *,
+        shrunk_by: str,
+        stop: Callable[[], bool] | None = None,
+        seen: Evaluation | None = None,
     ) -> None:
         """Minimise and store one new finding (unless another worker has it already).
 
         The scenario's other signatures are claimed too while this one is minimised, so that a
         second worker that meets the same deviation through another field leaves it to this one;
         the stored finding takes those it still shows as aliases, and the claims are let go.
+        ``seen``: the evaluation that found it, whose findings are kept as ``first_seen`` (all a
+        finding that does not come back when run again can show).
         """
         self.known.add(signature)
         if not self.claim(signature):
@@ -240,7 +259,7 @@ class WorkerState:
         first = self.evaluate(scenario)
         held = [s for s in first.signatures if s != signature and self.claim(s)]
         try:
-            self._minimise_and_store(signature, scenario, first, shrunk_by=shrunk_by, stop=stop)
+            self._minimise_and_store(signature, scenario, first, shrunk_by=shrunk_by, stop=stop, seen=first_seen(seen))
         finally:
             for other in held:
                 findings.release(self.spec.findings, other)
@@ -250,7 +269,14 @@ class WorkerState:
             return findings.claim(self.spec.findings, signature)
 
     def _minimise_and_store(
-        self, signature: str, scenario: Scenario, first: Evaluation, *, shrunk_by: str, stop: Callable[[], bool] | None
+        self,
+        signature: str,
+        scenario: Scenario,
+        first: Evaluation,
+        *,
+        shrunk_by: str,
+        stop: Callable[[], bool] | None,
+        seen: list[str],
     ) -> None:
 
         def beat() -> None:
@@ -275,6 +301,7 @@ class WorkerState:
             "steps_before_minimising": len(scenario.steps),
             "minimised": complete,
             "reproducible_in_harness": reproducible,
+            "first_seen": seen,
         }
         with worker_writing(self.spec.findings / slug(signature)):  # store_finding's OutputError names it too
             stored = findings.store_finding(
