@@ -355,10 +355,12 @@ def run_plan_parallel(
 _AHEAD = 1
 # Consecutive cases whose entries handout_order takes in turn.  A case's kinds are alike: FL-30's
 # 22 entries each wait ~0.7 s for signals, GC-03's 14 ~0.8 s for the collector, PK-10's 22 ~0.55 s,
-# and in plan order -j 8 ran eight of one such case at once, the CPUs idle (measured on this
-# 2-CPU machine: the whole catalogue at -j 8 left ~12 CPU-seconds idle in ~27 s).  The results
-# are still yielded in plan order: the parent holds those that came early, at most a window's.
-_MIXED_CASES = 16
+# and in plan order -j 8 ran eight of one such case at once, the CPUs idle (on this 2-CPU machine
+# a whole run at -j 8 took ~27 s for 41-45 s of CPU: ~10 CPU-seconds idle).  Replaying the -j 1
+# timings of every entry (CPU and wall) through 8 simulated workers on 2 CPUs put windows of 32
+# cases 1-2 s ahead of plan order (16: 1 s, 64: no better than 16).  The results are still yielded
+# in plan order: the parent holds those that came early, at most a window's (~1/5 of a whole run).
+_MIXED_CASES = 32
 
 
 def handout_order(plan: Sequence[tuple[Case, PairKind]], window: int = _MIXED_CASES) -> list[int]:
