@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import os
 import pickle
 import select
@@ -326,7 +327,9 @@ def run_plan_parallel(
     The (case, kind) entries of the plan are handed out as the workers finish, not split up front:
     a worker that drew short ones takes more, so no worker is left with a tail of waits while the
     others are idle (a static split of the whole catalogue's results ended 5 s after the mean
-    worker at -j 8).  A worker runs an entry through every back end (its variants built once).
+    worker at -j 8).  They are handed out in :func:`handout_order`, which mixes the kinds of
+    neighbouring cases, so that the workers do not all wait out the blocking calls of one case at
+    once while the CPUs idle.  A worker runs an entry through every back end (its variants built once).
     Each worker has a socketpair of its own: the parent sends it the index of its next entry
     (``_AHEAD`` more than it runs, so it never waits for the parent), and it sends back each
     result, pickled and length-prefixed.  The parent yields a result once every earlier one is
@@ -342,7 +345,7 @@ def run_plan_parallel(
         for _ in range(jobs):
             worker = _start_worker(plan, backends, platform, config, inherited=tuple(workers))
             workers[worker.end] = worker
-        yield from _merge(workers, len(plan), len(backends))
+        yield from _merge(workers, handout_order(plan), len(backends))
     finally:
         for worker in workers.values():
             worker.stop()
@@ -350,6 +353,31 @@ def run_plan_parallel(
 
 # Plan entries a worker holds beyond the one it runs: the next one is there when it finishes one.
 _AHEAD = 1
+# Consecutive cases whose entries handout_order takes in turn.  A case's kinds are alike: FL-30's
+# 22 entries each wait ~0.7 s for signals, GC-03's 14 ~0.8 s for the collector, PK-10's 22 ~0.55 s,
+# and in plan order -j 8 ran eight of one such case at once, the CPUs idle (on this 2-CPU machine
+# a whole run at -j 8 took ~27 s for 41-45 s of CPU: ~10 CPU-seconds idle).  Replaying the -j 1
+# timings of every entry (CPU and wall) through 8 simulated workers on 2 CPUs put windows of 32
+# cases 1-2 s ahead of plan order (16: 1 s, 64: no better than 16).  The results are still yielded
+# in plan order: the parent holds those that came early, at most a window's (~1/5 of a whole run).
+_MIXED_CASES = 32
+
+
+def handout_order(plan: Sequence[tuple[Case, PairKind]], window: int = _MIXED_CASES) -> list[int]:
+    """The plan's indexes in the order the workers are given them: the cases split into windows
+    of ``window`` consecutive cases, and in each window one entry of every case in turn (the
+    first kind of each, then the second of each, ...).  Every index once."""
+    cases: list[list[int]] = []  # the plan indexes of each case, in plan order
+    for index, (case, _) in enumerate(plan):
+        if cases and plan[cases[-1][0]][0].id == case.id:
+            cases[-1].append(index)
+        else:
+            cases.append([index])
+    order: list[int] = []
+    for start in range(0, len(cases), window):
+        for turn in itertools.zip_longest(*cases[start : start + window]):
+            order.extend(index for index in turn if index is not None)
+    return order
 
 
 @dataclass(slots=True)
@@ -439,13 +467,13 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _merge(workers: dict[int, _Worker], entries: int, per_entry: int) -> Iterator[Result]:
-    """Hand out the plan indexes ``0 .. entries - 1`` as the workers finish them; yield the results
-    (``per_entry`` of each, one per back end) in plan order."""
-    total = entries * per_entry
+def _merge(workers: dict[int, _Worker], order: Sequence[int], per_entry: int) -> Iterator[Result]:
+    """Hand out the plan indexes ``order`` (each of ``0 .. len(order) - 1`` once) as the workers
+    finish them; yield the results (``per_entry`` of each, one per back end) in plan order."""
+    total = len(order) * per_entry
     done: dict[int, Result] = {}
     following = 0
-    pending = iter(range(entries))
+    pending = iter(order)
     more = True
 
     def give(worker: _Worker) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.execute.lifetime import InChild, start_in_child
+from harness.execute.lifetime import Ended, InChild, finish_in_child, start_in_child
 from harness.finding import Finding
 from harness.report import write
 from harness.report.schema import Report, ReportError, Result, Verdict, load_report
@@ -125,3 +125,30 @@ def test_a_big_report_renders_the_same_with_part_of_it_in_a_forked_child(
         here = (tmp_path / "here" / name).read_bytes()
         assert (tmp_path / "aside" / name).read_bytes() == here, name
         assert (tmp_path / "died" / name).read_bytes() == here, name
+
+
+def test_the_forked_renderer_is_used_only_when_report_json_reads_back_as_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child renders the report as given, before report.json exists; where reading report.json back
+    gives another report (a tuple in run_info comes back a list), its files are dropped and this process
+    renders them from what it read back: every file still shows exactly what report.json holds."""
+    monkeypatch.setattr(write, "RENDER_ASIDE_RESULTS", 2)
+    used: list[bool] = []
+
+    def finished(child: InChild[tuple[str, str]]) -> Ended[tuple[str, str]]:
+        used.append(True)
+        return finish_in_child(child)
+
+    monkeypatch.setattr(write, "finish_in_child", finished)
+    given = report()
+    write_report_bundle(tmp_path / "same", given)
+    assert used == [True]
+    with_tuple = Report(run_info={**given.run_info, "features": ("kcmp", "kcmp")}, results=given.results)
+    write_report_bundle(tmp_path / "tuple", with_tuple)
+    assert used == [True]  # the child's files were not waited for
+    monkeypatch.setattr(write, "RENDER_ASIDE_RESULTS", 10**9)
+    read_back = Report(run_info={**given.run_info, "features": ["kcmp", "kcmp"]}, results=given.results)
+    write_report_bundle(tmp_path / "here", read_back)
+    for name in write.BUNDLE_FILES:
+        assert (tmp_path / "tuple" / name).read_bytes() == (tmp_path / "here" / name).read_bytes(), name

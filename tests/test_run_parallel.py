@@ -16,7 +16,7 @@ from harness.cli import main
 from harness.model import PairKind, SockType
 from harness.platform import Platform
 from harness.report.schema import load_report
-from harness.runner import NO_SCENARIO_REASON, RunConfig, run_plan_parallel
+from harness.runner import NO_SCENARIO_REASON, RunConfig, handout_order, run_plan_parallel
 from tests.test_interrupted_run import interrupt_run
 
 IDS = "FD-01,FD-02,TRN-05"
@@ -97,6 +97,26 @@ def test_entries_are_handed_out_as_workers_finish_and_come_back_in_plan_order(pl
     results = list(run_plan_parallel(plan, ("raw", "pysock"), platform, RunConfig(), 3))
     assert [(r.case, r.backend) for r in results] == [(f"T-{n}", b) for n in range(9) for b in ("raw", "pysock")]
     assert all(r.reason == NO_SCENARIO_REASON for r in results)
+
+
+def test_the_hand_out_takes_the_kinds_of_neighbouring_cases_in_turn() -> None:
+    """Windows of consecutive cases, one entry of each case in turn: every plan index exactly once."""
+    kinds = [PairKind.from_name(name) for name in ("stream/blocking/as-created", "dgram/blocking/as-created")]
+    a, b, c = (_case(name, lambda kind: ()) for name in ("A", "B", "C"))
+    plan = [(a, kinds[0]), (a, kinds[1]), (b, kinds[0]), (c, kinds[0]), (c, kinds[1])]
+    assert handout_order(plan, window=3) == [0, 2, 3, 1, 4]
+    assert handout_order(plan, window=2) == [0, 2, 1, 3, 4]  # C is the second window
+    assert handout_order(plan, window=1) == [0, 1, 2, 3, 4]  # plan order
+    assert handout_order([]) == []
+
+
+def test_entries_handed_out_out_of_plan_order_come_back_in_plan_order(platform: Platform) -> None:
+    """Two cases of several kinds each: handed out in turn (handout_order), yielded in plan order."""
+    kinds = [PairKind.from_name(f"stream/{mode}/as-created") for mode in ("blocking", "nonblocking")]
+    plan = [(_case(name, lambda kind: ()), kind) for name in ("T-1", "T-2") for kind in kinds]
+    assert handout_order(plan) != list(range(len(plan)))
+    results = list(run_plan_parallel(plan, ("raw",), platform, RunConfig(), 2))
+    assert [(r.case, r.kind) for r in results] == [(case.id, kind.name) for case, kind in plan]
 
 
 def test_a_worker_that_dies_is_an_error_of_the_run_not_a_hang(platform: Platform) -> None:
