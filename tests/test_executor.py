@@ -115,6 +115,29 @@ def test_the_fd_listing_is_what_the_kernel_lists_as_the_table_grows_and_shrinks(
                 os.close(fd)
 
 
+def test_the_fd_listing_is_whole_while_signals_arrive() -> None:
+    """filldir64() ends a getdents64 reply early when a signal is pending (measured on 6.18.44: with
+    a 50 us interval timer every reply of 205 descriptors was short).  A listing that took a short
+    reply for the whole table made the harness's own descriptors "appear" during a receive, and the
+    harness then owned and closed them (flaky fd-leaks findings of libFuzzer's one-second alarm)."""
+    import signal
+
+    hold_listing()
+    opened = [os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC) for _ in range(200)]
+    previous = signal.signal(signal.SIGALRM, lambda *_: None)
+    try:
+        whole = _listed_by_name()
+        signal.setitimer(signal.ITIMER_REAL, 0.00005, 0.00005)
+        listings = [fd_listing() for _ in range(2000)]
+        signal.setitimer(signal.ITIMER_REAL, 0, 0)
+        assert all(sorted(fd_numbers(listing)) == sorted(whole) for listing in listings)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0, 0)
+        signal.signal(signal.SIGALRM, previous)
+        for fd in opened:
+            os.close(fd)
+
+
 def test_received_fds_are_identified_by_kcmp_offset_and_flags(platform: Platform) -> None:
     spec = FdSpec(name="f", kind=FdKind.REGULAR_FILE, append=True)
     obs = execute(scenario(STREAM, send(fds=["f", "a"]), recv(control=FDS_SPACE(2)), fds=(spec,)), "raw")
