@@ -2,12 +2,14 @@
 
 The canonical scenario of ARCHITECTURE.md ("Speed"): a fresh DGRAM pair, SO_PASSCRED, sendmsg with 3
 iovecs, 2 fds and credentials; recvmsg; every inspection of the received fds; close everything.  It
-is timed for both kinds of passed files (``memfd``: memfds; ``named``: regular files in a fresh
-private directory), each way:
+is timed for both kinds of passed files, made as the raw back end makes them (``memfd``: memfds;
+``regular``: regular files, O_TMPFILE on tmpfs, or named files in a fresh private directory where
+no filesystem offers O_TMPFILE), each way:
 
 - ``c-<files>``: harness/native/floor.c, the same syscalls *and the same observations* as the raw
-  back end (cmsg parse, F_GETFD/fstat/F_GETFL, kcmp, offset and status-flag probes, /proc/self/fd
-  before and after), compiled here with -O2 -Wall -Wextra -Werror: the floor;
+  back end (the files made the same way, with their content and private duplicate; cmsg parse,
+  F_GETFD/fstat/F_GETFL, kcmp, offset and status-flag probes, /proc/self/fd around the receive and
+  around the scenario), compiled here with -O2 -Wall -Wextra -Werror: the floor;
 - ``raw-<files>`` / ``pysock-<files>``: ``execute()`` through each back end;
 - ``verdict-<files>``: oracle + execute + every checker, what a conformance case costs;
 - ``atheris-loop`` / ``hypothesis-loop``: one fuzz engine iteration (decode or draw, then the
@@ -57,7 +59,7 @@ def canonical(files: FdKind) -> Scenario:
 
 
 CANONICAL = canonical(FdKind.REGULAR_FILE)
-FILE_KINDS = {"memfd": FdKind.MEMFD, "named": FdKind.REGULAR_FILE}
+FILE_KINDS = {"memfd": FdKind.MEMFD, "regular": FdKind.REGULAR_FILE}
 FLOOR_SOURCE = "floor.c"  # package data of harness.native
 FLOOR_FLAGS = ("-O2", "-Wall", "-Wextra", "-Werror")
 

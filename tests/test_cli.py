@@ -138,8 +138,8 @@ def test_bench_reports_every_measurement_and_writes_json(capsys: pytest.CaptureF
     assert code == 0
     result = json.loads(out.read_text())
     names = [m["name"] for m in result["measurements"]]
-    backends = [f"{what}-{files}" for files in ("memfd", "named") for what in ("raw", "pysock", "verdict")]
-    assert names == ["c-memfd", "c-named", *backends, "atheris-loop", "hypothesis-loop"]
+    backends = [f"{what}-{files}" for files in ("memfd", "regular") for what in ("raw", "pysock", "verdict")]
+    assert names == ["c-memfd", "c-regular", *backends, "atheris-loop", "hypothesis-loop"]
     assert all(m["us_per_scenario"] > 0 for m in result["measurements"])
     assert set(result["ratio_to_c"]) == set(backends)  # each over the floor of its own file kind
     assert set(result["cpu_ratio_to_c"]) == set(backends)  # the same in CPU time (a shared machine's measure)

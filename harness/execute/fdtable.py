@@ -205,7 +205,7 @@ class FdTable:
 
     def _directory(self) -> str:
         if self._private_dir is None:
-            self._private_dir = tempfile.mkdtemp(prefix="scm-harness-")
+            self._private_dir = _private_directory()
         return self._private_dir
 
     def _remove_directory(self) -> None:
@@ -360,6 +360,24 @@ def _unnamed_regular_file() -> int | None:
                 raise
             _TMPFILE_PLACES.pop(0)
     return None
+
+
+# Where a scenario's private directory is made (the directories of opath-dir entries, named files):
+# tmpfs first, as for O_TMPFILE (measured on 6.18.44: mkdtemp + mkdir + open(O_PATH) + rmtree 117 us on
+# /dev/shm, 523 us on the ext4 temporary directory), then the temporary directory.
+_DIRECTORY_PLACES: list[str | None] = ["/dev/shm", None]
+
+
+def _private_directory() -> str:
+    """A fresh directory that only this user may enter (mkdtemp: mode 0700), removed when the scenario ends."""
+    while len(_DIRECTORY_PLACES) > 1:
+        try:
+            return tempfile.mkdtemp(prefix="scm-harness-", dir=_DIRECTORY_PLACES[0])
+        except OSError as exc:
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC):
+                raise
+            _DIRECTORY_PLACES.pop(0)
+    return tempfile.mkdtemp(prefix="scm-harness-")
 
 
 def _unlink_quietly(path: bytes) -> None:

@@ -1,12 +1,16 @@
 /* The floor of `scm-harness bench`: the canonical scenario with the SAME observations the raw back end
  * makes, written in C.  Per iteration: a fresh SOCK_DGRAM|SOCK_NONBLOCK socketpair, SO_PASSCRED on the
- * receiver, two files (memfds, or regular files created in a fresh private directory: argv[2] "named"),
+ * receiver, two files made as the raw back end makes them (harness/execute/fdtable.py), each with 100
+ * bytes written, its offset at 5, a private duplicate and an fstat: memfds, or (argv[2] "regular")
+ * regular files without a name, O_TMPFILE on /dev/shm and else in $TMPDIR, and where no filesystem
+ * offers O_TMPFILE named files in a fresh private directory,
  * a /proc/self/fd listing before, sendmsg of 3 iovecs + SCM_CREDENTIALS + SCM_RIGHTS(2), recvmsg into
  * 0xA5-filled buffers, the cmsg list parsed, per received fd F_GETFD, fstat and F_GETFL, kcmp(KCMP_FILE)
  * against the sent file, an offset probe and a status-flag probe (both put back), a /proc/self/fd listing
- * after, everything closed (and the directory removed).
+ * just before and just after the recvmsg (fds installed but not reported) and after the scenario,
+ * everything closed (and the directory removed).
  *
- * Usage: floor ITERATIONS memfd|named   prints microseconds per iteration.  Shipped as package data and
+ * Usage: floor ITERATIONS memfd|regular   prints microseconds per iteration.  Shipped as package data and
  * compiled by harness/bench.py with -O2 -Wall -Wextra -Werror.
  */
 #define _GNU_SOURCE
@@ -42,28 +46,55 @@ static int count_open_fds(void) {
     return count;
 }
 
-static int open_file(int named, const char *dir, int index) {
-    if (!named) {
-        int fd = memfd_create(index ? "g" : "f", MFD_CLOEXEC);
-        if (fd < 0) die("memfd_create");
-        return fd;
+/* Where O_TMPFILE is tried, in the back end's order; a place that refuses it is not tried again. */
+static const char *tmpfile_places[2] = {"/dev/shm", NULL};
+static int tmpfile_tried[2];
+
+static int unnamed_file(void) {
+    for (int k = 0; k < 2; k++) {
+        if (tmpfile_places[k] == NULL || tmpfile_tried[k]) continue;
+        int fd = open(tmpfile_places[k], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd >= 0) return fd;
+        tmpfile_tried[k] = 1;
     }
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%c", dir, index ? 'g' : 'f');
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) die("open");
+    return -1;
+}
+
+/* 1: the last open_file() gave a named file in dir (no place offered O_TMPFILE) */
+static int named_files;
+
+static int open_file(int regular, const char *dir, int index) {
+    static const char content[100] = "scm-harness regular file\n";
+    int fd;
+    if (!regular) {
+        fd = memfd_create(index ? "g" : "f", 0);
+        if (fd < 0) die("memfd_create");
+    } else if ((fd = unnamed_file()) < 0) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%c", dir, index ? 'g' : 'f');
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0) die("open");
+        named_files = 1;
+    }
+    struct stat st;
+    if (write(fd, content, sizeof content) != (ssize_t)sizeof content || lseek(fd, 5, SEEK_SET) != 5) die("content");
+    if (fstat(fd, &st) < 0) die("fstat");
     return fd;
 }
 
-static void close_files(int named, const char *dir, const int files[2]) {
-    for (int k = 0; k < 2; k++) close(files[k]);
-    if (!named) return;
+static void close_files(const char *dir, const int files[2], const int privates[2]) {
+    for (int k = 0; k < 2; k++) {
+        close(files[k]);
+        close(privates[k]);
+    }
+    if (!named_files) return;
     char path[4200];
     for (int k = 0; k < 2; k++) {
         snprintf(path, sizeof path, "%s/%c", dir, k ? 'g' : 'f');
         if (unlink(path) < 0) die("unlink");
     }
     if (rmdir(dir) < 0) die("rmdir");
+    named_files = 0;
 }
 
 static void inspect(int received, int sent) {
@@ -85,27 +116,35 @@ static void inspect(int received, int sent) {
 
 int main(int argc, char **argv) {
     if (argc != 3) {
-        fprintf(stderr, "usage: floor ITERATIONS memfd|named\n");
+        fprintf(stderr, "usage: floor ITERATIONS memfd|regular\n");
         return 2;
     }
     long n = atol(argv[1]);
-    int named = strcmp(argv[2], "named") == 0;
+    int regular = strcmp(argv[2], "regular") == 0;
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    tmpfile_places[1] = tmp;
+    if (regular) { /* which places offer O_TMPFILE: with none, every iteration makes a private directory */
+        int probe = unnamed_file();
+        if (probe >= 0) close(probe);
+    }
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
     for (long i = 0; i < n; i++) {
         char dir[4096] = "";
-        if (named) {
+        if (regular && tmpfile_tried[0] && tmpfile_tried[1]) {
             snprintf(dir, sizeof dir, "%s/scm-harness-floor-XXXXXX", tmp);
             if (mkdtemp(dir) == NULL) die("mkdtemp");
         }
         int before = count_open_fds();
-        int sv[2], files[2];
+        int sv[2], files[2], privates[2];
         if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) die("socketpair");
         int on = 1;
         if (setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0) die("SO_PASSCRED");
-        files[0] = open_file(named, dir, 0);
-        files[1] = open_file(named, dir, 1);
+        for (int k = 0; k < 2; k++) {
+            files[k] = open_file(regular, dir, k);
+            privates[k] = fcntl(files[k], F_DUPFD_CLOEXEC, 0); /* the back end's private duplicate */
+            if (privates[k] < 0) die("F_DUPFD_CLOEXEC");
+        }
 
         char d1[] = "abc", d2[] = "defgh", d3[] = "ij", in[64];
         struct iovec out_iov[3] = {{d1, 3}, {d2, 5}, {d3, 2}}, in_iov = {in, sizeof in};
@@ -143,7 +182,9 @@ int main(int argc, char **argv) {
         r.msg_iovlen = 1;
         r.msg_control = received.buf;
         r.msg_controllen = sizeof received.buf;
+        int before_receive = count_open_fds(); /* the back end's fds installed but not reported */
         if (recvmsg(sv[1], &r, MSG_CMSG_CLOEXEC) != 10) die("recvmsg");
+        if (count_open_fds() != before_receive + 2) die("unreported fds");
         int got = 0;
         for (h = CMSG_FIRSTHDR(&r); h != NULL; h = CMSG_NXTHDR(&r, h)) {
             if (h->cmsg_level != SOL_SOCKET) die("cmsg_level");
@@ -165,7 +206,7 @@ int main(int argc, char **argv) {
         if (got != 1) die("no SCM_RIGHTS");
         close(sv[0]);
         close(sv[1]);
-        close_files(named, dir, files);
+        close_files(dir, files, privates);
         if (count_open_fds() != before) die("leak");
     }
     clock_gettime(CLOCK_MONOTONIC, &b);
