@@ -91,8 +91,24 @@ class Evaluation:
 
 @contextlib.contextmanager
 def watchdog(seconds: float) -> Iterator[None]:
-    """SIGALRM after ``seconds``: a syscall that no step timeout ends is interrupted (main thread only)."""
-    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
+    """SIGALRM after ``seconds``: a syscall that no step timeout ends is interrupted (main thread only).
+
+    With ``seconds`` 0 the harness keeps no watchdog: SIGALRM belongs to someone else, libFuzzer's
+    -timeout under atheris, an interval timer every -timeout/2 + 1 s whose handler has no
+    SA_RESTART.  Then SIGALRM is held back in this thread while the scenario runs (its Child
+    threads inherit that), and is handled as the scenario ends: a tick that came during a blocking
+    step made it fail with EINTR (an atheris finding of a 15-minute campaign, EINTR for the EAGAIN
+    of a receive under a 100 ms SO_RCVTIMEO, that no run outside libFuzzer gave again).  A scenario
+    that hangs is still found: the campaign's supervisor watches every worker.
+    """
+    if seconds <= 0:
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        return
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
 

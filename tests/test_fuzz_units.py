@@ -20,6 +20,7 @@ from harness.expectation import Expectation
 from harness.finding import Finding
 from harness.fuzz import findings
 from harness.fuzz.evaluate import FuzzConfig
+from harness.fuzz.evaluate import evaluate as fuzz_evaluate
 from harness.fuzz.invariants import invariants
 from harness.fuzz.minimise import cost, minimise
 from harness.fuzz.signature import counter_index, finding_signature, outcome_signatures, slug
@@ -450,3 +451,23 @@ def test_an_error_raised_while_a_slice_ends_is_the_end_of_the_slice(tmp_path: Pa
     assert worker.errors == 0
     worker.run_slice(broken)  # without a SliceEnd it is the engine's error, logged and counted
     assert worker.errors == 1
+
+
+def test_an_interval_timer_of_the_process_does_not_interrupt_a_fuzzed_scenario(platform: Platform) -> None:
+    """Under atheris, libFuzzer's -timeout is a SIGALRM interval timer whose handler has no SA_RESTART.
+    A tick during a blocking step made it fail with EINTR (a campaign finding no re-run reproduced);
+    with no watchdog of its own (scenario_timeout 0) the evaluation holds SIGALRM back."""
+    bounded = SetSockOpt(on="b", option="SO_RCVTIMEO_OLD", value=(0, 100_000))
+    waits = Scenario(kind=STREAM, steps=(bounded, Recv(on="b", buffers=(8,)), Recv(on="b", buffers=(8,))))
+    ticks: list[int] = []
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: ticks.append(signum))  # no SA_RESTART
+    signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)
+    try:
+        evaluation = fuzz_evaluate(waits, platform, FuzzConfig(scenario_timeout=0.0))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert evaluation.observation is not None
+    assert [step.outcome for step in evaluation.observation.steps[1:]] == [Failed("EAGAIN")] * 2
+    assert evaluation.findings == ()
+    assert ticks  # the timer did fire: held back during the scenario, handled after it
