@@ -8,7 +8,7 @@ import pytest
 
 from harness.catalogue.build import FDS_SPACE, FILE, FILE2, SPACE, drain, passcred, recv, rights, scenario, send
 from harness.expectation import Expectation, StepExpectation, Unmodelled
-from harness.model import ClosedFd, PairKind, Poll, RawCmsg, RawFd, Recv, Scenario, ScmRights, SockType
+from harness.model import Close, ClosedFd, PairKind, Poll, RawCmsg, RawFd, Recv, RecvMany, Scenario, ScmRights, SockType
 from harness.observation import Blocked, Failed, Returned
 from harness.oracle import expect
 from harness.platform import Platform
@@ -160,3 +160,14 @@ def test_a_big_stream_send_read_but_for_its_tail_may_be_writable_again() -> None
     assert isinstance(expect(read_in_part, PLATFORM), Unmodelled)  # under a quarter, or over: split points decide
     drained = scenario(STREAM, send(big), recv(61551), recv(4096), Poll(on="a"), fds=())
     assert steps(drained)[3].events == frozenset({"POLLOUT"})
+
+
+def test_recvmmsg_reports_a_pending_socket_error_before_queued_data() -> None:
+    """do_recvmmsg() asks sock_error() before its first message (measured on 6.18.44, an atheris finding:
+    corpora/regressions/recvmmsg-reports-the-pending-error-first.json); recvmsg returns the data."""
+    reset = (send(b"x"), send(b"y", on="b"), Close(target="a"))
+    peek = frozenset({"MSG_DONTWAIT", "MSG_PEEK"})
+    got = steps(scenario(STREAM, *reset, RecvMany(on="b", count=4, flags=peek), RecvMany(on="b", count=1), fds=()))
+    assert got[3].outcome == Failed("ECONNRESET")
+    assert (got[4].outcome, got[4].data) == (Returned(1), b"x")  # the error was consumed
+    assert steps(scenario(STREAM, *reset, recv(16, flags=["MSG_PEEK"]), fds=()))[3].outcome == Returned(1)
