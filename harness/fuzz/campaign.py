@@ -614,12 +614,10 @@ class Campaign:
                 handle.signatures_offset += len(complete)
                 lines = complete.decode("utf-8", "backslashreplace").splitlines()
                 self.totals.signatures.update(line for line in lines if line)
-        corpus_dir = self.o.corpus
-        size = sum(1 for p in corpus_dir.iterdir() if p.is_file()) if corpus_dir.is_dir() else 0
         return {
             "execs": execs,
             "ran": ran,
-            "corpus": size,
+            "corpus": _files_in(self.o.corpus),
             "signatures": len(self.totals.signatures),
             "findings": len(findings.finding_dirs(self.findings_root)),
         }
@@ -791,6 +789,16 @@ class Campaign:
             "errors": self.errors,
             "findings": stored,
         }
+
+
+def _files_in(directory: Path) -> int:
+    """How many regular files ``directory`` holds (0 when it is not there): counted from the directory
+    entries' types, without a stat per entry (asked every POLL_SECONDS, of a corpus of thousands)."""
+    try:
+        with os.scandir(directory) as entries:
+            return sum(1 for entry in entries if entry.is_file())
+    except OSError:
+        return 0
 
 
 def _int(value: object) -> int:
