@@ -8,7 +8,21 @@ import pytest
 
 from harness.catalogue.build import FDS_SPACE, FILE, FILE2, SPACE, drain, passcred, recv, rights, scenario, send
 from harness.expectation import Expectation, StepExpectation, Unmodelled
-from harness.model import Close, ClosedFd, PairKind, Poll, RawCmsg, RawFd, Recv, RecvMany, Scenario, ScmRights, SockType
+from harness.model import (
+    Close,
+    ClosedFd,
+    PairKind,
+    Poll,
+    RawCmsg,
+    RawFd,
+    Recv,
+    RecvMany,
+    Scenario,
+    ScmRights,
+    SetSockOpt,
+    Shutdown,
+    SockType,
+)
 from harness.observation import Blocked, Failed, Returned
 from harness.oracle import expect
 from harness.platform import Platform
@@ -171,3 +185,19 @@ def test_recvmmsg_reports_a_pending_socket_error_before_queued_data() -> None:
     assert got[3].outcome == Failed("ECONNRESET")
     assert (got[4].outcome, got[4].data) == (Returned(1), b"x")  # the error was consumed
     assert steps(scenario(STREAM, *reset, recv(16, flags=["MSG_PEEK"]), fds=()))[3].outcome == Returned(1)
+
+
+@pytest.mark.parametrize(
+    ("timeout", "outcome"),
+    [((-1, 0), Failed("EAGAIN")), ((0, 50_000), Returned(0)), (None, Returned(0))],
+)
+def test_a_zero_receive_timeout_never_waits_so_a_shut_datagram_socket_says_eagain(
+    timeout: tuple[int, int] | None, outcome: Failed | Returned
+) -> None:
+    """A negative tv_sec makes SO_RCVTIMEO 0: __unix_dgram_recvmsg() does not wait, so it never meets the
+    RCV_SHUTDOWN that __skb_wait_for_more_packets() turns into end of file (measured on 6.18.44; a
+    Hypothesis finding, corpora/regressions/dgram-shut-zero-rcvtimeo-eagain.json).  A short timeout
+    waits, and the wait reports the end of file at once."""
+    bounded = () if timeout is None else (SetSockOpt(on="b", option="SO_RCVTIMEO_OLD", value=timeout),)
+    got = steps(scenario(DGRAM, Shutdown(on="b", how="SHUT_RDWR"), *bounded, recv(8), fds=()))
+    assert got[-1].outcome == outcome

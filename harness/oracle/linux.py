@@ -144,6 +144,10 @@ class LinuxModel:
         nonblocking = x.nonblocking if x is not None and x.table else self.scenario.kind.nonblocking
         return not nonblocking and "MSG_DONTWAIT" not in flags
 
+    def waits_to_receive(self, flags: frozenset[str], on: str) -> bool:
+        """A receive on ``on`` with ``flags`` may wait: blocking, and its SO_RCVTIMEO is not 0 (timeo 0)."""
+        return self.blocking(flags, on) and self.ends[on].rcvtimeo is not SocketTimeout.ZERO
+
     def expected_fd(self, name: str) -> ExpectedFd:
         if name in self.ends:
             x = self.ends[name]
@@ -654,7 +658,7 @@ class LinuxModel:
                 return self.recv_failed(step, Failed("EAGAIN"), "empty queue, non-blocking", written)
             return self.recv_failed(step, *x.rcvtimeo.ends_wait("empty queue"), written)
         eof = self.recv_done(step, 0, b"", set(), None, None, "end of file after shutdown")
-        if self.blocking(step.flags, step.on):
+        if self.waits_to_receive(step.flags, step.on):
             # __skb_wait_for_more_packets(): sock_error, then RCV_SHUTDOWN, then wait
             if x.error is not None:
                 err, x.error = x.error, None

@@ -47,9 +47,9 @@ def setsockopt(m: Model, step: SetSockOpt) -> StepExpectation:
             # sock_set_timeout(): a negative tv_sec sets the timeout to 0 (and logs once): a blocking
             # call then gives up at once.  Measured on 6.18.44: reads back {0, 0}, recv EAGAIN at once.
             if option == "SO_RCVTIMEO_OLD":
-                x.rcvtimeo = SocketTimeout.SHORT
+                x.rcvtimeo = SocketTimeout.ZERO
             else:
-                x.sndtimeo = SocketTimeout.SHORT
+                x.sndtimeo = SocketTimeout.ZERO
             return m.simple("setsockopt", Returned(0), f"{option} with a negative tv_sec: no wait")
         if (seconds, micros) == (0, 0) or seconds > 1:
             raise Unknown("a negative, zero or long socket timeout")

@@ -65,7 +65,7 @@ def read_generic(m: Model, step: Recv, x: End) -> StepExpectation:
                     skb is None
                     and queue
                     and not m.platform.has_change("oob-2024-06")
-                    and m.blocking(step.flags, step.on)
+                    and m.waits_to_receive(step.flags, step.on)
                 ):
                     # 6.1.y: unix_stream_data_wait() returns at once when the queue's tail moved
                     # (the skb unlinked) and the read starts again; it spins with the OOB byte
@@ -86,7 +86,9 @@ def read_generic(m: Model, step: Recv, x: End) -> StepExpectation:
                 if x.error is not None:
                     x.error = None
                 elif not (
-                    x.rcv_shutdown or not m.blocking(step.flags, step.on) or x.rcvtimeo is state.SocketTimeout.SHORT
+                    x.rcv_shutdown
+                    or not m.waits_to_receive(step.flags, step.on)
+                    or x.rcvtimeo is state.SocketTimeout.SHORT
                 ):
                     if m.trial:  # a background party races this receive: it sleeps here until the party acts
                         return StepExpectation(op="recv", outcome=Blocked(), why="MSG_WAITALL waits for more")

@@ -84,7 +84,7 @@ def recv(m: Model, step: Recv, x: End) -> StepExpectation:
     if x.error is not None or x.passcred or x.passpidfd or x.peek_off >= 0 or x.rcv_shutdown:
         raise Unknown("a table socket's receive with an error, credentials, SO_PEEK_OFF or shut down")
     if not x.queue:
-        if m.blocking(step.flags, step.on):
+        if m.waits_to_receive(step.flags, step.on):
             raise Unknown("a blocking receive on an empty table socket")
         return m.recv_failed(step, Failed("EAGAIN"), "nothing queued (non-blocking)")
     return m.dgram_recv(step, x)
