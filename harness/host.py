@@ -182,6 +182,7 @@ def probe(label: str = "native") -> Platform:
         + ("" if sys.implementation.name == "cpython" else f" ({sys.implementation.name})"),
         label=label,
         euid=os.geteuid(),
+        egid=os.getegid(),
         capabilities=_capabilities(),
         features=_probe_features(consts) | ({"kcmp"} if fd_identity == KCMP_AVAILABLE else set()),
         fd_identity=fd_identity,

@@ -32,6 +32,7 @@ class Platform:
     harness: str = __version__
     label: str = "native"  # "native", or a name given with --platform-label (e.g. "gvisor")
     euid: int = 0
+    egid: int | None = None  # None: not recorded (a report written before it was)
     capabilities: frozenset[str] = frozenset()
     features: frozenset[str] = frozenset()  # probed: "kcmp", "SO_PASSPIDFD", "MSG_OOB", ...
     fd_identity: str = KCMP_AVAILABLE  # "kcmp", or the probes and why (_fd_identity)
@@ -63,6 +64,7 @@ class Platform:
             "harness": self.harness,
             "label": self.label,
             "euid": self.euid,
+            "egid": self.egid,
             "capabilities": sorted(self.capabilities),
             "features": sorted(self.features),
             "fd_identity": self.fd_identity,
@@ -88,6 +90,7 @@ class Platform:
             harness=str(data.get("harness", "")),
             label=str(data.get("label", "native")),
             euid=int(data.get("euid", 0)),
+            egid=None if data.get("egid") is None else int(data["egid"]),
             capabilities=frozenset(data.get("capabilities", ())),
             features=frozenset(data.get("features", ())),
             fd_identity=str(data.get("fd_identity", KCMP_AVAILABLE if "kcmp" in data.get("features", ()) else PROBES)),

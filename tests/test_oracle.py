@@ -18,7 +18,9 @@ from harness.model import (
     Recv,
     RecvMany,
     Scenario,
+    ScmCredentials,
     ScmRights,
+    Send,
     SetSockOpt,
     Shutdown,
     SockType,
@@ -201,3 +203,16 @@ def test_a_zero_receive_timeout_never_waits_so_a_shut_datagram_socket_says_eagai
     bounded = () if timeout is None else (SetSockOpt(on="b", option="SO_RCVTIMEO_OLD", value=timeout),)
     got = steps(scenario(DGRAM, Shutdown(on="b", how="SHUT_RDWR"), *bounded, recv(8), fds=()))
     assert got[-1].outcome == outcome
+
+
+def test_explicit_credentials_equal_to_the_senders_own_merge_with_implicit_ones() -> None:
+    """unix_skb_scm_eq() compares values: SCM_CREDENTIALS naming the sender's own gid as a number (0, as
+    root) equal the implicit credentials of the next send, so one stream read takes both (measured on
+    6.18.44; a Hypothesis finding, corpora/regressions/stream-explicit-own-creds-merge.json)."""
+    explicit = Send(on="b", iov=(b"x",), cmsgs=(ScmCredentials(pid="self", uid="self", gid=0),))
+    s = scenario(STREAM, SetSockOpt(on="a", option="SO_PASSCRED", value=1), explicit, send(b"y", on="b"), fds=())
+    s = dataclasses.replace(s, steps=(*s.steps, Recv(on="a", buffers=(2,))))
+    assert steps(s, dataclasses.replace(PLATFORM, egid=0))[3].data == b"xy"
+    root = frozenset({"CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID"})  # may send any gid
+    other = steps(s, dataclasses.replace(PLATFORM, egid=1000, capabilities=root))
+    assert (other[1].outcome, other[3].data) == (Returned(1), b"x")  # another gid than its own: a boundary

@@ -67,6 +67,8 @@ class Proc:
             return None  # per harness process (see model.UNPRIVILEGED_UID): known only by symbol
         if field == "uid" and self.platform.euid is not None and not self.unprivileged:
             return self.platform.euid
+        if field == "gid" and self.platform.egid is not None and not self.unprivileged:
+            return self.platform.egid
         return None
 
 
@@ -130,6 +132,10 @@ def sent_credentials(proc: Proc, main: Proc, pid: CredValue, uid: CredValue, gid
         if isinstance(v, int) and index > 0 and proc.userns:
             return main.symbols[index] if v == 0 else OVERFLOW_ID  # inside -> outside: 0 is the creator
         assert isinstance(v, int)
+        if index > 0 and v == proc.own_value(("pid", "uid", "gid")[index]):
+            # the sender's own id given as a number: the same credentials as its implicit ones, so a stream
+            # read merges the two messages (unix_skb_scm_eq compares values; a Hypothesis finding: gid 0 as root)
+            return proc.symbols[index]
         return v
 
     return (value(pid, 0), value(uid, 1), value(gid, 2))
