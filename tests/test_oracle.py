@@ -11,6 +11,7 @@ from harness.expectation import Expectation, StepExpectation, Unmodelled
 from harness.model import (
     Close,
     ClosedFd,
+    Named,
     PairKind,
     Poll,
     RawCmsg,
@@ -216,3 +217,15 @@ def test_explicit_credentials_equal_to_the_senders_own_merge_with_implicit_ones(
     root = frozenset({"CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID"})  # may send any gid
     other = steps(s, dataclasses.replace(PLATFORM, egid=1000, capabilities=root))
     assert (other[1].outcome, other[3].data) == (Returned(1), b"x")  # another gid than its own: a boundary
+
+
+def test_a_peer_whose_last_reference_recvmmsg_drops_is_released_after_the_call() -> None:
+    """fput() of a dropped fd is task work run as the system call returns (measured on 6.18.44; a Hypothesis
+    finding, corpora/regressions/recvmmsg-drops-its-peer-after-the-call.json)."""
+    seqpacket = PairKind(SockType.SEQPACKET)
+    itself = send(b"", fds=[Named("a")])
+    nowait = frozenset({"MSG_DONTWAIT"})
+    many = RecvMany(on="b", count=3, size=0, flags=nowait)
+    got = steps(scenario(seqpacket, itself, Close(target="a"), many, recv(8, flags=["MSG_DONTWAIT"]), fds=()))
+    assert got[2].outcome == Returned(1)  # the second message finds the peer still there: EAGAIN ends the call
+    assert got[3].outcome == Returned(0)  # released when recvmmsg returned: end of file

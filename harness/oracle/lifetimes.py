@@ -29,7 +29,12 @@ def held(m: Model, name: str) -> int:
 
 
 def settle(m: Model) -> None:
-    """Release every socket nothing holds (and collect unreachable cycles, like unix_gc())."""
+    """Release every socket nothing holds (and collect unreachable cycles, like unix_gc()).
+
+    Not while a system call that drops files is still running (``m.fput_deferred``): fput() leaves the
+    release to task work run as the call returns, which settles then."""
+    if m.fput_deferred:
+        return
     while True:
         live = {side for side in m.ends if not m.ends[side].released}
         roots = {side for side in live if held(m, side) > 0}

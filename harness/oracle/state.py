@@ -319,6 +319,7 @@ class Model(Protocol):
     installed: dict[str, int]
     gc_garbage: bool
     gc_triggered: bool
+    fput_deferred: bool
     consts: Constants
     abi: CmsgAbi
     used_headroom: int
