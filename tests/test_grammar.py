@@ -201,6 +201,8 @@ def test_random_bytes_mostly_decode() -> None:
     assert sum(s is not None for s in decoded) > 150
 
 
+# find() builds the repr of the scenario it stops at, which can be a Fill of hundreds of kilobytes
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")
 def test_the_draw_adapter_reaches_every_step_type_pair_kind_and_cmsg() -> None:
     shapes = {label: (lambda s, label=label: label in shapes_of(s)) for label in EVERY_SHAPE}
     assert_reaches(scenarios(), shapes, max_examples=6000)
