@@ -229,3 +229,16 @@ def test_a_peer_whose_last_reference_recvmmsg_drops_is_released_after_the_call()
     got = steps(scenario(seqpacket, itself, Close(target="a"), many, recv(8, flags=["MSG_DONTWAIT"]), fds=()))
     assert got[2].outcome == Returned(1)  # the second message finds the peer still there: EAGAIN ends the call
     assert got[3].outcome == Returned(0)  # released when recvmmsg returned: end of file
+
+
+@pytest.mark.parametrize("zero_length_fix", [True, False])
+def test_a_zero_length_stream_peek_past_an_skb_keeps_the_name_it_copied(zero_length_fix: bool) -> None:
+    """unix_stream_read_generic() copies msg_name at the first skb it reaches, even copying 0 bytes; a
+    read that then finds nothing returns the end of file with it (measured on 6.18.44, without the 2026
+    zero-length fix; an atheris finding, corpora/regressions/stream-zero-peek-past-skb-keeps-the-name.json)."""
+    changes = PLATFORM.changes if zero_length_fix else PLATFORM.changes - {"oob-zero-length-2026"}
+    kind = PairKind.from_name("stream/autobind/accepted")
+    oob = send(b"xx", on="b", flags=["MSG_OOB"])
+    s = scenario(kind, oob, Shutdown(on="b", how="SHUT_WR"), recv(on="a", buffers=(), flags=["MSG_PEEK"]), fds=())
+    got = steps(s, dataclasses.replace(PLATFORM, changes=changes, features=frozenset({"MSG_OOB"})))[2]
+    assert (got.outcome, got.address) == (Returned(0), "b")

@@ -657,11 +657,14 @@ class LinuxModel:
             why=why,
         )
 
-    def would_wait(self, step: Recv, x: End) -> StepExpectation:
-        """The queue is empty: what a receive returns when there is nothing to read."""
+    def would_wait(self, step: Recv, x: End, *, named: bool = False) -> StepExpectation:
+        """The queue is empty: what a receive returns when there is nothing to read.  ``named``: a stream
+        read that went past an skb first (copying nothing: a zero-length peek, or an OOB byte after it)
+        already filled msg_name, which an end of file returns (measured on 6.18.44, an atheris finding)."""
         if self.sock_type is SockType.STREAM:
             ghost = ZERO_CREDS if x.passcred else None
-            eof = self.recv_done(step, 0, b"", set(), ghost, None, "end of file after shutdown", stream_eof=True)
+            why = "end of file after shutdown"
+            eof = self.recv_done(step, 0, b"", set(), ghost, None, why, stream_eof=True, named=named)
             written = 0
             if ghost and step.control_pointer == "buffer":
                 written = sum(c.length for c in control.scm_recv(self, step, ghost, None).cmsgs)

@@ -80,7 +80,10 @@ def read_generic(m: Model, step: Recv, x: End) -> StepExpectation:
                     done = True
                     break
                 if not copied:
-                    return m.would_wait(step, x)
+                    if named and (x.passcred or x.passpidfd):
+                        # the scm cookie holds the credentials of the skb it went past, not the zeros
+                        raise state.Unknown("a read past an skb that copied nothing, with SO_PASSCRED")
+                    return m.would_wait(step, x, named=named)
                 # MSG_WAITALL with part of the data: sock_error() (consumed), end of file, a
                 # non-blocking receive or SO_RCVTIMEO return what was copied; otherwise it waits.
                 if x.error is not None:
