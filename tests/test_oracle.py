@@ -9,8 +9,11 @@ import pytest
 from harness.catalogue.build import FDS_SPACE, FILE, FILE2, SPACE, drain, passcred, recv, rights, scenario, send
 from harness.expectation import Expectation, StepExpectation, Unmodelled
 from harness.model import (
+    Bind,
     Close,
     ClosedFd,
+    Fill,
+    GetSockName,
     Named,
     PairKind,
     Poll,
@@ -242,3 +245,13 @@ def test_a_zero_length_stream_peek_past_an_skb_keeps_the_name_it_copied(zero_len
     s = scenario(kind, oob, Shutdown(on="b", how="SHUT_WR"), recv(on="a", buffers=(), flags=["MSG_PEEK"]), fds=())
     got = steps(s, dataclasses.replace(PLATFORM, changes=changes, features=frozenset({"MSG_OOB"})))[2]
     assert (got.outcome, got.address) == (Returned(0), "b")
+
+
+def test_a_fill_of_datagrams_too_long_still_autobinds_a_sender_asking_for_credentials() -> None:
+    """unix_dgram_sendmsg() autobinds before its length check (measured on 6.18.44; a Hypothesis finding,
+    corpora/regressions/dgram-fill-too-long-autobinds.json): a later bind() is EINVAL."""
+    passcred = SetSockOpt(on="b", option="SO_PASSCRED", value=1)
+    too_long = Fill(on="b", chunk=1 << 20, limit=1)
+    got = steps(scenario(DGRAM, passcred, too_long, GetSockName(on="b"), Bind(target="b", address="@l1"), fds=()))
+    assert got[1].outcome == Returned(0)  # nothing sent: every datagram is EMSGSIZE
+    assert (got[2].address, got[3].outcome) == ("autobind", Failed("EINVAL"))

@@ -123,6 +123,8 @@ def fill(m: Model, step: Fill) -> StepExpectation:
     peer = m.peer(step.on)
     if not x.open or x.snd_shutdown or peer.released or peer.rcv_shutdown:
         raise Unknown("filling a queue that cannot take data")
+    if m.sock_type is not SockType.STREAM:
+        x.autobind_to_send_credentials()  # by the first send, whatever becomes of it
     if m.sock_type is not SockType.STREAM and step.chunk > x.sndbuf - 32:
         return m.simple("fill", Returned(0), "every datagram is too long (EMSGSIZE)")
     if not m.scenario.kind.connected and not peer.full:

@@ -114,11 +114,7 @@ def send_error(m: Model, step: Send, x: End) -> SendStop:
             # SHUT_WR, and autobinds nothing
             why = "no msg_name and no peer: unix_peer_get() before the skb (an older kernel)"
             return Failed("ENOTCONN"), (), why
-        if (x.passcred or x.passpidfd) and not x.bound and x.address is None:
-            # unix_dgram_sendmsg(): a sender asking for credentials and without a name is autobound.
-            # Measured on 6.18.44 (a Hypothesis finding): an end bind() named keeps its name
-            x.bound = True
-            x.name = "autobind"
+        x.autobind_to_send_credentials()
         if step.length > x.sndbuf - 32:
             return Failed("EMSGSIZE"), (), "datagram longer than SO_SNDBUF - 32"
         if x.snd_shutdown:

@@ -233,6 +233,15 @@ class End:
         self.fill_excess = truesize_ceiling(last_skb)
         self.fill_used = 0
 
+    def autobind_to_send_credentials(self) -> None:
+        """unix_dgram_sendmsg() (datagram and seqpacket): a sender asking for credentials (SO_PASSCRED,
+        SO_PASSPIDFD) without a name is autobound before the length check, so a send too long for
+        SO_SNDBUF names it too.  Measured on 6.18.44 (Hypothesis findings): an end bind() named keeps its
+        name; a Fill of datagrams too long for SO_SNDBUF autobinds its sender (a bind() after it is EINVAL)."""
+        if (self.passcred or self.passpidfd) and not self.bound and self.address is None:
+            self.bound = True
+            self.name = "autobind"
+
     def purge(self) -> None:
         """The receive queue is freed (release, or a datagram disconnect): whatever a Fill put there too."""
         self.queue.clear()
