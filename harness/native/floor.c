@@ -46,35 +46,34 @@ static int count_open_fds(void) {
     return count;
 }
 
-/* Where O_TMPFILE is tried, in the back end's order; a place that refuses it is not tried again. */
-static const char *tmpfile_places[2] = {"/dev/shm", NULL};
-static int tmpfile_tried[2];
-
-static int unnamed_file(void) {
+/* The place where O_TMPFILE works, looked for once in the back end's order: NULL when none does, and
+ * regular files then get names in a fresh private directory (a non-empty dir). */
+static const char *tmpfile_place(const char *tmp) {
+    const char *places[2] = {"/dev/shm", tmp};
     for (int k = 0; k < 2; k++) {
-        if (tmpfile_places[k] == NULL || tmpfile_tried[k]) continue;
-        int fd = open(tmpfile_places[k], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-        if (fd >= 0) return fd;
-        tmpfile_tried[k] = 1;
+        int fd = open(places[k], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            close(fd);
+            return places[k];
+        }
     }
-    return -1;
+    return NULL;
 }
 
-/* 1: the last open_file() gave a named file in dir (no place offered O_TMPFILE) */
-static int named_files;
-
-static int open_file(int regular, const char *dir, int index) {
+static int open_file(int regular, const char *place, const char *dir, int index) {
     static const char content[100] = "scm-harness regular file\n";
     int fd;
     if (!regular) {
         fd = memfd_create(index ? "g" : "f", 0);
         if (fd < 0) die("memfd_create");
-    } else if ((fd = unnamed_file()) < 0) {
+    } else if (dir[0] == '\0') {
+        fd = open(place, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0) die("O_TMPFILE");
+    } else {
         char path[4200];
         snprintf(path, sizeof path, "%s/%c", dir, index ? 'g' : 'f');
         fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0) die("open");
-        named_files = 1;
     }
     struct stat st;
     if (write(fd, content, sizeof content) != (ssize_t)sizeof content || lseek(fd, 5, SEEK_SET) != 5) die("content");
@@ -87,14 +86,13 @@ static void close_files(const char *dir, const int files[2], const int privates[
         close(files[k]);
         close(privates[k]);
     }
-    if (!named_files) return;
+    if (dir[0] == '\0') return;
     char path[4200];
     for (int k = 0; k < 2; k++) {
         snprintf(path, sizeof path, "%s/%c", dir, k ? 'g' : 'f');
         if (unlink(path) < 0) die("unlink");
     }
     if (rmdir(dir) < 0) die("rmdir");
-    named_files = 0;
 }
 
 static void inspect(int received, int sent) {
@@ -122,16 +120,12 @@ int main(int argc, char **argv) {
     long n = atol(argv[1]);
     int regular = strcmp(argv[2], "regular") == 0;
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    tmpfile_places[1] = tmp;
-    if (regular) { /* which places offer O_TMPFILE: with none, every iteration makes a private directory */
-        int probe = unnamed_file();
-        if (probe >= 0) close(probe);
-    }
+    const char *place = regular ? tmpfile_place(tmp) : NULL;
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
     for (long i = 0; i < n; i++) {
         char dir[4096] = "";
-        if (regular && tmpfile_tried[0] && tmpfile_tried[1]) {
+        if (regular && place == NULL) {
             snprintf(dir, sizeof dir, "%s/scm-harness-floor-XXXXXX", tmp);
             if (mkdtemp(dir) == NULL) die("mkdtemp");
         }
@@ -141,7 +135,7 @@ int main(int argc, char **argv) {
         int on = 1;
         if (setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0) die("SO_PASSCRED");
         for (int k = 0; k < 2; k++) {
-            files[k] = open_file(regular, dir, k);
+            files[k] = open_file(regular, place, dir, k);
             privates[k] = fcntl(files[k], F_DUPFD_CLOEXEC, 0); /* the back end's private duplicate */
             if (privates[k] < 0) die("F_DUPFD_CLOEXEC");
         }

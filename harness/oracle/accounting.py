@@ -125,8 +125,8 @@ def fill(m: Model, step: Fill) -> StepExpectation:
         raise Unknown("filling a queue that cannot take data")
     if m.sock_type is not SockType.STREAM:
         x.autobind_to_send_credentials()  # by the first send, whatever becomes of it
-    if m.sock_type is not SockType.STREAM and step.chunk > x.sndbuf - 32:
-        return m.simple("fill", Returned(0), "every datagram is too long (EMSGSIZE)")
+        if step.chunk > x.sndbuf - 32:
+            return m.simple("fill", Returned(0), "every datagram is too long (EMSGSIZE)")
     if not m.scenario.kind.connected and not peer.full:
         # sendto() the other end: its queue takes max_dgram_qlen + 1 datagrams (unix_recvq_full)
         room = max(
