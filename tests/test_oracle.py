@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.catalogue.build import FDS_SPACE, FILE, FILE2, SPACE, drain, passcred, recv, rights, scenario, send
 from harness.expectation import Expectation, StepExpectation, Unmodelled
@@ -31,6 +34,7 @@ from harness.model import (
 )
 from harness.observation import Blocked, Failed, Returned
 from harness.oracle import expect
+from harness.oracle.state import NO_CREDS, TRUESIZE_FLOOR, TRUESIZE_SLACK, End, Skb, wmem_bounds
 from harness.platform import Platform
 
 PLATFORM = Platform(
@@ -255,3 +259,33 @@ def test_a_fill_of_datagrams_too_long_still_autobinds_a_sender_asking_for_creden
     got = steps(scenario(DGRAM, passcred, too_long, GetSockName(on="b"), Bind(target="b", address="@l1"), fds=()))
     assert got[1].outcome == Returned(0)  # nothing sent: every datagram is EMSGSIZE
     assert (got[2].address, got[3].outcome) == ("autobind", Failed("EINVAL"))
+
+
+def _counted_afresh(queue: list[Skb]) -> tuple[int, int]:
+    """wmem_bounds() without its memo: every skb counted."""
+    data = sum(len(skb.data) for skb in queue)
+    freed = sum(skb.consumed for skb in queue if skb.big)
+    return data - freed + TRUESIZE_FLOOR * len(queue), 2 * data + TRUESIZE_SLACK * len(queue)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["append", "pop", "clear", "read", "copy", "ask"]), st.integers(0, 50))))
+def test_the_in_flight_tally_follows_every_change_of_a_queue(history: list[tuple[str, int]]) -> None:
+    """wmem_bounds() counts only the skbs appended since it last looked (a send loop of 1024 messages asks
+    once per message); whatever the queue went through, it answers as a count of the whole queue."""
+    end = End("b")
+    for action, number in history:
+        if action == "append":
+            end.queue.append(Skb(b"x" * number, None, NO_CREDS, big=number % 3 == 0))
+        elif action == "pop" and end.queue:
+            end.queue.pop(number % len(end.queue))
+        elif action == "clear":
+            end.purge()
+        elif action == "read" and end.queue:
+            skb = end.queue[number % len(end.queue)]
+            skb.consumed = min(len(skb.data), skb.consumed + number)
+        elif action == "copy":  # a trial model is a deep copy, memo and all
+            end = copy.deepcopy(end)
+        elif action == "ask":  # only now and then: the queue changes in several ways between questions
+            assert wmem_bounds(end) == _counted_afresh(end.queue)
+    assert wmem_bounds(end) == _counted_afresh(end.queue)

@@ -80,7 +80,7 @@ def capacity(m: Model, step: Send, x: End, peer: End) -> SendStop:
         # then returns what it sent: some, never all; the queue is full after it.
         peer.filled_up(x.sndbuf, x.sndbuf // 2)  # a stream skb carries at most sk_sndbuf / 2
         return PartialSend(step.length)
-    in_flight, most = wmem_bounds(queued)
+    in_flight, most = wmem_bounds(peer)
     if not queued and m.sock_type is not SockType.STREAM:
         return None  # sock_alloc_send_pskb() only waits while sk_wmem_alloc >= sk_sndbuf
     if queued and in_flight >= x.sndbuf:
@@ -110,7 +110,7 @@ def writable(m: Model, side: str) -> bool:
     if peer.full_at is not None:
         low, high = peer.full_at, peer.full_at + peer.fill_excess + peer.fill_used
     else:
-        low, high = wmem_bounds(peer.queue)
+        low, high = wmem_bounds(peer)
     if high * 4 <= x.sndbuf:
         return True
     if low * 4 > x.sndbuf:
@@ -137,7 +137,7 @@ def fill(m: Model, step: Fill) -> StepExpectation:
             + 1
             - len(peer.queue),
         )
-        if room < step.limit and wmem_bounds(peer.queue)[1] + room * truesize_ceiling(step.chunk) <= x.sndbuf:
+        if room < step.limit and wmem_bounds(peer)[1] + room * truesize_ceiling(step.chunk) <= x.sndbuf:
             if x.passcred or peer.passcred or x.passpidfd or peer.passpidfd:
                 raise Unknown("credentials of filled messages")
             for _ in range(room):
@@ -149,7 +149,7 @@ def fill(m: Model, step: Fill) -> StepExpectation:
         return m.simple("fill", Returned(0), "the queue is already full: the first send gets EAGAIN")
     if peer.full:
         raise Unknown("filling after SO_SNDBUF grew")
-    in_flight, most = wmem_bounds(peer.queue)
+    in_flight, most = wmem_bounds(peer)
     if in_flight >= x.sndbuf:
         # sock_alloc_send_pskb() waits while sk_wmem_alloc >= sk_sndbuf: after SO_SNDBUF was
         # lowered under what is in flight, the first send gets EAGAIN (measured 6.18.44, all types)
