@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.fuzz import corpus
+from harness.fuzz.evaluate import FuzzConfig, evaluate
 from harness.fuzz.replay import replay
 from harness.platform import Platform
 from harness.report.schema import Verdict
@@ -35,3 +36,16 @@ def test_corpus_file_replays_cleanly(path: Path, backend: str, platform: Platfor
     assert not errors
     bad = [r for r in results if r.verdict in (Verdict.FAIL, Verdict.ERROR)]
     assert not bad, "\n".join(f"{r.verdict.value}: {r.reason} {[f.describe() for f in r.findings]}" for r in bad)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [item.path for item in LOADED if item.path.parent.name == corpus.REGRESSIONS],
+    ids=lambda p: p.name[:48],
+)
+def test_regression_passes_the_fuzz_invariants_too(path: Path, platform: Platform) -> None:
+    """A campaign checks the invariants (harness.fuzz.invariants) besides the oracle, so a regression that
+    a wrong invariant made (dgram-refused-send-purges-its-own-queue) is kept here as well."""
+    (item,) = [item for item in LOADED if item.path == path]
+    evaluation = evaluate(item.scenario, platform, FuzzConfig())
+    assert [f.describe() for f in evaluation.findings if f.checker == "invariant"] == []

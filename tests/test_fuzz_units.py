@@ -30,6 +30,7 @@ from harness.fuzz.worker import WorkerSpec, WorkerState
 from harness.generate.strategies import scenarios
 from harness.model import (
     Child,
+    Close,
     FdKind,
     FdSpec,
     Named,
@@ -40,6 +41,7 @@ from harness.model import (
     ScmRights,
     Send,
     SetSockOpt,
+    Shutdown,
     SockType,
     Step,
 )
@@ -212,6 +214,35 @@ def test_invariants_follow_a_message_a_faulting_receive_dropped() -> None:
     kept = replace(observation.steps[3], outcome=Returned(1), data=b"x", buffers=(b"x",))
     tampered = replace(observation, steps=(*observation.steps[:3], kept))
     assert [f.field for f in invariants(scenario, tampered)] == ["boundaries"]
+
+
+def test_invariants_follow_a_queue_a_refused_datagram_send_purged() -> None:
+    # found by a Hypothesis campaign: a's send finds its peer b closed, so unix_dgram_disconnected()
+    # purges a's own queue (the "x" b sent) and the send is ECONNREFUSED; after SHUT_RD a's receive is 0
+    scenario = Scenario(
+        kind=DGRAM,
+        steps=(
+            Send(on="b", iov=(b"x",)),
+            Close(target="b"),
+            Send(on="a", iov=()),
+            Shutdown(on="a", how="SHUT_RDWR"),
+            Recv(on="a", buffers=(1,)),
+        ),
+    )
+    observation = execute(scenario, "raw")
+    assert observation.steps[2].outcome == Failed("ECONNREFUSED") and observation.steps[4].outcome == Returned(0)
+    assert list(invariants(scenario, observation)) == []
+    kept = replace(observation.steps[4], outcome=Returned(1), data=b"x", buffers=(b"x",))
+    tampered = replace(observation, steps=(*observation.steps[:4], kept))
+    assert [f.field for f in invariants(scenario, tampered)] == ["boundaries"]
+    # an unconnected end's sendto() is refused by the name lookup: nothing purged, "x" is still there
+    unconnected = replace(scenario, kind=PairKind.from_name("dgram/pathname/unconnected"))
+    observation = execute(unconnected, "raw")
+    assert observation.steps[2].outcome == Failed("ECONNREFUSED") and observation.steps[4].data == b"x"
+    assert list(invariants(unconnected, observation)) == []
+    lost = replace(observation.steps[4], outcome=Returned(0), data=b"", buffers=(b"\xa5",))
+    tampered = replace(observation, steps=(*observation.steps[:4], lost))
+    assert [f.field for f in invariants(unconnected, tampered)] == ["boundaries"]
 
 
 def test_call_in_child_reports_values_hangs_and_deaths() -> None:
