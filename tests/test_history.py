@@ -270,6 +270,13 @@ def _splice_pages() -> tuple[object, object]:
     return with_it, without_it
 
 
+def _splice_joins_the_last_skb() -> tuple[object, object]:
+    """MS-06 on a stream pair: a splice after a send with an fd is an skb of its own, or (->sendpage before
+    6.5) joins that skb when its credentials are the splicer's: the read that stops at the fd takes it."""
+    s = variant("MS-06", "a splice after a send with fds", "stream/blocking/as-created")
+    return outcomes(s, ALL)[2:], outcomes(s, ALL - {"splice-sendmsg-2023"})[2:]
+
+
 def _peer_lookup() -> tuple[object, object]:
     """SC-04: once the dead peer is dropped, where unix_dgram_sendmsg() looks for a peer decides the errno."""
     s = variant("SC-04", "the peer is looked up after the length check", "dgram/blocking/as-created")
@@ -338,6 +345,11 @@ def test_hand_worked_values_on_both_sides() -> None:
     assert _siocatmark() == (["failed with EOPNOTSUPP"] * 2, ["returned 0", "returned 1"])
     assert outcomes(variant("ER-11", "SIOCATMARK", "dgram/blocking/as-created"), SIXONE)[:3:2] == ["returned 0"] * 2
     assert _peer_lookup() == (["failed with EMSGSIZE", "failed with ENOTCONN"], ["failed with ENOTCONN"] * 2)
+    # measured on 6.18.44 and 6.12.118 (UML): "ab" with the fd, then "c"; on 6.1.176 (UML): "abc", then nothing
+    assert _splice_joins_the_last_skb() == (
+        ["returned 2 b'ab'", "returned 1 b'c'"],
+        ["returned 3 b'abc'", "failed with EAGAIN"],
+    )
 
 
 def test_a_negative_scm_pidfd_is_data_on_both_sides() -> None:

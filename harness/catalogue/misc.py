@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from harness.catalogue.build import SPACE, drain, recv, scenario, send
+from harness.catalogue.build import FDS_SPACE, SPACE, drain, recv, scenario, send
 from harness.catalogue.case import Variant, case
 from harness.model import (
     Child,
@@ -141,3 +141,8 @@ def ms_06(kind: PairKind) -> Iterator[Variant]:
     yield Variant("empty pipe", scenario(kind, SpliceIn(on="a", data=b""), drain(), fds=()))
     steps = (Close(target="b"), SpliceIn(on="a", data=b"hi"), SpliceIn(on="a", data=b"hi"))
     yield Variant("peer closed", scenario(kind, *steps, fds=()))
+    if kind.sock_type is SockType.STREAM:
+        # the receive stops at the fd barrier: after "ab" (6.5+), or after "abc" where the splice joined
+        # the skb of the send (->sendpage before 6.5, history change splice-sendmsg-2023; 6.1.176)
+        steps = (send(b"ab", fds=["f"]), SpliceIn(on="a", data=b"c"), recv(8, control=FDS_SPACE(1)), drain())
+        yield Variant("a splice after a send with fds", scenario(kind, *steps))

@@ -107,7 +107,8 @@ CHANGES: tuple[Change, ...] = (
         backports=(Backport("6.1", Stable.NOT_BACKPORTED, note="measured absent in 6.1.176"),),
         cases=("MS-06",),
         without="a splice from a pipe into a datagram or seqpacket socket sends each pipe buffer (page) as a "
-        "message of its own",
+        "message of its own; into a stream socket it joins the peer's last skb when that has the splicer's "
+        "credentials (unix_stream_sendpage), fds and all",
     ),
     Change(
         id="oob-peek-2024-04",

@@ -122,8 +122,10 @@ class QueueTally:
     not to the whole queue every message (that made LM-08's oracle 1.7 s of a run).
 
     It still holds while the queue's skb at ``length - 1`` is ``last``: a queue only ever appends a
-    new Skb and removes skbs (pop, clear), so that skb is still at its index only if no skb before it
-    went.  ``consumed`` changes in place, so what the big skbs free is summed at each question.
+    new Skb, removes skbs (pop, clear) and replaces its last one (a splice appended to it, before
+    6.5: harness.oracle.send.sendpage_tail), so that skb is still at its index only if no skb before
+    it went or changed.  ``consumed`` changes in place, so what the big skbs free is summed at each
+    question.
     """
 
     length: int
