@@ -601,3 +601,10 @@ def test_a_pair_end_bind_names_names_its_messages() -> None:
             observation = execute(s, "raw")
             assert observation.steps[2].address == name
             assert list(check(s, observation, expectation)) == []
+
+
+def test_a_receive_on_a_listener_copies_its_msghdr_first() -> None:
+    """___sys_recvmsg() imports the iovecs before unix_stream_recvmsg() looks at the state: more than
+    UIO_MAXIOV of them is EMSGSIZE on a listener too (measured on 6.18.44; an atheris finding)."""
+    listener = (*listening(), recv(on="l", buffers=(8,) * 1025, flags=["MSG_DONTWAIT"]), recv(8, on="l"))
+    assert outcomes(scenario(STREAM, *listener, fds=(sock(STREAM, "l"),)))[2:] == [Failed("EMSGSIZE"), Failed("EINVAL")]

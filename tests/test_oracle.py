@@ -15,6 +15,9 @@ from harness.model import (
     Bind,
     Close,
     ClosedFd,
+    Connect,
+    FdKind,
+    FdSpec,
     Fill,
     GetSockName,
     Named,
@@ -294,3 +297,16 @@ def test_the_in_flight_tally_follows_every_change_of_a_queue(history: list[tuple
         elif action == "ask":  # only now and then: the queue changes in several ways between questions
             assert wmem_bounds(end) == _counted_afresh(end.queue)
     assert wmem_bounds(end) == _counted_afresh(end.queue)
+
+
+def test_a_pair_end_that_dropped_its_dead_peer_takes_a_connect() -> None:
+    """unix_may_send(): connect() to a datagram pair end with a peer is EPERM, closed peer or not, until a send
+    of that end finds the peer dead and sets unix_peer to NULL (measured on 6.18.44; a Hypothesis finding,
+    corpora/regressions/dgram-connect-to-an-end-that-dropped-its-peer.json)."""
+    client = FdSpec(name="unix_dgram0", kind=FdKind.UNIX_DGRAM, tracked=False)
+    connect = Connect(target="unix_dgram0", name_of="b")
+    bind = Bind(target="b", address="/l1")
+    before = scenario(DGRAM, bind, Close(target="a"), connect, fds=(client,))
+    assert steps(before)[2].outcome == Failed("EPERM")
+    after = scenario(DGRAM, bind, Close(target="a"), send(b"", on="b"), connect, fds=(client,))
+    assert [step.outcome for step in steps(after)[2:]] == [Failed("ECONNREFUSED"), Returned(0)]

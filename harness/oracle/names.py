@@ -24,6 +24,19 @@ def bound_to(m: Model, address: str) -> bool:
     return target.kind is not TargetKind.UNCHANGED and any(target_of(m, x) == target for x in m.ends.values())
 
 
+def may_send_to(m: Model, x: End, other: End) -> bool:
+    """unix_may_send(x, other): ``other`` has no peer, or ``x`` is its peer (else connect() and a datagram
+    to it are EPERM).  A pair end of a connected kind has the other end as its peer until a send of its
+    own found that end dead: unix_dgram_sendmsg() then sets unix_peer to NULL along with the
+    ECONNREFUSED (measured on 6.18.44, a Hypothesis finding: connect() to it is 0 after that send and
+    EPERM before, closed peer or not).  The ends of an unconnected pair have no peer."""
+    if other.table:
+        peer = other.peer_name
+    else:
+        peer = None if not m.scenario.kind.connected or other.peer_dropped else other.peer_name
+    return peer is None or peer == x.side
+
+
 def lookup(m: Model, target: Target, want: SockType, netns: str) -> tuple[End | None, Outcome | None, str]:
     """unix_find_other(): the socket a name reaches, or the error of the lookup."""
     if target.kind is TargetKind.PATH:

@@ -61,7 +61,7 @@ def send(m: Model, step: Send, x: End) -> StepExpectation:
             raise Unknown("a datagram to a dead peer (ECONNREFUSED, and the sender's queue is purged)")
     if not other.table:
         raise Unknown("a datagram from a table socket to a pair end")
-    if other.peer_name is not None and other.peer_name != x.side:
+    if not names.may_send_to(m, x, other):
         return m.simple("send", Failed("EPERM"), "unix_may_send(): the receiver is connected to another socket")
     if x.passcred or x.passpidfd or other.passcred or other.passpidfd or not other.passrights:
         raise Unknown("credentials or SO_PASSRIGHTS between table sockets")
