@@ -186,7 +186,7 @@ def evaluate(
     except CannotExpress as exc:
         return ended(Status.UNSUPPORTED, str(exc), expectation=expectation)
     except UnknownName as exc:
-        return ended(Status.UNSUPPORTED, f"this platform has no {exc}", expectation=expectation)
+        return ended(Status.UNSUPPORTED, str(exc), expectation=expectation)
     except CaseTimeout as exc:
         return ended(Status.TIMEOUT, str(exc), expectation=expectation)
     except ChildDied as exc:

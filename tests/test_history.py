@@ -203,6 +203,11 @@ def _peek_off() -> tuple[object, object]:
     return outcomes(s, ALL)[5], outcomes(s, ALL - {"peek_off-sleep"})[5]
 
 
+def _peek_past_the_queue() -> tuple[object, object]:
+    s = variant("REG-SO_PEEK_OFF-SLEEP", "peek past the queued bytes times out")
+    return outcomes(s, ALL)[3:], outcomes(s, ALL - {"peek_off-sleep"})[3:]
+
+
 def _io_uring() -> tuple[object, object]:
     s = variant("REG-IO_URING-SCM_RIGHTS", "ring")
     return outcomes(s, ALL)[0], outcomes(s, ALL - {"io_uring-scm-refused"})[0]
@@ -328,6 +333,8 @@ def test_hand_worked_values_on_both_sides() -> None:
     assert _peek_2024_04() == ("failed with EAGAIN", "returned 1 b'a'")
     assert _peek_loop() == ("returned 1 b'b'", "failed with EAGAIN")
     assert _peek_off() == ("returned 4 b'bbbb'", "returned 8 b'aaaabbbb'")  # measured on 6.1.176
+    # measured on 6.1.176 (UML): after the timeout the peek reads again from SO_PEEK_OFF minus the queued bytes
+    assert _peek_past_the_queue() == (["failed with EAGAIN", "returned 3"], ["returned 3 b'abc'", "returned 6"])
     assert _io_uring()[0] == Failed("EINVAL").describe()
     assert _gc() == ("unmodelled", "returned 0")  # the old collector ran inside close()
     # measured on 6.12.118 (UML): 0 with the zero-length fix; on 6.18.44 EAGAIN without it.  Either way

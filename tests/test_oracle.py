@@ -310,3 +310,10 @@ def test_a_pair_end_that_dropped_its_dead_peer_takes_a_connect() -> None:
     assert steps(before)[2].outcome == Failed("EPERM")
     after = scenario(DGRAM, bind, Close(target="a"), send(b"", on="b"), connect, fds=(client,))
     assert [step.outcome for step in steps(after)[2:]] == [Failed("ECONNREFUSED"), Returned(0)]
+
+
+def test_a_name_this_architecture_lacks_is_unmodelled_not_a_crash() -> None:
+    """A scenario file may name an option no table has ("SO_RCVTIMEO" for SO_RCVTIMEO_OLD): the oracle says
+    so instead of raising (a replay reported only that its process exited early)."""
+    got = expect(scenario(STREAM, SetSockOpt(on="a", option="SO_RCVTIMEO", value=5), fds=()), PLATFORM)
+    assert isinstance(got, Unmodelled) and "unknown socket option 'SO_RCVTIMEO'" in got.reason

@@ -9,7 +9,18 @@ from collections.abc import Iterator
 from harness.catalogue.build import FDS_SPACE, SPACE, drain, passcred, recv, scenario, send
 from harness.catalogue.case import Variant, case
 from harness.catalogue.listener import kselftest_oob_variants
-from harness.model import Child, Close, FdKind, FdSpec, Identity, PairKind, ReadPartner, SetSockOpt, Splice
+from harness.model import (
+    Child,
+    Close,
+    FdKind,
+    FdSpec,
+    GetSockOpt,
+    Identity,
+    PairKind,
+    ReadPartner,
+    SetSockOpt,
+    Splice,
+)
 
 PEEK = "MSG_PEEK"
 
@@ -39,6 +50,17 @@ def reg_peek_off_sleep(kind: PairKind) -> Iterator[Variant]:
         recv(100, flags=[PEEK, "MSG_DONTWAIT"]),
     )
     yield Variant("peek after sleep", scenario(kind, *steps, fds=()))
+    # Without the fix a peek that walked past every queued byte reads once more when its timeout ends the
+    # wait, from SO_PEEK_OFF minus those bytes: measured on 6.1.176 (UML) "abc" and SO_PEEK_OFF 6; with it
+    # (6.12.118, 6.18.44) EAGAIN after the 50 ms SO_RCVTIMEO and SO_PEEK_OFF still 3.
+    steps = (
+        SetSockOpt(on="b", option="SO_PEEK_OFF", value=3),
+        SetSockOpt(on="b", option="SO_RCVTIMEO_OLD", value=(0, 50_000)),
+        send(b"abc"),
+        recv(4, flags=[PEEK]),
+        GetSockOpt(on="b", option="SO_PEEK_OFF"),
+    )
+    yield Variant("peek past the queued bytes times out", scenario(kind, *steps, fds=()))
 
 
 @case(

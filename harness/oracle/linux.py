@@ -62,7 +62,7 @@ from harness.model import (
     Step,
 )
 from harness.native.cmsg import abi_of
-from harness.native.constants import Constants, linux
+from harness.native.constants import Constants, UnknownName, linux
 from harness.observation import Blocked, Failed, Outcome, Returned
 from harness.oracle import accounting, control, ioctls, lifetimes, listener, oob, options, send, stream
 from harness.oracle.processes import Proc, as_seen_by
@@ -948,4 +948,6 @@ def expect(scenario: Scenario, platform: Platform) -> Expectation | Unmodelled:
     try:
         return LinuxModel(scenario, platform).run()
     except Unknown as exc:
+        return Unmodelled(str(exc))
+    except UnknownName as exc:  # a scenario file naming what this architecture lacks (or nobody has)
         return Unmodelled(str(exc))

@@ -83,7 +83,8 @@ def read_generic(m: Model, step: Recv, x: End) -> StepExpectation:
                     if named and (x.passcred or x.passpidfd):
                         # the scm cookie holds the credentials of the skb it went past, not the zeros
                         raise state.Unknown("a read past an skb that copied nothing, with SO_PASSCRED")
-                    return m.would_wait(step, x, named=named)
+                    reread = peek_after_timeout(m, step, x) if peek and skip < x.peek_off else None  # walked past bytes
+                    return reread or m.would_wait(step, x, named=named)
                 # MSG_WAITALL with part of the data: sock_error() (consumed), end of file, a
                 # non-blocking receive or SO_RCVTIMEO return what was copied; otherwise it waits.
                 if x.error is not None:
@@ -148,3 +149,28 @@ def read_generic(m: Model, step: Recv, x: End) -> StepExpectation:
         if not size:
             done = True
     return m.recv_done(step, copied, bytes(out), set(), creds, fds, "stream receive (manage_oob)", first, named=named)
+
+
+def peek_after_timeout(m: state.Model, step: Recv, x: state.End) -> StepExpectation | None:
+    """Without peek_off-sleep (7bf3a476ce43), a blocking peek whose SO_PEEK_OFF walked past every queued
+    byte sleeps, and when its timeout ends the wait it reads once more with what the walk left of the
+    offset (SO_PEEK_OFF minus the bytes queued), not SO_PEEK_OFF: measured on 6.1.176 (UML, an atheris
+    corpus replayed there), 9 bytes queued and SO_PEEK_OFF 9, a zero-length peek returns 0 after its
+    timeout (a 256-byte one would return the bytes from the start), where 6.12.118 and 6.18.44 wait it
+    out.  None: the receive waits as modelled (or a party wakes it: Model.raced sets ``slept`` itself)."""
+    if (
+        m.platform.has_change("peek_off-sleep")
+        or m.trial
+        or m.slept is not None
+        or x.error is not None
+        or x.rcv_shutdown
+        or not m.waits_to_receive(step.flags, step.on)
+    ):
+        return None
+    if x.rcvtimeo not in (state.SocketTimeout.HARNESS, state.SocketTimeout.SHORT):
+        raise state.Unknown("a peek past the queued bytes with a long SO_RCVTIMEO, before 7bf3a476ce43")
+    m.slept = sum(skb.remaining for skb in x.queue)
+    try:
+        return read_generic(m, step, x)  # nothing found again: the timeout's outcome (would_wait)
+    finally:
+        m.slept = None
