@@ -243,6 +243,12 @@ def test_invariants_follow_a_queue_a_refused_datagram_send_purged() -> None:
     lost = replace(observation.steps[4], outcome=Returned(0), data=b"", buffers=(b"\xa5",))
     tampered = replace(observation, steps=(*observation.steps[:4], lost))
     assert [f.field for f in invariants(unconnected, tampered)] == ["boundaries"]
+    # a connected end's sendto() of a name nobody has bound is refused by the lookup: nothing purged either
+    steps = (Send(on="b", iov=(b"x",)), Send(on="a", iov=(), address="@nobody-has-it"), Recv(on="a", buffers=(1,)))
+    elsewhere = Scenario(kind=DGRAM, steps=steps)
+    observation = execute(elsewhere, "raw")
+    assert observation.steps[1].outcome == Failed("ECONNREFUSED") and observation.steps[2].data == b"x"
+    assert list(invariants(elsewhere, observation)) == []
 
 
 def test_call_in_child_reports_values_hangs_and_deaths() -> None:

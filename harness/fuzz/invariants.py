@@ -113,10 +113,12 @@ def _purged_own_queue(step: Step, seen: StepObservation, kind: PairKind, receive
     ("Messages are lost"), then it fails with ECONNREFUSED.  Measured on 6.18.44 (a Hypothesis
     finding): b sends "x" to a, b closes, a's send is ECONNREFUSED, and a's receive then finds
     nothing.  A sendto() of an unconnected end (no unix_peer) is refused by the lookup and purges
-    nothing (measured: a then receives "x"); seqpacket says EPIPE and purges nothing."""
+    nothing (measured: a then receives "x"), and so is a connected end's sendto() of a name nobody
+    has bound (a Hypothesis finding); seqpacket says EPIPE and purges nothing."""
     return (
         isinstance(step, Send)
         and step.on == receiver
+        and step.address is None  # a sendto() of a name nobody has bound is refused by the lookup alone
         and kind.sock_type is SockType.DGRAM
         and kind.connected
         and seen.outcome == Failed("ECONNREFUSED")
