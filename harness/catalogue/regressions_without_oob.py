@@ -20,6 +20,7 @@ from harness.model import (
     ReadPartner,
     SetSockOpt,
     Splice,
+    Step,
 )
 
 PEEK = "MSG_PEEK"
@@ -40,7 +41,7 @@ def reg_peek_off_sleep(kind: PairKind) -> Iterator[Variant]:
     # before its timeout.  The scenario's own 1.5 s SO_RCVTIMEO (instead of the 0.5 s step bound) keeps
     # a loaded one-CPU guest from timing out first: a kernel without 7bf3a476ce43 then starts again at
     # the head and returns "aaaa" (measured on UML 6.1.176 under a load average of 9).
-    steps = (
+    steps: tuple[Step, ...] = (
         SetSockOpt(on="b", option="SO_PEEK_OFF", value=0),
         SetSockOpt(on="b", option="SO_RCVTIMEO_OLD", value=(1, 500_000)),
         send(b"aaaa"),
