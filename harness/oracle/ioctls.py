@@ -21,7 +21,7 @@ def ioctl(m: Model, step: Ioctl) -> StepExpectation:
         if m.sock_type is SockType.DGRAM:
             value = len(x.queue[0].data) if x.queue else 0  # the next datagram only
         else:
-            value = sum(skb.remaining for skb in x.queue) + oob.inq_extra(m, x)
+            value = x.unread + oob.inq_extra(m, x)
         return m.simple("ioctl", Returned(value), "unix_inq_len")
     if step.request == "SIOCOUTQ":
         queued = m.peer(step.on).queue

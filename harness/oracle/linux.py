@@ -205,7 +205,7 @@ class LinuxModel:
             raise Unknown("a background child racing a step that does not wait for it")
         self.background = None
         if isinstance(step, Recv):
-            self.slept = sum(skb.remaining for skb in self.ends[step.on].queue)
+            self.slept = self.ends[step.on].unread
         part = isinstance(step, Send) and accounting.sends_part_then_sleeps(
             self, step, self.ends[step.on], self.peer(step.on)
         )
@@ -574,7 +574,7 @@ class LinuxModel:
         room = step.control - used
         if room < self.abi.length(4) or "MSG_CTRUNC" in (got.msg_flags or ()):
             raise Unknown("an SCM_INQ that does not fit")
-        left = sum(skb.remaining for skb in x.queue)
+        left = x.unread
         inq = ExpectedCmsg(level="SOL_SOCKET", type="SCM_INQ", length=self.abi.length(4), inq=left)
         return dataclasses.replace(got, cmsgs=(*got.cmsgs, inq), controllen=used + min(self.abi.space(4), room))
 

@@ -265,6 +265,11 @@ class End:
     def full(self) -> bool:
         return self.full_at is not None
 
+    @property
+    def unread(self) -> int:
+        """The bytes queued here that no receive has consumed yet (a peek consumes none)."""
+        return sum(skb.remaining for skb in self.queue)
+
     def filled_up(self, sndbuf: int, last_skb: int) -> None:
         """Sends stopped once sk_wmem_alloc reached ``sndbuf``; the last skb, of at most
         ``last_skb`` bytes, may have taken it past that by its truesize."""

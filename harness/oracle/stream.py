@@ -84,7 +84,7 @@ def read_generic(m: Model, step: Recv, x: End) -> StepExpectation:
                         # the scm cookie holds the credentials of the skb it went past, not the zeros
                         raise state.Unknown("a read past an skb that copied nothing, with SO_PASSCRED")
                     reread = peek_after_timeout(m, step, x) if peek and skip < x.peek_off else None  # walked past bytes
-                    return reread or m.would_wait(step, x, named=named)
+                    return reread if reread is not None else m.would_wait(step, x, named=named)
                 # MSG_WAITALL with part of the data: sock_error() (consumed), end of file, a
                 # non-blocking receive or SO_RCVTIMEO return what was copied; otherwise it waits.
                 if x.error is not None:
@@ -169,7 +169,7 @@ def peek_after_timeout(m: state.Model, step: Recv, x: state.End) -> StepExpectat
         return None
     if x.rcvtimeo not in (state.SocketTimeout.HARNESS, state.SocketTimeout.SHORT):
         raise state.Unknown("a peek past the queued bytes with a long SO_RCVTIMEO, before 7bf3a476ce43")
-    m.slept = sum(skb.remaining for skb in x.queue)
+    m.slept = x.unread
     try:
         return read_generic(m, step, x)  # nothing found again: the timeout's outcome (would_wait)
     finally:
