@@ -604,6 +604,9 @@ class Reopen:
 
 
 POLL_EVENTS = ("POLLIN", "POLLPRI", "POLLOUT", "POLLERR", "POLLHUP", "POLLRDHUP", "POLLRDNORM", "POLLWRNORM")
+# What a poll() observation names: the events a scenario may ask for, and POLLNVAL, which poll() reports
+# for a descriptor that is not open whatever was asked (an observation spells any other bit in hex).
+POLL_REVENTS = (*POLL_EVENTS, "POLLNVAL")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -146,6 +146,10 @@ DEVIATIONS: dict[str, list[tuple[str, Deviation]]] = {
     ],
     "socket-state": [
         ("revents", lambda o: deviate_step(o, 4, events=frozenset({"POLLOUT"}))),
+        (
+            "a revents bit nobody asked for",
+            lambda o: deviate_step(o, 4, events=frozenset({"POLLIN", "POLLOUT", "0x400"})),
+        ),
         ("SO_PEERCRED", lambda o: deviate_step(o, 5, peercred=(1, 0, 0))),
     ],
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import time
 
 import pytest
@@ -10,10 +11,22 @@ import pytest
 from harness.catalogue.build import FDS_SPACE, recv, scenario, send
 from harness.catalogue.case import Case, Variant
 from harness.execute import inspect
-from harness.execute.backend import MIN_STEP_TIMEOUT, CannotExpress, ExecConfig
+from harness.execute.backend import MIN_STEP_TIMEOUT, CannotExpress, ExecConfig, event_names
 from harness.execute.inspect import fd_listing, fd_name, fd_numbers, hold_listing, open_fds
 from harness.execute.run import execute
-from harness.model import ALL_KINDS, Close, FdKind, FdSpec, PairKind, Recv, Send, SockType
+from harness.model import (
+    ALL_KINDS,
+    EPOLL_EVENTS,
+    POLL_REVENTS,
+    Close,
+    FdKind,
+    FdSpec,
+    PairKind,
+    Poll,
+    Recv,
+    Send,
+    SockType,
+)
 from harness.observation import Blocked, Failed, Returned
 from harness.platform import Platform
 from harness.report.schema import Verdict
@@ -232,3 +245,18 @@ def test_an_io_uring_scenario_runs_here_and_leaves_no_interruption_behind() -> N
         outcome = execute(scenario(STREAM, recv(4), fds=()), "raw", ExecConfig(step_timeout=0.5)).steps[0].outcome
         assert isinstance(outcome, Blocked), outcome
     assert open_fds() == before
+
+
+def test_revents_keep_every_bit() -> None:
+    """The names of the bits, and the bits no name covers as one hex number: never dropped."""
+    assert event_names(select.POLLIN | select.POLLNVAL, POLL_REVENTS) == frozenset({"POLLIN", "POLLNVAL"})
+    assert event_names(select.POLLOUT | 0x400 | 0x4000, POLL_REVENTS) == frozenset({"POLLOUT", "0x4400"})
+    assert event_names(select.EPOLLIN | select.EPOLLWRBAND, EPOLL_EVENTS) == frozenset({"EPOLLIN", "0x200"})
+    assert event_names(0, POLL_REVENTS) == frozenset()
+
+
+@pytest.mark.parametrize("kind", [PairKind(t) for t in SockType], ids=str)
+def test_a_closed_end_polls_pollnval(kind: PairKind) -> None:
+    """The reserved closed number is no descriptor: the kernel says so whatever was asked."""
+    got = execute(scenario(kind, Close(target="a"), Poll(on="a", events=frozenset()), fds=()), "raw")
+    assert (got.steps[1].outcome, got.steps[1].events) == (Returned(1), frozenset({"POLLNVAL"}))

@@ -20,6 +20,8 @@ from harness.model import (
     FdSpec,
     Fill,
     GetSockName,
+    GetSockOpt,
+    Listen,
     Named,
     PairKind,
     Poll,
@@ -27,6 +29,7 @@ from harness.model import (
     RawFd,
     Recv,
     RecvMany,
+    Reopen,
     Scenario,
     ScmCredentials,
     ScmRights,
@@ -35,9 +38,21 @@ from harness.model import (
     Shutdown,
     SockType,
 )
+from harness.native.constants import linux
 from harness.observation import Blocked, Failed, Returned
 from harness.oracle import expect
-from harness.oracle.state import NO_CREDS, TRUESIZE_FLOOR, TRUESIZE_SLACK, End, Skb, wmem_bounds
+from harness.oracle.state import (
+    NO_CREDS,
+    RECV_FLAGS_IGNORED,
+    RECV_FLAGS_MODELLED,
+    SEND_FLAGS_IGNORED,
+    SEND_FLAGS_MODELLED,
+    TRUESIZE_FLOOR,
+    TRUESIZE_SLACK,
+    End,
+    Skb,
+    wmem_bounds,
+)
 from harness.platform import Platform
 
 PLATFORM = Platform(
@@ -159,10 +174,77 @@ def test_the_abi_comes_from_the_platform() -> None:
     assert (got.cmsgs[0].length, got.controllen) == (16, 16)
 
 
-def test_unknown_flags_and_systems_are_unmodelled_not_guessed() -> None:
-    assert isinstance(expect(scenario(DGRAM, recv(flags=["MSG_ERRQUEUE"]), fds=()), PLATFORM), Unmodelled)
+def test_unknown_systems_are_unmodelled_not_guessed() -> None:
     other = dataclasses.replace(PLATFORM, system="freebsd")
     assert isinstance(expect(scenario(DGRAM, drain(), fds=()), other), Unmodelled)
+
+
+def test_every_msg_flag_name_is_modelled_on_send_and_on_receive() -> None:
+    """A flag name added to the table must be given a meaning (or be listed as ignored) by the oracle."""
+    names = set(linux("x86_64").msg)
+    assert names <= SEND_FLAGS_MODELLED and names <= RECV_FLAGS_MODELLED
+
+
+def _without_flags(got: tuple[StepExpectation, ...]) -> tuple[StepExpectation, ...]:
+    return tuple(dataclasses.replace(step, why="") for step in got)
+
+
+@pytest.mark.parametrize("kind", [STREAM, DGRAM, SEQPACKET], ids=str)
+@pytest.mark.parametrize("flag", sorted(SEND_FLAGS_IGNORED))
+def test_a_flag_af_unix_never_reads_changes_no_send(kind: PairKind, flag: str) -> None:
+    """The whole expectation of a send with the flag is that of the same send without it: data, fds,
+    credentials, and the EPIPE (with SIGPIPE on a stream) into a closed peer."""
+    control = SPACE(12) + FDS_SPACE(1)
+
+    def run(flags: list[str]) -> tuple[StepExpectation, ...]:
+        return _without_flags(
+            steps(
+                scenario(
+                    kind,
+                    passcred(),
+                    send(b"abc", fds=["f"], creds=True, flags=flags),
+                    recv(64, control=control, flags=["MSG_DONTWAIT"]),
+                    Close(target="b"),
+                    send(b"x", flags=[*flags, "MSG_DONTWAIT"]),
+                )
+            )
+        )
+
+    assert run([flag]) == run([])
+
+
+@pytest.mark.parametrize("kind", [STREAM, DGRAM, SEQPACKET], ids=str)
+@pytest.mark.parametrize("flag", sorted(RECV_FLAGS_IGNORED))
+def test_a_flag_af_unix_never_reads_changes_no_receive(kind: PairKind, flag: str) -> None:
+    """Truncating, draining, EAGAIN, and ECONNRESET after the peer closed with unread data."""
+
+    def run(flags: list[str]) -> tuple[StepExpectation, ...]:
+        nowait = [*flags, "MSG_DONTWAIT"]
+        return _without_flags(
+            steps(
+                scenario(
+                    kind,
+                    send(b"abcdef", fds=["f"]),
+                    recv(2, control=FDS_SPACE(1), flags=nowait),
+                    recv(64, flags=nowait),
+                    send(b"xy", on="b"),
+                    Close(target="b"),
+                    recv(64, on="a", flags=nowait),
+                    recv(64, on="a", flags=nowait),
+                )
+            )
+        )
+
+    assert run([flag]) == run([])
+
+
+@pytest.mark.parametrize("kind", [STREAM, DGRAM, SEQPACKET], ids=str)
+def test_a_poll_of_a_closed_end_is_pollnval_and_ready(kind: PairKind) -> None:
+    got = steps(
+        scenario(kind, Close(target="a"), Poll(on="a", events=frozenset()), Poll(on="a", timeout_ms=50), fds=())
+    )
+    for poll in got[1:]:
+        assert (poll.outcome, poll.events) == (Returned(1), frozenset({"POLLNVAL"}))
 
 
 def test_failed_receive_leaves_buffers_flags_and_controllen_alone() -> None:
@@ -317,3 +399,66 @@ def test_a_name_this_architecture_lacks_is_unmodelled_not_a_crash() -> None:
     so instead of raising (a replay reported only that its process exited early)."""
     got = expect(scenario(STREAM, SetSockOpt(on="a", option="SO_RCVTIMEO", value=5), fds=()), PLATFORM)
     assert isinstance(got, Unmodelled) and "unknown socket option 'SO_RCVTIMEO'" in got.reason
+
+
+def test_so_rcvlowat_reads_back_as_sk_setsockopt_stores_it() -> None:
+    """0 is 1, a negative value INT_MAX (AF_UNIX has no ->set_rcvlowat); the other end keeps 1."""
+
+    def lowat(value: int) -> SetSockOpt:
+        return SetSockOpt(on="b", option="SO_RCVLOWAT", value=value)
+
+    read = GetSockOpt(on="b", option="SO_RCVLOWAT")
+    s = scenario(DGRAM, read, lowat(0), read, lowat(-5), read, lowat(7), read, GetSockOpt(on="a", option="SO_RCVLOWAT"))
+    got = [step.outcome for step in steps(s) if step.op == "getsockopt"]
+    assert got == [Returned(1), Returned(1), Returned(0x7FFFFFFF), Returned(7), Returned(1)]
+
+
+def test_so_rcvlowat_is_a_stream_reads_target_and_nothing_to_a_datagram() -> None:
+    """A non-blocking stream read returns what it copied short of the mark; a read of fewer bytes than
+    the mark has its own size as target; with the peer gone it returns the rest; a blocking read short
+    of the mark waits (unmodelled without a party); datagram and seqpacket reads never look."""
+    lowat = SetSockOpt(on="b", option="SO_RCVLOWAT", value=4)
+    got = steps(scenario(STREAM, lowat, send(b"ab"), recv(8, flags=["MSG_DONTWAIT"]), send(b"cde"), recv(2), fds=()))
+    assert [(g.outcome, g.data) for g in got[2::2]] == [(Returned(2), b"ab"), (Returned(2), b"cd")]
+    eof = steps(scenario(STREAM, lowat, send(b"ab"), Close(target="a"), recv(8), fds=()))
+    assert eof[3].outcome == Returned(2)
+    waits = expect(scenario(STREAM, lowat, send(b"ab"), recv(8), fds=()), PLATFORM)
+    assert isinstance(waits, Unmodelled) and "SO_RCVLOWAT" in waits.reason
+    for kind in (DGRAM, SEQPACKET):
+        assert steps(scenario(kind, lowat, send(b"ab"), recv(8), fds=()))[2].outcome == Returned(2)
+
+
+@pytest.mark.parametrize(("kind", "errno"), [(STREAM, "EINVAL"), (SEQPACKET, "ENOTCONN")], ids=str)
+@pytest.mark.parametrize("listening", [False, True], ids=["fresh", "listening"])
+def test_a_receive_on_a_socket_that_is_not_connected(kind: PairKind, errno: str, listening: bool) -> None:
+    """unix_stream_read_generic(): EINVAL before MSG_OOB is looked at; unix_seqpacket_recvmsg():
+    ENOTCONN; the msghdr and iovecs are imported first; nothing is copied back."""
+    table = FdSpec(name="s", kind=FdKind.UNIX_STREAM if kind is STREAM else FdKind.UNIX_SEQPACKET)
+    listen = (Bind(target="s", address="@s"), Listen(on="s")) if listening else ()
+    many = Recv(on="s", buffers=(1,) * 1025)
+    got = steps(scenario(kind, *listen, recv(4, on="s"), recv(4, on="s", flags=["MSG_OOB"]), many, fds=(table,)))
+    assert [g.outcome for g in got[len(listen) :]] == [Failed(errno), Failed(errno), Failed("EMSGSIZE")]
+    assert got[len(listen)].buffers == (b"\xa5" * 4,)
+
+
+def test_a_table_socket_peeks_and_truncates_like_a_pair_end() -> None:
+    """Between sockets of the table: a peek leaves the message (fds installed again), MSG_TRUNC gives
+    its whole length, and a flag AF_UNIX never reads changes nothing."""
+    socks = (FdSpec(name="r", kind=FdKind.UNIX_DGRAM), FdSpec(name="t", kind=FdKind.UNIX_DGRAM), FILE)
+    sent = Send(on="t", iov=(b"hello",), address="@r", flags=frozenset({"MSG_ZEROCOPY"}), cmsgs=(rights("f"),))
+    nowait = ["MSG_DONTWAIT"]
+    reads = (
+        recv(2, on="r", control=FDS_SPACE(1), flags=[*nowait, "MSG_PEEK", "MSG_TRUNC"]),
+        recv(8, on="r", control=FDS_SPACE(1), flags=[*nowait, "MSG_ERRQUEUE"]),
+        recv(8, on="r", flags=nowait),
+    )
+    platform = dataclasses.replace(PLATFORM, limits={**PLATFORM.limits, "max_dgram_qlen": 512})
+    got = steps(scenario(DGRAM, Bind(target="r", address="@r"), sent, *reads, fds=socks), platform)
+    assert (got[2].outcome, got[2].data, got[2].msg_flags) == (Returned(5), b"he", frozenset({"MSG_TRUNC"}))
+    assert [c.type for c in got[2].cmsgs] == [c.type for c in got[3].cmsgs] == ["SCM_RIGHTS"]
+    assert (got[3].outcome, got[3].data, got[4].outcome) == (Returned(5), b"hello", Failed("EAGAIN"))
+
+
+def test_reopening_a_closed_end_through_proc_is_enoent() -> None:
+    got = steps(scenario(STREAM, Reopen(on="a"), Close(target="a"), Reopen(on="a", mode="O_RDONLY"), fds=()))
+    assert [g.outcome for g in got] == [Failed("ENXIO"), Returned(0), Failed("ENOENT")]

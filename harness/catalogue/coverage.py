@@ -32,7 +32,20 @@ REGRESSIONS_NOT_EXPRESSIBLE: dict[str, str] = {
 # Ids the spec's table has no row for: behaviours other suites check (gVisor, kselftests, LTP, FreeBSD,
 # CPython), added in the matching area after its last row (issue 10 item 4), and the wake-up rows
 # (issue 10 item 3), numbered from 30 in their areas.  Each case's source says which peer test it comes from.
-ADDED_IDS: tuple[str, ...] = ("PK-10", "ER-17", "BND-14", "MS-05", "MS-06", "PK-30", "CR-30", "CR-31", "CR-32", "FL-30")
+ADDED_IDS: tuple[str, ...] = (
+    "PK-10",
+    "ER-17",
+    "BND-14",
+    "MS-05",
+    "MS-06",
+    "PK-30",
+    "CR-30",
+    "CR-31",
+    "CR-32",
+    "FL-30",
+    "FL-06",
+    "FL-07",
+)
 SPEC_ROWS = 138  # the id column of shared/spec/behaviours.md
 
 ALL_IDS: tuple[str, ...] = ADDED_IDS + tuple(

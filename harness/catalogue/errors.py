@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from harness.catalogue.build import FDS_SPACE, HEADER, LEN, drain, recv, rights, scenario, send
 from harness.catalogue.case import Variant, case
 from harness.model import (
+    Close,
     GetSockOpt,
     Ioctl,
     Listen,
@@ -165,13 +166,15 @@ def er_15(kind: PairKind) -> Iterator[Variant]:
 
 @case(
     "ER-16",
-    "open('/proc/self/fd/N') on a socket: ENXIO",
+    "open('/proc/self/fd/N') on a socket: ENXIO; once the end is closed: ENOENT",
     area="errors",
     source="GV SocketReopenFromProcfs",
 )
 def er_16(kind: PairKind) -> Iterator[Variant]:
     yield Variant("O_RDWR", scenario(kind, Reopen(on="a"), fds=()))
     yield Variant("O_RDONLY", scenario(kind, Reopen(on="b", mode="O_RDONLY"), fds=()))
+    # proc_fd_instantiate(): no entry for a number with no file (measured on 6.18.44, 6.12.118, 6.1.176)
+    yield Variant("closed end", scenario(kind, Close(target="a"), Reopen(on="a"), Reopen(on="b"), fds=()))
 
 
 @case(

@@ -241,6 +241,70 @@ def fl_05(kind: PairKind) -> Iterator[Variant]:
 
 
 @case(
+    "FL-06",
+    "SO_RCVLOWAT: reads back as set (0 as 1, negative as INT_MAX); a stream read waits for that many bytes, "
+    "capped at its size, and returns less at EOF, on a timeout or without blocking; datagrams ignore it",
+    area="flags",
+    source="GV GetSetSocketRcvlowatOption; SRC sk_setsockopt, sock_rcvlowat, unix_stream_read_generic",
+)
+def fl_06(kind: PairKind) -> Iterator[Variant]:
+    # Measured on 6.18.44, 6.12.118 and 6.1.176 (UML): AF_UNIX has no ->set_rcvlowat, so the value is
+    # sk_rcvlowat as sk_setsockopt() stores it; only unix_stream_read_generic() reads it.
+    def lowat(value: int) -> SetSockOpt:
+        return SetSockOpt(on="b", option="SO_RCVLOWAT", value=value)
+
+    read = GetSockOpt(on="b", option="SO_RCVLOWAT")
+    yield Variant("values", scenario(kind, read, lowat(0), read, lowat(-1), read, lowat(4), read, fds=()))
+    yield Variant(
+        "fewer bytes than the mark",
+        scenario(
+            kind,
+            lowat(4),
+            send(b"ab"),
+            recv(64, flags=[DONTWAIT]),
+            send(b"cdef"),
+            recv(64),
+            recv(8, flags=[DONTWAIT]),
+            fds=(),
+        ),
+    )
+    yield Variant("a read smaller than the mark", scenario(kind, lowat(8), send(b"abc"), recv(2), drain(), fds=()))
+    yield Variant(
+        "end of file", scenario(kind, lowat(8), send(b"ab"), Shutdown(on="a", how="SHUT_WR"), recv(64), fds=())
+    )
+    if not kind.nonblocking:
+        timeout = SetSockOpt(on="b", option="SO_RCVTIMEO_OLD", value=(0, 50_000))
+        yield Variant("SO_RCVTIMEO", scenario(kind, lowat(4), timeout, send(b"ab"), recv(64), fds=()))
+        if kind.sock_type is SockType.STREAM:
+            # the read sleeps with 2 of 4 bytes until a background child writes the rest
+            later = Child(steps=(send(b"cd"),), background=True, delay_ms=100)
+            yield Variant("a later write", scenario(kind, lowat(4), send(b"ab"), later, recv(64), fds=()))
+
+
+# Every MSG_* name the harness knows that no AF_UNIX path reads (harness.oracle.state.*_FLAGS_IGNORED)
+IGNORED_ON_SEND = ("MSG_CONFIRM", "MSG_DONTROUTE", "MSG_FASTOPEN", "MSG_PEEK", "MSG_PROBE", "MSG_ZEROCOPY")
+IGNORED_ON_RECV = ("MSG_CONFIRM", "MSG_EOR", "MSG_ERRQUEUE", "MSG_MORE", "MSG_RST", "MSG_ZEROCOPY")
+
+
+@case(
+    "FL-07",
+    "flags AF_UNIX never reads (TCP's, UDP's, MSG_ZEROCOPY, MSG_ERRQUEUE ...) change nothing on send or receive",
+    area="flags",
+    source="SRC unix_stream_sendmsg, unix_dgram_sendmsg, unix_stream_read_generic, __unix_dgram_recvmsg",
+)
+def fl_07(kind: PairKind) -> Iterator[Variant]:
+    # Measured on 6.18.44, 6.12.118 and 6.1.176 (UML): every such flag alone, on every type, with fds,
+    # credentials, truncation, EAGAIN, a closed peer: the outcomes of the call without it.  An
+    # emulator that refuses one (EINVAL, EOPNOTSUPP) or reports it back in msg_flags fails here.
+    for flag in IGNORED_ON_SEND:
+        sent = (send(b"abc", flags=[flag], fds=["f"]), recv(64, control=FDS_SPACE(1)), Close(target="b"))
+        yield Variant(f"send {flag}", scenario(kind, *sent, send(b"x", flags=[flag, "MSG_NOSIGNAL"])))
+    for flag in IGNORED_ON_RECV:
+        read = (send(b"abcdef", fds=["f"]), recv(2, control=FDS_SPACE(1), flags=[flag]), drain())
+        yield Variant(f"recv {flag}", scenario(kind, *read, recv(8, flags=[flag, DONTWAIT])))
+
+
+@case(
     "LM-02",
     "a non-blocking stream write larger than SO_SNDBUF sends part of it, then EAGAIN",
     area="limits",

@@ -218,7 +218,7 @@ def ls_04(kind: PairKind) -> Iterator[Variant]:
     "LS-10",
     "send on a bound, unconnected socket: without a name ENOTCONN; sendto() a bound name or one nobody has: "
     "stream EOPNOTSUPP, seqpacket ENOTCONN (no implied connect); poll() of a lone socket POLLOUT|POLLHUP, of a "
-    "listener POLLIN once a connection waits",
+    "listener POLLIN once a connection waits; recvmsg() on such a socket: stream EINVAL, seqpacket ENOTCONN",
     area="listener",
     source="GV SendtoWithoutConnect, SendtoWithoutConnectIgnoresAddr; FB unix_seqpacket implied_connect, unix_stream "
     "unconnected_writability; SRC "
@@ -250,6 +250,12 @@ def ls_10(kind: PairKind) -> Iterator[Variant]:
     yield Variant("poll of a lone socket and a listener", scenario(kind, *polls, fds=fds))
     listener = (*listening(name="o"), Send(on="o", iov=(b"to",), address="@listener"), send(b"to", on="o"))
     yield Variant("a listener", scenario(kind, *listener, fds=fds[1:]))
+    # unix_stream_read_generic(): EINVAL unless established, before MSG_OOB; unix_seqpacket_recvmsg(): ENOTCONN
+    # (measured on 6.18.44, 6.12.118 and 6.1.176 (UML))
+    reads = (recv(8, on="s"), recv(8, on="s", flags=["MSG_OOB"]), recv(8, on="o", flags=["MSG_PEEK", "MSG_DONTWAIT"]))
+    yield Variant(
+        "receive unconnected", scenario(kind, Bind(target="s", address="@lone"), *listening(name="o"), *reads, fds=fds)
+    )
 
 
 @case(

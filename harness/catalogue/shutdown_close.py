@@ -230,6 +230,10 @@ def sc_12(kind: PairKind) -> Iterator[Variant]:
     yield Variant("SHUT_RD", scenario(kind, Shutdown(on="a", how="SHUT_RD"), Poll(on="a"), Poll(on="b"), fds=()))
     yield Variant("SHUT_RDWR", scenario(kind, Shutdown(on="a", how="SHUT_RDWR"), Poll(on="a"), Poll(on="b"), fds=()))
     yield Variant("peer closed", scenario(kind, send(b"x", on="b"), Close(target="b"), Poll(on="a"), fds=()))
+    # a closed end's number (no descriptor): POLLNVAL whatever was asked, and poll() counts it ready
+    yield Variant(
+        "own end closed", scenario(kind, Close(target="a"), Poll(on="a"), Poll(on="a", events=frozenset()), fds=())
+    )
     # wake-ups (issue 10): a poll that waits (bounded by its timeout) is woken by a background child's
     # shutdown; a poller asking for no events still gets POLLHUP (gVisor's *WakesHangupOnlyPoller)
     # (SHUT_RD alone gives no POLLHUP: a hangup-only poller would sleep out its timeout and return 0)

@@ -40,7 +40,7 @@ from harness.execute.threads import WAKE_GRACE, ThreadRun, finish_thread, start_
 from harness.model import (
     EPOLL_EVENTS,
     FRESH_SOCKET_TYPES,
-    POLL_EVENTS,
+    POLL_REVENTS,
     Accept,
     Bind,
     Child,
@@ -412,8 +412,9 @@ class Backend(ABC):
         poller.register(self.table.fd(step.on), mask)
         got = poller.poll(step.timeout_ms)  # bounded: model.MAX_WAIT_MS
         revents = got[0][1] if got else 0
-        names = frozenset(name for name in POLL_EVENTS if revents & getattr(select, name))
-        return StepObservation(index=index, op="poll", outcome=Returned(len(got)), events=names)
+        return StepObservation(
+            index=index, op="poll", outcome=Returned(len(got)), events=event_names(revents, POLL_REVENTS)
+        )
 
     def epoll_wait(self, index: int, step: EpollWait) -> StepObservation:
         """The end's epoll instance (made or changed as the step says), then epoll_wait(timeout 0)."""
@@ -441,8 +442,9 @@ class Backend(ABC):
         r, revents = libc.epoll_wait(epfd, 0)
         if not r.ok:
             return StepObservation(index=index, op="epoll_wait", outcome=Failed(errno_name(r.errno)))
-        names = frozenset(name for name in EPOLL_EVENTS if revents & getattr(select, name))
-        return StepObservation(index=index, op="epoll_wait", outcome=Returned(r.value), events=names)
+        return StepObservation(
+            index=index, op="epoll_wait", outcome=Returned(r.value), events=event_names(revents, EPOLL_EVENTS)
+        )
 
     def ioctl(self, step: Ioctl) -> Outcome:
         buf = bytearray(4)
@@ -839,6 +841,21 @@ class Backend(ABC):
         for fd in extra:
             self.table.own(fd)
         return tuple(describe(fd) for fd in extra)
+
+
+def event_names(revents: int, names: tuple[str, ...]) -> frozenset[str]:
+    """Every bit of a poll or epoll ``revents``: the ``names`` it has (``select`` constants), and the
+    bits none of them is, together as one hex number (a kernel that reports a bit nobody asked for
+    shows it, where a list of the expected names would drop it)."""
+    found, known = set(), 0
+    for name in names:
+        bit = getattr(select, name)
+        known |= bit
+        if revents & bit:
+            found.add(name)
+    if revents & ~known:
+        found.add(hex(revents & ~known))
+    return frozenset(found)
 
 
 def _instrument_failed(what: str, exc: OSError) -> Exception:

@@ -75,7 +75,7 @@ from harness.observation import Failed, Returned
 from harness.oracle import control, oob, table_dgram
 from harness.oracle.names import lookup, may_send_to, sock_type, target_of
 from harness.oracle.processes import as_seen_by
-from harness.oracle.state import End, Model, ScmRefused, Unknown, address_problem
+from harness.oracle.state import End, Model, ScmRefused, Unknown, address_problem, closed_poll
 
 AUTOBIND_LEN = SUN_PATH_OFFSET + 6  # "\0" + 5 hex digits
 ABSTRACT_LEN = SUN_PATH_OFFSET + 1 + len(ABSTRACT_TAG) + 1 + 2 * TOKEN_BYTES + 1 + LEAF_CHARS
@@ -148,16 +148,27 @@ def check_step(m: Model, step: Step) -> StepExpectation | None:
                 unconnected = unconnected_send(m, step) if isinstance(step, Send) else None
                 if unconnected is not None:
                     return unconnected
-                if isinstance(step, Recv) and x.state == "listening" and m.sock_type is SockType.STREAM:
-                    # ___sys_recvmsg() copies the msghdr and imports the iovecs before any protocol code:
-                    # measured on 6.18.44 (an atheris finding), 1025 iovecs on a listener are EMSGSIZE
-                    copied = control.copy_recv_msghdr(step)
-                    outcome, why = copied if copied is not None else (Failed("EINVAL"), "recvmsg on a listener")
-                    return StepExpectation(op="recv", outcome=outcome, why=why)
+                if isinstance(step, Recv):
+                    return unconnected_recv(m, step)
                 raise Unknown("data on a socket that is not connected")
     if isinstance(step, Accept) and not m.proc.is_main:
         raise Unknown("accept() in a child (the accepted descriptor is the child's)")
     return None
+
+
+def unconnected_recv(m: Model, step: Recv) -> StepExpectation:
+    """recvmsg() on a stream or seqpacket socket of the table that is not connected (unbound, bound or
+    listening): unix_stream_read_generic() says EINVAL unless TCP_ESTABLISHED (before MSG_OOB is looked
+    at), unix_seqpacket_recvmsg() ENOTCONN.  ___sys_recvmsg() copies the msghdr and imports the iovecs
+    first: measured on 6.18.44 (an atheris finding), 1025 iovecs on a listener are EMSGSIZE.  Measured on
+    6.18.44, 6.12.118 and 6.1.176 (UML): fresh, bound and listening sockets, with and without MSG_OOB,
+    MSG_PEEK or MSG_DONTWAIT, nothing copied back."""
+    copied = control.copy_recv_msghdr(step)
+    if copied is not None:
+        return m.recv_failed(step, *copied)
+    if m.sock_type is SockType.STREAM:
+        return m.recv_failed(step, Failed("EINVAL"), "recvmsg on a stream socket that is not connected")
+    return m.recv_failed(step, Failed("ENOTCONN"), "recvmsg on a seqpacket socket that is not connected")
 
 
 def unconnected_send(m: Model, step: Send) -> StepExpectation | None:
@@ -203,8 +214,10 @@ def table_poll(m: Model, step: Poll) -> StepExpectation:
     if spec is not None and spec.kind not in SOCKET_KINDS:
         raise Unknown("poll of a descriptor of the table that is no socket")
     x = m.ends.get(step.on)
-    if x is None or not x.open:
-        raise Unknown("poll on a closed descriptor (POLLNVAL)")
+    if x is None:
+        raise Unknown("poll of a descriptor the model does not track")
+    if not x.open:
+        return closed_poll()
     mask: set[str] = {"POLLERR"} if x.error is not None else set()
     if x.state == "listening":
         if x.embryos:

@@ -23,6 +23,7 @@ from harness.oracle.state import (
 # an unnamed option ``SO_<n>`` at or above it is refused with ENOPROTOOPT by sk_setsockopt() and
 # sk_getsockopt(); a lower unnamed one may be a newer kernel's option, and is not modelled.
 UNKNOWN_OPTION_FLOOR = 1000
+INT_MAX = 0x7FFFFFFF
 # Read-only SOL_SOCKET options: sk_setsockopt() has no case for them (default: ENOPROTOOPT).
 READ_ONLY = frozenset({"SO_ACCEPTCONN", "SO_TYPE", "SO_DOMAIN", "SO_PROTOCOL", "SO_PEERCRED", "SO_ERROR"})
 
@@ -78,6 +79,9 @@ def setsockopt(m: Model, step: SetSockOpt) -> StepExpectation:
         x.inq = value != 0
     elif option == "SO_OOBINLINE":
         x.oobinline = value != 0
+    elif option == "SO_RCVLOWAT":
+        # sk_setsockopt(): a negative value is INT_MAX, 0 is 1 (AF_UNIX has no ->set_rcvlowat)
+        x.rcvlowat = INT_MAX if value < 0 else value or 1
     elif option == "SO_PEEK_OFF":
         if value < -1:
             raise Unknown("SO_PEEK_OFF below -1")
@@ -137,7 +141,7 @@ def buffer_size(m: Model, option: str, value: int) -> int | Failed:
         val = max(value, 0)
     else:
         val = min(value & 0xFFFFFFFF, cap)
-    val = min(val, 0x7FFFFFFF // 2)  # INT_MAX / 2: val * 2 must not overflow
+    val = min(val, INT_MAX // 2)  # val * 2 must not overflow
     return max(val * 2, minimum)
 
 
@@ -184,6 +188,7 @@ def getsockopt(m: Model, step: GetSockOpt) -> StepExpectation:
         "SO_DOMAIN": 1,
         "SO_PROTOCOL": 0,
         "SO_PEEK_OFF": x.peek_off,
+        "SO_RCVLOWAT": x.rcvlowat,
         "SO_SNDBUF": x.sndbuf,
         "SO_RCVBUF": x.rcvbuf,
         "SO_ACCEPTCONN": int(x.state == "listening"),

@@ -17,7 +17,7 @@ from harness.expectation import CredExpect, ExpectedCmsg, ExpectedFd, StepExpect
 from harness.model import FdKind, FdSpec, RawCmsg, Recv, Scenario, ScmCredentials, ScmRights, Send, SockType
 from harness.native.cmsg import CmsgAbi
 from harness.native.constants import Constants
-from harness.observation import Blocked, Failed, Outcome
+from harness.observation import Blocked, Failed, Outcome, Returned
 from harness.oracle.processes import Proc
 
 if TYPE_CHECKING:
@@ -69,19 +69,67 @@ ACCESS_MODES = {FdKind.PIPE_READ: "O_RDONLY", FdKind.PIPE_WRITE: "O_WRONLY", FdK
 # Options whose support the platform probe records; without it the kernel says ENOPROTOOPT.
 PROBED_OPTIONS = frozenset({"SO_PASSPIDFD", "SO_PEERPIDFD", "SO_PASSRIGHTS", "SO_INQ", "SO_PEEK_OFF"})
 ERRNO_VALUES = {"ECONNRESET": errno.ECONNRESET, "EPIPE": errno.EPIPE}
-SEND_FLAGS_MODELLED = frozenset({"MSG_DONTWAIT", "MSG_NOSIGNAL", "MSG_EOR", "MSG_MORE", "MSG_OOB"})
-PAGE = 4096  # a pipe buffer holds one page (x86_64, arm64 with 4 KiB pages: what the splice cases write)
-RECV_FLAGS_MODELLED = frozenset(
+# Flags no AF_UNIX path reads: ____sys_sendmsg()/____sys_recvmsg() pass the caller's flags down
+# unchecked, and unix_{stream,dgram,seqpacket}_{send,recv}msg() test only MSG_OOB, MSG_DONTWAIT,
+# MSG_NOSIGNAL, MSG_PEEK, MSG_TRUNC, MSG_WAITALL and MSG_CMSG_CLOEXEC (MSG_EOR and MSG_MORE on send;
+# MSG_ERRQUEUE only in do_recvmmsg()).  TCP's, UDP's, zerocopy, sendmmsg's and the output-only flags
+# change nothing: the call behaves as without them, and none shows in the receiver's msg_flags.
+# Measured on 6.18.44 (host), 6.12.118 and 6.1.176 (UML): each flag alone on send (with fds and
+# credentials, and into a closed peer) and on receive (truncating, draining, at EAGAIN and at the end of
+# file), on every socket type, blocking and SOCK_NONBLOCK, outcomes equal to the call without it.
+SEND_FLAGS_IGNORED = frozenset(
     {
         "MSG_PEEK",
-        "MSG_TRUNC",
-        "MSG_DONTWAIT",
-        "MSG_WAITALL",
-        "MSG_CMSG_CLOEXEC",
+        "MSG_DONTROUTE",
         "MSG_CTRUNC",
-        "MSG_OOB",
-        "MSG_NOSIGNAL",
+        "MSG_PROBE",
+        "MSG_TRUNC",
+        "MSG_WAITALL",
+        "MSG_FIN",
+        "MSG_SYN",
+        "MSG_CONFIRM",
+        "MSG_RST",
+        "MSG_ERRQUEUE",
+        "MSG_WAITFORONE",
+        "MSG_BATCH",
+        "MSG_ZEROCOPY",
+        "MSG_FASTOPEN",
+        "MSG_CMSG_CLOEXEC",
     }
+)
+RECV_FLAGS_IGNORED = frozenset(
+    {
+        "MSG_DONTROUTE",
+        "MSG_PROBE",
+        "MSG_EOR",
+        "MSG_FIN",
+        "MSG_SYN",
+        "MSG_CONFIRM",
+        "MSG_RST",
+        "MSG_ERRQUEUE",
+        "MSG_MORE",
+        "MSG_WAITFORONE",
+        "MSG_BATCH",
+        "MSG_ZEROCOPY",
+        "MSG_FASTOPEN",
+    }
+)
+SEND_FLAGS_MODELLED = frozenset({"MSG_DONTWAIT", "MSG_NOSIGNAL", "MSG_EOR", "MSG_MORE", "MSG_OOB"}) | SEND_FLAGS_IGNORED
+PAGE = 4096  # a pipe buffer holds one page (x86_64, arm64 with 4 KiB pages: what the splice cases write)
+RECV_FLAGS_MODELLED = (
+    frozenset(
+        {
+            "MSG_PEEK",
+            "MSG_TRUNC",
+            "MSG_DONTWAIT",
+            "MSG_WAITALL",
+            "MSG_CMSG_CLOEXEC",
+            "MSG_CTRUNC",
+            "MSG_OOB",
+            "MSG_NOSIGNAL",
+        }
+    )
+    | RECV_FLAGS_IGNORED
 )
 # Send-buffer accounting counts skb truesize (sk_wmem_alloc), not bytes: kmalloc rounds an skb's
 # linear part up to a power of two.  Measured on Linux 6.18.44 x86_64, one send of 1..140000 bytes
@@ -229,6 +277,9 @@ class End:
     rcvtimeo: SocketTimeout = SocketTimeout.HARNESS  # what ends a blocking receive that waits
     sndtimeo: SocketTimeout = SocketTimeout.HARNESS
     rcvbuf: int = 0  # SO_RCVBUF (no effect on AF_UNIX queues, only read back)
+    # SO_RCVLOWAT (sk_rcvlowat, 1 from sock_init_data(), an accepted socket's too): the bytes a stream
+    # read waits for (sock_rcvlowat(), capped at its size); datagram and seqpacket reads never look
+    rcvlowat: int = 1
     bound: bool = False  # has an address: the pair's own (PairKind.origin), or autobound by a send with SO_PASSCRED
     # what getsockname names (harness.addresses.describe_name): "unnamed", "a" / "b" (the name the pair
     # bound for that end; an accepted end has the listener's, b's), "autobind"
@@ -309,6 +360,20 @@ class Controls:
     cmsgs: list[ExpectedCmsg]
     consumed: int
     ctrunc: bool
+
+
+def closed_poll() -> StepExpectation:
+    """do_pollfd() of a number that is no open descriptor: POLLNVAL whatever was asked, and the entry
+    counts as ready, so poll() returns 1 at once.  Measured on 6.18.44, 6.12.118 and 6.1.176 (UML): a
+    poll of a closed pair end or socket of the table, with and without a timeout."""
+    return StepExpectation(
+        op="poll", outcome=Returned(1), events=frozenset({"POLLNVAL"}), why="poll of a closed descriptor: POLLNVAL"
+    )
+
+
+def partial_target(step: Recv, x: End) -> bool:
+    """The receive may wait with part of what it must read (MSG_WAITALL, or SO_RCVLOWAT above 1)."""
+    return "MSG_WAITALL" in step.flags or x.rcvlowat > 1
 
 
 def data_fault(step: Recv) -> bool:

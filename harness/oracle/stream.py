@@ -29,8 +29,8 @@ def read_generic(m: Model, step: Recv, x: End) -> StepExpectation:
     """
     size = step.capacity
     peek = "MSG_PEEK" in step.flags
-    lowat = size if "MSG_WAITALL" in step.flags else min(1, size)
-    target = lowat or 1  # sock_rcvlowat()
+    lowat = size if "MSG_WAITALL" in step.flags else min(x.rcvlowat, size)
+    target = lowat or 1  # sock_rcvlowat(): SO_RCVLOWAT, or the whole size with MSG_WAITALL
     skip = max(x.peek_off, 0) if peek else 0
     if peek and m.slept is not None and not m.platform.has_change("peek_off-sleep"):
         # Before 7bf3a476ce43 (6.18; measured on 6.1.176 (UML)) the offset is not read again after
@@ -85,7 +85,7 @@ def read_generic(m: Model, step: Recv, x: End) -> StepExpectation:
                         raise state.Unknown("a read past an skb that copied nothing, with SO_PASSCRED")
                     reread = peek_after_timeout(m, step, x) if peek and skip < x.peek_off else None  # walked past bytes
                     return reread if reread is not None else m.would_wait(step, x, named=named)
-                # MSG_WAITALL with part of the data: sock_error() (consumed), end of file, a
+                # part of the target (MSG_WAITALL, SO_RCVLOWAT): sock_error() (consumed), end of file, a
                 # non-blocking receive or SO_RCVTIMEO return what was copied; otherwise it waits.
                 if x.error is not None:
                     x.error = None
@@ -95,8 +95,8 @@ def read_generic(m: Model, step: Recv, x: End) -> StepExpectation:
                     or x.rcvtimeo is state.SocketTimeout.SHORT
                 ):
                     if m.trial:  # a background party races this receive: it sleeps here until the party acts
-                        return StepExpectation(op="recv", outcome=Blocked(), why="MSG_WAITALL waits for more")
-                    raise state.Unknown("MSG_WAITALL waiting for more data than is queued")
+                        return StepExpectation(op="recv", outcome=Blocked(), why="waits for the rest of the target")
+                    raise state.Unknown("a read waiting for more data than is queued (MSG_WAITALL, SO_RCVLOWAT)")
                 done = True
                 break
             while skb is not None and skip >= skb.remaining:
