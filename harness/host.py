@@ -152,6 +152,18 @@ def _default_sndbuf() -> dict[str, int]:
     return out
 
 
+def _umask() -> int | None:
+    """This process's umask, read from /proc/self/status (Linux 4.7+) without changing it; None without it."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 @functools.cache
 def probe(label: str = "native") -> Platform:
     """Probe the running system once (cached per label)."""
@@ -170,6 +182,8 @@ def probe(label: str = "native") -> Platform:
     limits["sndbuf_min"] = _minimum_buffer(socket.SO_SNDBUF)
     limits["rcvbuf_min"] = _minimum_buffer(socket.SO_RCVBUF)
     limits["rcvbuf_default"] = _default_rcvbuf()
+    if (mask := _umask()) is not None:
+        limits["umask"] = mask  # the mode of the socket files a Bind step makes (0777 & ~umask)
     fd_identity = _fd_identity(consts)
     return Platform(
         system="linux",

@@ -13,6 +13,7 @@ from harness.catalogue.build import FDS_SPACE, FILE, FILE2, SPACE, drain, passcr
 from harness.expectation import Expectation, StepExpectation, Unmodelled
 from harness.model import (
     Bind,
+    Child,
     Close,
     ClosedFd,
     Connect,
@@ -21,6 +22,8 @@ from harness.model import (
     Fill,
     GetSockName,
     GetSockOpt,
+    Identity,
+    Ioctl,
     Listen,
     Named,
     PairKind,
@@ -462,3 +465,43 @@ def test_a_table_socket_peeks_and_truncates_like_a_pair_end() -> None:
 def test_reopening_a_closed_end_through_proc_is_enoent() -> None:
     got = steps(scenario(STREAM, Reopen(on="a"), Close(target="a"), Reopen(on="a", mode="O_RDONLY"), fds=()))
     assert [g.outcome for g in got] == [Failed("ENXIO"), Returned(0), Failed("ENOENT")]
+
+
+def test_a_socket_timeout_given_as_an_int_is_einval() -> None:
+    """sock_copy_user_timeval(): 4 bytes are shorter than a struct timeval; the timeout stays the harness's."""
+    short = SetSockOpt(on="b", option="SO_RCVTIMEO_OLD", value=1)
+    got = steps(scenario(STREAM, short, recv(4), fds=()))
+    assert (got[0].outcome, got[1].outcome) == (Failed("EINVAL"), Blocked())
+
+
+def test_siocoutq_lets_the_read_skbs_of_a_split_stream_send_go() -> None:
+    """Hypothesis finding (seed 101): a stream send the kernel split (36544 + 1 bytes on 6.18.44) read
+    up to its last byte may hold only that byte's skb in flight: the floor is that byte plus the least
+    truesize of one skb, not the whole send."""
+    got = steps(scenario(STREAM, send(b"x" * 36545), recv(36544), Ioctl(on="a", request="SIOCOUTQ"), fds=()))[2]
+    assert got.value_range is not None and got.value_range[0] <= 768 <= got.value_range[1]
+    assert got.value_range[0] == 1 + TRUESIZE_FLOOR
+
+
+@pytest.mark.parametrize(("umask", "allowed"), [(0o022, False), (0o000, True), (None, None)])
+def test_a_path_lookup_by_another_user_needs_write_permission_on_the_socket_file(
+    umask: int | None, allowed: bool | None
+) -> None:
+    """atheris finding (seed 97): unix_find_bsd() asks for MAY_WRITE on the socket file, made 0777 & ~umask;
+    the unprivileged uid is "other"; root inside a new user namespace is its owner; without the umask
+    the oracle does not guess."""
+    limits = dict(PLATFORM.limits) | ({} if umask is None else {"umask": umask})
+    platform = dataclasses.replace(PLATFORM, limits=limits, capabilities=frozenset({"CAP_SYS_ADMIN"}))
+    socks = (FdSpec(name="l", kind=FdKind.UNIX_DGRAM), FdSpec(name="c", kind=FdKind.UNIX_DGRAM))
+    lookups = (
+        Child(steps=(Connect(target="c", address="/l"),), identity=Identity(user="unprivileged")),
+        Child(steps=(Connect(target="c", address="/l"),), identity=Identity(userns=True)),
+    )
+    got = expect(scenario(DGRAM, Child(steps=(Bind(target="l", address="/l"),)), *lookups, fds=socks), platform)
+    if allowed is None:
+        assert isinstance(got, Unmodelled) and "umask" in got.reason
+        return
+    assert isinstance(got, Expectation)
+    unprivileged, owner = (step.nested[0].outcome for step in got.steps[1:])
+    assert unprivileged == (Returned(0) if allowed else Failed("EACCES"))
+    assert owner == Returned(0)

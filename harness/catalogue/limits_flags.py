@@ -135,7 +135,7 @@ def lm_06(kind: PairKind) -> Iterator[Variant]:
 
 @case(
     "LM-07",
-    "SO_RCVTIMEO / SO_SNDTIMEO expiry gives EAGAIN; tv_usec >= 1000000 or < 0: EDOM",
+    "SO_RCVTIMEO / SO_SNDTIMEO expiry gives EAGAIN; tv_usec >= 1000000 or < 0: EDOM; an int, not a timeval: EINVAL",
     area="limits",
     source="GV SendTimeout, RecvTimeout*, *UsecTooLarge/Neg",
 )
@@ -146,6 +146,10 @@ def lm_07(kind: PairKind) -> Iterator[Variant]:
             f"tv_usec {usec}",
             scenario(kind, bad, SetSockOpt(on="a", option="SO_SNDTIMEO_OLD", value=(0, usec)), fds=()),
         )
+    # sock_copy_user_timeval(): optlen under sizeof(struct __kernel_old_timeval) (measured on 6.18.44,
+    # 6.12.118 and 6.1.176 (UML))
+    short = (SetSockOpt(on="a", option=option, value=1) for option in ("SO_RCVTIMEO_OLD", "SO_SNDTIMEO_OLD"))
+    yield Variant("an int", scenario(kind, *short, fds=()))
     if not kind.nonblocking:
         timeout = (0, 50_000)
         yield Variant(

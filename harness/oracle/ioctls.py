@@ -8,7 +8,7 @@ from harness.expectation import StepExpectation
 from harness.model import Ioctl, SockType
 from harness.observation import Failed, Returned
 from harness.oracle import oob
-from harness.oracle.state import Model, Unknown
+from harness.oracle.state import Model, Unknown, wmem_bounds
 
 
 def ioctl(m: Model, step: Ioctl) -> StepExpectation:
@@ -24,13 +24,16 @@ def ioctl(m: Model, step: Ioctl) -> StepExpectation:
             value = x.unread + oob.inq_extra(m, x)
         return m.simple("ioctl", Returned(value), "unix_inq_len")
     if step.request == "SIOCOUTQ":
-        queued = m.peer(step.on).queue
-        sent = sum(len(skb.data) for skb in queued)
-        if not queued:
+        peer = m.peer(step.on)
+        if not peer.queue:
             return m.simple("ioctl", Returned(0), "nothing in flight from this end")
-        # sk_wmem_alloc counts skb truesize, not bytes: at least the bytes, at most a page per skb more
-        hi = 2 * sent + len(queued) * 4096  # truesize rounds each skb's allocation up
-        return StepExpectation(op="ioctl", outcome=Returned(sent), value_range=(sent, hi), why="sk_wmem_alloc")
+        # sk_wmem_alloc counts skb truesize, not bytes: at most a page per skb more than twice the bytes.
+        # At least what wmem_bounds() says: a big stream send the kernel split may have freed the skbs
+        # read to their end.  Measured on 6.18.44 (a Hypothesis finding, seed 101): 36545 bytes sent in
+        # one call are skbs of 36544 and 1 byte; after a read of 36544, SIOCOUTQ is 768 (one skb).
+        lo = wmem_bounds(peer)[0]
+        hi = 2 * sum(len(skb.data) for skb in peer.queue) + len(peer.queue) * 4096
+        return StepExpectation(op="ioctl", outcome=Returned(lo), value_range=(lo, hi), why="sk_wmem_alloc")
     return oob.atmark(m, step, x)
 
 

@@ -272,6 +272,8 @@ def bind(m: Model, step: Bind) -> StepExpectation:
         if x.address is not None or x.bound:
             return m.simple("bind", Failed("EINVAL"), "the socket is bound already")
         x.address, x.address_len = target, PATH_LEN
+        umask = m.platform.limits.get("umask")
+        x.path_mode = None if umask is None else 0o777 & ~umask
         _name_pair_end(x, "pathname")
         return m.simple("bind", Returned(0), "bound to a path")
     if x.address is not None or x.bound:

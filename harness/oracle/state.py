@@ -305,6 +305,9 @@ class End:
     nonblocking: bool = False  # a table socket's O_NONBLOCK
     address: object = None  # a table socket's bound address (harness.addresses.Target), None: unbound
     address_len: int = 2  # what getsockname() returns as its length (2: unnamed; without the private directory)
+    # the mode of the socket file a path bind made: 0777 & ~umask (unix_bind); the pair's own paths are
+    # chmod 0777 by the executor; None: made under a umask the platform record does not give
+    path_mode: int | None = 0o777
     backlog: int = 0  # sk_max_ack_backlog of a listener
     embryos: list[str] = field(default_factory=list)  # a listener's connections not yet accepted
     listener: str | None = None  # an embryo: the listener whose queue holds it (None once accepted)
