@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -24,9 +25,10 @@ from harness.catalogue import CASES
 from harness.expectation import Expectation
 from harness.fuzz import bundle, repro_c, repro_py
 from harness.fuzz.findings import run_c_repro, run_python_repro
-from harness.fuzz.repro_plan import Inexpressible, make_plan
+from harness.fuzz.repro_plan import POLL_BITS, Inexpressible, make_plan
 from harness.model import (
     API_KINDS,
+    POLL_REVENTS,
     Child,
     Close,
     ClosedFd,
@@ -62,6 +64,12 @@ TABLE = (*(FdSpec(name=f"f{i}", kind=k) for i, k in enumerate(KINDS)), FdSpec(na
 
 # Every step type and cmsg variant of the reproducers, in scenarios the oracle models.
 EVERYTHING = (
+    # a closed end polls POLLNVAL: both reproducers compare every revents bit, as the harness records them
+    Scenario(
+        kind=PairKind(SockType.SEQPACKET),
+        fds=(),
+        steps=(Close(target="a"), Poll(on="a", events=frozenset()), Poll(on="b")),
+    ),
     Scenario(
         kind=PairKind(SockType.STREAM),
         fds=TABLE,
@@ -419,3 +427,7 @@ def test_both_reproducers_open_the_unix_sockets_of_the_table(tmp_path: Path, pla
     bound = replace(scenario, steps=(Bind(target="s", address="@x"),))
     with pytest.raises(Inexpressible, match="Bind"):
         make_plan(bound, _modelled(bound, platform), platform)
+
+
+def test_the_c_reproducers_poll_bits_are_the_names_the_harness_records() -> None:
+    assert {name: getattr(select, name) for name in POLL_REVENTS} == POLL_BITS
