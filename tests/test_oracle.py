@@ -505,3 +505,13 @@ def test_a_path_lookup_by_another_user_needs_write_permission_on_the_socket_file
     unprivileged, owner = (step.nested[0].outcome for step in got.steps[1:])
     assert unprivileged == (Returned(0) if allowed else Failed("EACCES"))
     assert owner == Returned(0)
+
+
+def test_a_nonblocking_pair_end_connecting_to_a_full_listener_gets_eagain() -> None:
+    """A socketpair() end's O_NONBLOCK is the pair kind's, not its End's (which only a socket of the table
+    sets): unix_stream_connect() with timeo 0 is EAGAIN where a blocking socket waits for room."""
+    socks = (FdSpec(name="l", kind=FdKind.UNIX_STREAM), FdSpec(name="c", kind=FdKind.UNIX_STREAM))
+    listen = (Bind(target="l", address="@l"), Listen(on="l", backlog=0), Connect(target="c", address="@l"))
+    nonblocking = steps(scenario(NONBLOCKING_STREAM, *listen, Connect(target="a", address="@l"), fds=socks))
+    blocking = steps(scenario(STREAM, *listen, Connect(target="a", address="@l"), fds=socks))
+    assert (nonblocking[3].outcome, blocking[3].outcome) == (Failed("EAGAIN"), Blocked())
