@@ -144,10 +144,13 @@ class LinuxModel:
             raise Unknown("a socket with no peer")  # listener.check_step keeps unconnected sockets away
         return self.ends[peer]
 
-    def blocking(self, flags: frozenset[str], on: str = "a") -> bool:
+    def nonblocking(self, on: str) -> bool:
+        """O_NONBLOCK of ``on``: a socket of the table's own, a pair end's the pair kind's."""
         x = self.ends.get(on)
-        nonblocking = x.nonblocking if x is not None and x.table else self.scenario.kind.nonblocking
-        return not nonblocking and "MSG_DONTWAIT" not in flags
+        return x.nonblocking if x is not None and x.table else self.scenario.kind.nonblocking
+
+    def blocking(self, flags: frozenset[str], on: str = "a") -> bool:
+        return not self.nonblocking(on) and "MSG_DONTWAIT" not in flags
 
     def waits_to_receive(self, flags: frozenset[str], on: str) -> bool:
         """A receive on ``on`` with ``flags`` may wait: blocking, and its SO_RCVTIMEO is not 0 (timeo 0)."""
@@ -155,9 +158,7 @@ class LinuxModel:
 
     def expected_fd(self, name: str) -> ExpectedFd:
         if name in self.ends:
-            x = self.ends[name]
-            nonblocking = x.nonblocking if x.table else self.scenario.kind.nonblocking
-            status = {"O_RDWR"} | ({"O_NONBLOCK"} if nonblocking else set())
+            status = {"O_RDWR"} | ({"O_NONBLOCK"} if self.nonblocking(name) else set())
             return ExpectedFd(name=name, file_type="socket", status_flags=frozenset(status), seekable=False)
         spec = self.kinds[name]
         status = {ACCESS_MODES.get(spec.kind, "O_RDWR")}

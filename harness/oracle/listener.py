@@ -353,7 +353,7 @@ def connect(m: Model, step: Connect) -> StepExpectation:
         # the connecting socket's O_NONBLOCK: a pair end's is the pair kind's (an atheris corpus entry
         # replayed on 6.1.176, and on 6.18.44: a SOCK_NONBLOCK socketpair() end connecting to a full
         # listener got EAGAIN where the oracle said it would wait)
-        if not m.blocking(frozenset(), step.target):
+        if m.nonblocking(step.target):
             return m.simple("connect", Failed("EAGAIN"), "the listener's backlog is full (non-blocking)")
         outcome, why = x.sndtimeo.ends_wait("the listener's backlog is full")
         return m.simple("connect", outcome, why)
@@ -430,7 +430,7 @@ def accept(m: Model, step: Accept) -> StepExpectation:
     if x.state != "listening":
         return m.simple("accept", Failed("EINVAL"), "accept() on a socket that is not listening")
     if not x.embryos:
-        if not m.blocking(frozenset(), step.on):
+        if m.nonblocking(step.on):
             return m.simple("accept", Failed("EAGAIN"), "no connection waits (non-blocking)")
         outcome, why = x.rcvtimeo.ends_wait("no connection waits")
         return m.simple("accept", outcome, why)
