@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import faulthandler
 import fnmatch
 import json
 import os
@@ -193,6 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from harness.report.write import OutputError
     from harness.targets.target import TargetError
 
+    # ``kill -USR1 PID`` prints where every thread of a run that seems stuck is, on its stderr (a
+    # campaign worker's goes to its log.txt), and the run goes on
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         code = _dispatch(argv)
         sys.stdout.flush()  # a reader that went away shows up here at the latest

@@ -122,6 +122,23 @@ def _wait_until_every_worker_ran(directory: Path, *, workers: int, execs: int, b
     raise AssertionError(f"the workers did not each run {execs} scenarios within {bound:g} s")
 
 
+def _diagnosis(process: subprocess.Popen[str], out: Path) -> str:
+    """What a campaign that did not stop was doing: its processes, every thread's stack (SIGUSR1), the logs."""
+    table = subprocess.run(
+        ["ps", "-e", "-o", "pid,ppid,pgid,sid,stat,wchan:32,etime,args"], capture_output=True, text=True
+    )
+    ours = [line for line in table.stdout.splitlines()[1:] if str(process.pid) in line.split()[:4]]
+    for line in ours:  # the supervisor's stacks go to its stderr, a worker's to its log.txt
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(line.split()[0]), signal.SIGUSR1)
+    time.sleep(2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # its session: the workers go with the supervisor's lifeline
+    _, err = process.communicate(timeout=30)
+    logs = [f"{log}: {log.read_text()[-4000:]}" for log in sorted(out.glob("workers/*/log.txt"))]
+    return "\n".join(["stderr:", err[-8000:], "processes:", *ours, *logs])
+
+
 def test_ctrl_c_stops_both_workers_cleanly_with_a_summary(tmp_path: Path) -> None:
     out = tmp_path / "campaign"
     process = subprocess.Popen(
@@ -129,10 +146,16 @@ def test_ctrl_c_stops_both_workers_cleanly_with_a_summary(tmp_path: Path) -> Non
         cwd=ROOT,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # so that nothing of it outlives a failure
+        # Ctrl-C as a terminal gives it: a shell's background job inherits SIGINT ignored, and Python keeps that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     _wait_until_every_worker_ran(out / "workers", workers=2, execs=100)
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
+    try:
+        _, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the campaign did not stop within 60 s of Ctrl-C\n" + _diagnosis(process, out)) from None
     assert process.returncode in (0, 1), err
     summary = _summary(out)
     assert summary["stopped_by"] == "interrupt"
