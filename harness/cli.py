@@ -19,6 +19,7 @@ scm-harness corpus   --sync | --check [--atheris]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import faulthandler
@@ -195,8 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from harness.targets.target import TargetError
 
     # ``kill -USR1 PID`` prints where every thread of a run that seems stuck is, on its stderr (a
-    # campaign worker's goes to its log.txt), and the run goes on
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    # campaign worker's goes to its log.txt), and the run goes on.  (Not when stderr has no descriptor,
+    # as under a test runner that captures it.)
+    with contextlib.suppress(OSError, ValueError):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         code = _dispatch(argv)
         sys.stdout.flush()  # a reader that went away shows up here at the latest
