@@ -11,11 +11,15 @@ from harness.model import (
     Close,
     DiagUid,
     EpollWait,
+    GetPeerName,
     GetSockOpt,
     Identity,
     Ioctl,
+    Listen,
     PairKind,
+    SetOwner,
     SetSockOpt,
+    Shutdown,
     SockType,
     SpliceIn,
     Step,
@@ -108,7 +112,8 @@ def ms_04(kind: PairKind) -> Iterator[Variant]:
 @case(
     "MS-05",
     "epoll with EPOLLET: a readable end is reported once, and again after every write (re-armed though "
-    "nothing was read); level-triggered it is reported while readable",
+    "nothing was read), a shutdown of it or of a stream peer, and a stream peer's close; level-triggered "
+    "it is reported while readable; a closed end's item goes with its file",
     area="misc",
     source="GV epoll.cc EdgeTriggered_NoRandomSave (pipes) applied to AF_UNIX pairs; new id: no row has epoll",
 )
@@ -122,6 +127,18 @@ def ms_05(kind: PairKind) -> Iterator[Variant]:
     # a write that fails queues nothing and wakes nobody; an empty datagram is queued and wakes
     steps = (send(b"a"), wait, wait, send(b""), wait)
     yield Variant("registered with data queued, empty write", scenario(kind, *steps, fds=()))
+    # Measured on 6.18.44, 6.12.118 and 6.1.176 (UML): sk_state_change() wakes with no key, which every
+    # item hears.  unix_shutdown() calls it for the end, and for a stream/seqpacket peer too;
+    # unix_release_sock() for a stream/seqpacket peer only.  So on a datagram pair a's shutdown and
+    # close leave b's item alone, though b still has a message.
+    steps = (send(b"a"), wait, wait, Shutdown(on="a", how="SHUT_WR"), wait, Shutdown(on="b", how="SHUT_RD"), wait)
+    yield Variant("shutdowns", scenario(kind, *steps, fds=()))
+    yield Variant("the peer closed", scenario(kind, send(b"a"), wait, wait, Close(target="a"), wait, fds=()))
+    # SO_SNDBUF wakes with EPOLLOUT (sk_write_space), which an EPOLLIN item does not hear; the others, nobody
+    quiet = (SetSockOpt(on="b", option="SO_SNDBUF", value=8192), Listen(on="b"), GetPeerName(on="b"), SetOwner(on="b"))
+    yield Variant("calls that wake nobody", scenario(kind, send(b"a"), wait, wait, *quiet, wait, fds=()))
+    # the item went with the file (eventpoll_release); adding or changing one needs the descriptor: EBADF
+    yield Variant("its end closed", scenario(kind, send(b"a"), wait, Close(target="b"), wait, level, fds=()))
 
 
 # ---- issue 10 item 4: splice into a socket ------------------------------------------------------
