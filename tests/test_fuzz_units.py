@@ -510,3 +510,15 @@ def test_an_interval_timer_of_the_process_does_not_interrupt_a_fuzzed_scenario(p
     assert [step.outcome for step in evaluation.observation.steps[1:]] == [Failed("EAGAIN")] * 2
     assert evaluation.findings == ()
     assert ticks  # the timer did fire: held back during the scenario, handled after it
+
+
+def test_a_corpus_entry_no_campaign_could_read_back_is_not_written(tmp_path: Path, platform: Platform) -> None:
+    """JSON spells a byte above 0x7f in six characters: a megabyte of one such byte (an atheris input
+    decoded to it) is over MAX_SCENARIO_FILE, which the next campaign and replay would refuse to read."""
+    spec = WorkerSpec(index=0, engine="hypothesis", out=tmp_path, corpus=tmp_path / "corpus", run_repros=False)
+    state = WorkerState(spec, platform)
+    state.save_corpus(Scenario(kind=STREAM, fds=(), steps=(Send(on="a", iov=(b"\xb3" * (1 << 20),)),)))
+    assert (state.corpus_written, state.corpus_too_large) == (0, 1)
+    state.save_corpus(Scenario(kind=STREAM, fds=(), steps=(Send(on="a", iov=(b"\xb3" * 1000,)),)))
+    assert (state.corpus_written, state.corpus_too_large) == (1, 1)
+    assert len(list(spec.corpus.iterdir())) == 1

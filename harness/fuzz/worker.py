@@ -31,6 +31,7 @@ from harness.fuzz.slot import CANNOT_WRITE_EXIT, Slot
 from harness.model import Scenario
 from harness.platform import Platform
 from harness.report.write import OutputError, write_atomically, writing
+from harness.untrusted import MAX_SCENARIO_FILE
 
 FLUSH_EVERY = 1.0  # seconds between statistics files
 REFRESH_KNOWN_EVERY = 2.0  # seconds between looks at findings/ (what other workers stored)
@@ -145,6 +146,7 @@ class WorkerState:
         self.outcomes: set[str] = set()
         self._new_outcomes: list[str] = []
         self.corpus_written = 0
+        self.corpus_too_large = 0  # scenarios whose JSON exceeds MAX_SCENARIO_FILE: no campaign could read them back
         self.stored: list[str] = []  # signatures this worker stored
         self.known: set[str] = set()
         self._last_flush = 0.0
@@ -199,6 +201,9 @@ class WorkerState:
         ~7 ms each with the fsyncs, 5 % of a Hypothesis worker's time).
         """
         text = codec.dumps(scenario)
+        if len(text) > MAX_SCENARIO_FILE:  # (the JSON is ASCII: one byte per character)
+            self.corpus_too_large += 1  # e.g. a megabyte of one non-ASCII byte, six characters each
+            return
         name = hashlib.sha1(text.encode()).hexdigest()[:16] + ".json"
         path = self.spec.corpus / name
         if not path.exists():
@@ -224,6 +229,7 @@ class WorkerState:
             "skipped": dict(self.skipped),
             "signatures": len(self.outcomes),
             "corpus_written": self.corpus_written,
+            "corpus_too_large": self.corpus_too_large,
             "stored": self.stored,
             "elapsed": now - self.started,
         }
