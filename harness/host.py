@@ -18,7 +18,14 @@ from harness.oracle import history
 from harness.platform import KCMP_AVAILABLE, PROBES, Platform
 
 # CAP_* bit numbers (include/uapi/linux/capability.h)
-_CAPS = {"CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_NET_ADMIN": 12, "CAP_SYS_ADMIN": 21, "CAP_SYS_RESOURCE": 24}
+_CAPS = {
+    "CAP_SETGID": 6,
+    "CAP_SETUID": 7,
+    "CAP_NET_ADMIN": 12,
+    "CAP_NET_RAW": 13,
+    "CAP_SYS_ADMIN": 21,
+    "CAP_SYS_RESOURCE": 24,
+}
 
 
 def _capabilities() -> frozenset[str]:

@@ -131,13 +131,21 @@ def test_more_than_scm_max_fd_is_einval_before_any_fd_is_looked_at() -> None:
     assert got.outcome == Failed("EINVAL")
 
 
-def test_a_length_override_that_desynchronises_the_walk_is_not_guessed() -> None:
-    # cmsg_len 20 puts the kernel's next header at 24, inside this message's padding (the
-    # SCM_RIGHTS header the sender meant is at 32): what the kernel reads there is not modelled.
+def test_a_length_override_that_desynchronises_the_walk_reads_the_header_from_the_bytes() -> None:
+    # cmsg_len 20 puts the kernel's next header at 24, inside this message's padding (the SCM_RIGHTS
+    # header the sender meant is at 32): the cmsg_len it reads there is zero, so EINVAL
     odd = RawCmsg(level="SOL_IP", type=1, data=bytes(12), length=20)
-    result = expect(scenario(DGRAM, send(cmsgs=[odd, rights("f")])), PLATFORM)
-    assert isinstance(result, Unmodelled)
-    assert "inside another message" in result.reason
+    assert steps(scenario(DGRAM, send(cmsgs=[odd, rights("f")])))[0].outcome == Failed("EINVAL")
+    # a space that cuts a raw cmsg's own header: the next one's cmsg_len (CMSG_LEN(0) = 16) is read as
+    # the level, which is not SOL_SOCKET, so the walk goes on at 16, into the zeros past the end: EINVAL
+    cut = RawCmsg(level="SOL_SOCKET", type="SCM_RIGHTS", space=8)
+    assert steps(scenario(DGRAM, send(cmsgs=[cut, RawCmsg(level="SOL_IP", type=1)], controllen=48)))[0].outcome == (
+        Failed("EINVAL")
+    )
+    # a header read from inside the fd numbers of an SCM_RIGHTS message: those are only known at run time
+    inside = ScmRights(fds=(Named("f"),) * 4, length=20)
+    result = expect(scenario(DGRAM, send(cmsgs=[inside], controllen=64)), PLATFORM)
+    assert isinstance(result, Unmodelled) and "fd numbers" in result.reason
 
 
 def test_a_zero_length_stream_send_drops_its_fds() -> None:
@@ -414,6 +422,26 @@ def test_so_rcvlowat_reads_back_as_sk_setsockopt_stores_it() -> None:
     s = scenario(DGRAM, read, lowat(0), read, lowat(-5), read, lowat(7), read, GetSockOpt(on="a", option="SO_RCVLOWAT"))
     got = [step.outcome for step in steps(s) if step.op == "getsockopt"]
     assert got == [Returned(1), Returned(1), Returned(0x7FFFFFFF), Returned(7), Returned(1)]
+
+
+def test_so_keepalive_and_so_priority_read_back_and_priority_past_6_needs_a_capability() -> None:
+    """Both only read back on AF_UNIX; SO_PRIORITY outside 0..6 needs CAP_NET_RAW or CAP_NET_ADMIN in the
+    initial user namespace: EPERM for a dropped uid, for a new user namespace's root, and without it."""
+    keep = [SetSockOpt(on="a", option="SO_KEEPALIVE", value=v) for v in (5, 0)]
+    read = GetSockOpt(on="a", option="SO_KEEPALIVE")
+    got = steps(scenario(DGRAM, read, keep[0], read, GetSockOpt(on="b", option="SO_KEEPALIVE"), keep[1], read))
+    assert [g.outcome for g in got if g.op == "getsockopt"] == [Returned(0), Returned(1), Returned(0), Returned(0)]
+
+    priority = [SetSockOpt(on="a", option="SO_PRIORITY", value=v) for v in (6, -1)]
+    prio = GetSockOpt(on="a", option="SO_PRIORITY")
+    root = dataclasses.replace(PLATFORM, capabilities=frozenset({"CAP_NET_ADMIN"}))
+    got = steps(scenario(STREAM, priority[0], prio, priority[1], prio), root)
+    assert [g.outcome for g in got] == [Returned(0), Returned(6), Returned(0), Returned(-1)]
+    assert steps(scenario(STREAM, priority[1], prio), PLATFORM)[0].outcome == Failed("EPERM")  # no capability
+    for identity in (Identity(user="unprivileged"), Identity(userns=True)):
+        child = steps(scenario(STREAM, Child(steps=(priority[0], priority[1]), identity=identity), prio), root)
+        assert [g.outcome for g in child[0].nested] == [Returned(0), Failed("EPERM")]
+        assert child[1].outcome == Returned(6)
 
 
 def test_so_rcvlowat_is_a_stream_reads_target_and_nothing_to_a_datagram() -> None:

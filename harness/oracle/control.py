@@ -19,6 +19,7 @@ from harness.model import (
     FdKind,
     FdRef,
     Named,
+    RawCmsg,
     RawFd,
     Recv,
     ScmCredentials,
@@ -85,8 +86,6 @@ def control_layout(m: Model, step: Send) -> tuple[list[Laid], int]:
             out.append(Laid(offset, "SOL_SOCKET", "SCM_CREDENTIALS", m.abi.length(12), c))
             offset += m.abi.space(12)
         else:
-            if c.space is not None and c.space < min(m.abi.header, m.abi.length(len(c.data))):
-                raise Unknown("a raw cmsg whose space override cuts into its own bytes")
             level = c.level if isinstance(c.level, str) else m.consts.level_name(c.level)
             type_ = (
                 c.type
@@ -99,24 +98,73 @@ def control_layout(m: Model, step: Send) -> tuple[list[Laid], int]:
     return out, offset
 
 
+def _whole_header(m: Model, laid: Laid) -> bool:
+    """Whether the buffer holds ``laid``'s header as the scenario wrote it (a raw cmsg's space may cut it)."""
+    c = laid.cmsg
+    return not isinstance(c, RawCmsg) or c.space is None or c.space >= m.abi.header
+
+
+def control_image(m: Model, layout: Sequence[Laid], controllen: int) -> tuple[bytes, bytes]:
+    """The control buffer the executor passes, as (bytes, known): ``known`` is 0 where a byte is only
+    known when the scenario runs (the fd numbers of SCM_RIGHTS, the ids of SCM_CREDENTIALS).  Each
+    message is cut or zero-padded to its space; past the last one the buffer is zero up to msg_controllen."""
+    built = max((laid.offset + _space(m, laid) for laid in layout), default=0)
+    data, known = bytearray(max(built, controllen)), bytearray(b"\1" * max(built, controllen))
+    mask = (1 << (8 * m.abi.word)) - 1
+    for laid in layout:
+        c = laid.cmsg
+        if isinstance(c, RawCmsg):
+            level = m.consts.level(c.level)
+            body, unknown = m.abi.pack_header(laid.length & mask, level, m.consts.cmsg_type(level, c.type)) + c.data, 0
+        else:
+            size = 4 * len(c.fds) if isinstance(c, ScmRights) else 12
+            sol = m.consts.sol["SOL_SOCKET"]
+            body, unknown = m.abi.pack_header(laid.length & mask, sol, m.consts.scm[laid.type]) + bytes(size), size
+        space = _space(m, laid)
+        placed = body[:space].ljust(space, b"\0")
+        data[laid.offset : laid.offset + space] = placed
+        for at in range(laid.offset + m.abi.header, min(laid.offset + m.abi.header + unknown, laid.offset + space)):
+            known[at] = 0
+    return bytes(data), bytes(known)
+
+
+def _space(m: Model, laid: Laid) -> int:
+    c = laid.cmsg
+    if isinstance(c, RawCmsg):
+        return m.abi.space(len(c.data)) if c.space is None else c.space
+    return m.abi.space(4 * len(c.fds) if isinstance(c, ScmRights) else 12)
+
+
+def _header_from_bytes(m: Model, image: tuple[bytes, bytes], offset: int) -> Laid:
+    """The header __cmsg_nxthdr() finds at ``offset`` where no message of the scenario starts whole."""
+    data, known = image
+    if not all(known[offset : offset + m.abi.header]):
+        raise Unknown("a cmsg header read from inside the fd numbers or ids of another message")
+    length, level, type_ = m.abi.unpack_header(data, offset)
+    level_name = m.consts.level_name(level)
+    type_name = m.consts.cmsg_type_name(level, type_)
+    return Laid(offset, level_name, type_name, length, RawCmsg(level=level, type=type_))
+
+
 def scm_send(m: Model, layout: Sequence[Laid], controllen: int) -> ScmAccepted | ScmRefused:
     """__scm_send(): walk the buffer with CMSG_FIRSTHDR / __cmsg_nxthdr; what it accepted, or why it refused.
 
-    The kernel finds the next header at CMSG_ALIGN(cmsg_len) from the current one, whatever
-    the sender meant; a header that lands inside another message's bytes is not modelled.
+    The kernel finds the next header at CMSG_ALIGN(cmsg_len) from the current one, whatever the
+    sender meant: where that is not the start of a message the scenario wrote (a cmsg_len or a space
+    override, padding, bytes past the last message), the header is read from the buffer's bytes.
+    Measured on 6.18.44, 6.12.118 and 6.1.176 (UML) with raw cmsgs whose space cuts their own header.
     """
     fds: list[str] = []
     creds: Creds | None = None
     header = m.abi.header
-    at = {laid.offset: laid for laid in layout}
-    built = max((laid.offset for laid in layout), default=-1)
+    at = {laid.offset: laid for laid in layout if _whole_header(m, laid)}
+    image: tuple[bytes, bytes] | None = None
     offset = 0
     while offset + header <= controllen:  # CMSG_FIRSTHDR, then __cmsg_nxthdr's room check
         laid = at.get(offset)
         if laid is None:
-            if offset > built and all(offset >= other.offset + m.abi.align(other.length) for other in layout):
-                return ScmRefused("EINVAL", "zero padding read as a header (cmsg_len 0)")
-            raise Unknown("a cmsg header read from inside another message's bytes")
+            image = image or control_image(m, layout, controllen)
+            laid = _header_from_bytes(m, image, offset)
         length = laid.length
         if length < header or length > controllen - offset:  # CMSG_OK
             return ScmRefused("EINVAL", "cmsg_len smaller than the header or past msg_controllen")

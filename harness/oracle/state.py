@@ -294,6 +294,8 @@ class End:
     fill_unknown: bool = False  # the Fill may have stopped at its limit: whether the queue is full is unknown
     oob_skb: Skb | None = None  # u->oob_skb: the pending out-of-band byte (harness/oracle/oob.py)
     oobinline: bool = False  # SO_OOBINLINE
+    keepalive: bool = False  # SO_KEEPALIVE (SOCK_KEEPOPEN: read back, nothing else on AF_UNIX)
+    priority: int = 0  # SO_PRIORITY (sk_priority: read back, nothing else on AF_UNIX)
     owner: str | None = None  # F_SETOWN: the prefix of the process SIGURG goes to
     inq_stale: int = 0  # dropped OOB bytes SIOCINQ still counts (oob.inq_extra)
     linger: bool = False  # SOCK_LINGER (SO_LINGER's l_onoff)
