@@ -26,6 +26,7 @@ from harness.model import (
     ScmRights,
     Send,
 )
+from harness.native import cmsg
 from harness.observation import Failed
 from harness.oracle.processes import UNKNOWN_PID, check_credentials, sent_credentials
 from harness.oracle.state import Controls, Creds, Laid, Model, ScmAccepted, ScmRefused, SendFailure, Skb, Unknown
@@ -105,34 +106,28 @@ def _whole_header(m: Model, laid: Laid) -> bool:
 
 
 def control_image(m: Model, layout: Sequence[Laid], controllen: int) -> tuple[bytes, bytes]:
-    """The control buffer the executor passes, as (bytes, known): ``known`` is 0 where a byte is only
-    known when the scenario runs (the fd numbers of SCM_RIGHTS, the ids of SCM_CREDENTIALS).  Each
-    message is cut or zero-padded to its space; past the last one the buffer is zero up to msg_controllen."""
-    built = max((laid.offset + _space(m, laid) for laid in layout), default=0)
-    data, known = bytearray(max(built, controllen)), bytearray(b"\1" * max(built, controllen))
-    mask = (1 << (8 * m.abi.word)) - 1
+    """The control buffer the executor passes, as (bytes, known), laid out by the executor's own
+    :func:`harness.native.cmsg.build_control` (each message cut or zero-padded to its space) and zero
+    past the last message up to msg_controllen.  ``known`` is 0 where a byte is only known when the
+    scenario runs: the fd numbers of SCM_RIGHTS, the ids of SCM_CREDENTIALS."""
+    encoded: list[cmsg.EncodedCmsg] = []
+    unknown: list[range] = []
     for laid in layout:
         c = laid.cmsg
         if isinstance(c, RawCmsg):
             level = m.consts.level(c.level)
-            body, unknown = m.abi.pack_header(laid.length & mask, level, m.consts.cmsg_type(level, c.type)) + c.data, 0
+            encoded.append(cmsg.encode(m.abi, level, m.consts.cmsg_type(level, c.type), c.data, laid.length, c.space))
         else:
             size = 4 * len(c.fds) if isinstance(c, ScmRights) else 12
             sol = m.consts.sol["SOL_SOCKET"]
-            body, unknown = m.abi.pack_header(laid.length & mask, sol, m.consts.scm[laid.type]) + bytes(size), size
-        space = _space(m, laid)
-        placed = body[:space].ljust(space, b"\0")
-        data[laid.offset : laid.offset + space] = placed
-        for at in range(laid.offset + m.abi.header, min(laid.offset + m.abi.header + unknown, laid.offset + space)):
-            known[at] = 0
-    return bytes(data), bytes(known)
-
-
-def _space(m: Model, laid: Laid) -> int:
-    c = laid.cmsg
-    if isinstance(c, RawCmsg):
-        return m.abi.space(len(c.data)) if c.space is None else c.space
-    return m.abi.space(4 * len(c.fds) if isinstance(c, ScmRights) else 12)
+            encoded.append(cmsg.encode(m.abi, sol, m.consts.scm[laid.type], bytes(size), laid.length, None))
+            unknown.append(range(laid.offset + m.abi.header, laid.offset + m.abi.header + size))
+    built = cmsg.build_control(m.abi, encoded)
+    data = built.ljust(controllen, b"\0")
+    known = bytearray(b"\1" * len(data))
+    for span in unknown:
+        known[span.start : span.stop] = bytes(len(span))
+    return data, bytes(known)
 
 
 def _header_from_bytes(m: Model, image: tuple[bytes, bytes], offset: int) -> Laid:
