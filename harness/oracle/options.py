@@ -87,8 +87,7 @@ def setsockopt(m: Model, step: SetSockOpt) -> StepExpectation:
         # sk_setsockopt(): 0..6 for anyone, any other value with CAP_NET_RAW or CAP_NET_ADMIN in the user
         # namespace of the socket's network namespace (the initial one: a dropped uid and the root of a
         # new user namespace get EPERM).  Measured on 6.18.44, 6.12.118 and 6.1.176 (UML).
-        capable = {"CAP_NET_RAW", "CAP_NET_ADMIN"} & m.platform.capabilities
-        if not 0 <= value <= 6 and (m.proc.unprivileged or m.proc.userns or not capable):
+        if not 0 <= value <= 6 and not sockopt_capable(m, "CAP_NET_RAW", "CAP_NET_ADMIN"):
             return m.simple(
                 "setsockopt", Failed("EPERM"), "SO_PRIORITY outside 0..6 needs CAP_NET_RAW or CAP_NET_ADMIN"
             )
@@ -137,6 +136,13 @@ def linger_onoff(m: Model, value: int | tuple[int, int]) -> bool:
     raise Unknown("SO_LINGER from a timeval on this architecture")
 
 
+def sockopt_capable(m: Model, *capabilities: str) -> bool:
+    """sockopt_capable() / ns_capable() for the socket's network namespace, the initial one: the
+    harness holds one of ``capabilities``, and the step's process is neither a dropped uid nor in a
+    user namespace of its own."""
+    return not m.proc.unprivileged and not m.proc.userns and bool(set(capabilities) & m.platform.capabilities)
+
+
 def buffer_size(m: Model, option: str, value: int) -> int | Failed:
     """sock_setsockopt(): SO_SNDBUF/SO_RCVBUF cap at net.core.[wr]mem_max (as u32), the FORCE
     variants need CAP_NET_ADMIN and take any value >= 0 up to INT_MAX / 2; then the size is doubled
@@ -150,7 +156,7 @@ def buffer_size(m: Model, option: str, value: int) -> int | Failed:
         # sockopt_capable(CAP_NET_ADMIN) asks the initial user namespace: a dropped uid and the
         # root of a new user namespace both get EPERM (measured 6.18.44, SO_SNDBUFFORCE and
         # SO_RCVBUFFORCE alike; atheris finding in corpora/regressions)
-        if m.proc.unprivileged or m.proc.userns or "CAP_NET_ADMIN" not in m.platform.capabilities:
+        if not sockopt_capable(m, "CAP_NET_ADMIN"):
             return Failed("EPERM")
         val = max(value, 0)
     else:
