@@ -288,19 +288,22 @@ class LinuxModel:
         GetPeerName,
         DiagUid,
     )
+    # ... and those whose wake-ups other than a queued skb it follows: sk_state_change() of a shutdown
+    # or of a release
+    EPOLL_MODELLED = (*EPOLL_QUIET, Shutdown, Close)
 
     def woken_by(self, step: Step) -> StepExpectation:
         """Run ``step`` and set a watched end's ready flag (ep_poll_callback) when it was woken."""
-        if not isinstance(step, (*self.EPOLL_QUIET, Shutdown, Close)):
+        if not isinstance(step, self.EPOLL_MODELLED):
             raise Unknown(f"the wake-ups of a {type(step).__name__} step while an epoll instance watches")
         before = {side: len(end.queue) for side, end in self.ends.items()}
-        released = {side for side, end in self.ends.items() if end.released}
+        alive = {side for side, end in self.ends.items() if not end.released} if isinstance(step, Close) else set()
         got = self.one_step(step)
         woken = {side for side in self.epolls if len(self.ends[side].queue) > before[side]}
         if isinstance(step, Shutdown) and isinstance(got.outcome, Returned):
             woken |= self.shutdown_woken(step.on)
         if isinstance(step, Close):
-            woken |= self.release_woken({side for side, end in self.ends.items() if end.released} - released)
+            woken |= self.release_woken({side for side in alive if self.ends[side].released})
         for side in woken & self.epolls.keys():  # (a child's steps each went through here too)
             self.epolls[side].ready = True
         return got
