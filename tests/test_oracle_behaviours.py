@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from harness.catalogue.build import scenario, send
+from harness.catalogue.build import recv, scenario, send
 from harness.expectation import Expectation, StepExpectation, Unmodelled
 from harness.model import GetSockOpt, PairKind, Recv, Scenario, SetSockOpt, SockType, Step
 from harness.observation import Failed, Returned
@@ -252,6 +252,10 @@ def test_edge_triggered_epoll_is_rearmed_by_every_write() -> None:
     assert reported(send(b"a"), wait, wait, Shutdown(on="b", how="SHUT_WR"), wait, kind=DGRAM)[1:] == [1, 0, 0, 1]
     assert reported(send(b"a"), wait, wait, Shutdown(on="a", how="SHUT_WR"), wait, kind=DGRAM)[1:] == [1, 0, 0, 0]
     assert reported(send(b"a"), wait, wait, Shutdown(on="a", how=7), wait)[1:] == [1, 0, 0]  # EINVAL
+    # a released in the receive that drops the message carrying it (no control buffer), not in its close
+    dropped = (wait, send(b"x", fds=["a"]), wait, Close(target="a"), wait, recv(8, flags=["MSG_DONTWAIT"]), wait)
+    assert reported(*dropped)[-3:] == [0, 1, 1]  # epoll_wait after the close: 0; recv: 1 byte; epoll_wait: 1
+    assert reported(*dropped, kind=DGRAM)[-3:] == [0, 1, 0]
     # a step whose wake-ups the model does not follow: unmodelled, not guessed
     # (a datagram connect() may purge the queue and report ECONNRESET to the old peer: EPOLLERR)
     connect = Connect(target="a", address="@elsewhere")

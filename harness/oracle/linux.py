@@ -288,8 +288,8 @@ class LinuxModel:
         GetPeerName,
         DiagUid,
     )
-    # ... and those whose wake-ups other than a queued skb it follows: sk_state_change() of a shutdown
-    # or of a release
+    # ... and those whose other wake-ups it follows: sk_state_change() of a shutdown or a close (a
+    # release in any of these steps is followed too)
     EPOLL_MODELLED = (*EPOLL_QUIET, Shutdown, Close)
 
     def woken_by(self, step: Step) -> StepExpectation:
@@ -297,13 +297,16 @@ class LinuxModel:
         if not isinstance(step, self.EPOLL_MODELLED):
             raise Unknown(f"the wake-ups of a {type(step).__name__} step while an epoll instance watches")
         before = {side: len(end.queue) for side, end in self.ends.items()}
-        alive = {side for side, end in self.ends.items() if not end.released} if isinstance(step, Close) else set()
+        alive = {side for side, end in self.ends.items() if not end.released}
         got = self.one_step(step)
         woken = {side for side in self.epolls if len(self.ends[side].queue) > before[side]}
         if isinstance(step, Shutdown) and isinstance(got.outcome, Returned):
             woken |= self.shutdown_woken(step.on)
-        if isinstance(step, Close):
-            woken |= self.release_woken({side for side in alive if self.ends[side].released})
+        # a socket goes when its last reference does: a close, or a receive that drops the message
+        # carrying it (MSG_CTRUNC), whatever step let it go
+        released = {side for side in alive if self.ends[side].released}
+        if released or isinstance(step, Close):
+            woken |= self.release_woken(released)
         for side in woken & self.epolls.keys():  # (a child's steps each went through here too)
             self.epolls[side].ready = True
         return got
