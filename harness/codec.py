@@ -1,7 +1,11 @@
 """Scenario <-> JSON.  The JSON form is the one exchange format between engines and machines.
 
 Bytes are written as JSON strings holding one character per byte (latin-1), so ``b"hello"``
-reads as ``"hello"`` and a NUL byte as ``"\\u0000"``.  Flag sets are sorted lists of names.
+reads as ``"hello"`` and a NUL byte as ``"\\u0000"``.  Data that repeats a short unit (the
+generators' large payloads) is written as ``{"repeat": "<unit>", "length": N}``: JSON spells a
+byte above 0x7f in six characters, and a megabyte of one such byte would not fit in a file
+:func:`loads` accepts.  The repeated bytes of a document are counted against
+:data:`~harness.model.MAX_SCENARIO_BYTES` before any of them is built.  Flag sets are sorted lists of names.
 Every tagged value carries ``"op"`` (steps) or ``"cmsg"`` (control messages).  Decoding is
 strict: an unknown key, a wrong type or an invalid value raises :class:`CodecError` naming
 where it is.
@@ -25,6 +29,7 @@ from harness.model import (
     MAX_FDS,
     MAX_FLAGS,
     MAX_RIGHTS,
+    MAX_SCENARIO_BYTES,
     MAX_STEPS,
     POLL_EVENTS,
     UIO_MAXIOV,
@@ -140,6 +145,25 @@ def encode_bytes(data: bytes) -> str:
     return data.decode("latin-1")
 
 
+REPEAT_MIN = 64  # data shorter than this is always a plain string
+REPEAT_MAX_UNIT = 64  # the longest unit encode_data looks for
+
+
+def _period(data: bytes) -> int | None:
+    """The shortest unit (at most REPEAT_MAX_UNIT bytes, at least twice over) that ``data`` repeats."""
+    for size in range(1, min(REPEAT_MAX_UNIT, len(data) // 2) + 1):
+        if data[size:] == data[:-size]:
+            return size
+    return None
+
+
+def encode_data(data: bytes) -> str | dict[str, object]:
+    """A scenario's bytes: a latin-1 string, or ``{"repeat": unit, "length": n}`` for repeated data."""
+    if len(data) >= REPEAT_MIN and (size := _period(data)) is not None:
+        return {"repeat": encode_bytes(data[:size]), "length": len(data)}
+    return encode_bytes(data)
+
+
 def decode_bytes(text: object, where: str) -> bytes:
     if not isinstance(text, str):
         raise CodecError(f"{where}: expected a string of bytes, got {type(text).__name__}")
@@ -147,6 +171,40 @@ def decode_bytes(text: object, where: str) -> bytes:
         return text.encode("latin-1")
     except UnicodeEncodeError:
         raise CodecError(f"{where}: characters above U+00FF cannot stand for bytes") from None
+
+
+def decode_data(value: object, where: str) -> bytes:
+    """What :func:`encode_data` wrote; a repeat's length was counted by :func:`_count_repeated_bytes`."""
+    if not isinstance(value, dict):
+        return decode_bytes(value, where)
+    obj = _object(value, where, {"repeat", "length"}, {"repeat", "length"})
+    unit = decode_bytes(obj["repeat"], f"{where}.repeat")
+    length = _expect(obj["length"], int, f"{where}.length")
+    if not unit:
+        raise CodecError(f"{where}.repeat: an empty unit cannot be repeated")
+    if not 0 <= length <= MAX_SCENARIO_BYTES:
+        raise CodecError(f"{where}.length: {length} is outside 0..MAX_SCENARIO_BYTES={MAX_SCENARIO_BYTES}")
+    return (unit * (length // len(unit) + 1))[:length]
+
+
+def _count_repeated_bytes(document: object, where: str) -> None:
+    """Refuse a document whose repeats would build more than MAX_SCENARIO_BYTES bytes, before building one."""
+    total = 0
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            length = value.get("length")
+            if "repeat" in value and isinstance(length, int) and not isinstance(length, bool) and length > 0:
+                total += length
+                if total > MAX_SCENARIO_BYTES:
+                    raise CodecError(f"{where}: repeated data of {total} bytes or more exceeds {_BYTES_BOUND}")
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+
+
+_BYTES_BOUND = f"MAX_SCENARIO_BYTES={MAX_SCENARIO_BYTES}"
 
 
 def encode_fdref(ref: FdRef) -> dict[str, object]:
@@ -166,7 +224,7 @@ def encode_cmsg(cmsg: Cmsg) -> dict[str, object]:
     if isinstance(cmsg, ScmCredentials):
         return {"cmsg": "SCM_CREDENTIALS", "pid": cmsg.pid, "uid": cmsg.uid, "gid": cmsg.gid}
     out: dict[str, object] = {"cmsg": "raw", "level": cmsg.level, "type": cmsg.type}
-    out["data"] = encode_bytes(cmsg.data)
+    out["data"] = encode_data(cmsg.data)
     if cmsg.length is not None:
         out["length"] = cmsg.length
     if cmsg.space is not None:
@@ -181,9 +239,9 @@ def encode_step(step: Step) -> dict[str, object]:
         if f.default == value:
             continue  # keep corpora short: defaults are omitted
         if f.name == "iov":
-            out["iov"] = [encode_bytes(part) for part in value]
+            out["iov"] = [encode_data(part) for part in value]
         elif isinstance(value, bytes):
-            out[f.name] = encode_bytes(value)
+            out[f.name] = encode_data(value)
         elif f.name == "steps":
             out["steps"] = [encode_step(inner) for inner in value]
         elif isinstance(value, Identity):
@@ -311,7 +369,7 @@ def _decode_cmsg(value: object, where: str) -> Cmsg:
         return RawCmsg(
             level=_name_or_int(obj["level"], f"{where}.level"),
             type=_name_or_int(obj["type"], f"{where}.type"),
-            data=decode_bytes(obj.get("data", ""), f"{where}.data"),
+            data=decode_data(obj.get("data", ""), f"{where}.data"),
             length=None if length is None else _expect(length, int, f"{where}.length"),
             space=None if space is None else _expect(space, int, f"{where}.space"),
         )
@@ -336,7 +394,7 @@ _FIELD_READERS: dict[str, Callable[[object, str], object]] = {
     "chunk": lambda v, w: _expect(v, int, w),
     "count": lambda v, w: _expect(v, int, w),
     "size": lambda v, w: _expect(v, int, w),
-    "data": lambda v, w: decode_bytes(v, w),
+    "data": decode_data,
     "domain": _name_or_int,
     "type": _name_or_int,
     "cloexec": lambda v, w: _expect(v, bool, w),
@@ -360,7 +418,7 @@ _FIELD_READERS: dict[str, Callable[[object, str], object]] = {
     "flags": lambda v, w: frozenset(_expect(f, str, f"{w}[]") for f in _list(v, w, MAX_FLAGS, "MAX_FLAGS")),
     "buffers": lambda v, w: tuple(_expect(n, int, f"{w}[]") for n in _list(v, w, UIO_MAXIOV + 1, "UIO_MAXIOV+1")),
     "iov": lambda v, w: tuple(
-        decode_bytes(p, f"{w}[{i}]") for i, p in enumerate(_list(v, w, UIO_MAXIOV + 1, "UIO_MAXIOV+1"))
+        decode_data(p, f"{w}[{i}]") for i, p in enumerate(_list(v, w, UIO_MAXIOV + 1, "UIO_MAXIOV+1"))
     ),
     "cmsgs": lambda v, w: tuple(decode_cmsg(c, f"{w}[{i}]") for i, c in enumerate(_list(v, w, MAX_CMSGS, "MAX_CMSGS"))),
 }
@@ -438,6 +496,7 @@ def decode_scenario(value: object, where: str = "scenario") -> Scenario:
     schema = obj.get("schema", SCHEMA)
     if schema != SCHEMA:
         raise CodecError(f"{where}.schema: {shorten(schema)} is not {SCHEMA!r}")
+    _count_repeated_bytes(obj, where)
     try:
         try:
             kind = PairKind.from_name(_expect(obj["kind"], str, f"{where}.kind"))

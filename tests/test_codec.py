@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from harness.codec import SCHEMA, CodecError, dumps, encode_scenario, loads
 from harness.model import (
     ALL_KINDS,
+    MAX_SCENARIO_BYTES,
     MAX_STEPS,
     Close,
     ClosedFd,
@@ -66,7 +67,7 @@ FULL = Scenario(
         SetSockOpt(on="b", option="SO_PASSCRED", value=1),
         Send(
             on="a",
-            iov=(b"hello", b"", b"\x00\xff\x00", EVERY_BYTE),
+            iov=(b"hello", b"", b"\x00\xff\x00", EVERY_BYTE, b"\xb3\x00" * 40 + b"\xb3"),
             cmsgs=(
                 ScmRights((Named("file"), Named("a"), RawFd(-1), RawFd(1 << 20), ClosedFd())),
                 ScmRights((), length=3),
@@ -420,6 +421,35 @@ BAD: list[tuple[str, str, str]] = [
         _doc(lambda d: d["steps"].append({"op": "setsockopt", "on": "a", "option": "MSG_PEEK", "value": 1})),
         "scenario.steps[3]: 'MSG_PEEK'",
     ),
+    ("repeat-empty-unit", _doc(lambda d: d["steps"][1].update(iov=[{"repeat": "", "length": 0}])), ".iov[0].repeat"),
+    (
+        "repeat-negative-length",
+        _doc(lambda d: d["steps"][1].update(iov=[{"repeat": "x", "length": -1}])),
+        "scenario.steps[1].iov[0].length: -1 is outside",
+    ),
+    (
+        "repeat-length-bool",
+        _doc(lambda d: d["steps"][1].update(iov=[{"repeat": "x", "length": True}])),
+        "scenario.steps[1].iov[0].length: expected int",
+    ),
+    ("repeat-unit-number", _doc(lambda d: d["steps"][1].update(iov=[{"repeat": 7, "length": 9}])), ".iov[0].repeat"),
+    ("repeat-no-length", _doc(lambda d: d["steps"][1].update(iov=[{"repeat": "x"}])), ".iov[0]: missing key(s)"),
+    (
+        "repeat-unknown-key",
+        _doc(lambda d: d["steps"][1].update(iov=[{"repeat": "x", "length": 2, "times": 2}])),
+        "scenario.steps[1].iov[0]: unknown key(s) ['times']",
+    ),
+    (
+        "repeat-unit-above-latin-1",
+        _doc(lambda d: _cmsg(d, {"cmsg": "raw", "level": 1, "type": 1, "data": {"repeat": "\u0100", "length": 2}})),
+        "scenario.steps[1].cmsgs[0].data.repeat: characters above U+00FF",
+    ),
+    (
+        "repeats-over-the-scenario-bound",
+        # each alone is within MAX_SCENARIO_BYTES; together they are refused before one is built
+        _doc(lambda d: d["steps"][1].update(iov=[{"repeat": "x", "length": MAX_SCENARIO_BYTES}] * 2)),
+        f"scenario: repeated data of {2 * MAX_SCENARIO_BYTES} bytes or more exceeds MAX_SCENARIO_BYTES=",
+    ),
     (
         "too-many-steps",
         _doc(lambda d: d.update(steps=[{"op": "listen", "on": "a"}] * (MAX_STEPS + 1))),
@@ -447,6 +477,39 @@ def test_bad_input_cases_are_distinct_and_otherwise_valid() -> None:
 def test_where_prefix_is_the_callers() -> None:
     with pytest.raises(CodecError, match=r"^corpus/x\.json\.steps\[1\]\.op:"):
         loads(_doc(lambda d: d["steps"][1].update(op="nope")), where="corpus/x.json")
+
+
+# ----------------------------------------------------------------------------------------------
+# repeated data
+
+
+def test_repeated_data_is_written_as_its_unit_and_length() -> None:
+    """A megabyte of one byte above 0x7f would take six megabytes as a string (over MAX_SCENARIO_FILE)."""
+    big = b"\xb3" * (1 << 20)
+    scenario = Scenario(kind=STREAM, steps=(Send(on="a", iov=(b"\x01\x80\xff" * 1000 + b"\x01", big, big[:63])),))
+    text = dumps(_round_trip(scenario))
+    assert json.loads(text)["steps"][0]["iov"] == [
+        {"repeat": "\x01\x80\xff", "length": 3001},
+        {"repeat": "\xb3", "length": 1 << 20},
+        "\xb3" * 63,  # under REPEAT_MIN: a plain string
+    ]
+    assert len(text) < 1000  # 63 six-character escapes are most of it
+
+
+def test_data_without_a_short_unit_stays_a_string() -> None:
+    unit_65 = bytes(range(65))
+    for data in (EVERY_BYTE * 4, unit_65 * 3, b"\x00" * 100 + b"\x01"):
+        scenario = Scenario(kind=STREAM, steps=(Send(on="a", iov=(data,)),))
+        assert json.loads(dumps(_round_trip(scenario)))["steps"][0]["iov"] == [data.decode("latin-1")]
+
+
+def test_a_repeat_is_read_wherever_bytes_are() -> None:
+    raw = {"cmsg": "raw", "level": 1, "type": 1, "data": {"repeat": "ab", "length": 5}}
+    scenario = loads(_doc(lambda d: _cmsg(d, raw)))
+    assert scenario.steps[1] == Send(on="a", cmsgs=(RawCmsg(level=1, type=1, data=b"ababa"),))
+    assert loads(_doc(lambda d: d["steps"][1].update(iov=[{"repeat": "\u00ff", "length": 0}]))).steps[1] == Send(
+        on="a", iov=(b"",), cmsgs=(ScmRights((Named("f"),)),)
+    )
 
 
 # Any JSON value put anywhere into a valid document: a Scenario or a CodecError, nothing else.
