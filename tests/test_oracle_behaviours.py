@@ -286,3 +286,51 @@ def test_sendmmsg_shows_each_messages_msg_len_as_its_bytes() -> None:
 
     got = steps(scenario(DGRAM, SendMany(on="a", count=3, data=b"ab"), fds=()))[0]
     assert (got.outcome, got.data) == (Returned(3), b"ababab")
+
+
+def test_a_fill_that_cannot_queue_fails_as_its_first_send_does() -> None:
+    """Measured on 6.18.44, 6.12.118 and 6.1.176 (924 scenarios: every pair kind, each way a queue
+    cannot take data): the first MSG_DONTWAIT send fails, with its signal and its effects, and the
+    Fill returns 0."""
+    from harness.model import Close, Fill, Shutdown
+
+    fill = Fill(on="a", chunk=1024)
+    stream_closed = steps(scenario(STREAM, Close(target="b"), fill, fds=()))[1]
+    assert (stream_closed.outcome, stream_closed.signals) == (Returned(0), ("SIGPIPE",))
+    shut = steps(scenario(DGRAM, Shutdown(on="a", how="SHUT_WR"), fill, fds=()))[1]
+    assert (shut.outcome, shut.signals) == (Returned(0), ())  # a datagram EPIPE raises no SIGPIPE
+    closed = steps(scenario(SEQPACKET, Close(target="a"), fill, fds=()))[1]
+    assert (closed.outcome, closed.signals) == (Returned(0), ())  # EBADF
+    # a dead datagram peer: the first Fill's send drops it (ECONNREFUSED) and purges a's own queue
+    dead = steps(
+        scenario(
+            DGRAM, send(b"to-a", on="b"), Close(target="b"), fill, fill, recv(8, on="a", flags=["MSG_DONTWAIT"]), fds=()
+        )
+    )
+    assert [s.outcome for s in dead[2:]] == [Returned(0), Returned(0), Failed("EAGAIN")]
+
+
+def test_a_receive_reads_what_a_fill_certainly_queued_and_no_further() -> None:
+    """A Fill that stops at SO_SNDBUF certainly sent ceil((SO_SNDBUF - in flight) / truesize_ceiling(chunk))
+    chunks: receives take the messages before it, then those; past them, and the sender's room after a
+    receive, the oracle does not know.  Measured on 6.18.44, 6.12.118 and 6.1.176 (every pair kind)."""
+    from harness.model import Fill, Ioctl, Poll
+
+    def dontwait(size: int, *flags: str) -> Recv:
+        return Recv(on="b", buffers=(size,), flags=frozenset({"MSG_DONTWAIT", *flags}))
+
+    got = steps(scenario(DGRAM, send(b"pre"), Fill(on="a", chunk=1024), dontwait(8), dontwait(4, "MSG_PEEK"), fds=()))
+    assert [g.data for g in got[2:]] == [b"pre", b"FFFF"]
+    assert steps(scenario(DGRAM, send(b"pre"), Fill(on="a", chunk=1024), Ioctl(on="b", request="SIOCINQ"), fds=()))[
+        2
+    ].outcome == Returned(3)
+    got = steps(scenario(STREAM, Fill(on="a", chunk=1024), dontwait(100), dontwait(5000), fds=()))
+    assert [g.data for g in got[1:]] == [b"F" * 100, b"F" * 5000]
+    unknown = [
+        scenario(STREAM, Fill(on="a", chunk=1024), dontwait(1 << 20), fds=()),  # past what is certain
+        scenario(DGRAM, Fill(on="a", chunk=1024), dontwait(8), Poll(on="a", events=frozenset({"POLLOUT"})), fds=()),
+        scenario(STREAM, Fill(on="a", chunk=1024), Ioctl(on="b", request="SIOCINQ"), fds=()),
+    ]
+    for s in unknown:
+        assert isinstance(expect(s, PLATFORM), Unmodelled), s
+

@@ -10,12 +10,14 @@ from harness.model import Fill, Send, SockType
 from harness.observation import Failed, Outcome, Returned
 from harness.oracle.state import (
     NO_CREDS,
+    STREAM_SPLIT_SAFE,
     End,
     Model,
     PartialSend,
     SendStop,
     Skb,
     Unknown,
+    implicit_creds,
     truesize_ceiling,
     wmem_bounds,
 )
@@ -92,6 +94,38 @@ def capacity(m: Model, step: Send, x: End, peer: End) -> SendStop:
     return None
 
 
+def queue_certain(m: Model, step: Fill, most: int) -> None:
+    """Queue the skbs a Fill that stops part way certainly sent, marked ``filled`` (a receive reads
+    them; what may follow them is not known).
+
+    It stops at EAGAIN once sk_wmem_alloc >= SO_SNDBUF (sock_alloc_send_pskb), or at its limit.  What
+    was in flight before counts at most ``most``, and each send adds at most truesize_ceiling(chunk):
+    so ceil((SO_SNDBUF - most) / truesize_ceiling(chunk)) sends at least, or the limit, or (sending to
+    an unconnected datagram socket) what the receiver's max_dgram_qlen leaves room for.  A stream send
+    of at most STREAM_SPLIT_SAFE bytes is one skb.  A larger one is split (unix_stream_sendmsg: skbs of
+    at most sk_sndbuf / 2 - 64 bytes, and of at most a head and 32 KiB of fragments) and may be sent in
+    part: only its first skb is certain (sk_wmem_alloc was under SO_SNDBUF), one of that many bytes."""
+    x, peer = m.ends[step.on], m.peer(step.on)
+    chunk, count = step.chunk, 1
+    if m.sock_type is SockType.STREAM and chunk > STREAM_SPLIT_SAFE:
+        chunk = min(chunk, x.sndbuf // 2 - 64, 32 << 10)
+    else:
+        count = min(step.limit, max(1, -(-(x.sndbuf - most) // truesize_ceiling(chunk))))
+    if not m.scenario.kind.connected:
+        count = min(count, max_dgram_qlen(m) + 1 - len(peer.queue))
+    queue_sent(m, step, count, chunk, filled=True)
+
+
+def queue_sent(m: Model, step: Fill, count: int, chunk: int, *, filled: bool) -> None:
+    """``count`` skbs of ``chunk`` bytes of "F" in the receiver's queue.  Like a Send without credentials,
+    each carries the sender's if either end asks for them (maybe_add_creds)."""
+    x, peer = m.ends[step.on], m.peer(step.on)
+    creds = implicit_creds(m, x, peer)
+    for _ in range(count):
+        skb = Skb(b"F" * chunk, None, creds or NO_CREDS, sender=m.proc.prefix, has_pid=creds is not None, filled=filled)
+        peer.queue.append(skb)
+
+
 def max_dgram_qlen(m: Model) -> int:
     qlen = m.platform.limits.get("max_dgram_qlen")
     if qlen is None:
@@ -119,10 +153,9 @@ def writable(m: Model, side: str) -> bool:
 
 
 def fill(m: Model, step: Fill) -> StepExpectation:
+    """A Fill into a queue that can take data (harness.oracle.send.fill decides the rest)."""
     x = m.ends[step.on]
     peer = m.peer(step.on)
-    if not x.open or x.snd_shutdown or peer.released or peer.rcv_shutdown:
-        raise Unknown("filling a queue that cannot take data")
     if m.sock_type is not SockType.STREAM:
         x.autobind_to_send_credentials()  # by the first send, whatever becomes of it
         if step.chunk > x.sndbuf - 32:
@@ -138,10 +171,7 @@ def fill(m: Model, step: Fill) -> StepExpectation:
             - len(peer.queue),
         )
         if room < step.limit and wmem_bounds(peer)[1] + room * truesize_ceiling(step.chunk) <= x.sndbuf:
-            if x.passcred or peer.passcred or x.passpidfd or peer.passpidfd:
-                raise Unknown("credentials of filled messages")
-            for _ in range(room):
-                peer.queue.append(Skb(b"F" * step.chunk, None, NO_CREDS, sender=m.proc.prefix, has_pid=False))
+            queue_sent(m, step, room, step.chunk, filled=False)
             return m.simple("fill", Returned(room), "sends until the receiver's queue is over max_dgram_qlen")
     if peer.fill_unknown:
         raise Unknown("filling after a Fill that may have stopped at its limit")
@@ -158,11 +188,9 @@ def fill(m: Model, step: Fill) -> StepExpectation:
         raise Unknown("whether the in-flight truesize already reaches SO_SNDBUF")
     if most + step.limit * truesize_ceiling(step.chunk) <= x.sndbuf:
         # it all fits: `limit` sends, each its own skb (a stream coalesces nothing on send)
-        for _ in range(step.limit):
-            peer.queue.append(Skb(b"F" * step.chunk, None, NO_CREDS, sender=m.proc.prefix, has_pid=False))
-        if x.passcred or peer.passcred or x.passpidfd or peer.passpidfd:
-            raise Unknown("credentials of filled messages")
+        queue_sent(m, step, step.limit, step.chunk, filled=False)
         return m.simple("fill", Returned(step.limit), "every send fits in SO_SNDBUF")
+    queue_certain(m, step, most)
     if step.limit * step.chunk <= 2 * x.sndbuf:
         # it may have stopped at the limit with room left, or at EAGAIN: nothing after it is known
         peer.full_at = x.sndbuf

@@ -409,7 +409,7 @@ class LinuxModel:
             case SetOwner():
                 return oob.set_owner(self, step)
             case Fill():
-                return accounting.fill(self, step)
+                return send.fill(self, step)
             case Child():
                 return self.child(step)
             case GetSockName():
@@ -612,7 +612,7 @@ class LinuxModel:
                 return oob.recv_urg(self, step, x)
             return self.recv_failed(step, Failed("EOPNOTSUPP"), "MSG_OOB on a datagram/seqpacket socket")
         if x.full:
-            raise Unknown("receiving from a queue a Fill step filled (its bytes are not tracked)")
+            return self.recv_filled(step, x)
         if self.sock_type is SockType.STREAM:
             if data_fault(step):
                 if x.inq:
@@ -624,6 +624,26 @@ class LinuxModel:
         if x.inq:
             raise Unknown("SO_INQ on a datagram or seqpacket socket")  # setsockopt refuses it
         return self.dgram_recv(step, x)
+
+    def recv_filled(self, step: Recv, x: End) -> StepExpectation:
+        """A receive from a queue a Fill filled, while it reads only what the queue certainly holds: the
+        skbs before the Fill's and those it certainly sent (Skb.filled; more may follow them).  A stream
+        read that returns as much as they hold may have gone on into what follows.  What a receive frees
+        in the sender's sk_wmem_alloc is not known, so the sender's room is unknown after it."""
+        last = max((i for i, skb in enumerate(x.queue) if skb.filled), default=None)
+        at_offset = "MSG_PEEK" in step.flags and x.peek_off >= 0
+        if last is None or at_offset or data_fault(step) or x.inq or x.oob_skb is not None:
+            raise Unknown("receiving from a queue a Fill step filled (its bytes are not tracked)")
+        if self.sock_type is SockType.STREAM:
+            known = sum(skb.remaining for skb in x.queue[: last + 1])
+            got = self.stream_recv(step, x)
+            if not isinstance(got.outcome, Returned) or got.outcome.value >= known:
+                raise Unknown("a stream receive that may read past what a Fill certainly queued")
+        else:
+            got = self.dgram_recv(step, x)
+        if "MSG_PEEK" not in step.flags:
+            x.fill_unknown = True
+        return got
 
     # -- issue 10 item 4: SO_INQ's SCM_INQ on a stream receive -----------------------------------
 
@@ -924,8 +944,10 @@ class LinuxModel:
             mask |= {"POLLRDHUP", "POLLIN", "POLLRDNORM"}
         if x.rcv_shutdown and x.snd_shutdown:
             mask.add("POLLHUP")
-        if x.queue or x.full:
+        if x.queue:
             mask |= {"POLLIN", "POLLRDNORM"}
+        elif x.full:
+            raise Unknown("whether a Fill queued more than the receives took (POLLIN)")
         mask |= oob.poll_bits(x)
         if accounting.writable(self, step.on):
             mask |= {"POLLOUT", "POLLWRNORM"}

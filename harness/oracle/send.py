@@ -9,7 +9,7 @@ import dataclasses
 
 from harness.addresses import TargetKind, address_target
 from harness.expectation import StepExpectation
-from harness.model import UIO_MAXIOV, Send, SendMany, SockType, SpliceIn
+from harness.model import UIO_MAXIOV, Fill, Send, SendMany, SockType, SpliceIn
 from harness.observation import Failed, Outcome, Returned
 from harness.oracle import accounting, control, lifetimes, names, oob
 from harness.oracle.state import (
@@ -25,6 +25,7 @@ from harness.oracle.state import (
     Skb,
     Unknown,
     address_problem,
+    implicit_creds,
     named,
 )
 
@@ -48,6 +49,22 @@ def send(m: Model, step: Send) -> StepExpectation:
         outcome, signals, why = fail
         return StepExpectation(op="send", outcome=outcome, signals=signals, why=why)
     return StepExpectation(op="send", outcome=Returned(step.length), why="queued")
+
+
+def fill(m: Model, step: Fill) -> StepExpectation:
+    """A Fill (MSG_DONTWAIT sends of ``chunk`` bytes until one fails): on an end that is closed or shut
+    down for sending, or towards a peer that is gone or shut down for reading, the first send fails as
+    a Send of one chunk does, with its signal and its effects (a dead datagram peer is dropped), and
+    the Fill returns 0; anything else is harness.oracle.accounting's."""
+    x, peer = m.ends[step.on], m.peer(step.on)
+    if x.open and not x.snd_shutdown and not peer.released and not peer.rcv_shutdown:
+        return accounting.fill(m, step)
+    first = send(m, Send(on=step.on, iov=(b"F" * step.chunk,), flags=frozenset({"MSG_DONTWAIT"})))
+    if not isinstance(first.outcome, Failed) or first.also or first.value_range is not None:
+        raise Unknown("filling a queue that cannot take data")
+    return StepExpectation(
+        op="fill", outcome=Returned(0), signals=first.signals, why=f"the first send fails: {first.why}"
+    )
 
 
 def send_error(m: Model, step: Send, x: End) -> SendStop:
@@ -173,20 +190,17 @@ def send_error(m: Model, step: Send, x: End) -> SendStop:
                 return Failed("EAGAIN"), (), "the receiver's queue holds more than max_dgram_qlen datagrams"
             outcome, why = x.sndtimeo.ends_wait("the receiver's queue holds more than max_dgram_qlen datagrams")
             return outcome, (), why
-    carried = creds
+        if implicit and peer.full:
+            raise Unknown("whether a queue a Fill filled holds more than max_dgram_qlen datagrams")
+    carried, has_pid = creds, True
     if carried is None:
-        # maybe_add_creds(): attach the sender's real creds if either end asks for them now
-        # 43fb2b30eea7 (6.16-rc2): and always when the receiver is an embryo (not accepted yet)
-        asked = x.passcred or x.passpidfd or peer.passcred or peer.passpidfd or peer.listener is not None
-        carried = m.proc.symbols if asked else NO_CREDS
-        has_pid = asked
-    else:
-        has_pid = True
+        carried = implicit_creds(m, x, peer)
+        has_pid = carried is not None
     peer.queue.append(
         Skb(
             b"".join(step.iov),
             fds,
-            carried,
+            carried or NO_CREDS,
             big=m.sock_type is SockType.STREAM and step.length > STREAM_SPLIT_SAFE,
             sender=m.proc.prefix,
             has_pid=has_pid,

@@ -254,6 +254,9 @@ class Skb:
     sender: str = ""  # the sending process's prefix ("" or "child0.")
     has_pid: bool = True  # UNIXCB(skb).pid is set (explicit or implicit credentials)
     peeked: bool = False  # skb->peeked: a zero-length datagram a peek returned (skb_set_peeked)
+    # one of the skbs a Fill certainly queued (harness.oracle.accounting.fill): the Fill may have queued
+    # more right after the last of them, which the oracle does not know
+    filled: bool = False
 
     @property
     def remaining(self) -> int:
@@ -379,6 +382,15 @@ def closed_poll() -> StepExpectation:
 def partial_target(step: Recv, x: End) -> bool:
     """The receive may wait with part of what it must read (MSG_WAITALL, or SO_RCVLOWAT above 1)."""
     return "MSG_WAITALL" in step.flags or x.rcvlowat > 1
+
+
+def implicit_creds(m: Model, x: End, peer: End) -> Creds | None:
+    """maybe_add_creds(): a send without SCM_CREDENTIALS carries the sender's real credentials if either
+    end asks for them now; 43fb2b30eea7 (6.16-rc2): and always when the receiver is an embryo (not
+    accepted yet).  None: it carries none (the skb has no pid either)."""
+    if x.passcred or x.passpidfd or peer.passcred or peer.passpidfd or peer.listener is not None:
+        return m.proc.symbols
+    return None
 
 
 def data_fault(step: Recv) -> bool:
