@@ -334,3 +334,87 @@ def test_a_receive_reads_what_a_fill_certainly_queued_and_no_further() -> None:
     for s in unknown:
         assert isinstance(expect(s, PLATFORM), Unmodelled), s
 
+
+def test_a_raw_scm_rights_message_passes_the_numbers_its_bytes_hold() -> None:
+    """scm_fp_copy() reads (cmsg_len - header) / 4 ints from the buffer: a number that is never open
+    (negative, or 2^20 and up) is EBADF, also after one that may be open; cmsg_len decides how many are
+    read.  Measured on 6.18.44, 6.12.118 and 6.1.176 (every socket type, before and after named fds)."""
+    from harness.model import FdKind, FdSpec, Named, RawCmsg, ScmRights
+
+    BEFORE_6_7 = dataclasses.replace(PLATFORM, changes=PLATFORM.changes - {"io_uring-scm-refused"})
+
+    def rights(*numbers: int, length: int | None = None) -> RawCmsg:
+        data = b"".join(n.to_bytes(4, "little", signed=True) for n in numbers)
+        return RawCmsg(level="SOL_SOCKET", type="SCM_RIGHTS", data=data, length=length)
+
+    def first(*cmsgs: RawCmsg | ScmRights, table: FdKind = FdKind.MEMFD, platform: Platform = PLATFORM) -> object:
+        result = expect(scenario(STREAM, send(b"x", cmsgs=cmsgs), fds=(FdSpec(name="f", kind=table),)), platform)
+        return result.steps[0].outcome if isinstance(result, Expectation) else result
+
+    assert first(rights(-1)) == Failed("EBADF")
+    assert first(rights(0, 1 << 20)) == Failed("EBADF")  # fd 0 may be open; 2^20 never is
+    assert first(ScmRights((Named("f"),)), rights(2**31 - 1)) == Failed("EBADF")
+    assert first(rights(-1, length=16)) == Returned(1)  # a cmsg_len of the header alone: no fds read
+    assert isinstance(first(rights(0)), Unmodelled)  # open or not: the oracle cannot say
+    # since 6.7 an io_uring is EINVAL: fd 0 could be the table's io_uring, refused before the -1 is reached
+    assert "io_uring-scm-refused" in PLATFORM.changes
+    assert isinstance(first(rights(0, -1), table=FdKind.IO_URING), Unmodelled)
+    assert first(rights(0, -1), table=FdKind.IO_URING, platform=BEFORE_6_7) == Failed("EBADF")
+
+
+def test_a_raw_scm_credentials_message_sends_the_ids_its_bytes_hold() -> None:
+    """scm_check_creds() then find_get_pid() of the struct ucred in the buffer: no pid reaches PID_MAX_LIMIT
+    (2^22 on 64-bit kernels) and none is negative, so root gets ESRCH; an unmapped uid is EINVAL and an
+    unprivileged sender's forgery EPERM first.  Measured on 6.18.44, 6.12.118 and 6.1.176."""
+    import struct
+
+    from harness.model import Child, Identity, RawCmsg
+
+    AS_ROOT = dataclasses.replace(PLATFORM, capabilities=frozenset({"CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID"}))
+
+    def outcome(pid: int, uid: int = 0, gid: int = 0, identity: Identity | None = None) -> object:
+        raw = RawCmsg(level="SOL_SOCKET", type="SCM_CREDENTIALS", data=struct.pack("<iII", pid, uid, gid))
+        sent: Step = send(b"x", cmsgs=[raw])
+        if identity is not None:
+            sent = Child(steps=(sent,), identity=identity)
+        result = expect(scenario(STREAM, sent, fds=()), AS_ROOT)
+        if not isinstance(result, Expectation):
+            return result
+        first = result.steps[0]
+        return first.nested[0].outcome if identity is not None else first.outcome
+
+    assert outcome(1 << 22) == Failed("ESRCH")
+    assert outcome(-1) == Failed("ESRCH")
+    assert outcome(0) == Failed("ESRCH")
+    assert outcome(1) == Returned(1)  # init is always there
+    assert isinstance(outcome((1 << 22) - 1), Unmodelled)  # some process may have it
+    assert outcome(1, uid=0xFFFFFFFF) == Failed("EINVAL")
+    assert outcome(1 << 22, identity=Identity(user="unprivileged")) == Failed("EPERM")
+
+
+def test_an_scm_pidfd_without_room_is_msg_ctrunc_and_no_pidfd() -> None:
+    """scm_pidfd_recv() checks the room left itself: under CMSG_LEN(sizeof(int)) it sets MSG_CTRUNC and
+    makes no pidfd; with no msg_control at all everything is dropped.  Measured on 6.18.44 and 6.12.118
+    (every socket type; with SCM_RIGHTS and SCM_CREDENTIALS before it, control lengths 0 to 64)."""
+    from harness.model import FdKind, FdSpec, Named, ScmRights
+
+    pidfds = dataclasses.replace(PLATFORM, features=PLATFORM.features | {"SO_PASSPIDFD", "pidfd"})
+
+    def received(control: int, pointer: str = "buffer") -> StepExpectation:
+        s = scenario(
+            DGRAM,
+            SetSockOpt(on="b", option="SO_PASSPIDFD", value=1),
+            send(b"x", cmsgs=[ScmRights((Named("f"),))]),
+            Recv(on="b", buffers=(8,), control=control, control_pointer=pointer),  # type: ignore[arg-type]
+            fds=(FdSpec(name="f", kind=FdKind.MEMFD),),
+        )
+        return steps(s, pidfds)[2]
+
+    whole = received(64)
+    assert [c.type for c in whole.cmsgs] == ["SCM_RIGHTS", "SCM_PIDFD"] and "MSG_CTRUNC" not in (whole.msg_flags or ())
+    for control in (20, 24, 39):  # room for the fd (CMSG_SPACE(4) = 24), not for the pidfd after it
+        cut = received(control)
+        assert [c.type for c in cut.cmsgs] == ["SCM_RIGHTS"], control
+        assert "MSG_CTRUNC" in (cut.msg_flags or ()), control
+    none = received(64, "null")
+    assert (none.cmsgs, "MSG_CTRUNC" in (none.msg_flags or ())) == ((), True)

@@ -8,8 +8,10 @@ receive paths of :mod:`harness.oracle.linux`.
 from __future__ import annotations
 
 import errno
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from harness.expectation import CredExpect, ExpectedCmsg
 from harness.model import (
@@ -168,34 +170,28 @@ def scm_send(m: Model, layout: Sequence[Laid], controllen: int) -> ScmAccepted |
             continue  # other levels are ignored on AF_UNIX
         c = laid.cmsg
         if laid.type == "SCM_RIGHTS":
-            if not isinstance(c, ScmRights):
-                raise Unknown("a raw SCM_RIGHTS cmsg (its fd numbers are not symbolic)")
             whole = (length - header) // 4  # scm_fp_copy: num = (cmsg_len - sizeof(cmsghdr)) / sizeof(int)
-            if whole > len(c.fds):
-                raise Unknown("cmsg_len reaches past the fds of the SCM_RIGHTS message")
             if whole <= 0:
                 continue
             if whole > SCM_MAX_FD or len(fds) + whole > SCM_MAX_FD:
                 return ScmRefused("EINVAL", "more than SCM_MAX_FD (253) fds in one message")
-            # scm_fp_copy() takes the fds in order and the first it refuses decides; a refusal depends on the
-            # descriptor alone, so each distinct one is looked at once, in the order of its first place (a
-            # fuzzed message repeats a few descriptors up to SCM_MAX_FD times), and the list kept whole
-            refs = c.fds[:whole]
-            names: dict[FdRef, str] = {}
-            for ref in dict.fromkeys(refs):
-                name = fd_name(m, ref)
-                if name is None:
-                    return ScmRefused("EBADF", "an fd in SCM_RIGHTS is not open")
-                io_uring = name in m.kinds and m.kinds[name].kind is FdKind.IO_URING
-                if io_uring and m.platform.has_change("io_uring-scm-refused"):
-                    return ScmRefused("EINVAL", "an io_uring fd cannot be passed (scm_fp_copy, since 6.7)")
-                names[ref] = name
-            fds.extend(map(names.__getitem__, refs))
+            if isinstance(c, ScmRights):
+                if whole > len(c.fds):
+                    raise Unknown("cmsg_len reaches past the fds of the SCM_RIGHTS message")
+                refs = c.fds[:whole]
+            else:  # raw bytes (or a header found in the buffer): the numbers are what the buffer holds there
+                image = image or control_image(m, layout, controllen)
+                refs = _numbers_from_bytes(m, image, laid.offset + header, whole)
+            passed = _passed_names(m, refs)
+            if isinstance(passed, ScmRefused):
+                return passed
+            fds.extend(passed)
         elif laid.type == "SCM_CREDENTIALS":
             if length != m.abi.length(12):
                 return ScmRefused("EINVAL", "SCM_CREDENTIALS cmsg_len is not CMSG_LEN(sizeof(struct ucred))")
-            if not isinstance(c, ScmCredentials):
-                raise Unknown("a raw SCM_CREDENTIALS cmsg")
+            if not isinstance(c, ScmCredentials):  # raw bytes (or a header found in the buffer)
+                image = image or control_image(m, layout, controllen)
+                c = _credentials_from_bytes(m, image, laid.offset + header)
             refused = check_credentials(m.proc, c.pid, c.uid, c.gid)
             if refused == UNKNOWN_PID:
                 raise Unknown(refused)
@@ -205,6 +201,56 @@ def scm_send(m: Model, layout: Sequence[Laid], controllen: int) -> ScmAccepted |
         else:
             return ScmRefused("EINVAL", f"SOL_SOCKET cmsg type {laid.type} cannot be sent")
     return ScmAccepted(tuple(fds) if fds else None, creds)
+
+
+def _numbers_from_bytes(m: Model, image: tuple[bytes, bytes], start: int, count: int) -> tuple[FdRef, ...]:
+    """The ``count`` ints (fd numbers, in this ABI's byte order) the buffer holds from ``start``."""
+    data, known = image
+    stop = start + 4 * count  # within msg_controllen: CMSG_OK held
+    if not all(known[start:stop]):
+        raise Unknown("SCM_RIGHTS numbers read from inside the fd numbers or ids of another message")
+    order: Literal["little", "big"] = "little" if m.abi.byte_order == "<" else "big"
+    return tuple(RawFd(int.from_bytes(data[i : i + 4], order, signed=True)) for i in range(start, stop, 4))
+
+
+def _credentials_from_bytes(m: Model, image: tuple[bytes, bytes], start: int) -> ScmCredentials:
+    """The struct ucred (pid_t pid, uid_t uid, gid_t gid) the buffer holds from ``start``."""
+    data, known = image
+    if not all(known[start : start + 12]):
+        raise Unknown("SCM_CREDENTIALS read from inside the fd numbers or ids of another message")
+    pid, uid, gid = struct.unpack_from(m.abi.byte_order + "iII", data, start)
+    return ScmCredentials(pid=pid, uid=uid, gid=gid)
+
+
+def _passed_names(m: Model, refs: tuple[FdRef, ...]) -> tuple[str, ...] | ScmRefused:
+    """scm_fp_copy(): the fds in order, and the first it refuses decides (EBADF: not open; EINVAL: an
+    io_uring, since 6.7).  A refusal depends on the descriptor alone, so each distinct one is looked at
+    once, in the order of its first place (a fuzzed message repeats a few descriptors up to SCM_MAX_FD
+    times).  A raw number that may or may not be open (harness.oracle.control.fd_name) does not stop
+    the walk: a later one that is certainly not open makes it EBADF, unless an uncertain one before
+    it could be an io_uring (EINVAL first)."""
+    refuses_io_uring = m.platform.has_change("io_uring-scm-refused")
+    could_be_io_uring = refuses_io_uring and any(spec.kind is FdKind.IO_URING for spec in m.kinds.values())
+    uncertain = False
+    names: dict[FdRef, str] = {}
+    for ref in dict.fromkeys(refs):
+        try:
+            name = fd_name(m, ref)
+        except Unknown:
+            uncertain = True
+            continue
+        if name is None:
+            if uncertain and could_be_io_uring:
+                raise Unknown("a raw fd number before a closed one may be an io_uring (EINVAL first)")
+            return ScmRefused("EBADF", "an fd in SCM_RIGHTS is not open")
+        if refuses_io_uring and name in m.kinds and m.kinds[name].kind is FdKind.IO_URING:
+            if uncertain:
+                raise Unknown("a raw fd number before an io_uring may not be open (EBADF first)")
+            return ScmRefused("EINVAL", "an io_uring fd cannot be passed (scm_fp_copy, since 6.7)")
+        names[ref] = name
+    if uncertain:
+        raise Unknown("a raw fd number in SCM_RIGHTS may or may not be open")
+    return tuple(map(names.__getitem__, refs))
 
 
 def fd_name(m: Model, ref: FdRef) -> str | None:
@@ -301,17 +347,23 @@ def pidless_pidfd(m: Model, step: Recv, creds: Creds | None) -> Controls:
 def with_pidfd(m: Model, step: Recv, creds: Creds | None, fds: tuple[str, ...] | None, skb: Skb) -> Controls:
     """SO_PASSPIDFD (6.5+): an SCM_PIDFD cmsg after the others, with a pidfd of the sender.
 
-    Modelled only when everything fits: a cut SCM_PIDFD is not.  Since 6.17 a sender that
+    With less room left than CMSG_LEN(sizeof(int)) it is MSG_CTRUNC and no pidfd.  Since 6.17 a sender that
     exited and was reaped still gets a pidfd (fdinfo then says Pid: -1); before, the cmsg carries -EINVAL.
     """
     identity = m.proc.identity
     if identity is not None and (identity.nofile is not None or identity.fd_headroom is not None):
         raise Unknown("an SCM_PIDFD at a lowered RLIMIT_NOFILE")
+    if step.control_pointer == "null" and skb.has_pid:
+        return Controls([], 0, True)  # scm_recv_unix(): no msg_control, SO_PASSPIDFD: MSG_CTRUNC, all dropped
     if step.control_pointer != "buffer" or not skb.has_pid:
         raise Unknown("SCM_PIDFD without a control buffer or without sender credentials")
     before = scm_recv(m, step, creds, fds)
-    if before.ctrunc or step.control - before.consumed < m.abi.length(4):
-        raise Unknown("an SCM_PIDFD that does not fit")
+    if step.control - before.consumed < m.abi.length(4):
+        # scm_pidfd_recv() checks the room itself (put_cmsg() would cut the message and say nothing):
+        # MSG_CTRUNC, and no pidfd is made
+        return Controls(before.cmsgs, before.consumed, True)
+    if before.ctrunc:
+        raise Unknown("an SCM_PIDFD after a control message that was cut")
     # UNIXCB(skb).pid: the pid of explicit SCM_CREDENTIALS (a forged pid 1 is init), else the
     # sender's.  fdinfo's Pid: is in the pid namespace of the /proc mount, and the harness never
     # mounts one for a child: a receiver in a new pid namespace still sees the outer number.

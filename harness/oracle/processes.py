@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 OVERFLOW_ID = 65534  # from_kuid_munged() of an id the reader's user namespace cannot map
 NONEXISTENT_PID = "nonexistent"
 UNKNOWN_PID = "unknown: whether some process has that pid"
+# PID_MAX_LIMIT on 64-bit kernels (include/linux/threads.h: 4 * 1024 * 1024): kernel.pid_max cannot be
+# set above it, so every pid is under it; find_get_pid() of a negative number finds nothing either
+PID_MAX_LIMIT = 1 << 22
 
 Creds = tuple[CredExpect, CredExpect, CredExpect]
 
@@ -94,7 +97,7 @@ def check_credentials(proc: Proc, pid: CredValue, uid: CredValue, gid: CredValue
     gid_ok = gid == "self" or _same_id(proc, gid, "gid") or proc.root or proc.userns
     if not (pid_ok and uid_ok and gid_ok):
         return "EPERM: forged credentials without CAP_SYS_ADMIN / CAP_SETUID / CAP_SETGID"
-    if pid in (0, NONEXISTENT_PID):
+    if pid in (0, NONEXISTENT_PID) or (isinstance(pid, int) and not 0 <= pid < PID_MAX_LIMIT):
         return "ESRCH: no process has that pid"
     if isinstance(pid, int) and pid != 1:
         return UNKNOWN_PID  # find_get_pid() of an arbitrary number: the model cannot know
