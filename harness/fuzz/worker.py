@@ -202,7 +202,7 @@ class WorkerState:
         """
         text = codec.dumps(scenario)
         if len(text) > MAX_SCENARIO_FILE:  # (the JSON is ASCII: one byte per character)
-            self.corpus_too_large += 1  # e.g. a megabyte of one non-ASCII byte, six characters each
+            self.corpus_too_large += 1  # e.g. megabytes of bytes with no short repeating unit (codec.encode_data)
             return
         name = hashlib.sha1(text.encode()).hexdigest()[:16] + ".json"
         path = self.spec.corpus / name
