@@ -418,3 +418,14 @@ def test_an_scm_pidfd_without_room_is_msg_ctrunc_and_no_pidfd() -> None:
         assert "MSG_CTRUNC" in (cut.msg_flags or ()), control
     none = received(64, "null")
     assert (none.cmsgs, "MSG_CTRUNC" in (none.msg_flags or ())) == ((), True)
+
+
+def test_a_splice_into_a_socket_shut_down_fails_as_a_send_does() -> None:
+    """Measured on 6.18.44, 6.12.118 and 6.1.176: after SHUT_WR of the end or SHUT_RD of its peer, a
+    stream splice is EPIPE with SIGPIPE, a datagram or seqpacket one EPIPE without."""
+    from harness.model import Shutdown, SpliceIn
+
+    for kind, signals in ((STREAM, ("SIGPIPE",)), (DGRAM, ()), (SEQPACKET, ())):
+        for shut in (Shutdown(on="a", how="SHUT_WR"), Shutdown(on="b", how="SHUT_RD")):
+            got = steps(scenario(kind, shut, SpliceIn(on="a", data=b"s" * 5000), fds=()))[1]
+            assert (got.outcome, got.signals) == (Failed("EPIPE"), signals), (kind, shut)
