@@ -429,3 +429,13 @@ def test_a_splice_into_a_socket_shut_down_fails_as_a_send_does() -> None:
         for shut in (Shutdown(on="a", how="SHUT_WR"), Shutdown(on="b", how="SHUT_RD")):
             got = steps(scenario(kind, shut, SpliceIn(on="a", data=b"s" * 5000), fds=()))[1]
             assert (got.outcome, got.signals) == (Failed("EPIPE"), signals), (kind, shut)
+
+
+def test_a_fill_wakes_a_watched_peer_as_its_sends_do() -> None:
+    """sk_data_ready() for each skb a Fill queues: the peer's edge-triggered item reports once more, the
+    sender's own does not.  Measured on 6.18.44, 6.12.118 and 6.1.176 (every pair kind, both ends)."""
+    from harness.model import EpollWait, Fill
+
+    for edge, woken in ((EpollWait(on="b", edge=True), True), (EpollWait(on="a", edge=True), False)):
+        got = steps(scenario(DGRAM, send(b"q", on="b"), send(b"q"), edge, edge, Fill(on="a", chunk=1, limit=3), edge))
+        assert [g.outcome for g in got[2:]] == [Returned(1), Returned(0), Returned(3), Returned(int(woken))], edge

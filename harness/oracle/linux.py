@@ -271,6 +271,7 @@ class LinuxModel:
     # 6.1.176 (UML) with every pair kind, both ends watched, edge- and level-triggered.
     EPOLL_QUIET = (
         Send,
+        Fill,
         Recv,
         SendMany,
         RecvMany,
