@@ -439,3 +439,26 @@ def test_a_fill_wakes_a_watched_peer_as_its_sends_do() -> None:
     for edge, woken in ((EpollWait(on="b", edge=True), True), (EpollWait(on="a", edge=True), False)):
         got = steps(scenario(DGRAM, send(b"q", on="b"), send(b"q"), edge, edge, Fill(on="a", chunk=1, limit=3), edge))
         assert [g.outcome for g in got[2:]] == [Returned(1), Returned(0), Returned(3), Returned(int(woken))], edge
+
+
+def test_a_table_socket_receives_a_datagram_as_a_pair_end_does() -> None:
+    """__unix_dgram_recvmsg() whatever the socket: MSG_OOB is EOPNOTSUPP, a faulting buffer drops the
+    message, a null control pointer drops its fds with MSG_CTRUNC.  Measured on 6.18.44, 6.12.118 and
+    6.1.176 (flags, faults and control pointers, with and without fds)."""
+    from harness.model import Bind, FdKind, FdSpec, Named, ScmRights, Send
+
+    table = (FdSpec(name="r", kind=FdKind.UNIX_DGRAM), FdSpec(name="s", kind=FdKind.UNIX_DGRAM))
+
+    def received(first: Recv) -> tuple[StepExpectation, StepExpectation]:
+        sent = Send(on="s", iov=(b"hello",), cmsgs=(ScmRights((Named("s"),)),), address="@r")
+        then = Recv(on="r", buffers=(8,), flags=frozenset({"MSG_DONTWAIT"}))
+        s = scenario(DGRAM, Bind(target="r", address="@r"), sent, first, then, fds=table)
+        got = steps(s, dataclasses.replace(PLATFORM, limits={**PLATFORM.limits, "max_dgram_qlen": 512}))
+        return got[2], got[3]
+
+    oob, after = received(Recv(on="r", buffers=(8,), flags=frozenset({"MSG_OOB", "MSG_DONTWAIT"})))
+    assert (oob.outcome, after.outcome) == (Failed("EOPNOTSUPP"), Returned(5))
+    fault, after = received(Recv(on="r", buffers=(8,), fault="iov_base", flags=frozenset({"MSG_DONTWAIT"})))
+    assert (fault.outcome, after.outcome) == (Failed("EFAULT"), Failed("EAGAIN"))
+    null, _ = received(Recv(on="r", buffers=(8,), control=24, control_pointer="null"))
+    assert (null.outcome, null.cmsgs, "MSG_CTRUNC" in (null.msg_flags or ())) == (Returned(5), (), True)
