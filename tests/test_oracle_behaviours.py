@@ -462,3 +462,22 @@ def test_a_table_socket_receives_a_datagram_as_a_pair_end_does() -> None:
     assert (fault.outcome, after.outcome) == (Failed("EFAULT"), Failed("EAGAIN"))
     null, _ = received(Recv(on="r", buffers=(8,), control=24, control_pointer="null"))
     assert (null.outcome, null.cmsgs, "MSG_CTRUNC" in (null.msg_flags or ())) == (Returned(5), (), True)
+
+
+def test_a_negative_so_peek_off_reads_back_and_peeks_from_the_start() -> None:
+    """unix_set_peek_off() stores any value; below -1 it still reads back as set and peeks from the start,
+    and no receive moves it.  Measured on 6.18.44, 6.12.118 and 6.1.176 (every pair kind)."""
+    for kind in (STREAM, DGRAM, SEQPACKET):
+        got = steps(
+            scenario(
+                kind,
+                send(b"abcdef"),
+                SetSockOpt(on="b", option="SO_PEEK_OFF", value=-(2**31)),
+                peek(4),
+                Recv(on="b", buffers=(2,), flags=frozenset({"MSG_DONTWAIT"})),
+                GetSockOpt(on="b", option="SO_PEEK_OFF"),
+                fds=(),
+            )
+        )
+        assert [g.outcome for g in got[1:]] == [Returned(0), Returned(4), Returned(2), Returned(-(2**31))], kind
+        assert got[2].data == b"abcd"
