@@ -11,7 +11,6 @@ import errno
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from harness.expectation import CredExpect, ExpectedCmsg
 from harness.model import (
@@ -132,12 +131,18 @@ def control_image(m: Model, layout: Sequence[Laid], controllen: int) -> tuple[by
     return data, bytes(known)
 
 
+def _read(image: tuple[bytes, bytes], start: int, size: int, what: str) -> bytes:
+    """The ``size`` bytes of the control buffer at ``start``; Unknown where the scenario's own fd numbers
+    or credential ids (known only when it runs) lie among them."""
+    data, known = image
+    if not all(known[start : start + size]):
+        raise Unknown(f"{what} read from inside the fd numbers or ids of another message")
+    return data[start : start + size]
+
+
 def _header_from_bytes(m: Model, image: tuple[bytes, bytes], offset: int) -> Laid:
     """The header __cmsg_nxthdr() finds at ``offset`` where no message of the scenario starts whole."""
-    data, known = image
-    if not all(known[offset : offset + m.abi.header]):
-        raise Unknown("a cmsg header read from inside the fd numbers or ids of another message")
-    length, level, type_ = m.abi.unpack_header(data, offset)
+    length, level, type_ = m.abi.unpack_header(_read(image, offset, m.abi.header, "a cmsg header"), 0)
     level_name = m.consts.level_name(level)
     type_name = m.consts.cmsg_type_name(level, type_)
     return Laid(offset, level_name, type_name, length, RawCmsg(level=level, type=type_))
@@ -204,21 +209,14 @@ def scm_send(m: Model, layout: Sequence[Laid], controllen: int) -> ScmAccepted |
 
 
 def _numbers_from_bytes(m: Model, image: tuple[bytes, bytes], start: int, count: int) -> tuple[FdRef, ...]:
-    """The ``count`` ints (fd numbers, in this ABI's byte order) the buffer holds from ``start``."""
-    data, known = image
-    stop = start + 4 * count  # within msg_controllen: CMSG_OK held
-    if not all(known[start:stop]):
-        raise Unknown("SCM_RIGHTS numbers read from inside the fd numbers or ids of another message")
-    order: Literal["little", "big"] = "little" if m.abi.byte_order == "<" else "big"
-    return tuple(RawFd(int.from_bytes(data[i : i + 4], order, signed=True)) for i in range(start, stop, 4))
+    """The ``count`` ints (fd numbers) the buffer holds from ``start`` (within msg_controllen: CMSG_OK held)."""
+    numbers = struct.unpack(f"{m.abi.byte_order}{count}i", _read(image, start, 4 * count, "SCM_RIGHTS numbers"))
+    return tuple(map(RawFd, numbers))
 
 
 def _credentials_from_bytes(m: Model, image: tuple[bytes, bytes], start: int) -> ScmCredentials:
     """The struct ucred (pid_t pid, uid_t uid, gid_t gid) the buffer holds from ``start``."""
-    data, known = image
-    if not all(known[start : start + 12]):
-        raise Unknown("SCM_CREDENTIALS read from inside the fd numbers or ids of another message")
-    pid, uid, gid = struct.unpack_from(m.abi.byte_order + "iII", data, start)
+    pid, uid, gid = struct.unpack(m.abi.byte_order + "iII", _read(image, start, 12, "SCM_CREDENTIALS"))
     return ScmCredentials(pid=pid, uid=uid, gid=gid)
 
 
