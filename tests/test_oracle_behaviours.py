@@ -396,16 +396,16 @@ def test_an_scm_pidfd_without_room_is_msg_ctrunc_and_no_pidfd() -> None:
     """scm_pidfd_recv() checks the room left itself: under CMSG_LEN(sizeof(int)) it sets MSG_CTRUNC and
     makes no pidfd; with no msg_control at all everything is dropped.  Measured on 6.18.44 and 6.12.118
     (every socket type; with SCM_RIGHTS and SCM_CREDENTIALS before it, control lengths 0 to 64)."""
-    from harness.model import FdKind, FdSpec, Named, ScmRights
+    from harness.model import FdKind, FdSpec, Named, Pointer, ScmRights
 
     pidfds = dataclasses.replace(PLATFORM, features=PLATFORM.features | {"SO_PASSPIDFD", "pidfd"})
 
-    def received(control: int, pointer: str = "buffer") -> StepExpectation:
+    def received(control: int, pointer: Pointer = "buffer") -> StepExpectation:
         s = scenario(
             DGRAM,
             SetSockOpt(on="b", option="SO_PASSPIDFD", value=1),
             send(b"x", cmsgs=[ScmRights((Named("f"),))]),
-            Recv(on="b", buffers=(8,), control=control, control_pointer=pointer),  # type: ignore[arg-type]
+            Recv(on="b", buffers=(8,), control=control, control_pointer=pointer),
             fds=(FdSpec(name="f", kind=FdKind.MEMFD),),
         )
         return steps(s, pidfds)[2]
