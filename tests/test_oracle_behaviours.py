@@ -6,7 +6,7 @@ import dataclasses
 
 from harness.catalogue.build import recv, scenario, send
 from harness.expectation import Expectation, StepExpectation, Unmodelled
-from harness.model import GetSockOpt, PairKind, Recv, Scenario, SetSockOpt, SockType, Step
+from harness.model import FdKind, FdSpec, GetSockOpt, PairKind, Recv, Scenario, SetSockOpt, SockType, Step
 from harness.observation import Failed, Returned
 from harness.oracle import expect
 from harness.platform import Platform
@@ -481,3 +481,25 @@ def test_a_negative_so_peek_off_reads_back_and_peeks_from_the_start() -> None:
         )
         assert [g.outcome for g in got[1:]] == [Returned(0), Returned(4), Returned(2), Returned(-(2**31))], kind
         assert got[2].data == b"abcd"
+
+
+def test_an_unconnected_table_socket_of_another_type_than_the_pair_fails_as_its_own_type() -> None:
+    """A stream socket of the table refuses a receive with EINVAL and a sendto() with EOPNOTSUPP, a
+    seqpacket one both with ENOTCONN, whatever the pair's type.  Measured on 6.18.44, 6.12.118 and
+    6.1.176: 168 scenarios (fresh, bound and listening sockets in pairs of the other two types)."""
+    for kind, table_kind, receive, named_send in (
+        (SEQPACKET, FdKind.UNIX_STREAM, "EINVAL", "EOPNOTSUPP"),
+        (DGRAM, FdKind.UNIX_STREAM, "EINVAL", "EOPNOTSUPP"),
+        (STREAM, FdKind.UNIX_SEQPACKET, "ENOTCONN", "ENOTCONN"),
+    ):
+        got = steps(
+            scenario(
+                kind,
+                Recv(on="t", buffers=(16,), flags=frozenset({"MSG_DONTWAIT"})),
+                dataclasses.replace(send(b"hi", on="t"), address="@nobody"),
+                send(b"", on="t", flags=("MSG_OOB",)),
+                fds=(FdSpec(name="t", kind=table_kind),),
+            )
+        )
+        oob = "EOPNOTSUPP" if table_kind is FdKind.UNIX_STREAM else "ENOTCONN"
+        assert [g.outcome for g in got] == [Failed(receive), Failed(named_send), Failed(oob)], kind

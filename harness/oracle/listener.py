@@ -140,7 +140,7 @@ def check_step(m: Model, step: Step) -> StepExpectation | None:
         if isinstance(step, Send | Recv):
             if not x.open:
                 return None  # EBADF, as for a pair end
-            if sock_type(m, x) is not m.sock_type:
+            if sock_type(m, x) is not m.sock_type and (x.state == "connected" or sock_type(m, x) is SockType.DGRAM):
                 raise Unknown("data on a socket of the table whose type is not the pair's")
             if table_dgram.handles(m, x):
                 return table_dgram.send(m, step, x) if isinstance(step, Send) else table_dgram.recv(m, step, x)
@@ -166,7 +166,7 @@ def unconnected_recv(m: Model, step: Recv) -> StepExpectation:
     copied = control.copy_recv_msghdr(step)
     if copied is not None:
         return m.recv_failed(step, *copied)
-    if m.sock_type is SockType.STREAM:
+    if sock_type(m, m.ends[step.on]) is SockType.STREAM:
         return m.recv_failed(step, Failed("EINVAL"), "recvmsg on a stream socket that is not connected")
     return m.recv_failed(step, Failed("ENOTCONN"), "recvmsg on a seqpacket socket that is not connected")
 
@@ -185,7 +185,8 @@ def unconnected_send(m: Model, step: Send) -> StepExpectation | None:
         return StepExpectation(op="send", outcome=outcome, signals=signals, why=why)
     if step.fault is not None:
         return None
-    if m.sock_type is SockType.STREAM:  # scm_send() before the state; unix_seqpacket_sendmsg checks the state first
+    stream = sock_type(m, m.ends[step.on]) is SockType.STREAM
+    if stream:  # scm_send() before the state; unix_seqpacket_sendmsg checks the state first
         scm = control.scm_send(m, copied.layout, copied.controllen) if copied.controllen else None
         if isinstance(scm, ScmRefused):
             return StepExpectation(op="send", outcome=Failed(scm.errno), why=str(scm))
@@ -198,7 +199,7 @@ def unconnected_send(m: Model, step: Send) -> StepExpectation | None:
     if step.address is not None:
         if step.flags - {"MSG_DONTWAIT", "MSG_NOSIGNAL"} or not step.address.startswith(("@", "/")):
             return None  # (a "hex:" name may be empty: msg_namelen 0)
-        if m.sock_type is SockType.STREAM:
+        if stream:
             why = "sendto() on an unconnected stream socket"
             return StepExpectation(op="send", outcome=Failed("EOPNOTSUPP"), why=why)
     return StepExpectation(op="send", outcome=Failed("ENOTCONN"), why="no peer: not connected")
