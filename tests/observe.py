@@ -35,7 +35,7 @@ def observed_cmsg(cmsg: ExpectedCmsg, cloexec: bool) -> ObservedCmsg:
         data = struct.pack("=iII", *values)[: cmsg.length - 16]
         creds = (values[0], values[1], values[2]) if len(data) == 12 else None
     if cmsg.inq is not None:
-        data = struct.pack("=i", cmsg.inq)
+        data = struct.pack("=i", cmsg.inq)[: cmsg.length - 16]
     return ObservedCmsg(level=cmsg.level, type=cmsg.type, length=cmsg.length, data=data, fds=fds, creds=creds)
 
 
