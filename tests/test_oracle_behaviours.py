@@ -6,7 +6,21 @@ import dataclasses
 
 from harness.catalogue.build import recv, scenario, send
 from harness.expectation import Expectation, StepExpectation, Unmodelled
-from harness.model import FdKind, FdSpec, GetSockOpt, PairKind, Recv, Scenario, SetSockOpt, SockType, Step
+from harness.model import (
+    Bind,
+    Connect,
+    FdKind,
+    FdSpec,
+    GetPeerName,
+    GetSockName,
+    GetSockOpt,
+    PairKind,
+    Recv,
+    Scenario,
+    SetSockOpt,
+    SockType,
+    Step,
+)
 from harness.observation import Failed, Returned
 from harness.oracle import expect
 from harness.platform import Platform
@@ -537,3 +551,29 @@ def test_an_unconnected_table_socket_of_another_type_than_the_pair_fails_as_its_
         )
         oob = "EOPNOTSUPP" if table_kind is FdKind.UNIX_STREAM else "ENOTCONN"
         assert [g.outcome for g in got] == [Failed(receive), Failed(named_send), Failed(oob)], kind
+
+
+def test_getpeername_of_a_pair_end_a_bind_step_named_gives_that_name() -> None:
+    """Measured on 6.18.44, 6.12.118 and 6.1.176 (every pair kind, abstract and path names): the peer's
+    name as its getsockname() gives it.  The oracle asserted here before (a harness error)."""
+    for kind in (STREAM, DGRAM, SEQPACKET):
+        got = steps(scenario(kind, Bind(target="b", address="@peer"), GetPeerName(on="a"), GetSockName(on="b"), fds=()))
+        assert got[1].outcome == got[2].outcome and got[1].address == "abstract", kind
+
+
+def test_connect_of_a_datagram_pair_end_fails_or_reconnects_to_its_own_peer() -> None:
+    """unix_dgram_connect() of a pair end: a failed lookup or EPERM changes nothing, its own peer again is 0.
+    Measured on 6.18.44, 6.12.118 and 6.1.176 (84 scenarios over the datagram pair kinds)."""
+    named = Bind(target="b", address="@peer")
+    table = (FdSpec(name="t", kind=FdKind.UNIX_DGRAM), FdSpec(name="u", kind=FdKind.UNIX_DGRAM))
+    got = steps(scenario(DGRAM, named, Connect(target="a", address="@peer"), send(b"x"), fds=()))
+    assert [g.outcome for g in got] == [Returned(0), Returned(0), Returned(1)]
+    got = steps(scenario(DGRAM, Connect(target="a", address="@nobody"), fds=()))
+    assert got[0].outcome == Failed("ECONNREFUSED")
+    taken = (Bind(target="t", address="@t"), Bind(target="u", address="@u"), Connect(target="t", address="@u"))
+    got = steps(scenario(DGRAM, *taken, Connect(target="a", address="@t"), fds=table))
+    assert got[-1].outcome == Failed("EPERM")
+    moved = expect(
+        scenario(DGRAM, Bind(target="t", address="@t"), Connect(target="a", address="@t"), fds=table), PLATFORM
+    )
+    assert isinstance(moved, Unmodelled) and "new peer" in moved.reason

@@ -387,12 +387,15 @@ def connect(m: Model, step: Connect) -> StepExpectation:
 
 
 def dgram_connect(m: Model, x: End, target: Target) -> StepExpectation:
-    """unix_dgram_connect() of a socket of the table: autobind when asking for credentials, the lookup
-    (unix_find_other), then unix_may_send(): EPERM when the other socket is connected to someone else.
+    """unix_dgram_connect() of a socket of the table (or a pair end, below): autobind when asking for
+    credentials, the lookup (unix_find_other), then unix_may_send(): EPERM when the other socket is
+    connected to someone else.
     Connecting to itself or again to the same socket is 0 (gVisor SelfConnect, DoubleConnect; measured on
-    6.18.44).  Switching to another peer (which purges the old peer's messages) is not modelled."""
-    if not x.table:
-        raise Unknown("connect() of a datagram pair end")
+    6.18.44).  Switching to another peer (which purges the old peer's messages) is not modelled.
+
+    A pair end goes the same way: a failed lookup or EPERM leaves it as it was, and connecting again to
+    its own peer is 0 and changes nothing (measured on 6.18.44, 6.12.118 and 6.1.176).  Its peer is
+    the other end unless the pair is unconnected or a send found that end dead (names.may_send_to)."""
     if x.passcred or x.passpidfd:
         _autobind(x)
     other, failed, why = lookup(m, target, SockType.DGRAM, x.netns)
@@ -400,6 +403,10 @@ def dgram_connect(m: Model, x: End, target: Target) -> StepExpectation:
         return m.simple("connect", failed or Failed("ECONNREFUSED"), why)
     if not may_send_to(m, x, other):
         return m.simple("connect", Failed("EPERM"), "unix_may_send(): the other socket has a peer of its own")
+    if not x.table:
+        if not m.scenario.kind.connected or x.peer_dropped or x.peer_name != other.side:
+            raise Unknown("connect() of a datagram pair end to a new peer")
+        return m.simple("connect", Returned(0), "connected again to its own peer: nothing changes")
     if x.peer_name is not None and x.peer_name != other.side:
         raise Unknown("connect() of a datagram socket to another peer (the old one's messages are purged)")
     x.peer_name, x.state = other.side, "connected"
