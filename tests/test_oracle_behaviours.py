@@ -577,3 +577,26 @@ def test_connect_of_a_datagram_pair_end_fails_or_reconnects_to_its_own_peer() ->
         scenario(DGRAM, Bind(target="t", address="@t"), Connect(target="a", address="@t"), fds=table), PLATFORM
     )
     assert isinstance(moved, Unmodelled) and "new peer" in moved.reason
+
+
+def test_scm_pidfd_of_a_message_sent_before_anyone_asked_for_credentials_is_no_pidfd() -> None:
+    """No pid in the skb: scm_pidfd_recv() checks the room (MSG_CTRUNC under CMSG_LEN(4)), then puts
+    nothing.  Measured on 6.18.44 and 6.12.118 (336 scenarios)."""
+    from harness.catalogue.build import FILE, SPACE, passcred
+
+    platform = dataclasses.replace(PLATFORM, features=frozenset({"SO_PASSPIDFD"}))
+    for control, ctrunc in ((SPACE(12) + 16, True), (SPACE(12) + 32, False)):
+        got = steps(
+            scenario(
+                DGRAM,
+                send(b"early", fds=["f"]),
+                SetSockOpt(on="b", option="SO_PASSPIDFD", value=1),
+                passcred(),
+                Recv(on="b", buffers=(16,), control=control + SPACE(4), flags=frozenset({"MSG_DONTWAIT"})),
+                fds=(FILE,),
+            ),
+            platform,
+        )[-1]
+        assert got.outcome == Returned(5)
+        assert [c.type for c in got.cmsgs] == ["SCM_CREDENTIALS", "SCM_RIGHTS"]  # no SCM_PIDFD
+        assert got.msg_flags is not None and ("MSG_CTRUNC" in got.msg_flags) is ctrunc, control
