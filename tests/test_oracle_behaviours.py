@@ -600,3 +600,18 @@ def test_scm_pidfd_of_a_message_sent_before_anyone_asked_for_credentials_is_no_p
         assert got.outcome == Returned(5)
         assert [c.type for c in got.cmsgs] == ["SCM_CREDENTIALS", "SCM_RIGHTS"]  # no SCM_PIDFD
         assert got.msg_flags is not None and ("MSG_CTRUNC" in got.msg_flags) is ctrunc, control
+
+
+def test_sigurg_for_an_owner_that_has_exited_goes_nowhere() -> None:
+    """F_SETOWN in a child: the child gets SIGURG for what it sends itself; once it has exited, the
+    owner is a pid with no task and nobody gets one.  Measured on 6.18.44, 6.12.118 and 6.1.176 (440
+    scenarios: every pair kind; root, unprivileged, pid and user namespace children)."""
+    from harness.model import Child, SetOwner
+    from harness.oracle.oob import FEATURE
+
+    platform = dataclasses.replace(PLATFORM, features=frozenset({FEATURE}))
+    oob = send(b"xy", flags=("MSG_OOB",))
+    children = (Child(steps=(SetOwner(on="b"), oob)), Child(steps=(SetOwner(on="b"),)))
+    got = steps(scenario(STREAM, *children, oob, fds=()), platform)
+    assert [(g.outcome, g.signals) for g in got[0].nested] == [(Returned(0), ()), (Returned(2), ("SIGURG",))]
+    assert (got[2].outcome, got[2].signals) == (Returned(2), ())

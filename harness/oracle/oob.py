@@ -92,7 +92,7 @@ def send(m: Model, step: Send, x: End, fds: tuple[str, ...] | None, creds: Creds
     if passing and not peer.passrights:
         # Measured on Linux 6.18.44: EPERM before anything is queued, for a one-byte and a longer send.
         return Failed("EPERM"), (), "the receiver has SO_PASSRIGHTS off"
-    if peer.owner is not None and peer.owner != m.proc.prefix:
+    if peer.owner is not None and peer.owner != m.proc.prefix and peer.owner not in m.exited:
         raise state.Unknown("SIGURG for a process other than the sender")
     carried = creds
     if carried is None:
@@ -121,7 +121,8 @@ def send(m: Model, step: Send, x: End, fds: tuple[str, ...] | None, creds: Creds
     peer.oob_skb = oob_skb  # an older OOB byte, if any, is ordinary data from now on
     # sk_send_sigurg(): to the owner of the receiving socket's file, if F_SETOWN named one; also
     # with SO_OOBINLINE (measured on Linux 6.18.44)
-    signals = ("SIGURG",) if peer.owner is not None else ()
+    # An owner that has exited (a child's F_SETOWN) keeps only its struct pid, with no task: no signal.
+    signals = ("SIGURG",) if peer.owner == m.proc.prefix else ()
     return Returned(step.length), signals, "queued; the last byte is the out-of-band byte (queue_oob)"
 
 
@@ -130,8 +131,6 @@ def set_owner(m: Model, step: SetOwner) -> StepExpectation:
     x = m.ends[step.on]
     if not x.open:
         return m.simple("set_owner", Failed("EBADF"), "closed descriptor")
-    if not m.proc.is_main:
-        raise state.Unknown("F_SETOWN in a child (SIGURG would go to a process that exits)")
     x.owner = m.proc.prefix
     return m.simple("set_owner", Returned(0), "F_SETOWN")
 
