@@ -7,6 +7,7 @@ import dataclasses
 from harness.catalogue.build import recv, scenario, send
 from harness.expectation import Expectation, StepExpectation, Unmodelled
 from harness.model import (
+    Accept,
     Bind,
     Connect,
     FdKind,
@@ -14,6 +15,7 @@ from harness.model import (
     GetPeerName,
     GetSockName,
     GetSockOpt,
+    Listen,
     PairKind,
     Recv,
     Scenario,
@@ -615,3 +617,72 @@ def test_sigurg_for_an_owner_that_has_exited_goes_nowhere() -> None:
     got = steps(scenario(STREAM, *children, oob, fds=()), platform)
     assert [(g.outcome, g.signals) for g in got[0].nested] == [(Returned(0), ()), (Returned(2), ("SIGURG",))]
     assert (got[2].outcome, got[2].signals) == (Returned(2), ())
+
+
+def test_a_close_in_a_child_closes_only_the_childs_copy() -> None:
+    """The child's later steps on that descriptor are EBADF; the parent's copy holds the file, so
+    the other end still sends to it, and after the child the parent uses it as before.  Measured on
+    6.18.44, 6.12.118 and 6.1.176 (175 scenarios: every pair kind, root and unprivileged children,
+    pair ends, a file and a socket of the table)."""
+    from harness.catalogue.build import FDS_SPACE, FILE
+    from harness.model import Child, Close
+
+    inside = (Close(target="b"), send(b"c", on="b"), send(b"to-b"), Close(target="b"))
+    got = steps(scenario(DGRAM, Child(steps=inside), recv(16, flags=["MSG_DONTWAIT"]), send(b"p", fds=["f"])))
+    assert [g.outcome for g in got[0].nested] == [Returned(0), Failed("EBADF"), Returned(4), Failed("EBADF")]
+    assert (got[1].outcome, got[1].data, got[2].outcome) == (Returned(4), b"to-b", Returned(1))
+    passing = Child(steps=(Close(target="f"), send(b"x", fds=["f"])))
+    got = steps(scenario(STREAM, passing, send(b"y", fds=["f"]), recv(16, control=FDS_SPACE(1)), fds=(FILE,)))
+    assert [g.outcome for g in got[0].nested] == [Returned(0), Failed("EBADF")]
+    assert [c.type for c in got[2].cmsgs] == ["SCM_RIGHTS"]
+
+
+def _listener_table(kind: FdKind) -> tuple[FdSpec, ...]:
+    return (FdSpec(name="l", kind=kind), FdSpec(name="c", kind=kind), FdSpec(name="n", kind=FdKind.ACCEPTED))
+
+
+def test_a_client_receives_from_an_accepted_socket_with_the_listeners_name() -> None:
+    """unix_copy_addr(): the accepted socket shares its listener's address, so msg_name is that name's
+    class; the oracle said none.  Measured on 6.18.44, 6.12.118 and 6.1.176 (abstract and path
+    listeners, clients unbound, bound or autobound by SO_PASSCRED, stream and seqpacket)."""
+    for kind, table_kind, listener_address, named in (
+        (STREAM, FdKind.UNIX_STREAM, "@l", "abstract"),
+        (SEQPACKET, FdKind.UNIX_SEQPACKET, "/l", "pathname"),
+    ):
+        got = steps(
+            scenario(
+                kind,
+                Bind(target="l", address=listener_address),
+                Listen(on="l"),
+                Connect(target="c", address=listener_address),
+                Accept(on="l", into="n"),
+                send(b"back", on="n"),
+                recv(16, on="c", flags=["MSG_DONTWAIT"]),
+                fds=_listener_table(table_kind),
+            )
+        )
+        assert (got[-1].outcome, got[-1].address) == (Returned(4), named), table_kind
+
+
+def test_a_socket_a_child_accepted_is_closed_when_the_child_exits() -> None:
+    """Only the child holds it: its exit releases it and the client sees the end of the stream.
+    Measured on 6.18.44, 6.12.118 and 6.1.176 (stream and seqpacket; root and unprivileged children)."""
+    from harness.model import Child, Close
+
+    in_child = Child(steps=(Accept(on="l", into="n"), recv(16, on="n", flags=["MSG_DONTWAIT"]), send(b"back", on="n")))
+    got = steps(
+        scenario(
+            STREAM,
+            Bind(target="l", address="@l"),
+            Listen(on="l"),
+            Connect(target="c", address="@l"),
+            send(b"hi", on="c"),
+            in_child,
+            recv(16, on="c", flags=["MSG_DONTWAIT"]),
+            recv(16, on="c", flags=["MSG_DONTWAIT"]),
+            Close(target="n"),
+            fds=_listener_table(FdKind.UNIX_STREAM),
+        )
+    )
+    assert [g.outcome for g in got[4].nested] == [Returned(0), Returned(2), Returned(4)]
+    assert [g.outcome for g in got[5:]] == [Returned(4), Returned(0), Failed("EBADF")]

@@ -18,14 +18,16 @@ def inflight(m: Model, name: str) -> int:
 
 def held(m: Model, name: str) -> int:
     """References to the file ``name`` that keep it alive, apart from in-flight ones."""
+    parent = int(name in m.closed_in_child)  # a child closed its copy: the parent's still holds the file
     if name in m.ends and not m.ends[name].table:
-        return int(m.ends[name].open) + m.installed.get(name, 0)
+        return int(m.ends[name].open) + parent + m.installed.get(name, 0)
     if name in m.ends and name not in m.kinds:
         return 0  # an embryo: no descriptor; its listener's queue holds it (settle)
     if name in m.ends:
-        return int(m.ends[name].open) + int(m.kinds[name].tracked) + m.installed.get(name, 0)
+        tracked = m.kinds[name].tracked and name not in m.untracked  # (a child's accept: its duplicate went with it)
+        return int(m.ends[name].open) + parent + int(tracked) + m.installed.get(name, 0)
     tracked = m.kinds[name].tracked
-    return int(m.table_open[name]) + int(tracked) + m.installed.get(name, 0)
+    return int(m.table_open[name]) + parent + int(tracked) + m.installed.get(name, 0)
 
 
 def settle(m: Model) -> None:

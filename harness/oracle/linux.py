@@ -114,6 +114,11 @@ class LinuxModel:
         self.children = 0
         self.exited: set[str] = set()  # prefixes of processes that have exited (and were reaped)
         self.installed: dict[str, int] = {}  # descriptors the scenario's process received, by name
+        # descriptors the running child closed in its copy of the table: the parent's copy still holds
+        # each file (lifetimes.held), and they are open again once the child has exited
+        self.closed_in_child: set[str] = set()
+        self.accepted_in_child: set[str] = set()  # sockets the running child accepted: only it holds them
+        self.untracked: set[str] = set()  # accepted by a child that has exited: no private duplicate is left
         # Garbage (a cycle only in-flight messages hold) is freed by unix_gc(), which runs only when
         # some AF_UNIX socket is released while files are in flight, and then asynchronously.
         # Closing an fd of a socket that is in flight releases nothing, so it triggers nothing.
@@ -486,7 +491,8 @@ class LinuxModel:
         """
         if self.ends[side].table and self.sock_type is SockType.DGRAM:
             return None
-        name = self.peer(side).name
+        peer = self.peer(side)
+        name = listener.name_class(peer) if peer.table else peer.name
         return "none" if name == "unnamed" else name
 
     def splice(self, step: Splice) -> StepExpectation:
@@ -870,6 +876,8 @@ class LinuxModel:
             if not self.table_open[name]:
                 return self.simple("close", Failed("EBADF"), "closed twice")
             self.table_open[name] = False
+        if not self.proc.is_main and name not in self.accepted_in_child:
+            self.closed_in_child.add(name)  # the child's copy only
         lifetimes.settle(
             self,
         )
@@ -914,11 +922,23 @@ class LinuxModel:
         nested = []
         try:
             for inner in step.steps:
-                if isinstance(inner, Close | ReadPartner):
-                    raise Unknown("closing or watching descriptors inside a child")
+                if isinstance(inner, ReadPartner):
+                    raise Unknown("watching descriptors inside a child")
                 nested.append(self.step(inner))
+                if isinstance(inner, Accept) and nested[-1].outcome == Returned(0):
+                    self.accepted_in_child.add(inner.into)
         finally:
             self.proc = self.main
+        for name in self.closed_in_child:  # the child's copies went with it; the parent's are still open
+            if name in self.ends:
+                self.ends[name].open = True
+            else:
+                self.table_open[name] = True
+        for name in self.accepted_in_child:  # only the child held it (and the executor's duplicate there)
+            self.ends[name].open = self.table_open[name] = False
+            self.untracked.add(name)
+        self.closed_in_child.clear()
+        self.accepted_in_child.clear()
         self.exited.add(prefix)
         lifetimes.settle(
             self,

@@ -452,6 +452,8 @@ class Model(Protocol):
     slept: int | None
     trial: bool
     installed: dict[str, int]
+    closed_in_child: set[str]
+    untracked: set[str]
     gc_garbage: bool
     gc_triggered: bool
     fput_deferred: bool
