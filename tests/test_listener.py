@@ -14,6 +14,7 @@ from typing import Literal
 import pytest
 
 from harness import codec
+from harness.addresses import AUTOBIND_LENGTH
 from harness.catalogue.build import FDS_SPACE, SPACE, recv, scenario, send
 from harness.catalogue.listener import accepted, connection, listening, sock
 from harness.execute.backend import ExecConfig
@@ -40,7 +41,7 @@ from harness.model import (
 )
 from harness.observation import Blocked, Failed, Returned
 from harness.oracle import expect
-from harness.oracle.listener import ABSTRACT_LEN, AUTOBIND_LEN, NO_PEER, PATH_LEN
+from harness.oracle.listener import ABSTRACT_LEN, NO_PEER, PATH_LEN
 from tests.test_oracle import PLATFORM
 
 STREAM, DGRAM, SEQPACKET = (PairKind(t) for t in SockType)
@@ -187,7 +188,7 @@ def test_getsockname_lengths_of_every_kind_of_name() -> None:
         fds=fds,
     )
     got = steps(s)
-    assert [got[i].outcome for i in (0, 2, 4)] == [Returned(2), Returned(AUTOBIND_LEN), Returned(ABSTRACT_LEN)]
+    assert [got[i].outcome for i in (0, 2, 4)] == [Returned(2), Returned(AUTOBIND_LENGTH), Returned(ABSTRACT_LEN)]
     assert got[6].outcome == Returned(PATH_LEN)  # the private directory not counted (portable_length)
     assert ABSTRACT_LEN == 64
 

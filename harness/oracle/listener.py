@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from harness.addresses import (
     ABSTRACT_TAG,
+    AUTOBIND_LENGTH,
     LEAF_CHARS,
     SUN_PATH_OFFSET,
     TOKEN_BYTES,
@@ -77,7 +78,6 @@ from harness.oracle.names import lookup, may_send_to, sock_type, target_of
 from harness.oracle.processes import as_seen_by
 from harness.oracle.state import End, Model, ScmRefused, Unknown, address_problem, closed_poll
 
-AUTOBIND_LEN = SUN_PATH_OFFSET + 6  # "\0" + 5 hex digits
 ABSTRACT_LEN = SUN_PATH_OFFSET + 1 + len(ABSTRACT_TAG) + 1 + 2 * TOKEN_BYTES + 1 + LEAF_CHARS
 # "<directory>/<token>-<leaf>\0" as the executor reports it: without the private directory's bytes
 # (harness.addresses.portable_length), which vary with TMPDIR
@@ -236,18 +236,6 @@ def table_poll(m: Model, step: Poll) -> StepExpectation:
 # -- addresses ----------------------------------------------------------------------------------
 
 
-def _autobind(x: End) -> None:
-    """unix_autobind(): a name of its own, "\\0" + 5 hex digits, which no scenario address spells.
-
-    Measured on 6.18.44 (a Hypothesis finding): a seqpacket pair end with SO_PASSCRED whose connect()
-    fails (ENOENT) was autobound all the same, and what it had sent before carries the new name."""
-    if x.address is None and not x.bound:
-        _name_pair_end(x, "autobind")
-        x.bound = True
-        x.address = Target(TargetKind.ABSTRACT, f"autobind:{x.side}".encode())
-        x.address_len = AUTOBIND_LEN
-
-
 def bind(m: Model, step: Bind) -> StepExpectation:
     """unix_bind(): autobind, unix_validate_addr, then the path (EADDRINUSE first) or abstract name."""
     x = m.ends[step.target]
@@ -257,7 +245,7 @@ def bind(m: Model, step: Bind) -> StepExpectation:
     if target.kind is TargetKind.UNCHANGED:
         raw = target.data
         if len(raw) == SUN_PATH_OFFSET and raw == b"\x01\x00":
-            _autobind(x)
+            x.autobind()
             return m.simple("bind", Returned(0), "addrlen == sizeof(sa_family_t): autobind (0 when bound already)")
         problem = address_problem(step.address)
         if problem:
@@ -299,13 +287,14 @@ def name_class(x: End) -> str:
     (unix_copy_addr of what it sends; measured on 6.18.44, 6.12.118 and 6.1.176)."""
     if not isinstance(x.address, Target):
         return "unnamed"
-    if x.address_len == AUTOBIND_LEN:
+    if x.address_len == AUTOBIND_LENGTH:
         return "autobind"
     return "abstract" if x.address.kind is TargetKind.ABSTRACT else "pathname"
 
 
 def getsockname(m: Model, x: End) -> StepExpectation:
-    return m.simple("getsockname", Returned(x.address_len), "the bound name's length")
+    name = name_class(x) if x.table else x.name
+    return StepExpectation(op="getsockname", outcome=Returned(x.address_len), address=name, why=f"bound: {name}")
 
 
 # -- listen, connect, accept -------------------------------------------------------------------
@@ -338,7 +327,7 @@ def connect(m: Model, step: Connect) -> StepExpectation:
         target = target_of(m, named)
         if target is None:
             if named.bound:
-                raise Unknown("connect to the name a datagram send autobound")
+                raise Unknown("connect to the name a pair end got when the pair was made")
             return m.simple("connect", Failed("EINVAL"), "the socket has no name: addrlen 2")
     else:
         assert step.address is not None
@@ -353,7 +342,7 @@ def connect(m: Model, step: Connect) -> StepExpectation:
     if kind is SockType.DGRAM:
         return dgram_connect(m, x, target)
     if x.passcred or x.passpidfd:
-        _autobind(x)  # unix_stream_connect(): a client asking for credentials gets a name
+        x.autobind()  # unix_stream_connect(): a client asking for credentials gets a name
     other, failed, why = lookup(m, target, kind, x.netns)
     if failed is not None or other is None:
         return m.simple("connect", failed or Failed("ECONNREFUSED"), why)
@@ -406,7 +395,7 @@ def dgram_connect(m: Model, x: End, target: Target) -> StepExpectation:
     its own peer is 0 and changes nothing (measured on 6.18.44, 6.12.118 and 6.1.176).  Its peer is
     the other end unless the pair is unconnected or a send found that end dead (names.may_send_to)."""
     if x.passcred or x.passpidfd:
-        _autobind(x)
+        x.autobind()
     other, failed, why = lookup(m, target, SockType.DGRAM, x.netns)
     if failed is not None or other is None:
         return m.simple("connect", failed or Failed("ECONNREFUSED"), why)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Protocol
 
-from harness.addresses import rejected_before_lookup, sockaddr
+from harness.addresses import AUTOBIND_LENGTH, Target, TargetKind, rejected_before_lookup, sockaddr
 from harness.expectation import CredExpect, ExpectedCmsg, ExpectedFd, StepExpectation
 from harness.model import FdKind, FdSpec, RawCmsg, Recv, Scenario, ScmCredentials, ScmRights, Send, SockType
 from harness.native.cmsg import CmsgAbi
@@ -308,7 +308,7 @@ class End:
     sock_type: SockType | None = None  # a table socket's type (None: the pair's)
     state: str = "connected"  # "unconnected", "listening" or "connected" (sk_state)
     nonblocking: bool = False  # a table socket's O_NONBLOCK
-    address: object = None  # a table socket's bound address (harness.addresses.Target), None: unbound
+    address: object = None  # the bound address (harness.addresses.Target) bind() or autobind gave, None: unbound
     address_len: int = 2  # what getsockname() returns as its length (2: unnamed; without the private directory)
     # the mode of the socket file a path bind made: 0777 & ~umask (unix_bind); the pair's own paths are
     # chmod 0777 by the executor; None: made under a umask the platform record does not give
@@ -341,9 +341,20 @@ class End:
         SO_PASSPIDFD) without a name is autobound before the length check, so a send too long for
         SO_SNDBUF names it too.  Measured on 6.18.44 (Hypothesis findings): an end bind() named keeps its
         name; a Fill of datagrams too long for SO_SNDBUF autobinds its sender (a bind() after it is EINVAL)."""
-        if (self.passcred or self.passpidfd) and not self.bound and self.address is None:
+        if self.passcred or self.passpidfd:
+            self.autobind()
+
+    def autobind(self) -> None:
+        """unix_autobind(): a name of its own, "\\0" + 5 hex digits, which no scenario address spells;
+        nothing changes for a socket that has a name.  Measured on 6.18.44 (a Hypothesis finding): a
+        seqpacket pair end with SO_PASSCRED whose connect() fails (ENOENT) was autobound all the same,
+        and what it had sent before carries the new name."""
+        if self.address is None and not self.bound:
+            if not self.table:
+                self.name = "autobind"  # what a pair end's datagrams carry as msg_name from now on
             self.bound = True
-            self.name = "autobind"
+            self.address = Target(TargetKind.ABSTRACT, f"autobind:{self.side}".encode())
+            self.address_len = AUTOBIND_LENGTH
 
     def purge(self) -> None:
         """The receive queue is freed (release, or a datagram disconnect): whatever a Fill put there too."""
