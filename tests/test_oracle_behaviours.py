@@ -707,3 +707,18 @@ def test_a_name_a_datagram_send_autobound_can_be_connected_to() -> None:
     )
     assert (got[2].outcome, got[2].address) == (Returned(8), "autobind")
     assert got[3].outcome == Failed("EPERM")
+
+
+def test_accept_at_a_lowered_rlimit_nofile_is_unmodelled() -> None:
+    """get_unused_fd_flags() runs before the socket is looked at: EMFILE before EINVAL (a Hypothesis
+    finding on 6.18.44, corpora/regressions/child-nofile-3-accept-emfile-first.json), and which slots
+    a child has free is not tracked."""
+    from harness.model import Child, Identity
+
+    s = scenario(
+        STREAM,
+        Child(steps=(Accept(on="a", into="n"),), identity=Identity(nofile=3)),
+        fds=(FdSpec(name="n", kind=FdKind.ACCEPTED),),
+    )
+    result = expect(s, PLATFORM)
+    assert isinstance(result, Unmodelled) and "EMFILE first" in result.reason
