@@ -351,8 +351,7 @@ def with_pidfd(m: Model, step: Recv, creds: Creds | None, fds: tuple[str, ...] |
     With less room left than CMSG_LEN(sizeof(int)) it is MSG_CTRUNC and no pidfd.  Since 6.17 a sender that
     exited and was reaped still gets a pidfd (fdinfo then says Pid: -1); before, the cmsg carries -EINVAL.
     """
-    identity = m.proc.identity
-    if identity is not None and (identity.nofile is not None or identity.fd_headroom is not None):
+    if m.proc.nofile_lowered:
         raise Unknown("an SCM_PIDFD at a lowered RLIMIT_NOFILE")
     if step.control_pointer == "null" and skb.has_pid:
         return Controls([], 0, True)  # scm_recv_unix(): no msg_control, SO_PASSPIDFD: MSG_CTRUNC, all dropped

@@ -894,8 +894,7 @@ class LinuxModel:
         return self.simple("listen", Failed("EINVAL"), "listen() on a connected socketpair end (unix_listen)")
 
     def reopen(self, step: Reopen) -> StepExpectation:
-        identity = self.proc.identity
-        if identity is not None and (identity.nofile is not None or identity.fd_headroom is not None):
+        if self.proc.nofile_lowered:
             raise Unknown("open() at a lowered RLIMIT_NOFILE (EMFILE before ENXIO)")
         if not self.ends[step.on].open:
             # proc_fd_instantiate(): /proc/self/fd has no entry for a number with no file.  Measured on

@@ -125,12 +125,7 @@ def check_step(m: Model, step: Step) -> StepExpectation | None:
     """What a step on a name that is no modelled socket gives; None when the model goes on."""
     if isinstance(step, Poll) and step.on not in SIDES:
         return table_poll(m, step)
-    identity = m.proc.identity
-    if (
-        isinstance(step, Accept)
-        and identity is not None
-        and (identity.nofile is not None or identity.fd_headroom is not None)
-    ):
+    if isinstance(step, Accept) and m.proc.nofile_lowered:
         # __sys_accept4_file(): get_unused_fd_flags() before the socket is looked at, so EMFILE comes
         # before ENOTSOCK, EOPNOTSUPP and EINVAL (a Hypothesis finding, 6.18.44: a child at
         # RLIMIT_NOFILE 3 accepting on a pair end); which slots a child has free is not tracked

@@ -193,8 +193,7 @@ def getsockopt(m: Model, step: GetSockOpt) -> StepExpectation:
         # measured on 6.18.44 (a fuzz finding): connect() of a datagram socket sets no sk_peer_pid
         return m.simple("getsockopt", Failed("ENODATA"), "no peer pid (sk_peer_pid is NULL)")
     if option == "SO_PEERPIDFD":
-        identity = m.proc.identity
-        if identity is not None and (identity.nofile is not None or identity.fd_headroom is not None):
+        if m.proc.nofile_lowered:
             raise Unknown("a pidfd at a lowered RLIMIT_NOFILE (EMFILE)")
         if m.proc.pidns:
             raise Unknown("SO_PEERPIDFD read from another pid namespace")

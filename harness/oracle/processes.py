@@ -46,6 +46,12 @@ class Proc:
         return (f"{self.prefix}pid", f"{self.prefix}uid", f"{self.prefix}gid")
 
     @property
+    def nofile_lowered(self) -> bool:
+        """A child whose RLIMIT_NOFILE the scenario set (Identity.nofile or fd_headroom): a new
+        descriptor may fail with EMFILE, and which slots it has free is mostly not tracked."""
+        return self.identity is not None and (self.identity.nofile is not None or self.identity.fd_headroom is not None)
+
+    @property
     def unprivileged(self) -> bool:
         return self.identity is not None and self.identity.user == "unprivileged"
 
