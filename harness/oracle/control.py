@@ -353,12 +353,12 @@ def with_pidfd(m: Model, step: Recv, creds: Creds | None, fds: tuple[str, ...] |
     """
     if m.proc.nofile_lowered:
         raise Unknown("an SCM_PIDFD at a lowered RLIMIT_NOFILE")
-    if step.control_pointer == "null" and skb.has_pid:
+    if step.control_pointer == "null":
         return Controls([], 0, True)  # scm_recv_unix(): no msg_control, SO_PASSPIDFD: MSG_CTRUNC, all dropped
-    if not skb.has_pid and step.control_pointer != "bad":
-        return pidless_pidfd(m, step, creds, fds)
     if step.control_pointer != "buffer":
-        raise Unknown("SCM_PIDFD without a control buffer")
+        raise Unknown("SCM_PIDFD into an unmapped control buffer")
+    if not skb.has_pid:
+        return pidless_pidfd(m, step, creds, fds)
     before = scm_recv(m, step, creds, fds)
     if step.control - before.consumed < m.abi.length(4):
         # scm_pidfd_recv() checks the room itself (put_cmsg() would cut the message and say nothing):

@@ -423,7 +423,7 @@ class LinuxModel:
                     return self.simple("getsockname", Failed("EBADF"), "closed descriptor")
                 x = self.ends[step.on]
                 if x.address is not None:
-                    return listener.getsockname(self, x)
+                    return listener.bound_name("getsockname", x)
                 return self.socket_name("getsockname", x.name, "its own name")
             case GetPeerName():
                 return self.getpeername(step)
@@ -478,9 +478,8 @@ class LinuxModel:
         if not self.scenario.kind.connected or x.peer_dropped:
             return self.simple("getpeername", Failed("ENOTCONN"), "no peer (unix_peer_get)")
         peer = self.peer(step.on)
-        if peer.name in ("abstract", "pathname"):  # a Bind step named it: the length getsockname() gives it
-            why = f"the peer's bound name: {peer.name}"
-            return StepExpectation(op="getpeername", outcome=Returned(peer.address_len), address=peer.name, why=why)
+        if peer.address is not None:  # a Bind step or an autobind named it
+            return listener.bound_name("getpeername", peer)
         return self.socket_name("getpeername", peer.name, "the peer's name")
 
     def sender_name(self, side: str) -> str | None:

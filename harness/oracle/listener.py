@@ -145,7 +145,8 @@ def check_step(m: Model, step: Step) -> StepExpectation | None:
         if isinstance(step, Send | Recv):
             if not x.open:
                 return None  # EBADF, as for a pair end
-            if sock_type(m, x) is not m.sock_type and (x.state == "connected" or sock_type(m, x) is SockType.DGRAM):
+            own = sock_type(m, x)
+            if own is not m.sock_type and (x.state == "connected" or own is SockType.DGRAM):
                 raise Unknown("data on a socket of the table whose type is not the pair's")
             if table_dgram.handles(m, x):
                 return table_dgram.send(m, step, x) if isinstance(step, Send) else table_dgram.recv(m, step, x)
@@ -297,9 +298,11 @@ def name_class(x: End) -> str:
     return "abstract" if x.address.kind is TargetKind.ABSTRACT else "pathname"
 
 
-def getsockname(m: Model, x: End) -> StepExpectation:
+def bound_name(op: str, x: End) -> StepExpectation:
+    """getsockname() of ``x``, or getpeername() of a socket whose peer is ``x``, when bind() or an
+    autobind named ``x``: that name's length and its class (a pair end's End.name)."""
     name = name_class(x) if x.table else x.name
-    return StepExpectation(op="getsockname", outcome=Returned(x.address_len), address=name, why=f"bound: {name}")
+    return StepExpectation(op=op, outcome=Returned(x.address_len), address=name, why=f"bound: {name}")
 
 
 # -- listen, connect, accept -------------------------------------------------------------------
